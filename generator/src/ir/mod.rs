@@ -1,0 +1,255 @@
+//! The intermediate representation: what the emitters read. Built once from
+//! the loaded spec by [`build`]; names are decided here (in [`naming`]), never
+//! by an emitter.
+
+mod build;
+mod naming;
+mod schema;
+
+pub use build::build;
+pub use naming::{pascal as naming_pascal, snake as naming_snake};
+
+use crate::diag::{Location, Unhandled};
+use crate::family::{Family, Module};
+use crate::load::api::{ParamIn, SecurityScheme};
+use serde_json::Value;
+
+/// Index of a named type in [`Api::types`].
+pub type TypeId = usize;
+
+/// A type expression.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Ty {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    /// Raw bytes (a non-JSON body).
+    Bytes,
+    /// Any JSON value: the spec does not constrain it.
+    Any,
+    /// A JSON object whose keys and values the spec does not constrain.
+    Object,
+    Array(Box<Ty>),
+    /// A fixed-length JSON array whose items have their own types
+    /// (Swagger 2.0 list-form `items`, OpenAPI 3.1 `prefixItems`).
+    Tuple(Vec<Ty>),
+    /// A JSON object used as a map from string keys to values of one type.
+    Map(Box<Ty>),
+    /// `null` is allowed as well as the inner type.
+    Nullable(Box<Ty>),
+    Named(TypeId),
+}
+
+impl Ty {
+    pub fn strip_nullable(&self) -> &Ty {
+        match self {
+            Ty::Nullable(inner) => inner,
+            other => other,
+        }
+    }
+}
+
+/// Documentation carried over from the spec.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Doc {
+    pub title: Option<String>,
+    pub description: String,
+    /// Constraints and annotations the Rust type does not enforce
+    /// (`format`, `pattern`, `minItems`, defaults, …), rendered as a list.
+    pub notes: Vec<String>,
+    pub added_in: Option<String>,
+    pub changed_in: Vec<(String, String)>,
+    pub deprecated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    pub wire_name: String,
+    pub rust_name: String,
+    pub ty: Ty,
+    pub required: bool,
+    pub doc: Doc,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EnumValue {
+    pub wire: String,
+    pub rust_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Variant {
+    pub rust_name: String,
+    pub ty: Ty,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TypeKind {
+    /// An object with declared properties; `additional` holds the value type
+    /// of `additionalProperties`/`patternProperties` kept beside them.
+    Struct { fields: Vec<Field>, additional: Option<Ty> },
+    /// A string enum that keeps unknown values.
+    StringEnum { values: Vec<EnumValue> },
+    /// `oneOf`/`anyOf` (or a `type` list): the first variant that fits.
+    Union { variants: Vec<Variant> },
+    /// A named schema that is a plain type expression.
+    Alias(Ty),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeDef {
+    pub name: String,
+    pub module: Module,
+    pub origin: Location,
+    pub doc: Doc,
+    pub kind: TypeKind,
+}
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    pub place: ParamIn,
+    pub required: bool,
+    pub ty: Ty,
+    pub doc: Doc,
+}
+
+#[derive(Clone, Debug)]
+pub struct Content {
+    pub content_type: String,
+    /// `None` when the spec gives no schema (an opaque body).
+    pub ty: Option<Ty>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Body {
+    pub required: bool,
+    pub description: String,
+    pub content: Vec<Content>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Response {
+    pub status: String,
+    pub description: String,
+    pub content: Vec<Content>,
+    pub headers: Vec<Param>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Operation {
+    pub family: Family,
+    pub operation_id: String,
+    /// The Rust base name (`PascalCase`), unique within the family.
+    pub type_name: String,
+    pub method: String,
+    pub path: String,
+    pub path_key: String,
+    pub location: Location,
+    pub summary: String,
+    pub description: String,
+    pub deprecated: bool,
+    pub params: Vec<Param>,
+    pub request: Option<Body>,
+    pub responses: Vec<Response>,
+    pub security: Vec<Vec<(String, SecurityScheme)>>,
+    pub added_in: Option<String>,
+    pub changed_in: Vec<(String, String)>,
+}
+
+/// An event schema from `event-schemas/schema/`.
+#[derive(Clone, Debug)]
+pub struct Event {
+    /// The event `type` (`m.room.message`), if the schema fixes one.
+    pub event_type: Option<String>,
+    /// The schema file name without extension (`m.room.message$m.text`).
+    pub schema_name: String,
+    pub file: String,
+    pub ty: Ty,
+    /// The type of the `content` property, when the event declares one.
+    pub content: Option<Ty>,
+}
+
+/// A JSON example from the spec and the type it must fit.
+#[derive(Clone, Debug)]
+pub struct Example {
+    pub location: Location,
+    pub value: Value,
+    pub ty: Ty,
+    pub kind: ExampleKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExampleKind {
+    Request,
+    Response,
+    Schema,
+    Parameter,
+    Event,
+}
+
+/// Everything the emitters need, for one spec.
+#[derive(Clone, Debug, Default)]
+pub struct Api {
+    pub operations: Vec<Operation>,
+    pub types: Vec<TypeDef>,
+    pub events: Vec<Event>,
+    pub examples: Vec<Example>,
+    /// Examples that are not JSON (or have a non-JSON content type), counted
+    /// so that nothing is dropped silently.
+    pub skipped_examples: Vec<(Location, String)>,
+    pub unhandled: Vec<Unhandled>,
+    /// Oddities in the spec that did not stop generation.
+    pub warnings: Vec<(Location, String)>,
+}
+
+impl Api {
+    pub fn ty(&self, id: TypeId) -> &TypeDef {
+        &self.types[id]
+    }
+
+    /// Modules whose types are referenced from `module` (for Cargo features).
+    pub fn module_dependencies(&self, module: Module) -> std::collections::BTreeSet<Module> {
+        let mut deps = std::collections::BTreeSet::new();
+        let visit = |ty: &Ty, deps: &mut std::collections::BTreeSet<Module>| {
+            for id in ty_refs(ty) {
+                let m = self.types[id].module;
+                if m != module {
+                    deps.insert(m);
+                }
+            }
+        };
+        for def in self.types.iter().filter(|d| d.module == module) {
+            match &def.kind {
+                TypeKind::Struct { fields, additional } => {
+                    for f in fields {
+                        visit(&f.ty, &mut deps);
+                    }
+                    if let Some(a) = additional {
+                        visit(a, &mut deps);
+                    }
+                }
+                TypeKind::Union { variants } => {
+                    for v in variants {
+                        visit(&v.ty, &mut deps);
+                    }
+                }
+                TypeKind::Alias(ty) => visit(ty, &mut deps),
+                TypeKind::StringEnum { .. } => {}
+            }
+        }
+        deps
+    }
+}
+
+/// The named types a type expression mentions directly.
+pub fn ty_refs(ty: &Ty) -> Vec<TypeId> {
+    match ty {
+        Ty::Named(id) => vec![*id],
+        Ty::Array(inner) | Ty::Map(inner) | Ty::Nullable(inner) => ty_refs(inner),
+        Ty::Tuple(items) => items.iter().flat_map(ty_refs).collect(),
+        _ => Vec::new(),
+    }
+}

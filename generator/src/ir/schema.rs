@@ -1,0 +1,585 @@
+//! JSON Schema (as the Matrix spec writes it) → [`Ty`] and named [`TypeDef`]s.
+//!
+//! A type's identity is the location of the schema that defines it, so a
+//! schema reached through many `$ref`s becomes one Rust type. Names are only
+//! proposed here (as candidates) and decided later in `naming`.
+
+use super::{Doc, EnumValue, Example, ExampleKind, Field, Ty, TypeDef, TypeId, TypeKind, Variant};
+use crate::diag::{Error, Location, Result, Unhandled};
+use crate::family::Module;
+use crate::load::docs::DocStore;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// Keywords that only document a schema: a `$ref` whose siblings are all of
+/// these still names the referenced type.
+const DOC_ONLY: &[&str] = &["description", "title", "example", "examples", "$schema", "deprecated", "readOnly", "writeOnly"];
+
+/// Keywords the converter understands. Anything else is reported.
+const KNOWN: &[&str] = &[
+    "$ref", "$schema", "type", "description", "title", "properties", "required", "items", "enum", "allOf", "oneOf",
+    "anyOf", "additionalProperties", "patternProperties", "format", "pattern", "example", "examples", "default",
+    "minItems", "maxItems", "minProperties", "maxProperties", "minLength", "maxLength", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "uniqueItems", "propertyNames", "deprecated", "readOnly", "writeOnly",
+    "nullable", "collectionFormat", "prefixItems", "components", "definitions", "$defs",
+];
+
+/// Keywords that constrain values without changing the Rust type; they are
+/// rendered into the documentation.
+const NOTED: &[&str] = &[
+    "format", "pattern", "minItems", "maxItems", "minProperties", "maxProperties", "minLength", "maxLength",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "uniqueItems", "collectionFormat",
+];
+
+const TYPES: &[&str] = &["string", "integer", "number", "boolean", "object", "array", "null", "file"];
+
+/// A type being built, with the names proposed for it (best first).
+pub(super) struct Draft {
+    pub def: TypeDef,
+    pub candidates: Vec<String>,
+}
+
+pub(super) struct Converter<'a> {
+    pub store: &'a DocStore,
+    pub drafts: Vec<Draft>,
+    pub examples: Vec<Example>,
+    pub unhandled: Vec<Unhandled>,
+    pub warnings: Vec<(Location, String)>,
+    /// The family (or folder) reported with unhandled constructs.
+    pub family: String,
+    by_location: HashMap<Location, TypeId>,
+    /// Locations being converted right now, to detect cycles that do not
+    /// pass through a named type.
+    stack: Vec<Location>,
+    /// Names proposed for locations (see `naming::location_name`).
+    pub namer: super::naming::LocationNamer,
+}
+
+fn is_named_location(loc: &Location) -> bool {
+    let p = loc.pointer.as_str();
+    p.is_empty() || is_component(p)
+}
+
+fn is_component(p: &str) -> bool {
+    let rest = p.strip_prefix("/components/schemas/").or_else(|| p.strip_prefix("/definitions/"));
+    rest.is_some_and(|r| !r.contains('/'))
+}
+
+impl<'a> Converter<'a> {
+    pub fn new(store: &'a DocStore) -> Self {
+        Converter {
+            store,
+            drafts: Vec::new(),
+            examples: Vec::new(),
+            unhandled: Vec::new(),
+            warnings: Vec::new(),
+            family: String::new(),
+            by_location: HashMap::new(),
+            stack: Vec::new(),
+            namer: super::naming::LocationNamer::default(),
+        }
+    }
+
+    /// The type of the schema `value` found at `loc`.
+    pub fn ty(&mut self, loc: &Location, value: &Value) -> Result<Ty> {
+        if let Some(&id) = self.by_location.get(loc) {
+            return Ok(Ty::Named(id));
+        }
+        let obj = match value {
+            Value::Object(obj) => obj,
+            Value::Bool(true) => return Ok(Ty::Any),
+            _ => return Err(Error::spec(loc, "a schema must be a mapping")),
+        };
+        if self.stack.contains(loc) {
+            return Err(Error::spec(loc, "schema refers to itself without passing through an object (a $ref cycle)"));
+        }
+        self.stack.push(loc.clone());
+        let result = self.ty_of_object(loc, obj);
+        self.stack.pop();
+        let ty = result?;
+        self.record_examples(loc, obj, &ty, ExampleKind::Schema);
+        Ok(ty)
+    }
+
+    fn ty_of_object(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Ty> {
+        if let Some(reference) = obj.get("$ref") {
+            let reference = reference
+                .as_str()
+                .ok_or_else(|| Error::spec(&loc.child("$ref"), "$ref must be a string"))?;
+            let only_docs = obj.keys().all(|k| k == "$ref" || DOC_ONLY.contains(&k.as_str()) || k.starts_with("x-"));
+            if only_docs {
+                let resolved = self.store.resolve_ref(loc, reference)?;
+                let (target_loc, target) = (resolved.location, resolved.value);
+                return self.ty(&target_loc, target);
+            }
+            // Siblings that change the shape: the merged schema is a new type here.
+            let (_, merged) = self.store.deref(loc, &Value::Object(obj.clone()))?;
+            let Value::Object(merged) = merged else {
+                return Err(Error::spec(loc, "$ref with sibling keys must point to a mapping"));
+            };
+            return self.shape(loc, &merged);
+        }
+        self.shape(loc, obj)
+    }
+
+    fn report_unknown_keywords(&mut self, loc: &Location, obj: &Map<String, Value>) {
+        for key in obj.keys() {
+            if !KNOWN.contains(&key.as_str()) && !key.starts_with("x-") {
+                self.unhandled.push(Unhandled {
+                    file: loc.file.clone(),
+                    pointer: loc.pointer.clone(),
+                    keyword: key.clone(),
+                    family: self.family.clone(),
+                });
+            }
+        }
+    }
+
+    fn unhandled(&mut self, loc: &Location, keyword: &str) {
+        self.unhandled.push(Unhandled {
+            file: loc.file.clone(),
+            pointer: loc.pointer.clone(),
+            keyword: keyword.to_owned(),
+            family: self.family.clone(),
+        });
+    }
+
+    fn shape(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Ty> {
+        self.report_unknown_keywords(loc, obj);
+        let types: Vec<&str> = match obj.get("type") {
+            None => Vec::new(),
+            Some(Value::String(s)) => vec![s.as_str()],
+            Some(Value::Array(list)) if list.iter().any(Value::is_object) => {
+                // v1.1–v1.7 put a whole schema in a `type` list; that means `oneOf`.
+                self.warnings.push((loc.child("type"), "a schema inside a `type` list; read as `oneOf`".into()));
+                let variants: Vec<Value> = list
+                    .iter()
+                    .map(|t| match t {
+                        Value::String(s) => serde_json::json!({ "type": s }),
+                        other => other.clone(),
+                    })
+                    .collect();
+                let mut fixed = obj.clone();
+                fixed.remove("type");
+                fixed.insert("oneOf".into(), Value::Array(variants));
+                return self.shape(loc, &fixed);
+            }
+            Some(Value::Array(list)) => list
+                .iter()
+                .map(|t| t.as_str().ok_or_else(|| Error::spec(&loc.child("type"), "type list entries must be strings")))
+                .collect::<Result<_>>()?,
+            Some(_) => return Err(Error::spec(&loc.child("type"), "`type` must be a string or a list")),
+        };
+        if let Some(bad) = types.iter().find(|t| !TYPES.contains(t)) {
+            // v1.8 writes `type: string[]`; read it as an array of strings, and say so.
+            if let Some(item) = bad.strip_suffix("[]").filter(|i| TYPES.contains(i)) {
+                self.warnings.push((loc.child("type"), format!("`type: {bad}` is not JSON Schema; read as an array of {item}")));
+                let mut fixed = obj.clone();
+                fixed.insert("type".into(), Value::String("array".into()));
+                fixed.insert("items".into(), serde_json::json!({ "type": item }));
+                return self.shape(loc, &fixed);
+            }
+            // v1.7/v1.8 write `type: enum`; the values say what it is.
+            if *bad == "enum" && obj.get("enum").and_then(Value::as_array).is_some_and(|e| e.iter().all(Value::is_string)) {
+                self.warnings.push((loc.child("type"), "`type: enum` is not JSON Schema; read as a string enum".into()));
+                let mut fixed = obj.clone();
+                fixed.insert("type".into(), Value::String("string".into()));
+                return self.shape(loc, &fixed);
+            }
+            return Err(Error::spec(&loc.child("type"), format!("unknown type `{bad}`")));
+        }
+        let nullable = types.contains(&"null") || obj.get("nullable") == Some(&Value::Bool(true));
+        let non_null: Vec<&str> = types.iter().copied().filter(|t| *t != "null").collect();
+
+        let ty = if obj.contains_key("allOf") {
+            self.all_of(loc, obj)?
+        } else if obj.contains_key("oneOf") || obj.contains_key("anyOf") {
+            if obj.contains_key("properties") {
+                self.unhandled(loc, "oneOf/anyOf beside properties");
+            }
+            self.union(loc, obj)?
+        } else if non_null.len() > 1 {
+            self.type_list_union(loc, obj, &non_null)?
+        } else {
+            let inferred = match non_null.first() {
+                Some(t) => Some(*t),
+                None if obj.contains_key("properties")
+                    || obj.contains_key("additionalProperties")
+                    || obj.contains_key("patternProperties") =>
+                {
+                    Some("object")
+                }
+                None if obj.contains_key("items") => Some("array"),
+                None if obj.get("enum").and_then(Value::as_array).is_some_and(|e| e.iter().all(Value::is_string)) => {
+                    Some("string")
+                }
+                None if nullable => None,
+                None => None,
+            };
+            match inferred {
+                Some("object") => self.object(loc, obj)?,
+                Some("array") => self.array(loc, obj)?,
+                Some("string") => self.string(loc, obj)?,
+                Some("integer") => Ty::Integer,
+                Some("number") => Ty::Number,
+                Some("boolean") => Ty::Boolean,
+                Some("file") => Ty::Bytes,
+                _ => Ty::Any,
+            }
+        };
+        let ty = if nullable && !matches!(ty, Ty::Nullable(_) | Ty::Any) { Ty::Nullable(Box::new(ty)) } else { ty };
+        Ok(self.alias_if_named(loc, obj, ty))
+    }
+
+    /// Gives a whole-file or component schema a name even when it is a
+    /// plain type expression (`pub type OneTimeKeys = BTreeMap<..>`).
+    fn alias_if_named(&mut self, loc: &Location, obj: &Map<String, Value>, ty: Ty) -> Ty {
+        if !is_named_location(loc) || matches!(ty, Ty::Named(_)) {
+            return ty;
+        }
+        let id = self.new_type(loc, obj, TypeKind::Alias(ty), false);
+        Ty::Named(id)
+    }
+
+    fn array(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Ty> {
+        let tuple = match (obj.get("prefixItems"), obj.get("items")) {
+            (Some(Value::Array(list)), _) => Some(("prefixItems", list)),
+            (_, Some(Value::Array(list))) => Some(("items", list)),
+            _ => None,
+        };
+        if let Some((key, list)) = tuple {
+            let items = list
+                .iter()
+                .enumerate()
+                .map(|(i, s)| self.ty(&loc.child(key).index(i), s))
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Ty::Tuple(items));
+        }
+        Ok(match obj.get("items") {
+            Some(items) => Ty::Array(Box::new(self.ty(&loc.child("items"), items)?)),
+            None => Ty::Array(Box::new(Ty::Any)),
+        })
+    }
+
+    fn string(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Ty> {
+        let Some(values) = obj.get("enum") else { return Ok(Ty::String) };
+        let values: Vec<&str> = values
+            .as_array()
+            .ok_or_else(|| Error::spec(&loc.child("enum"), "enum must be a list"))?
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        // A single allowed value is a fixed tag (an event `type`): it stays a
+        // string and the value is documented.
+        if values.len() < 2 {
+            return Ok(Ty::String);
+        }
+        let values = values
+            .into_iter()
+            .map(|wire| EnumValue { wire: wire.to_owned(), rust_name: String::new() })
+            .collect();
+        let id = self.new_type(loc, obj, TypeKind::StringEnum { values }, true);
+        Ok(Ty::Named(id))
+    }
+
+    fn object(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Ty> {
+        let has_props = obj.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty());
+        if !has_props {
+            if let Some(ty) = self.additional(loc, obj)? {
+                return Ok(Ty::Map(Box::new(ty)));
+            }
+            return Ok(Ty::Object);
+        }
+        let mut gathered = Gathered::default();
+        gathered.add(loc, obj, self.store)?;
+        self.build_struct(loc, obj, gathered)
+    }
+
+    fn all_of(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Ty> {
+        let parts = obj
+            .get("allOf")
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::spec(&loc.child("allOf"), "allOf must be a list"))?;
+        let own_shape = ["properties", "additionalProperties", "patternProperties"].iter().any(|k| obj.contains_key(*k));
+        if parts.len() == 1 && !own_shape {
+            return self.ty(&loc.child("allOf").index(0), &parts[0]);
+        }
+        let mut gathered = Gathered::default();
+        gathered.add(loc, obj, self.store)?;
+        for kw in &gathered.unmerged {
+            self.unhandled(&kw.0, &kw.1);
+        }
+        if gathered.properties.is_empty() {
+            if let Some(ty) = self.additional(loc, obj)? {
+                return Ok(Ty::Map(Box::new(ty)));
+            }
+            return Ok(Ty::Object);
+        }
+        self.build_struct(loc, obj, gathered)
+    }
+
+    fn build_struct(&mut self, loc: &Location, obj: &Map<String, Value>, gathered: Gathered) -> Result<Ty> {
+        let id = self.new_type(loc, obj, TypeKind::Struct { fields: Vec::new(), additional: None }, true);
+        let mut fields = Vec::new();
+        for (name, ploc, pvalue) in &gathered.properties {
+            let ty = self.ty(ploc, pvalue)?;
+            let (_, merged) = self.store.deref(ploc, pvalue)?;
+            let doc = doc_of(&merged);
+            fields.push(Field {
+                wire_name: name.clone(),
+                rust_name: String::new(),
+                ty,
+                required: gathered.required.contains(name),
+                doc,
+            });
+        }
+        let additional = match &gathered.additional {
+            Some((aloc, aobj)) => self.additional(aloc, aobj)?,
+            None => None,
+        };
+        if let TypeKind::Struct { fields: f, additional: a } = &mut self.drafts[id].def.kind {
+            *f = fields;
+            *a = additional;
+        }
+        Ok(Ty::Named(id))
+    }
+
+    /// The value type of `additionalProperties`/`patternProperties`, if any.
+    fn additional(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Option<Ty>> {
+        let mut value_tys = Vec::new();
+        if let Some(patterns) = obj.get("patternProperties") {
+            let ploc = loc.child("patternProperties");
+            let patterns = patterns.as_object().ok_or_else(|| Error::spec(&ploc, "patternProperties must be a mapping"))?;
+            for (pattern, schema) in patterns {
+                value_tys.push(self.ty(&ploc.child(pattern), schema)?);
+            }
+        }
+        match obj.get("additionalProperties") {
+            None | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) => value_tys.push(Ty::Any),
+            Some(schema) => value_tys.push(self.ty(&loc.child("additionalProperties"), schema)?),
+        }
+        value_tys.dedup();
+        Ok(match value_tys.len() {
+            0 => None,
+            1 => value_tys.pop(),
+            _ => {
+                self.unhandled(loc, "patternProperties with differing value types");
+                Some(Ty::Any)
+            }
+        })
+    }
+
+    fn union(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Ty> {
+        let key = if obj.contains_key("oneOf") { "oneOf" } else { "anyOf" };
+        if obj.contains_key("oneOf") && obj.contains_key("anyOf") {
+            self.unhandled(loc, "oneOf beside anyOf");
+        }
+        let list = obj
+            .get(key)
+            .and_then(Value::as_array)
+            .ok_or_else(|| Error::spec(&loc.child(key), format!("{key} must be a list")))?;
+        let mut nullable = false;
+        let mut tys = Vec::new();
+        for (i, schema) in list.iter().enumerate() {
+            let vloc = loc.child(key).index(i);
+            let ty = self.ty(&vloc, schema)?;
+            let is_null = schema.get("type").and_then(Value::as_str) == Some("null");
+            if is_null {
+                nullable = true;
+            } else if let Ty::Nullable(inner) = ty {
+                nullable = true;
+                tys.push(*inner);
+            } else {
+                tys.push(ty);
+            }
+        }
+        tys.dedup();
+        let ty = match tys.len() {
+            0 => Ty::Any,
+            1 => tys.pop().unwrap_or(Ty::Any),
+            _ => {
+                let variants = tys.into_iter().map(|ty| Variant { rust_name: String::new(), ty }).collect();
+                Ty::Named(self.new_type(loc, obj, TypeKind::Union { variants }, true))
+            }
+        };
+        Ok(if nullable { Ty::Nullable(Box::new(ty)) } else { ty })
+    }
+
+    fn type_list_union(&mut self, loc: &Location, obj: &Map<String, Value>, types: &[&str]) -> Result<Ty> {
+        let mut variants = Vec::new();
+        for t in types {
+            let mut single = obj.clone();
+            single.insert("type".into(), Value::String((*t).to_owned()));
+            let ty = match *t {
+                "object" => self.object(loc, &single)?,
+                "array" => self.array(loc, obj)?,
+                "string" => Ty::String,
+                "integer" => Ty::Integer,
+                "number" => Ty::Number,
+                "boolean" => Ty::Boolean,
+                _ => Ty::Any,
+            };
+            variants.push(Variant { rust_name: String::new(), ty });
+        }
+        Ok(Ty::Named(self.new_type(loc, obj, TypeKind::Union { variants }, true)))
+    }
+
+    fn new_type(&mut self, loc: &Location, obj: &Map<String, Value>, kind: TypeKind, title_first: bool) -> TypeId {
+        let id = self.drafts.len();
+        let mut candidates = Vec::new();
+        let located = self.namer.name(self.store, loc);
+        if title_first && !is_named_location(loc) {
+            if let Some(title) = obj.get("title").and_then(Value::as_str) {
+                candidates.push(super::naming::pascal(title));
+            }
+        }
+        candidates.push(located);
+        self.drafts.push(Draft {
+            def: TypeDef {
+                name: String::new(),
+                module: Module::of_file(&loc.file).unwrap_or(Module::Common),
+                origin: loc.clone(),
+                doc: doc_of_map(obj),
+                kind,
+            },
+            candidates,
+        });
+        self.by_location.insert(loc.clone(), id);
+        id
+    }
+
+    /// Records `example`/`examples` written on a schema.
+    fn record_examples(&mut self, loc: &Location, obj: &Map<String, Value>, ty: &Ty, kind: ExampleKind) {
+        if let Some(example) = obj.get("example") {
+            self.examples.push(Example { location: loc.child("example"), value: example.clone(), ty: ty.clone(), kind });
+        }
+        if let Some(Value::Array(list)) = obj.get("examples") {
+            for (i, example) in list.iter().enumerate() {
+                self.examples.push(Example {
+                    location: loc.child("examples").index(i),
+                    value: example.clone(),
+                    ty: ty.clone(),
+                    kind,
+                });
+            }
+        }
+    }
+}
+
+/// Properties, required names and map keywords collected from a schema and
+/// its `allOf` parents (later ones override earlier ones, required is a union).
+#[derive(Default)]
+struct Gathered {
+    properties: Vec<(String, Location, Value)>,
+    required: std::collections::BTreeSet<String>,
+    additional: Option<(Location, Map<String, Value>)>,
+    /// Shape keywords inside `allOf` parts that a struct cannot merge.
+    unmerged: Vec<(Location, String)>,
+}
+
+impl Gathered {
+    fn add(&mut self, loc: &Location, obj: &Map<String, Value>, store: &DocStore) -> crate::diag::Result<()> {
+        self.add_inner(loc, obj, store, 0)
+    }
+
+    fn add_inner(&mut self, loc: &Location, obj: &Map<String, Value>, store: &DocStore, depth: usize) -> Result<()> {
+        if depth > 64 {
+            return Err(Error::spec(loc, "allOf nesting too deep (a cycle?)"));
+        }
+        if let Some(parts) = obj.get("allOf") {
+            let parts = parts.as_array().ok_or_else(|| Error::spec(&loc.child("allOf"), "allOf must be a list"))?;
+            for (i, part) in parts.iter().enumerate() {
+                let (ploc, part) = store.deref(&loc.child("allOf").index(i), part)?;
+                let Value::Object(part) = part else {
+                    return Err(Error::spec(&ploc, "allOf entries must be mappings"));
+                };
+                for kw in ["oneOf", "anyOf"] {
+                    if part.contains_key(kw) {
+                        self.unmerged.push((ploc.clone(), format!("{kw} inside allOf")));
+                    }
+                }
+                self.add_inner(&ploc, &part, store, depth + 1)?;
+            }
+        }
+        if let Some(props) = obj.get("properties") {
+            let ploc = loc.child("properties");
+            let props = props.as_object().ok_or_else(|| Error::spec(&ploc, "properties must be a mapping"))?;
+            for (name, schema) in props {
+                let entry = (name.clone(), ploc.child(name), schema.clone());
+                match self.properties.iter_mut().find(|(n, _, _)| n == name) {
+                    Some(existing) => *existing = entry,
+                    None => self.properties.push(entry),
+                }
+            }
+        }
+        if let Some(required) = obj.get("required") {
+            let list = required
+                .as_array()
+                .ok_or_else(|| Error::spec(&loc.child("required"), "required must be a list"))?;
+            self.required.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+        }
+        if obj.contains_key("additionalProperties") || obj.contains_key("patternProperties") {
+            let mut map = Map::new();
+            for k in ["additionalProperties", "patternProperties"] {
+                if let Some(v) = obj.get(k) {
+                    map.insert(k.to_owned(), v.clone());
+                }
+            }
+            self.additional = Some((loc.clone(), map));
+        }
+        Ok(())
+    }
+}
+
+fn doc_of(value: &Value) -> Doc {
+    value.as_object().map(doc_of_map).unwrap_or_default()
+}
+
+/// The documentation of a schema node: description, constraints, versions.
+pub(super) fn doc_of_map(obj: &Map<String, Value>) -> Doc {
+    let text = |k: &str| obj.get(k).and_then(Value::as_str).map(str::to_owned);
+    let mut notes = Vec::new();
+    for key in NOTED {
+        if let Some(v) = obj.get(*key) {
+            notes.push(format!("{key}: `{}`", compact(v)));
+        }
+    }
+    if let Some(v) = obj.get("propertyNames") {
+        notes.push(format!("property names: `{}`", compact(v)));
+    }
+    if let Some(Value::Array(values)) = obj.get("enum") {
+        let list: Vec<String> = values.iter().map(|v| format!("`{}`", compact(v))).collect();
+        let is_open_enum = values.len() > 1 && values.iter().all(Value::is_string);
+        if !is_open_enum {
+            notes.push(format!("one of: {}", list.join(", ")));
+        }
+    }
+    if let Some(v) = obj.get("default") {
+        notes.push(format!("default: `{}`", compact(v)));
+    }
+    for key in ["x-pattern-format", "x-pattern"] {
+        if let Some(v) = obj.get(key) {
+            notes.push(format!("{}: `{}`", key.trim_start_matches("x-"), compact(v)));
+        }
+    }
+    Doc {
+        title: text("title"),
+        description: text("description").unwrap_or_default(),
+        notes,
+        added_in: obj.get("x-addedInMatrixVersion").map(compact),
+        changed_in: obj
+            .get("x-changedInMatrixVersion")
+            .and_then(Value::as_object)
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+            .unwrap_or_default(),
+        deprecated: obj.get("deprecated") == Some(&Value::Bool(true)),
+    }
+}
+
+fn compact(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

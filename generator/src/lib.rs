@@ -1,0 +1,31 @@
+//! `matrix-codegen`: reads the Matrix specification and writes Rust.
+//!
+//! The data flows one way: [`load`] (files, `$ref`s, Swagger 2.0 and
+//! OpenAPI 3.1 normalized) → [`ir`] (operations, named types, events,
+//! examples; names decided once) → [`emit`] (token streams, formatted by
+//! prettyplease, written in one place).
+
+pub mod diag;
+pub mod emit;
+pub mod family;
+pub mod ir;
+pub mod load;
+pub mod stats;
+pub mod bundle;
+
+pub use diag::{Error, Location, Result};
+
+use std::path::Path;
+
+/// A spec read from disk and turned into IR.
+pub struct Spec {
+    pub store: load::docs::DocStore,
+    pub api: ir::Api,
+}
+
+/// Loads the spec folder at `dir` (a matrix-spec `data/` folder).
+pub fn load_spec(dir: &Path) -> Result<Spec> {
+    let store = load::docs::DocStore::load(dir)?;
+    let api = ir::build(&store)?;
+    Ok(Spec { store, api })
+}

@@ -1,0 +1,6 @@
+//! Reading a spec from disk: files, `$ref`s, and the two OpenAPI dialects.
+
+pub mod api;
+pub mod docs;
+pub mod spec;
+pub mod yaml;
