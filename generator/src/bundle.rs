@@ -161,7 +161,7 @@ fn content(store: &DocStore, media: &[RawMedia]) -> Result<Value> {
         if !m.examples.is_empty() {
             let mut examples = Map::new();
             for (i, ex) in m.examples.iter().enumerate() {
-                let value = store.inline(&ex.location, &ex.value)?;
+                let value = store.inline_example(&ex.location, &ex.value)?;
                 let name = if i == 0 { "response".to_owned() } else { format!("example{i}") };
                 examples.insert(name, json!({ "value": value }));
             }

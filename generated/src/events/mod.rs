@@ -191,5 +191,3 @@ mod m_tag;
 pub use m_tag::*;
 mod m_typing;
 pub use m_typing::*;
-mod moderation_policy_rule;
-pub use moderation_policy_rule::*;

@@ -230,7 +230,7 @@ fn event_examples(store: &DocStore, api: &mut Api) -> Result<()> {
         let loc = Location::new(file.clone(), "");
         match event {
             Some(event) => {
-                let value = store.inline(&loc, doc)?;
+                let value = store.inline_example(&loc, doc)?;
                 api.examples.push(Example { location: loc, value, ty: event.ty.clone(), kind: ExampleKind::Event });
             }
             None => api.skipped_examples.push((loc, "no event schema of that name".into())),

@@ -506,10 +506,15 @@ impl Gathered {
             let ploc = loc.child("properties");
             let props = props.as_object().ok_or_else(|| Error::spec(&ploc, "properties must be a mapping"))?;
             for (name, schema) in props {
-                let entry = (name.clone(), ploc.child(name), schema.clone());
                 match self.properties.iter_mut().find(|(n, _, _)| n == name) {
-                    Some(existing) => *existing = entry,
-                    None => self.properties.push(entry),
+                    // Declared by a parent too: both apply, so the schemas
+                    // merge (the child's keywords win where they clash).
+                    Some(existing) => {
+                        let (_, parent) = store.deref(&existing.1, &existing.2)?;
+                        let (_, child) = store.deref(&ploc.child(name), schema)?;
+                        *existing = (name.clone(), ploc.child(name), merge_schemas(parent, child));
+                    }
+                    None => self.properties.push((name.clone(), ploc.child(name), schema.clone())),
                 }
             }
         }
@@ -529,6 +534,42 @@ impl Gathered {
             self.additional = Some((loc.clone(), map));
         }
         Ok(())
+    }
+}
+
+/// Merges two schemas that both apply to one property (from `allOf`
+/// parents): `properties` merge recursively, `required` is a union, any
+/// other keyword of `child` replaces the parent's.
+fn merge_schemas(parent: Value, child: Value) -> Value {
+    match (parent, child) {
+        (Value::Object(mut p), Value::Object(c)) => {
+            for (k, v) in c {
+                let merged = match (k.as_str(), p.remove(&k), v) {
+                    ("properties", Some(Value::Object(mut pp)), Value::Object(cp)) => {
+                        for (name, schema) in cp {
+                            let m = match pp.remove(&name) {
+                                Some(existing) => merge_schemas(existing, schema),
+                                None => schema,
+                            };
+                            pp.insert(name, m);
+                        }
+                        Value::Object(pp)
+                    }
+                    ("required", Some(Value::Array(mut pr)), Value::Array(cr)) => {
+                        for r in cr {
+                            if !pr.contains(&r) {
+                                pr.push(r);
+                            }
+                        }
+                        Value::Array(pr)
+                    }
+                    (_, _, v) => v,
+                };
+                p.insert(k, merged);
+            }
+            Value::Object(p)
+        }
+        (_, child) => child,
     }
 }
 

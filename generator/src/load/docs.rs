@@ -137,6 +137,15 @@ impl DocStore {
         self.inline_inner(location, value, &mut stack)
     }
 
+    /// Inlines an example: `$ref`s as in [`DocStore::inline`], and objects
+    /// written as `{"allOf": [..]}` (the spec composes examples that way)
+    /// merged into one object, later parts winning.
+    pub fn inline_example(&self, location: &Location, value: &Value) -> Result<Value> {
+        let mut v = self.inline(location, value)?;
+        merge_example_all_of(&mut v);
+        Ok(v)
+    }
+
     fn inline_inner(&self, location: &Location, value: &Value, stack: &mut Vec<Location>) -> Result<Value> {
         match value {
             Value::Object(map) => {
@@ -176,6 +185,29 @@ impl DocStore {
                 .map(Value::Array),
             other => Ok(other.clone()),
         }
+    }
+}
+
+fn merge_example_all_of(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.values_mut().for_each(merge_example_all_of);
+            if map.len() == 1 {
+                if let Some(Value::Array(parts)) = map.get("allOf") {
+                    if parts.iter().all(Value::is_object) {
+                        let mut merged = serde_json::Map::new();
+                        for part in parts.clone() {
+                            if let Value::Object(p) = part {
+                                merged.extend(p);
+                            }
+                        }
+                        *value = Value::Object(merged);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(merge_example_all_of),
+        _ => {}
     }
 }
 
