@@ -12,33 +12,42 @@
 //! - `events`: [`events`](events/index.html)
 //! - `common`: [`common`](common/index.html)
 //!
-//! `registry` adds [`registry`], which decodes JSON into a type named at run time.
+//! `registry` adds the `registry` module, which decodes JSON into a type named at run time.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![allow(
     clippy::large_enum_variant,
+    clippy::type_complexity,
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items
 )]
 #[cfg(feature = "client-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client-server")))]
+#[rustfmt::skip]
 pub mod client_server;
 #[cfg(feature = "server-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "server-server")))]
+#[rustfmt::skip]
 pub mod server_server;
 #[cfg(feature = "identity")]
 #[cfg_attr(docsrs, doc(cfg(feature = "identity")))]
+#[rustfmt::skip]
 pub mod identity;
 #[cfg(feature = "application-service")]
 #[cfg_attr(docsrs, doc(cfg(feature = "application-service")))]
+#[rustfmt::skip]
 pub mod application_service;
 #[cfg(feature = "push-gateway")]
 #[cfg_attr(docsrs, doc(cfg(feature = "push-gateway")))]
+#[rustfmt::skip]
 pub mod push_gateway;
 #[cfg(feature = "events")]
 #[cfg_attr(docsrs, doc(cfg(feature = "events")))]
+#[rustfmt::skip]
 pub mod events;
 #[cfg(feature = "common")]
 #[cfg_attr(docsrs, doc(cfg(feature = "common")))]
+#[rustfmt::skip]
 pub mod common;
 #[cfg(feature = "registry")]
+#[rustfmt::skip]
 pub mod registry;

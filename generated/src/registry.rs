@@ -5,16 +5,17 @@
 //! Keys are type expressions such as `client_server::LoginRequest` or
 //! `Vec<events::RoomMessageEvent>`; only the modules whose features are
 //! enabled are present.
+/// What [`round_trip`] returns for a known type: the re-encoded JSON, or
+/// why decoding failed.
+pub type RoundTrip = ::std::result::Result<::serde_json::Value, ::serde_json::Error>;
 /// Decodes `value` as the type named by `type_key` and encodes it again.
 /// `None` when the key is unknown (or its feature is off).
 pub fn round_trip(
     type_key: &str,
     value: &::serde_json::Value,
-) -> ::std::option::Option<
-    ::std::result::Result<::serde_json::Value, ::serde_json::Error>,
-> {
+) -> ::std::option::Option<RoundTrip> {
     match type_key {
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "Map<Map<Map<server_server::ClaimUserEncryptionKeysResponseOneTimeKeysValueValueValue>>>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -31,7 +32,6 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all())]
         "Map<Map<Object>>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -45,7 +45,6 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all())]
         "Map<Map<String>>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -59,7 +58,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "Map<Map<client_server::DeviceInformation>>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -73,7 +72,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "Map<Map<client_server::OneTimeKeys>>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -87,7 +86,6 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all())]
         "Map<Object>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -98,7 +96,6 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all())]
         "Map<String>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -109,7 +106,6 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all())]
         "Map<Value>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -120,7 +116,6 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all())]
         "Map<Vec<String>>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -131,7 +126,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "application-service"))]
+        #[cfg(feature = "application-service")]
         "Map<application_service::FieldType>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -142,7 +137,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "Map<client_server::CrossSigningKey>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -153,7 +148,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "Map<client_server::KeyBackupData>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -164,7 +159,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "Map<client_server::Protocol>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -175,7 +170,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "Map<client_server::RoomKeyBackup>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -186,7 +181,6 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all())]
         "Map<i64>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -194,7 +188,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "Map<server_server::OldVerifyKey>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -205,7 +199,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "Map<server_server::RoomReceipts>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -216,7 +210,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "Map<server_server::VerifyKey>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -227,7 +221,6 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all())]
         "Object" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -235,15 +228,12 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all())]
         "String" => {
             ::std::option::Option::Some(round_trip_as::<::std::string::String>(value))
         }
-        #[cfg(all())]
         "Value" => {
             ::std::option::Option::Some(round_trip_as::<::serde_json::Value>(value))
         }
-        #[cfg(all())]
         "Vec<Object>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -253,13 +243,12 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all())]
         "Vec<String>" => {
             ::std::option::Option::Some(
                 round_trip_as::<::std::vec::Vec<::std::string::String>>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "Vec<client_server::ClientEvent>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -267,13 +256,13 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "Vec<client_server::IdP>" => {
             ::std::option::Option::Some(
                 round_trip_as::<::std::vec::Vec<crate::client_server::IdP>>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "Vec<server_server::SendInviteV1ResponseItem>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -281,13 +270,13 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "application-service"))]
+        #[cfg(feature = "application-service")]
         "application_service::PingRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::application_service::PingRequest>(value),
             )
         }
-        #[cfg(all(feature = "application-service"))]
+        #[cfg(feature = "application-service")]
         "application_service::SendTransactionRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -295,27 +284,26 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all())]
         "bool" => ::std::option::Option::Some(round_trip_as::<bool>(value)),
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::AuthData" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::AuthData>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::BanRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::BanRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Bind3PidRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::Bind3PidRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::CheckUsernameAvailabilityResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -323,43 +311,43 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::ClientDevice" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::ClientDevice>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::ClientEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::ClientEvent>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Contact" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::Contact>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::CreateRoomRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::CreateRoomRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::CreateRoomResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::CreateRoomResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::CrossSigningKey" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::CrossSigningKey>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::DeactivateAccountResponseIdServerUnbindResult" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -367,7 +355,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Delete3pidFromAccountRequestMedium" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -375,7 +363,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Delete3pidFromAccountResponseIdServerUnbindResult" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -383,73 +371,73 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::DeletePushRuleKind" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::DeletePushRuleKind>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Error" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::Error>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Full" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::Full>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GenerateLoginTokenResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GenerateLoginTokenResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetAccount3PiDsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetAccount3PiDsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetAdminLockUserResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetAdminLockUserResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetAdminSuspendUserResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetAdminSuspendUserResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetAuthMetadataResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetAuthMetadataResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetCapabilitiesResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetCapabilitiesResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetConfigAuthedResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetConfigAuthedResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetConfigResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetConfigResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetContentThumbnailAuthedMethod" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -457,43 +445,43 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetContentThumbnailMethod" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetContentThumbnailMethod>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetDevicesResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetDevicesResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetEventByTimestampDir" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetEventByTimestampDir>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetEventByTimestampResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetEventByTimestampResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetEventContextResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetEventContextResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetEventsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetEventsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetJoinedMembersByRoomResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -501,31 +489,31 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetJoinedRoomsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetJoinedRoomsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetLocalAliasesResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetLocalAliasesResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetLoginFlowsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetLoginFlowsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetMembersByRoomMembership" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetMembersByRoomMembership>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetMembersByRoomNotMembership" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -533,97 +521,97 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetMembersByRoomResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetMembersByRoomResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetNotificationsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetNotificationsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetPresenceResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetPresenceResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetPushRuleActionsKind" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetPushRuleActionsKind>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetPushRuleActionsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetPushRuleActionsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetPushRuleKind" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetPushRuleKind>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetPushersResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetPushersResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetRelatingEventsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetRelatingEventsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetRoomEventsDir" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetRoomEventsDir>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetRoomEventsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetRoomEventsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetRoomIdByAliasResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetRoomIdByAliasResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetRoomStateWithKeyFormat" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetRoomStateWithKeyFormat>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetRoomStateWithKeyResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetRoomStateWithKeyResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetRoomSummaryResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetRoomSummaryResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetRoomTagsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetRoomTagsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetRoomVisibilityOnDirectoryResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -631,295 +619,295 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetSpaceHierarchyResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetSpaceHierarchyResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetThreadRootsInclude" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetThreadRootsInclude>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetThreadRootsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetThreadRootsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetTokenOwnerResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetTokenOwnerResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetTurnServerResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetTurnServerResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetUrlPreviewAuthedResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetUrlPreviewAuthedResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetUrlPreviewResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetUrlPreviewResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetUserProfileResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetUserProfileResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetVersionsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetVersionsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetWellknownPolicyResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetWellknownPolicyResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetWellknownSupportResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetWellknownSupportResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::GetWhoIsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetWhoIsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::InitialSyncResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::InitialSyncResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Invite3pid" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::Invite3pid>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::InviteUserRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::InviteUserRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::IsPushRuleEnabledKind" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::IsPushRuleEnabledKind>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::IsPushRuleEnabledResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::IsPushRuleEnabledResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::JoinRoomByIdResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::JoinRoomByIdResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::JoinRoomResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::JoinRoomResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::KickRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::KickRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::KnockRoomResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::KnockRoomResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::LeaveRoomRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::LeaveRoomRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::LoginRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::LoginRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::LoginResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::LoginResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::LoginTermsParams" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::LoginTermsParams>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Mentions" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::Mentions>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::OauthParams" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::OauthParams>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::OlmPayload" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::OlmPayload>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::OneTimeKeys" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::OneTimeKeys>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::OpenidToken" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::OpenidToken>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::PeekEventsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::PeekEventsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::PingAppserviceResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::PingAppserviceResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::PingAppserviceResponseN502" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::PingAppserviceResponseN502>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Post3PiDsRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::Post3PiDsRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Post3PiDsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::Post3PiDsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::PostPusherRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::PostPusherRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::PostReceiptReceiptType" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::PostReceiptReceiptType>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::PostReceiptRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::PostReceiptRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::PublicRoomsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::PublicRoomsResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::PushRule" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::PushRule>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::PushRuleset" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::PushRuleset>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::QueryPublicRoomsRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::QueryPublicRoomsRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::RedactEventRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::RedactEventRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::RedactEventResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::RedactEventResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::RefreshRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::RefreshRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::RefreshResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::RefreshResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::RegisterKind" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::RegisterKind>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::RegisterResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::RegisterResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::RegistrationTokenValidityResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -927,139 +915,139 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::RelatesTo" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::RelatesTo>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::ReportEventRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::ReportEventRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::ReportRoomRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::ReportRoomRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::ReportUserRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::ReportUserRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Results" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::Results>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::RoomInitialSyncResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::RoomInitialSyncResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SearchRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SearchRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SearchUserDirectoryResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SearchUserDirectoryResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SendMessageResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SendMessageResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetAdminLockUserRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetAdminLockUserRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetAdminLockUserResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetAdminLockUserResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetAdminSuspendUserRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetAdminSuspendUserRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetAdminSuspendUserResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetAdminSuspendUserResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetPresenceRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetPresenceRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetPushRuleActionsKind" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetPushRuleActionsKind>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetPushRuleActionsRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetPushRuleActionsRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetPushRuleEnabledKind" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetPushRuleEnabledKind>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetPushRuleEnabledRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetPushRuleEnabledRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetPushRuleKind" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetPushRuleKind>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetPushRuleRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetPushRuleRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetRoomAliasRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetRoomAliasRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetRoomStateWithKeyResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetRoomStateWithKeyResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetRoomVisibilityOnDirectoryRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1067,37 +1055,37 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SetTypingRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetTypingRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SyncFilter" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SyncFilter>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SyncResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SyncResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::SyncSetPresence" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SyncSetPresence>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::UnbanRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::UnbanRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Unbind3pidFromAccountRequestMedium" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1105,7 +1093,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::Unbind3pidFromAccountResponseIdServerUnbindResult" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1113,7 +1101,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::UpdateAppserviceRoomDirectoryVisibilityRequestVisibility" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1121,31 +1109,31 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::UpdateDeviceRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::UpdateDeviceRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::UpgradeRoomRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::UpgradeRoomRequest>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::UpgradeRoomResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::UpgradeRoomResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::UploadContentResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::UploadContentResponse>(value),
             )
         }
-        #[cfg(all(feature = "client-server"))]
+        #[cfg(feature = "client-server")]
         "client_server::UploadCrossSigningKeysRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1153,175 +1141,175 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "common"))]
+        #[cfg(feature = "common")]
         "common::ServerSignatures" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::common::ServerSignatures>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::AcceptedTermsEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::AcceptedTermsEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::CallAnswerEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::CallAnswerEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::CallCandidatesEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::CallCandidatesEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::CallHangupEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::CallHangupEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::CallInviteEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::CallInviteEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::CallNegotiateEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::CallNegotiateEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::CallRejectEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::CallRejectEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::CallSdpStreamMetadataChangedEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::CallSdpStreamMetadataChangedEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::CallSelectAnswerEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::CallSelectAnswerEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::DirectEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::DirectEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::DummyEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::DummyEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::ForwardedRoomKeyEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::ForwardedRoomKeyEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::FullyReadEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::FullyReadEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::IdentityServerEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::IdentityServerEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::IgnoredUserListEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::IgnoredUserListEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::ImagePackRoomsEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::ImagePackRoomsEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::InvitePermissionConfigEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::InvitePermissionConfigEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyBackupEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::KeyBackupEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyVerificationAcceptEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::KeyVerificationAcceptEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyVerificationCancelEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::KeyVerificationCancelEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyVerificationDoneEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::KeyVerificationDoneEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyVerificationKeyEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::KeyVerificationKeyEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyVerificationMRelatesToEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::KeyVerificationMRelatesToEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyVerificationMacEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::KeyVerificationMacEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyVerificationReadyEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::KeyVerificationReadyEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyVerificationRequestEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::KeyVerificationRequestEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyVerificationStartEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::KeyVerificationStartEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyVerificationStartReciprocateV1Event" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1329,181 +1317,181 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::KeyVerificationStartSasV1Event" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::KeyVerificationStartSasV1Event>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::MarkedUnreadEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::MarkedUnreadEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::PolicyRuleRoomEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::PolicyRuleRoomEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::PolicyRuleServerEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::PolicyRuleServerEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::PolicyRuleUserEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::PolicyRuleUserEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::PresenceEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::PresenceEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::PushRulesEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::PushRulesEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::ReactionEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::ReactionEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::ReceiptEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::ReceiptEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RecentEmojiEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RecentEmojiEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomAvatarEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomAvatarEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomCanonicalAliasEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomCanonicalAliasEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomCreateEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomCreateEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomEncryptedEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomEncryptedEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomEncryptionEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomEncryptionEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomGuestAccessEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomGuestAccessEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomHistoryVisibilityEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomHistoryVisibilityEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomImagePackEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomImagePackEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomJoinRulesEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomJoinRulesEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomKeyBundleEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomKeyBundleEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomKeyEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomKeyEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomKeyRequestEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomKeyRequestEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomKeyWithheldEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomKeyWithheldEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMemberEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomMemberEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMessageAudioEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomMessageAudioEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMessageEmoteEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomMessageEmoteEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMessageEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomMessageEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMessageFileEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomMessageFileEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMessageImageEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomMessageImageEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMessageKeyVerificationRequestEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1511,267 +1499,265 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMessageLocationEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomMessageLocationEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMessageNoticeEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomMessageNoticeEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMessageServerNoticeEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomMessageServerNoticeEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMessageTextEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomMessageTextEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomMessageVideoEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomMessageVideoEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomNameEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomNameEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomPinnedEventsEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomPinnedEventsEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomPolicyEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomPolicyEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomPowerLevelsEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomPowerLevelsEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomRedactionEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomRedactionEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomServerAclEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomServerAclEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomThirdPartyInviteEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomThirdPartyInviteEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomTombstoneEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomTombstoneEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::RoomTopicEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::RoomTopicEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::SecretRequestEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::SecretRequestEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::SecretSendEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::SecretSendEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::SpaceChildEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::SpaceChildEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::SpaceParentEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::SpaceParentEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::StickerEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::StickerEvent>(value),
             )
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::TagEvent" => {
             ::std::option::Option::Some(round_trip_as::<crate::events::TagEvent>(value))
         }
-        #[cfg(all(feature = "events"))]
+        #[cfg(feature = "events")]
         "events::TypingEvent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::events::TypingEvent>(value),
             )
         }
-        #[cfg(all())]
         "f64" => ::std::option::Option::Some(round_trip_as::<f64>(value)),
-        #[cfg(all())]
         "i64" => ::std::option::Option::Some(round_trip_as::<i64>(value)),
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::BindV2Request" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::BindV2Request>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::BindV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::BindV2Response>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::BlindlySignStuffV2Request" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::BlindlySignStuffV2Request>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::BlindlySignStuffV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::BlindlySignStuffV2Response>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::EmailSubmitTokenPostV2Request" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::EmailSubmitTokenPostV2Request>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::EmailSubmitTokenPostV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::EmailSubmitTokenPostV2Response>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::GetAccountResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::GetAccountResponse>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::GetHashDetailsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::GetHashDetailsResponse>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::GetPubKeyV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::GetPubKeyV2Response>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::GetTermsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::GetTermsResponse>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::GetValidated3pidV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::GetValidated3pidV2Response>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::GetVersionsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::GetVersionsResponse>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::IsEphemeralPubKeyValidV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::IsEphemeralPubKeyValidV2Response>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::IsPubKeyValidV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::IsPubKeyValidV2Response>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::LookupUsersV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::LookupUsersV2Response>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::MsisdnSubmitTokenPostV2Request" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::MsisdnSubmitTokenPostV2Request>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::MsisdnSubmitTokenPostV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::MsisdnSubmitTokenPostV2Response>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::RegisterAccountResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::RegisterAccountResponse>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::StoreInviteV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::StoreInviteV2Response>(value),
             )
         }
-        #[cfg(all(feature = "identity"))]
+        #[cfg(feature = "identity")]
         "identity::UnbindV2Request" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::identity::UnbindV2Request>(value),
             )
         }
-        #[cfg(all(feature = "push-gateway"))]
+        #[cfg(feature = "push-gateway")]
         "push_gateway::NotifyRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::push_gateway::NotifyRequest>(value),
             )
         }
-        #[cfg(all(feature = "push-gateway"))]
+        #[cfg(feature = "push-gateway")]
         "push_gateway::NotifyResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::push_gateway::NotifyResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::AskPolicyServerToSignResponseN403" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1779,7 +1765,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::BulkPerspectivesKeyQueryRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1787,19 +1773,19 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::EventContent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::EventContent>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::EventHash" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::EventHash>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::ExchangeThirdPartyInviteRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1807,7 +1793,7 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::ExchangeThirdPartyInviteRequestContentThirdPartyInvite" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1815,25 +1801,25 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::GetContentThumbnailMethod" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::GetContentThumbnailMethod>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::GetEventByTimestampDir" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::GetEventByTimestampDir>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::GetEventByTimestampResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::GetEventByTimestampResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::GetMissingPreviousEventsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1841,49 +1827,49 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::GetSpaceHierarchyResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::GetSpaceHierarchyResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::GetVersionResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::GetVersionResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::GetWellKnownResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::GetWellKnownResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::InviteEventContent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::InviteEventContent>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::Keys" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::Keys>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::KeysQueryResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::KeysQueryResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::MakeJoinResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::MakeJoinResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::MakeJoinResponseEventContent" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1891,19 +1877,19 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::MakeJoinResponseN400" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::MakeJoinResponseN400>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::MakeKnockResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::MakeKnockResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::MakeKnockResponseEventContent" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1911,19 +1897,19 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::MakeKnockResponseN400" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::MakeKnockResponseN400>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::MakeLeaveResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::MakeLeaveResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::MakeLeaveResponseEventContent" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1931,55 +1917,55 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::PduBaseUnsigned" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::PduBaseUnsigned>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::PduProcessingResults" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::PduProcessingResults>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::PduV1" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::PduV1>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::PduV11" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::PduV11>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::PduV12" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::PduV12>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::PduV3" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::PduV3>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::PduV4" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::PduV4>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::PduV6" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::PduV6>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::PresenceContentPushItemPresence" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -1987,25 +1973,25 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::QueryProfileResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::QueryProfileResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::QueryPublicRoomsRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::QueryPublicRoomsRequest>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::QueryRoomDirectoryResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::QueryRoomDirectoryResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::QueryUserEncryptionKeysResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -2013,67 +1999,67 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::SendInviteV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendInviteV2Response>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::SendInviteV2ResponseN400" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendInviteV2ResponseN400>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::SendJoinV2Request" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendJoinV2Request>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::SendJoinV2RequestContent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendJoinV2RequestContent>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::SendJoinV2Response" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendJoinV2Response>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::SendKnockRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendKnockRequest>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::SendKnockRequestContent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendKnockRequestContent>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::SendKnockResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendKnockResponse>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::SendLeaveV2Request" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendLeaveV2Request>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::SendLeaveV2RequestContent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendLeaveV2RequestContent>(value),
             )
         }
-        #[cfg(all(feature = "server-server"))]
+        #[cfg(feature = "server-server")]
         "server_server::Transaction" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::Transaction>(value),

@@ -63,9 +63,11 @@ fn scheme_json(scheme: &SecurityScheme) -> Option<Value> {
         SecurityScheme::Http { scheme, description } => {
             Some(json!({ "type": "http", "scheme": scheme, "description": description }))
         }
-        SecurityScheme::ApiKey { name, place, description } => {
-            Some(json!({ "type": "apiKey", "name": name, "in": place, "description": description }))
-        }
+        SecurityScheme::ApiKey {
+            name,
+            place,
+            description,
+        } => Some(json!({ "type": "apiKey", "name": name, "in": place, "description": description })),
         SecurityScheme::Other { .. } => None,
     }
 }
@@ -93,7 +95,11 @@ fn operation(store: &DocStore, op: &RawOperation) -> Result<Map<String, Value>> 
         o.insert("x-changedInMatrixVersion".into(), Value::Object(m));
     }
     if !op.parameters.is_empty() {
-        let params = op.parameters.iter().map(|p| parameter(store, p)).collect::<Result<Vec<_>>>()?;
+        let params = op
+            .parameters
+            .iter()
+            .map(|p| parameter(store, p))
+            .collect::<Result<Vec<_>>>()?;
         o.insert("parameters".into(), Value::Array(params));
     }
     if let Some(body) = &op.request_body {
@@ -126,7 +132,8 @@ fn operation(store: &DocStore, op: &RawOperation) -> Result<Map<String, Value>> 
             }
             resp.insert("headers".into(), Value::Object(headers));
         }
-        responses.insert(r.status.clone(), Value::Object(resp));
+        // OpenAPI 3.1 spells status ranges `4XX`; Swagger-era files wrote `4xx`.
+        responses.insert(r.status.to_uppercase(), Value::Object(resp));
     }
     o.insert("responses".into(), Value::Object(responses));
     Ok(o)
@@ -162,7 +169,11 @@ fn content(store: &DocStore, media: &[RawMedia]) -> Result<Value> {
             let mut examples = Map::new();
             for (i, ex) in m.examples.iter().enumerate() {
                 let value = store.inline_example(&ex.location, &ex.value)?;
-                let name = if i == 0 { "response".to_owned() } else { format!("example{i}") };
+                let name = if i == 0 {
+                    "response".to_owned()
+                } else {
+                    format!("example{i}")
+                };
                 examples.insert(name, json!({ "value": value }));
             }
             entry.insert("examples".into(), Value::Object(examples));
@@ -175,6 +186,7 @@ fn content(store: &DocStore, media: &[RawMedia]) -> Result<Value> {
 /// A schema with every `$ref` inlined and Swagger 2.0 spellings converted.
 fn schema(store: &DocStore, loc: &crate::diag::Location, value: &Value) -> Result<Value> {
     let mut v = store.inline(loc, value)?;
+    crate::load::quirks::fix_tree(&mut v);
     to_openapi31(&mut v);
     Ok(v)
 }

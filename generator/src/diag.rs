@@ -14,17 +14,26 @@ pub struct Location {
 
 impl Location {
     pub fn new(file: impl Into<String>, pointer: impl Into<String>) -> Self {
-        Location { file: file.into(), pointer: pointer.into() }
+        Location {
+            file: file.into(),
+            pointer: pointer.into(),
+        }
     }
 
     /// The location of a child node, escaping the key as RFC 6901 requires.
     pub fn child(&self, key: &str) -> Location {
         let escaped = key.replace('~', "~0").replace('/', "~1");
-        Location { file: self.file.clone(), pointer: format!("{}/{}", self.pointer, escaped) }
+        Location {
+            file: self.file.clone(),
+            pointer: format!("{}/{}", self.pointer, escaped),
+        }
     }
 
     pub fn index(&self, i: usize) -> Location {
-        Location { file: self.file.clone(), pointer: format!("{}/{}", self.pointer, i) }
+        Location {
+            file: self.file.clone(),
+            pointer: format!("{}/{}", self.pointer, i),
+        }
     }
 }
 
@@ -47,10 +56,16 @@ pub enum Error {
 
 impl Error {
     pub fn spec(location: &Location, message: impl Into<String>) -> Self {
-        Error::Spec { location: location.clone(), message: message.into() }
+        Error::Spec {
+            location: location.clone(),
+            message: message.into(),
+        }
     }
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -60,7 +60,10 @@ pub enum Module {
 
 impl Module {
     pub fn all() -> impl Iterator<Item = Module> {
-        Family::ALL.into_iter().map(Module::Family).chain([Module::Events, Module::Common])
+        Family::ALL
+            .into_iter()
+            .map(Module::Family)
+            .chain([Module::Events, Module::Common])
     }
 
     /// The module for a type defined in `file` (relative to the spec root).

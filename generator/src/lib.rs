@@ -5,13 +5,13 @@
 //! examples; names decided once) → [`emit`] (token streams, formatted by
 //! prettyplease, written in one place).
 
+pub mod bundle;
 pub mod diag;
 pub mod emit;
 pub mod family;
 pub mod ir;
 pub mod load;
 pub mod stats;
-pub mod bundle;
 
 pub use diag::{Error, Location, Result};
 

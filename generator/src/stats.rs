@@ -65,15 +65,26 @@ pub fn stats(api: &Api, spec: &str) -> Stats {
             FamilyStats {
                 operations: api.operations.iter().filter(|o| o.family == family).count(),
                 named_types: api.types.iter().filter(|t| t.module == module).count(),
-                examples: api.examples.iter().filter(|e| example_module(&e.location.file) == Some(module)).count(),
+                examples: api
+                    .examples
+                    .iter()
+                    .filter(|e| example_module(&e.location.file) == Some(module))
+                    .count(),
                 examples_passed: None,
-                unhandled: api.unhandled.iter().filter(|u| u.family == family.dir() || u.file.starts_with(&format!("api/{}/", family.dir()))).count(),
+                unhandled: api
+                    .unhandled
+                    .iter()
+                    .filter(|u| u.family == family.dir() || u.file.starts_with(&format!("api/{}/", family.dir())))
+                    .count(),
             },
         );
     }
     let mut by_kind = BTreeMap::new();
     for e in &api.examples {
-        let key = serde_json::to_value(e.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let key = serde_json::to_value(e.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         *by_kind.entry(key).or_insert(0) += 1;
     }
     Stats {
@@ -82,7 +93,11 @@ pub fn stats(api: &Api, spec: &str) -> Stats {
         events: EventStats {
             event_schemas: api.events.len(),
             named_types: api.types.iter().filter(|t| t.module == Module::Events).count(),
-            examples: api.examples.iter().filter(|e| example_module(&e.location.file) == Some(Module::Events)).count(),
+            examples: api
+                .examples
+                .iter()
+                .filter(|e| example_module(&e.location.file) == Some(Module::Events))
+                .count(),
             examples_passed: None,
         },
         common_types: api.types.iter().filter(|t| t.module == Module::Common).count(),
@@ -92,11 +107,21 @@ pub fn stats(api: &Api, spec: &str) -> Stats {
             not_checked: api
                 .skipped_examples
                 .iter()
-                .map(|(l, m)| Warning { location: l.to_string(), message: m.clone() })
+                .map(|(l, m)| Warning {
+                    location: l.to_string(),
+                    message: m.clone(),
+                })
                 .collect(),
         },
         unhandled: api.unhandled.clone(),
-        warnings: api.warnings.iter().map(|(l, m)| Warning { location: l.to_string(), message: m.clone() }).collect(),
+        warnings: api
+            .warnings
+            .iter()
+            .map(|(l, m)| Warning {
+                location: l.to_string(),
+                message: m.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -104,7 +129,10 @@ impl Stats {
     /// A short human-readable table.
     pub fn to_text(&self) -> String {
         let mut out = format!("Matrix spec {}\n", self.spec);
-        out.push_str(&format!("{:<22}{:>11}{:>13}{:>10}{:>9}{:>11}\n", "family", "operations", "named types", "examples", "passed", "unhandled"));
+        out.push_str(&format!(
+            "{:<22}{:>11}{:>13}{:>10}{:>9}{:>11}\n",
+            "family", "operations", "named types", "examples", "passed", "unhandled"
+        ));
         for (name, f) in &self.families {
             out.push_str(&format!(
                 "{:<22}{:>11}{:>13}{:>10}{:>9}{:>11}\n",
@@ -122,10 +150,17 @@ impl Stats {
             format!("{} schemas", self.events.event_schemas),
             self.events.named_types,
             self.events.examples,
-            self.events.examples_passed.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+            self.events
+                .examples_passed
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into())
         ));
         out.push_str(&format!("{:<22}{:>11}{:>13}\n", "common", "", self.common_types));
-        out.push_str(&format!("examples: {} ({} not checked)\n", self.examples.total, self.examples.not_checked.len()));
+        out.push_str(&format!(
+            "examples: {} ({} not checked)\n",
+            self.examples.total,
+            self.examples.not_checked.len()
+        ));
         for w in &self.examples.not_checked {
             out.push_str(&format!("  not checked: {}: {}\n", w.location, w.message));
         }

@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
 }
 
 /// The folder holding one folder per release (`MATRIX_SPEC_ROOT` or `../shared/matrix-spec`).
@@ -20,7 +23,12 @@ pub fn spec_root() -> PathBuf {
 /// A release folder, e.g. `release_dir("v1.19")`.
 pub fn release_dir(release: &str) -> PathBuf {
     let dir = spec_root().join(release);
-    assert!(dir.join("api").is_dir(), "spec release {} not found at {}", release, dir.display());
+    assert!(
+        dir.join("api").is_dir(),
+        "spec release {} not found at {}",
+        release,
+        dir.display()
+    );
     dir
 }
 
@@ -55,11 +63,15 @@ pub fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
                     }
                 }
             }
-            y.keys().find(|k| !x.contains_key(*k)).map(|k| format!("{path}/{k} (added)"))
+            y.keys()
+                .find(|k| !x.contains_key(*k))
+                .map(|k| format!("{path}/{k} (added)"))
         }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
-            x.iter().zip(y).enumerate().find_map(|(i, (v, w))| first_difference(v, w, &format!("{path}/{i}")))
-        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (v, w))| first_difference(v, w, &format!("{path}/{i}"))),
         _ if json_eq(a, b) => None,
         _ => Some(format!("{path}: {a} became {b}")),
     }
@@ -91,7 +103,10 @@ pub fn check_examples(dir: &Path) -> ExampleReport {
     let mut passed_by_module: BTreeMap<String, usize> = BTreeMap::new();
     for example in &spec.api.examples {
         let key = ty_key(&spec.api, &example.ty);
-        let kind = serde_json::to_value(example.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let kind = serde_json::to_value(example.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         let failure = match spec.store.inline_example(&example.location, &example.value) {
             Err(e) => Some(format!("example does not resolve: {e}")),
             Ok(value) => match matrix_api::registry::round_trip(&key, &value) {
@@ -105,10 +120,17 @@ pub fn check_examples(dir: &Path) -> ExampleReport {
             },
         };
         if failure.is_none() {
-            let module = Module::of_file(&example.location.file).map(|m| m.feature()).unwrap_or("other");
+            let module = Module::of_file(&example.location.file)
+                .map(|m| m.feature())
+                .unwrap_or("other");
             *passed_by_module.entry(module.to_owned()).or_default() += 1;
         }
-        outcomes.push(ExampleOutcome { location: example.location.to_string(), kind, type_key: key, failure });
+        outcomes.push(ExampleOutcome {
+            location: example.location.to_string(),
+            kind,
+            type_key: key,
+            failure,
+        });
     }
     ExampleReport {
         total: outcomes.len(),

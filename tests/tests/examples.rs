@@ -137,7 +137,11 @@ const SPEC_EXAMPLE_DEFECTS: &[(&str, &str, &str)] = &[
 
 fn matches(rule: &(&str, &str, &str), location: &str, failure: &str) -> bool {
     let (place, what, _) = rule;
-    let place_ok = if place.ends_with('/') { location.starts_with(place) } else { location == *place };
+    let place_ok = if place.ends_with('/') {
+        location.starts_with(place)
+    } else {
+        location == *place
+    };
     place_ok && failure.contains(what)
 }
 
@@ -148,7 +152,10 @@ fn every_v1_19_example_round_trips() {
     let mut used = vec![false; SPEC_EXAMPLE_DEFECTS.len()];
     for outcome in &report.outcomes {
         let Some(failure) = &outcome.failure else { continue };
-        match SPEC_EXAMPLE_DEFECTS.iter().position(|rule| matches(rule, &outcome.location, failure)) {
+        match SPEC_EXAMPLE_DEFECTS
+            .iter()
+            .position(|rule| matches(rule, &outcome.location, failure))
+        {
             Some(i) => used[i] = true,
             None => unexpected.push(format!("{} as {}: {}", outcome.location, outcome.type_key, failure)),
         }
@@ -158,9 +165,21 @@ fn every_v1_19_example_round_trips() {
         "v1.19 examples: {} checked, {} round-trip, {} known spec defects",
         report.total, report.passed, failed
     );
-    assert!(unexpected.is_empty(), "examples that do not round-trip:\n{}", unexpected.join("\n"));
-    let stale: Vec<_> = SPEC_EXAMPLE_DEFECTS.iter().zip(&used).filter(|(_, u)| !**u).map(|(r, _)| r.0).collect();
-    assert!(stale.is_empty(), "listed spec defects that no longer occur (remove them): {stale:?}");
+    assert!(
+        unexpected.is_empty(),
+        "examples that do not round-trip:\n{}",
+        unexpected.join("\n")
+    );
+    let stale: Vec<_> = SPEC_EXAMPLE_DEFECTS
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(r, _)| r.0)
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "listed spec defects that no longer occur (remove them): {stale:?}"
+    );
     // The corpus must really be there (a loader regression would shrink it).
     assert!(report.total > 1200, "only {} examples found", report.total);
 }
@@ -171,13 +190,22 @@ fn every_event_example_file_is_checked() {
     let files: Vec<_> = spec
         .store
         .files()
-        .filter_map(|(f, _)| f.strip_prefix("event-schemas/examples/").filter(|n| !n.contains('/')).map(str::to_owned))
+        .filter_map(|(f, _)| {
+            f.strip_prefix("event-schemas/examples/")
+                .filter(|n| !n.contains('/'))
+                .map(str::to_owned)
+        })
         .collect();
     let checked: std::collections::BTreeSet<_> = spec
         .api
         .examples
         .iter()
-        .filter_map(|e| e.location.file.strip_prefix("event-schemas/examples/").map(str::to_owned))
+        .filter_map(|e| {
+            e.location
+                .file
+                .strip_prefix("event-schemas/examples/")
+                .map(str::to_owned)
+        })
         .collect();
     let skipped: Vec<_> = spec.api.skipped_examples.iter().map(|(l, _)| l.file.clone()).collect();
     for f in &files {

@@ -23,10 +23,15 @@ fn operations_in_files(dir: &Path) -> BTreeMap<String, usize> {
                 continue;
             }
             let doc: serde_norway::Value = serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-            let Some(paths) = doc.get("paths").and_then(|p| p.as_mapping()) else { continue };
+            let Some(paths) = doc.get("paths").and_then(|p| p.as_mapping()) else {
+                continue;
+            };
             for (_, item) in paths {
                 let methods = ["get", "put", "post", "delete", "options", "head", "patch"];
-                n += item.as_mapping().map(|m| m.keys().filter(|k| methods.contains(&k.as_str().unwrap_or(""))).count()).unwrap_or(0);
+                n += item
+                    .as_mapping()
+                    .map(|m| m.keys().filter(|k| methods.contains(&k.as_str().unwrap_or(""))).count())
+                    .unwrap_or(0);
             }
         }
         counts.insert(family.dir().to_owned(), n);
@@ -37,7 +42,12 @@ fn operations_in_files(dir: &Path) -> BTreeMap<String, usize> {
 fn ir_counts(api: &matrix_codegen::ir::Api) -> BTreeMap<String, usize> {
     Family::ALL
         .iter()
-        .map(|f| (f.dir().to_owned(), api.operations.iter().filter(|o| o.family == *f).count()))
+        .map(|f| {
+            (
+                f.dir().to_owned(),
+                api.operations.iter().filter(|o| o.family == *f).count(),
+            )
+        })
         .collect()
 }
 
@@ -56,15 +66,27 @@ fn v1_19_operation_counts_match_the_spec_files() {
 fn swagger_v1_7_and_openapi_v1_8_have_the_same_endpoints() {
     let endpoints = |release: &str| -> BTreeSet<(Family, String, String)> {
         let spec = matrix_codegen::load_spec(&release_dir(release)).unwrap();
-        spec.api.operations.iter().map(|o| (o.family, o.method.clone(), o.path.clone())).collect()
+        spec.api
+            .operations
+            .iter()
+            .map(|o| (o.family, o.method.clone(), o.path.clone()))
+            .collect()
     };
     let (old, new) = (endpoints("v1.7"), endpoints("v1.8"));
-    assert_eq!(old.len(), 218 - 2, "two endpoints are documented twice (trailing-space path keys)");
+    assert_eq!(
+        old.len(),
+        218 - 2,
+        "two endpoints are documented twice (trailing-space path keys)"
+    );
     assert_eq!(old, new);
     // And the same operationIds per family.
     let ids = |release: &str| -> BTreeSet<(Family, String)> {
         let spec = matrix_codegen::load_spec(&release_dir(release)).unwrap();
-        spec.api.operations.iter().map(|o| (o.family, o.operation_id.clone())).collect()
+        spec.api
+            .operations
+            .iter()
+            .map(|o| (o.family, o.operation_id.clone()))
+            .collect()
     };
     assert_eq!(ids("v1.7"), ids("v1.8"));
 }
@@ -75,7 +97,11 @@ fn swagger_v1_7_and_openapi_v1_8_have_the_same_endpoints() {
 fn every_release_loads_and_its_generated_crate_compiles() {
     let root = spec_root();
     let names = releases(&root).unwrap();
-    assert!(names.len() >= 19, "expected v1.1 … v1.19 under {}, found {names:?}", root.display());
+    assert!(
+        names.len() >= 19,
+        "expected v1.1 … v1.19 under {}, found {names:?}",
+        root.display()
+    );
     let out = workspace_root().join("target/release-matrix");
     std::fs::create_dir_all(&out).unwrap();
     let runtime = workspace_root().join("runtime");
@@ -83,7 +109,11 @@ fn every_release_loads_and_its_generated_crate_compiles() {
     for name in &names {
         let dir = root.join(name);
         let spec = matrix_codegen::load_spec(&dir).unwrap_or_else(|e| panic!("{name} does not load: {e}"));
-        assert_eq!(ir_counts(&spec.api), operations_in_files(&dir), "{name}: operation counts differ from the files");
+        assert_eq!(
+            ir_counts(&spec.api),
+            operations_in_files(&dir),
+            "{name}: operation counts differ from the files"
+        );
         let mut options = emit::Options::new(name);
         options.crate_name = format!("matrix-api-{}", name.replace('.', "-"));
         options.runtime_dependency = format!("{{ path = {:?} }}", runtime.display().to_string());
@@ -104,5 +134,9 @@ fn every_release_loads_and_its_generated_crate_compiles() {
         .env("CARGO_TARGET_DIR", out.join("target"))
         .status()
         .unwrap();
-    assert!(status.success(), "generated crates do not compile (see {})", out.display());
+    assert!(
+        status.success(),
+        "generated crates do not compile (see {})",
+        out.display()
+    );
 }

@@ -58,7 +58,10 @@ enum Command {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_owned).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default()
 }
 
 /// The label for a spec: the release name, or the folder's name.
@@ -67,7 +70,10 @@ fn spec_label(arg: Option<&str>, dir: &Path) -> String {
         Some(a) if !Path::new(a).join("api").is_dir() && !Path::new(a).join("data/api").is_dir() => a.to_owned(),
         None => spec::DEFAULT_RELEASE.to_owned(),
         _ => {
-            let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if name == "data" {
                 "(local checkout)".to_owned()
             } else {
@@ -90,7 +96,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let root = workspace_root();
     match cli.command {
-        Command::Codegen { spec: spec_arg, out, check } => {
+        Command::Codegen {
+            spec: spec_arg,
+            out,
+            check,
+        } => {
             let dir = spec::locate(spec_arg.as_deref(), &root)?;
             let label = spec_label(spec_arg.as_deref(), &dir);
             let out = out.unwrap_or_else(|| root.join("generated"));
@@ -151,7 +161,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { what, spec: spec_arg, quick } => {
+        Command::Bench {
+            what,
+            spec: spec_arg,
+            quick,
+        } => {
             if what != "codegen" && what != "all" {
                 bail!("unknown benchmark `{what}` (available: codegen, all)");
             }
@@ -181,7 +195,15 @@ fn example_results(
         return Ok(());
     }
     let output = std::process::Command::new(env!("CARGO"))
-        .args(["run", "--quiet", "--package", "matrix-api-tests", "--bin", "check-examples", "--"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "matrix-api-tests",
+            "--bin",
+            "check-examples",
+            "--",
+        ])
         .arg(dir)
         .current_dir(root)
         .output()
@@ -191,9 +213,15 @@ fn example_results(
     }
     let results: serde_json::Value = serde_json::from_slice(&output.stdout).context("reading checker output")?;
     for (family, f) in stats.families.iter_mut() {
-        f.examples_passed = results["passed_by_module"][family].as_u64().map(|n| n as usize).or(Some(0));
+        f.examples_passed = results["passed_by_module"][family]
+            .as_u64()
+            .map(|n| n as usize)
+            .or(Some(0));
     }
-    stats.events.examples_passed = results["passed_by_module"]["events"].as_u64().map(|n| n as usize).or(Some(0));
+    stats.events.examples_passed = results["passed_by_module"]["events"]
+        .as_u64()
+        .map(|n| n as usize)
+        .or(Some(0));
     Ok(())
 }
 
@@ -220,7 +248,10 @@ fn bench_codegen(dir: &Path, label: &str, iterations: usize) -> Result<()> {
     println!("| measurement ({label}, {iterations} runs, median) | seconds | ratio |");
     println!("|---|---|---|");
     println!("| baseline: read + parse all spec YAML | {load:.3} | 1.00 |");
-    println!("| codegen: load + IR + emit + format (in memory) | {gen:.3} | {:.2} |", gen / load);
+    println!(
+        "| codegen: load + IR + emit + format (in memory) | {gen:.3} | {:.2} |",
+        gen / load
+    );
     println!("| target | 1.000 | {:.2} of target |", gen / 1.0);
     Ok(())
 }

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn xtask(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask")).args(args).output().expect("xtask runs")
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .output()
+        .expect("xtask runs")
 }
 
 fn workspace() -> PathBuf {
@@ -66,7 +69,11 @@ fn codegen_is_deterministic_and_check_catches_a_one_byte_edit() {
 #[test]
 fn committed_generated_crate_is_fresh() {
     let o = xtask(&["codegen", "--check"]);
-    assert!(o.status.success(), "generated/ is stale:\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "generated/ is stale:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -77,23 +84,39 @@ fn bad_specs_fail_cleanly_and_leave_the_output_untouched() {
     std::fs::write(out.join("src/lib.rs"), "// what was there before\n").unwrap();
     let before = read_tree(&out);
     for (fixture, expect) in [
-        ("missing-ref", "api/client-server/thing.yaml#/paths/~1thing/get/responses/200/content/application~1json/schema"),
+        (
+            "missing-ref",
+            "api/client-server/thing.yaml#/paths/~1thing/get/responses/200/content/application~1json/schema",
+        ),
         ("yaml-syntax", "api/client-server/thing.yaml#: invalid YAML"),
         ("ref-cycle", "cycle"),
         ("unknown-type", "unknown type `bigint`"),
     ] {
         let spec = workspace().join("tests/fixtures/bad").join(fixture);
-        let o = xtask(&["codegen", "--spec", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let o = xtask(&[
+            "codegen",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(!o.status.success(), "{fixture}: exit status was success");
         let stderr = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{fixture}: not one line: {stderr}");
+        assert_eq!(
+            stderr.trim_end().lines().count(),
+            1,
+            "{fixture}: not one line: {stderr}"
+        );
         assert!(stderr.starts_with("error: "), "{fixture}: {stderr}");
         assert!(stderr.contains(expect), "{fixture}: {stderr}");
         assert!(!stderr.contains("panicked"), "{fixture}: {stderr}");
         assert_eq!(read_tree(&out), before, "{fixture}: output changed");
     }
     // No staging folders left behind.
-    let leftovers: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers, ["generated"]);
 }
 
@@ -122,7 +145,12 @@ fn stats_json_reports_every_family_and_nothing_unhandled_for_v1_19() {
     assert_eq!(fams["client-server"]["operations"], 166);
     assert_eq!(fams["push-gateway"]["operations"], 1);
     assert!(stats["events"]["event_schemas"].as_u64().unwrap() > 70);
-    assert_eq!(stats["unhandled"].as_array().unwrap().len(), 0, "{}", stats["unhandled"]);
+    assert_eq!(
+        stats["unhandled"].as_array().unwrap().len(),
+        0,
+        "{}",
+        stats["unhandled"]
+    );
     // The example checker ran against the committed crate.
     assert!(fams["client-server"]["examples_passed"].as_u64().unwrap() > 600);
 }

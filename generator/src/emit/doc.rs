@@ -16,7 +16,9 @@ pub struct DocContext {
 impl DocContext {
     pub fn for_release(release: Option<&str>) -> Self {
         let version = release.unwrap_or("latest");
-        DocContext { site: format!("https://spec.matrix.org/{version}") }
+        DocContext {
+            site: format!("https://spec.matrix.org/{version}"),
+        }
     }
 }
 
@@ -26,13 +28,18 @@ pub fn doc_attrs(text: &str) -> TokenStream {
     if text.trim().is_empty() {
         return TokenStream::new();
     }
-    let lines = text.lines().map(|l| if l.is_empty() { String::new() } else { format!(" {l}") });
+    let lines = text
+        .lines()
+        .map(|l| if l.is_empty() { String::new() } else { format!(" {l}") });
     quote! { #( #[doc = #lines] )* }
 }
 
 /// `#![doc = "..."]` attributes for a module or crate.
 pub fn inner_doc_attrs(text: &str) -> TokenStream {
-    let lines = text.trim_end().lines().map(|l| if l.is_empty() { String::new() } else { format!(" {l}") });
+    let lines = text
+        .trim_end()
+        .lines()
+        .map(|l| if l.is_empty() { String::new() } else { format!(" {l}") });
     quote! { #( #![doc = #lines] )* }
 }
 
@@ -97,7 +104,11 @@ pub fn sanitize(md: &str, ctx: &DocContext) -> String {
             let info = trimmed[marker.len()..].trim();
             // Only named, non-Rust languages stay; everything else is text so
             // it is never compiled as a doctest.
-            let lang = if info.is_empty() || info == "rust" { "text" } else { info };
+            let lang = if info.is_empty() || info == "rust" {
+                "text"
+            } else {
+                info
+            };
             out.push(format!("{indent}{marker}{lang}"));
             fence = Some(marker);
             previous_blank = false;
@@ -191,7 +202,10 @@ fn sanitize_line(line: &str, ctx: &DocContext) -> String {
             }
             '>' => out.push_str("&gt;"),
             'h' if starts_with_url(&chars[i..]) => {
-                let url: String = chars[i..].iter().take_while(|c| !c.is_whitespace() && **c != ')' && **c != '`').collect();
+                let url: String = chars[i..]
+                    .iter()
+                    .take_while(|c| !c.is_whitespace() && **c != ')' && **c != '`')
+                    .collect();
                 let url = url.trim_end_matches(['.', ',', ';', ':']);
                 out.push('<');
                 out.push_str(url);
@@ -284,7 +298,10 @@ mod tests {
 
     #[test]
     fn escapes_outside_code() {
-        assert_eq!(sanitize("use <bytes> and `<b>` [x]", &ctx()), "use &lt;bytes&gt; and `<b>` \\[x\\]");
+        assert_eq!(
+            sanitize("use <bytes> and `<b>` [x]", &ctx()),
+            "use &lt;bytes&gt; and `<b>` \\[x\\]"
+        );
         assert_eq!(
             sanitize("see [login](/client-server-api/#login)", &ctx()),
             "see [login](https://spec.matrix.org/v1.19/client-server-api/#login)"

@@ -131,7 +131,11 @@ fn struct_item(
             doc = format!("`{}`", f.wire_name);
         }
         let fdocs = doc_attrs(&doc);
-        let serde_attr = if attrs.is_empty() { quote! {} } else { quote! { #[serde(#(#attrs),*)] } };
+        let serde_attr = if attrs.is_empty() {
+            quote! {}
+        } else {
+            quote! { #[serde(#(#attrs),*)] }
+        };
         field_items.push(quote! {
             #fdocs
             #serde_attr
@@ -146,7 +150,11 @@ fn struct_item(
             pub additional_properties: ::std::collections::BTreeMap<::std::string::String, #t>,
         });
     }
-    let default = if all_optional { quote! { Default, } } else { quote! {} };
+    let default = if all_optional {
+        quote! { Default, }
+    } else {
+        quote! {}
+    };
     quote! {
         #docs
         #[derive(Clone, Debug, #default PartialEq, ::serde::Serialize, ::serde::Deserialize)]

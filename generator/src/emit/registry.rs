@@ -12,7 +12,12 @@ use std::collections::{BTreeMap, BTreeSet};
 /// is checked against.
 pub fn registry_types(api: &Api) -> BTreeMap<String, Ty> {
     let mut out = BTreeMap::new();
-    for ty in api.examples.iter().map(|e| &e.ty).chain(api.events.iter().map(|e| &e.ty)) {
+    for ty in api
+        .examples
+        .iter()
+        .map(|e| &e.ty)
+        .chain(api.events.iter().map(|e| &e.ty))
+    {
         out.entry(ty_key(api, ty)).or_insert_with(|| ty.clone());
     }
     out
@@ -21,10 +26,15 @@ pub fn registry_types(api: &Api) -> BTreeMap<String, Ty> {
 pub fn registry(api: &Api) -> TokenStream {
     let arms = registry_types(api).into_iter().map(|(key, ty)| {
         let modules: BTreeSet<Module> = all_refs(&ty).into_iter().map(|id| api.ty(id).module).collect();
-        let features = modules.iter().map(|m| m.feature());
+        let features: Vec<&str> = modules.iter().map(|m| m.feature()).collect();
+        let cfg = match features.as_slice() {
+            [] => quote! {},
+            [one] => quote! { #[cfg(feature = #one)] },
+            many => quote! { #[cfg(all(#(feature = #many),*))] },
+        };
         let rt = rust_type(api, &ty);
         quote! {
-            #[cfg(all(#(feature = #features),*))]
+            #cfg
             #key => ::std::option::Option::Some(round_trip_as::<#rt>(value)),
         }
     });
@@ -35,12 +45,13 @@ pub fn registry(api: &Api) -> TokenStream {
         //! `Vec<events::RoomMessageEvent>`; only the modules whose features are
         //! enabled are present.
 
+        /// What [`round_trip`] returns for a known type: the re-encoded JSON, or
+        /// why decoding failed.
+        pub type RoundTrip = ::std::result::Result<::serde_json::Value, ::serde_json::Error>;
+
         /// Decodes `value` as the type named by `type_key` and encodes it again.
         /// `None` when the key is unknown (or its feature is off).
-        pub fn round_trip(
-            type_key: &str,
-            value: &::serde_json::Value,
-        ) -> ::std::option::Option<::std::result::Result<::serde_json::Value, ::serde_json::Error>> {
+        pub fn round_trip(type_key: &str, value: &::serde_json::Value) -> ::std::option::Option<RoundTrip> {
             match type_key {
                 #(#arms)*
                 _ => ::std::option::Option::None,

@@ -64,7 +64,10 @@ pub fn ty_key(api: &Api, ty: &Ty) -> String {
         Ty::Any => "Value".into(),
         Ty::Object => "Object".into(),
         Ty::Array(inner) => format!("Vec<{}>", ty_key(api, inner)),
-        Ty::Tuple(items) => format!("({})", items.iter().map(|t| ty_key(api, t)).collect::<Vec<_>>().join(", ")),
+        Ty::Tuple(items) => format!(
+            "({})",
+            items.iter().map(|t| ty_key(api, t)).collect::<Vec<_>>().join(", ")
+        ),
         Ty::Map(inner) => format!("Map<{}>", ty_key(api, inner)),
         Ty::Nullable(inner) => format!("Option<{}>", ty_key(api, inner)),
         Ty::Named(id) => {

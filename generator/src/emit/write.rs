@@ -23,7 +23,11 @@ impl Staleness {
 
 impl std::fmt::Display for Staleness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (what, list) in [("changed", &self.changed), ("missing", &self.missing), ("not generated", &self.extra)] {
+        for (what, list) in [
+            ("changed", &self.changed),
+            ("missing", &self.missing),
+            ("not generated", &self.extra),
+        ] {
             for p in list {
                 writeln!(f, "  {what}: {}", p.display())?;
             }
@@ -86,9 +90,15 @@ pub fn check(files: &Files, dir: &Path) -> Result<Staleness> {
 /// temporary directory first, then swapped in. `dir/target` (a build
 /// folder) is carried over.
 pub fn write(files: &Files, dir: &Path) -> Result<()> {
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "generated".into());
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "generated".into());
     let staging = parent.join(format!(".{name}.tmp-{}", std::process::id()));
     let backup = parent.join(format!(".{name}.old-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&staging);

@@ -38,7 +38,9 @@ pub fn build(store: &DocStore) -> Result<Api> {
 
     conv.family = "event-schemas".into();
     for (file, doc) in store.files() {
-        let Some(name) = file.strip_prefix("event-schemas/schema/") else { continue };
+        let Some(name) = file.strip_prefix("event-schemas/schema/") else {
+            continue;
+        };
         if name.contains('/') || !is_schema_doc(doc) {
             continue;
         }
@@ -78,9 +80,19 @@ pub fn build(store: &DocStore) -> Result<Api> {
 
 fn is_schema_doc(doc: &Value) -> bool {
     let Some(obj) = doc.as_object() else { return false };
-    ["type", "properties", "allOf", "oneOf", "anyOf", "$ref", "items", "enum", "additionalProperties"]
-        .iter()
-        .any(|k| obj.contains_key(*k))
+    [
+        "type",
+        "properties",
+        "allOf",
+        "oneOf",
+        "anyOf",
+        "$ref",
+        "items",
+        "enum",
+        "additionalProperties",
+    ]
+    .iter()
+    .any(|k| obj.contains_key(*k))
 }
 
 /// Schema files: everything under `schemas/`, `event-schemas/schema/` and
@@ -96,7 +108,13 @@ fn is_schema_file(file: &str, doc: &Value) -> bool {
 fn event_type(store: &DocStore, loc: &Location, doc: &Value) -> Option<String> {
     let (_, doc) = store.deref(loc, doc).ok()?;
     let from = |v: &Value| {
-        v.get("properties")?.get("type")?.get("enum")?.as_array()?.first()?.as_str().map(str::to_owned)
+        v.get("properties")?
+            .get("type")?
+            .get("enum")?
+            .as_array()?
+            .first()?
+            .as_str()
+            .map(str::to_owned)
     };
     if let Some(t) = from(&doc) {
         return Some(t);
@@ -128,7 +146,13 @@ fn param(conv: &mut Converter<'_>, api: &mut Api, raw: &RawParam) -> Result<Para
     let mut doc = raw.schema.value.as_object().map(doc_of_map).unwrap_or_default();
     doc.description = raw.description.clone();
     doc.deprecated |= raw.deprecated;
-    Ok(Param { name: raw.name.clone(), place: raw.place, required: raw.required, ty, doc })
+    Ok(Param {
+        name: raw.name.clone(),
+        place: raw.place,
+        required: raw.required,
+        ty,
+        doc,
+    })
 }
 
 fn contents(conv: &mut Converter<'_>, api: &mut Api, media: &[RawMedia], kind: ExampleKind) -> Result<Vec<Content>> {
@@ -151,16 +175,25 @@ fn contents(conv: &mut Converter<'_>, api: &mut Api, media: &[RawMedia], kind: E
                     ty: ty.clone(),
                     kind,
                 }),
-                _ => api.skipped_examples.push((ex.location.clone(), format!("content type {}", m.content_type))),
+                _ => api
+                    .skipped_examples
+                    .push((ex.location.clone(), format!("content type {}", m.content_type))),
             }
         }
-        out.push(Content { content_type: m.content_type.clone(), ty });
+        out.push(Content {
+            content_type: m.content_type.clone(),
+            ty,
+        });
     }
     Ok(out)
 }
 
 fn operation(conv: &mut Converter<'_>, api: &mut Api, raw: api::RawOperation) -> Result<Operation> {
-    let params = raw.parameters.iter().map(|p| param(conv, api, p)).collect::<Result<Vec<_>>>()?;
+    let params = raw
+        .parameters
+        .iter()
+        .map(|p| param(conv, api, p))
+        .collect::<Result<Vec<_>>>()?;
     let request = match &raw.request_body {
         Some(body) => Some(Body {
             required: body.required,
@@ -171,7 +204,11 @@ fn operation(conv: &mut Converter<'_>, api: &mut Api, raw: api::RawOperation) ->
     };
     let mut responses = Vec::new();
     for r in &raw.responses {
-        let headers = r.headers.iter().map(|h| param(conv, api, h)).collect::<Result<Vec<_>>>()?;
+        let headers = r
+            .headers
+            .iter()
+            .map(|h| param(conv, api, h))
+            .collect::<Result<Vec<_>>>()?;
         responses.push(Response {
             status: r.status.clone(),
             description: r.description.clone(),
@@ -216,7 +253,9 @@ fn name_operations(ops: &mut [Operation]) {
 /// same name, or by the part before `$` (`m.room.member$invite_room_state`).
 fn event_examples(store: &DocStore, api: &mut Api) -> Result<()> {
     for (file, doc) in store.files() {
-        let Some(name) = file.strip_prefix("event-schemas/examples/") else { continue };
+        let Some(name) = file.strip_prefix("event-schemas/examples/") else {
+            continue;
+        };
         if name.contains('/') {
             continue;
         }
@@ -231,7 +270,12 @@ fn event_examples(store: &DocStore, api: &mut Api) -> Result<()> {
         match event {
             Some(event) => {
                 let value = store.inline_example(&loc, doc)?;
-                api.examples.push(Example { location: loc, value, ty: event.ty.clone(), kind: ExampleKind::Event });
+                api.examples.push(Example {
+                    location: loc,
+                    value,
+                    ty: event.ty.clone(),
+                    kind: ExampleKind::Event,
+                });
             }
             None => api.skipped_examples.push((loc, "no event schema of that name".into())),
         }

@@ -23,7 +23,10 @@ const KEYWORDS: &[&str] = &[
 /// `PascalCase` for a type or variant name. Characters that cannot appear in
 /// an identifier separate words; a leading digit gets a prefix.
 pub fn pascal(text: &str) -> String {
-    let cleaned: String = text.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' }).collect();
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+        .collect();
     let mut name = cleaned.to_pascal_case();
     if name.is_empty() {
         name = "Value".to_owned();
@@ -40,7 +43,10 @@ pub fn pascal(text: &str) -> String {
 /// `snake_case` for a field or function name; keywords become raw
 /// identifiers (`r#type`), or get a trailing `_` where Rust forbids that.
 pub fn snake(text: &str) -> String {
-    let cleaned: String = text.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' }).collect();
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { ' ' })
+        .collect();
     let mut name = cleaned.to_snake_case();
     if name.is_empty() {
         name = "value".to_owned();
@@ -102,7 +108,11 @@ fn compute(store: &DocStore, loc: &Location) -> String {
     let mut rest: &[String] = &segments;
     if segments.first().map(String::as_str) == Some("paths") && segments.len() >= 3 {
         // An operation: named after its operationId.
-        let op_pointer = format!("/paths/{}/{}", segments[1].replace('~', "~0").replace('/', "~1"), segments[2]);
+        let op_pointer = format!(
+            "/paths/{}/{}",
+            segments[1].replace('~', "~0").replace('/', "~1"),
+            segments[2]
+        );
         let op_id = store
             .get(&Location::new(loc.file.clone(), format!("{op_pointer}/operationId")))
             .ok()
@@ -118,13 +128,22 @@ fn compute(store: &DocStore, loc: &Location) -> String {
             Some("parameters") => {
                 // Swagger 2.0 body parameter or a parameter schema.
                 let param = store
-                    .get(&Location::new(loc.file.clone(), format!("{op_pointer}/parameters/{}", rest.get(1).map(String::as_str).unwrap_or("0"))))
+                    .get(&Location::new(
+                        loc.file.clone(),
+                        format!(
+                            "{op_pointer}/parameters/{}",
+                            rest.get(1).map(String::as_str).unwrap_or("0")
+                        ),
+                    ))
                     .ok();
                 let place = param.and_then(|p| p.get("in")).and_then(|v| v.as_str());
                 if place == Some("body") {
                     name.push_str("Request");
                 } else {
-                    let pname = param.and_then(|p| p.get("name")).and_then(|v| v.as_str()).unwrap_or("param");
+                    let pname = param
+                        .and_then(|p| p.get("name"))
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("param");
                     name.push_str(&pascal(pname));
                 }
                 rest = rest.get(2..).unwrap_or(&[]);
@@ -219,7 +238,10 @@ pub(super) fn assign(drafts: Vec<Draft>, api: &mut Api) {
     loop {
         let mut wanted: BTreeMap<(super::Module, &str), Vec<usize>> = BTreeMap::new();
         for (i, d) in drafts.iter().enumerate() {
-            wanted.entry((d.def.module, d.candidates[chosen[i]].as_str())).or_default().push(i);
+            wanted
+                .entry((d.def.module, d.candidates[chosen[i]].as_str()))
+                .or_default()
+                .push(i);
         }
         let mut changed = false;
         for ids in wanted.values().filter(|ids| ids.len() > 1) {
@@ -237,7 +259,10 @@ pub(super) fn assign(drafts: Vec<Draft>, api: &mut Api) {
     // Whatever still collides: suffix by origin order.
     let mut groups: BTreeMap<(super::Module, String), Vec<usize>> = BTreeMap::new();
     for (i, d) in drafts.iter().enumerate() {
-        groups.entry((d.def.module, d.candidates[chosen[i]].clone())).or_default().push(i);
+        groups
+            .entry((d.def.module, d.candidates[chosen[i]].clone()))
+            .or_default()
+            .push(i);
     }
     let mut names = vec![String::new(); drafts.len()];
     let taken: std::collections::BTreeSet<(super::Module, String)> = groups.keys().cloned().collect();

@@ -13,25 +13,83 @@ use std::collections::HashMap;
 
 /// Keywords that only document a schema: a `$ref` whose siblings are all of
 /// these still names the referenced type.
-const DOC_ONLY: &[&str] = &["description", "title", "example", "examples", "$schema", "deprecated", "readOnly", "writeOnly"];
+const DOC_ONLY: &[&str] = &[
+    "description",
+    "title",
+    "example",
+    "examples",
+    "$schema",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+];
 
 /// Keywords the converter understands. Anything else is reported.
 const KNOWN: &[&str] = &[
-    "$ref", "$schema", "type", "description", "title", "properties", "required", "items", "enum", "allOf", "oneOf",
-    "anyOf", "additionalProperties", "patternProperties", "format", "pattern", "example", "examples", "default",
-    "minItems", "maxItems", "minProperties", "maxProperties", "minLength", "maxLength", "minimum", "maximum",
-    "exclusiveMinimum", "exclusiveMaximum", "uniqueItems", "propertyNames", "deprecated", "readOnly", "writeOnly",
-    "nullable", "collectionFormat", "prefixItems", "components", "definitions", "$defs",
+    "$ref",
+    "$schema",
+    "type",
+    "description",
+    "title",
+    "properties",
+    "required",
+    "items",
+    "enum",
+    "allOf",
+    "oneOf",
+    "anyOf",
+    "additionalProperties",
+    "patternProperties",
+    "format",
+    "pattern",
+    "example",
+    "examples",
+    "default",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "uniqueItems",
+    "propertyNames",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "nullable",
+    "collectionFormat",
+    "prefixItems",
+    "components",
+    "definitions",
+    "$defs",
 ];
 
 /// Keywords that constrain values without changing the Rust type; they are
 /// rendered into the documentation.
 const NOTED: &[&str] = &[
-    "format", "pattern", "minItems", "maxItems", "minProperties", "maxProperties", "minLength", "maxLength",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "uniqueItems", "collectionFormat",
+    "format",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "uniqueItems",
+    "collectionFormat",
 ];
 
-const TYPES: &[&str] = &["string", "integer", "number", "boolean", "object", "array", "null", "file"];
+const TYPES: &[&str] = &[
+    "string", "integer", "number", "boolean", "object", "array", "null", "file",
+];
 
 /// A type being built, with the names proposed for it (best first).
 pub(super) struct Draft {
@@ -61,7 +119,9 @@ fn is_named_location(loc: &Location) -> bool {
 }
 
 fn is_component(p: &str) -> bool {
-    let rest = p.strip_prefix("/components/schemas/").or_else(|| p.strip_prefix("/definitions/"));
+    let rest = p
+        .strip_prefix("/components/schemas/")
+        .or_else(|| p.strip_prefix("/definitions/"));
     rest.is_some_and(|r| !r.contains('/'))
 }
 
@@ -91,7 +151,10 @@ impl<'a> Converter<'a> {
             _ => return Err(Error::spec(loc, "a schema must be a mapping")),
         };
         if self.stack.contains(loc) {
-            return Err(Error::spec(loc, "schema refers to itself without passing through an object (a $ref cycle)"));
+            return Err(Error::spec(
+                loc,
+                "schema refers to itself without passing through an object (a $ref cycle)",
+            ));
         }
         self.stack.push(loc.clone());
         let result = self.ty_of_object(loc, obj);
@@ -106,7 +169,9 @@ impl<'a> Converter<'a> {
             let reference = reference
                 .as_str()
                 .ok_or_else(|| Error::spec(&loc.child("$ref"), "$ref must be a string"))?;
-            let only_docs = obj.keys().all(|k| k == "$ref" || DOC_ONLY.contains(&k.as_str()) || k.starts_with("x-"));
+            let only_docs = obj
+                .keys()
+                .all(|k| k == "$ref" || DOC_ONLY.contains(&k.as_str()) || k.starts_with("x-"));
             if only_docs {
                 let resolved = self.store.resolve_ref(loc, reference)?;
                 let (target_loc, target) = (resolved.location, resolved.value);
@@ -146,46 +211,26 @@ impl<'a> Converter<'a> {
 
     fn shape(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Ty> {
         self.report_unknown_keywords(loc, obj);
+        if let Some((fixed, what)) = crate::load::quirks::fix(obj) {
+            self.warnings.push((loc.clone(), what));
+            return self.shape(loc, &fixed);
+        }
+        if obj.get("properties").is_some_and(|p| !p.is_object()) {
+            return Err(Error::spec(&loc.child("properties"), "properties must be a mapping"));
+        }
         let types: Vec<&str> = match obj.get("type") {
             None => Vec::new(),
             Some(Value::String(s)) => vec![s.as_str()],
-            Some(Value::Array(list)) if list.iter().any(Value::is_object) => {
-                // v1.1–v1.7 put a whole schema in a `type` list; that means `oneOf`.
-                self.warnings.push((loc.child("type"), "a schema inside a `type` list; read as `oneOf`".into()));
-                let variants: Vec<Value> = list
-                    .iter()
-                    .map(|t| match t {
-                        Value::String(s) => serde_json::json!({ "type": s }),
-                        other => other.clone(),
-                    })
-                    .collect();
-                let mut fixed = obj.clone();
-                fixed.remove("type");
-                fixed.insert("oneOf".into(), Value::Array(variants));
-                return self.shape(loc, &fixed);
-            }
             Some(Value::Array(list)) => list
                 .iter()
-                .map(|t| t.as_str().ok_or_else(|| Error::spec(&loc.child("type"), "type list entries must be strings")))
+                .map(|t| {
+                    t.as_str()
+                        .ok_or_else(|| Error::spec(&loc.child("type"), "type list entries must be strings"))
+                })
                 .collect::<Result<_>>()?,
             Some(_) => return Err(Error::spec(&loc.child("type"), "`type` must be a string or a list")),
         };
         if let Some(bad) = types.iter().find(|t| !TYPES.contains(t)) {
-            // v1.8 writes `type: string[]`; read it as an array of strings, and say so.
-            if let Some(item) = bad.strip_suffix("[]").filter(|i| TYPES.contains(i)) {
-                self.warnings.push((loc.child("type"), format!("`type: {bad}` is not JSON Schema; read as an array of {item}")));
-                let mut fixed = obj.clone();
-                fixed.insert("type".into(), Value::String("array".into()));
-                fixed.insert("items".into(), serde_json::json!({ "type": item }));
-                return self.shape(loc, &fixed);
-            }
-            // v1.7/v1.8 write `type: enum`; the values say what it is.
-            if *bad == "enum" && obj.get("enum").and_then(Value::as_array).is_some_and(|e| e.iter().all(Value::is_string)) {
-                self.warnings.push((loc.child("type"), "`type: enum` is not JSON Schema; read as a string enum".into()));
-                let mut fixed = obj.clone();
-                fixed.insert("type".into(), Value::String("string".into()));
-                return self.shape(loc, &fixed);
-            }
             return Err(Error::spec(&loc.child("type"), format!("unknown type `{bad}`")));
         }
         let nullable = types.contains(&"null") || obj.get("nullable") == Some(&Value::Bool(true));
@@ -210,7 +255,11 @@ impl<'a> Converter<'a> {
                     Some("object")
                 }
                 None if obj.contains_key("items") => Some("array"),
-                None if obj.get("enum").and_then(Value::as_array).is_some_and(|e| e.iter().all(Value::is_string)) => {
+                None if obj
+                    .get("enum")
+                    .and_then(Value::as_array)
+                    .is_some_and(|e| e.iter().all(Value::is_string)) =>
+                {
                     Some("string")
                 }
                 None if nullable => None,
@@ -227,7 +276,11 @@ impl<'a> Converter<'a> {
                 _ => Ty::Any,
             }
         };
-        let ty = if nullable && !matches!(ty, Ty::Nullable(_) | Ty::Any) { Ty::Nullable(Box::new(ty)) } else { ty };
+        let ty = if nullable && !matches!(ty, Ty::Nullable(_) | Ty::Any) {
+            Ty::Nullable(Box::new(ty))
+        } else {
+            ty
+        };
         Ok(self.alias_if_named(loc, obj, ty))
     }
 
@@ -262,7 +315,9 @@ impl<'a> Converter<'a> {
     }
 
     fn string(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Ty> {
-        let Some(values) = obj.get("enum") else { return Ok(Ty::String) };
+        let Some(values) = obj.get("enum") else {
+            return Ok(Ty::String);
+        };
         let values: Vec<&str> = values
             .as_array()
             .ok_or_else(|| Error::spec(&loc.child("enum"), "enum must be a list"))?
@@ -276,14 +331,20 @@ impl<'a> Converter<'a> {
         }
         let values = values
             .into_iter()
-            .map(|wire| EnumValue { wire: wire.to_owned(), rust_name: String::new() })
+            .map(|wire| EnumValue {
+                wire: wire.to_owned(),
+                rust_name: String::new(),
+            })
             .collect();
         let id = self.new_type(loc, obj, TypeKind::StringEnum { values }, true);
         Ok(Ty::Named(id))
     }
 
     fn object(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Ty> {
-        let has_props = obj.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty());
+        let has_props = obj
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_some_and(|p| !p.is_empty());
         if !has_props {
             if let Some(ty) = self.additional(loc, obj)? {
                 return Ok(Ty::Map(Box::new(ty)));
@@ -300,7 +361,9 @@ impl<'a> Converter<'a> {
             .get("allOf")
             .and_then(Value::as_array)
             .ok_or_else(|| Error::spec(&loc.child("allOf"), "allOf must be a list"))?;
-        let own_shape = ["properties", "additionalProperties", "patternProperties"].iter().any(|k| obj.contains_key(*k));
+        let own_shape = ["properties", "additionalProperties", "patternProperties"]
+            .iter()
+            .any(|k| obj.contains_key(*k));
         if parts.len() == 1 && !own_shape {
             return self.ty(&loc.child("allOf").index(0), &parts[0]);
         }
@@ -319,7 +382,15 @@ impl<'a> Converter<'a> {
     }
 
     fn build_struct(&mut self, loc: &Location, obj: &Map<String, Value>, gathered: Gathered) -> Result<Ty> {
-        let id = self.new_type(loc, obj, TypeKind::Struct { fields: Vec::new(), additional: None }, true);
+        let id = self.new_type(
+            loc,
+            obj,
+            TypeKind::Struct {
+                fields: Vec::new(),
+                additional: None,
+            },
+            true,
+        );
         let mut fields = Vec::new();
         for (name, ploc, pvalue) in &gathered.properties {
             let ty = self.ty(ploc, pvalue)?;
@@ -337,7 +408,11 @@ impl<'a> Converter<'a> {
             Some((aloc, aobj)) => self.additional(aloc, aobj)?,
             None => None,
         };
-        if let TypeKind::Struct { fields: f, additional: a } = &mut self.drafts[id].def.kind {
+        if let TypeKind::Struct {
+            fields: f,
+            additional: a,
+        } = &mut self.drafts[id].def.kind
+        {
             *f = fields;
             *a = additional;
         }
@@ -349,7 +424,9 @@ impl<'a> Converter<'a> {
         let mut value_tys = Vec::new();
         if let Some(patterns) = obj.get("patternProperties") {
             let ploc = loc.child("patternProperties");
-            let patterns = patterns.as_object().ok_or_else(|| Error::spec(&ploc, "patternProperties must be a mapping"))?;
+            let patterns = patterns
+                .as_object()
+                .ok_or_else(|| Error::spec(&ploc, "patternProperties must be a mapping"))?;
             for (pattern, schema) in patterns {
                 value_tys.push(self.ty(&ploc.child(pattern), schema)?);
             }
@@ -399,7 +476,13 @@ impl<'a> Converter<'a> {
             0 => Ty::Any,
             1 => tys.pop().unwrap_or(Ty::Any),
             _ => {
-                let variants = tys.into_iter().map(|ty| Variant { rust_name: String::new(), ty }).collect();
+                let variants = tys
+                    .into_iter()
+                    .map(|ty| Variant {
+                        rust_name: String::new(),
+                        ty,
+                    })
+                    .collect();
                 Ty::Named(self.new_type(loc, obj, TypeKind::Union { variants }, true))
             }
         };
@@ -420,7 +503,10 @@ impl<'a> Converter<'a> {
                 "boolean" => Ty::Boolean,
                 _ => Ty::Any,
             };
-            variants.push(Variant { rust_name: String::new(), ty });
+            variants.push(Variant {
+                rust_name: String::new(),
+                ty,
+            });
         }
         Ok(Ty::Named(self.new_type(loc, obj, TypeKind::Union { variants }, true)))
     }
@@ -452,7 +538,12 @@ impl<'a> Converter<'a> {
     /// Records `example`/`examples` written on a schema.
     fn record_examples(&mut self, loc: &Location, obj: &Map<String, Value>, ty: &Ty, kind: ExampleKind) {
         if let Some(example) = obj.get("example") {
-            self.examples.push(Example { location: loc.child("example"), value: example.clone(), ty: ty.clone(), kind });
+            self.examples.push(Example {
+                location: loc.child("example"),
+                value: example.clone(),
+                ty: ty.clone(),
+                kind,
+            });
         }
         if let Some(Value::Array(list)) = obj.get("examples") {
             for (i, example) in list.iter().enumerate() {
@@ -488,7 +579,9 @@ impl Gathered {
             return Err(Error::spec(loc, "allOf nesting too deep (a cycle?)"));
         }
         if let Some(parts) = obj.get("allOf") {
-            let parts = parts.as_array().ok_or_else(|| Error::spec(&loc.child("allOf"), "allOf must be a list"))?;
+            let parts = parts
+                .as_array()
+                .ok_or_else(|| Error::spec(&loc.child("allOf"), "allOf must be a list"))?;
             for (i, part) in parts.iter().enumerate() {
                 let (ploc, part) = store.deref(&loc.child("allOf").index(i), part)?;
                 let Value::Object(part) = part else {
@@ -504,7 +597,9 @@ impl Gathered {
         }
         if let Some(props) = obj.get("properties") {
             let ploc = loc.child("properties");
-            let props = props.as_object().ok_or_else(|| Error::spec(&ploc, "properties must be a mapping"))?;
+            let props = props
+                .as_object()
+                .ok_or_else(|| Error::spec(&ploc, "properties must be a mapping"))?;
             for (name, schema) in props {
                 match self.properties.iter_mut().find(|(n, _, _)| n == name) {
                     // Declared by a parent too: both apply, so the schemas
@@ -522,7 +617,8 @@ impl Gathered {
             let list = required
                 .as_array()
                 .ok_or_else(|| Error::spec(&loc.child("required"), "required must be a list"))?;
-            self.required.extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
+            self.required
+                .extend(list.iter().filter_map(Value::as_str).map(str::to_owned));
         }
         if obj.contains_key("additionalProperties") || obj.contains_key("patternProperties") {
             let mut map = Map::new();
@@ -612,7 +708,11 @@ pub(super) fn doc_of_map(obj: &Map<String, Value>) -> Doc {
         changed_in: obj
             .get("x-changedInMatrixVersion")
             .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
             .unwrap_or_default(),
         deprecated: obj.get("deprecated") == Some(&Value::Bool(true)),
     }

@@ -78,7 +78,11 @@ pub enum SecurityScheme {
     /// `Authorization: <scheme> ...` (`bearer`, or a custom scheme like `X-Matrix`).
     Http { scheme: String, description: String },
     /// A key in the query string or a header.
-    ApiKey { name: String, place: String, description: String },
+    ApiKey {
+        name: String,
+        place: String,
+        description: String,
+    },
     /// Anything else, kept with its raw type name.
     Other { kind: String, description: String },
 }
@@ -121,15 +125,25 @@ pub fn api_files(store: &DocStore) -> Vec<ApiFile<'_>> {
     let mut out = Vec::new();
     for (file, doc) in store.files() {
         let mut parts = file.split('/');
-        let (Some("api"), Some(dir), Some(name), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some("api"), Some(dir), Some(name), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         let Some(family) = Family::from_dir(dir) else { continue };
         if !(name.ends_with(".yaml") || name.ends_with(".yml")) || doc.get("paths").is_none() {
             continue;
         }
-        let format = if doc.get("swagger").is_some() { Format::Swagger2 } else { Format::OpenApi3 };
-        out.push(ApiFile { family, file, doc, format });
+        let format = if doc.get("swagger").is_some() {
+            Format::Swagger2
+        } else {
+            Format::OpenApi3
+        };
+        out.push(ApiFile {
+            family,
+            file,
+            doc,
+            format,
+        });
     }
     out
 }
@@ -138,7 +152,10 @@ pub fn api_files(store: &DocStore) -> Vec<ApiFile<'_>> {
 pub fn operations(store: &DocStore) -> Result<Operations> {
     let mut files = api_files(store);
     files.sort_by(|a, b| (a.family, a.file).cmp(&(b.family, b.file)));
-    let readers = files.iter().map(|api| FileReader::new(store, api)).collect::<Result<Vec<_>>>()?;
+    let readers = files
+        .iter()
+        .map(|api| FileReader::new(store, api))
+        .collect::<Result<Vec<_>>>()?;
     // Every scheme any file defines, for files that use a scheme they do not
     // define themselves (v1.19's room_summary.yaml uses `signedRequest`).
     let mut all_schemes: Vec<(String, SecurityScheme)> = Vec::new();
@@ -161,6 +178,17 @@ pub fn operations(store: &DocStore) -> Result<Operations> {
 pub struct Operations {
     pub operations: Vec<RawOperation>,
     pub warnings: Vec<(Location, String)>,
+}
+
+/// Where an operation sits in its file.
+#[derive(Clone, Copy)]
+struct OpSite<'a> {
+    path_key: &'a str,
+    method: &'a str,
+    loc: &'a Location,
+    /// `parameters` of the path item, shared by its operations.
+    shared_params: Option<&'a Value>,
+    item_loc: &'a Location,
 }
 
 struct FileReader<'a> {
@@ -234,7 +262,14 @@ impl<'a> FileReader<'a> {
                     continue;
                 }
                 let op_loc = item_loc.child(method);
-                let op = self.operation(path_key, method, &op_loc, op, shared_params, &item_loc, all_schemes, &mut out.warnings)?;
+                let site = OpSite {
+                    path_key,
+                    method,
+                    loc: &op_loc,
+                    shared_params,
+                    item_loc: &item_loc,
+                };
+                let op = self.operation(&site, op, all_schemes, &mut out.warnings)?;
                 out.operations.push(op);
             }
         }
@@ -243,15 +278,18 @@ impl<'a> FileReader<'a> {
 
     fn operation(
         &self,
-        path_key: &str,
-        method: &str,
-        loc: &Location,
+        site: &OpSite<'_>,
         op: &Value,
-        shared_params: Option<&Value>,
-        item_loc: &Location,
         all_schemes: &[(String, SecurityScheme)],
         warnings: &mut Vec<(Location, String)>,
     ) -> Result<RawOperation> {
+        let OpSite {
+            path_key,
+            method,
+            loc,
+            shared_params,
+            item_loc,
+        } = *site;
         if !op.is_object() {
             return Err(Error::spec(loc, "operation must be a mapping"));
         }
@@ -264,13 +302,22 @@ impl<'a> FileReader<'a> {
         let mut request_body = None;
         let mut param_nodes = Vec::new();
         if let Some(Value::Array(shared)) = shared_params {
-            param_nodes.extend(shared.iter().enumerate().map(|(i, p)| (item_loc.child("parameters").index(i), p)));
+            param_nodes.extend(
+                shared
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (item_loc.child("parameters").index(i), p)),
+            );
         }
         if let Some(list) = op.get("parameters") {
             let Some(list) = list.as_array() else {
                 return Err(Error::spec(&loc.child("parameters"), "parameters must be a list"));
             };
-            param_nodes.extend(list.iter().enumerate().map(|(i, p)| (loc.child("parameters").index(i), p)));
+            param_nodes.extend(
+                list.iter()
+                    .enumerate()
+                    .map(|(i, p)| (loc.child("parameters").index(i), p)),
+            );
         }
         for (ploc, p) in param_nodes {
             let (ploc, p) = self.store.deref(&ploc, p)?;
@@ -303,7 +350,11 @@ impl<'a> FileReader<'a> {
         let changed_in = op
             .get("x-changedInMatrixVersion")
             .and_then(Value::as_object)
-            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(RawOperation {
             family: self.api.family,
@@ -339,7 +390,10 @@ impl<'a> FileReader<'a> {
             other => return Err(Error::spec(loc, format!("unsupported parameter location {other:?}"))),
         };
         let schema = match p.get("schema") {
-            Some(s) => SchemaSource { location: loc.child("schema"), value: s.clone() },
+            Some(s) => SchemaSource {
+                location: loc.child("schema"),
+                value: s.clone(),
+            },
             // Swagger 2.0: the parameter itself carries the schema keywords.
             None => {
                 let mut s = Map::new();
@@ -351,18 +405,26 @@ impl<'a> FileReader<'a> {
                         s.insert(k.clone(), v.clone());
                     }
                 }
-                SchemaSource { location: loc.clone(), value: Value::Object(s) }
+                SchemaSource {
+                    location: loc.clone(),
+                    value: Value::Object(s),
+                }
             }
         };
-        let example = p
-            .get("example")
-            .or_else(|| p.get("x-example"))
-            .cloned()
-            .or_else(|| p.get("examples").and_then(Value::as_object).and_then(|m| m.values().next()).and_then(|e| e.get("value")).cloned());
+        let example = p.get("example").or_else(|| p.get("x-example")).cloned().or_else(|| {
+            p.get("examples")
+                .and_then(Value::as_object)
+                .and_then(|m| m.values().next())
+                .and_then(|e| e.get("value"))
+                .cloned()
+        });
         Ok(RawParam {
             name,
             place,
-            required: p.get("required").and_then(Value::as_bool).unwrap_or(place == ParamIn::Path),
+            required: p
+                .get("required")
+                .and_then(Value::as_bool)
+                .unwrap_or(place == ParamIn::Path),
             description: text(p, "description"),
             deprecated: p.get("deprecated").and_then(Value::as_bool).unwrap_or(false),
             schema,
@@ -382,14 +444,23 @@ impl<'a> FileReader<'a> {
     }
 
     fn swagger_body(&self, op: &Value, loc: &Location, p: &Value) -> Result<RawBody> {
-        let schema = p.get("schema").ok_or_else(|| Error::spec(loc, "body parameter has no schema"))?;
-        let source = SchemaSource { location: loc.child("schema"), value: schema.clone() };
+        let schema = p
+            .get("schema")
+            .ok_or_else(|| Error::spec(loc, "body parameter has no schema"))?;
+        let source = SchemaSource {
+            location: loc.child("schema"),
+            value: schema.clone(),
+        };
         let is_json = is_json_schema(self.store, &source)?;
         let content = self
             .swagger_mime(op, "consumes")
             .into_iter()
             .filter(|m| !is_json || m == "application/json")
-            .map(|content_type| RawMedia { content_type, schema: Some(source.clone()), examples: Vec::new() })
+            .map(|content_type| RawMedia {
+                content_type,
+                schema: Some(source.clone()),
+                examples: Vec::new(),
+            })
             .collect();
         Ok(RawBody {
             description: text(p, "description"),
@@ -409,29 +480,42 @@ impl<'a> FileReader<'a> {
 
     fn openapi_content(&self, loc: &Location, node: &Value) -> Result<Vec<RawMedia>> {
         let mut out = Vec::new();
-        let Some(content) = node.get("content") else { return Ok(out) };
+        let Some(content) = node.get("content") else {
+            return Ok(out);
+        };
         let cloc = loc.child("content");
         let Some(content) = content.as_object() else {
             return Err(Error::spec(&cloc, "content must be a mapping"));
         };
         for (content_type, media) in content {
             let mloc = cloc.child(content_type);
-            let schema = media
-                .get("schema")
-                .map(|s| SchemaSource { location: mloc.child("schema"), value: s.clone() });
+            let schema = media.get("schema").map(|s| SchemaSource {
+                location: mloc.child("schema"),
+                value: s.clone(),
+            });
             let mut examples = Vec::new();
             if let Some(example) = media.get("example") {
-                examples.push(RawExample { location: mloc.child("example"), value: example.clone() });
+                examples.push(RawExample {
+                    location: mloc.child("example"),
+                    value: example.clone(),
+                });
             }
             if let Some(map) = media.get("examples").and_then(Value::as_object) {
                 for (name, ex) in map {
                     let (eloc, ex) = self.store.deref(&mloc.child("examples").child(name), ex)?;
                     if let Some(value) = ex.get("value") {
-                        examples.push(RawExample { location: eloc.child("value"), value: value.clone() });
+                        examples.push(RawExample {
+                            location: eloc.child("value"),
+                            value: value.clone(),
+                        });
                     }
                 }
             }
-            out.push(RawMedia { content_type: content_type.clone(), schema, examples });
+            out.push(RawMedia {
+                content_type: content_type.clone(),
+                schema,
+                examples,
+            });
         }
         Ok(out)
     }
@@ -459,7 +543,13 @@ impl<'a> FileReader<'a> {
                     .map(|m| {
                         m.iter()
                             .map(|(mime, v)| {
-                                (mime.clone(), RawExample { location: loc.child("examples").child(mime), value: v.clone() })
+                                (
+                                    mime.clone(),
+                                    RawExample {
+                                        location: loc.child("examples").child(mime),
+                                        value: v.clone(),
+                                    },
+                                )
                             })
                             .collect()
                     })
@@ -467,17 +557,28 @@ impl<'a> FileReader<'a> {
                 match resp.get("schema") {
                     None => examples
                         .into_iter()
-                        .map(|(content_type, ex)| RawMedia { content_type, schema: None, examples: vec![ex] })
+                        .map(|(content_type, ex)| RawMedia {
+                            content_type,
+                            schema: None,
+                            examples: vec![ex],
+                        })
                         .collect(),
                     Some(schema) => {
-                        let source = SchemaSource { location: loc.child("schema"), value: schema.clone() };
+                        let source = SchemaSource {
+                            location: loc.child("schema"),
+                            value: schema.clone(),
+                        };
                         let is_json = is_json_schema(self.store, &source)?;
                         let mimes: Vec<String> = self
                             .swagger_mime(op, "produces")
                             .into_iter()
                             .filter(|m| (m == "application/json") == is_json)
                             .collect();
-                        let mimes = if mimes.is_empty() && is_json { vec!["application/json".to_owned()] } else { mimes };
+                        let mimes = if mimes.is_empty() && is_json {
+                            vec!["application/json".to_owned()]
+                        } else {
+                            mimes
+                        };
                         mimes
                             .into_iter()
                             .map(|content_type| RawMedia {
@@ -494,7 +595,12 @@ impl<'a> FileReader<'a> {
                 }
             }
         };
-        Ok(RawResponse { status: status.to_owned(), description: text(&resp, "description"), content, headers })
+        Ok(RawResponse {
+            status: status.to_owned(),
+            description: text(&resp, "description"),
+            content,
+            headers,
+        })
     }
 
     fn security(
@@ -515,21 +621,25 @@ impl<'a> FileReader<'a> {
                 let here = loc.child("security").index(i);
                 let scheme = match self.schemes.iter().find(|(n, _)| n == name) {
                     Some((_, s)) => s.clone(),
-                    None => {
-                        match all_schemes.iter().find(|(n, _)| n == name) {
-                            Some((_, s)) => {
-                                warnings.push((
+                    None => match all_schemes.iter().find(|(n, _)| n == name) {
+                        Some((_, s)) => {
+                            warnings.push((
                                     here.clone(),
                                     format!("security scheme `{name}` is not defined in this file; used the one another file defines"),
                                 ));
-                                s.clone()
-                            }
-                            None => {
-                                warnings.push((here.clone(), format!("security scheme `{name}` is defined nowhere in the spec")));
-                                SecurityScheme::Other { kind: "undefined".into(), description: String::new() }
+                            s.clone()
+                        }
+                        None => {
+                            warnings.push((
+                                here.clone(),
+                                format!("security scheme `{name}` is defined nowhere in the spec"),
+                            ));
+                            SecurityScheme::Other {
+                                kind: "undefined".into(),
+                                description: String::new(),
                             }
                         }
-                    }
+                    },
                 };
                 names.push((name.clone(), scheme));
             }
@@ -558,9 +668,19 @@ fn version_text(v: Option<&Value>) -> Option<String> {
 fn security_scheme(loc: &Location, v: &Value) -> Result<SecurityScheme> {
     let description = text(v, "description");
     Ok(match v.get("type").and_then(Value::as_str) {
-        Some("http") => SecurityScheme::Http { scheme: text(v, "scheme"), description },
-        Some("apiKey") => SecurityScheme::ApiKey { name: text(v, "name"), place: text(v, "in"), description },
-        Some(kind) => SecurityScheme::Other { kind: kind.to_owned(), description },
+        Some("http") => SecurityScheme::Http {
+            scheme: text(v, "scheme"),
+            description,
+        },
+        Some("apiKey") => SecurityScheme::ApiKey {
+            name: text(v, "name"),
+            place: text(v, "in"),
+            description,
+        },
+        Some(kind) => SecurityScheme::Other {
+            kind: kind.to_owned(),
+            description,
+        },
         None => return Err(Error::spec(loc, "security scheme has no type")),
     })
 }
@@ -568,7 +688,9 @@ fn security_scheme(loc: &Location, v: &Value) -> Result<SecurityScheme> {
 /// OpenAPI 3: the path prefix from `servers[0]`, with its variables'
 /// defaults substituted and scheme and host removed.
 fn openapi_base_path(doc: &Value) -> String {
-    let Some(server) = doc.get("servers").and_then(|s| s.get(0)) else { return String::new() };
+    let Some(server) = doc.get("servers").and_then(|s| s.get(0)) else {
+        return String::new();
+    };
     let mut url = text(server, "url");
     if let Some(vars) = server.get("variables").and_then(Value::as_object) {
         for (name, var) in vars {

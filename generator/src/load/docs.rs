@@ -37,7 +37,10 @@ impl DocStore {
                 .map_err(|e| Error::spec(&Location::new(rel.clone(), ""), format!("invalid YAML: {e}")))?;
             docs.insert(rel, value);
         }
-        Ok(DocStore { root: root.to_owned(), docs })
+        Ok(DocStore {
+            root: root.to_owned(),
+            docs,
+        })
     }
 
     /// Builds a store from in-memory documents (used by tests and fuzzing).
@@ -91,9 +94,18 @@ impl DocStore {
             ));
         };
         let value = doc.pointer(&target.pointer).ok_or_else(|| {
-            Error::spec(from, format!("$ref `{reference}`: no node at `{}` in `{}`", target.pointer, target.file))
+            Error::spec(
+                from,
+                format!(
+                    "$ref `{reference}`: no node at `{}` in `{}`",
+                    target.pointer, target.file
+                ),
+            )
         })?;
-        Ok(Resolved { location: target, value })
+        Ok(Resolved {
+            location: target,
+            value,
+        })
     }
 
     /// Follows `$ref` chains from a node until it reaches one without `$ref`.
@@ -313,7 +325,10 @@ mod tests {
 
     #[test]
     fn joins_relative_paths() {
-        assert_eq!(join_relative("api/cs/a.yaml", "definitions/b.yaml").unwrap(), "api/cs/definitions/b.yaml");
+        assert_eq!(
+            join_relative("api/cs/a.yaml", "definitions/b.yaml").unwrap(),
+            "api/cs/definitions/b.yaml"
+        );
         assert_eq!(
             join_relative("api/cs/a.yaml", "../../event-schemas/schema/m.x$y.yaml").unwrap(),
             "event-schemas/schema/m.x$y.yaml"

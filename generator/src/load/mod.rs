@@ -2,5 +2,6 @@
 
 pub mod api;
 pub mod docs;
+pub mod quirks;
 pub mod spec;
 pub mod yaml;

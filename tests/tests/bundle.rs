@@ -1,0 +1,88 @@
+//! `cargo xtask bundle` output is valid OpenAPI 3.1, checked by a real
+//! validator (openapi-spec-validator from PyPI), for every release.
+
+use matrix_api_tests::{spec_root, workspace_root};
+use matrix_codegen::load::spec::releases;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The validator from a virtual environment under `target/`, installed on
+/// first use so that `cargo test` works on a fresh machine.
+fn validator() -> PathBuf {
+    let venv = workspace_root().join("target/ci-venv");
+    let exe = venv.join("bin/openapi-spec-validator");
+    if !exe.exists() {
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "could not create a Python virtual environment at {}",
+            venv.display()
+        );
+        let ok = Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "openapi-spec-validator==0.8.*"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "could not install openapi-spec-validator from PyPI");
+    }
+    exe
+}
+
+#[test]
+fn bundles_of_every_release_validate_as_openapi_3_1() {
+    let exe = validator();
+    let out = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for release in releases(&spec_root()).unwrap() {
+        let store = matrix_codegen::load::docs::DocStore::load(&spec_root().join(&release)).unwrap();
+        let docs = matrix_codegen::bundle::bundle(&store, &release).unwrap();
+        assert_eq!(docs.len(), 5, "{release}: expected five families");
+        for (family, doc) in docs {
+            assert_eq!(doc["openapi"], "3.1.0");
+            assert!(
+                !doc.to_string().contains("\"$ref\""),
+                "{release} {family:?}: unresolved $ref"
+            );
+            let path = out.path().join(format!("{release}-{}.json", family.dir()));
+            std::fs::write(&path, serde_json::to_vec(&doc).unwrap()).unwrap();
+            files.push(path);
+        }
+    }
+    let output = Command::new(&exe)
+        .args(["--schema", "3.1"])
+        .args(&files)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let not_ok: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.starts_with('/') && !l.ends_with(": OK"))
+        .collect();
+    assert!(
+        output.status.success() && not_ok.is_empty(),
+        "validator rejected:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(stdout.lines().filter(|l| l.ends_with(": OK")).count(), files.len());
+}
+
+#[test]
+fn v1_19_bundle_keeps_every_operation() {
+    let store = matrix_codegen::load::docs::DocStore::load(&spec_root().join("v1.19")).unwrap();
+    let docs = matrix_codegen::bundle::bundle(&store, "v1.19").unwrap();
+    let count: usize = docs
+        .values()
+        .map(|d| {
+            d["paths"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|item| item.as_object().unwrap().len())
+                .sum::<usize>()
+        })
+        .sum();
+    assert_eq!(count, 235);
+}

@@ -1,0 +1,74 @@
+//! The generated crate is clean under `clippy -D warnings` and
+//! `cargo doc -D warnings` with all features and with each family alone.
+//! Runs nested cargo in its own target folder so it never waits on the
+//! outer build.
+
+use matrix_api_tests::workspace_root;
+use std::process::Command;
+
+fn cargo(args: &[&str], target: &str) -> (bool, String) {
+    let output = Command::new(env!("CARGO"))
+        .args(args)
+        .current_dir(workspace_root())
+        .env("CARGO_TARGET_DIR", workspace_root().join("target").join(target))
+        .env("RUSTDOCFLAGS", "-D warnings")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+const FEATURE_SETS: &[&str] = &[
+    "full,registry",
+    "client-server",
+    "server-server",
+    "identity",
+    "application-service",
+    "push-gateway,registry",
+    "events",
+    "common",
+];
+
+#[test]
+fn clippy_is_clean_for_every_feature_set() {
+    for features in FEATURE_SETS {
+        let (ok, stderr) = cargo(
+            &[
+                "clippy",
+                "--quiet",
+                "-p",
+                "matrix-api",
+                "--no-default-features",
+                "--features",
+                features,
+                "--",
+                "-D",
+                "warnings",
+            ],
+            "lint-generated",
+        );
+        assert!(ok, "clippy --features {features}:\n{stderr}");
+    }
+}
+
+#[test]
+fn docs_build_without_warnings_for_every_feature_set() {
+    for features in FEATURE_SETS {
+        let (ok, stderr) = cargo(
+            &[
+                "doc",
+                "--quiet",
+                "--no-deps",
+                "-p",
+                "matrix-api",
+                "--no-default-features",
+                "--features",
+                features,
+            ],
+            "doc-generated",
+        );
+        assert!(ok, "cargo doc --features {features}:\n{stderr}");
+    }
+}
