@@ -140,3 +140,18 @@ fn every_release_loads_and_its_generated_crate_compiles() {
         out.display()
     );
 }
+
+#[test]
+fn manifest_matches_the_spec_root() {
+    use matrix_codegen::load::manifest::{checksum, format_of, Manifest};
+    let manifest = Manifest::load(&workspace_root().join("api-specs/manifest.toml")).unwrap();
+    let present = releases(&spec_root()).unwrap();
+    let listed: Vec<_> = manifest.releases.iter().map(|r| r.name.clone()).collect();
+    assert_eq!(listed, present, "manifest and spec root list different releases");
+    for release in &manifest.releases {
+        let dir = spec_root().join(&release.name);
+        assert_eq!(checksum(&dir).unwrap(), release.checksum, "{}: checksum", release.name);
+        assert_eq!(format_of(&dir).unwrap(), release.format, "{}: format", release.name);
+        assert_eq!(release.upstream_commit.len(), 40);
+    }
+}

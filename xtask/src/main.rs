@@ -44,6 +44,12 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Verify (or rewrite) the checksums in `api-specs/manifest.toml` against the spec root.
+    Manifest {
+        /// Rewrite the checksums of the releases present under the spec root.
+        #[arg(long)]
+        update: bool,
+    },
     /// Benchmarks (release mode): `codegen` times full generation against loading alone.
     Bench {
         /// What to measure.
@@ -109,6 +115,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let runtime = root.join("runtime").canonicalize().context("locating runtime/")?;
                 options.runtime_dependency = format!("{{ path = {:?} }}", runtime.display().to_string());
             }
+            warn_if_unlike_manifest(&root, &label, &dir);
             let started = Instant::now();
             let spec = matrix_codegen::load_spec(&dir)?;
             let files = emit::generate(&spec.api, &options)?;
@@ -161,6 +168,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Manifest { update } => manifest(&root, update),
         Command::Bench {
             what,
             spec: spec_arg,
@@ -176,6 +184,52 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let label = spec_label(spec_arg.as_deref(), &dir);
             bench_codegen(&dir, &label, if quick { 3 } else { 10 })?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn manifest(root: &Path, update: bool) -> Result<ExitCode> {
+    use matrix_codegen::load::manifest::{checksum, Manifest};
+    let path = root.join("api-specs/manifest.toml");
+    let manifest = Manifest::load(&path)?;
+    let spec_root = spec::spec_root(root);
+    let mut text = std::fs::read_to_string(&path)?;
+    let mut bad = 0;
+    for release in &manifest.releases {
+        let dir = spec_root.join(&release.name);
+        if !dir.join("api").is_dir() {
+            println!("{:<6} not present under {}", release.name, spec_root.display());
+            continue;
+        }
+        let actual = checksum(&dir)?;
+        if actual == release.checksum {
+            println!("{:<6} ok", release.name);
+        } else if update {
+            text = text.replace(&release.checksum, &actual);
+            println!("{:<6} updated", release.name);
+        } else {
+            bad += 1;
+            println!("{:<6} differs: manifest {} but {} has {}", release.name, release.checksum, dir.display(), actual);
+        }
+    }
+    if update {
+        std::fs::write(&path, text)?;
+    }
+    Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Warns when a release found by name differs from what the manifest records.
+fn warn_if_unlike_manifest(root: &Path, label: &str, dir: &Path) {
+    use matrix_codegen::load::manifest::{checksum, Manifest};
+    let Ok(manifest) = Manifest::load(&root.join("api-specs/manifest.toml")) else { return };
+    let Some(release) = manifest.release(label) else { return };
+    if let Ok(actual) = checksum(dir) {
+        if actual != release.checksum {
+            eprintln!(
+                "warning: {} does not match {label} (upstream {}) in api-specs/manifest.toml; generating anyway",
+                dir.display(),
+                release.upstream_commit
+            );
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod docs;
+pub mod manifest;
 pub mod quirks;
 pub mod spec;
 pub mod yaml;
