@@ -940,12 +940,6 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "client-server")]
-        "client_server::Results" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::client_server::Results>(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
         "client_server::RoomInitialSyncResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::RoomInitialSyncResponse>(value),
@@ -955,6 +949,12 @@ pub fn round_trip(
         "client_server::SearchRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SearchRequest>(value),
+            )
+        }
+        #[cfg(feature = "client-server")]
+        "client_server::SearchResponse" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::client_server::SearchResponse>(value),
             )
         }
         #[cfg(feature = "client-server")]
@@ -1924,12 +1924,6 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "server-server")]
-        "server_server::PduProcessingResults" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::server_server::PduProcessingResults>(value),
-            )
-        }
-        #[cfg(feature = "server-server")]
         "server_server::PduV1" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::PduV1>(value),
@@ -2057,6 +2051,12 @@ pub fn round_trip(
         "server_server::SendLeaveV2RequestContent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendLeaveV2RequestContent>(value),
+            )
+        }
+        #[cfg(feature = "server-server")]
+        "server_server::SendTransactionResponse" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::server_server::SendTransactionResponse>(value),
             )
         }
         #[cfg(feature = "server-server")]

@@ -209,7 +209,13 @@ fn manifest(root: &Path, update: bool) -> Result<ExitCode> {
             println!("{:<6} updated", release.name);
         } else {
             bad += 1;
-            println!("{:<6} differs: manifest {} but {} has {}", release.name, release.checksum, dir.display(), actual);
+            println!(
+                "{:<6} differs: manifest {} but {} has {}",
+                release.name,
+                release.checksum,
+                dir.display(),
+                actual
+            );
         }
     }
     if update {
@@ -221,7 +227,9 @@ fn manifest(root: &Path, update: bool) -> Result<ExitCode> {
 /// Warns when a release found by name differs from what the manifest records.
 fn warn_if_unlike_manifest(root: &Path, label: &str, dir: &Path) {
     use matrix_codegen::load::manifest::{checksum, Manifest};
-    let Ok(manifest) = Manifest::load(&root.join("api-specs/manifest.toml")) else { return };
+    let Ok(manifest) = Manifest::load(&root.join("api-specs/manifest.toml")) else {
+        return;
+    };
     let Some(release) = manifest.release(label) else { return };
     if let Ok(actual) = checksum(dir) {
         if actual != release.checksum {

@@ -9,7 +9,7 @@ pub struct BooleanCapability {
     /// True if the user can perform the action, false otherwise.
     pub enabled: bool,
 }
-/// `api/client-server/capabilities.yaml` from the spec.
+/// Response body of `GET /_matrix/client/v3/capabilities` (`getCapabilities`) with status 200: The capabilities of the server.
 ///
 /// Spec source: `api/client-server/capabilities.yaml#/paths/~1capabilities/get/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

@@ -14,7 +14,8 @@ pub struct RoomKeysUpdateResponse {
     /// The number of keys stored in the backup
     pub count: i64,
 }
-/// `api/client-server/key_backup.yaml` from the spec.
+/// Response body of `GET /_matrix/client/v3/room_keys/keys` (`getRoomKeys`) with status 200: The key data.  If no keys are found, then an object with an empty
+/// `rooms` property will be returned (`{"rooms": {}}`).
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1keys/get/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -25,7 +26,7 @@ pub struct GetRoomKeysResponse {
         crate::client_server::RoomKeyBackup,
     >,
 }
-/// `api/client-server/key_backup.yaml` from the spec.
+/// Request body of `PUT /_matrix/client/v3/room_keys/keys` (`putRoomKeys`).
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1keys/put/requestBody/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -47,7 +48,7 @@ pub struct GetRoomKeysByRoomIdResponse {
         crate::client_server::KeyBackupData,
     >,
 }
-/// `api/client-server/key_backup.yaml` from the spec.
+/// Response body of `GET /_matrix/client/v3/room_keys/version` (`getRoomKeysVersionCurrent`) with status 200: The information about the backup.
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1version/get/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -70,7 +71,7 @@ pub struct GetRoomKeysVersionCurrentResponse {
     /// The backup version.
     pub version: ::std::string::String,
 }
-/// `api/client-server/key_backup.yaml` from the spec.
+/// Request body of `POST /_matrix/client/v3/room_keys/version` (`postRoomKeysVersion`).
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1version/post/requestBody/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -84,7 +85,7 @@ pub struct PostRoomKeysVersionRequest {
     /// expected format of the data.
     pub auth_data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// `api/client-server/key_backup.yaml` from the spec.
+/// Response body of `POST /_matrix/client/v3/room_keys/version` (`postRoomKeysVersion`) with status 200: The version id of the new backup.
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1version/post/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -92,7 +93,7 @@ pub struct PostRoomKeysVersionResponse {
     /// The backup version. This is an opaque string.
     pub version: ::std::string::String,
 }
-/// `api/client-server/key_backup.yaml` from the spec.
+/// Response body of `GET /_matrix/client/v3/room_keys/version/{version}` (`getRoomKeysVersion`) with status 200: The information about the requested backup.
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1version~1{version}/get/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -115,7 +116,7 @@ pub struct GetRoomKeysVersionResponse {
     /// The backup version.
     pub version: ::std::string::String,
 }
-/// `api/client-server/key_backup.yaml` from the spec.
+/// Request body of `PUT /_matrix/client/v3/room_keys/version/{version}` (`putRoomKeysVersion`).
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1version~1{version}/put/requestBody/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

@@ -19,7 +19,7 @@ pub enum PostReceiptReceiptType {
     PostReceiptReceiptType { Read => "m.read", ReadPrivate => "m.read.private", FullyRead
     => "m.fully_read" }
 );
-/// `api/client-server/receipts.yaml` from the spec.
+/// Request body of `POST /_matrix/client/v3/rooms/{roomId}/receipt/{receiptType}/{eventId}` (`postReceipt`).
 ///
 /// Spec source: `api/client-server/receipts.yaml#/paths/~1rooms~1{roomId}~1receipt~1{receiptType}~1{eventId}/post/requestBody/content/application~1json/schema`.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

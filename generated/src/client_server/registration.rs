@@ -17,7 +17,7 @@ pub enum RegisterKind {
 ::matrix_api_runtime::string_enum_impls!(
     RegisterKind { Guest => "guest", User => "user" }
 );
-/// `api/client-server/registration.yaml` from the spec.
+/// Request body of `POST /_matrix/client/v3/register` (`register`).
 ///
 /// Spec source: `api/client-server/registration.yaml#/paths/~1register/post/requestBody/content/application~1json/schema`.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -56,7 +56,7 @@ pub struct RegisterRequest {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub refresh_token: ::std::option::Option<bool>,
 }
-/// `api/client-server/registration.yaml` from the spec.
+/// Response body of `POST /_matrix/client/v3/register` (`register`) with status 200: The account has been registered.
 ///
 /// Spec source: `api/client-server/registration.yaml#/paths/~1register/post/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -112,7 +112,7 @@ pub struct RegisterResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub device_id: ::std::option::Option<::std::string::String>,
 }
-/// `api/client-server/registration.yaml` from the spec.
+/// Response body of `GET /_matrix/client/v3/register/available` (`checkUsernameAvailability`) with status 200: The username is available
 ///
 /// Spec source: `api/client-server/registration.yaml#/paths/~1register~1available/get/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

@@ -14,7 +14,9 @@ pub enum Dir {
     Other(::std::string::String),
 }
 ::matrix_api_runtime::string_enum_impls!(Dir { B => "b", F => "f" });
-/// `api/client-server/relations.yaml` from the spec.
+/// Response body of `GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}` (`getRelatingEvents`) with status 200: The paginated child events which point to the parent. If no events are
+/// pointing to the parent or the pagination yields no results, an empty `chunk`
+/// is returned.
 ///
 /// Spec source: `api/client-server/relations.yaml#/paths/~1rooms~1{roomId}~1relations~1{eventId}/get/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -35,7 +37,9 @@ pub struct GetRelatingEventsResponse {
     /// The child events of the requested event, ordered topologically most-recent first.
     pub chunk: ::std::vec::Vec<crate::client_server::ClientEvent>,
 }
-/// `api/client-server/relations.yaml` from the spec.
+/// Response body of `GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}` (`getRelatingEventsWithRelType`) with status 200: The paginated child events which point to the parent. If no events are
+/// pointing to the parent or the pagination yields no results, an empty `chunk`
+/// is returned.
 ///
 /// Spec source: `api/client-server/relations.yaml#/paths/~1rooms~1{roomId}~1relations~1{eventId}~1{relType}/get/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -58,7 +62,9 @@ pub struct GetRelatingEventsWithRelTypeResponse {
     /// supplied in the URL.
     pub chunk: ::std::vec::Vec<crate::client_server::ClientEvent>,
 }
-/// `api/client-server/relations.yaml` from the spec.
+/// Response body of `GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}` (`getRelatingEventsWithRelTypeAndEventType`) with status 200: The paginated child events which point to the parent. If no events are
+/// pointing to the parent or the pagination yields no results, an empty `chunk`
+/// is returned.
 ///
 /// Spec source: `api/client-server/relations.yaml#/paths/~1rooms~1{roomId}~1relations~1{eventId}~1{relType}~1{eventType}/get/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

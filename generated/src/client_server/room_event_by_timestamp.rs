@@ -14,7 +14,7 @@ pub enum GetEventByTimestampDir {
     Other(::std::string::String),
 }
 ::matrix_api_runtime::string_enum_impls!(GetEventByTimestampDir { F => "f", B => "b" });
-/// `api/client-server/room_event_by_timestamp.yaml` from the spec.
+/// Response body of `GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event` (`getEventByTimestamp`) with status 200: An event was found matching the search parameters.
 ///
 /// Spec source: `api/client-server/room_event_by_timestamp.yaml#/paths/~1rooms~1{roomId}~1timestamp_to_event/get/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

@@ -19,7 +19,7 @@ pub enum SyncSetPresence {
     SyncSetPresence { Offline => "offline", Online => "online", Unavailable =>
     "unavailable" }
 );
-/// `api/client-server/sync.yaml` from the spec.
+/// Response body of `GET /_matrix/client/v3/sync` (`sync`) with status 200: The initial snapshot or delta for the client to use to update their state.
 ///
 /// Spec source: `api/client-server/sync.yaml#/paths/~1sync/get/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

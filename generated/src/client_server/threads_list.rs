@@ -16,7 +16,7 @@ pub enum GetThreadRootsInclude {
 ::matrix_api_runtime::string_enum_impls!(
     GetThreadRootsInclude { All => "all", Participated => "participated" }
 );
-/// `api/client-server/threads_list.yaml` from the spec.
+/// Response body of `GET /_matrix/client/v1/rooms/{roomId}/threads` (`getThreadRoots`) with status 200: A portion of the available thread roots in the room, based on the filter criteria.
 ///
 /// Spec source: `api/client-server/threads_list.yaml#/paths/~1rooms~1{roomId}~1threads/get/responses/200/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

@@ -155,11 +155,32 @@ fn param(conv: &mut Converter<'_>, api: &mut Api, raw: &RawParam) -> Result<Para
     })
 }
 
-fn contents(conv: &mut Converter<'_>, api: &mut Api, media: &[RawMedia], kind: ExampleKind) -> Result<Vec<Content>> {
+/// Describes a body type written inline in an operation, which the spec
+/// leaves without a description of its own.
+fn describe_inline_body(conv: &mut Converter<'_>, ty: &Ty, location: &Location, what: &str) {
+    if let Ty::Named(id) = ty {
+        let def = &mut conv.drafts[*id].def;
+        if def.origin == *location && def.doc.description.trim().is_empty() {
+            def.doc.description = what.to_owned();
+        }
+    }
+}
+
+fn contents(
+    conv: &mut Converter<'_>,
+    api: &mut Api,
+    media: &[RawMedia],
+    kind: ExampleKind,
+    what: &str,
+) -> Result<Vec<Content>> {
     let mut out = Vec::new();
     for m in media {
         let ty = match &m.schema {
-            Some(s) if is_json(&m.content_type) => Some(conv.ty(&s.location, &s.value)?),
+            Some(s) if is_json(&m.content_type) => {
+                let ty = conv.ty(&s.location, &s.value)?;
+                describe_inline_body(conv, &ty, &s.location, what);
+                Some(ty)
+            }
             Some(s) => {
                 // A non-JSON body: still read its schema so nothing goes unchecked.
                 conv.ty(&s.location, &s.value)?;
@@ -198,7 +219,18 @@ fn operation(conv: &mut Converter<'_>, api: &mut Api, raw: api::RawOperation) ->
         Some(body) => Some(Body {
             required: body.required,
             description: body.description.clone(),
-            content: contents(conv, api, &body.content, ExampleKind::Request)?,
+            content: contents(
+                conv,
+                api,
+                &body.content,
+                ExampleKind::Request,
+                &format!(
+                    "Request body of `{} {}` (`{}`).",
+                    raw.method.to_uppercase(),
+                    raw.path,
+                    raw.operation_id
+                ),
+            )?,
         }),
         None => None,
     };
@@ -212,7 +244,20 @@ fn operation(conv: &mut Converter<'_>, api: &mut Api, raw: api::RawOperation) ->
         responses.push(Response {
             status: r.status.clone(),
             description: r.description.clone(),
-            content: contents(conv, api, &r.content, ExampleKind::Response)?,
+            content: contents(
+                conv,
+                api,
+                &r.content,
+                ExampleKind::Response,
+                &format!(
+                    "Response body of `{} {}` (`{}`) with status {}: {}",
+                    raw.method.to_uppercase(),
+                    raw.path,
+                    raw.operation_id,
+                    r.status,
+                    r.description.trim()
+                ),
+            )?,
             headers,
         });
     }

@@ -310,7 +310,7 @@ pub(super) fn assign(drafts: Vec<Draft>, api: &mut Api) {
                 for value in values {
                     let base = pascal(value.wire.strip_prefix("m.").unwrap_or(&value.wire));
                     // `Other` holds unknown values.
-                    let base = if base == "Other" { "Other_".to_owned() } else { base };
+                    let base = if base == "Other" { "OtherValue".to_owned() } else { base };
                     value.rust_name = unique(base, &mut used, "");
                 }
             }

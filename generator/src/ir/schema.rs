@@ -118,6 +118,13 @@ fn is_named_location(loc: &Location) -> bool {
     p.is_empty() || is_component(p)
 }
 
+/// The schema of a request or response body written in an operation: named
+/// after the operation (`LoginRequest`), whatever its title says.
+fn is_operation_body(loc: &Location) -> bool {
+    let segments: Vec<&str> = loc.pointer.split('/').skip(1).collect();
+    segments.first() == Some(&"paths") && segments.last() == Some(&"schema") && segments.len() <= 8
+}
+
 fn is_component(p: &str) -> bool {
     let rest = p
         .strip_prefix("/components/schemas/")
@@ -515,7 +522,7 @@ impl<'a> Converter<'a> {
         let id = self.drafts.len();
         let mut candidates = Vec::new();
         let located = self.namer.name(self.store, loc);
-        if title_first && !is_named_location(loc) {
+        if title_first && !is_named_location(loc) && !is_operation_body(loc) {
             if let Some(title) = obj.get("title").and_then(Value::as_str) {
                 candidates.push(super::naming::pascal(title));
             }

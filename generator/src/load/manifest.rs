@@ -57,7 +57,12 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
             collect(root, &path, out)?;
         } else {
             let rel = path.strip_prefix(root).unwrap_or(&path);
-            out.push(rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"));
+            out.push(
+                rel.components()
+                    .map(|c| c.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            );
         }
     }
     Ok(())
@@ -71,5 +76,11 @@ fn hex(bytes: &[u8]) -> String {
 pub fn format_of(dir: &Path) -> Result<&'static str> {
     let store = crate::load::docs::DocStore::load(dir)?;
     let files = crate::load::api::api_files(&store);
-    Ok(if files.iter().any(|f| f.format == crate::load::api::Format::Swagger2) { "swagger-2.0" } else { "openapi-3.1" })
+    Ok(
+        if files.iter().any(|f| f.format == crate::load::api::Format::Swagger2) {
+            "swagger-2.0"
+        } else {
+            "openapi-3.1"
+        },
+    )
 }
