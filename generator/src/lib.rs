@@ -7,6 +7,7 @@
 
 pub mod bundle;
 pub mod diag;
+pub mod diff;
 pub mod emit;
 pub mod family;
 pub mod ir;

@@ -44,6 +44,38 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// What changed between two spec versions, and whom it breaks.
+    Diff {
+        /// Old version: a release name under the spec root, or a spec directory.
+        #[arg(required_unless_present = "rules")]
+        from: Option<String>,
+        /// New version.
+        #[arg(required_unless_present = "rules")]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: DiffFormat,
+        /// Only changes that break someone.
+        #[arg(long)]
+        breaking_only: bool,
+        /// Also report description-only changes.
+        #[arg(long)]
+        include_docs: bool,
+        /// Exit with status 1 when a change breaks this audience.
+        #[arg(long, value_enum)]
+        fail_on: Option<FailOn>,
+        /// List the classification rules and exit.
+        #[arg(long)]
+        rules: bool,
+    },
+    /// For every operation and event of the newest release: when it appeared and which
+    /// releases changed its shape, against the spec's own annotations.
+    History {
+        #[arg(long)]
+        json: bool,
+        /// Only entries whose annotations disagree with the structure.
+        #[arg(long)]
+        disagreements_only: bool,
+    },
     /// Verify (or rewrite) the checksums in `api-specs/manifest.toml` against the spec root.
     Manifest {
         /// Rewrite the checksums of the releases present under the spec root.
@@ -61,6 +93,24 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DiffFormat {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, clap::ValueEnum)]
+enum FailOn {
+    /// Any breaking change (client, server or Rust).
+    Breaking,
+    /// Breaking on the wire (client or server).
+    Wire,
+    Client,
+    Server,
+    Rust,
 }
 
 fn workspace_root() -> PathBuf {
@@ -169,13 +219,100 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Manifest { update } => manifest(&root, update),
+        Command::History {
+            json,
+            disagreements_only,
+        } => {
+            let spec_root = spec::spec_root(&root);
+            let mut loaded = Vec::new();
+            for name in spec::releases(&spec_root)? {
+                let api = matrix_codegen::load_spec(&spec_root.join(&name))?.api;
+                loaded.push((name, api));
+            }
+            let mut entries = matrix_codegen::diff::history::history(&loaded);
+            if disagreements_only {
+                entries.retain(|e| !e.disagreements.is_empty());
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&entries)?);
+            } else {
+                for e in &entries {
+                    let changed = if e.changed_in.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        e.changed_in.join(", ")
+                    };
+                    println!(
+                        "{:<9} {:<90} first {:<6} changed {changed}",
+                        e.kind, e.name, e.first_release
+                    );
+                    for d in &e.disagreements {
+                        println!("          ! {d}");
+                    }
+                }
+                let n = entries.iter().filter(|e| !e.disagreements.is_empty()).count();
+                println!(
+                    "{} entries, {n} where the annotations disagree with the structure",
+                    entries.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff {
+            from,
+            to,
+            format,
+            breaking_only,
+            include_docs,
+            fail_on,
+            rules,
+        } => {
+            use matrix_codegen::diff::{self, render};
+            if rules {
+                print!("{}", render::rules_table());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let (from, to) = (from.unwrap_or_default(), to.unwrap_or_default());
+            let load = |name: &str| -> Result<(String, matrix_codegen::ir::Api)> {
+                let dir = spec::locate(Some(name), &root)?;
+                let label = spec_label(Some(name), &dir);
+                Ok((label, matrix_codegen::load_spec(&dir)?.api))
+            };
+            let ((from_label, old), (to_label, new)) = (load(&from)?, load(&to)?);
+            let mut report = diff::diff(&old, &new, &from_label, &to_label, diff::Options { include_docs });
+            if breaking_only {
+                report = report.breaking_only();
+            }
+            let text = match format {
+                DiffFormat::Text => {
+                    use std::io::IsTerminal;
+                    render::text(&report, std::io::stdout().is_terminal())
+                }
+                DiffFormat::Markdown => render::markdown(&report),
+                DiffFormat::Json => render::json(&report),
+            };
+            print!("{text}");
+            let failing = fail_on.is_some_and(|f| {
+                report.changes.iter().any(|c| {
+                    let b = c.breaking;
+                    match f {
+                        FailOn::Breaking => b.any(),
+                        FailOn::Wire => b.wire(),
+                        FailOn::Client => b.client,
+                        FailOn::Server => b.server,
+                        FailOn::Rust => b.rust,
+                    }
+                })
+            });
+            Ok(if failing { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
         Command::Bench {
             what,
             spec: spec_arg,
             quick,
         } => {
-            if what != "codegen" && what != "all" {
-                bail!("unknown benchmark `{what}` (available: codegen, all)");
+            if !matches!(what.as_str(), "codegen" | "diff" | "all") {
+                bail!("unknown benchmark `{what}` (available: codegen, diff, all)");
             }
             if cfg!(debug_assertions) {
                 // Figures from a debug build mean nothing: run the release build.
@@ -191,9 +328,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ExitCode::FAILURE
                 });
             }
-            let dir = spec::locate(spec_arg.as_deref(), &root)?;
-            let label = spec_label(spec_arg.as_deref(), &dir);
-            bench_codegen(&dir, &label, if quick { 3 } else { 10 })?;
+            let iterations = if quick { 3 } else { 10 };
+            if what != "diff" {
+                let dir = spec::locate(spec_arg.as_deref(), &root)?;
+                let label = spec_label(spec_arg.as_deref(), &dir);
+                bench_codegen(&dir, &label, iterations)?;
+            }
+            if what != "codegen" {
+                bench_diff(&spec::spec_root(&root), iterations)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -295,6 +438,75 @@ fn example_results(
         .as_u64()
         .map(|n| n as usize)
         .or(Some(0));
+    Ok(())
+}
+
+/// Times `diff` from scratch (loading included): the newest release against
+/// the oldest, and every consecutive pair; the baseline is parsing the YAML
+/// of the releases involved.
+fn bench_diff(spec_root: &Path, iterations: usize) -> Result<()> {
+    use matrix_codegen::diff::{diff, Options};
+    let names = spec::releases(spec_root)?;
+    let (first, last) = (
+        names.first().context("no releases")?,
+        names.last().context("no releases")?,
+    );
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let time = |f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
+        let mut runs = Vec::new();
+        for _ in 0..iterations {
+            let t = Instant::now();
+            f()?;
+            runs.push(t.elapsed().as_secs_f64());
+        }
+        Ok(median(runs))
+    };
+    let parse_two = time(&mut || {
+        for n in [first, last] {
+            std::hint::black_box(matrix_codegen::load::docs::DocStore::load(&spec_root.join(n))?);
+        }
+        Ok(())
+    })?;
+    let one = time(&mut || {
+        let a = matrix_codegen::load_spec(&spec_root.join(first))?.api;
+        let b = matrix_codegen::load_spec(&spec_root.join(last))?.api;
+        std::hint::black_box(diff(&a, &b, first, last, Options::default()));
+        Ok(())
+    })?;
+    let parse_all = time(&mut || {
+        for n in &names {
+            std::hint::black_box(matrix_codegen::load::docs::DocStore::load(&spec_root.join(n))?);
+        }
+        Ok(())
+    })?;
+    let all = time(&mut || {
+        let apis = names
+            .iter()
+            .map(|n| Ok(matrix_codegen::load_spec(&spec_root.join(n))?.api))
+            .collect::<Result<Vec<_>>>()?;
+        for (i, w) in apis.windows(2).enumerate() {
+            std::hint::black_box(diff(&w[0], &w[1], &names[i], &names[i + 1], Options::default()));
+        }
+        Ok(())
+    })?;
+    println!("diff benchmark, release build, median of {iterations} runs, loading included");
+    println!();
+    println!("| measurement | seconds | ratio to its baseline | target |");
+    println!("|---|---:|---:|---:|");
+    println!("| baseline: parse YAML of {first} and {last} | {parse_two:.3} | 1.00 | |");
+    println!("| diff {first} → {last} | {one:.3} | {:.2} | 1 s |", one / parse_two);
+    println!(
+        "| baseline: parse YAML of all {} releases | {parse_all:.3} | 1.00 | |",
+        names.len()
+    );
+    println!(
+        "| diff all {} consecutive pairs | {all:.3} | {:.2} | 5 s |",
+        names.len() - 1,
+        all / parse_all
+    );
     Ok(())
 }
 

@@ -154,3 +154,71 @@ fn stats_json_reports_every_family_and_nothing_unhandled_for_v1_19() {
     // The example checker ran against the committed crate.
     assert!(fams["client-server"]["examples_passed"].as_u64().unwrap() > 600);
 }
+
+#[test]
+fn diff_cli_formats_rules_and_exit_status() {
+    let rules = xtask(&["diff", "--rules"]);
+    assert!(rules.status.success());
+    let text = String::from_utf8_lossy(&rules.stdout);
+    assert!(
+        text.contains("field-added-required") && text.contains("parameter-renamed"),
+        "{text}"
+    );
+
+    let json = xtask(&["diff", "v1.17", "v1.18", "--format", "json"]);
+    assert!(json.status.success(), "{}", String::from_utf8_lossy(&json.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["format"], "matrix-codegen-diff/1");
+    assert_eq!((v["from"].as_str(), v["to"].as_str()), (Some("v1.17"), Some("v1.18")));
+    let change = &v["changes"][0];
+    for key in ["rule", "subject", "detail", "breaking"] {
+        assert!(!change[key].is_null(), "change lacks `{key}`: {change}");
+    }
+    assert_eq!(
+        v["summary"]["changes"].as_u64().unwrap() as usize,
+        v["changes"].as_array().unwrap().len()
+    );
+
+    // --fail-on: v1.17 → v1.18 removes endpoints, which breaks clients.
+    let fail = xtask(&[
+        "diff",
+        "v1.17",
+        "v1.18",
+        "--breaking-only",
+        "--format",
+        "markdown",
+        "--fail-on",
+        "breaking",
+    ]);
+    assert_eq!(fail.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&fail.stdout).starts_with("## v1.17 → v1.18"));
+    let same = xtask(&["diff", "v1.18", "v1.18", "--fail-on", "breaking"]);
+    assert!(same.status.success());
+    assert!(String::from_utf8_lossy(&same.stdout).contains("0 changes"));
+}
+
+#[test]
+fn history_reports_first_release_changes_and_disagreements() {
+    let o = xtask(&["history", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let entries: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let find = |name: &str| {
+        entries
+            .iter()
+            .find(|e| e["name"].as_str().unwrap().contains(name))
+            .unwrap()
+            .clone()
+    };
+    let sign = find("(askPolicyServerToSign)");
+    assert_eq!(sign["first_release"], "v1.18");
+    let typing = entries
+        .iter()
+        .find(|e| e["kind"] == "event" && e["name"] == "m.typing")
+        .unwrap();
+    assert_eq!(typing["first_release"], "v1.1");
+    assert!(typing["changed_in"].as_array().unwrap().contains(&"v1.3".into()));
+    assert!(entries
+        .iter()
+        .any(|e| !e["disagreements"].as_array().unwrap().is_empty()));
+    assert!(entries.len() > 300);
+}

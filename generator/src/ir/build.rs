@@ -186,6 +186,8 @@ fn contents(
                 conv.ty(&s.location, &s.value)?;
                 Some(Ty::Bytes)
             }
+            // A non-JSON body without a schema is still bytes.
+            None if !is_json(&m.content_type) => Some(Ty::Bytes),
             None => None,
         };
         for ex in &m.examples {

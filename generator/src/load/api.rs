@@ -169,6 +169,7 @@ pub fn operations(store: &DocStore) -> Result<Operations> {
     let mut out = Operations::default();
     for reader in &readers {
         reader.read(&all_schemes, &mut out)?;
+        out.warnings.append(&mut reader.warnings.borrow_mut());
     }
     Ok(out)
 }
@@ -198,6 +199,8 @@ struct FileReader<'a> {
     base_path: String,
     schemes: Vec<(String, SecurityScheme)>,
     default_security: Option<Value>,
+    /// Spellings read leniently while reading this file.
+    warnings: std::cell::RefCell<Vec<(Location, String)>>,
 }
 
 fn text(v: &Value, key: &str) -> String {
@@ -224,6 +227,7 @@ impl<'a> FileReader<'a> {
             base_path: base_path.trim_end_matches('/').to_owned(),
             schemes: Vec::new(),
             default_security: api.doc.get("security").cloned(),
+            warnings: Default::default(),
         };
         let (defs_loc, defs) = match api.format {
             Format::Swagger2 => (root.child("securityDefinitions"), api.doc.get("securityDefinitions")),
@@ -389,6 +393,22 @@ impl<'a> FileReader<'a> {
             Some("header") => ParamIn::Header,
             other => return Err(Error::spec(loc, format!("unsupported parameter location {other:?}"))),
         };
+        // Swagger 2.0 cannot describe a query parameter that is an object of
+        // arbitrary keys; v1.1–v1.7 wrote it as `name: fields...`, v1.8+ as
+        // `fields` with an object schema. Read the former as the latter.
+        if let Some(stem) = name.strip_suffix("...").filter(|_| p.get("schema").is_none()) {
+            let mut value_schema = p.clone();
+            if let Value::Object(m) = &mut value_schema {
+                m.insert("name".into(), Value::String(stem.to_owned()));
+            }
+            let mut param = self.parameter(loc, &value_schema)?;
+            param.schema.value = serde_json::json!({ "type": "object", "additionalProperties": param.schema.value });
+            self.warnings.borrow_mut().push((
+                loc.child("name"),
+                format!("parameter `{name}` read as `{stem}`, an object of arbitrary keys (how OpenAPI 3 writes it)"),
+            ));
+            return Ok(param);
+        }
         let schema = match p.get("schema") {
             Some(s) => SchemaSource {
                 location: loc.child("schema"),
@@ -455,7 +475,7 @@ impl<'a> FileReader<'a> {
         let content = self
             .swagger_mime(op, "consumes")
             .into_iter()
-            .filter(|m| !is_json || m == "application/json")
+            .filter(|m| (m == "application/json") == is_json)
             .map(|content_type| RawMedia {
                 content_type,
                 schema: Some(source.clone()),
