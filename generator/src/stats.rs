@@ -51,11 +51,6 @@ pub struct Warning {
     pub message: String,
 }
 
-/// The family an example belongs to (by the file it was written in).
-pub fn example_module(file: &str) -> Option<Module> {
-    Module::of_file(file)
-}
-
 pub fn stats(api: &Api, spec: &str) -> Stats {
     let mut families = BTreeMap::new();
     for family in Family::ALL {
@@ -68,7 +63,7 @@ pub fn stats(api: &Api, spec: &str) -> Stats {
                 examples: api
                     .examples
                     .iter()
-                    .filter(|e| example_module(&e.location.file) == Some(module))
+                    .filter(|e| Module::of_file(&e.location.file) == Some(module))
                     .count(),
                 examples_passed: None,
                 unhandled: api
@@ -96,7 +91,7 @@ pub fn stats(api: &Api, spec: &str) -> Stats {
             examples: api
                 .examples
                 .iter()
-                .filter(|e| example_module(&e.location.file) == Some(Module::Events))
+                .filter(|e| Module::of_file(&e.location.file) == Some(Module::Events))
                 .count(),
             examples_passed: None,
         },

@@ -25,7 +25,7 @@ pub fn registry_types(api: &Api) -> BTreeMap<String, Ty> {
 
 pub fn registry(api: &Api) -> TokenStream {
     let arms = registry_types(api).into_iter().map(|(key, ty)| {
-        let modules: BTreeSet<Module> = all_refs(&ty).into_iter().map(|id| api.ty(id).module).collect();
+        let modules: BTreeSet<Module> = ty_refs(&ty).into_iter().map(|id| api.ty(id).module).collect();
         let features: Vec<&str> = modules.iter().map(|m| m.feature()).collect();
         let cfg = match features.as_slice() {
             [] => quote! {},
@@ -66,8 +66,4 @@ pub fn registry(api: &Api) -> TokenStream {
             ::serde_json::to_value(&typed)
         }
     }
-}
-
-fn all_refs(ty: &Ty) -> Vec<usize> {
-    ty_refs(ty)
 }

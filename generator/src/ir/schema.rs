@@ -24,7 +24,7 @@ const DOC_ONLY: &[&str] = &[
     "writeOnly",
 ];
 
-/// Keywords the converter understands. Anything else is reported.
+/// Keywords the converter understands besides [`NOTED`]. Anything else is reported.
 const KNOWN: &[&str] = &[
     "$ref",
     "$schema",
@@ -40,28 +40,14 @@ const KNOWN: &[&str] = &[
     "anyOf",
     "additionalProperties",
     "patternProperties",
-    "format",
-    "pattern",
     "example",
     "examples",
     "default",
-    "minItems",
-    "maxItems",
-    "minProperties",
-    "maxProperties",
-    "minLength",
-    "maxLength",
-    "minimum",
-    "maximum",
-    "exclusiveMinimum",
-    "exclusiveMaximum",
-    "uniqueItems",
     "propertyNames",
     "deprecated",
     "readOnly",
     "writeOnly",
     "nullable",
-    "collectionFormat",
     "prefixItems",
     "components",
     "definitions",
@@ -87,9 +73,7 @@ const NOTED: &[&str] = &[
     "collectionFormat",
 ];
 
-const TYPES: &[&str] = &[
-    "string", "integer", "number", "boolean", "object", "array", "null", "file",
-];
+use crate::load::quirks::TYPES;
 
 /// A type being built, with the names proposed for it (best first).
 pub(super) struct Draft {
@@ -196,7 +180,7 @@ impl<'a> Converter<'a> {
 
     fn report_unknown_keywords(&mut self, loc: &Location, obj: &Map<String, Value>) {
         for key in obj.keys() {
-            if !KNOWN.contains(&key.as_str()) && !key.starts_with("x-") {
+            if !KNOWN.contains(&key.as_str()) && !NOTED.contains(&key.as_str()) && !key.starts_with("x-") {
                 self.unhandled.push(Unhandled {
                     file: loc.file.clone(),
                     pointer: loc.pointer.clone(),
@@ -712,15 +696,7 @@ pub(super) fn doc_of_map(obj: &Map<String, Value>) -> Doc {
         description: text("description").unwrap_or_default(),
         notes,
         added_in: obj.get("x-addedInMatrixVersion").map(compact),
-        changed_in: obj
-            .get("x-changedInMatrixVersion")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default(),
+        changed_in: crate::load::api::changed_in(obj.get("x-changedInMatrixVersion")),
         deprecated: obj.get("deprecated") == Some(&Value::Bool(true)),
     }
 }

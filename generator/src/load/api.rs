@@ -351,15 +351,7 @@ impl<'a> FileReader<'a> {
         }
         let security_value = op.get("security").or(self.default_security.as_ref());
         let security = self.security(loc, security_value, all_schemes, warnings)?;
-        let changed_in = op
-            .get("x-changedInMatrixVersion")
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let changed_in = changed_in(op.get("x-changedInMatrixVersion"));
         Ok(RawOperation {
             family: self.api.family,
             file: self.api.file.to_owned(),
@@ -675,6 +667,18 @@ fn is_json_schema(store: &DocStore, source: &SchemaSource) -> Result<bool> {
     let ty = schema.get("type").and_then(Value::as_str);
     let format = schema.get("format").and_then(Value::as_str);
     Ok(!(ty == Some("file") || (ty == Some("string") && matches!(format, Some("binary" | "byte")))))
+}
+
+/// `x-changedInMatrixVersion`: release → what changed, in spec order.
+pub fn changed_in(value: Option<&Value>) -> Vec<(String, String)> {
+    value
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn version_text(v: Option<&Value>) -> Option<String> {

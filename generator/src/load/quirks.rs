@@ -4,7 +4,8 @@
 
 use serde_json::{json, Map, Value};
 
-const TYPES: &[&str] = &[
+/// The `type` names JSON Schema (and Swagger 2.0, for `file`) knows.
+pub const TYPES: &[&str] = &[
     "string", "integer", "number", "boolean", "object", "array", "null", "file",
 ];
 
