@@ -1,10 +1,36 @@
 //! Hand-written support code for the generated `matrix-api` crate.
 //!
+//! Features: `server` (the axum glue in [`server`]), `client` (the reqwest
+//! client in [`client`]), `rustls` (TLS for the client).
+//!
 //! Generated code stays data and glue; behaviour that is the same for every
 //! type (open string enums, `Option<Option<T>>` fields) lives here, written
 //! and tested once.
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod double_option;
+pub mod endpoint;
+pub mod error;
+pub mod path;
+#[cfg(feature = "server")]
+pub mod server;
+
+pub use endpoint::{AuthScheme, Empty, Encoded, Endpoint, EndpointResponse, HttpResponse, Metadata, RawBody};
+pub use error::{ErrorCode, MatrixError};
+
+/// Something that does a job once per operation type: given to the
+/// generated `visit_all` functions, which call [`EndpointVisitor::visit`]
+/// for every operation of a family (tests, documentation, proxies).
+pub trait EndpointVisitor {
+    fn visit<E: Endpoint>(&mut self);
+}
+
+/// Re-exports for generated code.
+#[doc(hidden)]
+pub mod __private {
+    pub use bytes::Bytes;
+}
 
 /// Implements string conversion and serde for an open string enum: an enum
 /// with one unit variant per value the spec lists and `Other(String)` for

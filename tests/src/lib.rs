@@ -139,3 +139,15 @@ pub fn check_examples(dir: &Path) -> ExampleReport {
         outcomes,
     }
 }
+
+/// Serves an axum router on a bound listener until the test ends.
+pub async fn serve(listener: tokio::net::TcpListener, router: matrix_api_runtime::server::Router) {
+    let _ = axum_serve(listener, router).await;
+}
+
+async fn axum_serve(
+    listener: tokio::net::TcpListener,
+    router: matrix_api_runtime::server::Router,
+) -> std::io::Result<()> {
+    matrix_api_runtime::server::serve(listener, router).await
+}

@@ -21,7 +21,9 @@ fn cargo(args: &[&str], target: &str) -> (bool, String) {
 }
 
 const FEATURE_SETS: &[&str] = &[
-    "full,registry",
+    "full,registry,server,client",
+    "client-server,server",
+    "server-server,client",
     "client-server",
     "server-server",
     "identity",

@@ -25,3 +25,4 @@ mod ping;
 pub use ping::*;
 mod transactions;
 pub use transactions::*;
+pub mod endpoints;

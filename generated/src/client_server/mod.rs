@@ -231,3 +231,4 @@ mod voip;
 pub use voip::*;
 mod whoami;
 pub use whoami::*;
+pub mod endpoints;

@@ -29,3 +29,4 @@ mod v2_terms;
 pub use v2_terms::*;
 mod versions;
 pub use versions::*;
+pub mod endpoints;

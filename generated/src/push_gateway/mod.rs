@@ -5,3 +5,4 @@
 //! Enabled by the `push-gateway` feature.
 mod push_notifier;
 pub use push_notifier::*;
+pub mod endpoints;

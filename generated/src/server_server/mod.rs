@@ -101,3 +101,4 @@ mod version;
 pub use version::*;
 mod wellknown;
 pub use wellknown::*;
+pub mod endpoints;

@@ -1,0 +1,153 @@
+//! The reqwest side, written once for every operation: build the URL
+//! (every path segment percent-encoded), query, headers and body; send;
+//! separate Matrix errors from transport and decoding failures. No overall
+//! timeout is set by default, so long-polling `/sync` works; set one with
+//! [`Client::with_http`] if you want it.
+
+use crate::endpoint::{AuthScheme, Endpoint, EndpointResponse, HttpResponse};
+use crate::error::{ErrorBody, MatrixError};
+use std::fmt;
+
+#[derive(Debug)]
+pub enum ClientError {
+    /// The server answered with a Matrix error (status, errcode, body).
+    Matrix(MatrixError),
+    /// The request could not be sent or the response not read.
+    Transport(reqwest::Error),
+    /// The response did not match the operation's documented shape.
+    Decode { status: u16, message: String },
+    /// The request could not be built (a path parameter without a value, …).
+    Request(String),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Matrix(e) => write!(f, "Matrix error: {e}"),
+            ClientError::Transport(e) => write!(f, "transport error: {e}"),
+            ClientError::Decode { status, message } => write!(f, "undecodable response (status {status}): {message}"),
+            ClientError::Request(m) => write!(f, "invalid request: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// A connection to one server, with an optional access token.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    access_token: Option<String>,
+    /// Headers sent with every request (e.g. a fixed `Authorization: X-Matrix …`).
+    extra_headers: Vec<(String, String)>,
+}
+
+impl Client {
+    /// `base_url` without a trailing slash, e.g. `https://matrix.example.org`.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Client {
+            // A redirect (SSO) is a response to return, not to follow.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new()),
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            access_token: None,
+            extra_headers: Vec::new(),
+        }
+    }
+
+    pub fn with_access_token(mut self, token: impl Into<String>) -> Self {
+        self.access_token = Some(token.into());
+        self
+    }
+
+    /// Sends `name: value` with every request.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_headers.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn set_access_token(&mut self, token: Option<String>) {
+        self.access_token = token;
+    }
+
+    /// Use a configured reqwest client (timeouts, TLS, proxies).
+    pub fn with_http(mut self, http: reqwest::Client) -> Self {
+        self.http = http;
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sends one request and decodes the response.
+    pub async fn send<E: Endpoint>(&self, request: E) -> Result<E::Response, ClientError> {
+        let meta = E::METADATA;
+        let (path, query, headers, body) = request.into_parts();
+        let path = serde_json::to_value(&path).map_err(|e| ClientError::Request(e.to_string()))?;
+        let mut url = format!(
+            "{}{}",
+            self.base_url,
+            crate::path::fill(meta.path, &path).map_err(ClientError::Request)?
+        );
+        let query = serde_html_form::to_string(&query).map_err(|e| ClientError::Request(e.to_string()))?;
+        if !query.is_empty() {
+            url.push('?');
+            url.push_str(&query);
+        }
+        let method =
+            reqwest::Method::from_bytes(meta.method.as_bytes()).map_err(|e| ClientError::Request(e.to_string()))?;
+        let mut builder = self.http.request(method, url);
+        for (k, v) in crate::endpoint::headers::encode(&headers).map_err(ClientError::Request)? {
+            builder = builder.header(k, v);
+        }
+        for (k, v) in &self.extra_headers {
+            builder = builder.header(k, v);
+        }
+        let encoded = E::encode_body(&body).map_err(ClientError::Request)?;
+        if let Some(ct) = &encoded.content_type {
+            builder = builder.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        if encoded.content_type.is_some() || !encoded.bytes.is_empty() {
+            builder = builder.body(encoded.bytes);
+        }
+        if matches!(meta.auth, AuthScheme::AccessToken | AuthScheme::AccessTokenOptional) {
+            if let Some(token) = &self.access_token {
+                builder = builder.bearer_auth(token);
+            }
+        }
+        let response = builder.send().await.map_err(ClientError::Transport)?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+            .collect();
+        let content_type = headers
+            .iter()
+            .find(|(k, _)| k == "content-type")
+            .map(|(_, v)| v.clone());
+        let bytes = response.bytes().await.map_err(ClientError::Transport)?;
+        if status >= 400 {
+            return match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => Err(ClientError::Matrix(MatrixError {
+                    status,
+                    body: Box::new(body),
+                })),
+                Err(e) => Err(ClientError::Decode {
+                    status,
+                    message: format!("error body is not a Matrix error: {e}"),
+                }),
+            };
+        }
+        let http = HttpResponse {
+            status,
+            headers,
+            body: crate::endpoint::Encoded { content_type, bytes },
+        };
+        E::Response::from_http(http).map_err(|message| ClientError::Decode { status, message })
+    }
+}

@@ -1,0 +1,199 @@
+//! What every generated operation implements: its metadata, how its
+//! request splits into path, query, headers and body, and how its response
+//! maps to an HTTP status and body. The server glue and the client are
+//! written once against these traits.
+
+use crate::error::MatrixError;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::fmt::Debug;
+
+/// The credentials an operation accepts (from its `security`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthScheme {
+    /// No credentials.
+    None,
+    /// A user's (or an application service's) access token, required.
+    AccessToken,
+    /// An access token is accepted but not required.
+    AccessTokenOptional,
+    /// Federation: an `Authorization: X-Matrix …` signed request.
+    ServerSignature,
+}
+
+/// Constants describing an operation.
+#[derive(Clone, Copy, Debug)]
+pub struct Metadata {
+    pub operation_id: &'static str,
+    pub method: &'static str,
+    /// The path template, with `{param}` placeholders, exactly as the spec writes it.
+    pub path: &'static str,
+    pub auth: AuthScheme,
+    /// Documented with a 429 response.
+    pub rate_limited: bool,
+    pub deprecated: bool,
+    pub added_in: Option<&'static str>,
+    pub changed_in: &'static [&'static str],
+    /// Names of the path parameters, in order.
+    pub path_params: &'static [&'static str],
+    /// Names of the query parameters (to tell apart operations documented
+    /// twice on one method and path).
+    pub query_params: &'static [&'static str],
+}
+
+/// An encoded body: content type and bytes, or nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Encoded {
+    pub content_type: Option<String>,
+    pub bytes: Bytes,
+}
+
+/// A non-JSON body (media uploads and downloads, federation multipart media).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RawBody {
+    pub content_type: Option<String>,
+    /// `Content-Disposition` of a download.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    pub data: Vec<u8>,
+}
+
+/// One operation's request. Implemented by every generated `Request`.
+pub trait Endpoint: Sized + Send + Debug + PartialEq + Serialize + DeserializeOwned + 'static {
+    const METADATA: Metadata;
+    type Path: Serialize + DeserializeOwned + Send;
+    type Query: Serialize + DeserializeOwned + Send;
+    type Headers: Serialize + DeserializeOwned + Send;
+    type Body: Send;
+    type Response: EndpointResponse;
+
+    fn from_parts(path: Self::Path, query: Self::Query, headers: Self::Headers, body: Self::Body) -> Self;
+    fn into_parts(self) -> (Self::Path, Self::Query, Self::Headers, Self::Body);
+    fn decode_body(content_type: Option<&str>, bytes: Bytes) -> Result<Self::Body, MatrixError>;
+    fn encode_body(body: &Self::Body) -> Result<Encoded, String>;
+}
+
+/// An HTTP response as the glue sees it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Encoded,
+}
+
+/// One operation's successful response: an enum with a case per documented
+/// non-error status. Errors travel as [`MatrixError`].
+pub trait EndpointResponse: Sized + Send + Debug + PartialEq + Serialize + DeserializeOwned + 'static {
+    fn into_http(self) -> Result<HttpResponse, String>;
+    fn from_http(response: HttpResponse) -> Result<Self, String>;
+}
+
+/// Body codecs the generated code calls.
+pub mod body {
+    use super::*;
+
+    /// Decodes a JSON body: bytes that are not JSON are `M_NOT_JSON`, JSON
+    /// of the wrong shape `M_BAD_JSON` (naming the field). An empty body
+    /// reads as `{}`, so optional bodies may be left out.
+    pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MatrixError> {
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            bytes
+        };
+        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(MatrixError::not_json)?;
+        serde_json::from_value(value).map_err(MatrixError::bad_json)
+    }
+
+    pub fn to_json<T: Serialize>(value: &T) -> Result<Encoded, String> {
+        let bytes = serde_json::to_vec(value).map_err(|e| e.to_string())?;
+        Ok(Encoded {
+            content_type: Some("application/json".into()),
+            bytes: bytes.into(),
+        })
+    }
+
+    pub fn raw(content_type: Option<&str>, bytes: Bytes) -> RawBody {
+        RawBody {
+            content_type: content_type.map(str::to_owned),
+            content_disposition: None,
+            data: bytes.to_vec(),
+        }
+    }
+
+    pub fn from_raw(body: &RawBody) -> Encoded {
+        Encoded {
+            content_type: body.content_type.clone(),
+            bytes: Bytes::from(body.data.clone()),
+        }
+    }
+
+    /// Decodes a JSON response body (for the client).
+    pub fn json_response<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            bytes
+        };
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    }
+
+    pub fn raw_response(response: &HttpResponse) -> RawBody {
+        let header = |name: &str| {
+            response
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        };
+        RawBody {
+            content_type: response.body.content_type.clone().or_else(|| header("content-type")),
+            content_disposition: header("content-disposition"),
+            data: response.body.bytes.to_vec(),
+        }
+    }
+
+    /// Response headers of a [`RawBody`] (content disposition).
+    pub fn raw_headers(body: &RawBody) -> Vec<(String, String)> {
+        body.content_disposition
+            .iter()
+            .map(|d| ("content-disposition".to_owned(), d.clone()))
+            .collect()
+    }
+}
+
+/// Headers to and from the typed `Headers` struct of an operation.
+pub mod headers {
+    use serde_json::{Map, Value};
+
+    /// A typed headers struct from `(name, value)` pairs (names compared
+    /// case-insensitively; the struct's field names are lowercase).
+    pub fn decode<T: serde::de::DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, String> {
+        let map: Map<String, Value> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone())))
+            .collect();
+        serde_json::from_value(Value::Object(map)).map_err(|e| e.to_string())
+    }
+
+    pub fn encode<T: serde::Serialize>(headers: &T) -> Result<Vec<(String, String)>, String> {
+        let value = serde_json::to_value(headers).map_err(|e| e.to_string())?;
+        Ok(value
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| match v {
+                        Value::String(s) => Some((k.clone(), s.clone())),
+                        Value::Null => None,
+                        other => Some((k.clone(), other.to_string())),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+/// Nothing: the body of an operation without one, or of a response status without content.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}

@@ -1,0 +1,435 @@
+//! The axum side, written once for every operation: routing (with `405` for
+//! a known path and wrong method, `404 M_UNRECOGNIZED` for anything else),
+//! credentials, typed path/query/header parsing, body limits and decoding,
+//! and turning results into HTTP responses. Bad input never reaches a
+//! handler and never becomes a 500.
+
+use crate::endpoint::{AuthScheme, Endpoint, EndpointResponse, HttpResponse};
+use crate::error::MatrixError;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, RawPathParams, Request};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+pub use axum::Router;
+use bytes::Bytes;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// What the caller presented, for the handler to judge (the glue only
+/// checks that required credentials are there at all).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Credentials {
+    /// From `Authorization: Bearer …` or the legacy `access_token` query parameter.
+    pub access_token: Option<String>,
+    /// From `Authorization: X-Matrix …` (federation).
+    pub x_matrix: Option<XMatrix>,
+}
+
+/// A parsed `Authorization: X-Matrix origin=…,destination=…,key=…,sig=…` header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct XMatrix {
+    pub origin: String,
+    pub destination: Option<String>,
+    pub key: String,
+    pub sig: String,
+}
+
+impl XMatrix {
+    /// Parses the parameters after `X-Matrix `. Values may be quoted.
+    pub fn parse(params: &str) -> Option<XMatrix> {
+        let mut x = XMatrix::default();
+        for part in params.split(',') {
+            let (k, v) = part.trim().split_once('=')?;
+            let v = v.trim().trim_matches('"').to_owned();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "origin" => x.origin = v,
+                "destination" => x.destination = Some(v),
+                "key" => x.key = v,
+                "sig" => x.sig = v,
+                _ => {}
+            }
+        }
+        (!x.origin.is_empty() && !x.key.is_empty() && !x.sig.is_empty()).then_some(x)
+    }
+}
+
+/// Server settings.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Larger request bodies get `413 M_TOO_LARGE`.
+    pub body_limit: usize,
+    /// Answer CORS preflights and add the headers the client-server API requires.
+    pub cors: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_limit: 50 * 1024 * 1024,
+            cors: true,
+        }
+    }
+}
+
+/// A request as the glue hands it to one operation.
+struct Incoming {
+    path_values: Vec<String>,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Bytes,
+    credentials: Credentials,
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+/// A handler's result; `BodyMismatch` lets the next operation sharing the
+/// same method and path try (the spec documents some endpoints twice).
+enum Outcome {
+    Done(Response),
+    BodyMismatch(Response),
+}
+
+type Handler<S> = Arc<dyn Fn(Arc<S>, Arc<Incoming>) -> BoxFuture + Send + Sync>;
+
+/// One operation on a route.
+struct Entry<S> {
+    handler: Handler<S>,
+    query_params: &'static [&'static str],
+}
+
+impl<S> Clone for Entry<S> {
+    fn clone(&self) -> Self {
+        Entry {
+            handler: self.handler.clone(),
+            query_params: self.query_params,
+        }
+    }
+}
+
+/// Collects the operations of a family and builds the router.
+pub struct RouterBuilder<S> {
+    api: Arc<S>,
+    config: ServerConfig,
+    /// route → method → operations, in registration order.
+    routes: BTreeMap<String, BTreeMap<String, Vec<Entry<S>>>>,
+    /// Routes with an empty trailing `{stateKey}`, added where nothing else is.
+    empty_key_routes: Vec<(String, String, Entry<S>)>,
+}
+
+fn error_response(err: MatrixError) -> Response {
+    let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = serde_json::to_vec(&err.body).unwrap_or_default();
+    let mut response = (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();
+    if let Some(ms) = err.retry_after_ms() {
+        if let Ok(v) = HeaderValue::from_str(&ms.div_ceil(1000).to_string()) {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+    }
+    response
+}
+
+fn http_response(r: HttpResponse) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    let mut response = Response::new(Body::from(r.body.bytes));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    if let Some(ct) = r
+        .body
+        .content_type
+        .as_deref()
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
+        headers.insert(axum::http::header::CONTENT_TYPE, ct);
+    }
+    for (k, v) in r.headers {
+        if let (Ok(k), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
+            headers.insert(k, v);
+        }
+    }
+    response
+}
+
+/// `{roomId}` → `{p0}`: routes use positional names, so two operations that
+/// name the same segment differently never conflict.
+fn positional_route(template: &str) -> (String, usize) {
+    let mut out = String::new();
+    let mut n = 0;
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else { break };
+        out.push_str(&format!("{{p{n}}}"));
+        n += 1;
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    (out, n)
+}
+
+fn query_pairs(query: &str) -> Vec<(String, String)> {
+    serde_html_form::from_str(query).unwrap_or_default()
+}
+
+fn credentials(headers: &[(String, String)], query: &str) -> Credentials {
+    let mut c = Credentials::default();
+    for (k, v) in headers {
+        if k.eq_ignore_ascii_case("authorization") {
+            if let Some(token) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+                c.access_token = Some(token.trim().to_owned());
+            } else if let Some(params) = v.strip_prefix("X-Matrix ") {
+                c.x_matrix = XMatrix::parse(params);
+            }
+        }
+    }
+    if c.access_token.is_none() {
+        c.access_token = query_pairs(query)
+            .into_iter()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v);
+    }
+    c
+}
+
+/// Classifies a serde error on path/query input.
+fn param_error(err: impl std::fmt::Display) -> MatrixError {
+    let text = err.to_string();
+    if text.starts_with("missing field") {
+        MatrixError::missing_param(text)
+    } else {
+        MatrixError::invalid_param(text)
+    }
+}
+
+fn parse<E: Endpoint>(incoming: &Incoming) -> Result<E, (MatrixError, bool)> {
+    let meta = E::METADATA;
+    match meta.auth {
+        AuthScheme::AccessToken if incoming.credentials.access_token.is_none() => {
+            return Err((MatrixError::missing_token(), false));
+        }
+        AuthScheme::ServerSignature if incoming.credentials.x_matrix.is_none() => {
+            return Err((
+                MatrixError::unauthorized("Missing or malformed X-Matrix authorization"),
+                false,
+            ));
+        }
+        _ => {}
+    }
+    let mut path = serde_json::Map::new();
+    for (i, name) in meta.path_params.iter().enumerate() {
+        let value = incoming.path_values.get(i).cloned().unwrap_or_default();
+        path.insert((*name).to_owned(), serde_json::Value::String(value));
+    }
+    let path: E::Path = serde_json::from_value(serde_json::Value::Object(path)).map_err(|e| (param_error(e), false))?;
+    let query: E::Query = serde_html_form::from_str(&incoming.query).map_err(|e| (param_error(e), false))?;
+    let headers: E::Headers =
+        crate::endpoint::headers::decode(&incoming.headers).map_err(|e| (param_error(e), false))?;
+    let content_type = incoming
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map(|(_, v)| v.as_str());
+    let body = E::decode_body(content_type, incoming.body.clone()).map_err(|e| (e, true))?;
+    Ok(E::from_parts(path, query, headers, body))
+}
+
+impl<S: Send + Sync + 'static> RouterBuilder<S> {
+    pub fn new(api: S, config: ServerConfig) -> Self {
+        RouterBuilder {
+            api: Arc::new(api),
+            config,
+            routes: BTreeMap::new(),
+            empty_key_routes: Vec::new(),
+        }
+    }
+
+    /// Registers operation `E`, served by `call`.
+    pub fn add<E, F, Fut>(&mut self, call: F)
+    where
+        E: Endpoint,
+        F: Fn(Arc<S>, E, Credentials) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<E::Response, MatrixError>> + Send + 'static,
+    {
+        let call = Arc::new(call);
+        let handler: Handler<S> = Arc::new(move |api: Arc<S>, incoming: Arc<Incoming>| {
+            let call = call.clone();
+            Box::pin(async move {
+                let request = match parse::<E>(&incoming) {
+                    Ok(r) => r,
+                    Err((err, true)) => return Outcome::BodyMismatch(error_response(err)),
+                    Err((err, false)) => return Outcome::Done(error_response(err)),
+                };
+                let credentials = incoming.credentials.clone();
+                Outcome::Done(match call(api, request, credentials).await {
+                    Ok(response) => match response.into_http() {
+                        Ok(http) => http_response(http),
+                        Err(e) => error_response(MatrixError::new(
+                            500,
+                            crate::error::ErrorCode::Unknown,
+                            format!("response could not be encoded: {e}"),
+                        )),
+                    },
+                    Err(err) => error_response(err),
+                })
+            })
+        });
+        let meta = E::METADATA;
+        let entry = Entry {
+            handler,
+            query_params: meta.query_params,
+        };
+        let (route, n) = positional_route(meta.path);
+        self.routes
+            .entry(route.clone())
+            .or_default()
+            .entry(meta.method.to_owned())
+            .or_default()
+            .push(entry.clone());
+        // The spec lets a state key be empty: `/state/{type}/` and `/state/{type}`
+        // then mean `stateKey = ""`. Registered last, never over a real route.
+        if n > 0 && meta.path.ends_with("/{stateKey}") {
+            let base = route[..route.len() - format!("{{p{}}}", n - 1).len()].to_owned();
+            for r in [base.trim_end_matches('/').to_owned(), base] {
+                self.empty_key_routes.push((r, meta.method.to_owned(), entry.clone()));
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> Router {
+        for (route, method, entry) in std::mem::take(&mut self.empty_key_routes) {
+            self.routes
+                .entry(route)
+                .or_default()
+                .entry(method)
+                .or_insert_with(|| vec![entry]);
+        }
+        let mut router = Router::new();
+        let limit = self.config.body_limit;
+        for (route, methods) in self.routes {
+            let mut method_router: MethodRouter = MethodRouter::new();
+            for (method, entries) in methods {
+                let Ok(m) = Method::from_bytes(method.as_bytes()) else {
+                    continue;
+                };
+                let Ok(filter) = MethodFilter::try_from(m) else {
+                    continue;
+                };
+                let api = self.api.clone();
+                let entries = Arc::new(entries);
+                method_router = method_router.merge(on(filter, move |req: Request| {
+                    let (api, entries) = (api.clone(), entries.clone());
+                    async move { dispatch(api, entries, req, limit).await }
+                }));
+            }
+            method_router = method_router.fallback(|| async { error_response(MatrixError::method_not_allowed()) });
+            router = router.route(&route, method_router);
+        }
+        router = router.fallback(|| async { error_response(MatrixError::unrecognized()) });
+        if self.config.cors {
+            use tower_http::cors::{Any, CorsLayer};
+            router = router.layer(
+                CorsLayer::new()
+                    .allow_origin(Any)
+                    .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+                    .allow_headers([
+                        HeaderName::from_static("x-requested-with"),
+                        axum::http::header::CONTENT_TYPE,
+                        axum::http::header::AUTHORIZATION,
+                    ]),
+            );
+        }
+        router
+    }
+}
+
+async fn dispatch<S: Send + Sync + 'static>(
+    api: Arc<S>,
+    entries: Arc<Vec<Entry<S>>>,
+    req: Request,
+    limit: usize,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let path_values: Vec<String> = match RawPathParams::from_request_parts(&mut parts, &()).await {
+        Ok(params) => params.iter().map(|(_, v)| v.to_owned()).collect(),
+        Err(_) => return error_response(MatrixError::invalid_param("path is not valid UTF-8")),
+    };
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(b) => b,
+        Err(_) => return error_response(MatrixError::too_large(limit)),
+    };
+    let query = parts.uri.query().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
+        .collect();
+    let credentials = credentials(&headers, &query);
+    // Operations documented twice on one method and path: those that declare
+    // every query parameter present go first, then spec order; a body that
+    // does not fit passes the request on to the next.
+    let present: Vec<String> = query_pairs(&query)
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k != "access_token")
+        .collect();
+    let mut ordered: Vec<&Entry<S>> = entries.iter().collect();
+    ordered.sort_by_key(|e| !present.iter().all(|k| e.query_params.contains(&k.as_str())));
+    let incoming = Arc::new(Incoming {
+        path_values,
+        query,
+        headers,
+        body: bytes,
+        credentials,
+    });
+    let mut last = None;
+    for entry in ordered {
+        match (entry.handler)(api.clone(), incoming.clone()).await {
+            Outcome::Done(response) => return response,
+            Outcome::BodyMismatch(response) => last = Some(response),
+        }
+    }
+    last.unwrap_or_else(|| error_response(MatrixError::unrecognized()))
+}
+
+/// An implementation of every operation at once, generically: what the
+/// generated `Dynamic` adapters forward to (used for proxies and tests).
+pub trait AnyHandler: Send + Sync + 'static {
+    fn handle<E: Endpoint>(
+        &self,
+        request: E,
+        credentials: Credentials,
+    ) -> impl Future<Output = Result<E::Response, MatrixError>> + Send;
+}
+
+/// Wraps an [`AnyHandler`] so it implements every generated family trait.
+pub struct Dynamic<H>(pub H);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x_matrix_parses() {
+        let x = XMatrix::parse(r#"origin="origin.example",destination=dest.example,key="ed25519:key1",sig="ABCDEF""#)
+            .unwrap();
+        assert_eq!(x.origin, "origin.example");
+        assert_eq!(x.destination.as_deref(), Some("dest.example"));
+        assert_eq!(x.key, "ed25519:key1");
+        assert!(XMatrix::parse("origin=a").is_none());
+    }
+
+    #[test]
+    fn routes_are_positional() {
+        assert_eq!(
+            positional_route("/rooms/{roomId}/state/{eventType}/{stateKey}"),
+            ("/rooms/{p0}/state/{p1}/{p2}".into(), 3)
+        );
+    }
+}
+
+/// Serves `router` on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router).await
+}
