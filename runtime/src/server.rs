@@ -406,6 +406,11 @@ pub trait AnyHandler: Send + Sync + 'static {
 /// Wraps an [`AnyHandler`] so it implements every generated family trait.
 pub struct Dynamic<H>(pub H);
 
+/// Serves `router` on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(listener, router).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,9 +432,4 @@ mod tests {
             ("/rooms/{p0}/state/{p1}/{p2}".into(), 3)
         );
     }
-}
-
-/// Serves `router` on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
 }
