@@ -13,6 +13,92 @@
 //! - `common`: [`common`](common/index.html)
 //!
 //! `registry` adds the `registry` module, which decodes JSON into a type named at run time.
+//! `server` adds, per family, a trait with one method per operation and an axum router
+//! (`endpoints::router`); `client` adds a reqwest client with one method per operation
+//! (`endpoints::Client`).
+//!
+//! # A server
+//!
+//! Implement the family trait one operation at a time; the router answers
+//! `404 M_UNRECOGNIZED` for the rest, and turns bad input into Matrix errors.
+//!
+//! ```rust,no_run
+//! # #[cfg(all(feature = "client-server", feature = "server"))]
+//! # mod example {
+//! use matrix_api::client_server::endpoints::{self as cs, ClientServerApi};
+//! use matrix_api::client_server::{GetVersionsResponse, LoginResponse};
+//! use matrix_api_runtime::{server::Credentials, MatrixError};
+//!
+//! struct Server;
+//!
+//! impl ClientServerApi for Server {
+//!     async fn get_versions(
+//!         &self,
+//!         _: cs::get_versions::Request,
+//!         _: Credentials,
+//!     ) -> Result<cs::get_versions::Response, MatrixError> {
+//!         Ok(cs::get_versions::Response::Ok(GetVersionsResponse {
+//!             versions: vec!["v1.19".into()],
+//!             unstable_features: None,
+//!         }))
+//!     }
+//!
+//!     async fn login(&self, request: cs::login::Request, _: Credentials) -> Result<cs::login::Response, MatrixError> {
+//!         if request.body.password.as_deref() != Some("secret") {
+//!             return Err(MatrixError::forbidden("Invalid password"));
+//!         }
+//!         let session = serde_json::json!({
+//!             "user_id": "@alice:example.org",
+//!             "access_token": "token",
+//!             "device_id": "DEVICE",
+//!         });
+//!         let session: LoginResponse = serde_json::from_value(session).map_err(MatrixError::bad_json)?;
+//!         Ok(cs::login::Response::Ok(session))
+//!     }
+//! }
+//!
+//! async fn serve() -> std::io::Result<()> {
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8008").await?;
+//!     matrix_api_runtime::server::serve(listener, cs::router(Server)).await
+//! }
+//! # }
+//! ```
+//!
+//! # A client
+//!
+//! ```rust,no_run
+//! # #[cfg(all(feature = "client-server", feature = "client"))]
+//! # mod example {
+//! use matrix_api::client_server::endpoints as cs;
+//!
+//! async fn chat() -> Result<(), Box<dyn std::error::Error>> {
+//!     let client = cs::Client::new("http://127.0.0.1:8008");
+//!     let login: cs::login::Request = serde_json::from_value(serde_json::json!({
+//!         "path": {}, "query": {}, "headers": {},
+//!         "body": { "type": "m.login.password", "identifier": { "type": "m.id.user", "user": "alice" }, "password": "secret" }
+//!     }))?;
+//!     let cs::login::Response::Ok(session) = client.login(login).await?;
+//!     let client = cs::Client(client.0.with_access_token(session.access_token));
+//!     let mut content = serde_json::Map::new();
+//!     content.insert("msgtype".into(), "m.text".into());
+//!     content.insert("body".into(), "Hello!".into());
+//!     let sent = client
+//!         .send_message(cs::send_message::Request {
+//!             path: cs::send_message::Path {
+//!                 room_id: "!room:example.org".into(),
+//!                 event_type: "m.room.message".into(),
+//!                 txn_id: "txn1".into(),
+//!             },
+//!             query: Default::default(),
+//!             headers: Default::default(),
+//!             body: content,
+//!         })
+//!         .await?;
+//!     println!("{sent:?}");
+//!     Ok(())
+//! }
+//! # }
+//! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![allow(
     clippy::large_enum_variant,

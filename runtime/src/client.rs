@@ -39,8 +39,29 @@ pub struct Client {
     http: reqwest::Client,
     base_url: String,
     access_token: Option<String>,
-    /// Headers sent with every request (e.g. a fixed `Authorization: X-Matrix …`).
+    /// Headers sent with every request.
     extra_headers: Vec<(String, String)>,
+    /// Signs federation requests (`Authorization: X-Matrix …`).
+    signer: Option<std::sync::Arc<Signer>>,
+}
+
+/// What a federation client signs with.
+pub struct Signer {
+    pub origin: String,
+    pub destination: String,
+    /// `ed25519:<id>`.
+    pub key_id: String,
+    pub key: ed25519_dalek::SigningKey,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signer")
+            .field("origin", &self.origin)
+            .field("destination", &self.destination)
+            .field("key_id", &self.key_id)
+            .finish()
+    }
 }
 
 impl Client {
@@ -55,11 +76,18 @@ impl Client {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             access_token: None,
             extra_headers: Vec::new(),
+            signer: None,
         }
     }
 
     pub fn with_access_token(mut self, token: impl Into<String>) -> Self {
         self.access_token = Some(token.into());
+        self
+    }
+
+    /// Signs every federation request as `signer.origin`.
+    pub fn with_signer(mut self, signer: Signer) -> Self {
+        self.signer = Some(std::sync::Arc::new(signer));
         self
     }
 
@@ -88,16 +116,13 @@ impl Client {
         let meta = E::METADATA;
         let (path, query, headers, body) = request.into_parts();
         let path = serde_json::to_value(&path).map_err(|e| ClientError::Request(e.to_string()))?;
-        let mut url = format!(
-            "{}{}",
-            self.base_url,
-            crate::path::fill(meta.path, &path).map_err(ClientError::Request)?
-        );
+        let mut uri = crate::path::fill(meta.path, &path).map_err(ClientError::Request)?;
         let query = serde_html_form::to_string(&query).map_err(|e| ClientError::Request(e.to_string()))?;
         if !query.is_empty() {
-            url.push('?');
-            url.push_str(&query);
+            uri.push('?');
+            uri.push_str(&query);
         }
+        let url = format!("{}{}", self.base_url, uri);
         let method =
             reqwest::Method::from_bytes(meta.method.as_bytes()).map_err(|e| ClientError::Request(e.to_string()))?;
         let mut builder = self.http.request(method, url);
@@ -112,7 +137,24 @@ impl Client {
             builder = builder.header(reqwest::header::CONTENT_TYPE, ct);
         }
         if encoded.content_type.is_some() || !encoded.bytes.is_empty() {
-            builder = builder.body(encoded.bytes);
+            builder = builder.body(encoded.bytes.clone());
+        }
+        if let (AuthScheme::ServerSignature, Some(signer)) = (meta.auth, &self.signer) {
+            let content: Option<serde_json::Value> = if encoded.content_type.as_deref() == Some("application/json") {
+                serde_json::from_slice(&encoded.bytes).ok()
+            } else {
+                None
+            };
+            let header = crate::signing::sign_request(
+                &signer.key,
+                &signer.key_id,
+                &signer.origin,
+                &signer.destination,
+                meta.method,
+                &uri,
+                content.as_ref(),
+            );
+            builder = builder.header(reqwest::header::AUTHORIZATION, header);
         }
         if matches!(meta.auth, AuthScheme::AccessToken | AuthScheme::AccessTokenOptional) {
             if let Some(token) = &self.access_token {

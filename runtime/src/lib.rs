@@ -15,6 +15,7 @@ pub mod error;
 pub mod path;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod signing;
 
 pub use endpoint::{AuthScheme, Empty, Encoded, Endpoint, EndpointResponse, HttpResponse, Metadata, RawBody};
 pub use error::{ErrorCode, MatrixError};
@@ -24,6 +25,34 @@ pub use error::{ErrorCode, MatrixError};
 /// for every operation of a family (tests, documentation, proxies).
 pub trait EndpointVisitor {
     fn visit<E: Endpoint>(&mut self);
+}
+
+/// A parsed `Authorization: X-Matrix origin=…,destination=…,key=…,sig=…` header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct XMatrixHeader {
+    pub origin: String,
+    pub destination: Option<String>,
+    pub key: String,
+    pub sig: String,
+}
+
+impl XMatrixHeader {
+    /// Parses the parameters after `X-Matrix `. Values may be quoted.
+    pub fn parse(params: &str) -> Option<XMatrixHeader> {
+        let mut x = XMatrixHeader::default();
+        for part in params.split(',') {
+            let (k, v) = part.trim().split_once('=')?;
+            let v = v.trim().trim_matches('"').to_owned();
+            match k.trim().to_ascii_lowercase().as_str() {
+                "origin" => x.origin = v,
+                "destination" => x.destination = Some(v),
+                "key" => x.key = v,
+                "sig" => x.sig = v,
+                _ => {}
+            }
+        }
+        (!x.origin.is_empty() && !x.key.is_empty() && !x.sig.is_empty()).then_some(x)
+    }
 }
 
 /// Re-exports for generated code.

@@ -28,41 +28,36 @@ pub struct Credentials {
     pub x_matrix: Option<XMatrix>,
 }
 
-/// A parsed `Authorization: X-Matrix origin=…,destination=…,key=…,sig=…` header.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct XMatrix {
-    pub origin: String,
-    pub destination: Option<String>,
-    pub key: String,
-    pub sig: String,
-}
+pub use crate::XMatrixHeader as XMatrix;
 
-impl XMatrix {
-    /// Parses the parameters after `X-Matrix `. Values may be quoted.
-    pub fn parse(params: &str) -> Option<XMatrix> {
-        let mut x = XMatrix::default();
-        for part in params.split(',') {
-            let (k, v) = part.trim().split_once('=')?;
-            let v = v.trim().trim_matches('"').to_owned();
-            match k.trim().to_ascii_lowercase().as_str() {
-                "origin" => x.origin = v,
-                "destination" => x.destination = Some(v),
-                "key" => x.key = v,
-                "sig" => x.sig = v,
-                _ => {}
-            }
-        }
-        (!x.origin.is_empty() && !x.key.is_empty() && !x.sig.is_empty()).then_some(x)
-    }
+/// Finds the public key an origin server signed with (`key_id` like `ed25519:abc`).
+pub trait KeyLookup: Send + Sync + 'static {
+    fn key(&self, origin: &str, key_id: &str) -> Option<ed25519_dalek::VerifyingKey>;
 }
 
 /// Server settings.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ServerConfig {
     /// Larger request bodies get `413 M_TOO_LARGE`.
     pub body_limit: usize,
     /// Answer CORS preflights and add the headers the client-server API requires.
     pub cors: bool,
+    /// This server's name: the `destination` federation requests must be signed for.
+    pub server_name: Option<String>,
+    /// With keys, every `X-Matrix` signature is verified before a handler
+    /// runs (`401 M_UNAUTHORIZED` otherwise); without, only its presence.
+    pub keys: Option<Arc<dyn KeyLookup>>,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("body_limit", &self.body_limit)
+            .field("cors", &self.cors)
+            .field("server_name", &self.server_name)
+            .field("verifies_signatures", &self.keys.is_some())
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {
@@ -70,12 +65,19 @@ impl Default for ServerConfig {
         ServerConfig {
             body_limit: 50 * 1024 * 1024,
             cors: true,
+            server_name: None,
+            keys: None,
         }
     }
 }
 
 /// A request as the glue hands it to one operation.
 struct Incoming {
+    method: String,
+    /// Path and query, as sent (what an X-Matrix signature covers).
+    uri: String,
+    server_name: Option<String>,
+    keys: Option<Arc<dyn KeyLookup>>,
     path_values: Vec<String>,
     query: String,
     headers: Vec<(String, String)>,
@@ -203,18 +205,35 @@ fn param_error(err: impl std::fmt::Display) -> MatrixError {
     }
 }
 
+fn verify_signature(incoming: &Incoming) -> Result<(), MatrixError> {
+    let Some(x) = &incoming.credentials.x_matrix else {
+        return Err(MatrixError::unauthorized("Missing or malformed X-Matrix authorization"));
+    };
+    let Some(keys) = &incoming.keys else { return Ok(()) };
+    let key = keys
+        .key(&x.origin, &x.key)
+        .ok_or_else(|| MatrixError::unauthorized(format!("Unknown key {} of {}", x.key, x.origin)))?;
+    let destination = incoming
+        .server_name
+        .clone()
+        .or_else(|| x.destination.clone())
+        .unwrap_or_default();
+    let content: Option<serde_json::Value> = if incoming.body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(&incoming.body).ok()
+    };
+    crate::signing::verify_request(x, &key, &destination, &incoming.method, &incoming.uri, content.as_ref())
+        .map_err(|e| MatrixError::unauthorized(format!("Invalid X-Matrix signature: {e}")))
+}
+
 fn parse<E: Endpoint>(incoming: &Incoming) -> Result<E, (MatrixError, bool)> {
     let meta = E::METADATA;
     match meta.auth {
         AuthScheme::AccessToken if incoming.credentials.access_token.is_none() => {
             return Err((MatrixError::missing_token(), false));
         }
-        AuthScheme::ServerSignature if incoming.credentials.x_matrix.is_none() => {
-            return Err((
-                MatrixError::unauthorized("Missing or malformed X-Matrix authorization"),
-                false,
-            ));
-        }
+        AuthScheme::ServerSignature => verify_signature(incoming).map_err(|e| (e, false))?,
         _ => {}
     }
     let mut path = serde_json::Map::new();
@@ -307,6 +326,7 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
         }
         let mut router = Router::new();
         let limit = self.config.body_limit;
+        let (server_name, keys) = (self.config.server_name.clone(), self.config.keys.clone());
         for (route, methods) in self.routes {
             let mut method_router: MethodRouter = MethodRouter::new();
             for (method, entries) in methods {
@@ -318,9 +338,11 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
                 };
                 let api = self.api.clone();
                 let entries = Arc::new(entries);
+                let (server_name, keys) = (server_name.clone(), keys.clone());
                 method_router = method_router.merge(on(filter, move |req: Request| {
                     let (api, entries) = (api.clone(), entries.clone());
-                    async move { dispatch(api, entries, req, limit).await }
+                    let (server_name, keys) = (server_name.clone(), keys.clone());
+                    async move { dispatch(api, entries, req, limit, server_name, keys).await }
                 }));
             }
             method_router = method_router.fallback(|| async { error_response(MatrixError::method_not_allowed()) });
@@ -349,6 +371,8 @@ async fn dispatch<S: Send + Sync + 'static>(
     entries: Arc<Vec<Entry<S>>>,
     req: Request,
     limit: usize,
+    server_name: Option<String>,
+    keys: Option<Arc<dyn KeyLookup>>,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
     let path_values: Vec<String> = match RawPathParams::from_request_parts(&mut parts, &()).await {
@@ -376,7 +400,17 @@ async fn dispatch<S: Send + Sync + 'static>(
         .collect();
     let mut ordered: Vec<&Entry<S>> = entries.iter().collect();
     ordered.sort_by_key(|e| !present.iter().all(|k| e.query_params.contains(&k.as_str())));
+    let method = parts.method.as_str().to_owned();
+    let uri = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
     let incoming = Arc::new(Incoming {
+        method,
+        uri,
+        server_name,
+        keys,
         path_values,
         query,
         headers,

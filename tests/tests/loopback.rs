@@ -295,6 +295,19 @@ async fn check<E: Endpoint>(ctx: Arc<Ctx>) -> Result<(bool, bool), String> {
     Ok((from_example, response_from_example))
 }
 
+fn signing_key() -> ed25519_dalek::SigningKey {
+    ed25519_dalek::SigningKey::from_bytes(&[42; 32])
+}
+
+/// The origin's published key, as a real server would fetch it.
+struct Keys;
+
+impl matrix_api_runtime::server::KeyLookup for Keys {
+    fn key(&self, origin: &str, key_id: &str) -> Option<ed25519_dalek::VerifyingKey> {
+        (origin == "origin.example" && key_id == "ed25519:1").then(|| signing_key().verifying_key())
+    }
+}
+
 async fn serve(router: matrix_api_runtime::server::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -321,7 +334,14 @@ async fn every_operation_round_trips_over_loopback() {
             }
             Family::ServerServer => {
                 server_server::endpoints::visit_all(&mut collect);
-                serve(server_server::endpoints::router(canned())).await
+                // Every federation request is signed by the client and verified by the router.
+                let config = matrix_api_runtime::server::ServerConfig {
+                    server_name: Some("dest.example".into()),
+                    keys: Some(Arc::new(Keys)),
+                    cors: false,
+                    ..Default::default()
+                };
+                serve(server_server::endpoints::router_with_config(canned(), config)).await
             }
             Family::Identity => {
                 identity::endpoints::visit_all(&mut collect);
@@ -338,10 +358,12 @@ async fn every_operation_round_trips_over_loopback() {
         };
         let client = Client::new(base).with_access_token("syt_test_token");
         let client = if family == Family::ServerServer {
-            client.with_header(
-                "authorization",
-                "X-Matrix origin=\"origin.example\",destination=\"dest.example\",key=\"ed25519:1\",sig=\"c2ln\"",
-            )
+            client.with_signer(matrix_api_runtime::client::Signer {
+                origin: "origin.example".into(),
+                destination: "dest.example".into(),
+                key_id: "ed25519:1".into(),
+                key: signing_key(),
+            })
         } else {
             client
         };

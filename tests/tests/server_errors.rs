@@ -100,7 +100,7 @@ async fn bad_input_gets_matrix_errors_and_never_reaches_the_handler() {
         server.clone(),
         ServerConfig {
             body_limit: 1024,
-            cors: true,
+            ..Default::default()
         },
     )
     .await;
@@ -227,4 +227,71 @@ async fn client_server_answers_cors_preflights() {
     assert!(head.contains("access-control-allow-origin: *"), "{head}");
     assert!(head.contains("access-control-allow-methods"), "{head}");
     assert!(head.contains("authorization"), "{head}");
+}
+
+struct OneKey(ed25519_dalek::VerifyingKey);
+
+impl matrix_api_runtime::server::KeyLookup for OneKey {
+    fn key(&self, origin: &str, key_id: &str) -> Option<ed25519_dalek::VerifyingKey> {
+        (origin == "origin.example" && key_id == "ed25519:1").then_some(self.0)
+    }
+}
+
+struct Federation;
+impl matrix_api::server_server::endpoints::ServerServerApi for Federation {}
+
+#[tokio::test]
+async fn federation_signatures_are_verified_before_the_handler() {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let config = ServerConfig {
+        server_name: Some("dest.example".into()),
+        keys: Some(Arc::new(OneKey(key.verifying_key()))),
+        cors: false,
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(matrix_api_tests::serve(
+        listener,
+        matrix_api::server_server::endpoints::router_with_config(Federation, config),
+    ));
+    let uri = "/_matrix/federation/v1/query/profile?user_id=%40a%3Adest.example";
+    let signed = matrix_api_runtime::signing::sign_request(
+        &key,
+        "ed25519:1",
+        "origin.example",
+        "dest.example",
+        "GET",
+        uri,
+        None,
+    );
+    let forged = signed.replace("sig=\"", "sig=\"AAAA");
+    let other_uri = matrix_api_runtime::signing::sign_request(
+        &key,
+        "ed25519:1",
+        "origin.example",
+        "dest.example",
+        "GET",
+        "/elsewhere",
+        None,
+    );
+    for (what, auth, status, errcode) in [
+        ("unsigned", String::new(), 401, "M_UNAUTHORIZED"),
+        ("forged", format!("Authorization: {forged}\r\n"), 401, "M_UNAUTHORIZED"),
+        (
+            "signed for another URI",
+            format!("Authorization: {other_uri}\r\n"),
+            401,
+            "M_UNAUTHORIZED",
+        ),
+        // A valid signature reaches the handler, which is the generated default.
+        ("valid", format!("Authorization: {signed}\r\n"), 404, "M_UNRECOGNIZED"),
+    ] {
+        let (got, _, body) = raw(addr, &request("GET", uri, &auth, b"")).await;
+        assert_eq!(
+            (got, body["errcode"].as_str()),
+            (status, Some(errcode)),
+            "{what}: {body}"
+        );
+    }
 }

@@ -87,10 +87,24 @@ fn escape_inline(text: &str) -> String {
 pub fn sanitize(md: &str, ctx: &DocContext) -> String {
     let mut out = Vec::new();
     let mut fence: Option<String> = None;
+    let mut indented_block = false;
     let mut previous_blank = true;
     for line in md.lines() {
         let trimmed = line.trim_start();
         let indent = &line[..line.len() - trimmed.len()];
+        if indented_block {
+            if line.starts_with("    ") || trimmed.is_empty() {
+                out.push(line.get(4..).unwrap_or("").to_owned());
+                continue;
+            }
+            while out.last().is_some_and(|l: &String| l.is_empty()) {
+                out.pop();
+            }
+            out.push("```".to_owned());
+            out.push(String::new());
+            fence = None;
+            indented_block = false;
+        }
         if let Some(marker) = &fence {
             if trimmed.starts_with(marker.as_str()) && trimmed.trim_end() == marker {
                 fence = None;
@@ -114,9 +128,13 @@ pub fn sanitize(md: &str, ctx: &DocContext) -> String {
             previous_blank = false;
             continue;
         }
-        // An indented code block (4+ spaces after a blank line) would be a doctest.
+        // An indented code block (4+ spaces after a blank line) would be a
+        // Rust doctest: fence it as text instead.
         if previous_blank && line.starts_with("    ") && !trimmed.is_empty() && !looks_like_list_item(trimmed) {
-            out.push(format!("    {}", sanitize_line(trimmed, ctx)));
+            out.push("```text".to_owned());
+            out.push(trimmed.to_owned());
+            fence = Some("```".to_owned());
+            indented_block = true;
             previous_blank = false;
             continue;
         }
@@ -294,6 +312,14 @@ mod tests {
     fn fences_become_text() {
         assert_eq!(sanitize("a\n```\n{}\n```", &ctx()), "a\n```text\n{}\n```");
         assert_eq!(sanitize("```json\n{}\n```", &ctx()), "```json\n{}\n```");
+    }
+
+    #[test]
+    fn indented_code_is_fenced_as_text() {
+        assert_eq!(
+            sanitize("a:\n\n    GET /x\n    {}\n\nb", &ctx()),
+            "a:\n\n```text\nGET /x\n{}\n```\n\nb"
+        );
     }
 
     #[test]
