@@ -1,0 +1,174 @@
+//! A message acknowledged with 200 survives SIGKILL of the server process;
+//! many clients sending at once each see every message exactly once, in one order.
+
+use matrix_api::client_server::endpoints as cs;
+use matrix_api_runtime::client::Client;
+use serde_json::{json, Value};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn req<R: serde::de::DeserializeOwned>(path: Value, query: Value, body: Value) -> R {
+    serde_json::from_value(json!({ "path": path, "query": query, "headers": {}, "body": body })).unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the server when dropped, also when the test fails.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn spawn(db: &std::path::Path, port: u16) -> Server {
+    // Wrapped in `Server` right away, which kills and waits for it on drop.
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .args([
+                "--server-name",
+                "test.local",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--db",
+            ])
+            .arg(db)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return server;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("server did not start");
+}
+
+async fn register(base: &str, user: &str) -> cs::Client {
+    let cs::register::Response::Ok(r) = cs::Client::new(base)
+        .register(req(
+            json!({}),
+            json!({}),
+            json!({ "username": user, "password": "pw", "auth": { "type": "m.login.dummy" } }),
+        ))
+        .await
+        .unwrap();
+    cs::Client(Client::new(base).with_access_token(r.access_token.unwrap()))
+}
+
+async fn messages(client: &cs::Client, room: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut from: Option<String> = None;
+    loop {
+        let mut query = json!({ "dir": "f", "limit": 100 });
+        if let Some(f) = &from {
+            query["from"] = json!(f);
+        }
+        let cs::get_room_events::Response::Ok(page) = client
+            .get_room_events(req(json!({ "roomId": room }), query, json!({})))
+            .await
+            .unwrap();
+        let page = serde_json::to_value(page).unwrap();
+        for e in page["chunk"].as_array().unwrap() {
+            if e["type"] == "m.room.message" {
+                out.push(e["content"]["body"].as_str().unwrap().to_owned());
+            }
+        }
+        match page["end"].as_str() {
+            Some(end) => from = Some(end.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_messages_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hs.db");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = spawn(&db, port).await;
+    let alice = register(&base, "alice").await;
+    let cs::create_room::Response::Ok(room) = alice.create_room(req(json!({}), json!({}), json!({}))).await.unwrap();
+    alice
+        .send_message(req(
+            json!({ "roomId": room.room_id, "eventType": "m.room.message", "txnId": "1" }),
+            json!({}),
+            json!({ "msgtype": "m.text", "body": "durable" }),
+        ))
+        .await
+        .unwrap();
+    // SIGKILL: no shutdown of any kind.
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    let _server = spawn(&db, port).await;
+    assert_eq!(messages(&alice, &room.room_id).await, ["durable"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_all_arrive_once_in_one_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = spawn(&dir.path().join("hs.db"), port).await;
+    let owner = register(&base, "owner").await;
+    let cs::create_room::Response::Ok(room) = owner
+        .create_room(req(json!({}), json!({}), json!({ "preset": "public_chat" })))
+        .await
+        .unwrap();
+    let room_id = room.room_id;
+    let mut clients = Vec::new();
+    for i in 0..20 {
+        let c = register(&base, &format!("user{i}")).await;
+        c.join_room_by_id(req(json!({ "roomId": room_id }), json!({}), json!({})))
+            .await
+            .unwrap();
+        clients.push(c);
+    }
+    let mut tasks = Vec::new();
+    for (i, c) in clients.iter().cloned().enumerate() {
+        let room_id = room_id.clone();
+        tasks.push(tokio::spawn(async move {
+            for j in 0..25 {
+                c.send_message(req(
+                    json!({ "roomId": room_id, "eventType": "m.room.message", "txnId": format!("{j}") }),
+                    json!({}),
+                    json!({ "msgtype": "m.text", "body": format!("{i}-{j}") }),
+                ))
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let reference = messages(&owner, &room_id).await;
+    assert_eq!(reference.len(), 500);
+    let unique: std::collections::BTreeSet<_> = reference.iter().collect();
+    assert_eq!(unique.len(), 500, "duplicates");
+    for c in clients.iter().take(3) {
+        assert_eq!(messages(c, &room_id).await, reference, "members disagree on the order");
+    }
+    // Each sender's own messages are in the order sent.
+    for i in 0..20 {
+        let mine: Vec<_> = reference
+            .iter()
+            .filter(|b| b.starts_with(&format!("{i}-")))
+            .cloned()
+            .collect();
+        let sent: Vec<_> = (0..25).map(|j| format!("{i}-{j}")).collect();
+        assert_eq!(mine, sent);
+    }
+}
