@@ -13,6 +13,7 @@
 //! - `common`: [`common`](common/index.html)
 //!
 //! `registry` adds the `registry` module, which decodes JSON into a type named at run time.
+//! `endpoints` adds, per family, one module per operation (metadata, typed request and response);
 //! `server` adds, per family, a trait with one method per operation and an axum router
 //! (`endpoints::router`); `client` adds a reqwest client with one method per operation
 //! (`endpoints::Client`).

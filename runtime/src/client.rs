@@ -107,6 +107,12 @@ impl Client {
         self
     }
 
+    /// The same client (token, signer, headers) for another server address.
+    pub fn with_base_url(mut self, base_url: &str) -> Self {
+        self.base_url = base_url.trim_end_matches('/').to_owned();
+        self
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base_url
     }

@@ -5,18 +5,9 @@ use matrix_api::client_server::endpoints as cs;
 use matrix_api_runtime::client::Client;
 use serde_json::{json, Value};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 fn req<R: serde::de::DeserializeOwned>(path: Value, query: Value, body: Value) -> R {
     serde_json::from_value(json!({ "path": path, "query": query, "headers": {}, "body": body })).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Kills the server when dropped, also when the test fails.
@@ -29,30 +20,25 @@ impl Drop for Server {
     }
 }
 
-async fn spawn(db: &std::path::Path, port: u16) -> Server {
-    // Wrapped in `Server` right away, which kills and waits for it on drop.
-    let server = Server(
+/// Starts the binary on a port the OS picks and returns it with its base URL
+/// (read from the line it prints), so no other process can take the port first.
+fn spawn(db: &std::path::Path) -> (Server, String) {
+    use std::io::BufRead;
+    let mut server = Server(
         Command::new(env!("CARGO_BIN_EXE_server"))
-            .args([
-                "--server-name",
-                "test.local",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--db",
-            ])
+            .args(["--server-name", "test.local", "--listen", "127.0.0.1:0", "--db"])
             .arg(db)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap(),
     );
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return server;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("server did not start");
+    let stderr = server.0.stderr.take().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stderr).read_line(&mut line).unwrap();
+    let base = line.rsplit(' ').next().unwrap().trim().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "unexpected start line: {line}");
+    (server, base)
 }
 
 async fn register(base: &str, user: &str) -> cs::Client {
@@ -96,9 +82,7 @@ async fn messages(client: &cs::Client, room: &str) -> Vec<String> {
 async fn acknowledged_messages_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("hs.db");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = spawn(&db, port).await;
+    let (mut server, base) = spawn(&db);
     let alice = register(&base, "alice").await;
     let cs::create_room::Response::Ok(room) = alice.create_room(req(json!({}), json!({}), json!({}))).await.unwrap();
     alice
@@ -112,16 +96,15 @@ async fn acknowledged_messages_survive_sigkill() {
     // SIGKILL: no shutdown of any kind.
     server.0.kill().unwrap();
     server.0.wait().unwrap();
-    let _server = spawn(&db, port).await;
+    let (_server, base) = spawn(&db);
+    let alice = cs::Client(alice.0.clone().with_base_url(&base));
     assert_eq!(messages(&alice, &room.room_id).await, ["durable"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_senders_all_arrive_once_in_one_order() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let _server = spawn(&dir.path().join("hs.db"), port).await;
+    let (_server, base) = spawn(&dir.path().join("hs.db"));
     let owner = register(&base, "owner").await;
     let cs::create_room::Response::Ok(room) = owner
         .create_room(req(json!({}), json!({}), json!({ "preset": "public_chat" })))

@@ -28,7 +28,9 @@ fn cursed_fixture_generates_names_that_compile_and_round_trip() {
     );
     let mut files = emit::generate(&spec.api, &options).unwrap();
     let cargo_toml = files.get_mut(std::path::Path::new("Cargo.toml")).unwrap();
-    cargo_toml.push_str("\n[dev-dependencies]\nserde_json = \"1\"\n\n[workspace]\n");
+    // The fixture's own test needs serde_json; the crate is its own workspace.
+    *cargo_toml = cargo_toml.replace("[dev-dependencies]\n", "[dev-dependencies]\nserde_json = \"1\"\n");
+    cargo_toml.push_str("\n[workspace]\n");
     files.insert(
         "tests/fixture_test.rs".into(),
         std::fs::read_to_string(fixture.join("fixture_test.rs")).unwrap(),

@@ -20,15 +20,14 @@ fn cargo(args: &[&str], target: &str) -> (bool, String) {
     )
 }
 
+/// All features, then each family alone (with its server and client halves).
 const FEATURE_SETS: &[&str] = &[
     "full,registry,server,client",
-    "client-server,server",
-    "server-server,client",
-    "client-server",
-    "server-server",
-    "identity",
-    "application-service",
-    "push-gateway,registry",
+    "client-server,server,client",
+    "server-server,server,client",
+    "identity,server,client",
+    "application-service,server,client",
+    "push-gateway,server,client,registry",
     "events",
     "common",
 ];

@@ -25,4 +25,6 @@ mod ping;
 pub use ping::*;
 mod transactions;
 pub use transactions::*;
+#[cfg(feature = "endpoints")]
+#[cfg_attr(docsrs, doc(cfg(feature = "endpoints")))]
 pub mod endpoints;

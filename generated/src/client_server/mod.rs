@@ -231,4 +231,6 @@ mod voip;
 pub use voip::*;
 mod whoami;
 pub use whoami::*;
+#[cfg(feature = "endpoints")]
+#[cfg_attr(docsrs, doc(cfg(feature = "endpoints")))]
 pub mod endpoints;

@@ -29,4 +29,6 @@ mod v2_terms;
 pub use v2_terms::*;
 mod versions;
 pub use versions::*;
+#[cfg(feature = "endpoints")]
+#[cfg_attr(docsrs, doc(cfg(feature = "endpoints")))]
 pub mod endpoints;

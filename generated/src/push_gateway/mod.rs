@@ -5,4 +5,6 @@
 //! Enabled by the `push-gateway` feature.
 mod push_notifier;
 pub use push_notifier::*;
+#[cfg(feature = "endpoints")]
+#[cfg_attr(docsrs, doc(cfg(feature = "endpoints")))]
 pub mod endpoints;

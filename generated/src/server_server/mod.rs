@@ -101,4 +101,6 @@ mod version;
 pub use version::*;
 mod wellknown;
 pub use wellknown::*;
+#[cfg(feature = "endpoints")]
+#[cfg_attr(docsrs, doc(cfg(feature = "endpoints")))]
 pub mod endpoints;

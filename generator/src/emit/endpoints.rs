@@ -406,7 +406,7 @@ pub fn family_module(api: &Api, family: Family, ops: &[&Operation], ctx: &DocCon
     let cors = family == Family::ClientServer;
     let doc = inner_doc_attrs(&format!(
         "Every operation of the {}: one module each (metadata, `Request`, `Response`),\n\
-         the server trait [`{trait_ident}`] with [`router`] (feature `server`), [`Client`] (feature `client`),\n\
+         the server trait `{trait_ident}` with `router` (feature `server`), `Client` (feature `client`),\n\
          and [`visit_all`].",
         family.title()
     ));

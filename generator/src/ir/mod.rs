@@ -240,6 +240,22 @@ impl Api {
                 TypeKind::StringEnum { .. } => {}
             }
         }
+        // A family's operations use types of other modules too.
+        if let Module::Family(family) = module {
+            for op in self.operations.iter().filter(|o| o.family == family) {
+                for p in op.params.iter().chain(op.responses.iter().flat_map(|r| &r.headers)) {
+                    visit(&p.ty, &mut deps);
+                }
+                let contents = op
+                    .request
+                    .iter()
+                    .flat_map(|b| &b.content)
+                    .chain(op.responses.iter().flat_map(|r| &r.content));
+                for ty in contents.filter_map(|c| c.ty.as_ref()) {
+                    visit(ty, &mut deps);
+                }
+            }
+        }
         deps
     }
 }
