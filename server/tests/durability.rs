@@ -1,14 +1,13 @@
 //! A message acknowledged with 200 survives SIGKILL of the server process;
 //! many clients sending at once each see every message exactly once, in one order.
 
-use matrix_api::client_server::endpoints as cs;
-use matrix_api_runtime::client::Client;
-use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
+mod common;
+use common::{register, req};
 
-fn req<R: serde::de::DeserializeOwned>(path: Value, query: Value, body: Value) -> R {
-    serde_json::from_value(json!({ "path": path, "query": query, "headers": {}, "body": body })).unwrap()
-}
+use matrix_api::client_server::endpoints as cs;
+
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
 
 /// Kills the server when dropped, also when the test fails.
 struct Server(Child);
@@ -39,18 +38,6 @@ fn spawn(db: &std::path::Path) -> (Server, String) {
     let base = line.rsplit(' ').next().unwrap().trim().to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "unexpected start line: {line}");
     (server, base)
-}
-
-async fn register(base: &str, user: &str) -> cs::Client {
-    let cs::register::Response::Ok(r) = cs::Client::new(base)
-        .register(req(
-            json!({}),
-            json!({}),
-            json!({ "username": user, "password": "pw", "auth": { "type": "m.login.dummy" } }),
-        ))
-        .await
-        .unwrap();
-    cs::Client(Client::new(base).with_access_token(r.access_token.unwrap()))
 }
 
 async fn messages(client: &cs::Client, room: &str) -> Vec<String> {

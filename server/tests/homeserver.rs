@@ -1,12 +1,11 @@
 //! The homeserver through the generated client, on 127.0.0.1.
 
-use matrix_api::client_server::endpoints as cs;
-use matrix_api_runtime::client::{Client, ClientError};
-use serde_json::{json, Value};
+mod common;
+use common::{register, req};
 
-fn req<R: serde::de::DeserializeOwned>(path: Value, query: Value, body: Value) -> R {
-    serde_json::from_value(json!({ "path": path, "query": query, "headers": {}, "body": body })).unwrap()
-}
+use matrix_api::client_server::endpoints as cs;
+use matrix_api_runtime::client::ClientError;
+use serde_json::{json, Value};
 
 async fn start(db: &std::path::Path) -> String {
     let router = server::router("test.local", db).unwrap();
@@ -14,19 +13,6 @@ async fn start(db: &std::path::Path) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(matrix_api_runtime::server::serve(listener, router));
     format!("http://{addr}")
-}
-
-async fn register(base: &str, user: &str) -> cs::Client {
-    let client = cs::Client::new(base);
-    let cs::register::Response::Ok(r) = client
-        .register(req(
-            json!({}),
-            json!({}),
-            json!({ "username": user, "password": "pw", "auth": { "type": "m.login.dummy" } }),
-        ))
-        .await
-        .unwrap();
-    cs::Client(Client::new(base).with_access_token(r.access_token.unwrap()))
 }
 
 fn errcode(e: ClientError) -> (u16, String) {
