@@ -142,12 +142,5 @@ pub fn check_examples(dir: &Path) -> ExampleReport {
 
 /// Serves an axum router on a bound listener until the test ends.
 pub async fn serve(listener: tokio::net::TcpListener, router: matrix_api_runtime::server::Router) {
-    let _ = axum_serve(listener, router).await;
-}
-
-async fn axum_serve(
-    listener: tokio::net::TcpListener,
-    router: matrix_api_runtime::server::Router,
-) -> std::io::Result<()> {
-    matrix_api_runtime::server::serve(listener, router).await
+    let _ = matrix_api_runtime::server::serve(listener, router).await;
 }

@@ -311,12 +311,8 @@ impl matrix_api_runtime::server::KeyLookup for Keys {
 async fn serve(router: matrix_api_runtime::server::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum_serve(listener, router).await });
+    tokio::spawn(matrix_api_tests::serve(listener, router));
     format!("http://{addr}")
-}
-
-async fn axum_serve(listener: tokio::net::TcpListener, router: matrix_api_runtime::server::Router) {
-    matrix_api_tests::serve(listener, router).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

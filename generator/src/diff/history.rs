@@ -87,7 +87,7 @@ fn reachable_docs(api: &Api, mut stack: Vec<usize>, add: &mut dyn FnMut(&Doc)) {
 /// `releases` oldest first. Entries are for the newest release's operations
 /// and events.
 pub fn history(releases: &[(String, Api)]) -> Vec<Entry> {
-    let Some((newest_name, newest)) = releases.last() else {
+    let Some((_, newest)) = releases.last() else {
         return Vec::new();
     };
     let first_name = releases.first().map(|(n, _)| n.clone()).unwrap_or_default();
@@ -231,7 +231,6 @@ pub fn history(releases: &[(String, Api)]) -> Vec<Entry> {
             disagreements,
         });
     }
-    let _ = newest_name;
     out
 }
 
