@@ -16,17 +16,29 @@ struct Args {
     /// SQLite database file (created, migrated at start).
     #[arg(long, env = "MATRIX_DB", default_value = "homeserver.db")]
     db: PathBuf,
+    /// Folder for uploaded media [default: `<db>.media` beside the database].
+    #[arg(long, env = "MATRIX_MEDIA_DIR")]
+    media_dir: Option<PathBuf>,
+    /// URL clients reach this server at, served by `/.well-known/matrix/client`
+    /// [default: `http://<listen address>`].
+    #[arg(long, env = "MATRIX_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let router =
-        server::router(&args.server_name, &args.db).map_err(|e| anyhow!("opening {}: {e}", args.db.display()))?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    eprintln!("serving {} on http://{}", args.server_name, listener.local_addr()?);
+    let address = listener.local_addr()?;
+    let mut config = server::Config::new(&args.server_name, &args.db);
+    if let Some(dir) = args.media_dir {
+        config.media_dir = dir;
+    }
+    config.public_url = Some(args.public_url.unwrap_or_else(|| format!("http://{address}")));
+    let router = server::router_with(config).map_err(|e| anyhow!("opening {}: {e}", args.db.display()))?;
+    eprintln!("serving {} on http://{address}", args.server_name);
     matrix_api_runtime::server::serve(listener, router).await?;
     Ok(())
 }

@@ -1,0 +1,163 @@
+//! Registration, login, logout, whoami and password change.
+
+use super::{internal, random_id, typed, Homeserver, Result};
+use matrix_api::client_server::endpoints as cs;
+use matrix_api_runtime::server::Credentials;
+use matrix_api_runtime::{ErrorCode, MatrixError};
+use serde_json::{json, Map};
+
+fn valid_localpart(localpart: &str) -> bool {
+    !localpart.is_empty()
+        && localpart.len() <= 255
+        && localpart
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._=-/+".contains(c))
+}
+
+impl Homeserver {
+    fn issue_token(&self, user_id: &str, device_id: Option<String>) -> Result<(String, String)> {
+        let token = format!("syt_{}", random_id(32));
+        let device = device_id.unwrap_or_else(|| random_id(10).to_uppercase());
+        self.store.add_token(&token, user_id, &device).map_err(internal)?;
+        Ok((token, device))
+    }
+}
+
+pub(super) fn login_flows(_: &Homeserver, _: cs::get_login_flows::Request) -> Result<cs::get_login_flows::Response> {
+    Ok(cs::get_login_flows::Response::Ok(typed(
+        json!({ "flows": [{ "type": "m.login.password" }] }),
+    )?))
+}
+
+pub(super) fn register(hs: &Homeserver, request: cs::register::Request) -> Result<cs::register::Response> {
+    let body = request.body;
+    if request.query.kind.as_ref().is_some_and(|k| k.as_str() == "guest") {
+        return Err(MatrixError::forbidden("Guest access is not enabled"));
+    }
+    let localpart = body.username.clone().unwrap_or_else(|| random_id(12).to_lowercase());
+    if !valid_localpart(&localpart) {
+        return Err(MatrixError::new(400, ErrorCode::InvalidUsername, "Invalid username"));
+    }
+    let user_id = hs.user_id(&localpart);
+    // User-interactive auth: one dummy stage.
+    let auth_type = body
+        .auth
+        .as_ref()
+        .and_then(|a| serde_json::to_value(a).ok())
+        .and_then(|v| v["type"].as_str().map(str::to_owned));
+    if auth_type.as_deref() != Some("m.login.dummy") {
+        return Err(MatrixError::new(401, ErrorCode::Other(String::new()), "")
+            .with("flows", json!([{ "stages": ["m.login.dummy"] }]))
+            .with("params", json!({}))
+            .with("session", random_id(16)));
+    }
+    let hash = match &body.password {
+        Some(p) => hash_password(p)?,
+        None => String::new(),
+    };
+    if !hs.store.create_user(&user_id, &hash).map_err(internal)? {
+        return Err(MatrixError::new(400, ErrorCode::UserInUse, "User ID already taken"));
+    }
+    hs.store
+        .set_profile_field(&user_id, "displayname", Some(&json!(localpart)))
+        .map_err(internal)?;
+    let mut response = json!({ "user_id": user_id });
+    if !body.inhibit_login.unwrap_or(false) {
+        let (token, device) = hs.issue_token(&user_id, body.device_id.clone())?;
+        response["access_token"] = json!(token);
+        response["device_id"] = json!(device);
+    }
+    Ok(cs::register::Response::Ok(typed(response)?))
+}
+
+pub(super) fn login(hs: &Homeserver, request: cs::login::Request) -> Result<cs::login::Response> {
+    let body = request.body;
+    if body.r#type != "m.login.password" {
+        return Err(MatrixError::new(400, ErrorCode::Unknown, "Unsupported login type"));
+    }
+    let identifier = body.identifier.as_ref().and_then(|i| serde_json::to_value(i).ok());
+    let user = identifier
+        .as_ref()
+        .and_then(|i| i["user"].as_str().map(str::to_owned))
+        .or(body.user.clone())
+        .ok_or_else(|| MatrixError::missing_param("identifier.user"))?;
+    let user_id = hs.user_id(&user);
+    let hash = hs.store.password_hash(&user_id).map_err(internal)?;
+    let ok = match (hash, &body.password) {
+        (Some(hash), Some(password)) if !hash.is_empty() => verify_password(&hash, password),
+        _ => false,
+    };
+    if !ok {
+        return Err(MatrixError::forbidden("Invalid username or password"));
+    }
+    let (token, device) = hs.issue_token(&user_id, body.device_id.clone())?;
+    Ok(cs::login::Response::Ok(typed(json!({
+        "user_id": user_id, "access_token": token, "device_id": device, "home_server": hs.server_name,
+    }))?))
+}
+
+pub(super) fn logout(
+    hs: &Homeserver,
+    _: cs::logout::Request,
+    credentials: Credentials,
+) -> Result<cs::logout::Response> {
+    hs.user(&credentials)?;
+    hs.store
+        .delete_token(credentials.access_token.as_deref().unwrap_or_default())
+        .map_err(internal)?;
+    Ok(cs::logout::Response::Ok(Map::new()))
+}
+
+pub(super) fn logout_all(
+    hs: &Homeserver,
+    _: cs::logout_all::Request,
+    credentials: Credentials,
+) -> Result<cs::logout_all::Response> {
+    let (user_id, _) = hs.user(&credentials)?;
+    hs.store.delete_tokens_of(&user_id).map_err(internal)?;
+    Ok(cs::logout_all::Response::Ok(Map::new()))
+}
+
+pub(super) fn whoami(
+    hs: &Homeserver,
+    _: cs::get_token_owner::Request,
+    credentials: Credentials,
+) -> Result<cs::get_token_owner::Response> {
+    let (user_id, device_id) = hs.user(&credentials)?;
+    Ok(cs::get_token_owner::Response::Ok(typed(
+        json!({ "user_id": user_id, "device_id": device_id }),
+    )?))
+}
+
+pub(super) fn change_password(
+    hs: &Homeserver,
+    request: cs::change_password::Request,
+    credentials: Credentials,
+) -> Result<cs::change_password::Response> {
+    let (user_id, _) = hs.user(&credentials)?;
+    hs.store
+        .set_password_hash(&user_id, &hash_password(&request.body.new_password)?)
+        .map_err(internal)?;
+    if request.body.logout_devices.unwrap_or(true) {
+        hs.store.delete_tokens_of(&user_id).map_err(internal)?;
+    }
+    Ok(cs::change_password::Response::Ok(Map::new()))
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(internal)?;
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(internal)
+}
+
+fn verify_password(hash: &str, password: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(hash).is_ok_and(|h| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}

@@ -1,0 +1,168 @@
+//! Typing notifications (kept in memory only, as they expire within
+//! seconds), read receipts and read markers.
+
+use super::{internal, now_ms, Homeserver, Result};
+use crate::store::Receipt;
+use matrix_api::client_server::endpoints as cs;
+use matrix_api_runtime::server::Credentials;
+use matrix_api_runtime::MatrixError;
+use serde_json::{json, Map};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Who is typing where, with a serial number that moves on every change so
+/// `/sync` can tell what changed since a token.
+#[derive(Default)]
+pub struct Typing {
+    state: Mutex<TypingState>,
+}
+
+#[derive(Default)]
+struct TypingState {
+    serial: i64,
+    /// Per room: the serial of its last change, and typing users with expiry.
+    rooms: HashMap<String, (i64, BTreeMap<String, Instant>)>,
+}
+
+impl Typing {
+    pub fn serial(&self) -> i64 {
+        self.state.lock().map(|s| s.serial).unwrap_or(0)
+    }
+
+    fn set(&self, room_id: &str, user_id: &str, until: Option<Instant>) {
+        let Ok(mut state) = self.state.lock() else { return };
+        state.serial += 1;
+        let serial = state.serial;
+        let room = state.rooms.entry(room_id.to_owned()).or_default();
+        room.0 = serial;
+        match until {
+            Some(t) => room.1.insert(user_id.to_owned(), t),
+            None => room.1.remove(user_id),
+        };
+    }
+
+    /// The users typing in a room, if that changed after `since`
+    /// (expiries count as changes).
+    pub fn changed_since(&self, room_id: &str, since: i64) -> Option<Vec<String>> {
+        let mut state = self.state.lock().ok()?;
+        let now = Instant::now();
+        let expired = state
+            .rooms
+            .get(room_id)
+            .is_some_and(|(_, users)| users.values().any(|t| *t <= now));
+        if expired {
+            state.serial += 1;
+            let serial = state.serial;
+            if let Some(room) = state.rooms.get_mut(room_id) {
+                room.1.retain(|_, t| *t > now);
+                room.0 = serial;
+            }
+        }
+        let (changed, users) = state.rooms.get(room_id)?;
+        (*changed > since).then(|| users.keys().cloned().collect())
+    }
+}
+
+/// Typing notifications last at most this long without renewal.
+const MAX_TYPING: Duration = Duration::from_secs(120);
+
+pub(super) fn set_typing(
+    hs: &Homeserver,
+    request: cs::set_typing::Request,
+    credentials: Credentials,
+) -> Result<cs::set_typing::Response> {
+    let (user_id, _) = hs.user(&credentials)?;
+    let p = request.path;
+    if p.user_id != user_id {
+        return Err(MatrixError::forbidden("You cannot set another user's typing state"));
+    }
+    hs.require_joined(&p.room_id, &user_id)?;
+    let until = request.body.typing.then(|| {
+        let timeout = Duration::from_millis(request.body.timeout.unwrap_or(30_000).max(0) as u64);
+        Instant::now() + timeout.min(MAX_TYPING)
+    });
+    hs.typing.set(&p.room_id, &user_id, until);
+    hs.changes.notify_waiters();
+    Ok(cs::set_typing::Response::Ok(Map::new()))
+}
+
+fn require_room_event(hs: &Homeserver, room_id: &str, event_id: &str) -> Result<()> {
+    match hs.store.event(event_id).map_err(internal)? {
+        Some(e) if e.room_id == room_id => Ok(()),
+        _ => Err(MatrixError::not_found("Event not found in this room")),
+    }
+}
+
+/// Records a receipt of type `m.read` or `m.read.private`, or the
+/// `m.fully_read` marker (room account data).
+fn mark(
+    hs: &Homeserver,
+    room_id: &str,
+    user_id: &str,
+    kind: &str,
+    event_id: &str,
+    thread: Option<String>,
+) -> Result<()> {
+    require_room_event(hs, room_id, event_id)?;
+    if kind == "m.fully_read" {
+        if thread.is_some() {
+            return Err(MatrixError::invalid_param("thread_id cannot be given for m.fully_read"));
+        }
+        hs.store
+            .set_account_data(user_id, room_id, "m.fully_read", &json!({ "event_id": event_id }))
+            .map_err(internal)?;
+    } else {
+        hs.store
+            .set_receipt(
+                room_id,
+                &Receipt {
+                    user_id: user_id.to_owned(),
+                    receipt_type: kind.to_owned(),
+                    thread_id: thread.unwrap_or_default(),
+                    event_id: event_id.to_owned(),
+                    ts: now_ms(),
+                },
+            )
+            .map_err(internal)?;
+    }
+    hs.changes.notify_waiters();
+    Ok(())
+}
+
+pub(super) fn post_receipt(
+    hs: &Homeserver,
+    request: cs::post_receipt::Request,
+    credentials: Credentials,
+) -> Result<cs::post_receipt::Response> {
+    let (user_id, _) = hs.user(&credentials)?;
+    let p = request.path;
+    hs.require_joined(&p.room_id, &user_id)?;
+    let kind = p.receipt_type.as_str();
+    if !matches!(kind, "m.read" | "m.read.private" | "m.fully_read") {
+        return Err(MatrixError::invalid_param(format!("unknown receipt type {kind}")));
+    }
+    mark(hs, &p.room_id, &user_id, kind, &p.event_id, request.body.thread_id)?;
+    Ok(cs::post_receipt::Response::Ok(Map::new()))
+}
+
+pub(super) fn set_read_marker(
+    hs: &Homeserver,
+    request: cs::set_read_marker::Request,
+    credentials: Credentials,
+) -> Result<cs::set_read_marker::Response> {
+    let (user_id, _) = hs.user(&credentials)?;
+    let room_id = request.path.room_id;
+    hs.require_joined(&room_id, &user_id)?;
+    let b = request.body;
+    for (kind, event_id) in [
+        ("m.fully_read", b.m_fully_read),
+        ("m.read", b.m_read),
+        ("m.read.private", b.m_read_private),
+    ] {
+        if let Some(event_id) = event_id {
+            mark(hs, &room_id, &user_id, kind, &event_id, None)?;
+        }
+    }
+    Ok(cs::set_read_marker::Response::Ok(Map::new()))
+}

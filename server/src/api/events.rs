@@ -1,0 +1,156 @@
+//! Events as clients see them, and what the room version decides about them:
+//! the format of event and room IDs, and what a redaction keeps.
+
+use crate::store::StoredEvent;
+use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use matrix_api_runtime::signing::canonical_json;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+/// An event ID in the format of `version`.
+///
+/// Versions 1 and 2 use `$opaque:server`; later ones the unpadded base64 of
+/// a SHA-256 hash (standard alphabet in v3, URL-safe from v4). This server
+/// keeps no event graph, so the hash covers the event's fields and a nonce
+/// rather than a signed PDU: the right shape, unique per event.
+pub(super) fn event_id(version: &str, server_name: &str, fields: &Value) -> String {
+    match version {
+        "1" | "2" => format!("${}:{server_name}", super::random_id(18)),
+        "3" => format!("${}", STANDARD_NO_PAD.encode(hash_with_nonce(fields))),
+        _ => format!("${}", URL_SAFE_NO_PAD.encode(hash_with_nonce(fields))),
+    }
+}
+
+fn hash_with_nonce(fields: &Value) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(canonical_json(fields).as_bytes());
+    hasher.update(super::random_id(16).as_bytes());
+    hasher.finalize().into()
+}
+
+/// The room ID of a new room, and the create event's ID when the version
+/// derives the room ID from it (v12: `!` + the create event's hash).
+pub(super) fn room_id(version: &str, server_name: &str, create_fields: &Value) -> (String, Option<String>) {
+    if room_id_is_create_hash(version) {
+        let hash = URL_SAFE_NO_PAD.encode(hash_with_nonce(create_fields));
+        (format!("!{hash}"), Some(format!("${hash}")))
+    } else {
+        (format!("!{}:{server_name}", super::random_id(18)), None)
+    }
+}
+
+fn room_id_is_create_hash(version: &str) -> bool {
+    version.parse::<u32>().is_ok_and(|v| v >= 12)
+}
+
+/// From room version 12 the creators outrank every power level.
+pub(super) fn creators_are_privileged(version: &str) -> bool {
+    room_id_is_create_hash(version)
+}
+
+/// The event as clients see it (`ClientEvent`).
+pub(super) fn client_event(e: &StoredEvent, with_room_id: bool) -> Value {
+    let mut v = json!({
+        "event_id": e.event_id,
+        "type": e.event_type,
+        "sender": e.sender,
+        "origin_server_ts": e.origin_server_ts,
+        "content": e.content,
+    });
+    if let Some(k) = &e.state_key {
+        v["state_key"] = json!(k);
+    }
+    if with_room_id {
+        v["room_id"] = json!(e.room_id);
+    }
+    if e.event_type == "m.room.redaction" {
+        // Room versions before 11 carry `redacts` at the top level; clients
+        // of all versions read it there, so it is given in both places.
+        if let Some(redacts) = e.content.get("redacts") {
+            v["redacts"] = redacts.clone();
+        }
+    }
+    if let Some(because) = &e.redacted_because {
+        v["unsigned"] = json!({ "redacted_because": because });
+    }
+    v
+}
+
+/// The stripped form used for invites.
+pub(super) fn stripped(e: &StoredEvent) -> Value {
+    json!({ "type": e.event_type, "state_key": e.state_key.clone().unwrap_or_default(), "sender": e.sender, "content": e.content })
+}
+
+/// The content a redaction leaves: the keys the room version's redaction
+/// algorithm protects for this event type (v11 rules; older versions keep a
+/// subset of the same keys, which is what matters to clients).
+pub(super) fn redacted_content(event_type: &str, content: &Value) -> Value {
+    let keep: &[&str] = match event_type {
+        "m.room.member" => &["membership", "join_authorised_via_users_server", "third_party_invite"],
+        "m.room.create" => return content.clone(),
+        "m.room.join_rules" => &["join_rule", "allow"],
+        "m.room.power_levels" => &[
+            "ban",
+            "events",
+            "events_default",
+            "invite",
+            "kick",
+            "redact",
+            "state_default",
+            "users",
+            "users_default",
+        ],
+        "m.room.history_visibility" => &["history_visibility"],
+        "m.room.redaction" => &["redacts"],
+        _ => &[],
+    };
+    let mut kept = Map::new();
+    for key in keep {
+        if let Some(v) = content.get(*key) {
+            let v = if *key == "third_party_invite" {
+                json!({ "signed": v.get("signed").cloned().unwrap_or(Value::Null) })
+            } else {
+                v.clone()
+            };
+            kept.insert((*key).to_owned(), v);
+        }
+    }
+    Value::Object(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_follow_the_room_version() {
+        let fields = json!({ "type": "m.room.message" });
+        assert!(event_id("1", "hs", &fields).ends_with(":hs"));
+        let v3 = event_id("3", "hs", &fields);
+        assert_eq!(v3.len(), 44);
+        assert!(!v3.contains(':'));
+        let v11 = event_id("11", "hs", &fields);
+        assert_eq!(v11.len(), 44);
+        assert!(!v11.contains(['+', '/', ':']));
+    }
+
+    #[test]
+    fn room_ids_of_version_12_are_the_create_event_hash() {
+        let (room, create) = room_id("12", "hs", &json!({}));
+        assert!(!room.contains(':'));
+        assert_eq!(&room[1..], &create.unwrap()[1..]);
+        let (room, create) = room_id("11", "hs", &json!({}));
+        assert!(room.ends_with(":hs") && create.is_none());
+    }
+
+    #[test]
+    fn redaction_keeps_only_protected_keys() {
+        let content = json!({ "membership": "join", "displayname": "Alice" });
+        assert_eq!(
+            redacted_content("m.room.member", &content),
+            json!({ "membership": "join" })
+        );
+        assert_eq!(redacted_content("m.room.message", &json!({ "body": "x" })), json!({}));
+    }
+}

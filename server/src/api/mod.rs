@@ -1,0 +1,557 @@
+//! The client-server API on the generated trait.
+//!
+//! The trait implementation at the bottom only routes each operation to the
+//! module of its topic; each handler takes the typed request, checks the
+//! caller and the room rules, and uses the store. Every operation not listed
+//! answers `404 M_UNRECOGNIZED` through the generated default.
+
+mod account;
+mod directory;
+mod ephemeral;
+mod events;
+mod filter;
+mod media;
+mod membership;
+mod profile;
+mod rooms;
+mod server_info;
+mod sync;
+mod user_data;
+
+use crate::store::{NewEvent, RoomInfo, Storage};
+use matrix_api::client_server::endpoints::{self as cs, ClientServerApi};
+use matrix_api_runtime::server::Credentials;
+use matrix_api_runtime::{ErrorCode, MatrixError};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+
+pub use ephemeral::Typing;
+pub use media::MAX_UPLOAD_BYTES;
+
+/// The homeserver: configuration, storage and what lives only in memory.
+pub struct Homeserver {
+    pub server_name: String,
+    /// Where clients reach this server (for `/.well-known/matrix/client`).
+    pub public_url: Option<String>,
+    pub store: Arc<dyn Storage>,
+    /// Uploaded files, one per media ID.
+    pub media_dir: PathBuf,
+    /// Woken on every change a `/sync` could return, for long-polling.
+    pub changes: Arc<Notify>,
+    /// Typing notifications (ephemeral: never stored).
+    pub typing: Typing,
+}
+
+type Result<T> = std::result::Result<T, MatrixError>;
+
+fn internal(e: impl std::fmt::Display) -> MatrixError {
+    MatrixError::new(500, ErrorCode::Unknown, format!("internal error: {e}"))
+}
+
+/// Builds a generated response type from JSON the server assembled.
+fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
+    serde_json::from_value(value).map_err(internal)
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn random_id(len: usize) -> String {
+    use rand::distr::{Alphanumeric, SampleString};
+    Alphanumeric.sample_string(&mut rand::rng(), len)
+}
+
+/// The room versions this server creates and joins.
+const ROOM_VERSIONS: &[&str] = &["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"];
+const DEFAULT_ROOM_VERSION: &str = "11";
+
+impl Homeserver {
+    /// The caller behind an access token: `(user ID, device ID)`.
+    fn user(&self, credentials: &Credentials) -> Result<(String, String)> {
+        let token = credentials
+            .access_token
+            .as_deref()
+            .ok_or_else(MatrixError::missing_token)?;
+        self.store.token_owner(token).map_err(internal)?.ok_or_else(|| {
+            MatrixError::new(401, ErrorCode::UnknownToken, "Unrecognised access token").with("soft_logout", false)
+        })
+    }
+
+    fn user_id(&self, localpart_or_id: &str) -> String {
+        if localpart_or_id.starts_with('@') {
+            localpart_or_id.to_owned()
+        } else {
+            format!("@{}:{}", localpart_or_id, self.server_name)
+        }
+    }
+
+    fn room(&self, room_id: &str) -> Result<RoomInfo> {
+        self.store
+            .room_info(room_id)
+            .map_err(internal)?
+            .ok_or_else(|| MatrixError::not_found("Unknown room"))
+    }
+
+    fn membership(&self, room_id: &str, user_id: &str) -> Result<Option<String>> {
+        self.store.membership(room_id, user_id).map_err(internal)
+    }
+
+    fn require_joined(&self, room_id: &str, user_id: &str) -> Result<RoomInfo> {
+        let room = self.room(room_id)?;
+        match self.membership(room_id, user_id)?.as_deref() {
+            Some("join") => Ok(room),
+            _ => Err(MatrixError::forbidden("You are not joined to this room")),
+        }
+    }
+
+    /// Appends an event with an ID in the format of the room's version.
+    fn send_event(
+        &self,
+        room_id: &str,
+        sender: &str,
+        event_type: &str,
+        state_key: Option<&str>,
+        content: Value,
+        txn_key: Option<&str>,
+    ) -> Result<String> {
+        self.append_event(None, room_id, sender, event_type, state_key, content, txn_key)
+    }
+
+    /// Appends an event; `event_id` is given only when the room version
+    /// derives it from elsewhere (the v12 create event).
+    #[allow(clippy::too_many_arguments)]
+    fn append_event(
+        &self,
+        event_id: Option<String>,
+        room_id: &str,
+        sender: &str,
+        event_type: &str,
+        state_key: Option<&str>,
+        content: Value,
+        txn_key: Option<&str>,
+    ) -> Result<String> {
+        let version = self.room(room_id)?.version;
+        let origin_server_ts = now_ms();
+        let event_id = event_id.unwrap_or_else(|| {
+            events::event_id(
+                &version,
+                &self.server_name,
+                &json!({ "room_id": room_id, "sender": sender, "type": event_type, "state_key": state_key,
+                         "content": content, "origin_server_ts": origin_server_ts }),
+            )
+        });
+        let (id, _) = self
+            .store
+            .append(NewEvent {
+                event_id: &event_id,
+                room_id,
+                sender,
+                event_type,
+                state_key,
+                content: &content,
+                origin_server_ts,
+                txn_key,
+            })
+            .map_err(internal)?;
+        self.changes.notify_waiters();
+        Ok(id)
+    }
+
+    /// A user's power level in a room and the room's power levels.
+    /// Room version 12 gives its creators a level above every other.
+    fn power_level(&self, room_id: &str, user_id: &str) -> Result<(i64, Value)> {
+        let room = self.room(room_id)?;
+        let levels = self
+            .store
+            .state_event(room_id, "m.room.power_levels", "")
+            .map_err(internal)?
+            .map(|e| e.content)
+            .unwrap_or_else(|| json!({}));
+        if events::creators_are_privileged(&room.version) && self.is_creator(room_id, &room, user_id)? {
+            return Ok((i64::MAX, levels));
+        }
+        let level = levels["users"][user_id]
+            .as_i64()
+            .or(levels["users_default"].as_i64())
+            .unwrap_or(0);
+        Ok((level, levels))
+    }
+
+    fn is_creator(&self, room_id: &str, room: &RoomInfo, user_id: &str) -> Result<bool> {
+        if room.creator == user_id {
+            return Ok(true);
+        }
+        let create = self.store.state_event(room_id, "m.room.create", "").map_err(internal)?;
+        Ok(create.is_some_and(|c| {
+            c.content["additional_creators"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|u| u == user_id))
+        }))
+    }
+
+    /// Fails with `M_FORBIDDEN` unless the user's level reaches `needed(levels)`.
+    fn require_level(&self, room_id: &str, user_id: &str, needed: impl Fn(&Value) -> i64) -> Result<i64> {
+        let (level, levels) = self.power_level(room_id, user_id)?;
+        if level >= needed(&levels) {
+            Ok(level)
+        } else {
+            Err(MatrixError::forbidden("Insufficient power level"))
+        }
+    }
+}
+
+/// The level needed to send a state event of this type.
+fn level_for_state(event_type: &str) -> impl Fn(&Value) -> i64 + '_ {
+    move |levels: &Value| {
+        levels["events"][event_type]
+            .as_i64()
+            .or(levels["state_default"].as_i64())
+            .unwrap_or(50)
+    }
+}
+
+/// Routes each implemented operation to its handler.
+impl ClientServerApi for Homeserver {
+    // Server information.
+    async fn get_versions(&self, r: cs::get_versions::Request, _: Credentials) -> Result<cs::get_versions::Response> {
+        server_info::versions(self, r)
+    }
+    async fn get_wellknown(
+        &self,
+        r: cs::get_wellknown::Request,
+        _: Credentials,
+    ) -> Result<cs::get_wellknown::Response> {
+        server_info::well_known(self, r)
+    }
+    async fn get_capabilities(
+        &self,
+        r: cs::get_capabilities::Request,
+        c: Credentials,
+    ) -> Result<cs::get_capabilities::Response> {
+        server_info::capabilities(self, r, c)
+    }
+
+    // Accounts and sessions.
+    async fn get_login_flows(
+        &self,
+        r: cs::get_login_flows::Request,
+        _: Credentials,
+    ) -> Result<cs::get_login_flows::Response> {
+        account::login_flows(self, r)
+    }
+    async fn register(&self, r: cs::register::Request, _: Credentials) -> Result<cs::register::Response> {
+        account::register(self, r)
+    }
+    async fn login(&self, r: cs::login::Request, _: Credentials) -> Result<cs::login::Response> {
+        account::login(self, r)
+    }
+    async fn logout(&self, r: cs::logout::Request, c: Credentials) -> Result<cs::logout::Response> {
+        account::logout(self, r, c)
+    }
+    async fn logout_all(&self, r: cs::logout_all::Request, c: Credentials) -> Result<cs::logout_all::Response> {
+        account::logout_all(self, r, c)
+    }
+    async fn get_token_owner(
+        &self,
+        r: cs::get_token_owner::Request,
+        c: Credentials,
+    ) -> Result<cs::get_token_owner::Response> {
+        account::whoami(self, r, c)
+    }
+    async fn change_password(
+        &self,
+        r: cs::change_password::Request,
+        c: Credentials,
+    ) -> Result<cs::change_password::Response> {
+        account::change_password(self, r, c)
+    }
+
+    // Profiles.
+    async fn get_user_profile(
+        &self,
+        r: cs::get_user_profile::Request,
+        c: Credentials,
+    ) -> Result<cs::get_user_profile::Response> {
+        profile::get_profile(self, r, c)
+    }
+    async fn get_profile_field(
+        &self,
+        r: cs::get_profile_field::Request,
+        c: Credentials,
+    ) -> Result<cs::get_profile_field::Response> {
+        profile::get_field(self, r, c)
+    }
+    async fn set_profile_field(
+        &self,
+        r: cs::set_profile_field::Request,
+        c: Credentials,
+    ) -> Result<cs::set_profile_field::Response> {
+        profile::set_field(self, r, c)
+    }
+    async fn delete_profile_field(
+        &self,
+        r: cs::delete_profile_field::Request,
+        c: Credentials,
+    ) -> Result<cs::delete_profile_field::Response> {
+        profile::delete_field(self, r, c)
+    }
+
+    // Rooms, state and events.
+    async fn create_room(&self, r: cs::create_room::Request, c: Credentials) -> Result<cs::create_room::Response> {
+        rooms::create_room(self, r, c)
+    }
+    async fn send_message(&self, r: cs::send_message::Request, c: Credentials) -> Result<cs::send_message::Response> {
+        rooms::send_message(self, r, c)
+    }
+    async fn set_room_state_with_key(
+        &self,
+        r: cs::set_room_state_with_key::Request,
+        c: Credentials,
+    ) -> Result<cs::set_room_state_with_key::Response> {
+        rooms::set_state(self, r, c)
+    }
+    async fn get_room_state_with_key(
+        &self,
+        r: cs::get_room_state_with_key::Request,
+        c: Credentials,
+    ) -> Result<cs::get_room_state_with_key::Response> {
+        rooms::get_state_event(self, r, c)
+    }
+    async fn get_room_state(
+        &self,
+        r: cs::get_room_state::Request,
+        c: Credentials,
+    ) -> Result<cs::get_room_state::Response> {
+        rooms::get_state(self, r, c)
+    }
+    async fn get_one_room_event(
+        &self,
+        r: cs::get_one_room_event::Request,
+        c: Credentials,
+    ) -> Result<cs::get_one_room_event::Response> {
+        rooms::get_event(self, r, c)
+    }
+    async fn redact_event(&self, r: cs::redact_event::Request, c: Credentials) -> Result<cs::redact_event::Response> {
+        rooms::redact(self, r, c)
+    }
+    async fn get_room_events(
+        &self,
+        r: cs::get_room_events::Request,
+        c: Credentials,
+    ) -> Result<cs::get_room_events::Response> {
+        rooms::messages(self, r, c)
+    }
+    async fn get_event_context(
+        &self,
+        r: cs::get_event_context::Request,
+        c: Credentials,
+    ) -> Result<cs::get_event_context::Response> {
+        rooms::context(self, r, c)
+    }
+    async fn get_members_by_room(
+        &self,
+        r: cs::get_members_by_room::Request,
+        c: Credentials,
+    ) -> Result<cs::get_members_by_room::Response> {
+        rooms::members(self, r, c)
+    }
+    async fn get_joined_members_by_room(
+        &self,
+        r: cs::get_joined_members_by_room::Request,
+        c: Credentials,
+    ) -> Result<cs::get_joined_members_by_room::Response> {
+        rooms::joined_members(self, r, c)
+    }
+    async fn get_joined_rooms(
+        &self,
+        r: cs::get_joined_rooms::Request,
+        c: Credentials,
+    ) -> Result<cs::get_joined_rooms::Response> {
+        rooms::joined_rooms(self, r, c)
+    }
+
+    // Membership.
+    async fn join_room_by_id(
+        &self,
+        r: cs::join_room_by_id::Request,
+        c: Credentials,
+    ) -> Result<cs::join_room_by_id::Response> {
+        membership::join_by_id(self, r, c)
+    }
+    async fn join_room(&self, r: cs::join_room::Request, c: Credentials) -> Result<cs::join_room::Response> {
+        membership::join_by_id_or_alias(self, r, c)
+    }
+    async fn invite_user(&self, r: cs::invite_user::Request, c: Credentials) -> Result<cs::invite_user::Response> {
+        membership::invite(self, r, c)
+    }
+    async fn leave_room(&self, r: cs::leave_room::Request, c: Credentials) -> Result<cs::leave_room::Response> {
+        membership::leave(self, r, c)
+    }
+    async fn kick(&self, r: cs::kick::Request, c: Credentials) -> Result<cs::kick::Response> {
+        membership::kick(self, r, c)
+    }
+    async fn ban(&self, r: cs::ban::Request, c: Credentials) -> Result<cs::ban::Response> {
+        membership::ban(self, r, c)
+    }
+    async fn unban(&self, r: cs::unban::Request, c: Credentials) -> Result<cs::unban::Response> {
+        membership::unban(self, r, c)
+    }
+    async fn forget_room(&self, r: cs::forget_room::Request, c: Credentials) -> Result<cs::forget_room::Response> {
+        membership::forget(self, r, c)
+    }
+
+    // Sync.
+    async fn sync(&self, r: cs::sync::Request, c: Credentials) -> Result<cs::sync::Response> {
+        sync::sync(self, r, c).await
+    }
+    async fn define_filter(
+        &self,
+        r: cs::define_filter::Request,
+        c: Credentials,
+    ) -> Result<cs::define_filter::Response> {
+        user_data::define_filter(self, r, c)
+    }
+    async fn get_filter(&self, r: cs::get_filter::Request, c: Credentials) -> Result<cs::get_filter::Response> {
+        user_data::get_filter(self, r, c)
+    }
+
+    // Account data.
+    async fn set_account_data(
+        &self,
+        r: cs::set_account_data::Request,
+        c: Credentials,
+    ) -> Result<cs::set_account_data::Response> {
+        user_data::set_global(self, r, c)
+    }
+    async fn get_account_data(
+        &self,
+        r: cs::get_account_data::Request,
+        c: Credentials,
+    ) -> Result<cs::get_account_data::Response> {
+        user_data::get_global(self, r, c)
+    }
+    async fn set_account_data_per_room(
+        &self,
+        r: cs::set_account_data_per_room::Request,
+        c: Credentials,
+    ) -> Result<cs::set_account_data_per_room::Response> {
+        user_data::set_per_room(self, r, c)
+    }
+    async fn get_account_data_per_room(
+        &self,
+        r: cs::get_account_data_per_room::Request,
+        c: Credentials,
+    ) -> Result<cs::get_account_data_per_room::Response> {
+        user_data::get_per_room(self, r, c)
+    }
+
+    // Typing, receipts, read markers.
+    async fn set_typing(&self, r: cs::set_typing::Request, c: Credentials) -> Result<cs::set_typing::Response> {
+        ephemeral::set_typing(self, r, c)
+    }
+    async fn post_receipt(&self, r: cs::post_receipt::Request, c: Credentials) -> Result<cs::post_receipt::Response> {
+        ephemeral::post_receipt(self, r, c)
+    }
+    async fn set_read_marker(
+        &self,
+        r: cs::set_read_marker::Request,
+        c: Credentials,
+    ) -> Result<cs::set_read_marker::Response> {
+        ephemeral::set_read_marker(self, r, c)
+    }
+
+    // Room aliases and the public room directory.
+    async fn set_room_alias(
+        &self,
+        r: cs::set_room_alias::Request,
+        c: Credentials,
+    ) -> Result<cs::set_room_alias::Response> {
+        directory::set_alias(self, r, c)
+    }
+    async fn get_room_id_by_alias(
+        &self,
+        r: cs::get_room_id_by_alias::Request,
+        _: Credentials,
+    ) -> Result<cs::get_room_id_by_alias::Response> {
+        directory::resolve_alias(self, r)
+    }
+    async fn delete_room_alias(
+        &self,
+        r: cs::delete_room_alias::Request,
+        c: Credentials,
+    ) -> Result<cs::delete_room_alias::Response> {
+        directory::delete_alias(self, r, c)
+    }
+    async fn get_local_aliases(
+        &self,
+        r: cs::get_local_aliases::Request,
+        c: Credentials,
+    ) -> Result<cs::get_local_aliases::Response> {
+        directory::local_aliases(self, r, c)
+    }
+    async fn get_room_visibility_on_directory(
+        &self,
+        r: cs::get_room_visibility_on_directory::Request,
+        _: Credentials,
+    ) -> Result<cs::get_room_visibility_on_directory::Response> {
+        directory::get_visibility(self, r)
+    }
+    async fn set_room_visibility_on_directory(
+        &self,
+        r: cs::set_room_visibility_on_directory::Request,
+        c: Credentials,
+    ) -> Result<cs::set_room_visibility_on_directory::Response> {
+        directory::set_visibility(self, r, c)
+    }
+    async fn get_public_rooms(
+        &self,
+        r: cs::get_public_rooms::Request,
+        _: Credentials,
+    ) -> Result<cs::get_public_rooms::Response> {
+        directory::public_rooms(self, r)
+    }
+    async fn query_public_rooms(
+        &self,
+        r: cs::query_public_rooms::Request,
+        c: Credentials,
+    ) -> Result<cs::query_public_rooms::Response> {
+        directory::search_public_rooms(self, r, c)
+    }
+
+    // Media.
+    async fn upload_content(
+        &self,
+        r: cs::upload_content::Request,
+        c: Credentials,
+    ) -> Result<cs::upload_content::Response> {
+        media::upload(self, r, c).await
+    }
+    async fn get_content_authed(
+        &self,
+        r: cs::get_content_authed::Request,
+        c: Credentials,
+    ) -> Result<cs::get_content_authed::Response> {
+        media::download(self, r, c).await
+    }
+    async fn get_content_override_name_authed(
+        &self,
+        r: cs::get_content_override_name_authed::Request,
+        c: Credentials,
+    ) -> Result<cs::get_content_override_name_authed::Response> {
+        media::download_as(self, r, c).await
+    }
+    async fn get_config_authed(
+        &self,
+        r: cs::get_config_authed::Request,
+        c: Credentials,
+    ) -> Result<cs::get_config_authed::Response> {
+        media::config(self, r, c)
+    }
+}

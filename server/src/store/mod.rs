@@ -1,0 +1,147 @@
+//! Storage: a narrow trait (what the homeserver needs, nothing SQL-shaped),
+//! and its SQLite implementation. Kept narrow so that another database
+//! (PostgreSQL, say) could back the same homeserver.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use serde_json::{Map, Value};
+
+/// One stored event.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    /// Position in the server's single event stream.
+    pub stream: i64,
+    pub event_id: String,
+    pub room_id: String,
+    pub sender: String,
+    pub event_type: String,
+    pub state_key: Option<String>,
+    pub content: Value,
+    pub origin_server_ts: i64,
+    /// The redaction event (as clients see it) once this event was redacted.
+    pub redacted_because: Option<Value>,
+}
+
+/// A new event to append.
+pub struct NewEvent<'a> {
+    pub event_id: &'a str,
+    pub room_id: &'a str,
+    pub sender: &'a str,
+    pub event_type: &'a str,
+    pub state_key: Option<&'a str>,
+    pub content: &'a Value,
+    pub origin_server_ts: i64,
+    /// `user:device:txn` for transaction-ID idempotency.
+    pub txn_key: Option<&'a str>,
+}
+
+/// A room's creator and version.
+#[derive(Clone, Debug)]
+pub struct RoomInfo {
+    pub creator: String,
+    pub version: String,
+}
+
+/// One read receipt.
+#[derive(Clone, Debug)]
+pub struct Receipt {
+    pub user_id: String,
+    pub receipt_type: String,
+    /// Empty for an unthreaded receipt.
+    pub thread_id: String,
+    pub event_id: String,
+    pub ts: i64,
+}
+
+/// What is known of an uploaded file (its bytes live on disk).
+#[derive(Clone, Debug)]
+pub struct MediaInfo {
+    pub uploader: String,
+    pub content_type: Option<String>,
+    pub filename: Option<String>,
+    pub size: i64,
+}
+
+/// One account data entry; `room_id` is empty for global account data.
+#[derive(Clone, Debug)]
+pub struct AccountData {
+    pub room_id: String,
+    pub data_type: String,
+    pub content: Value,
+}
+
+pub type StoreResult<T> = Result<T, String>;
+
+/// What the homeserver stores.
+///
+/// Two stream positions order everything a `/sync` can return: the event
+/// stream (rooms' timelines) and the side stream (account data, receipts).
+pub trait Storage: Send + Sync + 'static {
+    // Users, passwords, tokens.
+    fn create_user(&self, user_id: &str, password_hash: &str) -> StoreResult<bool>;
+    fn user_exists(&self, user_id: &str) -> StoreResult<bool>;
+    fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>>;
+    fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()>;
+    fn add_token(&self, token: &str, user_id: &str, device_id: &str) -> StoreResult<()>;
+    fn token_owner(&self, token: &str) -> StoreResult<Option<(String, String)>>;
+    fn delete_token(&self, token: &str) -> StoreResult<()>;
+    fn delete_tokens_of(&self, user_id: &str) -> StoreResult<()>;
+
+    // Profiles: one JSON value per field.
+    fn profile(&self, user_id: &str) -> StoreResult<Map<String, Value>>;
+    /// Sets (`Some`) or removes (`None`) one profile field.
+    fn set_profile_field(&self, user_id: &str, key: &str, value: Option<&Value>) -> StoreResult<()>;
+
+    // Rooms and events.
+    fn create_room(&self, room_id: &str, creator: &str, version: &str) -> StoreResult<()>;
+    fn room_info(&self, room_id: &str) -> StoreResult<Option<RoomInfo>>;
+    /// Appends an event (and updates current state for state events).
+    /// With a `txn_key` seen before, returns the earlier event's ID instead.
+    fn append(&self, event: NewEvent<'_>) -> StoreResult<(String, i64)>;
+    fn event(&self, event_id: &str) -> StoreResult<Option<StoredEvent>>;
+    /// Replaces an event's content by its redacted form and records why.
+    fn redact(&self, event_id: &str, redacted_content: &Value, because: &Value) -> StoreResult<()>;
+    fn state_event(&self, room_id: &str, event_type: &str, state_key: &str) -> StoreResult<Option<StoredEvent>>;
+    fn current_state(&self, room_id: &str) -> StoreResult<Vec<StoredEvent>>;
+    fn membership(&self, room_id: &str, user_id: &str) -> StoreResult<Option<String>>;
+    /// Every room the user has a membership in, with that membership.
+    fn rooms_of(&self, user_id: &str) -> StoreResult<Vec<(String, String)>>;
+    /// Events of a room with stream positions in `(after, upto]`, oldest first.
+    fn events_between(&self, room_id: &str, after: i64, upto: i64) -> StoreResult<Vec<StoredEvent>>;
+    /// Up to `limit` events of a room before `before` (exclusive), newest first.
+    fn events_before(&self, room_id: &str, before: i64, limit: i64) -> StoreResult<Vec<StoredEvent>>;
+    fn max_stream(&self) -> StoreResult<i64>;
+    fn forget(&self, user_id: &str, room_id: &str) -> StoreResult<()>;
+    fn unforget(&self, user_id: &str, room_id: &str) -> StoreResult<()>;
+    fn forgotten(&self, user_id: &str, room_id: &str) -> StoreResult<bool>;
+
+    // Side stream: account data and receipts.
+    fn max_side_stream(&self) -> StoreResult<i64>;
+    fn set_account_data(&self, user_id: &str, room_id: &str, data_type: &str, content: &Value) -> StoreResult<()>;
+    fn account_data(&self, user_id: &str, room_id: &str, data_type: &str) -> StoreResult<Option<Value>>;
+    /// The user's account data changed after side position `after`.
+    fn account_data_since(&self, user_id: &str, after: i64) -> StoreResult<Vec<AccountData>>;
+    fn set_receipt(&self, room_id: &str, receipt: &Receipt) -> StoreResult<()>;
+    /// Receipts of a room changed after side position `after`.
+    fn receipts_since(&self, room_id: &str, after: i64) -> StoreResult<Vec<Receipt>>;
+
+    // Filters.
+    fn add_filter(&self, user_id: &str, definition: &Value) -> StoreResult<i64>;
+    fn filter(&self, user_id: &str, filter_id: i64) -> StoreResult<Option<Value>>;
+
+    // Room directory.
+    /// False when the alias exists already.
+    fn add_alias(&self, alias: &str, room_id: &str, creator: &str) -> StoreResult<bool>;
+    /// The room and the user who created the alias.
+    fn alias(&self, alias: &str) -> StoreResult<Option<(String, String)>>;
+    fn delete_alias(&self, alias: &str) -> StoreResult<()>;
+    fn aliases_of(&self, room_id: &str) -> StoreResult<Vec<String>>;
+    fn set_published(&self, room_id: &str, published: bool) -> StoreResult<()>;
+    fn published_rooms(&self) -> StoreResult<Vec<String>>;
+
+    // Media metadata.
+    fn add_media(&self, media_id: &str, info: &MediaInfo) -> StoreResult<()>;
+    fn media(&self, media_id: &str) -> StoreResult<Option<MediaInfo>>;
+}

@@ -1,0 +1,548 @@
+//! The SQLite implementation of [`Storage`]: migrations run at open, WAL
+//! mode, full fsync, one connection behind a mutex (SQLite serialises
+//! writers anyway).
+
+use super::{AccountData, MediaInfo, NewEvent, Receipt, RoomInfo, Storage, StoreResult, StoredEvent};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::{Map, Value};
+use std::path::Path;
+use std::sync::Mutex;
+
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE users (user_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL);
+     CREATE TABLE tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, device_id TEXT NOT NULL);
+     CREATE TABLE rooms (room_id TEXT PRIMARY KEY, creator TEXT NOT NULL, version TEXT NOT NULL);
+     CREATE TABLE events (
+         stream INTEGER PRIMARY KEY AUTOINCREMENT,
+         event_id TEXT NOT NULL UNIQUE,
+         room_id TEXT NOT NULL,
+         sender TEXT NOT NULL,
+         type TEXT NOT NULL,
+         state_key TEXT,
+         content TEXT NOT NULL,
+         origin_server_ts INTEGER NOT NULL,
+         txn_key TEXT UNIQUE
+     );
+     CREATE INDEX events_room ON events (room_id, stream);
+     CREATE TABLE room_state (
+         room_id TEXT NOT NULL, type TEXT NOT NULL, state_key TEXT NOT NULL, stream INTEGER NOT NULL,
+         PRIMARY KEY (room_id, type, state_key)
+     );",
+    "ALTER TABLE events ADD COLUMN redacted_because TEXT;
+     CREATE INDEX room_state_by_key ON room_state (type, state_key);
+     CREATE TABLE profile (user_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (user_id, key));
+     CREATE TABLE forgotten (user_id TEXT NOT NULL, room_id TEXT NOT NULL, PRIMARY KEY (user_id, room_id));
+     CREATE TABLE side_stream (pos INTEGER PRIMARY KEY AUTOINCREMENT);
+     CREATE TABLE account_data (
+         user_id TEXT NOT NULL, room_id TEXT NOT NULL, type TEXT NOT NULL, content TEXT NOT NULL, pos INTEGER NOT NULL,
+         PRIMARY KEY (user_id, room_id, type)
+     );
+     CREATE TABLE receipts (
+         room_id TEXT NOT NULL, user_id TEXT NOT NULL, type TEXT NOT NULL, thread_id TEXT NOT NULL,
+         event_id TEXT NOT NULL, ts INTEGER NOT NULL, pos INTEGER NOT NULL,
+         PRIMARY KEY (room_id, user_id, type, thread_id)
+     );
+     CREATE TABLE filters (filter_id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, definition TEXT NOT NULL);
+     CREATE TABLE aliases (alias TEXT PRIMARY KEY, room_id TEXT NOT NULL, creator TEXT NOT NULL);
+     CREATE TABLE published (room_id TEXT PRIMARY KEY);
+     CREATE TABLE media (
+         media_id TEXT PRIMARY KEY, uploader TEXT NOT NULL, content_type TEXT, filename TEXT, size INTEGER NOT NULL
+     );",
+];
+
+fn err(e: rusqlite::Error) -> String {
+    e.to_string()
+}
+
+fn row_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    let content: String = row.get(6)?;
+    Ok(StoredEvent {
+        stream: row.get(0)?,
+        event_id: row.get(1)?,
+        room_id: row.get(2)?,
+        sender: row.get(3)?,
+        event_type: row.get(4)?,
+        state_key: row.get(5)?,
+        content: serde_json::from_str(&content).unwrap_or(Value::Null),
+        origin_server_ts: row.get(7)?,
+        redacted_because: row
+            .get::<_, Option<String>>(8)?
+            .and_then(|s| serde_json::from_str(&s).ok()),
+    })
+}
+
+const EVENT_COLUMNS: &str =
+    "stream, event_id, room_id, sender, type, state_key, content, origin_server_ts, redacted_because";
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let conn = Connection::open(path).map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(err)?;
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            conn.execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", i + 1))
+                .map_err(err)?;
+        }
+        Ok(SqliteStore { conn: Mutex::new(conn) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let mut conn = self.conn.lock().map_err(|_| "storage lock poisoned".to_owned())?;
+        f(&mut conn).map_err(err)
+    }
+}
+
+impl Storage for SqliteStore {
+    fn create_user(&self, user_id: &str, password_hash: &str) -> StoreResult<bool> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO users (user_id, password_hash) VALUES (?1, ?2)",
+                params![user_id, password_hash],
+            )
+            .map(|n| n == 1)
+        })
+    }
+    fn user_exists(&self, user_id: &str) -> StoreResult<bool> {
+        self.with(|c| {
+            c.query_row("SELECT 1 FROM users WHERE user_id = ?1", [user_id], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+        })
+    }
+    fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
+        self.with(|c| {
+            c.query_row("SELECT password_hash FROM users WHERE user_id = ?1", [user_id], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+    fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE users SET password_hash = ?2 WHERE user_id = ?1",
+                params![user_id, hash],
+            )
+            .map(|_| ())
+        })
+    }
+    fn add_token(&self, token: &str, user_id: &str, device_id: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO tokens (token, user_id, device_id) VALUES (?1, ?2, ?3)",
+                params![token, user_id, device_id],
+            )
+            .map(|_| ())
+        })
+    }
+    fn token_owner(&self, token: &str) -> StoreResult<Option<(String, String)>> {
+        self.with(|c| {
+            c.query_row("SELECT user_id, device_id FROM tokens WHERE token = ?1", [token], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })
+    }
+    fn delete_token(&self, token: &str) -> StoreResult<()> {
+        self.with(|c| c.execute("DELETE FROM tokens WHERE token = ?1", [token]).map(|_| ()))
+    }
+    fn delete_tokens_of(&self, user_id: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM tokens WHERE user_id = ?1", [user_id])
+                .map(|_| ())
+        })
+    }
+    fn create_room(&self, room_id: &str, creator: &str, version: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO rooms (room_id, creator, version) VALUES (?1, ?2, ?3)",
+                params![room_id, creator, version],
+            )
+            .map(|_| ())
+        })
+    }
+    fn room_info(&self, room_id: &str) -> StoreResult<Option<RoomInfo>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT creator, version FROM rooms WHERE room_id = ?1",
+                [room_id],
+                |r| {
+                    Ok(RoomInfo {
+                        creator: r.get(0)?,
+                        version: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+    fn append(&self, e: NewEvent<'_>) -> StoreResult<(String, i64)> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            if let Some(key) = e.txn_key {
+                let earlier: Option<(String, i64)> = tx
+                    .query_row("SELECT event_id, stream FROM events WHERE txn_key = ?1", [key], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                if let Some(earlier) = earlier {
+                    return Ok(earlier);
+                }
+            }
+            tx.execute(
+                "INSERT INTO events (event_id, room_id, sender, type, state_key, content, origin_server_ts, txn_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    e.event_id,
+                    e.room_id,
+                    e.sender,
+                    e.event_type,
+                    e.state_key,
+                    e.content.to_string(),
+                    e.origin_server_ts,
+                    e.txn_key
+                ],
+            )?;
+            let stream = tx.last_insert_rowid();
+            if let Some(key) = e.state_key {
+                tx.execute(
+                    "INSERT INTO room_state (room_id, type, state_key, stream) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (room_id, type, state_key) DO UPDATE SET stream = excluded.stream",
+                    params![e.room_id, e.event_type, key, stream],
+                )?;
+            }
+            tx.commit()?;
+            Ok((e.event_id.to_owned(), stream))
+        })
+    }
+    fn state_event(&self, room_id: &str, event_type: &str, state_key: &str) -> StoreResult<Option<StoredEvent>> {
+        self.with(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE stream =
+                     (SELECT stream FROM room_state WHERE room_id = ?1 AND type = ?2 AND state_key = ?3)"
+                ),
+                params![room_id, event_type, state_key],
+                row_event,
+            )
+            .optional()
+        })
+    }
+    fn current_state(&self, room_id: &str) -> StoreResult<Vec<StoredEvent>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE stream IN (SELECT stream FROM room_state WHERE room_id = ?1) ORDER BY stream"
+            ))?;
+            let rows = st.query_map([room_id], row_event)?;
+            rows.collect()
+        })
+    }
+    fn membership(&self, room_id: &str, user_id: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .state_event(room_id, "m.room.member", user_id)?
+            .and_then(|e| e.content.get("membership").and_then(Value::as_str).map(str::to_owned)))
+    }
+    fn rooms_of(&self, user_id: &str) -> StoreResult<Vec<(String, String)>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE stream IN
+                 (SELECT stream FROM room_state WHERE type = 'm.room.member' AND state_key = ?1) ORDER BY stream"
+            ))?;
+            let rows = st.query_map([user_id], row_event)?;
+            let events: Vec<StoredEvent> = rows.collect::<rusqlite::Result<_>>()?;
+            Ok(events
+                .into_iter()
+                .map(|e| {
+                    (
+                        e.room_id,
+                        e.content
+                            .get("membership")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                    )
+                })
+                .collect())
+        })
+    }
+    fn events_between(&self, room_id: &str, after: i64, upto: i64) -> StoreResult<Vec<StoredEvent>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE room_id = ?1 AND stream > ?2 AND stream <= ?3 ORDER BY stream"
+            ))?;
+            let rows = st.query_map(params![room_id, after, upto], row_event)?;
+            rows.collect()
+        })
+    }
+    fn events_before(&self, room_id: &str, before: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE room_id = ?1 AND stream < ?2 ORDER BY stream DESC LIMIT ?3"
+            ))?;
+            let rows = st.query_map(params![room_id, before, limit], row_event)?;
+            rows.collect()
+        })
+    }
+    fn max_stream(&self) -> StoreResult<i64> {
+        self.with(|c| c.query_row("SELECT COALESCE(MAX(stream), 0) FROM events", [], |r| r.get(0)))
+    }
+    fn event(&self, event_id: &str) -> StoreResult<Option<StoredEvent>> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?1"),
+                [event_id],
+                row_event,
+            )
+            .optional()
+        })
+    }
+    fn redact(&self, event_id: &str, redacted_content: &Value, because: &Value) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE events SET content = ?2, redacted_because = ?3 WHERE event_id = ?1",
+                params![event_id, redacted_content.to_string(), because.to_string()],
+            )
+            .map(|_| ())
+        })
+    }
+    fn forget(&self, user_id: &str, room_id: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO forgotten (user_id, room_id) VALUES (?1, ?2)",
+                params![user_id, room_id],
+            )
+            .map(|_| ())
+        })
+    }
+    fn unforget(&self, user_id: &str, room_id: &str) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM forgotten WHERE user_id = ?1 AND room_id = ?2",
+                params![user_id, room_id],
+            )
+            .map(|_| ())
+        })
+    }
+    fn forgotten(&self, user_id: &str, room_id: &str) -> StoreResult<bool> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT 1 FROM forgotten WHERE user_id = ?1 AND room_id = ?2",
+                params![user_id, room_id],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|r| r.is_some())
+        })
+    }
+    fn profile(&self, user_id: &str) -> StoreResult<Map<String, Value>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT key, value FROM profile WHERE user_id = ?1 ORDER BY key")?;
+            let rows = st.query_map([user_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut profile = Map::new();
+            for row in rows {
+                let (key, value) = row?;
+                profile.insert(key, serde_json::from_str(&value).unwrap_or(Value::Null));
+            }
+            Ok(profile)
+        })
+    }
+    fn set_profile_field(&self, user_id: &str, key: &str, value: Option<&Value>) -> StoreResult<()> {
+        self.with(|c| {
+            match value {
+                Some(v) => c.execute(
+                    "INSERT INTO profile (user_id, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value",
+                    params![user_id, key, v.to_string()],
+                ),
+                None => c.execute(
+                    "DELETE FROM profile WHERE user_id = ?1 AND key = ?2",
+                    params![user_id, key],
+                ),
+            }
+            .map(|_| ())
+        })
+    }
+    fn max_side_stream(&self) -> StoreResult<i64> {
+        self.with(|c| c.query_row("SELECT COALESCE(MAX(pos), 0) FROM side_stream", [], |r| r.get(0)))
+    }
+    fn set_account_data(&self, user_id: &str, room_id: &str, data_type: &str, content: &Value) -> StoreResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let pos = next_side_position(&tx)?;
+            tx.execute(
+                "INSERT INTO account_data (user_id, room_id, type, content, pos) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, pos = excluded.pos",
+                params![user_id, room_id, data_type, content.to_string(), pos],
+            )?;
+            tx.commit()
+        })
+    }
+    fn account_data(&self, user_id: &str, room_id: &str, data_type: &str) -> StoreResult<Option<Value>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT content FROM account_data WHERE user_id = ?1 AND room_id = ?2 AND type = ?3",
+                params![user_id, room_id, data_type],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map(|s| s.and_then(|s| serde_json::from_str(&s).ok()))
+        })
+    }
+    fn account_data_since(&self, user_id: &str, after: i64) -> StoreResult<Vec<AccountData>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT room_id, type, content FROM account_data WHERE user_id = ?1 AND pos > ?2 ORDER BY pos",
+            )?;
+            let rows = st.query_map(params![user_id, after], |r| {
+                Ok(AccountData {
+                    room_id: r.get(0)?,
+                    data_type: r.get(1)?,
+                    content: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or(Value::Null),
+                })
+            })?;
+            rows.collect()
+        })
+    }
+    fn set_receipt(&self, room_id: &str, receipt: &Receipt) -> StoreResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let pos = next_side_position(&tx)?;
+            tx.execute(
+                "INSERT INTO receipts (room_id, user_id, type, thread_id, event_id, ts, pos)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (room_id, user_id, type, thread_id)
+                 DO UPDATE SET event_id = excluded.event_id, ts = excluded.ts, pos = excluded.pos",
+                params![
+                    room_id,
+                    receipt.user_id,
+                    receipt.receipt_type,
+                    receipt.thread_id,
+                    receipt.event_id,
+                    receipt.ts,
+                    pos
+                ],
+            )?;
+            tx.commit()
+        })
+    }
+    fn receipts_since(&self, room_id: &str, after: i64) -> StoreResult<Vec<Receipt>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT user_id, type, thread_id, event_id, ts FROM receipts WHERE room_id = ?1 AND pos > ?2 ORDER BY pos",
+            )?;
+            let rows = st.query_map(params![room_id, after], |r| {
+                Ok(Receipt {
+                    user_id: r.get(0)?,
+                    receipt_type: r.get(1)?,
+                    thread_id: r.get(2)?,
+                    event_id: r.get(3)?,
+                    ts: r.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+    fn add_filter(&self, user_id: &str, definition: &Value) -> StoreResult<i64> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO filters (user_id, definition) VALUES (?1, ?2)",
+                params![user_id, definition.to_string()],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+    fn filter(&self, user_id: &str, filter_id: i64) -> StoreResult<Option<Value>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT definition FROM filters WHERE user_id = ?1 AND filter_id = ?2",
+                params![user_id, filter_id],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map(|s| s.and_then(|s| serde_json::from_str(&s).ok()))
+        })
+    }
+    fn add_alias(&self, alias: &str, room_id: &str, creator: &str) -> StoreResult<bool> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO aliases (alias, room_id, creator) VALUES (?1, ?2, ?3)",
+                params![alias, room_id, creator],
+            )
+            .map(|n| n == 1)
+        })
+    }
+    fn alias(&self, alias: &str) -> StoreResult<Option<(String, String)>> {
+        self.with(|c| {
+            c.query_row("SELECT room_id, creator FROM aliases WHERE alias = ?1", [alias], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+        })
+    }
+    fn delete_alias(&self, alias: &str) -> StoreResult<()> {
+        self.with(|c| c.execute("DELETE FROM aliases WHERE alias = ?1", [alias]).map(|_| ()))
+    }
+    fn aliases_of(&self, room_id: &str) -> StoreResult<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT alias FROM aliases WHERE room_id = ?1 ORDER BY alias")?;
+            let rows = st.query_map([room_id], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+    fn set_published(&self, room_id: &str, published: bool) -> StoreResult<()> {
+        self.with(|c| {
+            if published {
+                c.execute("INSERT OR IGNORE INTO published (room_id) VALUES (?1)", [room_id])
+            } else {
+                c.execute("DELETE FROM published WHERE room_id = ?1", [room_id])
+            }
+            .map(|_| ())
+        })
+    }
+    fn published_rooms(&self) -> StoreResult<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT room_id FROM published ORDER BY room_id")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+    fn add_media(&self, media_id: &str, info: &MediaInfo) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO media (media_id, uploader, content_type, filename, size) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![media_id, info.uploader, info.content_type, info.filename, info.size],
+            )
+            .map(|_| ())
+        })
+    }
+    fn media(&self, media_id: &str) -> StoreResult<Option<MediaInfo>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT uploader, content_type, filename, size FROM media WHERE media_id = ?1",
+                [media_id],
+                |r| {
+                    Ok(MediaInfo {
+                        uploader: r.get(0)?,
+                        content_type: r.get(1)?,
+                        filename: r.get(2)?,
+                        size: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+}
+
+/// Takes the next position of the side stream (account data, receipts).
+fn next_side_position(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
+    tx.execute("INSERT INTO side_stream DEFAULT VALUES", [])?;
+    Ok(tx.last_insert_rowid())
+}
