@@ -1,5 +1,8 @@
 //! Helpers shared by the integration tests and the `check-examples` binary.
 
+pub mod process;
+pub mod python;
+
 use matrix_codegen::emit::types::ty_key;
 use matrix_codegen::family::Module;
 use serde::Serialize;

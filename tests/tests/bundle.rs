@@ -1,7 +1,7 @@
 //! `cargo xtask bundle` output is valid OpenAPI 3.1, checked by a real
 //! validator (openapi-spec-validator from PyPI), for every release.
 
-use matrix_api_tests::{spec_root, workspace_root};
+use matrix_api_tests::{python, spec_root};
 use matrix_codegen::load::spec::releases;
 use std::path::PathBuf;
 use std::process::Command;
@@ -9,26 +9,7 @@ use std::process::Command;
 /// The validator from a virtual environment under `target/`, installed on
 /// first use so that `cargo test` works on a fresh machine.
 fn validator() -> PathBuf {
-    let venv = workspace_root().join("target/ci-venv");
-    let exe = venv.join("bin/openapi-spec-validator");
-    if !exe.exists() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            ok,
-            "could not create a Python virtual environment at {}",
-            venv.display()
-        );
-        let ok = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "openapi-spec-validator==0.8.*"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "could not install openapi-spec-validator from PyPI");
-    }
-    exe
+    python::venv("openapi-spec-validator", python::OPENAPI_SPEC_VALIDATOR).join("bin/openapi-spec-validator")
 }
 
 #[test]
