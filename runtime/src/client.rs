@@ -4,7 +4,7 @@
 //! timeout is set by default, so long-polling `/sync` works; set one with
 //! [`Client::with_http`] if you want it.
 
-use crate::endpoint::{AuthScheme, Endpoint, EndpointResponse, HttpResponse};
+use crate::endpoint::{AuthScheme, Endpoint, EndpointResponse, HttpResponse, Metadata};
 use crate::error::{ErrorBody, MatrixError};
 use std::fmt;
 
@@ -43,6 +43,20 @@ pub struct Client {
     extra_headers: Vec<(String, String)>,
     /// Signs federation requests (`Authorization: X-Matrix …`).
     signer: Option<std::sync::Arc<Signer>>,
+    /// Sees every response as received, before decoding.
+    observer: Option<Observer>,
+}
+
+/// A callback given each raw response (operation, status, body) before it is
+/// decoded: for logging, recording, or finding fields a server sends that
+/// the generated types do not model.
+#[derive(Clone)]
+pub struct Observer(pub std::sync::Arc<dyn Fn(&Metadata, u16, &[u8]) + Send + Sync>);
+
+impl fmt::Debug for Observer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Observer")
+    }
 }
 
 /// What a federation client signs with.
@@ -77,6 +91,7 @@ impl Client {
             access_token: None,
             extra_headers: Vec::new(),
             signer: None,
+            observer: None,
         }
     }
 
@@ -92,6 +107,12 @@ impl Client {
     }
 
     /// Sends `name: value` with every request.
+    /// Calls `observer` with every raw response before it is decoded.
+    pub fn with_observer(mut self, observer: impl Fn(&Metadata, u16, &[u8]) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Observer(std::sync::Arc::new(observer)));
+        self
+    }
+
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra_headers.push((name.into(), value.into()));
         self
@@ -179,6 +200,9 @@ impl Client {
             .find(|(k, _)| k == "content-type")
             .map(|(_, v)| v.clone());
         let bytes = response.bytes().await.map_err(ClientError::Transport)?;
+        if let Some(observer) = &self.observer {
+            (observer.0)(&meta, status, &bytes);
+        }
         if status >= 400 {
             return match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(body) => Err(ClientError::Matrix(MatrixError {

@@ -94,6 +94,9 @@ crate::string_enum_impls!(ErrorCode {
 /// The JSON body of an error response.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
+    /// Absent in user-interactive auth answers (a `401` listing `flows`);
+    /// read then as an empty `Other`, and left out again when written.
+    #[serde(default = "ErrorCode::missing", skip_serializing_if = "ErrorCode::is_missing")]
     pub errcode: ErrorCode,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub error: String,
@@ -108,6 +111,16 @@ pub struct ErrorBody {
 pub struct MatrixError {
     pub status: u16,
     pub body: Box<ErrorBody>,
+}
+
+impl ErrorCode {
+    fn missing() -> ErrorCode {
+        ErrorCode::Other(String::new())
+    }
+
+    fn is_missing(&self) -> bool {
+        matches!(self, ErrorCode::Other(code) if code.is_empty())
+    }
 }
 
 impl MatrixError {

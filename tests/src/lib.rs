@@ -2,6 +2,8 @@
 
 pub mod process;
 pub mod python;
+pub mod scenario;
+pub mod synapse;
 
 use matrix_codegen::emit::types::ty_key;
 use matrix_codegen::family::Module;

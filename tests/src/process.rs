@@ -12,10 +12,11 @@ pub struct Guard {
 
 impl Guard {
     pub fn spawn(what: &str, command: &mut Command) -> Guard {
-        let child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {what}: {e}"));
-        Guard { child, what: what.to_owned() }
+        let child = command.spawn().unwrap_or_else(|e| panic!("starting {what}: {e}"));
+        Guard {
+            child,
+            what: what.to_owned(),
+        }
     }
 
     /// Panics if the process has exited (with its status), for waits.
@@ -66,7 +67,11 @@ pub fn wait_for_http(guard: &mut Guard, url: &str, limit: Duration) {
                 return;
             }
         }
-        assert!(start.elapsed() < limit, "{} did not answer at {url} within {limit:?}", guard.what);
+        assert!(
+            start.elapsed() < limit,
+            "{} did not answer at {url} within {limit:?}",
+            guard.what
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }

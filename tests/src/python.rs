@@ -33,7 +33,11 @@ pub fn venv(name: &str, requirements: &[&str]) -> PathBuf {
         .args(requirements)
         .status()
         .is_ok_and(|s| s.success());
-    assert!(ok, "could not install {requirements:?} from PyPI into {}", dir.display());
+    assert!(
+        ok,
+        "could not install {requirements:?} from PyPI into {}",
+        dir.display()
+    );
     std::fs::write(&marker, wanted).expect("writing the venv marker");
     dir
 }
