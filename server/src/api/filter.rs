@@ -36,6 +36,33 @@ impl EventFilter<'_> {
     }
 }
 
+/// Checks what the spec's filter schemas constrain beyond their shape:
+/// room lists hold room IDs (`^!`), sender lists user IDs (`^@`), at any
+/// depth. Returns the offending path.
+pub(super) fn validate(filter: &Value) -> Result<(), String> {
+    fn walk(v: &Value, path: &str) -> Result<(), String> {
+        let Value::Object(map) = v else { return Ok(()) };
+        for (key, value) in map {
+            let here = format!("{path}.{key}");
+            let prefix = match key.as_str() {
+                "rooms" | "not_rooms" => Some('!'),
+                "senders" | "not_senders" => Some('@'),
+                _ => None,
+            };
+            match (prefix, value) {
+                (Some(p), Value::Array(items)) => {
+                    if let Some(bad) = items.iter().find(|i| !i.as_str().is_some_and(|s| s.starts_with(p))) {
+                        return Err(format!("{here}: {bad} does not start with {p}"));
+                    }
+                }
+                _ => walk(value, &here)?,
+            }
+        }
+        Ok(())
+    }
+    walk(filter, "filter")
+}
+
 /// A type pattern: exact, or a prefix ending in `*`.
 fn type_matches(pattern: &str, event_type: &str) -> bool {
     match pattern.strip_suffix('*') {
@@ -57,6 +84,13 @@ mod tests {
         assert!(!f.allows("m.reaction", "@a:hs"));
         assert!(!f.allows("m.room.message", "@spam:hs"));
         assert!(EventFilter(&Value::Null).allows("anything", "@a:hs"));
+    }
+
+    #[test]
+    fn ids_in_lists_are_checked_at_any_depth() {
+        assert!(validate(&json!({ "room": { "not_rooms": ["!a:hs"], "timeline": { "senders": ["@a:hs"] } } })).is_ok());
+        assert!(validate(&json!({ "room": { "not_rooms": [""] } })).is_err());
+        assert!(validate(&json!({ "presence": { "senders": ["alice"] } })).is_err());
     }
 
     #[test]

@@ -217,6 +217,69 @@ fn level_for_state(event_type: &str) -> impl Fn(&Value) -> i64 + '_ {
     }
 }
 
+/// The operation IDs this server implements (the rest answer
+/// `M_UNRECOGNIZED`): what contract tests aim at.
+pub fn implemented_operations() -> Vec<&'static str> {
+    vec![
+        cs::get_versions::METADATA.operation_id,
+        cs::get_wellknown::METADATA.operation_id,
+        cs::get_capabilities::METADATA.operation_id,
+        cs::get_login_flows::METADATA.operation_id,
+        cs::register::METADATA.operation_id,
+        cs::login::METADATA.operation_id,
+        cs::logout::METADATA.operation_id,
+        cs::logout_all::METADATA.operation_id,
+        cs::get_token_owner::METADATA.operation_id,
+        cs::change_password::METADATA.operation_id,
+        cs::get_user_profile::METADATA.operation_id,
+        cs::get_profile_field::METADATA.operation_id,
+        cs::set_profile_field::METADATA.operation_id,
+        cs::delete_profile_field::METADATA.operation_id,
+        cs::create_room::METADATA.operation_id,
+        cs::send_message::METADATA.operation_id,
+        cs::set_room_state_with_key::METADATA.operation_id,
+        cs::get_room_state_with_key::METADATA.operation_id,
+        cs::get_room_state::METADATA.operation_id,
+        cs::get_one_room_event::METADATA.operation_id,
+        cs::redact_event::METADATA.operation_id,
+        cs::get_room_events::METADATA.operation_id,
+        cs::get_event_context::METADATA.operation_id,
+        cs::get_members_by_room::METADATA.operation_id,
+        cs::get_joined_members_by_room::METADATA.operation_id,
+        cs::get_joined_rooms::METADATA.operation_id,
+        cs::join_room_by_id::METADATA.operation_id,
+        cs::join_room::METADATA.operation_id,
+        cs::invite_user::METADATA.operation_id,
+        cs::leave_room::METADATA.operation_id,
+        cs::kick::METADATA.operation_id,
+        cs::ban::METADATA.operation_id,
+        cs::unban::METADATA.operation_id,
+        cs::forget_room::METADATA.operation_id,
+        cs::sync::METADATA.operation_id,
+        cs::define_filter::METADATA.operation_id,
+        cs::get_filter::METADATA.operation_id,
+        cs::set_account_data::METADATA.operation_id,
+        cs::get_account_data::METADATA.operation_id,
+        cs::set_account_data_per_room::METADATA.operation_id,
+        cs::get_account_data_per_room::METADATA.operation_id,
+        cs::set_typing::METADATA.operation_id,
+        cs::post_receipt::METADATA.operation_id,
+        cs::set_read_marker::METADATA.operation_id,
+        cs::set_room_alias::METADATA.operation_id,
+        cs::get_room_id_by_alias::METADATA.operation_id,
+        cs::delete_room_alias::METADATA.operation_id,
+        cs::get_local_aliases::METADATA.operation_id,
+        cs::get_room_visibility_on_directory::METADATA.operation_id,
+        cs::set_room_visibility_on_directory::METADATA.operation_id,
+        cs::get_public_rooms::METADATA.operation_id,
+        cs::query_public_rooms::METADATA.operation_id,
+        cs::upload_content::METADATA.operation_id,
+        cs::get_content_authed::METADATA.operation_id,
+        cs::get_content_override_name_authed::METADATA.operation_id,
+        cs::get_config_authed::METADATA.operation_id,
+    ]
+}
+
 /// Routes each implemented operation to its handler.
 impl ClientServerApi for Homeserver {
     // Server information.

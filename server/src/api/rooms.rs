@@ -19,7 +19,11 @@ fn looks_like_user_id(id: &str) -> bool {
 fn query_filter(filter: Option<&str>) -> Result<Value> {
     match filter {
         None => Ok(Value::Null),
-        Some(f) => serde_json::from_str(f).map_err(|e| MatrixError::invalid_param(format!("filter: {e}"))),
+        Some(f) => {
+            let filter = serde_json::from_str(f).map_err(|e| MatrixError::invalid_param(format!("filter: {e}")))?;
+            super::filter::validate(&filter).map_err(MatrixError::invalid_param)?;
+            Ok(filter)
+        }
     }
 }
 

@@ -59,7 +59,9 @@ pub(super) async fn sync(
     let filter = match q.filter.as_deref() {
         None => Value::Null,
         Some(f) if f.trim_start().starts_with('{') => {
-            serde_json::from_str(f).map_err(|e| MatrixError::invalid_param(format!("filter: {e}")))?
+            let filter = serde_json::from_str(f).map_err(|e| MatrixError::invalid_param(format!("filter: {e}")))?;
+            super::filter::validate(&filter).map_err(MatrixError::invalid_param)?;
+            filter
         }
         Some(id) => id
             .parse()

@@ -104,6 +104,7 @@ pub(super) fn define_filter(
 ) -> Result<cs::define_filter::Response> {
     let user_id = caller_is(hs, &credentials, &request.path.user_id)?;
     let definition = serde_json::to_value(&request.body).map_err(internal)?;
+    super::filter::validate(&definition).map_err(|e| MatrixError::new(400, ErrorCode::BadJson, e))?;
     let id = hs.store.add_filter(&user_id, &definition).map_err(internal)?;
     Ok(cs::define_filter::Response::Ok(typed(
         json!({ "filter_id": id.to_string() }),
