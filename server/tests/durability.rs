@@ -106,6 +106,38 @@ async fn concurrent_senders_all_arrive_once_in_one_order() {
             .unwrap();
         clients.push(c);
     }
+    // Every member follows the room through incremental syncs while the
+    // messages are sent (a timeline limit above the total, so no gaps).
+    let mut followers = Vec::new();
+    for c in clients.iter().cloned() {
+        let room_id = room_id.clone();
+        let cs::sync::Response::Ok(initial) = c.sync(req(json!({}), json!({}), json!({}))).await.unwrap();
+        followers.push(tokio::spawn(async move {
+            let filter = json!({ "room": { "timeline": { "limit": 1000 } } }).to_string();
+            let (mut since, mut seen) = (initial.next_batch, Vec::new());
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while seen.len() < 500 && std::time::Instant::now() < deadline {
+                let cs::sync::Response::Ok(r) = c
+                    .sync(req(
+                        json!({}),
+                        json!({ "since": since, "timeout": 5000, "filter": filter }),
+                        json!({}),
+                    ))
+                    .await
+                    .unwrap();
+                let r = serde_json::to_value(&r).unwrap();
+                let timeline = &r["rooms"]["join"][&room_id]["timeline"];
+                assert_ne!(timeline["limited"], true, "a gap in the timeline");
+                for e in timeline["events"].as_array().into_iter().flatten() {
+                    if e["type"] == "m.room.message" {
+                        seen.push(e["content"]["body"].as_str().unwrap().to_owned());
+                    }
+                }
+                since = r["next_batch"].as_str().unwrap().to_owned();
+            }
+            seen
+        }));
+    }
     let mut tasks = Vec::new();
     for (i, c) in clients.iter().cloned().enumerate() {
         let room_id = room_id.clone();
@@ -128,8 +160,15 @@ async fn concurrent_senders_all_arrive_once_in_one_order() {
     assert_eq!(reference.len(), 500);
     let unique: std::collections::BTreeSet<_> = reference.iter().collect();
     assert_eq!(unique.len(), 500, "duplicates");
-    for c in clients.iter().take(3) {
+    for c in &clients {
         assert_eq!(messages(c, &room_id).await, reference, "members disagree on the order");
+    }
+    for (i, follower) in followers.into_iter().enumerate() {
+        assert_eq!(
+            follower.await.unwrap(),
+            reference,
+            "user{i}'s sync differs from /messages"
+        );
     }
     // Each sender's own messages are in the order sent.
     for i in 0..20 {

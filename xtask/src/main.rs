@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod bench;
+
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Matrix spec code generator")]
 struct Cli {
@@ -82,14 +84,17 @@ enum Command {
         #[arg(long)]
         update: bool,
     },
-    /// Benchmarks (release mode): `codegen` times full generation against loading alone.
+    /// Benchmarks against the alternatives (release builds; see README):
+    /// codegen, compile, decode, server, diff, or all. Writes
+    /// target/bench/report.md and target/bench/ratios.svg.
     Bench {
         /// What to measure.
-        #[arg(default_value = "codegen")]
+        #[arg(default_value = "all")]
         what: String,
         #[arg(long)]
         spec: Option<String>,
-        /// Fewer iterations.
+        /// A reduced run (debug builds, fewer iterations, no Ruma) that checks
+        /// the harness in under two minutes; its figures are not comparable.
         #[arg(long)]
         quick: bool,
     },
@@ -311,10 +316,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             spec: spec_arg,
             quick,
         } => {
-            if !matches!(what.as_str(), "codegen" | "diff" | "all") {
-                bail!("unknown benchmark `{what}` (available: codegen, diff, all)");
-            }
-            if cfg!(debug_assertions) {
+            if cfg!(debug_assertions) && !quick {
                 // Figures from a debug build mean nothing: run the release build.
                 let status = std::process::Command::new(env!("CARGO"))
                     .args(["run", "--quiet", "--release", "--package", "xtask", "--"])
@@ -328,15 +330,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     ExitCode::FAILURE
                 });
             }
-            let iterations = if quick { 3 } else { 10 };
-            if what != "diff" {
-                let dir = spec::locate(spec_arg.as_deref(), &root)?;
-                let label = spec_label(spec_arg.as_deref(), &dir);
-                bench_codegen(&dir, &label, iterations)?;
-            }
-            if what != "codegen" {
-                bench_diff(&spec::spec_root(&root), iterations)?;
-            }
+            let dir = spec::locate(spec_arg.as_deref(), &root)?;
+            let label = spec_label(spec_arg.as_deref(), &dir);
+            bench::run(&root, dir, label, spec::spec_root(&root), &what, quick)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -438,126 +434,5 @@ fn example_results(
         .as_u64()
         .map(|n| n as usize)
         .or(Some(0));
-    Ok(())
-}
-
-/// Times `diff` from scratch (loading included): the newest release against
-/// the oldest, and every consecutive pair; the baseline is parsing the YAML
-/// of the releases involved.
-fn bench_diff(spec_root: &Path, iterations: usize) -> Result<()> {
-    use matrix_codegen::diff::{diff, Options};
-    let names = spec::releases(spec_root)?;
-    let (first, last) = (
-        names.first().context("no releases")?,
-        names.last().context("no releases")?,
-    );
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
-    let time = |f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
-        let mut runs = Vec::new();
-        for _ in 0..iterations {
-            let t = Instant::now();
-            f()?;
-            runs.push(t.elapsed().as_secs_f64());
-        }
-        Ok(median(runs))
-    };
-    let parse_two = time(&mut || {
-        for n in [first, last] {
-            std::hint::black_box(matrix_codegen::load::docs::DocStore::load(&spec_root.join(n))?);
-        }
-        Ok(())
-    })?;
-    let one = time(&mut || {
-        let a = matrix_codegen::load_spec(&spec_root.join(first))?.api;
-        let b = matrix_codegen::load_spec(&spec_root.join(last))?.api;
-        std::hint::black_box(diff(&a, &b, first, last, Options::default()));
-        Ok(())
-    })?;
-    let parse_all = time(&mut || {
-        for n in &names {
-            std::hint::black_box(matrix_codegen::load::docs::DocStore::load(&spec_root.join(n))?);
-        }
-        Ok(())
-    })?;
-    let all = time(&mut || {
-        let apis = names
-            .iter()
-            .map(|n| Ok(matrix_codegen::load_spec(&spec_root.join(n))?.api))
-            .collect::<Result<Vec<_>>>()?;
-        for (i, w) in apis.windows(2).enumerate() {
-            std::hint::black_box(diff(&w[0], &w[1], &names[i], &names[i + 1], Options::default()));
-        }
-        Ok(())
-    })?;
-    println!("diff benchmark, release build, median of {iterations} runs, loading included");
-    println!();
-    println!("| measurement | seconds | ratio to its baseline | target |");
-    println!("|---|---:|---:|---:|");
-    println!("| baseline: parse YAML of {first} and {last} | {parse_two:.3} | 1.00 | |");
-    println!("| diff {first} → {last} | {one:.3} | {:.2} | 1 s |", one / parse_two);
-    println!(
-        "| baseline: parse YAML of all {} releases | {parse_all:.3} | 1.00 | |",
-        names.len()
-    );
-    println!(
-        "| diff all {} consecutive pairs | {all:.3} | {:.2} | 5 s |",
-        names.len() - 1,
-        all / parse_all
-    );
-    Ok(())
-}
-
-/// Times full generation (load, IR, emit, format, write to a fresh folder)
-/// against a baseline measured in the same run: reading and parsing the
-/// spec's YAML alone.
-fn bench_codegen(dir: &Path, label: &str, iterations: usize) -> Result<()> {
-    let options = emit::Options::new(label);
-    let out = std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()));
-    let (mut load_only, mut in_memory, mut to_disk) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..iterations {
-        let t = Instant::now();
-        let store = matrix_codegen::load::docs::DocStore::load(dir)?;
-        load_only.push(t.elapsed().as_secs_f64());
-        drop(store);
-
-        let t = Instant::now();
-        let spec = matrix_codegen::load_spec(dir)?;
-        let files = emit::generate(&spec.api, &options)?;
-        in_memory.push(t.elapsed().as_secs_f64());
-        std::hint::black_box(&files);
-
-        let t = Instant::now();
-        let spec = matrix_codegen::load_spec(dir)?;
-        let files = emit::generate(&spec.api, &options)?;
-        write::write(&files, &out)?;
-        to_disk.push(t.elapsed().as_secs_f64());
-    }
-    let _ = std::fs::remove_dir_all(&out);
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    };
-    let (load, gen, full) = (median(&mut load_only), median(&mut in_memory), median(&mut to_disk));
-    println!("codegen benchmark, spec {label}, release build, median of {iterations} runs");
-    println!();
-    println!("| measurement | seconds | ratio to baseline |");
-    println!("|---|---:|---:|");
-    println!("| baseline: read + parse all spec YAML | {load:.3} | 1.00 |");
-    println!(
-        "| codegen in memory: load + IR + emit + format | {gen:.3} | {:.2} |",
-        gen / load
-    );
-    println!(
-        "| `cargo xtask codegen`'s work: the above + write the crate | {full:.3} | {:.2} |",
-        full / load
-    );
-    println!();
-    println!(
-        "target: under 1 s for the full spec; measured {:.0}% of it",
-        full * 100.0
-    );
     Ok(())
 }

@@ -1,0 +1,56 @@
+//! `serve generated|axum ADDRESS`: serves one endpoint,
+//! `GET /_matrix/client/v3/profile/{userId}/{keyName}`, either through the
+//! generated router and trait, or written directly in axum, with the same
+//! handler work (build the answer from the path parameters). A load
+//! generator then measures both.
+
+use anyhow::{bail, Context, Result};
+use axum::extract::Path;
+use axum::Json;
+use matrix_api::client_server::endpoints::{self as cs, ClientServerApi};
+use matrix_api_runtime::server::Credentials;
+use matrix_api_runtime::MatrixError;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// The work both servers do for a request.
+fn answer(user_id: &str, key_name: &str) -> (String, Value) {
+    (key_name.to_owned(), json!(format!("display name of {user_id}")))
+}
+
+struct Generated;
+
+impl ClientServerApi for Generated {
+    async fn get_profile_field(
+        &self,
+        request: cs::get_profile_field::Request,
+        _: Credentials,
+    ) -> Result<cs::get_profile_field::Response, MatrixError> {
+        let (key, value) = answer(&request.path.user_id, &request.path.key_name);
+        Ok(cs::get_profile_field::Response::Ok(BTreeMap::from([(key, value)])))
+    }
+}
+
+async fn handwritten(Path((user_id, key_name)): Path<(String, String)>) -> Json<Value> {
+    let (key, value) = answer(&user_id, &key_name);
+    Json(json!({ key: value }))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().context("usage: serve generated|axum ADDRESS")?;
+    let address = args.next().unwrap_or_else(|| "127.0.0.1:0".into());
+    let router = match which.as_str() {
+        "generated" => cs::router(Generated),
+        "axum" => axum::Router::new().route(
+            "/_matrix/client/v3/profile/{user_id}/{key_name}",
+            axum::routing::get(handwritten),
+        ),
+        other => bail!("unknown server `{other}` (generated or axum)"),
+    };
+    let listener = tokio::net::TcpListener::bind(&address).await?;
+    println!("listening on {}", listener.local_addr()?);
+    axum::serve(listener, router).await?;
+    Ok(())
+}

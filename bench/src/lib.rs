@@ -1,0 +1,3 @@
+//! Shared parts of the benchmark programs.
+
+pub mod fixture;

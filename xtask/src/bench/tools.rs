@@ -1,0 +1,90 @@
+//! Running the programs benchmarks compare against, and building ours.
+
+use anyhow::{bail, Context as _, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// Runs a command to completion; fails with its output when it fails.
+pub fn run(command: &mut Command, what: &str) -> Result<std::process::Output> {
+    let output = command.output().with_context(|| format!("starting {what}"))?;
+    if !output.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(output)
+}
+
+/// Wall time of a command that must succeed.
+pub fn timed(command: &mut Command, what: &str) -> Result<f64> {
+    let t = Instant::now();
+    run(command, what)?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
+/// A Python virtual environment `target/venv-<name>` with `requirement`
+/// (the same folders the tests use), created on first use.
+pub fn venv(root: &Path, name: &str, requirement: &str) -> Result<PathBuf> {
+    let dir = root.join("target").join(format!("venv-{name}"));
+    let marker = dir.join(".requirements");
+    if std::fs::read_to_string(&marker).is_ok_and(|r| r == requirement) {
+        return Ok(dir);
+    }
+    run(
+        Command::new("python3").args(["-m", "venv"]).arg(&dir),
+        "python3 -m venv",
+    )?;
+    run(
+        Command::new(dir.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", requirement]),
+        &format!("pip install {requirement}"),
+    )?;
+    std::fs::write(marker, requirement)?;
+    Ok(dir)
+}
+
+/// Builds a binary of the `matrix-bench` crate; returns its path.
+pub fn bench_binary(cx: &super::Context, bin: &str, features: &[&str]) -> Result<PathBuf> {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "matrix-bench",
+            "--bin",
+            bin,
+            "--profile",
+            cx.profile(),
+        ])
+        .current_dir(&cx.root);
+    if !features.is_empty() {
+        command.args(["--features", &features.join(",")]);
+    }
+    run(&mut command, &format!("building the {bin} benchmark"))?;
+    Ok(cx.root.join("target").join(cx.profile_dir()).join(bin))
+}
+
+/// A short description of this machine for the report.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let rustc = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, {rustc}")
+}
