@@ -51,7 +51,10 @@ pub struct Client {
 /// decoded: for logging, recording, or finding fields a server sends that
 /// the generated types do not model.
 #[derive(Clone)]
-pub struct Observer(pub std::sync::Arc<dyn Fn(&Metadata, u16, &[u8]) + Send + Sync>);
+pub struct Observer(pub std::sync::Arc<ObserverFn>);
+
+/// What an [`Observer`] calls: operation metadata, status, raw body.
+pub type ObserverFn = dyn Fn(&Metadata, u16, &[u8]) + Send + Sync;
 
 impl fmt::Debug for Observer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -102,8 +102,14 @@ pub mod body {
         } else {
             bytes
         };
-        let value: serde_json::Value = serde_json::from_slice(bytes).map_err(MatrixError::not_json)?;
-        serde_json::from_value(value).map_err(MatrixError::bad_json)
+        // One pass in the common case; on failure, a second tells bytes that
+        // are not JSON from JSON of the wrong shape.
+        serde_json::from_slice(bytes).map_err(|shape_error| {
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Err(syntax_error) => MatrixError::not_json(syntax_error),
+                Ok(_) => MatrixError::bad_json(shape_error),
+            }
+        })
     }
 
     pub fn to_json<T: Serialize>(value: &T) -> Result<Encoded, String> {
@@ -164,17 +170,67 @@ pub mod body {
 }
 
 /// Headers to and from the typed `Headers` struct of an operation.
+/// A text value (a path segment or a header) as a serde deserializer: a
+/// string, also where an `Option` or a newtype around one is expected.
+/// Decoding through it avoids building a JSON value per request.
+#[derive(Clone, Copy)]
+pub(crate) struct Text<'a>(pub &'a str);
+
+impl<'de, 'a> serde::de::IntoDeserializer<'de, serde::de::value::Error> for Text<'a> {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de, 'a> serde::Deserializer<'de> for Text<'a> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_str(self.0)
+    }
+    fn deserialize_option<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_some(self)
+    }
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_newtype_struct(self)
+    }
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        serde::de::value::StrDeserializer::<Self::Error>::new(self.0).deserialize_enum(name, variants, visitor)
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
 pub mod headers {
-    use serde_json::{Map, Value};
+    use serde_json::Value;
 
     /// A typed headers struct from `(name, value)` pairs (names compared
     /// case-insensitively; the struct's field names are lowercase).
     pub fn decode<T: serde::de::DeserializeOwned>(pairs: &[(String, String)]) -> Result<T, String> {
-        let map: Map<String, Value> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), Value::String(v.clone())))
-            .collect();
-        serde_json::from_value(Value::Object(map)).map_err(|e| e.to_string())
+        use serde::de::value::{Error, MapDeserializer};
+        // A header sent twice counts once (the last), as in a map.
+        let mut lower: Vec<(String, &str)> = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            let k = k.to_ascii_lowercase();
+            match lower.iter_mut().find(|(seen, _)| *seen == k) {
+                Some(entry) => entry.1 = v,
+                None => lower.push((k, v)),
+            }
+        }
+        let pairs = lower.iter().map(|(k, v)| (k.as_str(), super::Text(v)));
+        T::deserialize(MapDeserializer::<_, Error>::new(pairs)).map_err(|e| e.to_string())
     }
 
     pub fn encode<T: serde::Serialize>(headers: &T) -> Result<Vec<(String, String)>, String> {

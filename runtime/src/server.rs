@@ -172,6 +172,9 @@ fn positional_route(template: &str) -> (String, usize) {
 }
 
 fn query_pairs(query: &str) -> Vec<(String, String)> {
+    if query.is_empty() {
+        return Vec::new();
+    }
     serde_html_form::from_str(query).unwrap_or_default()
 }
 
@@ -236,12 +239,18 @@ fn parse<E: Endpoint>(incoming: &Incoming) -> Result<E, (MatrixError, bool)> {
         AuthScheme::ServerSignature => verify_signature(incoming).map_err(|e| (e, false))?,
         _ => {}
     }
-    let mut path = serde_json::Map::new();
-    for (i, name) in meta.path_params.iter().enumerate() {
-        let value = incoming.path_values.get(i).cloned().unwrap_or_default();
-        path.insert((*name).to_owned(), serde_json::Value::String(value));
-    }
-    let path: E::Path = serde_json::from_value(serde_json::Value::Object(path)).map_err(|e| (param_error(e), false))?;
+    // Path parameters straight into the typed struct, by name.
+    let pairs = meta.path_params.iter().enumerate().map(|(i, name)| {
+        (
+            *name,
+            crate::endpoint::Text(incoming.path_values.get(i).map_or("", String::as_str)),
+        )
+    });
+    let path = <E::Path as serde::Deserialize>::deserialize(serde::de::value::MapDeserializer::<
+        _,
+        serde::de::value::Error,
+    >::new(pairs))
+    .map_err(|e| (param_error(e), false))?;
     let query: E::Query = serde_html_form::from_str(&incoming.query).map_err(|e| (param_error(e), false))?;
     let headers: E::Headers =
         crate::endpoint::headers::decode(&incoming.headers).map_err(|e| (param_error(e), false))?;
@@ -393,13 +402,15 @@ async fn dispatch<S: Send + Sync + 'static>(
     // Operations documented twice on one method and path: those that declare
     // every query parameter present go first, then spec order; a body that
     // does not fit passes the request on to the next.
-    let present: Vec<String> = query_pairs(&query)
-        .into_iter()
-        .map(|(k, _)| k)
-        .filter(|k| k != "access_token")
-        .collect();
     let mut ordered: Vec<&Entry<S>> = entries.iter().collect();
-    ordered.sort_by_key(|e| !present.iter().all(|k| e.query_params.contains(&k.as_str())));
+    if ordered.len() > 1 {
+        let present: Vec<String> = query_pairs(&query)
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| k != "access_token")
+            .collect();
+        ordered.sort_by_key(|e| !present.iter().all(|k| e.query_params.contains(&k.as_str())));
+    }
     let method = parts.method.as_str().to_owned();
     let uri = parts
         .uri

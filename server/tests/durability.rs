@@ -109,8 +109,8 @@ async fn concurrent_senders_all_arrive_once_in_one_order() {
     // Every member follows the room through incremental syncs while the
     // messages are sent (a timeline limit above the total, so no gaps).
     let mut followers = Vec::new();
-    for c in clients.iter().cloned() {
-        let room_id = room_id.clone();
+    for c in &clients {
+        let (c, room_id) = (c.clone(), room_id.clone());
         let cs::sync::Response::Ok(initial) = c.sync(req(json!({}), json!({}), json!({}))).await.unwrap();
         followers.push(tokio::spawn(async move {
             let filter = json!({ "room": { "timeline": { "limit": 1000 } } }).to_string();

@@ -11,13 +11,25 @@ use std::sync::Mutex;
 /// Serialises creation: tests of one binary run in parallel.
 static CREATING: Mutex<()> = Mutex::new(());
 
-/// A virtual environment `target/venv-<name>` holding `requirements`.
-/// Reinstalled when the requirements change (a marker file records them).
-pub fn venv(name: &str, requirements: &[&str]) -> PathBuf {
+/// The list of environments (shared with `.ci/run` and `cargo xtask bench`).
+const VENVS: &str = include_str!("../python/venvs.txt");
+
+/// The pip requirement of environment `name` in tests/python/venvs.txt.
+pub fn requirement(name: &str) -> &'static str {
+    VENVS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.split_once(' ').filter(|(n, _)| *n == name).map(|(_, r)| r.trim()))
+        .unwrap_or_else(|| panic!("no environment `{name}` in tests/python/venvs.txt"))
+}
+
+/// The virtual environment `target/venv-<name>`, created on first use (or
+/// again when its requirement changes; a marker file records it).
+pub fn venv(name: &str) -> PathBuf {
     let _guard = CREATING.lock().unwrap_or_else(|e| e.into_inner());
+    let wanted = requirement(name);
     let dir = workspace_root().join("target").join(format!("venv-{name}"));
     let marker = dir.join(".requirements");
-    let wanted = requirements.join("\n");
     if std::fs::read_to_string(&marker).is_ok_and(|have| have == wanted) {
         return dir;
     }
@@ -29,21 +41,10 @@ pub fn venv(name: &str, requirements: &[&str]) -> PathBuf {
         .is_ok_and(|s| s.success());
     assert!(ok, "could not create a Python virtual environment at {}", dir.display());
     let ok = Command::new(dir.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check"])
-        .args(requirements)
+        .args(["install", "--quiet", "--disable-pip-version-check", wanted])
         .status()
         .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "could not install {requirements:?} from PyPI into {}",
-        dir.display()
-    );
+    assert!(ok, "could not install {wanted} from PyPI into {}", dir.display());
     std::fs::write(&marker, wanted).expect("writing the venv marker");
     dir
 }
-
-/// The pinned requirements of each tool, in one place.
-pub const NIO: &[&str] = &["matrix-nio==0.26.0"];
-pub const SYNAPSE: &[&str] = &["matrix-synapse==1.163.2"];
-pub const SCHEMATHESIS: &[&str] = &["schemathesis==4.32.5"];
-pub const OPENAPI_SPEC_VALIDATOR: &[&str] = &["openapi-spec-validator==0.8.*"];

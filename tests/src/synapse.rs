@@ -100,7 +100,7 @@ disable_existing_loggers: false
 impl Synapse {
     /// Installs (first time only) and starts Synapse; waits until it answers.
     pub fn start() -> Synapse {
-        let venv = python::venv("synapse", python::SYNAPSE);
+        let venv = python::venv("synapse");
         let dir = tempfile::tempdir().expect("a temporary folder");
         let port = free_port();
         let config_path = dir.path().join("homeserver.yaml");

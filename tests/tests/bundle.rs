@@ -9,7 +9,7 @@ use std::process::Command;
 /// The validator from a virtual environment under `target/`, installed on
 /// first use so that `cargo test` works on a fresh machine.
 fn validator() -> PathBuf {
-    python::venv("openapi-spec-validator", python::OPENAPI_SPEC_VALIDATOR).join("bin/openapi-spec-validator")
+    python::venv("openapi-spec-validator").join("bin/openapi-spec-validator")
 }
 
 #[test]

@@ -55,7 +55,7 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
     )
     .unwrap();
 
-    let venv = python::venv("schemathesis", python::SCHEMATHESIS);
+    let venv = python::venv("schemathesis");
     let report_dir = matrix_api_tests::workspace_root().join("target/contract");
     let _ = std::fs::remove_dir_all(&report_dir);
     let mut command = Command::new(venv.join("bin/schemathesis"));

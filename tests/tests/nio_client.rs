@@ -13,7 +13,7 @@ async fn matrix_nio_session_against_our_server() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(serve(listener, router));
 
-    let python = python::venv("nio", python::NIO).join("bin/python");
+    let python = python::venv("nio").join("bin/python");
     let script = workspace_root().join("tests/python/nio_session.py");
     let output = tokio::task::spawn_blocking(move || Command::new(python).arg(script).arg(&base).output())
         .await

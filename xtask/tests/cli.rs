@@ -222,3 +222,28 @@ fn history_reports_first_release_changes_and_disagreements() {
         .any(|e| !e["disagreements"].as_array().unwrap().is_empty()));
     assert!(entries.len() > 300);
 }
+
+/// `bench --quick` runs every benchmark's harness end to end (debug builds,
+/// small inputs; compile is skipped in quick mode) and writes the report
+/// and chart, so the harness cannot rot unnoticed. Its figures are not
+/// checked: benchmarks never gate the tests.
+#[test]
+fn bench_quick_writes_a_report_and_a_chart() {
+    let out = xtask(&["bench", "all", "--quick"]);
+    assert!(
+        out.status.success(),
+        "bench --quick failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(workspace().join("target/bench/report.md")).unwrap();
+    for benchmark in ["| codegen |", "| decode |", "| server |", "| diff |"] {
+        assert!(report.contains(benchmark), "no {benchmark} row in:\n{report}");
+    }
+    assert!(report.contains("openapi-generator"), "{report}");
+    let chart = std::fs::read_to_string(workspace().join("target/bench/ratios.svg")).unwrap();
+    assert!(
+        chart.starts_with("<svg") && chart.matches("<rect").count() >= 6,
+        "{chart}"
+    );
+}

@@ -39,15 +39,25 @@ async fn handwritten(Path((user_id, key_name)): Path<(String, String)>) -> Json<
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
-    let which = args.next().context("usage: serve generated|axum ADDRESS")?;
+    let which = args
+        .next()
+        .context("usage: serve generated|generated-no-cors|axum ADDRESS")?;
     let address = args.next().unwrap_or_else(|| "127.0.0.1:0".into());
     let router = match which.as_str() {
         "generated" => cs::router(Generated),
+        // Without the CORS headers the client-server API requires, to show their cost.
+        "generated-no-cors" => cs::router_with_config(
+            Generated,
+            matrix_api_runtime::server::ServerConfig {
+                cors: false,
+                ..Default::default()
+            },
+        ),
         "axum" => axum::Router::new().route(
             "/_matrix/client/v3/profile/{user_id}/{key_name}",
             axum::routing::get(handwritten),
         ),
-        other => bail!("unknown server `{other}` (generated or axum)"),
+        other => bail!("unknown server `{other}` (generated, generated-no-cors or axum)"),
     };
     let listener = tokio::net::TcpListener::bind(&address).await?;
     println!("listening on {}", listener.local_addr()?);

@@ -10,8 +10,6 @@ use matrix_codegen::emit::{self, write};
 use std::process::Command;
 use std::time::Instant;
 
-const OPENAPI_GENERATOR: &str = "openapi-generator-cli==7.26.0";
-
 pub fn run(cx: &Context) -> Result<Vec<Row>> {
     let mut rows = vec![in_process(cx)?];
     let out = cx.out.join("codegen");
@@ -45,7 +43,7 @@ pub fn run(cx: &Context) -> Result<Vec<Row>> {
         &document,
         serde_json::to_vec_pretty(&docs[&matrix_codegen::family::Family::ClientServer])?,
     )?;
-    let venv = tools::venv(&cx.root, "openapi-generator", OPENAPI_GENERATOR)?;
+    let venv = tools::venv(&cx.root, "openapi-generator")?;
     let theirs_dir = out.join("openapi-generator-rust");
     let mut theirs = Vec::new();
     for _ in 0..cx.iterations(3) {

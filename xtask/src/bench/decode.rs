@@ -48,5 +48,18 @@ pub fn run(cx: &Context) -> Result<Vec<Row>> {
             ),
         });
     }
+    if let Some(deep) = mbps("ruma_decode_deep") {
+        rows.push(Row {
+            benchmark: "decode",
+            measurement: format!("decode {size}, every event read"),
+            ours: mbps("ours_decode").context("no figure for ours")?,
+            baseline_name: "Ruma, then each Raw timeline/state event deserialized".into(),
+            baseline: deep,
+            unit: "MB/s",
+            higher_is_better: true,
+            goal: None,
+            note: "Ruma defers event parsing (Raw<T>); this row counts it".into(),
+        });
+    }
     Ok(rows)
 }

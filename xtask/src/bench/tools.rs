@@ -26,9 +26,17 @@ pub fn timed(command: &mut Command, what: &str) -> Result<f64> {
     Ok(t.elapsed().as_secs_f64())
 }
 
-/// A Python virtual environment `target/venv-<name>` with `requirement`
-/// (the same folders the tests use), created on first use.
-pub fn venv(root: &Path, name: &str, requirement: &str) -> Result<PathBuf> {
+/// The environments the tests use too (name, pip requirement).
+const VENVS: &str = include_str!("../../../tests/python/venvs.txt");
+
+/// The Python virtual environment `target/venv-<name>` listed in
+/// tests/python/venvs.txt (the folders the tests use), created on first use.
+pub fn venv(root: &Path, name: &str) -> Result<PathBuf> {
+    let requirement = VENVS
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.split_once(' ').filter(|(n, _)| *n == name).map(|(_, r)| r.trim()))
+        .with_context(|| format!("no environment `{name}` in tests/python/venvs.txt"))?;
     let dir = root.join("target").join(format!("venv-{name}"));
     let marker = dir.join(".requirements");
     if std::fs::read_to_string(&marker).is_ok_and(|r| r == requirement) {
