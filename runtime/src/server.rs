@@ -388,6 +388,16 @@ async fn dispatch<S: Send + Sync + 'static>(
         Ok(params) => params.iter().map(|(_, v)| v.to_owned()).collect(),
         Err(_) => return error_response(MatrixError::invalid_param("path is not valid UTF-8")),
     };
+    // A body announced as too large is refused before it is read: the client
+    // learns at once, and the server does not wait for bytes it will drop.
+    let announced = parts
+        .headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return error_response(MatrixError::too_large(limit));
+    }
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => return error_response(MatrixError::too_large(limit)),
