@@ -43,6 +43,7 @@ fn cursed_fixture_generates_names_that_compile_and_round_trip() {
         .args(["test", "--quiet", "--features", "full"])
         .current_dir(&out)
         .env("CARGO_TARGET_DIR", out.join("target"))
+        .env("CARGO_INCREMENTAL", "0")
         .env("RUSTFLAGS", "-D warnings")
         .status()
         .unwrap();
