@@ -74,7 +74,12 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
             "--max-time",
             &budget("CONTRACT_MAX_TIME", 45),
         ])
-        .args(["--seed", &budget("CONTRACT_SEED", 20261123), "--workers", "2"])
+        .args(["--seed", &budget("CONTRACT_SEED", 20261123)])
+        // One worker: with two threads, hypothesis parses lambda sources concurrently and
+        // CPython 3.11's AST constructor (shared recursion-depth counter, cpython#106905)
+        // intermittently raises "AST constructor recursion depth mismatch", which ended a
+        // CI run with a schemathesis runtime error unrelated to our server.
+        .args(["--workers", "1"])
         .args(["--suppress-health-check", "all", "--warnings", "off", "--no-shrink"])
         .args(["--report", "ndjson", "--report-dir"])
         .arg(&report_dir)
