@@ -7,6 +7,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 
 /// One HTTP/1.1 exchange: `(status, JSON body or Null)`.
+/// Status and JSON body as the server sent them.
+type Answer = (u16, Value);
+/// Status and errcode a case must get.
+type Expected<'a> = (u16, &'a str);
+
 fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8], extra: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect(addr).unwrap();
     let auth = token
@@ -64,7 +69,7 @@ fn mistakes_get_their_errcodes_and_store_nothing() {
     let json_body = |v: Value| v.to_string().into_bytes();
 
     // The stubs' own error cases, now on the homeserver.
-    let cases: Vec<(&str, (u16, Value), (u16, &str))> = vec![
+    let cases: Vec<(&str, Answer, Expected)> = vec![
         (
             "not JSON",
             http(
