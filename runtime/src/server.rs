@@ -359,20 +359,25 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
         }
         router = router.fallback(|| async { error_response(MatrixError::unrecognized()) });
         if self.config.cors {
-            use tower_http::cors::{Any, CorsLayer};
-            router = router.layer(
-                CorsLayer::new()
-                    .allow_origin(Any)
-                    .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
-                    .allow_headers([
-                        HeaderName::from_static("x-requested-with"),
-                        axum::http::header::CONTENT_TYPE,
-                        axum::http::header::AUTHORIZATION,
-                    ]),
-            );
+            router = router.layer(cors_layer());
         }
         router
     }
+}
+
+/// The CORS answer the client-server API requires of every endpoint (any
+/// origin; the methods and headers Matrix clients use), as the generated
+/// router applies it: for routes a server adds beside the generated ones.
+pub fn cors_layer() -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{Any, CorsLayer};
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            HeaderName::from_static("x-requested-with"),
+            axum::http::header::CONTENT_TYPE,
+            axum::http::header::AUTHORIZATION,
+        ])
 }
 
 async fn dispatch<S: Send + Sync + 'static>(

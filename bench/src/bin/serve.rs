@@ -1,8 +1,13 @@
-//! `serve generated|axum ADDRESS`: serves one endpoint,
+//! `serve VARIANT ADDRESS`: serves one endpoint,
 //! `GET /_matrix/client/v3/profile/{userId}/{keyName}`, either through the
 //! generated router and trait, or written directly in axum, with the same
-//! handler work (build the answer from the path parameters). A load
-//! generator then measures both.
+//! handler work (build the answer from the path parameters), each with or
+//! without the CORS layer the client-server API requires. A load generator
+//! then measures them.
+//!
+//! One runtime thread: the load generator takes the machine's other core,
+//! so what is measured is each server's work per request, not how the two
+//! share cores.
 
 use anyhow::{bail, Context, Result};
 use axum::extract::Path;
@@ -36,12 +41,19 @@ async fn handwritten(Path((user_id, key_name)): Path<(String, String)>) -> Json<
     Json(json!({ key: value }))
 }
 
-#[tokio::main]
+fn handwritten_router() -> axum::Router {
+    axum::Router::new().route(
+        "/_matrix/client/v3/profile/{user_id}/{key_name}",
+        axum::routing::get(handwritten),
+    )
+}
+
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let which = args
         .next()
-        .context("usage: serve generated|generated-no-cors|axum ADDRESS")?;
+        .context("usage: serve generated|generated-no-cors|axum|axum-cors ADDRESS")?;
     let address = args.next().unwrap_or_else(|| "127.0.0.1:0".into());
     let router = match which.as_str() {
         "generated" => cs::router(Generated),
@@ -53,11 +65,9 @@ async fn main() -> Result<()> {
                 ..Default::default()
             },
         ),
-        "axum" => axum::Router::new().route(
-            "/_matrix/client/v3/profile/{user_id}/{key_name}",
-            axum::routing::get(handwritten),
-        ),
-        other => bail!("unknown server `{other}` (generated, generated-no-cors or axum)"),
+        "axum" => handwritten_router(),
+        "axum-cors" => handwritten_router().layer(matrix_api_runtime::server::cors_layer()),
+        other => bail!("unknown server `{other}` (generated, generated-no-cors, axum or axum-cors)"),
     };
     let listener = tokio::net::TcpListener::bind(&address).await?;
     println!("listening on {}", listener.local_addr()?);

@@ -57,18 +57,16 @@ pub fn venv(root: &Path, name: &str) -> Result<PathBuf> {
 /// Builds a binary of the `matrix-bench` crate; returns its path.
 pub fn bench_binary(cx: &super::Context, bin: &str, features: &[&str]) -> Result<PathBuf> {
     let mut command = Command::new(env!("CARGO"));
-    command
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "matrix-bench",
-            "--bin",
-            bin,
-            "--profile",
-            cx.profile(),
-        ])
-        .current_dir(&cx.root);
+    command.args(["build", "--quiet"]).current_dir(&cx.root);
+    if cx.quick && features.is_empty() {
+        // Every binary of the workspace, so that features unify as they do
+        // for `cargo test --workspace` and its (large) build of the generated
+        // crate is reused rather than redone for this package's features.
+        command.args(["--workspace", "--bins"]);
+    } else {
+        command.args(["--package", "matrix-bench", "--bin", bin]);
+    }
+    command.args(["--profile", cx.profile()]);
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
     }
