@@ -44,8 +44,8 @@ pub fn run(cx: &Context) -> Result<Vec<Row>> {
         RUMA_FEATURES,
         "pub use ruma;\n",
     )?;
-    let ours_time = clean_build(&ours)?;
-    let ruma_time = clean_build(&ruma)?;
+    let (ours_time, ours_own) = clean_build(&ours, "matrix-api")?;
+    let (ruma_time, ruma_own) = clean_build(&ruma, "ruma")?;
     let ours_size = source_lines(&[generated.join("src")]);
     let ruma_size = source_lines(&ruma_sources(&ruma)?);
     Ok(vec![
@@ -62,7 +62,18 @@ pub fn run(cx: &Context) -> Result<Vec<Row>> {
             unit: "s",
             higher_is_better: false,
             goal: Some(0.6),
-            note: "dependencies included, fetched beforehand".into(),
+            note: "dependencies included, fetched beforehand; ours brings axum, reqwest and tower-http, Ruma's -c/-s features no HTTP stack".into(),
+        },
+        Row {
+            benchmark: "compile",
+            measurement: "the API crates alone: matrix-api + matrix-api-runtime vs ruma-* (seconds of their units in cargo --timings)".into(),
+            ours: ours_own,
+            baseline_name: "Ruma's ruma-* crates, macros and build scripts included".into(),
+            baseline: ruma_own,
+            unit: "s",
+            higher_is_better: false,
+            goal: None,
+            note: "the same two builds; units overlap on two cores, so these add up to more than their share of wall time".into(),
         },
         Row {
             benchmark: "compile",
@@ -103,16 +114,41 @@ fn project(dir: &Path, name: &str, source: (&str, &str), features: &[&str], lib:
     Ok(dir.to_owned())
 }
 
-fn clean_build(dir: &Path) -> Result<f64> {
+/// Wall time of a clean build, and the seconds cargo's `--timings` report
+/// gives the units whose package name starts with `own`.
+fn clean_build(dir: &Path, own: &str) -> Result<(f64, f64)> {
     let target = dir.join("target");
     let _ = std::fs::remove_dir_all(&target);
-    tools::timed(
+    let _ = std::fs::remove_dir_all(dir.join("target/cargo-timings"));
+    let wall = tools::timed(
         Command::new(env!("CARGO"))
-            .args(["build", "--offline", "--quiet", "--target-dir"])
+            .args(["build", "--offline", "--quiet", "--timings", "--target-dir"])
             .arg(&target)
             .current_dir(dir),
         &format!("building {}", dir.display()),
-    )
+    )?;
+    let report = target.join("cargo-timings/cargo-timing.html");
+    let html = std::fs::read_to_string(&report).with_context(|| format!("reading {}", report.display()))?;
+    Ok((wall, own_unit_seconds(&html, own)?))
+}
+
+/// Sums the `duration` of the units named `prefix…` in the `UNIT_DATA`
+/// array that cargo's timing report embeds.
+fn own_unit_seconds(html: &str, prefix: &str) -> Result<f64> {
+    let start = html
+        .find("const UNIT_DATA = ")
+        .context("no UNIT_DATA in cargo's timing report")?;
+    let rest = &html[start + "const UNIT_DATA = ".len()..];
+    let units: Vec<serde_json::Value> = serde_json::Deserializer::from_str(rest)
+        .into_iter()
+        .next()
+        .context("empty UNIT_DATA")?
+        .context("reading UNIT_DATA")?;
+    Ok(units
+        .iter()
+        .filter(|u| u["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+        .filter_map(|u| u["duration"].as_f64())
+        .sum())
 }
 
 /// The source folders of the `ruma*` packages the project resolved.
@@ -150,4 +186,20 @@ fn source_lines(dirs: &[PathBuf]) -> usize {
         walk(d, &mut total);
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sums_own_units_from_a_timing_report() {
+        let html = r#"<script>
+const UNIT_DATA = [
+  {"i": 0, "name": "ruma-common", "duration": 10.5},
+  {"i": 1, "name": "serde", "duration": 3.0},
+  {"i": 2, "name": "ruma", "duration": 0.5}
+];
+const CONCURRENCY_DATA = [];</script>"#;
+        assert_eq!(super::own_unit_seconds(html, "ruma").unwrap(), 11.0);
+        assert!(super::own_unit_seconds("<html></html>", "ruma").is_err());
+    }
 }
