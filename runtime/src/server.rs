@@ -73,16 +73,28 @@ impl Default for ServerConfig {
 
 /// A request as the glue hands it to one operation.
 struct Incoming {
-    method: String,
+    method: Method,
     /// Path and query, as sent (what an X-Matrix signature covers).
-    uri: String,
-    server_name: Option<String>,
-    keys: Option<Arc<dyn KeyLookup>>,
+    uri: axum::http::Uri,
+    settings: Arc<Settings>,
     path_values: Vec<String>,
-    query: String,
     headers: Vec<(String, String)>,
     body: Bytes,
     credentials: Credentials,
+}
+
+impl Incoming {
+    fn query(&self) -> &str {
+        self.uri.query().unwrap_or_default()
+    }
+}
+
+/// What every request on one router shares: taken by reference count, so
+/// that a request copies none of it.
+struct Settings {
+    body_limit: usize,
+    server_name: Option<String>,
+    keys: Option<Arc<dyn KeyLookup>>,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -212,11 +224,14 @@ fn verify_signature(incoming: &Incoming) -> Result<(), MatrixError> {
     let Some(x) = &incoming.credentials.x_matrix else {
         return Err(MatrixError::unauthorized("Missing or malformed X-Matrix authorization"));
     };
-    let Some(keys) = &incoming.keys else { return Ok(()) };
+    let Some(keys) = &incoming.settings.keys else {
+        return Ok(());
+    };
     let key = keys
         .key(&x.origin, &x.key)
         .ok_or_else(|| MatrixError::unauthorized(format!("Unknown key {} of {}", x.key, x.origin)))?;
     let destination = incoming
+        .settings
         .server_name
         .clone()
         .or_else(|| x.destination.clone())
@@ -226,7 +241,8 @@ fn verify_signature(incoming: &Incoming) -> Result<(), MatrixError> {
     } else {
         serde_json::from_slice(&incoming.body).ok()
     };
-    crate::signing::verify_request(x, &key, &destination, &incoming.method, &incoming.uri, content.as_ref())
+    let uri = incoming.uri.path_and_query().map_or("", |p| p.as_str());
+    crate::signing::verify_request(x, &key, &destination, incoming.method.as_str(), uri, content.as_ref())
         .map_err(|e| MatrixError::unauthorized(format!("Invalid X-Matrix signature: {e}")))
 }
 
@@ -251,7 +267,7 @@ fn parse<E: Endpoint>(incoming: &Incoming) -> Result<E, (MatrixError, bool)> {
         serde::de::value::Error,
     >::new(pairs))
     .map_err(|e| (param_error(e), false))?;
-    let query: E::Query = serde_html_form::from_str(&incoming.query).map_err(|e| (param_error(e), false))?;
+    let query: E::Query = serde_html_form::from_str(incoming.query()).map_err(|e| (param_error(e), false))?;
     let headers: E::Headers =
         crate::endpoint::headers::decode(&incoming.headers).map_err(|e| (param_error(e), false))?;
     let content_type = incoming
@@ -334,8 +350,11 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
                 .or_insert_with(|| vec![entry]);
         }
         let mut router = Router::new();
-        let limit = self.config.body_limit;
-        let (server_name, keys) = (self.config.server_name.clone(), self.config.keys.clone());
+        let settings = Arc::new(Settings {
+            body_limit: self.config.body_limit,
+            server_name: self.config.server_name.clone(),
+            keys: self.config.keys.clone(),
+        });
         for (route, methods) in self.routes {
             let mut method_router: MethodRouter = MethodRouter::new();
             for (method, entries) in methods {
@@ -347,11 +366,9 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
                 };
                 let api = self.api.clone();
                 let entries = Arc::new(entries);
-                let (server_name, keys) = (server_name.clone(), keys.clone());
+                let settings = settings.clone();
                 method_router = method_router.merge(on(filter, move |req: Request| {
-                    let (api, entries) = (api.clone(), entries.clone());
-                    let (server_name, keys) = (server_name.clone(), keys.clone());
-                    async move { dispatch(api, entries, req, limit, server_name, keys).await }
+                    dispatch(api.clone(), entries.clone(), req, settings.clone())
                 }));
             }
             method_router = method_router.fallback(|| async { error_response(MatrixError::method_not_allowed()) });
@@ -384,15 +401,14 @@ async fn dispatch<S: Send + Sync + 'static>(
     api: Arc<S>,
     entries: Arc<Vec<Entry<S>>>,
     req: Request,
-    limit: usize,
-    server_name: Option<String>,
-    keys: Option<Arc<dyn KeyLookup>>,
+    settings: Arc<Settings>,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
     let path_values: Vec<String> = match RawPathParams::from_request_parts(&mut parts, &()).await {
         Ok(params) => params.iter().map(|(_, v)| v.to_owned()).collect(),
         Err(_) => return error_response(MatrixError::invalid_param("path is not valid UTF-8")),
     };
+    let limit = settings.body_limit;
     // A body announced as too large is refused before it is read: the client
     // learns at once, and the server does not wait for bytes it will drop.
     let announced = parts
@@ -403,46 +419,47 @@ async fn dispatch<S: Send + Sync + 'static>(
     if announced.is_some_and(|n| n > limit as u64) {
         return error_response(MatrixError::too_large(limit));
     }
-    let bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(b) => b,
-        Err(_) => return error_response(MatrixError::too_large(limit)),
+    // Most requests (every GET) have no body: no collecting then, and the
+    // collecting future is boxed so that it does not enlarge this one.
+    let bytes = if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
+        Bytes::new()
+    } else {
+        match Box::pin(axum::body::to_bytes(body, limit)).await {
+            Ok(b) => b,
+            Err(_) => return error_response(MatrixError::too_large(limit)),
+        }
     };
-    let query = parts.uri.query().unwrap_or_default().to_owned();
     let headers: Vec<(String, String)> = parts
         .headers
         .iter()
         .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
         .collect();
-    let credentials = credentials(&headers, &query);
-    // Operations documented twice on one method and path: those that declare
-    // every query parameter present go first, then spec order; a body that
-    // does not fit passes the request on to the next.
-    let mut ordered: Vec<&Entry<S>> = entries.iter().collect();
-    if ordered.len() > 1 {
-        let present: Vec<String> = query_pairs(&query)
-            .into_iter()
-            .map(|(k, _)| k)
-            .filter(|k| k != "access_token")
-            .collect();
-        ordered.sort_by_key(|e| !present.iter().all(|k| e.query_params.contains(&k.as_str())));
-    }
-    let method = parts.method.as_str().to_owned();
-    let uri = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_default();
+    let query = parts.uri.query().unwrap_or_default();
+    let credentials = credentials(&headers, query);
     let incoming = Arc::new(Incoming {
-        method,
-        uri,
-        server_name,
-        keys,
+        method: parts.method,
+        uri: parts.uri,
+        settings,
         path_values,
-        query,
         headers,
         body: bytes,
         credentials,
     });
+    if let [only] = entries.as_slice() {
+        return match (only.handler)(api, incoming).await {
+            Outcome::Done(response) | Outcome::BodyMismatch(response) => response,
+        };
+    }
+    // Operations documented twice on one method and path: those that declare
+    // every query parameter present go first, then spec order; a body that
+    // does not fit passes the request on to the next.
+    let present: Vec<String> = query_pairs(incoming.query())
+        .into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k != "access_token")
+        .collect();
+    let mut ordered: Vec<&Entry<S>> = entries.iter().collect();
+    ordered.sort_by_key(|e| !present.iter().all(|k| e.query_params.contains(&k.as_str())));
     let mut last = None;
     for entry in ordered {
         match (entry.handler)(api.clone(), incoming.clone()).await {
