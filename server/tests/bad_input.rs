@@ -6,13 +6,13 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-/// One HTTP/1.1 exchange: `(status, JSON body or Null)`.
-/// Status and JSON body as the server sent them.
+/// Status and JSON body (or `Null`) as the server sent them.
 type Answer = (u16, Value);
 /// Status and errcode a case must get.
 type Expected<'a> = (u16, &'a str);
 
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8], extra: &str) -> (u16, Value) {
+/// One HTTP/1.1 exchange on a fresh connection.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8], extra: &str) -> Answer {
     let mut stream = TcpStream::connect(addr).unwrap();
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
@@ -41,7 +41,7 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8], 
     (status, json)
 }
 
-fn code(answer: &(u16, Value)) -> (u16, &str) {
+fn code(answer: &Answer) -> Expected<'_> {
     (answer.0, answer.1["errcode"].as_str().unwrap_or_default())
 }
 
@@ -67,6 +67,7 @@ fn mistakes_get_their_errcodes_and_store_nothing() {
     let alice = register(a, "alice");
     let eve = register(a, "eve");
     let json_body = |v: Value| v.to_string().into_bytes();
+    let get = |path: &str, token: Option<&str>| http(a, "GET", path, token, b"", "");
 
     // The stubs' own error cases, now on the homeserver.
     let cases: Vec<(&str, Answer, Expected)> = vec![
@@ -96,39 +97,32 @@ fn mistakes_get_their_errcodes_and_store_nothing() {
         ),
         (
             "a required query parameter missing",
-            http(
-                a,
-                "GET",
-                "/_matrix/client/v3/rooms/!x:test.local/messages",
-                Some(&alice),
-                b"",
-                "",
-            ),
+            get("/_matrix/client/v3/rooms/!x:test.local/messages", Some(&alice)),
             (400, "M_MISSING_PARAM"),
         ),
         (
             "a query parameter of the wrong type",
-            http(a, "GET", "/_matrix/client/v3/sync?timeout=soon", Some(&alice), b"", ""),
+            get("/_matrix/client/v3/sync?timeout=soon", Some(&alice)),
             (400, "M_INVALID_PARAM"),
         ),
         (
             "no token",
-            http(a, "GET", "/_matrix/client/v3/account/whoami", None, b"", ""),
+            get("/_matrix/client/v3/account/whoami", None),
             (401, "M_MISSING_TOKEN"),
         ),
         (
             "an unknown token",
-            http(a, "GET", "/_matrix/client/v3/account/whoami", Some("nope"), b"", ""),
+            get("/_matrix/client/v3/account/whoami", Some("nope")),
             (401, "M_UNKNOWN_TOKEN"),
         ),
         (
             "an unknown endpoint",
-            http(a, "GET", "/_matrix/client/v3/no/such/thing", Some(&alice), b"", ""),
+            get("/_matrix/client/v3/no/such/thing", Some(&alice)),
             (404, "M_UNRECOGNIZED"),
         ),
         (
             "an operation the server does not implement",
-            http(a, "GET", "/_matrix/client/v3/devices", Some(&alice), b"", ""),
+            get("/_matrix/client/v3/devices", Some(&alice)),
             (404, "M_UNRECOGNIZED"),
         ),
         (
@@ -237,7 +231,7 @@ fn mistakes_get_their_errcodes_and_store_nothing() {
 
     // Nothing partial: eve's rejected createRoom left no room, the taken-name
     // attempt did not change alice's password, eve's message is not in the room.
-    let (_, rooms) = http(a, "GET", "/_matrix/client/v3/joined_rooms", Some(&eve), b"", "");
+    let (_, rooms) = get("/_matrix/client/v3/joined_rooms", Some(&eve));
     assert_eq!(rooms["joined_rooms"], json!([]));
     let login = |pw: &str| {
         http(
@@ -268,6 +262,6 @@ fn mistakes_get_their_errcodes_and_store_nothing() {
     assert_eq!(from_eve, 0, "a rejected message was stored");
 
     // Still up.
-    let (status, me) = http(a, "GET", "/_matrix/client/v3/account/whoami", Some(&alice), b"", "");
+    let (status, me) = get("/_matrix/client/v3/account/whoami", Some(&alice));
     assert_eq!((status, me["user_id"].as_str()), (200, Some("@alice:test.local")));
 }

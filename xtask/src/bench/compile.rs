@@ -119,7 +119,6 @@ fn project(dir: &Path, name: &str, source: (&str, &str), features: &[&str], lib:
 fn clean_build(dir: &Path, own: &str) -> Result<(f64, f64)> {
     let target = dir.join("target");
     let _ = std::fs::remove_dir_all(&target);
-    let _ = std::fs::remove_dir_all(dir.join("target/cargo-timings"));
     let wall = tools::timed(
         Command::new(env!("CARGO"))
             .args(["build", "--offline", "--quiet", "--timings", "--target-dir"])

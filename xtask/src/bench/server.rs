@@ -44,19 +44,20 @@ struct Measured {
     cpu_us: f64,
 }
 
-/// CPU seconds (user + system) a process has used, from `/proc/PID/stat`.
-fn cpu_seconds(pid: u32) -> Result<f64> {
+/// CPU time (user + system) a process has used, in clock ticks, from
+/// `/proc/PID/stat`.
+fn cpu_ticks(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).context("reading /proc/PID/stat")?;
     // Fields after the parenthesised command name; utime and stime are the
     // 14th and 15th fields of the whole line.
     let after = &stat[stat.rfind(')').context("odd /proc/PID/stat")? + 2..];
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| -> Result<f64> { Ok(fields.get(i).context("short /proc/PID/stat")?.parse::<f64>()?) };
-    // The kernel counts in clock ticks (`getconf CLK_TCK`).
-    Ok((ticks(11)? + ticks(12)?) / clock_ticks())
+    Ok(ticks(11)? + ticks(12)?)
 }
 
-fn clock_ticks() -> f64 {
+/// Clock ticks per second (`getconf CLK_TCK`), the unit of `cpu_ticks`.
+fn ticks_per_second() -> f64 {
     Command::new("getconf")
         .arg("CLK_TCK")
         .output()
@@ -98,12 +99,12 @@ fn parse_wrk(text: &str) -> Result<(f64, f64)> {
 }
 
 fn load(url: &str, seconds: u32, server: u32) -> Result<Measured> {
-    let before = cpu_seconds(server)?;
+    let before = cpu_ticks(server)?;
     let output = tools::run(
         Command::new("wrk").args(["-t1", "-c32", &format!("-d{seconds}s"), "--latency", url]),
         "wrk (install Debian's `wrk` package)",
     )?;
-    let cpu = cpu_seconds(server)? - before;
+    let cpu = (cpu_ticks(server)? - before) / ticks_per_second();
     let text = String::from_utf8_lossy(&output.stdout);
     let (rps, p99_ms) = parse_wrk(&text)?;
     let requests = parse_requests(&text)?;
@@ -202,7 +203,8 @@ pub fn run(cx: &Context) -> Result<Vec<Row>> {
 mod tests {
     #[test]
     fn reads_own_cpu_time() {
-        assert!(super::cpu_seconds(std::process::id()).unwrap() >= 0.0);
+        assert!(super::cpu_ticks(std::process::id()).unwrap() >= 0.0);
+        assert!(super::ticks_per_second() > 0.0);
     }
 
     #[test]
