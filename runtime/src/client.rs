@@ -206,6 +206,19 @@ impl Client {
         if let Some(observer) = &self.observer {
             (observer.0)(&meta, status, &bytes);
         }
+        let http = HttpResponse {
+            status,
+            headers,
+            body: crate::endpoint::Encoded { content_type, bytes },
+        };
+        // A documented non-error body (a user-interactive auth 401); a
+        // Matrix error on that status (`M_UNKNOWN_TOKEN`) is still one.
+        if status >= 400 && E::Response::TYPED_ERRORS.contains(&status) {
+            if let Ok(typed) = E::Response::from_http(http.clone()) {
+                return Ok(typed);
+            }
+        }
+        let bytes = http.body.bytes.clone();
         if status >= 400 {
             return match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(body) => Err(ClientError::Matrix(MatrixError {
@@ -218,11 +231,6 @@ impl Client {
                 }),
             };
         }
-        let http = HttpResponse {
-            status,
-            headers,
-            body: crate::endpoint::Encoded { content_type, bytes },
-        };
         E::Response::from_http(http).map_err(|message| ClientError::Decode { status, message })
     }
 }

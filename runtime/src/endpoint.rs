@@ -85,6 +85,9 @@ pub struct HttpResponse {
 /// One operation's successful response: an enum with a case per documented
 /// non-error status. Errors travel as [`MatrixError`].
 pub trait EndpointResponse: Sized + Send + Debug + PartialEq + Serialize + DeserializeOwned + 'static {
+    /// Error statuses whose documented body is not a Matrix error (the
+    /// user-interactive auth 401): they decode into a case of the response.
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(self) -> Result<HttpResponse, String>;
     fn from_http(response: HttpResponse) -> Result<Self, String>;
 }
@@ -107,6 +110,10 @@ pub mod body {
         serde_json::from_slice(bytes).map_err(|shape_error| {
             match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
                 Err(syntax_error) => MatrixError::not_json(syntax_error),
+                // A value that is JSON of the right type but not a valid identifier.
+                Ok(_) if crate::id::is_identifier_error(&shape_error.to_string()) => {
+                    MatrixError::invalid_param(shape_error)
+                }
                 Ok(_) => MatrixError::bad_json(shape_error),
             }
         })

@@ -9,16 +9,21 @@
 
 #[cfg(feature = "client")]
 pub mod client;
+pub mod constant;
 pub mod double_option;
 pub mod endpoint;
 pub mod error;
+pub mod events;
+pub mod id;
 pub mod path;
+pub mod raw;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod signing;
 
 pub use endpoint::{AuthScheme, Empty, Encoded, Endpoint, EndpointResponse, HttpResponse, Metadata, RawBody};
 pub use error::{ErrorCode, MatrixError};
+pub use raw::Raw;
 
 /// Something that does a job once per operation type: given to the
 /// generated `visit_all` functions, which call [`EndpointVisitor::visit`]
