@@ -28,7 +28,7 @@
 //! # mod example {
 //! use matrix_api::client_server::endpoints::{self as cs, ClientServerApi};
 //! use matrix_api::client_server::{GetVersionsResponse, LoginResponse};
-//! use matrix_api_runtime::{server::Credentials, MatrixError};
+//! use matrix_api::{Credentials, MatrixError, UserId};
 //!
 //! struct Server;
 //!
@@ -38,29 +38,21 @@
 //!         _: cs::get_versions::Request,
 //!         _: Credentials,
 //!     ) -> Result<cs::get_versions::Response, MatrixError> {
-//!         Ok(cs::get_versions::Response::Ok(GetVersionsResponse {
-//!             versions: vec!["v1.19".into()],
-//!             unstable_features: None,
-//!         }))
+//!         Ok(cs::get_versions::Response::Ok(GetVersionsResponse::new(vec!["v1.19".into()])))
 //!     }
 //!
 //!     async fn login(&self, request: cs::login::Request, _: Credentials) -> Result<cs::login::Response, MatrixError> {
 //!         if request.body.password.as_deref() != Some("secret") {
 //!             return Err(MatrixError::forbidden("Invalid password"));
 //!         }
-//!         let session = serde_json::json!({
-//!             "user_id": "@alice:example.org",
-//!             "access_token": "token",
-//!             "device_id": "DEVICE",
-//!         });
-//!         let session: LoginResponse = serde_json::from_value(session).map_err(MatrixError::bad_json)?;
-//!         Ok(cs::login::Response::Ok(session))
+//!         let user_id = UserId::new("alice", "example.org").map_err(MatrixError::invalid_param)?;
+//!         Ok(cs::login::Response::Ok(LoginResponse::new(user_id, "token".into(), "DEVICE".into())))
 //!     }
 //! }
 //!
 //! async fn serve() -> std::io::Result<()> {
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8008").await?;
-//!     matrix_api_runtime::server::serve(listener, cs::router(Server)).await
+//!     matrix_api::runtime::server::serve(listener, cs::router(Server)).await
 //! }
 //! # }
 //! ```
@@ -71,31 +63,34 @@
 //! # #[cfg(all(feature = "client-server", feature = "client"))]
 //! # mod example {
 //! use matrix_api::client_server::endpoints as cs;
+//! use matrix_api::client_server::LoginRequest;
+//! use matrix_api::events::{AnyRoomMessageEventContent, AnySyncTimelineEvent, RoomMessageTextEventContent};
+//! use matrix_api::RoomId;
 //!
 //! async fn chat() -> Result<(), Box<dyn std::error::Error>> {
 //!     let client = cs::Client::new("http://127.0.0.1:8008");
-//!     let login: cs::login::Request = serde_json::from_value(serde_json::json!({
-//!         "path": {}, "query": {}, "headers": {},
-//!         "body": { "type": "m.login.password", "identifier": { "type": "m.id.user", "user": "alice" }, "password": "secret" }
-//!     }))?;
-//!     let cs::login::Response::Ok(session) = client.login(login).await?;
+//!     let mut login = LoginRequest::new("m.login.password".into());
+//!     login.user = Some("alice".into());
+//!     login.password = Some("secret".into());
+//!     let cs::login::Response::Ok(session) = client.login(cs::login::Request::new(login)).await?;
 //!     let client = cs::Client(client.0.with_access_token(session.access_token));
-//!     let mut content = serde_json::Map::new();
-//!     content.insert("msgtype".into(), "m.text".into());
-//!     content.insert("body".into(), "Hello!".into());
-//!     let sent = client
-//!         .send_message(cs::send_message::Request {
-//!             path: cs::send_message::Path {
-//!                 room_id: "!room:example.org".into(),
-//!                 event_type: "m.room.message".into(),
-//!                 txn_id: "txn1".into(),
-//!             },
-//!             query: Default::default(),
-//!             headers: Default::default(),
-//!             body: content,
-//!         })
-//!         .await?;
-//!     println!("{sent:?}");
+//!
+//!     let room: RoomId = "!room:example.org".parse()?;
+//!     let hello = AnyRoomMessageEventContent::Text(RoomMessageTextEventContent::new("Hello!".into()));
+//!     let request = cs::send_message::Request::with_content(room, "txn1".into(), &hello)?;
+//!     let cs::send_message::Response::Ok(sent) = client.send_message(request).await?;
+//!     println!("sent {}", sent.event_id);
+//!
+//!     let cs::sync::Response::Ok(sync) = client.sync(cs::sync::Request::new()).await?;
+//!     for (room_id, joined) in sync.rooms.iter().flat_map(|r| r.join.iter().flatten()) {
+//!         for event in joined.timeline.iter().flat_map(|t| &t.events) {
+//!             if let Ok(AnySyncTimelineEvent::RoomMessage(message)) = event.deserialize() {
+//!                 if let AnyRoomMessageEventContent::Text(text) = &message.content {
+//!                     println!("{room_id}: {}: {}", message.sender, text.body);
+//!                 }
+//!             }
+//!         }
+//!     }
 //!     Ok(())
 //! }
 //! # }
@@ -107,6 +102,21 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items
 )]
+/// The hand-written runtime the generated code calls, re-exported so that
+/// users depend on this crate alone.
+pub use ::matrix_api_runtime as runtime;
+#[cfg(feature = "client")]
+pub use ::matrix_api_runtime::client::ClientError;
+pub use ::matrix_api_runtime::events::EventContent;
+pub use ::matrix_api_runtime::id::IdError;
+#[cfg(feature = "server")]
+pub use ::matrix_api_runtime::server::Credentials;
+pub use ::matrix_api_runtime::{ErrorCode, MatrixError, Raw};
+#[rustfmt::skip]
+pub mod identifiers;
+pub use identifiers::*;
+#[rustfmt::skip]
+pub mod constants;
 #[cfg(feature = "client-server")]
 #[cfg_attr(docsrs, doc(cfg(feature = "client-server")))]
 #[rustfmt::skip]

@@ -15,34 +15,51 @@ pub fn round_trip(
     value: &::serde_json::Value,
 ) -> ::std::option::Option<RoundTrip> {
     match type_key {
-        #[cfg(feature = "server-server")]
-        "Map<Map<Map<server_server::ClaimUserEncryptionKeysResponseOneTimeKeysValueValueValue>>>" => {
+        "\"m.device_list_update\"" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::constants::MDeviceListUpdate>(value),
+            )
+        }
+        "\"m.direct_to_device\"" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::constants::MDirectToDevice>(value),
+            )
+        }
+        "\"m.login.sso\"" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::constants::MLoginSso>(value),
+            )
+        }
+        "\"m.megolm_backup.v1.curve25519-aes-sha2\"" => {
             ::std::option::Option::Some(
                 round_trip_as::<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        ::std::collections::BTreeMap<
-                            ::std::string::String,
-                            ::std::collections::BTreeMap<
-                                ::std::string::String,
-                                crate::server_server::ClaimUserEncryptionKeysResponseOneTimeKeysValueValueValue,
-                            >,
-                        >,
-                    >,
+                    crate::constants::MMegolmBackupV1Curve25519AesSha2,
                 >(value),
             )
         }
-        "Map<Map<Object>>" => {
+        "\"m.presence\"" => {
             ::std::option::Option::Some(
-                round_trip_as::<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        ::std::collections::BTreeMap<
-                            ::std::string::String,
-                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                        >,
-                    >,
-                >(value),
+                round_trip_as::<crate::constants::MPresence>(value),
+            )
+        }
+        "\"m.receipt\"" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::constants::MReceipt>(value),
+            )
+        }
+        "\"m.signing_key_update\"" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::constants::MSigningKeyUpdate>(value),
+            )
+        }
+        "\"m.typing\"" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::constants::MTyping>(value),
+            )
+        }
+        "EventId" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::identifiers::EventId>(value),
             )
         }
         "Map<Map<String>>" => {
@@ -58,40 +75,47 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(feature = "client-server")]
-        "Map<Map<client_server::DeviceInformation>>" => {
-            ::std::option::Option::Some(
-                round_trip_as::<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        ::std::collections::BTreeMap<
-                            ::std::string::String,
-                            crate::client_server::DeviceInformation,
-                        >,
-                    >,
-                >(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
-        "Map<Map<client_server::OneTimeKeys>>" => {
-            ::std::option::Option::Some(
-                round_trip_as::<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        ::std::collections::BTreeMap<
-                            ::std::string::String,
-                            crate::client_server::OneTimeKeys,
-                        >,
-                    >,
-                >(value),
-            )
-        }
         "Map<Object>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
                     ::std::collections::BTreeMap<
                         ::std::string::String,
                         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                >(value),
+            )
+        }
+        #[cfg(feature = "client-server")]
+        "Map<RoomId, client_server::RoomKeyBackup>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::RoomId,
+                        crate::client_server::RoomKeyBackup,
+                    >,
+                >(value),
+            )
+        }
+        #[cfg(feature = "server-server")]
+        "Map<RoomId, server_server::RoomReceipts>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::RoomId,
+                        crate::server_server::RoomReceipts,
+                    >,
+                >(value),
+            )
+        }
+        "Map<ServerName, Map<UnpaddedBase64>>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::ServerName,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            crate::identifiers::UnpaddedBase64,
+                        >,
                     >,
                 >(value),
             )
@@ -106,22 +130,114 @@ pub fn round_trip(
                 >(value),
             )
         }
+        "Map<UnpaddedBase64>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        crate::identifiers::UnpaddedBase64,
+                    >,
+                >(value),
+            )
+        }
+        #[cfg(feature = "server-server")]
+        "Map<UserId, Map<Map<server_server::ClaimUserEncryptionKeysResponseOneTimeKeysValueValueValue>>>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::UserId,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            ::std::collections::BTreeMap<
+                                ::std::string::String,
+                                crate::server_server::ClaimUserEncryptionKeysResponseOneTimeKeysValueValueValue,
+                            >,
+                        >,
+                    >,
+                >(value),
+            )
+        }
+        "Map<UserId, Map<Object>>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::UserId,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >,
+                    >,
+                >(value),
+            )
+        }
+        "Map<UserId, Map<String>>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::UserId,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            ::std::string::String,
+                        >,
+                    >,
+                >(value),
+            )
+        }
+        #[cfg(feature = "client-server")]
+        "Map<UserId, Map<client_server::DeviceInformation>>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::UserId,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            crate::client_server::DeviceInformation,
+                        >,
+                    >,
+                >(value),
+            )
+        }
+        #[cfg(feature = "client-server")]
+        "Map<UserId, Map<client_server::OneTimeKeys>>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::UserId,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            crate::client_server::OneTimeKeys,
+                        >,
+                    >,
+                >(value),
+            )
+        }
+        "Map<UserId, Vec<String>>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::UserId,
+                        ::std::vec::Vec<::std::string::String>,
+                    >,
+                >(value),
+            )
+        }
+        #[cfg(feature = "client-server")]
+        "Map<UserId, client_server::CrossSigningKey>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::UserId,
+                        crate::client_server::CrossSigningKey,
+                    >,
+                >(value),
+            )
+        }
         "Map<Value>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
                     ::std::collections::BTreeMap<
                         ::std::string::String,
                         ::serde_json::Value,
-                    >,
-                >(value),
-            )
-        }
-        "Map<Vec<String>>" => {
-            ::std::option::Option::Some(
-                round_trip_as::<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        ::std::vec::Vec<::std::string::String>,
                     >,
                 >(value),
             )
@@ -133,17 +249,6 @@ pub fn round_trip(
                     ::std::collections::BTreeMap<
                         ::std::string::String,
                         crate::application_service::FieldType,
-                    >,
-                >(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
-        "Map<client_server::CrossSigningKey>" => {
-            ::std::option::Option::Some(
-                round_trip_as::<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        crate::client_server::CrossSigningKey,
                     >,
                 >(value),
             )
@@ -170,17 +275,6 @@ pub fn round_trip(
                 >(value),
             )
         }
-        #[cfg(feature = "client-server")]
-        "Map<client_server::RoomKeyBackup>" => {
-            ::std::option::Option::Some(
-                round_trip_as::<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        crate::client_server::RoomKeyBackup,
-                    >,
-                >(value),
-            )
-        }
         "Map<i64>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -200,17 +294,6 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "server-server")]
-        "Map<server_server::RoomReceipts>" => {
-            ::std::option::Option::Some(
-                round_trip_as::<
-                    ::std::collections::BTreeMap<
-                        ::std::string::String,
-                        crate::server_server::RoomReceipts,
-                    >,
-                >(value),
-            )
-        }
-        #[cfg(feature = "server-server")]
         "Map<server_server::VerifyKey>" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -221,6 +304,11 @@ pub fn round_trip(
                 >(value),
             )
         }
+        "MxcUri" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::identifiers::MxcUri>(value),
+            )
+        }
         "Object" => {
             ::std::option::Option::Some(
                 round_trip_as::<
@@ -228,8 +316,38 @@ pub fn round_trip(
                 >(value),
             )
         }
+        "RoomAlias" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::identifiers::RoomAlias>(value),
+            )
+        }
+        "RoomId" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::identifiers::RoomId>(value),
+            )
+        }
+        "ServerName" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::identifiers::ServerName>(value),
+            )
+        }
         "String" => {
             ::std::option::Option::Some(round_trip_as::<::std::string::String>(value))
+        }
+        "UnpaddedBase64" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::identifiers::UnpaddedBase64>(value),
+            )
+        }
+        "UrlsafeUnpaddedBase64" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::identifiers::UrlsafeUnpaddedBase64>(value),
+            )
+        }
+        "UserId" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::identifiers::UserId>(value),
+            )
         }
         "Value" => {
             ::std::option::Option::Some(round_trip_as::<::serde_json::Value>(value))
@@ -241,6 +359,11 @@ pub fn round_trip(
                         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
                     >,
                 >(value),
+            )
+        }
+        "Vec<ServerName>" => {
+            ::std::option::Option::Some(
+                round_trip_as::<::std::vec::Vec<crate::identifiers::ServerName>>(value),
             )
         }
         "Vec<String>" => {
@@ -606,6 +729,12 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "client-server")]
+        "client_server::GetRoomSummaryRoomIdOrAlias" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::client_server::GetRoomSummaryRoomIdOrAlias>(value),
+            )
+        }
+        #[cfg(feature = "client-server")]
         "client_server::GetRoomTagsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetRoomTagsResponse>(value),
@@ -734,6 +863,12 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "client-server")]
+        "client_server::JoinRoomRoomIdOrAlias" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::client_server::JoinRoomRoomIdOrAlias>(value),
+            )
+        }
+        #[cfg(feature = "client-server")]
         "client_server::KickRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::KickRequest>(value),
@@ -743,6 +878,12 @@ pub fn round_trip(
         "client_server::KnockRoomResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::KnockRoomResponse>(value),
+            )
+        }
+        #[cfg(feature = "client-server")]
+        "client_server::KnockRoomRoomIdOrAlias" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::client_server::KnockRoomRoomIdOrAlias>(value),
             )
         }
         #[cfg(feature = "client-server")]

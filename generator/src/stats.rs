@@ -2,7 +2,7 @@
 //! not express (`unhandled`), so nothing is dropped silently.
 
 use crate::family::{Family, Module};
-use crate::ir::Api;
+use crate::ir::{Api, KindSource};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -34,6 +34,17 @@ pub struct EventStats {
     pub named_types: usize,
     pub examples: usize,
     pub examples_passed: Option<usize>,
+    /// Events whose kind their schema states (`state_event.yaml`, `room_event.yaml`).
+    pub kind_from_schema: usize,
+    /// Events whose kind comes from `api-specs/event-kinds.toml`.
+    pub kind_from_data_file: usize,
+    /// Content variants (`m.room.message$m.text`), which have no kind of their own.
+    pub content_variants: usize,
+    /// Event schemas whose kind comes from nowhere: they are left out of the
+    /// kind enums (and decode as their enum's custom variant).
+    pub without_kind: Vec<String>,
+    /// Entries of `api-specs/event-kinds.toml` that name no event of this spec.
+    pub unused_kind_entries: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -94,6 +105,16 @@ pub fn stats(api: &Api, spec: &str) -> Stats {
                 .filter(|e| Module::of_file(&e.location.file) == Some(Module::Events))
                 .count(),
             examples_passed: None,
+            kind_from_schema: count_source(api, KindSource::Schema),
+            kind_from_data_file: count_source(api, KindSource::DataFile),
+            content_variants: api.events.iter().filter(|e| e.variant_of.is_some()).count(),
+            without_kind: api
+                .events
+                .iter()
+                .filter(|e| e.variant_of.is_none() && e.kind_source == KindSource::Unknown)
+                .map(|e| e.schema_name.clone())
+                .collect(),
+            unused_kind_entries: crate::ir::event_kinds::unused_entries(&api.events).unwrap_or_default(),
         },
         common_types: api.types.iter().filter(|t| t.module == Module::Common).count(),
         examples: ExampleStats {
@@ -118,6 +139,13 @@ pub fn stats(api: &Api, spec: &str) -> Stats {
             })
             .collect(),
     }
+}
+
+fn count_source(api: &Api, source: KindSource) -> usize {
+    api.events
+        .iter()
+        .filter(|e| e.variant_of.is_none() && e.kind_source == source)
+        .count()
 }
 
 impl Stats {
@@ -151,6 +179,22 @@ impl Stats {
                 .unwrap_or_else(|| "-".into())
         ));
         out.push_str(&format!("{:<22}{:>11}{:>13}\n", "common", "", self.common_types));
+        let e = &self.events;
+        out.push_str(&format!(
+            "event kinds: {} from the schema, {} from api-specs/event-kinds.toml, {} content variants, {} from nowhere\n",
+            e.kind_from_schema,
+            e.kind_from_data_file,
+            e.content_variants,
+            e.without_kind.len()
+        ));
+        for name in &e.without_kind {
+            out.push_str(&format!("  no kind: {name} (left out of the kind enums)\n"));
+        }
+        for name in &e.unused_kind_entries {
+            out.push_str(&format!(
+                "  event-kinds.toml names an event this spec does not define: {name}\n"
+            ));
+        }
         out.push_str(&format!(
             "examples: {} ({} not checked)\n",
             self.examples.total,

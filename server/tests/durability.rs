@@ -126,7 +126,7 @@ async fn concurrent_senders_all_arrive_once_in_one_order() {
                     .await
                     .unwrap();
                 let r = serde_json::to_value(&r).unwrap();
-                let timeline = &r["rooms"]["join"][&room_id]["timeline"];
+                let timeline = &r["rooms"]["join"][room_id.as_str()]["timeline"];
                 assert_ne!(timeline["limited"], true, "a gap in the timeline");
                 for e in timeline["events"].as_array().into_iter().flatten() {
                     if e["type"] == "m.room.message" {

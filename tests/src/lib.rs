@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests and the `check-examples` binary.
 
+pub mod bot;
 pub mod process;
 pub mod python;
 pub mod scenario;

@@ -47,6 +47,19 @@ pub struct Session {
     pub operations: BTreeSet<String>,
     pub unmodeled: BTreeSet<Unmodeled>,
     pub outcome: Outcome,
+    /// Timeline events of every `/sync`, decoded as `AnySyncTimelineEvent`.
+    pub timeline: TimelineCounts,
+}
+
+/// How the timeline events a server sent decoded.
+#[derive(Debug, Default)]
+pub struct TimelineCounts {
+    /// Decoded into a variant of a type the spec defines.
+    pub typed: usize,
+    /// Decoded as `Custom`, by event type.
+    pub custom: BTreeMap<String, usize>,
+    /// Did not decode (the error and the event).
+    pub failed: Vec<String>,
 }
 
 /// A generated request from its parts as JSON.
@@ -72,6 +85,7 @@ impl Session {
             operations: BTreeSet::new(),
             unmodeled: BTreeSet::new(),
             outcome: Outcome::default(),
+            timeline: TimelineCounts::default(),
         }
     }
 
@@ -196,16 +210,20 @@ impl Session {
             .call(None, req::<cs::register::Request>(json!({}), json!({}), body.clone()))
             .await
         {
-            Err(ClientError::Matrix(e)) if e.status == 401 => e.body.extra["session"].as_str().map(str::to_owned),
+            // The user-interactive auth 401 decodes as the documented `AuthResponse`.
+            Ok(cs::register::Response::Unauthorized(auth)) => auth.session,
             other => panic!("registering {name}: expected a 401 asking for auth, got {other:?}"),
         };
         let mut body = body;
         body["auth"] = json!({ "type": "m.login.dummy", "session": session });
         let cs::register::Response::Ok(r) = self
             .ok(None, req::<cs::register::Request>(json!({}), json!({}), body))
-            .await;
+            .await
+        else {
+            panic!("registering {name}: the dummy stage did not complete");
+        };
         User {
-            user_id: r.user_id,
+            user_id: r.user_id.into_string(),
             token: r.access_token.expect("registration logs in"),
         }
     }
@@ -229,7 +247,26 @@ impl Session {
         let cs::sync::Response::Ok(r) = self
             .ok(Some(&user.token), req::<cs::sync::Request>(json!({}), query, json!({})))
             .await;
+        self.count_timeline(&r);
         to_json(&r)
+    }
+
+    fn count_timeline(&mut self, sync: &matrix_api::client_server::SyncResponse) {
+        use matrix_api::events::AnySyncTimelineEvent;
+        let rooms = sync
+            .rooms
+            .iter()
+            .flat_map(|r| r.join.iter().flatten().map(|(_, room)| room));
+        for raw in rooms.flat_map(|room| room.timeline.iter().flat_map(|t| &t.events)) {
+            match raw.deserialize() {
+                Ok(AnySyncTimelineEvent::Custom(custom)) => {
+                    let kind = custom.get_field::<String>("type").ok().flatten().unwrap_or_default();
+                    *self.timeline.custom.entry(kind).or_default() += 1;
+                }
+                Ok(_) => self.timeline.typed += 1,
+                Err(e) => self.timeline.failed.push(format!("{e}: {}", raw.json().get())),
+            }
+        }
     }
 
     /// Incremental syncs until `done` holds for a response; returns all responses.
@@ -258,7 +295,7 @@ impl Session {
                 ),
             )
             .await;
-        r.event_id
+        r.event_id.into_string()
     }
 
     async fn members(&mut self, moment: &str, user: &User, room: &str) {
@@ -441,7 +478,7 @@ pub async fn run(base: &str) -> Session {
             ),
         )
         .await;
-    let room = created.room_id;
+    let room = created.room_id.into_string();
     let alias = format!("#interop:{}", alice.user_id.split_once(':').unwrap().1);
     let cs::get_room_id_by_alias::Response::Ok(resolved) = s
         .ok(

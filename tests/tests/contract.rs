@@ -35,7 +35,9 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         "body": { "username": "fuzzer", "password": "pw", "auth": { "type": "m.login.dummy" } },
     }))
     .unwrap();
-    let cs::register::Response::Ok(user) = cs::Client::new(&base).register(register).await.unwrap();
+    let cs::register::Response::Ok(user) = cs::Client::new(&base).register(register).await.unwrap() else {
+        panic!("registration with the dummy stage did not complete");
+    };
     let token = user.access_token.unwrap();
     let client = cs::Client(Client::new(&base).with_access_token(token.clone()));
     let create: cs::create_room::Request =

@@ -106,6 +106,8 @@ fn v1_7_to_v1_8_reports_no_format_only_changes() {
         ("server_server::UnsignedPduBase", "field-removed-optional"),
         ("server_server::PduV11", "schema-added"),
         ("server_server::PduV11Hashes", "schema-added"),
+        // m.reaction's `type` is pinned to `m.reaction` (v1.8): a constant type now.
+        ("events::ReactionEvent", "field-type-changed"),
         // `room_types` entries may be null (v1.8).
         ("client_server::Filter", "field-type-changed"),
         ("server_server::Filter", "field-type-changed"),

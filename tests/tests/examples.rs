@@ -14,6 +14,11 @@ use matrix_api_tests::{check_examples, release_dir};
 /// failure contains, why).
 const SPEC_EXAMPLE_DEFECTS: &[(&str, &str, &str)] = &[
     (
+        "api/client-server/definitions/room_key_bundle.yaml#/properties/room_keys/items/properties/session_key/example",
+        "invalid unpadded base64",
+        "the example is cut short with `...`, which is not base64 (`format: mx-unpadded-base64`)",
+    ),
+    (
         "event-schemas/examples/",
         "/unsigned/membership (dropped)",
         "the core example room_event.json carries `unsigned.membership`, which event-schemas' UnsignedData (core-event-schema/unsigned_prop.yaml) does not declare",
@@ -112,11 +117,6 @@ const SPEC_EXAMPLE_DEFECTS: &[(&str, &str, &str)] = &[
         "event-schemas/examples/m.call.sdp_stream_metadata_changed.yaml#",
         "/audio_muted: (dropped)",
         "the example misspells the key as `audio_muted:` (with a colon)",
-    ),
-    (
-        "event-schemas/examples/m.key.verification.accept.yaml#",
-        "/content/method (dropped)",
-        "`method` is listed as required but never declared as a property",
     ),
     (
         "event-schemas/examples/m.room.encrypted$megolm.yaml#",

@@ -74,6 +74,37 @@ async fn generated_client_against_synapse_and_ours_agree() {
     drop(synapse);
     let ours = against_ours().await;
 
+    // Every timeline event Synapse sent decodes typed, or as `Custom` for a
+    // type the spec does not define.
+    let defined: BTreeSet<String> = spec
+        .api
+        .events
+        .iter()
+        .filter(|e| e.variant_of.is_none())
+        .map(|e| e.event_type.clone().unwrap_or_else(|| e.schema_name.clone()))
+        .collect();
+    for (name, session) in [("synapse", &theirs), ("ours", &ours)] {
+        let t = &session.timeline;
+        println!(
+            "{name}: {} timeline events typed, {} custom {:?}, {} failed",
+            t.typed,
+            t.custom.values().sum::<usize>(),
+            t.custom,
+            t.failed.len()
+        );
+        assert!(
+            t.failed.is_empty(),
+            "{name}: timeline events that did not decode: {:#?}",
+            t.failed
+        );
+        assert!(t.typed > 10, "{name}: only {} typed timeline events", t.typed);
+        let wrongly_custom: Vec<&String> = t.custom.keys().filter(|k| defined.contains(*k)).collect();
+        assert!(
+            wrongly_custom.is_empty(),
+            "{name}: spec-defined types fell into Custom: {wrongly_custom:?}"
+        );
+    }
+
     let lost_by_us = report("synapse", &theirs, &spec.api, &spec_names);
     let lost_by_us_ours = report("ours", &ours, &spec.api, &spec_names);
     assert!(

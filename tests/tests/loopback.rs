@@ -70,6 +70,11 @@ fn synth(api: &Api, ty: &Ty, depth: usize) -> Value {
         Ty::Array(inner) => json!([synth(api, inner, depth + 1)]),
         Ty::Tuple(items) => Value::Array(items.iter().map(|t| synth(api, t, depth + 1)).collect()),
         Ty::Map(inner) => json!({ "key": synth(api, inner, depth + 1) }),
+        Ty::Identifier(id) => json!(identifier_sample(&api.identifiers[*id].format)),
+        Ty::Const(value) => json!(value),
+        Ty::IdMap(key, inner) => {
+            json!({ identifier_sample(&api.identifiers[*key].format): synth(api, inner, depth + 1) })
+        }
         Ty::Nullable(inner) => synth(api, inner, depth),
         Ty::Named(id) => match &api.types[*id].kind {
             TypeKind::Struct { fields, .. } => Value::Object(
@@ -86,8 +91,21 @@ fn synth(api: &Api, ty: &Ty, depth: usize) -> Value {
     }
 }
 
+/// A valid value of an identifier format.
+fn identifier_sample(format: &str) -> &'static str {
+    match format {
+        "mx-user-id" => "@user:example.org",
+        "mx-room-id" => "!room:example.org",
+        "mx-event-id" => "$event:example.org",
+        "mx-room-alias" => "#alias:example.org",
+        "mx-server-name" => "example.org:8448",
+        "mx-mxc-uri" => "mxc://example.org/media_1",
+        _ => "YWJj",
+    }
+}
+
 /// Values for parameters: real Matrix identifiers where the name says what it is.
-fn param_value(name: &str, ty: &Ty) -> Value {
+fn param_value(api: &Api, name: &str, ty: &Ty) -> Value {
     match (name, ty.strip_nullable()) {
         ("roomId" | "roomIdOrAlias", _) => json!("!room:example.org"),
         ("eventId", _) => json!("$event/with+chars"),
@@ -99,6 +117,7 @@ fn param_value(name: &str, ty: &Ty) -> Value {
         (_, Ty::Boolean) => json!(true),
         (_, Ty::Array(_)) => json!(["a", "b"]),
         (_, Ty::Map(_) | Ty::Object) => json!({ "custom": "field" }),
+        (_, Ty::Identifier(id)) => json!(identifier_sample(&api.identifiers[*id].format)),
         _ => json!(format!("value of {name}")),
     }
 }
@@ -149,7 +168,7 @@ fn plan(spec: &matrix_codegen::Spec, op: &Operation) -> (Value, Value, (bool, bo
             ParamIn::Header if raw_request && p.name.eq_ignore_ascii_case("content-type") => continue,
             ParamIn::Header => ("headers", p.name.to_ascii_lowercase()),
         };
-        let value = param_value(&p.name, &p.ty);
+        let value = param_value(api, &p.name, &p.ty);
         if matches!(p.ty, Ty::Map(_) | Ty::Object) && place == "query" {
             parts.get_mut(place).unwrap().extend(value.as_object().unwrap().clone());
         } else {
@@ -205,7 +224,7 @@ fn plan(spec: &matrix_codegen::Spec, op: &Operation) -> (Value, Value, (bool, bo
                         && (h.name.eq_ignore_ascii_case("content-type")
                             || h.name.eq_ignore_ascii_case("content-disposition")))
                 })
-                .map(|h| (h.name.to_ascii_lowercase(), param_value(&h.name, &h.ty)))
+                .map(|h| (h.name.to_ascii_lowercase(), param_value(api, &h.name, &h.ty)))
                 .collect();
             let variant = variant_name(&r.status);
             if headers.is_empty() {

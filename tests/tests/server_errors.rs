@@ -44,10 +44,12 @@ impl ClientServerApi for Server {
     ) -> impl Future<Output = Result<cs::get_room_state_with_key::Response, MatrixError>> + Send {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let p = request.path;
-        self.seen
-            .lock()
-            .unwrap()
-            .push((p.room_id, p.event_type, p.state_key, credentials.access_token));
+        self.seen.lock().unwrap().push((
+            p.room_id.into_string(),
+            p.event_type,
+            p.state_key,
+            credentials.access_token,
+        ));
         async {
             Ok(cs::get_room_state_with_key::Response::Ok(
                 serde_json::from_value(json!({ "name": "Room" })).unwrap(),

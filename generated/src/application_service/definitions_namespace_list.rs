@@ -15,3 +15,10 @@ pub struct Namespace {
     /// A true or false value stating whether this application service has exclusive access to events within this namespace.
     pub exclusive: bool,
 }
+impl Namespace {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(regex: ::std::string::String, exclusive: bool) -> Self {
+        Self { regex, exclusive }
+    }
+}

@@ -32,3 +32,25 @@ pub struct Protocol {
     /// same application service.
     pub instances: ::std::vec::Vec<crate::application_service::ProtocolInstance>,
 }
+impl Protocol {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_fields: ::std::vec::Vec<::std::string::String>,
+        location_fields: ::std::vec::Vec<::std::string::String>,
+        icon: ::std::string::String,
+        field_types: ::std::collections::BTreeMap<
+            ::std::string::String,
+            crate::application_service::FieldType,
+        >,
+        instances: ::std::vec::Vec<crate::application_service::ProtocolInstance>,
+    ) -> Self {
+        Self {
+            user_fields,
+            location_fields,
+            icon,
+            field_types,
+            instances,
+        }
+    }
+}

@@ -28,6 +28,26 @@ pub struct ProtocolBase {
         crate::application_service::FieldType,
     >,
 }
+impl ProtocolBase {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_fields: ::std::vec::Vec<::std::string::String>,
+        location_fields: ::std::vec::Vec<::std::string::String>,
+        icon: ::std::string::String,
+        field_types: ::std::collections::BTreeMap<
+            ::std::string::String,
+            crate::application_service::FieldType,
+        >,
+    ) -> Self {
+        Self {
+            user_fields,
+            location_fields,
+            icon,
+            field_types,
+        }
+    }
+}
 /// Definition of valid values for a field.
 ///
 /// Spec source: `api/application-service/definitions/protocol_base.yaml#/properties/field_types/additionalProperties`.
@@ -39,4 +59,14 @@ pub struct FieldType {
     pub regexp: ::std::string::String,
     /// A placeholder serving as a valid example of the field value.
     pub placeholder: ::std::string::String,
+}
+impl FieldType {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        regexp: ::std::string::String,
+        placeholder: ::std::string::String,
+    ) -> Self {
+        Self { regexp, placeholder }
+    }
 }

@@ -17,3 +17,19 @@ pub struct ProtocolInstance {
     /// A unique identifier across all instances.
     pub network_id: ::std::string::String,
 }
+impl ProtocolInstance {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        desc: ::std::string::String,
+        fields: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        network_id: ::std::string::String,
+    ) -> Self {
+        Self {
+            desc,
+            icon: ::std::option::Option::None,
+            fields,
+            network_id,
+        }
+    }
+}

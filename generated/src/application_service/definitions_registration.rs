@@ -33,6 +33,30 @@ pub struct Registration {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub protocols: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
+impl Registration {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: ::std::string::String,
+        url: ::std::option::Option<::std::string::String>,
+        as_token: ::std::string::String,
+        hs_token: ::std::string::String,
+        sender_localpart: ::std::string::String,
+        namespaces: crate::application_service::Namespaces,
+    ) -> Self {
+        Self {
+            id,
+            url,
+            as_token,
+            hs_token,
+            sender_localpart,
+            receive_ephemeral: ::std::option::Option::None,
+            namespaces,
+            rate_limited: ::std::option::Option::None,
+            protocols: ::std::option::Option::None,
+        }
+    }
+}
 /// The namespaces that the application service is interested in.
 ///
 /// Spec source: `api/application-service/definitions/registration.yaml#/properties/namespaces`.

@@ -13,3 +13,14 @@ pub struct User {
     /// Information used to identify this third-party location.
     pub fields: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+impl User {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        userid: ::std::string::String,
+        protocol: ::std::string::String,
+        fields: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Self {
+        Self { userid, protocol, fields }
+    }
+}

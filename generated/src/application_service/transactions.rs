@@ -7,7 +7,9 @@
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SendTransactionRequest {
     /// A list of events, formatted as per the Client-Server API.
-    pub events: ::std::vec::Vec<crate::client_server::ClientEvent>,
+    pub events: ::std::vec::Vec<
+        ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+    >,
     /// A list of ephemeral data, if the `receive_ephemeral` setting was enabled in the
     /// [registration](https://spec.matrix.org/v1.19/application-service-api/#registration) file.
     ///
@@ -21,4 +23,18 @@ pub struct SendTransactionRequest {
     /// - Added in Matrix v1.13.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub ephemeral: ::std::option::Option<::std::vec::Vec<crate::events::Event>>,
+}
+impl SendTransactionRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        events: ::std::vec::Vec<
+            ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+        >,
+    ) -> Self {
+        Self {
+            events,
+            ephemeral: ::std::option::Option::None,
+        }
+    }
 }

@@ -53,6 +53,15 @@ pub struct DeactivateAccountResponse {
     /// for the user.
     pub id_server_unbind_result: crate::client_server::DeactivateAccountResponseIdServerUnbindResult,
 }
+impl DeactivateAccountResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id_server_unbind_result: crate::client_server::DeactivateAccountResponseIdServerUnbindResult,
+    ) -> Self {
+        Self { id_server_unbind_result }
+    }
+}
 /// An indicator as to whether or not the homeserver was able to unbind
 /// the user's 3PIDs from the identity server(s). `success` indicates
 /// that all identifiers have been unbound from the identity server while

@@ -9,6 +9,13 @@ pub struct GetAdminLockUserResponse {
     /// Whether the target account is locked.
     pub locked: bool,
 }
+impl GetAdminLockUserResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(locked: bool) -> Self {
+        Self { locked }
+    }
+}
 /// Request body of `PUT /_matrix/client/v1/admin/lock/{userId}` (`setAdminLockUser`).
 ///
 /// Spec source: `api/client-server/admin.yaml#/paths/~1v1~1admin~1lock~1{userId}/put/requestBody/content/application~1json/schema`.
@@ -16,6 +23,13 @@ pub struct GetAdminLockUserResponse {
 pub struct SetAdminLockUserRequest {
     /// Whether to lock the target account.
     pub locked: bool,
+}
+impl SetAdminLockUserRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(locked: bool) -> Self {
+        Self { locked }
+    }
 }
 /// Response body of `PUT /_matrix/client/v1/admin/lock/{userId}` (`setAdminLockUser`) with status 200: The action was successful.
 ///
@@ -25,6 +39,13 @@ pub struct SetAdminLockUserResponse {
     /// Whether the target account is locked.
     pub locked: bool,
 }
+impl SetAdminLockUserResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(locked: bool) -> Self {
+        Self { locked }
+    }
+}
 /// Response body of `GET /_matrix/client/v1/admin/suspend/{userId}` (`getAdminSuspendUser`) with status 200: The lookup was successful.
 ///
 /// Spec source: `api/client-server/admin.yaml#/paths/~1v1~1admin~1suspend~1{userId}/get/responses/200/content/application~1json/schema`.
@@ -32,6 +53,13 @@ pub struct SetAdminLockUserResponse {
 pub struct GetAdminSuspendUserResponse {
     /// Whether the target account is suspended.
     pub suspended: bool,
+}
+impl GetAdminSuspendUserResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(suspended: bool) -> Self {
+        Self { suspended }
+    }
 }
 /// Request body of `PUT /_matrix/client/v1/admin/suspend/{userId}` (`setAdminSuspendUser`).
 ///
@@ -41,6 +69,13 @@ pub struct SetAdminSuspendUserRequest {
     /// Whether to suspend the target account.
     pub suspended: bool,
 }
+impl SetAdminSuspendUserRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(suspended: bool) -> Self {
+        Self { suspended }
+    }
+}
 /// Response body of `PUT /_matrix/client/v1/admin/suspend/{userId}` (`setAdminSuspendUser`) with status 200: The action was successful.
 ///
 /// Spec source: `api/client-server/admin.yaml#/paths/~1v1~1admin~1suspend~1{userId}/put/responses/200/content/application~1json/schema`.
@@ -48,6 +83,13 @@ pub struct SetAdminSuspendUserRequest {
 pub struct SetAdminSuspendUserResponse {
     /// Whether the target account is suspended.
     pub suspended: bool,
+}
+impl SetAdminSuspendUserResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(suspended: bool) -> Self {
+        Self { suspended }
+    }
 }
 /// Response body of `GET /_matrix/client/v3/admin/whois/{userId}` (`getWhoIs`) with status 200: The lookup was successful.
 ///

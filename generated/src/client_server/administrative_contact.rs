@@ -31,6 +31,23 @@ pub struct ThirdPartyIdentifier {
     /// - Spec constraint, format: `int64`
     pub added_at: i64,
 }
+impl ThirdPartyIdentifier {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        medium: crate::client_server::GetAccount3PiDsResponseThreepidsItemMedium,
+        address: ::std::string::String,
+        validated_at: i64,
+        added_at: i64,
+    ) -> Self {
+        Self {
+            medium,
+            address,
+            validated_at,
+            added_at,
+        }
+    }
+}
 /// The medium of the third-party identifier.
 ///
 /// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid/get/responses/200/content/application~1json/schema/properties/threepids/items/properties/medium`.
@@ -54,6 +71,13 @@ pub struct Post3PiDsRequest {
     /// The third-party credentials to associate with the account.
     pub three_pid_creds: crate::client_server::ThreePidCredentials,
 }
+impl Post3PiDsRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(three_pid_creds: crate::client_server::ThreePidCredentials) -> Self {
+        Self { three_pid_creds }
+    }
+}
 /// The third-party credentials to associate with the account.
 ///
 /// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid/post/requestBody/content/application~1json/schema/properties/three_pid_creds`.
@@ -69,6 +93,23 @@ pub struct ThreePidCredentials {
     pub id_access_token: ::std::string::String,
     /// The session identifier given by the identity server.
     pub sid: ::std::string::String,
+}
+impl ThreePidCredentials {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client_secret: ::std::string::String,
+        id_server: ::std::string::String,
+        id_access_token: ::std::string::String,
+        sid: ::std::string::String,
+    ) -> Self {
+        Self {
+            client_secret,
+            id_server,
+            id_access_token,
+            sid,
+        }
+    }
 }
 /// Response body of `POST /_matrix/client/v3/account/3pid` (`post3PIDs`) with status 200: The addition was successful.
 ///
@@ -106,6 +147,20 @@ pub struct Add3PidRequest {
     /// The session identifier given by the homeserver.
     pub sid: ::std::string::String,
 }
+impl Add3PidRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client_secret: ::std::string::String,
+        sid: ::std::string::String,
+    ) -> Self {
+        Self {
+            auth: ::std::option::Option::None,
+            client_secret,
+            sid,
+        }
+    }
+}
 /// Request body of `POST /_matrix/client/v3/account/3pid/bind` (`bind3PID`).
 ///
 /// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid~1bind/post/requestBody/content/application~1json/schema`.
@@ -119,6 +174,23 @@ pub struct Bind3PidRequest {
     pub id_access_token: ::std::string::String,
     /// The session identifier given by the identity server.
     pub sid: ::std::string::String,
+}
+impl Bind3PidRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client_secret: ::std::string::String,
+        id_server: ::std::string::String,
+        id_access_token: ::std::string::String,
+        sid: ::std::string::String,
+    ) -> Self {
+        Self {
+            client_secret,
+            id_server,
+            id_access_token,
+            sid,
+        }
+    }
 }
 /// Request body of `POST /_matrix/client/v3/account/3pid/delete` (`delete3pidFromAccount`).
 ///
@@ -135,6 +207,20 @@ pub struct Delete3pidFromAccountRequest {
     pub medium: crate::client_server::Delete3pidFromAccountRequestMedium,
     /// The third-party address being removed.
     pub address: ::std::string::String,
+}
+impl Delete3pidFromAccountRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        medium: crate::client_server::Delete3pidFromAccountRequestMedium,
+        address: ::std::string::String,
+    ) -> Self {
+        Self {
+            id_server: ::std::option::Option::None,
+            medium,
+            address,
+        }
+    }
 }
 /// The medium of the third-party identifier being removed.
 ///
@@ -164,6 +250,15 @@ pub struct Delete3pidFromAccountResponse {
     /// or the homeserver was not able to determine an identity server to
     /// unbind from.
     pub id_server_unbind_result: crate::client_server::Delete3pidFromAccountResponseIdServerUnbindResult,
+}
+impl Delete3pidFromAccountResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id_server_unbind_result: crate::client_server::Delete3pidFromAccountResponseIdServerUnbindResult,
+    ) -> Self {
+        Self { id_server_unbind_result }
+    }
 }
 /// An indicator as to whether or not the homeserver was able to unbind
 /// the 3PID from the identity server. `success` indicates that the
@@ -202,6 +297,20 @@ pub struct Unbind3pidFromAccountRequest {
     /// The third-party address being removed.
     pub address: ::std::string::String,
 }
+impl Unbind3pidFromAccountRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        medium: crate::client_server::Unbind3pidFromAccountRequestMedium,
+        address: ::std::string::String,
+    ) -> Self {
+        Self {
+            id_server: ::std::option::Option::None,
+            medium,
+            address,
+        }
+    }
+}
 /// The medium of the third-party identifier being removed.
 ///
 /// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid~1unbind/post/requestBody/content/application~1json/schema/properties/medium`.
@@ -229,6 +338,15 @@ pub struct Unbind3pidFromAccountResponse {
     /// refuses to support the request or the homeserver was not able to determine
     /// an identity server to unbind from.
     pub id_server_unbind_result: crate::client_server::Unbind3pidFromAccountResponseIdServerUnbindResult,
+}
+impl Unbind3pidFromAccountResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id_server_unbind_result: crate::client_server::Unbind3pidFromAccountResponseIdServerUnbindResult,
+    ) -> Self {
+        Self { id_server_unbind_result }
+    }
 }
 /// An indicator as to whether or not the identity server was able to unbind
 /// the 3PID. `success` indicates that the identity server has unbound the

@@ -20,6 +20,13 @@ pub struct PingAppserviceResponse {
     /// request took from the homeserver's point of view.
     pub duration_ms: i64,
 }
+impl PingAppserviceResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(duration_ms: i64) -> Self {
+        Self { duration_ms }
+    }
+}
 /// A Matrix-level Error
 ///
 /// Spec source: `api/client-server/appservice_ping.yaml#/paths/~1appservice~1{appserviceId}~1ping/post/responses/502/content/application~1json/schema`.
@@ -36,6 +43,20 @@ pub struct PingAppserviceResponseN502 {
     /// The HTTP response body returned by the appservice.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub body: ::std::option::Option<::std::string::String>,
+}
+impl PingAppserviceResponseN502 {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        errcode: crate::client_server::PingAppserviceResponseN502Errcode,
+    ) -> Self {
+        Self {
+            errcode,
+            error: ::std::option::Option::None,
+            status: ::std::option::Option::None,
+            body: ::std::option::Option::None,
+        }
+    }
 }
 /// An error code.
 ///

@@ -10,6 +10,15 @@ pub struct UpdateAppserviceRoomDirectoryVisibilityRequest {
     /// or not (private).
     pub visibility: crate::client_server::UpdateAppserviceRoomDirectoryVisibilityRequestVisibility,
 }
+impl UpdateAppserviceRoomDirectoryVisibilityRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        visibility: crate::client_server::UpdateAppserviceRoomDirectoryVisibilityRequestVisibility,
+    ) -> Self {
+        Self { visibility }
+    }
+}
 /// Whether the room should be visible (public) in the directory
 /// or not (private).
 ///

@@ -10,12 +10,22 @@ pub struct BanRequest {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub user_id: ::std::string::String,
+    pub user_id: crate::identifiers::UserId,
     /// The reason the user has been banned. This will be supplied as the `reason` on the target's updated [`m.room.member`](https://spec.matrix.org/v1.19/client-server-api/#mroommember) event.
     ///
     /// - Added in Matrix v1.1.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub reason: ::std::option::Option<::std::string::String>,
+}
+impl BanRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(user_id: crate::identifiers::UserId) -> Self {
+        Self {
+            user_id,
+            reason: ::std::option::Option::None,
+        }
+    }
 }
 /// Request body of `POST /_matrix/client/v3/rooms/{roomId}/unban` (`unban`).
 ///
@@ -26,11 +36,21 @@ pub struct UnbanRequest {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub user_id: ::std::string::String,
+    pub user_id: crate::identifiers::UserId,
     /// Optional reason to be included as the `reason` on the subsequent
     /// membership event.
     ///
     /// - Added in Matrix v1.1.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub reason: ::std::option::Option<::std::string::String>,
+}
+impl UnbanRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(user_id: crate::identifiers::UserId) -> Self {
+        Self {
+            user_id,
+            reason: ::std::option::Option::None,
+        }
+    }
 }

@@ -9,6 +9,13 @@ pub struct BooleanCapability {
     /// True if the user can perform the action, false otherwise.
     pub enabled: bool,
 }
+impl BooleanCapability {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(enabled: bool) -> Self {
+        Self { enabled }
+    }
+}
 /// Response body of `GET /_matrix/client/v3/capabilities` (`getCapabilities`) with status 200: The capabilities of the server.
 ///
 /// Spec source: `api/client-server/capabilities.yaml#/paths/~1capabilities/get/responses/200/content/application~1json/schema`.
@@ -17,6 +24,13 @@ pub struct GetCapabilitiesResponse {
     /// The custom capabilities the server supports, using the
     /// Java package naming convention.
     pub capabilities: crate::client_server::Capabilities,
+}
+impl GetCapabilitiesResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(capabilities: crate::client_server::Capabilities) -> Self {
+        Self { capabilities }
+    }
 }
 /// The custom capabilities the server supports, using the
 /// Java package naming convention.
@@ -185,6 +199,17 @@ pub struct ProfileFieldsCapability {
     /// `true` if the user can create, update or delete any profile fields, `false` otherwise.
     pub enabled: bool,
 }
+impl ProfileFieldsCapability {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            allowed: ::std::option::Option::None,
+            disallowed: ::std::option::Option::None,
+            enabled,
+        }
+    }
+}
 /// The room versions the server supports.
 ///
 /// Spec source: `api/client-server/capabilities.yaml#/paths/~1capabilities/get/responses/200/content/application~1json/schema/properties/capabilities/properties/m.room_versions`.
@@ -197,6 +222,19 @@ pub struct RoomVersionsCapability {
         ::std::string::String,
         crate::client_server::RoomVersionStability,
     >,
+}
+impl RoomVersionsCapability {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        default: ::std::string::String,
+        available: ::std::collections::BTreeMap<
+            ::std::string::String,
+            crate::client_server::RoomVersionStability,
+        >,
+    ) -> Self {
+        Self { default, available }
+    }
 }
 /// The stability of the room version.
 ///

@@ -11,13 +11,23 @@ pub struct CreateContentResponse {
     ///
     /// - Spec constraint, format: `mx-mxc-uri`
     /// - Spec constraint, pattern: `^mxc:\/\/`
-    pub content_uri: ::std::string::String,
+    pub content_uri: crate::identifiers::MxcUri,
     /// The timestamp (in milliseconds since the unix epoch) when the
     /// generated media id will expire, if media is not uploaded.
     ///
     /// - Spec constraint, format: `int64`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unused_expires_at: ::std::option::Option<i64>,
+}
+impl CreateContentResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content_uri: crate::identifiers::MxcUri) -> Self {
+        Self {
+            content_uri,
+            unused_expires_at: ::std::option::Option::None,
+        }
+    }
 }
 /// Response body of `GET /_matrix/media/v3/config` (`getConfig`) with status 200: The public content repository configuration for the matrix server.
 ///
@@ -116,5 +126,12 @@ pub struct UploadContentResponse {
     ///
     /// - Spec constraint, format: `mx-mxc-uri`
     /// - Spec constraint, pattern: `^mxc:\/\/`
-    pub content_uri: ::std::string::String,
+    pub content_uri: crate::identifiers::MxcUri,
+}
+impl UploadContentResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content_uri: crate::identifiers::MxcUri) -> Self {
+        Self { content_uri }
+    }
 }

@@ -40,7 +40,7 @@ pub struct CreateRoomRequest {
     /// A list of user IDs to invite to the room. This will tell the
     /// server to invite everyone in the list to the newly created room.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub invite: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub invite: ::std::option::Option<::std::vec::Vec<crate::identifiers::UserId>>,
     /// A list of objects representing third-party IDs to invite into
     /// the room.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -118,6 +118,20 @@ pub struct StateEvent {
     /// The content of the event.
     pub content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+impl StateEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        r#type: ::std::string::String,
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Self {
+        Self {
+            r#type,
+            state_key: ::std::option::Option::None,
+            content,
+        }
+    }
+}
 /// Convenience parameter for setting various default state events
 /// based on a preset.
 ///
@@ -168,5 +182,12 @@ pub struct CreateRoomResponse {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl CreateRoomResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(room_id: crate::identifiers::RoomId) -> Self {
+        Self { room_id }
+    }
 }

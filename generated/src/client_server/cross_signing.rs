@@ -37,7 +37,7 @@ pub struct UploadCrossSigningSignaturesResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub failures: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             ::std::collections::BTreeMap<
                 ::std::string::String,
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,

@@ -28,6 +28,18 @@ pub struct AuthResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub completed: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
 }
+impl AuthResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(flows: ::std::vec::Vec<crate::client_server::FlowInformation>) -> Self {
+        Self {
+            flows,
+            params: ::std::option::Option::None,
+            session: ::std::option::Option::None,
+            completed: ::std::option::Option::None,
+        }
+    }
+}
 /// Flow information
 ///
 /// Spec source: `api/client-server/definitions/auth_response.yaml#/properties/flows/items`.
@@ -36,4 +48,11 @@ pub struct FlowInformation {
     /// The login type of each of the stages required to complete this
     /// authentication flow
     pub stages: ::std::vec::Vec<::std::string::String>,
+}
+impl FlowInformation {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(stages: ::std::vec::Vec<::std::string::String>) -> Self {
+        Self { stages }
+    }
 }

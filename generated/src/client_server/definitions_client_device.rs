@@ -24,3 +24,15 @@ pub struct ClientDevice {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub last_seen_ts: ::std::option::Option<i64>,
 }
+impl ClientDevice {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(device_id: ::std::string::String) -> Self {
+        Self {
+            device_id,
+            display_name: ::std::option::Option::None,
+            last_seen_ip: ::std::option::Option::None,
+            last_seen_ts: ::std::option::Option::None,
+        }
+    }
+}

@@ -11,7 +11,7 @@ pub struct ClientEvent {
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// The type of the event.
     pub r#type: ::std::string::String,
     /// Present if, and only if, this event is a *state* event. The key making
@@ -27,7 +27,7 @@ pub struct ClientEvent {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp (in milliseconds since the unix epoch) on originating homeserver
     /// when this event was sent.
     ///
@@ -42,7 +42,30 @@ pub struct ClientEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl ClientEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        event_id: crate::identifiers::EventId,
+        r#type: ::std::string::String,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        room_id: crate::identifiers::RoomId,
+    ) -> Self {
+        Self {
+            event_id,
+            r#type,
+            state_key: ::std::option::Option::None,
+            sender,
+            origin_server_ts,
+            content,
+            unsigned: ::std::option::Option::None,
+            room_id,
+        }
+    }
 }
 /// Contains optional extra information about the event.
 ///
@@ -96,7 +119,7 @@ pub struct ClientEventUnsigned {
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub replaces_state: ::std::option::Option<::std::string::String>,
+    pub replaces_state: ::std::option::Option<crate::identifiers::EventId>,
     /// The event that redacted this event, if any.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub redacted_because: ::std::option::Option<

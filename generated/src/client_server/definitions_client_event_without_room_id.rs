@@ -12,7 +12,7 @@ pub struct ClientEventWithoutRoomId {
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// The type of the event.
     pub r#type: ::std::string::String,
     /// Present if, and only if, this event is a *state* event. The key making
@@ -28,7 +28,7 @@ pub struct ClientEventWithoutRoomId {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp (in milliseconds since the unix epoch) on originating homeserver
     /// when this event was sent.
     ///
@@ -41,6 +41,27 @@ pub struct ClientEventWithoutRoomId {
     pub unsigned: ::std::option::Option<
         crate::client_server::ClientEventWithoutRoomIdUnsigned,
     >,
+}
+impl ClientEventWithoutRoomId {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        event_id: crate::identifiers::EventId,
+        r#type: ::std::string::String,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Self {
+        Self {
+            event_id,
+            r#type,
+            state_key: ::std::option::Option::None,
+            sender,
+            origin_server_ts,
+            content,
+            unsigned: ::std::option::Option::None,
+        }
+    }
 }
 /// Contains optional extra information about the event.
 ///
@@ -80,7 +101,7 @@ pub struct ClientEventWithoutRoomIdUnsigned {
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub replaces_state: ::std::option::Option<::std::string::String>,
+    pub replaces_state: ::std::option::Option<crate::identifiers::EventId>,
     /// The room membership of the user making the request, at the time of the event.
     ///
     /// This property is the value of the `membership` property of the

@@ -25,6 +25,22 @@ pub struct CrossSigningKey {
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
 }
+impl CrossSigningKey {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_id: ::std::string::String,
+        usage: ::std::vec::Vec<crate::client_server::CrossSigningKeyUsageItem>,
+        keys: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+    ) -> Self {
+        Self {
+            user_id,
+            usage,
+            keys,
+            signatures: ::std::option::Option::None,
+        }
+    }
+}
 /// `api/client-server/definitions/cross_signing_key.yaml` from the spec.
 ///
 /// Spec source: `api/client-server/definitions/cross_signing_key.yaml#/properties/usage/items`.

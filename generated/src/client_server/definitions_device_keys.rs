@@ -23,7 +23,29 @@ pub struct DeviceKeys {
     ///
     /// The signature is calculated using the process described at [Signing JSON](https://spec.matrix.org/v1.19/appendices/#signing-json).
     pub signatures: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     >,
+}
+impl DeviceKeys {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_id: ::std::string::String,
+        device_id: ::std::string::String,
+        algorithms: ::std::vec::Vec<::std::string::String>,
+        keys: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        signatures: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+    ) -> Self {
+        Self {
+            user_id,
+            device_id,
+            algorithms,
+            keys,
+            signatures,
+        }
+    }
 }

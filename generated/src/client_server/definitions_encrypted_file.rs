@@ -11,17 +11,30 @@ pub struct EncryptedFile {
     /// The URL to the file.
     ///
     /// - Spec constraint, format: `mx-mxc-uri`
-    pub url: ::std::string::String,
+    pub url: crate::identifiers::MxcUri,
     /// A [JSON Web Key](https://tools.ietf.org/html/rfc7517#appendix-A.3) object.
     pub key: crate::client_server::Jwk,
     /// The 128-bit unique counter block used by AES-CTR, encoded as [unpadded Base64](https://spec.matrix.org/v1.19/appendices/#unpadded-base64).
     ///
     /// - Spec constraint, format: `mx-unpadded-base64`
-    pub iv: ::std::string::String,
+    pub iv: crate::identifiers::UnpaddedBase64,
     /// A map from an algorithm name to a hash of the ciphertext. Clients MUST support the SHA-256 hash, which uses the key `sha256`.
     pub hashes: crate::client_server::EncryptedFileHashes,
     /// Version of the encrypted attachment’s protocol. Must be `v2`.
     pub v: ::std::string::String,
+}
+impl EncryptedFile {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        url: crate::identifiers::MxcUri,
+        key: crate::client_server::Jwk,
+        iv: crate::identifiers::UnpaddedBase64,
+        hashes: crate::client_server::EncryptedFileHashes,
+        v: ::std::string::String,
+    ) -> Self {
+        Self { url, key, iv, hashes, v }
+    }
 }
 /// A map from an algorithm name to a hash of the ciphertext. Clients MUST support the SHA-256 hash, which uses the key `sha256`.
 ///
@@ -31,7 +44,14 @@ pub struct EncryptedFileHashes {
     /// The hash of the ciphertext. encoded as [unpadded Base64](https://spec.matrix.org/v1.19/appendices/#unpadded-base64).
     ///
     /// - Spec constraint, format: `mx-unpadded-base64`
-    pub sha256: ::std::string::String,
+    pub sha256: crate::identifiers::UnpaddedBase64,
+}
+impl EncryptedFileHashes {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(sha256: crate::identifiers::UnpaddedBase64) -> Self {
+        Self { sha256 }
+    }
 }
 /// A [JSON Web Key](https://tools.ietf.org/html/rfc7517#appendix-A.3) object.
 ///
@@ -47,7 +67,20 @@ pub struct Jwk {
     /// The key, encoded as [URL-safe unpadded Base64](https://spec.matrix.org/v1.19/appendices/#url-safe-unpadded-base64).
     ///
     /// - Spec constraint, format: `mx-urlsafe-unpadded-base64`
-    pub k: ::std::string::String,
+    pub k: crate::identifiers::UrlsafeUnpaddedBase64,
     /// Extractable. Must be `true`. This is a [W3C extension](https://w3c.github.io/webcrypto/#iana-section-jwk).
     pub ext: bool,
+}
+impl Jwk {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        kty: ::std::string::String,
+        key_ops: ::std::vec::Vec<::std::string::String>,
+        alg: ::std::string::String,
+        k: crate::identifiers::UrlsafeUnpaddedBase64,
+        ext: bool,
+    ) -> Self {
+        Self { kty, key_ops, alg, k, ext }
+    }
 }

@@ -16,3 +16,14 @@ pub struct RateLimited {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub retry_after_ms: ::std::option::Option<i64>,
 }
+impl RateLimited {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(errcode: ::std::string::String) -> Self {
+        Self {
+            errcode,
+            error: ::std::option::Option::None,
+            retry_after_ms: ::std::option::Option::None,
+        }
+    }
+}

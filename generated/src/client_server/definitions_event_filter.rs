@@ -14,13 +14,13 @@ pub struct EventFilter {
     pub limit: ::std::option::Option<i64>,
     /// A list of sender IDs to exclude. If this list is absent then no senders are excluded. A matching sender will be excluded even if it is listed in the `senders` filter.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub not_senders: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub not_senders: ::std::option::Option<::std::vec::Vec<crate::identifiers::UserId>>,
     /// A list of event types to exclude. If this list is absent then no event types are excluded. A matching type will be excluded even if it is listed in the `types` filter. A `*` can be used as a wildcard to match any sequence of characters.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub not_types: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// A list of senders IDs to include. If this list is absent then all senders are included.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub senders: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub senders: ::std::option::Option<::std::vec::Vec<crate::identifiers::UserId>>,
     /// A list of event types to include. If this list is absent then all event types are included. A `*` can be used as a wildcard to match any sequence of characters.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub types: ::std::option::Option<::std::vec::Vec<::std::string::String>>,

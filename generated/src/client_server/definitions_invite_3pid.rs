@@ -18,3 +18,20 @@ pub struct Invite3pid {
     /// The invitee's third-party identifier.
     pub address: ::std::string::String,
 }
+impl Invite3pid {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id_server: ::std::string::String,
+        id_access_token: ::std::string::String,
+        medium: ::std::string::String,
+        address: ::std::string::String,
+    ) -> Self {
+        Self {
+            id_server,
+            id_access_token,
+            medium,
+            address,
+        }
+    }
+}

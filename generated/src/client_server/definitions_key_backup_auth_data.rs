@@ -15,3 +15,13 @@ pub struct KeyBackupAuthData {
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
 }
+impl KeyBackupAuthData {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(public_key: ::std::string::String) -> Self {
+        Self {
+            public_key,
+            signatures: ::std::option::Option::None,
+        }
+    }
+}

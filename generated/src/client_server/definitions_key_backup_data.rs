@@ -18,3 +18,20 @@ pub struct KeyBackupData {
     /// expected format of the data.
     pub session_data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+impl KeyBackupData {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        first_message_index: i64,
+        forwarded_count: i64,
+        is_verified: bool,
+        session_data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Self {
+        Self {
+            first_message_index,
+            forwarded_count,
+            is_verified,
+            session_data,
+        }
+    }
+}

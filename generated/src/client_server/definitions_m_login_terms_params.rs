@@ -13,6 +13,18 @@ pub struct LoginTermsParams {
         crate::client_server::PolicyDefinition,
     >,
 }
+impl LoginTermsParams {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        policies: ::std::collections::BTreeMap<
+            ::std::string::String,
+            crate::client_server::PolicyDefinition,
+        >,
+    ) -> Self {
+        Self { policies }
+    }
+}
 /// Policy Definition
 ///
 /// Spec source: `api/client-server/definitions/m.login.terms_params.yaml#/properties/policies/additionalProperties`.
@@ -27,6 +39,16 @@ pub struct PolicyDefinition {
         ::std::string::String,
         crate::client_server::PolicyTranslation,
     >,
+}
+impl PolicyDefinition {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(version: ::std::string::String) -> Self {
+        Self {
+            version,
+            additional_properties: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// Map from language codes to details of the document in that language.
 /// Language codes SHOULD be formatted as per \[Section 2.2 of RFC
@@ -46,4 +68,11 @@ pub struct PolicyTranslation {
     ///
     /// - Spec constraint, format: `uri`
     pub url: ::std::string::String,
+}
+impl PolicyTranslation {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(name: ::std::string::String, url: ::std::string::String) -> Self {
+        Self { name, url }
+    }
 }

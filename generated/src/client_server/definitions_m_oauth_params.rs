@@ -14,3 +14,10 @@ pub struct OauthParams {
     /// - Spec constraint, pattern: `^https?://`
     pub url: ::std::string::String,
 }
+impl OauthParams {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(url: ::std::string::String) -> Self {
+        Self { url }
+    }
+}

@@ -20,5 +20,15 @@ pub struct RelatesTo {
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
+}
+impl RelatesTo {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        rel_type: ::std::string::String,
+        event_id: crate::identifiers::EventId,
+    ) -> Self {
+        Self { rel_type, event_id }
+    }
 }

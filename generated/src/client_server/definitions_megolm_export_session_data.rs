@@ -30,3 +30,30 @@ pub struct MegolmExportSessionData {
     /// The Megolm session ID.
     pub session_id: ::std::string::String,
 }
+impl MegolmExportSessionData {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        algorithm: ::std::string::String,
+        forwarding_curve25519_key_chain: ::std::vec::Vec<::std::string::String>,
+        sender_key: ::std::string::String,
+        sender_claimed_keys: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::string::String,
+        >,
+        session_key: ::std::string::String,
+        room_id: ::std::string::String,
+        session_id: ::std::string::String,
+    ) -> Self {
+        Self {
+            algorithm,
+            forwarding_curve25519_key_chain,
+            sender_key,
+            sender_claimed_keys,
+            session_key,
+            shared_history: ::std::option::Option::None,
+            room_id,
+            session_id,
+        }
+    }
+}

@@ -24,6 +24,28 @@ pub struct OlmPayload {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sender_device_keys: ::std::option::Option<crate::client_server::DeviceKeys>,
 }
+impl OlmPayload {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        r#type: ::std::string::String,
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        sender: ::std::string::String,
+        recipient: ::std::string::String,
+        recipient_keys: crate::client_server::SigningKeys,
+        keys: crate::client_server::SigningKeys,
+    ) -> Self {
+        Self {
+            r#type,
+            content,
+            sender,
+            recipient,
+            recipient_keys,
+            keys,
+            sender_device_keys: ::std::option::Option::None,
+        }
+    }
+}
 /// Public keys used for an `m.olm.v1.curve25519-aes-sha2` event.
 ///
 /// Spec source: `api/client-server/definitions/olm_payload.yaml#/components/schemas/SigningKeys`.
@@ -31,4 +53,11 @@ pub struct OlmPayload {
 pub struct SigningKeys {
     /// The Ed25519 public key encoded using unpadded base64.
     pub ed25519: ::std::string::String,
+}
+impl SigningKeys {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(ed25519: ::std::string::String) -> Self {
+        Self { ed25519 }
+    }
 }

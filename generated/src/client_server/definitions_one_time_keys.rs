@@ -30,7 +30,20 @@ pub struct KeyObject {
     /// containing mapping from _key signing identifier_ to the signature
     /// (see also: [Signing JSON](https://spec.matrix.org/v1.19/appendices/#signing-json))
     pub signatures: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+impl KeyObject {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        key: ::std::string::String,
+        signatures: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Self {
+        Self { key, signatures }
+    }
 }

@@ -19,3 +19,20 @@ pub struct OpenidToken {
     /// be generated.
     pub expires_in: i64,
 }
+impl OpenidToken {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        access_token: ::std::string::String,
+        token_type: ::std::string::String,
+        matrix_server_name: ::std::string::String,
+        expires_in: i64,
+    ) -> Self {
+        Self {
+            access_token,
+            token_type,
+            matrix_server_name,
+            expires_in,
+        }
+    }
+}

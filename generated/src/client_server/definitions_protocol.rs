@@ -37,6 +37,28 @@ pub struct Protocol {
     /// instance on the homeserver.
     pub instances: ::std::vec::Vec<crate::client_server::ProtocolInstancesItem>,
 }
+impl Protocol {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_fields: ::std::vec::Vec<::std::string::String>,
+        location_fields: ::std::vec::Vec<::std::string::String>,
+        icon: ::std::string::String,
+        field_types: ::std::collections::BTreeMap<
+            ::std::string::String,
+            crate::application_service::FieldType,
+        >,
+        instances: ::std::vec::Vec<crate::client_server::ProtocolInstancesItem>,
+    ) -> Self {
+        Self {
+            user_fields,
+            location_fields,
+            icon,
+            field_types,
+            instances,
+        }
+    }
+}
 /// `api/client-server/definitions/protocol.yaml` from the spec.
 ///
 /// Spec source: `api/client-server/definitions/protocol.yaml#/allOf/1/properties/instances/items`.
@@ -60,4 +82,21 @@ pub struct ProtocolInstancesItem {
     /// [`POST /_matrix/client/v3/publicRooms`](https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3publicrooms).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub instance_id: ::std::option::Option<::std::string::String>,
+}
+impl ProtocolInstancesItem {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        desc: ::std::string::String,
+        fields: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        network_id: ::std::string::String,
+    ) -> Self {
+        Self {
+            desc,
+            icon: ::std::option::Option::None,
+            fields,
+            network_id,
+            instance_id: ::std::option::Option::None,
+        }
+    }
 }

@@ -11,7 +11,7 @@ pub struct PublicRoomsChunk {
     /// - Spec constraint, format: `mx-room-alias`
     /// - Spec constraint, pattern: `^#`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub canonical_alias: ::std::option::Option<::std::string::String>,
+    pub canonical_alias: ::std::option::Option<crate::identifiers::RoomAlias>,
     /// The name of the room, if any.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
@@ -21,7 +21,7 @@ pub struct PublicRoomsChunk {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The plain text topic of the room. Omitted if no `text/plain` mimetype
     /// exists in [`m.room.topic`](https://spec.matrix.org/v1.19/client-server-api/#mroomtopic).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -44,4 +44,27 @@ pub struct PublicRoomsChunk {
     /// The `type` of room (from [`m.room.create`](https://spec.matrix.org/v1.19/client-server-api/#mroomcreate)), if any.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub room_type: ::std::option::Option<::std::string::String>,
+}
+impl PublicRoomsChunk {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        num_joined_members: i64,
+        room_id: crate::identifiers::RoomId,
+        world_readable: bool,
+        guest_can_join: bool,
+    ) -> Self {
+        Self {
+            canonical_alias: ::std::option::Option::None,
+            name: ::std::option::Option::None,
+            num_joined_members,
+            room_id,
+            topic: ::std::option::Option::None,
+            world_readable,
+            guest_can_join,
+            avatar_url: ::std::option::Option::None,
+            join_rule: ::std::option::Option::None,
+            room_type: ::std::option::Option::None,
+        }
+    }
 }

@@ -23,3 +23,15 @@ pub struct PublicRoomsResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub total_room_count_estimate: ::std::option::Option<i64>,
 }
+impl PublicRoomsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(chunk: ::std::vec::Vec<crate::client_server::PublicRoomsChunk>) -> Self {
+        Self {
+            chunk,
+            next_batch: ::std::option::Option::None,
+            prev_batch: ::std::option::Option::None,
+            total_room_count_estimate: ::std::option::Option::None,
+        }
+    }
+}

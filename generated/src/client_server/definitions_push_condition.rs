@@ -40,6 +40,19 @@ pub struct PushCondition {
         ::std::option::Option<crate::client_server::PushConditionValue>,
     >,
 }
+impl PushCondition {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(kind: ::std::string::String) -> Self {
+        Self {
+            kind,
+            key: ::std::option::Option::None,
+            pattern: ::std::option::Option::None,
+            is: ::std::option::Option::None,
+            value: ::std::option::Option::None,
+        }
+    }
+}
 /// Required for `event_property_is` and `event_property_contains` conditions.
 /// A non-compound [canonical JSON](https://spec.matrix.org/v1.19/appendices#canonical-json) value to match
 /// against.

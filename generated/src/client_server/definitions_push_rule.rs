@@ -26,6 +26,25 @@ pub struct PushRule {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub pattern: ::std::option::Option<::std::string::String>,
 }
+impl PushRule {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        actions: ::std::vec::Vec<crate::client_server::PushRuleActionsItem>,
+        default: bool,
+        enabled: bool,
+        rule_id: ::std::string::String,
+    ) -> Self {
+        Self {
+            actions,
+            default,
+            enabled,
+            rule_id,
+            conditions: ::std::option::Option::None,
+            pattern: ::std::option::Option::None,
+        }
+    }
+}
 /// `api/client-server/definitions/push_rule.yaml` from the spec.
 ///
 /// Spec source: `api/client-server/definitions/push_rule.yaml#/properties/actions/items`.

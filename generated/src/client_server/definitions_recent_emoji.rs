@@ -12,3 +12,10 @@ pub struct RecentEmoji {
     /// MUST be non-negative and smaller than 2^53.
     pub total: f64,
 }
+impl RecentEmoji {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(emoji: ::std::string::String, total: f64) -> Self {
+        Self { emoji, total }
+    }
+}

@@ -47,3 +47,23 @@ pub struct RequestMsisdnValidation {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub id_access_token: ::std::option::Option<::std::string::String>,
 }
+impl RequestMsisdnValidation {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client_secret: ::std::string::String,
+        country: ::std::string::String,
+        phone_number: ::std::string::String,
+        send_attempt: i64,
+    ) -> Self {
+        Self {
+            client_secret,
+            country,
+            phone_number,
+            send_attempt,
+            next_link: ::std::option::Option::None,
+            id_server: ::std::option::Option::None,
+            id_access_token: ::std::option::Option::None,
+        }
+    }
+}

@@ -29,3 +29,13 @@ pub struct RequestTokenResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub submit_url: ::std::option::Option<::std::string::String>,
 }
+impl RequestTokenResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(sid: ::std::string::String) -> Self {
+        Self {
+            sid,
+            submit_url: ::std::option::Option::None,
+        }
+    }
+}

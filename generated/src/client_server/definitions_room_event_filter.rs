@@ -14,13 +14,13 @@ pub struct RoomEventFilter {
     pub limit: ::std::option::Option<i64>,
     /// A list of sender IDs to exclude. If this list is absent then no senders are excluded. A matching sender will be excluded even if it is listed in the `senders` filter.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub not_senders: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub not_senders: ::std::option::Option<::std::vec::Vec<crate::identifiers::UserId>>,
     /// A list of event types to exclude. If this list is absent then no event types are excluded. A matching type will be excluded even if it is listed in the `types` filter. A `*` can be used as a wildcard to match any sequence of characters.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub not_types: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
     /// A list of senders IDs to include. If this list is absent then all senders are included.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub senders: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub senders: ::std::option::Option<::std::vec::Vec<crate::identifiers::UserId>>,
     /// A list of event types to include. If this list is absent then all event types are included. A `*` can be used as a wildcard to match any sequence of characters.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub types: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
@@ -44,10 +44,10 @@ pub struct RoomEventFilter {
     pub include_redundant_members: ::std::option::Option<bool>,
     /// A list of room IDs to exclude. If this list is absent then no rooms are excluded. A matching room will be excluded even if it is listed in the `rooms` filter.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub not_rooms: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub not_rooms: ::std::option::Option<::std::vec::Vec<crate::identifiers::RoomId>>,
     /// A list of room IDs to include. If this list is absent then all rooms are included.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub rooms: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub rooms: ::std::option::Option<::std::vec::Vec<crate::identifiers::RoomId>>,
     /// If `true`, includes only events with a `url` key in their content. If `false`, excludes those events. If omitted, `url` key is not considered for filtering.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub contains_url: ::std::option::Option<bool>,

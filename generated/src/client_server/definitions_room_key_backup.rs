@@ -12,3 +12,15 @@ pub struct RoomKeyBackup {
         crate::client_server::KeyBackupData,
     >,
 }
+impl RoomKeyBackup {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sessions: ::std::collections::BTreeMap<
+            ::std::string::String,
+            crate::client_server::KeyBackupData,
+        >,
+    ) -> Self {
+        Self { sessions }
+    }
+}

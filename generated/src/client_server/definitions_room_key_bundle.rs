@@ -41,13 +41,16 @@ pub struct HistoricRoomKey {
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub room_id: ::std::option::Option<::std::string::String>,
+    pub room_id: ::std::option::Option<crate::identifiers::RoomId>,
     /// A map from algorithm name (`ed25519`) to the Ed25519 signing key of
     /// the device which initiated the session originally, according to the
     /// creator of this key bundle.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sender_claimed_keys: ::std::option::Option<
-        ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        ::std::collections::BTreeMap<
+            ::std::string::String,
+            crate::identifiers::UnpaddedBase64,
+        >,
     >,
     /// Unpadded base64-encoded device Curve25519 key, of the device which
     /// initiated the session originally, according to the creator of this
@@ -55,7 +58,7 @@ pub struct HistoricRoomKey {
     ///
     /// - Spec constraint, format: `mx-unpadded-base64`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sender_key: ::std::option::Option<::std::string::String>,
+    pub sender_key: ::std::option::Option<crate::identifiers::UnpaddedBase64>,
     /// The Megolm session ID.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub session_id: ::std::option::Option<::std::string::String>,
@@ -64,7 +67,7 @@ pub struct HistoricRoomKey {
     ///
     /// - Spec constraint, format: `mx-unpadded-base64`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub session_key: ::std::option::Option<::std::string::String>,
+    pub session_key: ::std::option::Option<crate::identifiers::UnpaddedBase64>,
 }
 /// `api/client-server/definitions/room_key_bundle.yaml` from the spec.
 ///
@@ -74,14 +77,14 @@ pub struct RoomKeyBundleWithheldItem {
     /// The encryption algorithm for the key that this event is about.
     ///
     /// - Spec constraint, one of: `m.megolm.v1.aes-sha2`
-    pub algorithm: ::std::string::String,
+    pub algorithm: crate::constants::MMegolmV1AesSha2,
     /// Required if `code` is not `m.no_olm`.  The room for the key that
     /// this event is about.
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub room_id: ::std::option::Option<::std::string::String>,
+    pub room_id: ::std::option::Option<crate::identifiers::RoomId>,
     /// Required if `code` is not `m.no_olm`.  The session ID of the key
     /// that this event is about.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -90,7 +93,7 @@ pub struct RoomKeyBundleWithheldItem {
     /// sender.
     ///
     /// - Spec constraint, format: `mx-unpadded-base64`
-    pub sender_key: ::std::string::String,
+    pub sender_key: crate::identifiers::UnpaddedBase64,
     /// A machine-readable code for why the key was not sent. Codes beginning
     /// with `m.` are reserved for codes defined in the Matrix
     /// specification. Custom codes must use the Java package naming
@@ -101,4 +104,21 @@ pub struct RoomKeyBundleWithheldItem {
     /// `code`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub reason: ::std::option::Option<::std::string::String>,
+}
+impl RoomKeyBundleWithheldItem {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender_key: crate::identifiers::UnpaddedBase64,
+        code: crate::events::RoomKeyWithheldContentCode,
+    ) -> Self {
+        Self {
+            algorithm: crate::constants::MMegolmV1AesSha2,
+            room_id: ::std::option::Option::None,
+            session_id: ::std::option::Option::None,
+            sender_key,
+            code,
+            reason: ::std::option::Option::None,
+        }
+    }
 }

@@ -4,12 +4,12 @@
 /// m.login.sso flow schema
 ///
 /// Spec source: `api/client-server/definitions/sso_login_flow.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SsoLoginFlow {
     /// The string `m.login.sso`
     ///
     /// - Spec constraint, one of: `m.login.sso`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MLoginSso,
     /// Optional identity providers (IdPs) to present to the user. These would
     /// appear (typically) as distinct buttons for the user to interact with,
     /// and would map to the appropriate IdP-dependent redirect endpoint for that
@@ -71,4 +71,16 @@ pub struct IdP {
     /// brand usage as intended by the server.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub brand: ::std::option::Option<::std::string::String>,
+}
+impl IdP {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(id: ::std::string::String, name: ::std::string::String) -> Self {
+        Self {
+            id,
+            name,
+            icon: ::std::option::Option::None,
+            brand: ::std::option::Option::None,
+        }
+    }
 }

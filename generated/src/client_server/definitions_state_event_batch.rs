@@ -9,6 +9,6 @@ pub struct StateEventBatch {
     /// List of events.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub events: ::std::option::Option<
-        ::std::vec::Vec<crate::client_server::ClientEventWithoutRoomId>,
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnySyncTimelineEvent>>,
     >,
 }

@@ -44,10 +44,10 @@ pub enum SyncFilterEventFormat {
 pub struct RoomFilter {
     /// A list of room IDs to exclude. If this list is absent then no rooms are excluded. A matching room will be excluded even if it is listed in the `rooms` filter. This filter is applied before the filters in `ephemeral`, `state`, `timeline` or `account_data`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub not_rooms: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub not_rooms: ::std::option::Option<::std::vec::Vec<crate::identifiers::RoomId>>,
     /// A list of room IDs to include. If this list is absent then all rooms are included. This filter is applied before the filters in `ephemeral`, `state`, `timeline` or `account_data`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub rooms: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub rooms: ::std::option::Option<::std::vec::Vec<crate::identifiers::RoomId>>,
     /// The ephemeral events to include for rooms. These are the events that appear in the `ephemeral` property in the `/sync` response.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub ephemeral: ::std::option::Option<crate::client_server::RoomEventFilter>,

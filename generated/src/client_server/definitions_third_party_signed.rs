@@ -11,12 +11,12 @@ pub struct ThirdPartySigned {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// The Matrix ID of the invitee.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub mxid: ::std::string::String,
+    pub mxid: crate::identifiers::UserId,
     /// The state key of the m.third_party_invite event.
     pub token: ::std::string::String,
     /// A signatures object containing a signature of the entire signed object.
@@ -24,4 +24,24 @@ pub struct ThirdPartySigned {
         ::std::string::String,
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     >,
+}
+impl ThirdPartySigned {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: crate::identifiers::UserId,
+        mxid: crate::identifiers::UserId,
+        token: ::std::string::String,
+        signatures: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+    ) -> Self {
+        Self {
+            sender,
+            mxid,
+            token,
+            signatures,
+        }
+    }
 }

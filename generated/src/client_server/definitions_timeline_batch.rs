@@ -14,5 +14,22 @@ pub struct TimelineBatch {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub prev_batch: ::std::option::Option<::std::string::String>,
     /// List of events.
-    pub events: ::std::vec::Vec<crate::client_server::ClientEventWithoutRoomId>,
+    pub events: ::std::vec::Vec<
+        ::matrix_api_runtime::Raw<crate::events::AnySyncTimelineEvent>,
+    >,
+}
+impl TimelineBatch {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        events: ::std::vec::Vec<
+            ::matrix_api_runtime::Raw<crate::events::AnySyncTimelineEvent>,
+        >,
+    ) -> Self {
+        Self {
+            limited: ::std::option::Option::None,
+            prev_batch: ::std::option::Option::None,
+            events,
+        }
+    }
 }

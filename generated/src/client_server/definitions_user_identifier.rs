@@ -16,3 +16,13 @@ pub struct UserIdentifier {
         ::serde_json::Value,
     >,
 }
+impl UserIdentifier {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(r#type: ::std::string::String) -> Self {
+        Self {
+            r#type,
+            additional_properties: ::std::collections::BTreeMap::new(),
+        }
+    }
+}

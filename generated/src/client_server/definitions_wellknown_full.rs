@@ -24,3 +24,14 @@ pub struct Full {
         ::serde_json::Value,
     >,
 }
+impl Full {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(m_homeserver: crate::client_server::Homeserver) -> Self {
+        Self {
+            m_homeserver,
+            m_identity_server: ::std::option::Option::None,
+            additional_properties: ::std::collections::BTreeMap::new(),
+        }
+    }
+}

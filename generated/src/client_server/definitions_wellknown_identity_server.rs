@@ -11,3 +11,10 @@ pub struct IdentityServer {
     /// - Spec constraint, format: `uri`
     pub base_url: ::std::string::String,
 }
+impl IdentityServer {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(base_url: ::std::string::String) -> Self {
+        Self { base_url }
+    }
+}

@@ -13,6 +13,16 @@ pub struct DeleteDevicesRequest {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub auth: ::std::option::Option<crate::client_server::AuthData>,
 }
+impl DeleteDevicesRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(devices: ::std::vec::Vec<::std::string::String>) -> Self {
+        Self {
+            devices,
+            auth: ::std::option::Option::None,
+        }
+    }
+}
 /// Response body of `GET /_matrix/client/v3/devices` (`getDevices`) with status 200: Device information
 ///
 /// Spec source: `api/client-server/device_management.yaml#/paths/~1devices/get/responses/200/content/application~1json/schema`.

@@ -11,10 +11,10 @@ pub struct GetRoomIdByAliasResponse {
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub room_id: ::std::option::Option<::std::string::String>,
+    pub room_id: ::std::option::Option<crate::identifiers::RoomId>,
     /// A list of servers that are aware of this room alias.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub servers: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub servers: ::std::option::Option<::std::vec::Vec<crate::identifiers::ServerName>>,
 }
 /// Request body of `PUT /_matrix/client/v3/directory/room/{roomAlias}` (`setRoomAlias`).
 ///
@@ -25,7 +25,14 @@ pub struct SetRoomAliasRequest {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl SetRoomAliasRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(room_id: crate::identifiers::RoomId) -> Self {
+        Self { room_id }
+    }
 }
 /// Response body of `GET /_matrix/client/v3/rooms/{roomId}/aliases` (`getLocalAliases`) with status 200: The list of local aliases for the room.
 ///
@@ -33,5 +40,12 @@ pub struct SetRoomAliasRequest {
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct GetLocalAliasesResponse {
     /// The server's local aliases on the room. Can be empty.
-    pub aliases: ::std::vec::Vec<::std::string::String>,
+    pub aliases: ::std::vec::Vec<crate::identifiers::RoomAlias>,
+}
+impl GetLocalAliasesResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(aliases: ::std::vec::Vec<crate::identifiers::RoomAlias>) -> Self {
+        Self { aliases }
+    }
 }

@@ -16,7 +16,7 @@ pub struct GetEventContextResponse {
     /// requested event, in reverse-chronological order.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub events_before: ::std::option::Option<
-        ::std::vec::Vec<crate::client_server::ClientEvent>,
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
     >,
     /// Details of the requested event.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -25,9 +25,11 @@ pub struct GetEventContextResponse {
     /// requested event, in chronological order.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub events_after: ::std::option::Option<
-        ::std::vec::Vec<crate::client_server::ClientEvent>,
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
     >,
     /// The state of the room at the last event returned.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub state: ::std::option::Option<::std::vec::Vec<crate::client_server::ClientEvent>>,
+    pub state: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
+    >,
 }

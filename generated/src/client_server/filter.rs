@@ -12,3 +12,10 @@ pub struct DefineFilterResponse {
     /// declared filter by homeservers on some APIs.
     pub filter_id: ::std::string::String,
 }
+impl DefineFilterResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(filter_id: ::std::string::String) -> Self {
+        Self { filter_id }
+    }
+}

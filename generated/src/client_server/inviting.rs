@@ -10,11 +10,21 @@ pub struct InviteUserRequest {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub user_id: ::std::string::String,
+    pub user_id: crate::identifiers::UserId,
     /// Optional reason to be included as the `reason` on the subsequent
     /// membership event.
     ///
     /// - Added in Matrix v1.1.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub reason: ::std::option::Option<::std::string::String>,
+}
+impl InviteUserRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(user_id: crate::identifiers::UserId) -> Self {
+        Self {
+            user_id,
+            reason: ::std::option::Option::None,
+        }
+    }
 }

@@ -14,6 +14,13 @@ pub struct RoomKeysUpdateResponse {
     /// The number of keys stored in the backup
     pub count: i64,
 }
+impl RoomKeysUpdateResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(etag: ::std::string::String, count: i64) -> Self {
+        Self { etag, count }
+    }
+}
 /// Response body of `GET /_matrix/client/v3/room_keys/keys` (`getRoomKeys`) with status 200: The key data.  If no keys are found, then an object with an empty
 /// `rooms` property will be returned (`{"rooms": {}}`).
 ///
@@ -22,9 +29,21 @@ pub struct RoomKeysUpdateResponse {
 pub struct GetRoomKeysResponse {
     /// A map of room IDs to room key backup data.
     pub rooms: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::RoomId,
         crate::client_server::RoomKeyBackup,
     >,
+}
+impl GetRoomKeysResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        rooms: ::std::collections::BTreeMap<
+            crate::identifiers::RoomId,
+            crate::client_server::RoomKeyBackup,
+        >,
+    ) -> Self {
+        Self { rooms }
+    }
 }
 /// Request body of `PUT /_matrix/client/v3/room_keys/keys` (`putRoomKeys`).
 ///
@@ -33,9 +52,21 @@ pub struct GetRoomKeysResponse {
 pub struct PutRoomKeysRequest {
     /// A map of room IDs to room key backup data.
     pub rooms: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::RoomId,
         crate::client_server::RoomKeyBackup,
     >,
+}
+impl PutRoomKeysRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        rooms: ::std::collections::BTreeMap<
+            crate::identifiers::RoomId,
+            crate::client_server::RoomKeyBackup,
+        >,
+    ) -> Self {
+        Self { rooms }
+    }
 }
 /// The backed up keys for a room.
 ///
@@ -48,6 +79,18 @@ pub struct GetRoomKeysByRoomIdResponse {
         crate::client_server::KeyBackupData,
     >,
 }
+impl GetRoomKeysByRoomIdResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sessions: ::std::collections::BTreeMap<
+            ::std::string::String,
+            crate::client_server::KeyBackupData,
+        >,
+    ) -> Self {
+        Self { sessions }
+    }
+}
 /// Response body of `GET /_matrix/client/v3/room_keys/version` (`getRoomKeysVersionCurrent`) with status 200: The information about the backup.
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1version/get/responses/200/content/application~1json/schema`.
@@ -56,7 +99,7 @@ pub struct GetRoomKeysVersionCurrentResponse {
     /// The algorithm used for storing backups.
     ///
     /// - Spec constraint, one of: `m.megolm_backup.v1.curve25519-aes-sha2`
-    pub algorithm: ::std::string::String,
+    pub algorithm: crate::constants::MMegolmBackupV1Curve25519AesSha2,
     /// Algorithm-dependent data. See the documentation for the backup
     /// algorithms in [Server-side key backups](https://spec.matrix.org/v1.19/client-server-api/#server-side-key-backups) for more information on the
     /// expected format of the data.
@@ -70,6 +113,24 @@ pub struct GetRoomKeysVersionCurrentResponse {
     pub etag: ::std::string::String,
     /// The backup version.
     pub version: ::std::string::String,
+}
+impl GetRoomKeysVersionCurrentResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        auth_data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        count: i64,
+        etag: ::std::string::String,
+        version: ::std::string::String,
+    ) -> Self {
+        Self {
+            algorithm: crate::constants::MMegolmBackupV1Curve25519AesSha2,
+            auth_data,
+            count,
+            etag,
+            version,
+        }
+    }
 }
 /// Request body of `POST /_matrix/client/v3/room_keys/version` (`postRoomKeysVersion`).
 ///
@@ -79,11 +140,23 @@ pub struct PostRoomKeysVersionRequest {
     /// The algorithm used for storing backups.
     ///
     /// - Spec constraint, one of: `m.megolm_backup.v1.curve25519-aes-sha2`
-    pub algorithm: ::std::string::String,
+    pub algorithm: crate::constants::MMegolmBackupV1Curve25519AesSha2,
     /// Algorithm-dependent data. See the documentation for the backup
     /// algorithms in [Server-side key backups](https://spec.matrix.org/v1.19/client-server-api/#server-side-key-backups) for more information on the
     /// expected format of the data.
     pub auth_data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+}
+impl PostRoomKeysVersionRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        auth_data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Self {
+        Self {
+            algorithm: crate::constants::MMegolmBackupV1Curve25519AesSha2,
+            auth_data,
+        }
+    }
 }
 /// Response body of `POST /_matrix/client/v3/room_keys/version` (`postRoomKeysVersion`) with status 200: The version id of the new backup.
 ///
@@ -93,6 +166,13 @@ pub struct PostRoomKeysVersionResponse {
     /// The backup version. This is an opaque string.
     pub version: ::std::string::String,
 }
+impl PostRoomKeysVersionResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(version: ::std::string::String) -> Self {
+        Self { version }
+    }
+}
 /// Response body of `GET /_matrix/client/v3/room_keys/version/{version}` (`getRoomKeysVersion`) with status 200: The information about the requested backup.
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1version~1{version}/get/responses/200/content/application~1json/schema`.
@@ -101,7 +181,7 @@ pub struct GetRoomKeysVersionResponse {
     /// The algorithm used for storing backups.
     ///
     /// - Spec constraint, one of: `m.megolm_backup.v1.curve25519-aes-sha2`
-    pub algorithm: ::std::string::String,
+    pub algorithm: crate::constants::MMegolmBackupV1Curve25519AesSha2,
     /// Algorithm-dependent data. See the documentation for the backup
     /// algorithms in [Server-side key backups](https://spec.matrix.org/v1.19/client-server-api/#server-side-key-backups) for more information on the
     /// expected format of the data.
@@ -115,6 +195,24 @@ pub struct GetRoomKeysVersionResponse {
     pub etag: ::std::string::String,
     /// The backup version.
     pub version: ::std::string::String,
+}
+impl GetRoomKeysVersionResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        auth_data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        count: i64,
+        etag: ::std::string::String,
+        version: ::std::string::String,
+    ) -> Self {
+        Self {
+            algorithm: crate::constants::MMegolmBackupV1Curve25519AesSha2,
+            auth_data,
+            count,
+            etag,
+            version,
+        }
+    }
 }
 /// Request body of `PUT /_matrix/client/v3/room_keys/version/{version}` (`putRoomKeysVersion`).
 ///
@@ -125,7 +223,7 @@ pub struct PutRoomKeysVersionRequest {
     /// the algorithm currently used by the backup.
     ///
     /// - Spec constraint, one of: `m.megolm_backup.v1.curve25519-aes-sha2`
-    pub algorithm: ::std::string::String,
+    pub algorithm: crate::constants::MMegolmBackupV1Curve25519AesSha2,
     /// Algorithm-dependent data. See the documentation for the backup
     /// algorithms in [Server-side key backups](https://spec.matrix.org/v1.19/client-server-api/#server-side-key-backups) for more information on the
     /// expected format of the data.
@@ -134,4 +232,17 @@ pub struct PutRoomKeysVersionRequest {
     /// version in the path parameter.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub version: ::std::option::Option<::std::string::String>,
+}
+impl PutRoomKeysVersionRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        auth_data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Self {
+        Self {
+            algorithm: crate::constants::MMegolmBackupV1Curve25519AesSha2,
+            auth_data,
+            version: ::std::option::Option::None,
+        }
+    }
 }

@@ -28,9 +28,24 @@ pub struct ClaimKeysRequest {
     /// The keys to be claimed. A map from user ID, to a map from
     /// device ID to algorithm name.
     pub one_time_keys: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     >,
+}
+impl ClaimKeysRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        one_time_keys: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+    ) -> Self {
+        Self {
+            timeout: ::std::option::Option::None,
+            one_time_keys,
+        }
+    }
 }
 /// Response body of `POST /_matrix/client/v3/keys/claim` (`claimKeys`) with status 200: The claimed keys.
 ///
@@ -60,12 +75,30 @@ pub struct ClaimKeysResponse {
     /// If necessary, the claimed key might be a fallback key. Fallback
     /// keys are re-used by the server until replaced by the device.
     pub one_time_keys: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<
             ::std::string::String,
             crate::client_server::OneTimeKeys,
         >,
     >,
+}
+impl ClaimKeysResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        one_time_keys: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::collections::BTreeMap<
+                ::std::string::String,
+                crate::client_server::OneTimeKeys,
+            >,
+        >,
+    ) -> Self {
+        Self {
+            failures: ::std::option::Option::None,
+            one_time_keys,
+        }
+    }
 }
 /// Request body of `POST /_matrix/client/v3/keys/query` (`queryKeys`).
 ///
@@ -80,9 +113,24 @@ pub struct QueryKeysRequest {
     /// device IDs, or to an empty list to indicate all devices for the
     /// corresponding user.
     pub device_keys: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::vec::Vec<::std::string::String>,
     >,
+}
+impl QueryKeysRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        device_keys: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::vec::Vec<::std::string::String>,
+        >,
+    ) -> Self {
+        Self {
+            timeout: ::std::option::Option::None,
+            device_keys,
+        }
+    }
 }
 /// Response body of `POST /_matrix/client/v3/keys/query` (`queryKeys`) with status 200: The device information
 ///
@@ -111,7 +159,7 @@ pub struct QueryKeysResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub device_keys: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             ::std::collections::BTreeMap<
                 ::std::string::String,
                 crate::client_server::DeviceInformation,
@@ -129,7 +177,7 @@ pub struct QueryKeysResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub master_keys: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             crate::client_server::CrossSigningKey,
         >,
     >,
@@ -142,7 +190,7 @@ pub struct QueryKeysResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub self_signing_keys: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             crate::client_server::CrossSigningKey,
         >,
     >,
@@ -154,7 +202,7 @@ pub struct QueryKeysResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub user_signing_keys: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             crate::client_server::CrossSigningKey,
         >,
     >,
@@ -181,7 +229,7 @@ pub struct DeviceInformation {
     ///
     /// The signature is calculated using the process described at [Signing JSON](https://spec.matrix.org/v1.19/appendices/#signing-json).
     pub signatures: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     >,
     /// Additional data added to the device key information
@@ -189,6 +237,29 @@ pub struct DeviceInformation {
     /// signatures.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unsigned: ::std::option::Option<crate::client_server::UnsignedDeviceInfo>,
+}
+impl DeviceInformation {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_id: ::std::string::String,
+        device_id: ::std::string::String,
+        algorithms: ::std::vec::Vec<::std::string::String>,
+        keys: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        signatures: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+    ) -> Self {
+        Self {
+            user_id,
+            device_id,
+            algorithms,
+            keys,
+            signatures,
+            unsigned: ::std::option::Option::None,
+        }
+    }
 }
 /// Additional data added to the device key information
 /// by intermediate servers, and not covered by the
@@ -246,4 +317,13 @@ pub struct UploadKeysResponse {
     /// If an algorithm is not listed, the count for that algorithm
     /// is to be assumed zero.
     pub one_time_key_counts: ::std::collections::BTreeMap<::std::string::String, i64>,
+}
+impl UploadKeysResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        one_time_key_counts: ::std::collections::BTreeMap<::std::string::String, i64>,
+    ) -> Self {
+        Self { one_time_key_counts }
+    }
 }

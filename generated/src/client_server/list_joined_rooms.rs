@@ -7,5 +7,12 @@
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct GetJoinedRoomsResponse {
     /// The ID of each room in which the user has `joined` membership.
-    pub joined_rooms: ::std::vec::Vec<::std::string::String>,
+    pub joined_rooms: ::std::vec::Vec<crate::identifiers::RoomId>,
+}
+impl GetJoinedRoomsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(joined_rooms: ::std::vec::Vec<crate::identifiers::RoomId>) -> Self {
+        Self { joined_rooms }
+    }
 }

@@ -29,6 +29,16 @@ pub struct LoginFlow {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub get_login_token: ::std::option::Option<bool>,
 }
+impl LoginFlow {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(r#type: ::std::string::String) -> Self {
+        Self {
+            r#type,
+            get_login_token: ::std::option::Option::None,
+        }
+    }
+}
 /// Request body of `POST /_matrix/client/v3/login` (`login`).
 ///
 /// Spec source: `api/client-server/login.yaml#/paths/~1login/post/requestBody/content/application~1json/schema`.
@@ -83,6 +93,24 @@ pub struct LoginRequest {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub refresh_token: ::std::option::Option<bool>,
 }
+impl LoginRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(r#type: ::std::string::String) -> Self {
+        Self {
+            r#type,
+            identifier: ::std::option::Option::None,
+            user: ::std::option::Option::None,
+            medium: ::std::option::Option::None,
+            address: ::std::option::Option::None,
+            password: ::std::option::Option::None,
+            token: ::std::option::Option::None,
+            device_id: ::std::option::Option::None,
+            initial_device_display_name: ::std::option::Option::None,
+            refresh_token: ::std::option::Option::None,
+        }
+    }
+}
 /// Response body of `POST /_matrix/client/v3/login` (`login`) with status 200: The user has been authenticated.
 ///
 /// Spec source: `api/client-server/login.yaml#/paths/~1login/post/responses/200/content/application~1json/schema`.
@@ -92,7 +120,7 @@ pub struct LoginResponse {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub user_id: ::std::string::String,
+    pub user_id: crate::identifiers::UserId,
     /// An access token for the account.
     /// This access token can then be used to authorise other requests.
     pub access_token: ::std::string::String,
@@ -123,7 +151,7 @@ pub struct LoginResponse {
     /// - **Deprecated.**
     /// - Spec constraint, format: `mx-server-name`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub home_server: ::std::option::Option<::std::string::String>,
+    pub home_server: ::std::option::Option<crate::identifiers::ServerName>,
     /// ID of the logged-in device. Will be the same as the
     /// corresponding parameter in the request, if one was specified.
     pub device_id: ::std::string::String,
@@ -133,4 +161,23 @@ pub struct LoginResponse {
     /// form as the one returned from .well-known autodiscovery.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub well_known: ::std::option::Option<crate::client_server::Full>,
+}
+impl LoginResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_id: crate::identifiers::UserId,
+        access_token: ::std::string::String,
+        device_id: ::std::string::String,
+    ) -> Self {
+        Self {
+            user_id,
+            access_token,
+            refresh_token: ::std::option::Option::None,
+            expires_in_ms: ::std::option::Option::None,
+            home_server: ::std::option::Option::None,
+            device_id,
+            well_known: ::std::option::Option::None,
+        }
+    }
 }

@@ -21,3 +21,10 @@ pub struct GenerateLoginTokenResponse {
     /// (2 minutes) is recommended as a default.
     pub expires_in_ms: i64,
 }
+impl GenerateLoginTokenResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(login_token: ::std::string::String, expires_in_ms: i64) -> Self {
+        Self { login_token, expires_in_ms }
+    }
+}

@@ -39,7 +39,9 @@ pub struct GetRoomEventsResponse {
     /// Note that an empty `chunk` does not *necessarily* imply that no more events
     /// are available. Clients should continue to paginate until no `end` property
     /// is returned.
-    pub chunk: ::std::vec::Vec<crate::client_server::ClientEvent>,
+    pub chunk: ::std::vec::Vec<
+        ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+    >,
     /// A list of state events relevant to showing the `chunk`. For example, if
     /// `lazy_load_members` is enabled in the filter then this may contain
     /// the membership events for the senders of events in the `chunk`.
@@ -49,5 +51,24 @@ pub struct GetRoomEventsResponse {
     /// sent to the client in prior calls to this endpoint, assuming
     /// the membership of those members has not changed.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub state: ::std::option::Option<::std::vec::Vec<crate::client_server::ClientEvent>>,
+    pub state: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
+    >,
+}
+impl GetRoomEventsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        start: ::std::string::String,
+        chunk: ::std::vec::Vec<
+            ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+        >,
+    ) -> Self {
+        Self {
+            start,
+            end: ::std::option::Option::None,
+            chunk,
+            state: ::std::option::Option::None,
+        }
+    }
 }

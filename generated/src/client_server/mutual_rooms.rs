@@ -9,7 +9,7 @@
 pub struct GetMutualRoomsResponse {
     /// A list of room IDs where both the authenticated user and `user_id` have a
     /// membership of type `join`.
-    pub joined: ::std::vec::Vec<::std::string::String>,
+    pub joined: ::std::vec::Vec<crate::identifiers::RoomId>,
     /// The number of such rooms. This is the total count even if the response is
     /// batched and `joined` doesn't include all rooms. This MAY be inaccurate
     /// if the server is unable to calculate the exact number of rooms.
@@ -18,4 +18,15 @@ pub struct GetMutualRoomsResponse {
     /// if there are no more results to return.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub next_batch: ::std::option::Option<::std::string::String>,
+}
+impl GetMutualRoomsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(joined: ::std::vec::Vec<crate::identifiers::RoomId>, count: i64) -> Self {
+        Self {
+            joined,
+            count,
+            next_batch: ::std::option::Option::None,
+        }
+    }
 }

@@ -14,6 +14,18 @@ pub struct GetNotificationsResponse {
     /// The list of events that triggered notifications.
     pub notifications: ::std::vec::Vec<crate::client_server::Notification>,
 }
+impl GetNotificationsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        notifications: ::std::vec::Vec<crate::client_server::Notification>,
+    ) -> Self {
+        Self {
+            next_token: ::std::option::Option::None,
+            notifications,
+        }
+    }
+}
 /// Notification
 ///
 /// Spec source: `api/client-server/notifications.yaml#/paths/~1notifications/get/responses/200/content/application~1json/schema/properties/notifications/items`.
@@ -39,6 +51,28 @@ pub struct Notification {
     ///
     /// - Spec constraint, format: `int64`
     pub ts: i64,
+}
+impl Notification {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        actions: ::std::vec::Vec<
+            crate::client_server::GetNotificationsResponseNotificationsItemActionsItem,
+        >,
+        event: crate::client_server::ClientEventWithoutRoomId,
+        read: bool,
+        room_id: ::std::string::String,
+        ts: i64,
+    ) -> Self {
+        Self {
+            actions,
+            event,
+            profile_tag: ::std::option::Option::None,
+            read,
+            room_id,
+            ts,
+        }
+    }
 }
 /// `api/client-server/notifications.yaml` from the spec.
 ///

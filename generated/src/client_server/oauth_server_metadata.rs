@@ -102,6 +102,37 @@ pub struct GetAuthMetadataResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub device_authorization_endpoint: ::std::option::Option<::std::string::String>,
 }
+impl GetAuthMetadataResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        issuer: ::std::string::String,
+        authorization_endpoint: ::std::string::String,
+        token_endpoint: ::std::string::String,
+        revocation_endpoint: ::std::string::String,
+        registration_endpoint: ::std::string::String,
+        response_types_supported: ::std::vec::Vec<::std::string::String>,
+        grant_types_supported: ::std::vec::Vec<::std::string::String>,
+        response_modes_supported: ::std::vec::Vec<::std::string::String>,
+        code_challenge_methods_supported: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Self {
+            issuer,
+            authorization_endpoint,
+            token_endpoint,
+            revocation_endpoint,
+            registration_endpoint,
+            response_types_supported,
+            grant_types_supported,
+            response_modes_supported,
+            code_challenge_methods_supported,
+            prompt_values_supported: ::std::option::Option::None,
+            account_management_uri: ::std::option::Option::None,
+            account_management_actions_supported: ::std::option::Option::None,
+            device_authorization_endpoint: ::std::option::Option::None,
+        }
+    }
+}
 /// An action that the account management URL supports.
 ///
 /// Spec source: `api/client-server/oauth_server_metadata.yaml#/paths/~1auth_metadata/get/responses/200/content/application~1json/schema/properties/account_management_actions_supported/items`.

@@ -16,7 +16,9 @@ pub struct GetEventsResponse {
     pub end: ::std::option::Option<::std::string::String>,
     /// An array of events.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub chunk: ::std::option::Option<::std::vec::Vec<crate::client_server::ClientEvent>>,
+    pub chunk: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
+    >,
 }
 /// Response body of `GET /_matrix/client/v3/initialSync` (`initialSync`) with status 200: The user's current state.
 ///
@@ -35,6 +37,22 @@ pub struct InitialSyncResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub account_data: ::std::option::Option<::std::vec::Vec<crate::events::Event>>,
 }
+impl InitialSyncResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        end: ::std::string::String,
+        presence: ::std::vec::Vec<crate::events::Event>,
+        rooms: ::std::vec::Vec<crate::client_server::RoomInfo>,
+    ) -> Self {
+        Self {
+            end,
+            presence,
+            rooms,
+            account_data: ::std::option::Option::None,
+        }
+    }
+}
 /// RoomInfo
 ///
 /// Spec source: `api/client-server/old_sync.yaml#/paths/~1initialSync/get/responses/200/content/application~1json/schema/properties/rooms/items`.
@@ -44,7 +62,7 @@ pub struct RoomInfo {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The user's membership state in this room.
     pub membership: crate::client_server::InitialSyncResponseRoomsItemMembership,
     /// The invite event if `membership` is `invite`
@@ -60,7 +78,9 @@ pub struct RoomInfo {
     /// user has left the room this will be the state of the
     /// room when they left it.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub state: ::std::option::Option<::std::vec::Vec<crate::client_server::ClientEvent>>,
+    pub state: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
+    >,
     /// Whether this room is visible to the `/publicRooms` API
     /// or not.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -71,6 +91,24 @@ pub struct RoomInfo {
     /// this room.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub account_data: ::std::option::Option<::std::vec::Vec<crate::events::Event>>,
+}
+impl RoomInfo {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: crate::identifiers::RoomId,
+        membership: crate::client_server::InitialSyncResponseRoomsItemMembership,
+    ) -> Self {
+        Self {
+            room_id,
+            membership,
+            invite: ::std::option::Option::None,
+            messages: ::std::option::Option::None,
+            state: ::std::option::Option::None,
+            visibility: ::std::option::Option::None,
+            account_data: ::std::option::Option::None,
+        }
+    }
 }
 /// The user's membership state in this room.
 ///
@@ -116,7 +154,25 @@ pub struct InitialSyncResponseRoomsItemMessages {
     /// the user has left the room this will be the
     /// messages that preceded them leaving. This array
     /// will consist of at most `limit` elements.
-    pub chunk: ::std::vec::Vec<crate::client_server::ClientEvent>,
+    pub chunk: ::std::vec::Vec<
+        ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+    >,
+}
+impl InitialSyncResponseRoomsItemMessages {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        end: ::std::string::String,
+        chunk: ::std::vec::Vec<
+            ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+        >,
+    ) -> Self {
+        Self {
+            start: ::std::option::Option::None,
+            end,
+            chunk,
+        }
+    }
 }
 /// Whether this room is visible to the `/publicRooms` API
 /// or not.

@@ -19,3 +19,14 @@ pub struct ChangePasswordRequest {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub auth: ::std::option::Option<crate::client_server::AuthData>,
 }
+impl ChangePasswordRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(new_password: ::std::string::String) -> Self {
+        Self {
+            new_password,
+            logout_devices: ::std::option::Option::None,
+            auth: ::std::option::Option::None,
+        }
+    }
+}

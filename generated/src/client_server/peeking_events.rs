@@ -16,5 +16,7 @@ pub struct PeekEventsResponse {
     pub end: ::std::option::Option<::std::string::String>,
     /// An array of events.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub chunk: ::std::option::Option<::std::vec::Vec<crate::client_server::ClientEvent>>,
+    pub chunk: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
+    >,
 }

@@ -11,6 +11,15 @@ pub struct GetWellknownPolicyResponse {
     /// at least `ed25519`.
     pub public_keys: crate::client_server::GetWellknownPolicyResponsePublicKeys,
 }
+impl GetWellknownPolicyResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        public_keys: crate::client_server::GetWellknownPolicyResponsePublicKeys,
+    ) -> Self {
+        Self { public_keys }
+    }
+}
 /// The unpadded base64-encoded public keys for the Policy Server. MUST contain
 /// at least `ed25519`.
 ///
@@ -25,4 +34,14 @@ pub struct GetWellknownPolicyResponsePublicKeys {
         ::std::string::String,
         ::std::string::String,
     >,
+}
+impl GetWellknownPolicyResponsePublicKeys {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(ed25519: ::std::string::String) -> Self {
+        Self {
+            ed25519,
+            additional_properties: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

@@ -23,6 +23,18 @@ pub struct GetPresenceResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub currently_active: ::std::option::Option<bool>,
 }
+impl GetPresenceResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(presence: crate::client_server::GetPresenceResponsePresence) -> Self {
+        Self {
+            presence,
+            last_active_ago: ::std::option::Option::None,
+            status_msg: ::std::option::Option::None,
+            currently_active: ::std::option::Option::None,
+        }
+    }
+}
 /// This user's presence.
 ///
 /// Spec source: `api/client-server/presence.yaml#/paths/~1presence~1{userId}~1status/get/responses/200/content/application~1json/schema/properties/presence`.
@@ -51,6 +63,16 @@ pub struct SetPresenceRequest {
     /// The status message to attach to this state.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status_msg: ::std::option::Option<::std::string::String>,
+}
+impl SetPresenceRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(presence: crate::client_server::SetPresenceRequestPresence) -> Self {
+        Self {
+            presence,
+            status_msg: ::std::option::Option::None,
+        }
+    }
 }
 /// The new presence state.
 ///

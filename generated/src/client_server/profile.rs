@@ -10,7 +10,7 @@ pub struct GetUserProfileResponse {
     ///
     /// - Spec constraint, format: `mx-mxc-uri`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub avatar_url: ::std::option::Option<::std::string::String>,
+    pub avatar_url: ::std::option::Option<crate::identifiers::MxcUri>,
     /// The user's display name if they have set one, otherwise not present.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub displayname: ::std::option::Option<::std::string::String>,

@@ -42,6 +42,30 @@ pub struct Pusher {
     /// itself.
     pub data: crate::client_server::GetPushersResponsePushersItemData,
 }
+impl Pusher {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        pushkey: ::std::string::String,
+        kind: ::std::string::String,
+        app_id: ::std::string::String,
+        app_display_name: ::std::string::String,
+        device_display_name: ::std::string::String,
+        lang: ::std::string::String,
+        data: crate::client_server::GetPushersResponsePushersItemData,
+    ) -> Self {
+        Self {
+            pushkey,
+            kind,
+            app_id,
+            app_display_name,
+            device_display_name,
+            profile_tag: ::std::option::Option::None,
+            lang,
+            data,
+        }
+    }
+}
 /// A dictionary of information for the pusher implementation
 /// itself.
 ///
@@ -119,6 +143,27 @@ pub struct PostPusherRequest {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub append: ::std::option::Option<bool>,
 }
+impl PostPusherRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        pushkey: ::std::string::String,
+        kind: ::std::option::Option<::std::string::String>,
+        app_id: ::std::string::String,
+    ) -> Self {
+        Self {
+            pushkey,
+            kind,
+            app_id,
+            app_display_name: ::std::option::Option::None,
+            device_display_name: ::std::option::Option::None,
+            profile_tag: ::std::option::Option::None,
+            lang: ::std::option::Option::None,
+            data: ::std::option::Option::None,
+            append: ::std::option::Option::None,
+        }
+    }
+}
 /// Required if `kind` is not `null`. A dictionary of information
 /// for the pusher implementation itself.
 ///
@@ -147,5 +192,5 @@ pub struct PostPusherRequestData {
     ///
     /// - Spec constraint, one of: `event_id_only`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub format: ::std::option::Option<::std::string::String>,
+    pub format: ::std::option::Option<crate::constants::EventIdOnly>,
 }

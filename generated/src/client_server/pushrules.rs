@@ -9,6 +9,13 @@ pub struct GetPushRulesResponse {
     /// The global ruleset.
     pub global: crate::client_server::PushRuleset,
 }
+impl GetPushRulesResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(global: crate::client_server::PushRuleset) -> Self {
+        Self { global }
+    }
+}
 /// `api/client-server/pushrules.yaml` from the spec.
 ///
 /// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}/delete/parameters/0/schema`.
@@ -93,6 +100,19 @@ pub struct SetPushRuleRequest {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub pattern: ::std::option::Option<::std::string::String>,
 }
+impl SetPushRuleRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        actions: ::std::vec::Vec<crate::client_server::SetPushRuleRequestActionsItem>,
+    ) -> Self {
+        Self {
+            actions,
+            conditions: ::std::option::Option::None,
+            pattern: ::std::option::Option::None,
+        }
+    }
+}
 /// `api/client-server/pushrules.yaml` from the spec.
 ///
 /// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}/put/requestBody/content/application~1json/schema/properties/actions/items`.
@@ -133,6 +153,17 @@ pub struct GetPushRuleActionsResponse {
     pub actions: ::std::vec::Vec<
         crate::client_server::GetPushRuleActionsResponseActionsItem,
     >,
+}
+impl GetPushRuleActionsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        actions: ::std::vec::Vec<
+            crate::client_server::GetPushRuleActionsResponseActionsItem,
+        >,
+    ) -> Self {
+        Self { actions }
+    }
 }
 /// `api/client-server/pushrules.yaml` from the spec.
 ///
@@ -175,6 +206,17 @@ pub struct SetPushRuleActionsRequest {
         crate::client_server::SetPushRuleActionsRequestActionsItem,
     >,
 }
+impl SetPushRuleActionsRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        actions: ::std::vec::Vec<
+            crate::client_server::SetPushRuleActionsRequestActionsItem,
+        >,
+    ) -> Self {
+        Self { actions }
+    }
+}
 /// `api/client-server/pushrules.yaml` from the spec.
 ///
 /// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1actions/put/requestBody/content/application~1json/schema/properties/actions/items`.
@@ -214,6 +256,13 @@ pub struct IsPushRuleEnabledResponse {
     /// Whether the push rule is enabled or not.
     pub enabled: bool,
 }
+impl IsPushRuleEnabledResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(enabled: bool) -> Self {
+        Self { enabled }
+    }
+}
 /// `api/client-server/pushrules.yaml` from the spec.
 ///
 /// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1enabled/put/parameters/0/schema`.
@@ -243,4 +292,11 @@ pub enum SetPushRuleEnabledKind {
 pub struct SetPushRuleEnabledRequest {
     /// Whether the push rule is enabled or not.
     pub enabled: bool,
+}
+impl SetPushRuleEnabledRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(enabled: bool) -> Self {
+        Self { enabled }
+    }
 }

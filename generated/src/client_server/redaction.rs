@@ -20,5 +20,5 @@ pub struct RedactEventResponse {
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub event_id: ::std::option::Option<::std::string::String>,
+    pub event_id: ::std::option::Option<crate::identifiers::EventId>,
 }

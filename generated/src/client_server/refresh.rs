@@ -9,6 +9,13 @@ pub struct RefreshRequest {
     /// The refresh token
     pub refresh_token: ::std::string::String,
 }
+impl RefreshRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(refresh_token: ::std::string::String) -> Self {
+        Self { refresh_token }
+    }
+}
 /// Response body of `POST /_matrix/client/v3/refresh` (`refresh`) with status 200: A new access token and refresh token were generated.
 ///
 /// Spec source: `api/client-server/refresh.yaml#/paths/~1refresh/post/responses/200/content/application~1json/schema`.
@@ -26,4 +33,15 @@ pub struct RefreshResponse {
     /// expire.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub expires_in_ms: ::std::option::Option<i64>,
+}
+impl RefreshResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(access_token: ::std::string::String) -> Self {
+        Self {
+            access_token,
+            refresh_token: ::std::option::Option::None,
+            expires_in_ms: ::std::option::Option::None,
+        }
+    }
 }

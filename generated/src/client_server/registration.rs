@@ -68,7 +68,7 @@ pub struct RegisterResponse {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub user_id: ::std::string::String,
+    pub user_id: crate::identifiers::UserId,
     /// An access token for the account.
     /// This access token can then be used to authorise other requests.
     /// Required if the `inhibit_login` option is false.
@@ -105,12 +105,26 @@ pub struct RegisterResponse {
     /// - **Deprecated.**
     /// - Spec constraint, format: `mx-server-name`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub home_server: ::std::option::Option<::std::string::String>,
+    pub home_server: ::std::option::Option<crate::identifiers::ServerName>,
     /// ID of the registered device. Will be the same as the
     /// corresponding parameter in the request, if one was specified.
     /// Required if the `inhibit_login` option is false.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub device_id: ::std::option::Option<::std::string::String>,
+}
+impl RegisterResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(user_id: crate::identifiers::UserId) -> Self {
+        Self {
+            user_id,
+            access_token: ::std::option::Option::None,
+            refresh_token: ::std::option::Option::None,
+            expires_in_ms: ::std::option::Option::None,
+            home_server: ::std::option::Option::None,
+            device_id: ::std::option::Option::None,
+        }
+    }
 }
 /// Response body of `GET /_matrix/client/v3/register/available` (`checkUsernameAvailability`) with status 200: The username is available
 ///

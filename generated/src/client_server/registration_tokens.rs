@@ -11,3 +11,10 @@ pub struct RegistrationTokenValidityResponse {
     /// the server.
     pub valid: bool,
 }
+impl RegistrationTokenValidityResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(valid: bool) -> Self {
+        Self { valid }
+    }
+}

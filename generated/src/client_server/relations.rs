@@ -35,7 +35,25 @@ pub struct GetRelatingEventsResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub recursion_depth: ::std::option::Option<i64>,
     /// The child events of the requested event, ordered topologically most-recent first.
-    pub chunk: ::std::vec::Vec<crate::client_server::ClientEvent>,
+    pub chunk: ::std::vec::Vec<
+        ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+    >,
+}
+impl GetRelatingEventsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        chunk: ::std::vec::Vec<
+            ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+        >,
+    ) -> Self {
+        Self {
+            next_batch: ::std::option::Option::None,
+            prev_batch: ::std::option::Option::None,
+            recursion_depth: ::std::option::Option::None,
+            chunk,
+        }
+    }
 }
 /// Response body of `GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}` (`getRelatingEventsWithRelType`) with status 200: The paginated child events which point to the parent. If no events are
 /// pointing to the parent or the pagination yields no results, an empty `chunk`
@@ -60,7 +78,25 @@ pub struct GetRelatingEventsWithRelTypeResponse {
     /// The child events of the requested event, ordered topologically
     /// most-recent first. The events returned will match the `relType`
     /// supplied in the URL.
-    pub chunk: ::std::vec::Vec<crate::client_server::ClientEvent>,
+    pub chunk: ::std::vec::Vec<
+        ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+    >,
+}
+impl GetRelatingEventsWithRelTypeResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        chunk: ::std::vec::Vec<
+            ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+        >,
+    ) -> Self {
+        Self {
+            next_batch: ::std::option::Option::None,
+            prev_batch: ::std::option::Option::None,
+            recursion_depth: ::std::option::Option::None,
+            chunk,
+        }
+    }
 }
 /// Response body of `GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}` (`getRelatingEventsWithRelTypeAndEventType`) with status 200: The paginated child events which point to the parent. If no events are
 /// pointing to the parent or the pagination yields no results, an empty `chunk`
@@ -85,5 +121,23 @@ pub struct GetRelatingEventsWithRelTypeAndEventTypeResponse {
     /// The child events of the requested event, ordered topologically most-recent
     /// first. The events returned will match the `relType` and `eventType` supplied
     /// in the URL.
-    pub chunk: ::std::vec::Vec<crate::client_server::ClientEvent>,
+    pub chunk: ::std::vec::Vec<
+        ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+    >,
+}
+impl GetRelatingEventsWithRelTypeAndEventTypeResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        chunk: ::std::vec::Vec<
+            ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+        >,
+    ) -> Self {
+        Self {
+            next_batch: ::std::option::Option::None,
+            prev_batch: ::std::option::Option::None,
+            recursion_depth: ::std::option::Option::None,
+            chunk,
+        }
+    }
 }

@@ -9,6 +9,13 @@ pub struct ReportRoomRequest {
     /// The reason the room is being reported. May be blank.
     pub reason: ::std::string::String,
 }
+impl ReportRoomRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(reason: ::std::string::String) -> Self {
+        Self { reason }
+    }
+}
 /// Request body of `POST /_matrix/client/v3/rooms/{roomId}/report/{eventId}` (`reportEvent`).
 ///
 /// Spec source: `api/client-server/report_content.yaml#/paths/~1rooms~1{roomId}~1report~1{eventId}/post/requestBody/content/application~1json/schema`.
@@ -25,4 +32,11 @@ pub struct ReportEventRequest {
 pub struct ReportUserRequest {
     /// The reason the room is being reported. May be blank.
     pub reason: ::std::string::String,
+}
+impl ReportUserRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(reason: ::std::string::String) -> Self {
+        Self { reason }
+    }
 }

@@ -23,10 +23,17 @@ pub struct GetEventByTimestampResponse {
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// The event's timestamp, in milliseconds since the Unix epoch.
     /// This makes it easy to do a quick comparison to see if the
     /// `event_id` fetched is too far out of range to be useful for your
     /// use case.
     pub origin_server_ts: i64,
+}
+impl GetEventByTimestampResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(event_id: crate::identifiers::EventId, origin_server_ts: i64) -> Self {
+        Self { event_id, origin_server_ts }
+    }
 }

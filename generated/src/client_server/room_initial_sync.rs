@@ -10,7 +10,7 @@ pub struct RoomInitialSyncResponse {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The user's membership state in this room.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub membership: ::std::option::Option<
@@ -26,7 +26,9 @@ pub struct RoomInitialSyncResponse {
     /// user has left the room this will be the state of the
     /// room when they left it.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub state: ::std::option::Option<::std::vec::Vec<crate::client_server::ClientEvent>>,
+    pub state: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
+    >,
     /// Whether this room is visible to the `/publicRooms` API
     /// or not.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -36,6 +38,20 @@ pub struct RoomInitialSyncResponse {
     /// The private data that this user has attached to this room.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub account_data: ::std::option::Option<::std::vec::Vec<crate::events::Event>>,
+}
+impl RoomInitialSyncResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(room_id: crate::identifiers::RoomId) -> Self {
+        Self {
+            room_id,
+            membership: ::std::option::Option::None,
+            messages: ::std::option::Option::None,
+            state: ::std::option::Option::None,
+            visibility: ::std::option::Option::None,
+            account_data: ::std::option::Option::None,
+        }
+    }
 }
 /// The user's membership state in this room.
 ///
@@ -79,7 +95,25 @@ pub struct RoomInitialSyncResponseMessages {
     /// the user has left the room this will be the
     /// messages that preceded them leaving. This array
     /// will consist of at most `limit` elements.
-    pub chunk: ::std::vec::Vec<crate::client_server::ClientEvent>,
+    pub chunk: ::std::vec::Vec<
+        ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+    >,
+}
+impl RoomInitialSyncResponseMessages {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        end: ::std::string::String,
+        chunk: ::std::vec::Vec<
+            ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+        >,
+    ) -> Self {
+        Self {
+            start: ::std::option::Option::None,
+            end,
+            chunk,
+        }
+    }
 }
 /// Whether this room is visible to the `/publicRooms` API
 /// or not.

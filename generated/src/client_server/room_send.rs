@@ -10,5 +10,12 @@ pub struct SendMessageResponse {
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
+}
+impl SendMessageResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(event_id: crate::identifiers::EventId) -> Self {
+        Self { event_id }
+    }
 }

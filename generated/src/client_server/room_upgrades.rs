@@ -25,6 +25,16 @@ pub struct UpgradeRoomRequest {
         ::std::vec::Vec<::std::string::String>,
     >,
 }
+impl UpgradeRoomRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(new_version: ::std::string::String) -> Self {
+        Self {
+            new_version,
+            additional_creators: ::std::option::Option::None,
+        }
+    }
+}
 /// Response body of `POST /_matrix/client/v3/rooms/{roomId}/upgrade` (`upgradeRoom`) with status 200: The room was successfully upgraded.
 ///
 /// Spec source: `api/client-server/room_upgrades.yaml#/paths/~1rooms~1{roomId}~1upgrade/post/responses/200/content/application~1json/schema`.
@@ -32,4 +42,11 @@ pub struct UpgradeRoomRequest {
 pub struct UpgradeRoomResponse {
     /// The ID of the new room.
     pub replacement_room: ::std::string::String,
+}
+impl UpgradeRoomResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(replacement_room: ::std::string::String) -> Self {
+        Self { replacement_room }
+    }
 }

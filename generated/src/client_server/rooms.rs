@@ -10,7 +10,7 @@ pub struct GetJoinedMembersByRoomResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub joined: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             crate::client_server::RoomMember,
         >,
     >,
@@ -85,7 +85,9 @@ pub enum GetMembersByRoomNotMembership {
 pub struct GetMembersByRoomResponse {
     /// `chunk`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub chunk: ::std::option::Option<::std::vec::Vec<crate::client_server::ClientEvent>>,
+    pub chunk: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
+    >,
 }
 /// `api/client-server/rooms.yaml` from the spec.
 ///

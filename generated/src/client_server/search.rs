@@ -9,6 +9,13 @@ pub struct SearchRequest {
     /// Describes which categories to search in and their criteria.
     pub search_categories: crate::client_server::Categories,
 }
+impl SearchRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(search_categories: crate::client_server::Categories) -> Self {
+        Self { search_categories }
+    }
+}
 /// Describes which categories to search in and their criteria.
 ///
 /// Spec source: `api/client-server/search.yaml#/paths/~1search/post/requestBody/content/application~1json/schema/properties/search_categories`.
@@ -51,6 +58,21 @@ pub struct RoomEventsCriteria {
     /// based on the provided list of keys.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub groupings: ::std::option::Option<crate::client_server::Groupings>,
+}
+impl RoomEventsCriteria {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(search_term: ::std::string::String) -> Self {
+        Self {
+            search_term,
+            keys: ::std::option::Option::None,
+            filter: ::std::option::Option::None,
+            order_by: ::std::option::Option::None,
+            event_context: ::std::option::Option::None,
+            include_state: ::std::option::Option::None,
+            groupings: ::std::option::Option::None,
+        }
+    }
 }
 /// Configures whether any context for the events
 /// returned are included in the response.
@@ -149,6 +171,13 @@ pub struct SearchResponse {
     /// Describes which categories to search in and their criteria.
     pub search_categories: crate::client_server::ResultCategories,
 }
+impl SearchResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(search_categories: crate::client_server::ResultCategories) -> Self {
+        Self { search_categories }
+    }
+}
 /// Describes which categories to search in and their criteria.
 ///
 /// Spec source: `api/client-server/search.yaml#/paths/~1search/post/responses/200/content/application~1json/schema/properties/search_categories`.
@@ -181,7 +210,7 @@ pub struct ResultRoomEvents {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub state: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::RoomId,
             ::std::vec::Vec<crate::client_server::ClientEvent>,
         >,
     >,
@@ -261,23 +290,19 @@ pub struct EventContext {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub profile_info: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             crate::client_server::UserProfile,
         >,
     >,
     /// Events just before the result.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub events_before: ::std::option::Option<
-        ::std::vec::Vec<
-            crate::client_server::SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsBeforeItem,
-        >,
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
     >,
     /// Events just after the result.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub events_after: ::std::option::Option<
-        ::std::vec::Vec<
-            crate::client_server::SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsAfterItem,
-        >,
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
     >,
 }
 /// The format used for events when they are returned from a homeserver to a client
@@ -290,7 +315,7 @@ pub struct SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsAfter
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// The type of the event.
     pub r#type: ::std::string::String,
     /// Present if, and only if, this event is a *state* event. The key making
@@ -306,7 +331,7 @@ pub struct SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsAfter
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp (in milliseconds since the unix epoch) on originating homeserver
     /// when this event was sent.
     ///
@@ -323,7 +348,30 @@ pub struct SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsAfter
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsAfterItem {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        event_id: crate::identifiers::EventId,
+        r#type: ::std::string::String,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        room_id: crate::identifiers::RoomId,
+    ) -> Self {
+        Self {
+            event_id,
+            r#type,
+            state_key: ::std::option::Option::None,
+            sender,
+            origin_server_ts,
+            content,
+            unsigned: ::std::option::Option::None,
+            room_id,
+        }
+    }
 }
 /// Contains optional extra information about the event.
 ///
@@ -377,7 +425,7 @@ pub struct SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsAfter
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub replaces_state: ::std::option::Option<::std::string::String>,
+    pub replaces_state: ::std::option::Option<crate::identifiers::EventId>,
     /// The event that redacted this event, if any.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub redacted_because: ::std::option::Option<
@@ -394,7 +442,7 @@ pub struct SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsBefor
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// The type of the event.
     pub r#type: ::std::string::String,
     /// Present if, and only if, this event is a *state* event. The key making
@@ -410,7 +458,7 @@ pub struct SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsBefor
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp (in milliseconds since the unix epoch) on originating homeserver
     /// when this event was sent.
     ///
@@ -427,7 +475,30 @@ pub struct SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsBefor
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsBeforeItem {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        event_id: crate::identifiers::EventId,
+        r#type: ::std::string::String,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        room_id: crate::identifiers::RoomId,
+    ) -> Self {
+        Self {
+            event_id,
+            r#type,
+            state_key: ::std::option::Option::None,
+            sender,
+            origin_server_ts,
+            content,
+            unsigned: ::std::option::Option::None,
+            room_id,
+        }
+    }
 }
 /// Contains optional extra information about the event.
 ///
@@ -481,7 +552,7 @@ pub struct SearchResponseSearchCategoriesRoomEventsResultsItemContextEventsBefor
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub replaces_state: ::std::option::Option<::std::string::String>,
+    pub replaces_state: ::std::option::Option<crate::identifiers::EventId>,
     /// The event that redacted this event, if any.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub redacted_because: ::std::option::Option<

@@ -40,7 +40,7 @@ pub struct Contact {
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub matrix_id: ::std::option::Option<::std::string::String>,
+    pub matrix_id: ::std::option::Option<crate::identifiers::UserId>,
     /// An email address to reach the administrator.
     ///
     /// At least one of `matrix_id` or `email_address` is
@@ -59,6 +59,19 @@ pub struct Contact {
     /// Unspecified roles are permitted through the use of
     /// [Namespaced Identifiers](https://spec.matrix.org/v1.19/appendices/#common-namespaced-identifier-grammar).
     pub role: crate::client_server::GetWellknownSupportResponseContactsItemRole,
+}
+impl Contact {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        role: crate::client_server::GetWellknownSupportResponseContactsItemRole,
+    ) -> Self {
+        Self {
+            matrix_id: ::std::option::Option::None,
+            email_address: ::std::option::Option::None,
+            role,
+        }
+    }
 }
 /// An informal description of what the contact methods
 /// are used for.

@@ -55,6 +55,21 @@ pub struct SyncResponse {
         ::std::collections::BTreeMap<::std::string::String, i64>,
     >,
 }
+impl SyncResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(next_batch: ::std::string::String) -> Self {
+        Self {
+            next_batch,
+            rooms: ::std::option::Option::None,
+            presence: ::std::option::Option::None,
+            account_data: ::std::option::Option::None,
+            to_device: ::std::option::Option::None,
+            device_lists: ::std::option::Option::None,
+            device_one_time_keys_count: ::std::option::Option::None,
+        }
+    }
+}
 /// Updates to rooms.
 ///
 /// Spec source: `api/client-server/sync.yaml#/paths/~1sync/get/responses/200/content/application~1json/schema/properties/rooms`.
@@ -65,7 +80,7 @@ pub struct Rooms {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub join: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::RoomId,
             crate::client_server::JoinedRoom,
         >,
     >,
@@ -74,7 +89,7 @@ pub struct Rooms {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub invite: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::RoomId,
             crate::client_server::InvitedRoom,
         >,
     >,
@@ -82,7 +97,7 @@ pub struct Rooms {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub knock: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::RoomId,
             crate::client_server::KnockedRoom,
         >,
     >,
@@ -91,7 +106,7 @@ pub struct Rooms {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub leave: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::RoomId,
             crate::client_server::LeftRoom,
         >,
     >,
@@ -118,7 +133,9 @@ pub struct InviteState {
     /// The [stripped state events](https://spec.matrix.org/v1.19/client-server-api/#stripped-state) that form the
     /// invite state.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub events: ::std::option::Option<::std::vec::Vec<crate::events::StrippedState>>,
+    pub events: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyStrippedStateEvent>>,
+    >,
 }
 /// Joined Room
 ///
@@ -217,7 +234,7 @@ pub struct JoinedRoom {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unread_thread_notifications: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::EventId,
             crate::client_server::ThreadNotificationCounts,
         >,
     >,
@@ -252,7 +269,7 @@ pub struct SyncResponseRoomsJoinValueSummary {
         default,
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub m_heroes: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub m_heroes: ::std::option::Option<::std::vec::Vec<crate::identifiers::UserId>>,
     /// The number of users with `membership` of `join`,
     /// including the client's own user ID. If this field has
     /// not changed since the last sync, it may be omitted.
@@ -331,7 +348,9 @@ pub struct KnockState {
     /// The [stripped state events](https://spec.matrix.org/v1.19/client-server-api/#stripped-state) that form the
     /// knock state.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub events: ::std::option::Option<::std::vec::Vec<crate::events::StrippedState>>,
+    pub events: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyStrippedStateEvent>>,
+    >,
 }
 /// Left Room
 ///

@@ -27,9 +27,25 @@ pub struct GetThreadRootsResponse {
     /// If the thread root event was sent by an [ignored user](https://spec.matrix.org/v1.19/client-server-api/#ignoring-users), the
     /// event is returned redacted to the caller. This is to simulate the same behaviour of a client doing
     /// aggregation locally on the thread.
-    pub chunk: ::std::vec::Vec<crate::client_server::ClientEvent>,
+    pub chunk: ::std::vec::Vec<
+        ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+    >,
     /// A token to supply to `from` to keep paginating the responses. Not present when there are
     /// no further results.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub next_batch: ::std::option::Option<::std::string::String>,
+}
+impl GetThreadRootsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        chunk: ::std::vec::Vec<
+            ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
+        >,
+    ) -> Self {
+        Self {
+            chunk,
+            next_batch: ::std::option::Option::None,
+        }
+    }
 }

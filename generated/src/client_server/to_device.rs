@@ -10,10 +10,25 @@ pub struct SendToDeviceRequest {
     /// device ID to message body. The device ID may also be `*`,
     /// meaning all known devices for the user.
     pub messages: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<
             ::std::string::String,
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
     >,
+}
+impl SendToDeviceRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        messages: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::collections::BTreeMap<
+                ::std::string::String,
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+        >,
+    ) -> Self {
+        Self { messages }
+    }
 }

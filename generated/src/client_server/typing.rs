@@ -13,3 +13,13 @@ pub struct SetTypingRequest {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub timeout: ::std::option::Option<i64>,
 }
+impl SetTypingRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(typing: bool) -> Self {
+        Self {
+            typing,
+            timeout: ::std::option::Option::None,
+        }
+    }
+}

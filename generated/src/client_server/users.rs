@@ -12,6 +12,16 @@ pub struct SearchUserDirectoryRequest {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub limit: ::std::option::Option<i64>,
 }
+impl SearchUserDirectoryRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(search_term: ::std::string::String) -> Self {
+        Self {
+            search_term,
+            limit: ::std::option::Option::None,
+        }
+    }
+}
 /// Response body of `POST /_matrix/client/v3/user_directory/search` (`searchUserDirectory`) with status 200: The results of the search.
 ///
 /// Spec source: `api/client-server/users.yaml#/paths/~1user_directory~1search/post/responses/200/content/application~1json/schema`.
@@ -22,6 +32,16 @@ pub struct SearchUserDirectoryResponse {
     /// Indicates if the result list has been truncated by the limit.
     pub limited: bool,
 }
+impl SearchUserDirectoryResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        results: ::std::vec::Vec<crate::client_server::User>,
+        limited: bool,
+    ) -> Self {
+        Self { results, limited }
+    }
+}
 /// User
 ///
 /// Spec source: `api/client-server/users.yaml#/paths/~1user_directory~1search/post/responses/200/content/application~1json/schema/properties/results/items`.
@@ -31,7 +51,7 @@ pub struct User {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub user_id: ::std::string::String,
+    pub user_id: crate::identifiers::UserId,
     /// The display name of the user, if one exists.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub display_name: ::std::option::Option<::std::string::String>,
@@ -40,4 +60,15 @@ pub struct User {
     /// - Spec constraint, format: `uri`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub avatar_url: ::std::option::Option<::std::string::String>,
+}
+impl User {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(user_id: crate::identifiers::UserId) -> Self {
+        Self {
+            user_id,
+            display_name: ::std::option::Option::None,
+            avatar_url: ::std::option::Option::None,
+        }
+    }
 }

@@ -16,3 +16,13 @@ pub struct GetVersionsResponse {
         ::std::collections::BTreeMap<::std::string::String, bool>,
     >,
 }
+impl GetVersionsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(versions: ::std::vec::Vec<::std::string::String>) -> Self {
+        Self {
+            versions,
+            unstable_features: ::std::option::Option::None,
+        }
+    }
+}

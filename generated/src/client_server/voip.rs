@@ -15,3 +15,20 @@ pub struct GetTurnServerResponse {
     /// The time-to-live in seconds
     pub ttl: i64,
 }
+impl GetTurnServerResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        username: ::std::string::String,
+        password: ::std::string::String,
+        uris: ::std::vec::Vec<::std::string::String>,
+        ttl: i64,
+    ) -> Self {
+        Self {
+            username,
+            password,
+            uris,
+            ttl,
+        }
+    }
+}

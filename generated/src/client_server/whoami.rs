@@ -10,7 +10,7 @@ pub struct GetTokenOwnerResponse {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub user_id: ::std::string::String,
+    pub user_id: crate::identifiers::UserId,
     /// Device ID associated with the access token. If no device
     /// is associated with the access token (such as in the case
     /// of application services) then this field can be omitted.
@@ -26,4 +26,15 @@ pub struct GetTokenOwnerResponse {
     /// - Added in Matrix v1.2.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub is_guest: ::std::option::Option<bool>,
+}
+impl GetTokenOwnerResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(user_id: crate::identifiers::UserId) -> Self {
+        Self {
+            user_id,
+            device_id: ::std::option::Option::None,
+            is_guest: ::std::option::Option::None,
+        }
+    }
 }

@@ -110,3 +110,21 @@ pub struct Oauth2ClientMetadata {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub application_type: ::std::option::Option<::std::string::String>,
 }
+impl Oauth2ClientMetadata {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(client_uri: ::std::string::String) -> Self {
+        Self {
+            client_uri,
+            client_name: ::std::option::Option::None,
+            logo_uri: ::std::option::Option::None,
+            tos_uri: ::std::option::Option::None,
+            policy_uri: ::std::option::Option::None,
+            redirect_uris: ::std::option::Option::None,
+            response_types: ::std::option::Option::None,
+            grant_types: ::std::option::Option::None,
+            token_endpoint_auth_method: ::std::option::Option::None,
+            application_type: ::std::option::Option::None,
+        }
+    }
+}

@@ -26,3 +26,13 @@ pub struct TextualRepresentation {
     /// of [`m.room.message`](https://spec.matrix.org/v1.19/client-server-api/#mroommessage).
     pub body: ::std::string::String,
 }
+impl TextualRepresentation {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(body: ::std::string::String) -> Self {
+        Self {
+            mimetype: ::std::option::Option::None,
+            body,
+        }
+    }
+}

@@ -9,14 +9,14 @@ pub struct RoomKeyWithheldContent {
     /// The encryption algorithm for the key that this event is about.
     ///
     /// - Spec constraint, one of: `m.megolm.v1.aes-sha2`
-    pub algorithm: ::std::string::String,
+    pub algorithm: crate::constants::MMegolmV1AesSha2,
     /// Required if `code` is not `m.no_olm`.  The room for the key that
     /// this event is about.
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub room_id: ::std::option::Option<::std::string::String>,
+    pub room_id: ::std::option::Option<crate::identifiers::RoomId>,
     /// Required if `code` is not `m.no_olm`.  The session ID of the key
     /// that this event is about.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -25,7 +25,7 @@ pub struct RoomKeyWithheldContent {
     /// sender.
     ///
     /// - Spec constraint, format: `mx-unpadded-base64`
-    pub sender_key: ::std::string::String,
+    pub sender_key: crate::identifiers::UnpaddedBase64,
     /// A machine-readable code for why the key was not sent. Codes beginning
     /// with `m.` are reserved for codes defined in the Matrix
     /// specification. Custom codes must use the Java package naming
@@ -36,6 +36,23 @@ pub struct RoomKeyWithheldContent {
     /// `code`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub reason: ::std::option::Option<::std::string::String>,
+}
+impl RoomKeyWithheldContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender_key: crate::identifiers::UnpaddedBase64,
+        code: crate::events::RoomKeyWithheldContentCode,
+    ) -> Self {
+        Self {
+            algorithm: crate::constants::MMegolmV1AesSha2,
+            room_id: ::std::option::Option::None,
+            session_id: ::std::option::Option::None,
+            sender_key,
+            code,
+            reason: ::std::option::Option::None,
+        }
+    }
 }
 /// A machine-readable code for why the key was not sent. Codes beginning
 /// with `m.` are reserved for codes defined in the Matrix

@@ -42,6 +42,17 @@ pub struct StreamMetadata {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub video_muted: ::std::option::Option<bool>,
 }
+impl StreamMetadata {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(purpose: crate::events::SdpStreamMetadataValuePurpose) -> Self {
+        Self {
+            purpose,
+            audio_muted: ::std::option::Option::None,
+            video_muted: ::std::option::Option::None,
+        }
+    }
+}
 /// The purpose of the stream.
 ///
 /// The possible values are:

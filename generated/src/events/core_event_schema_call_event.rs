@@ -15,3 +15,14 @@ pub struct CallEvent {
     /// - Added in Matrix v1.7.
     pub party_id: ::std::string::String,
 }
+impl CallEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        call_id: ::std::string::String,
+        version: ::std::string::String,
+        party_id: ::std::string::String,
+    ) -> Self {
+        Self { call_id, version, party_id }
+    }
+}

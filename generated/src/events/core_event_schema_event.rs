@@ -5,9 +5,16 @@
 ///
 /// Spec source: `event-schemas/schema/core-event-schema/event.yaml`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct Event {
+pub struct Event<C = ::serde_json::Map<::std::string::String, ::serde_json::Value>> {
     /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
-    pub content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub content: C,
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     pub r#type: ::std::string::String,
+}
+impl<C> Event<C> {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: C, r#type: ::std::string::String) -> Self {
+        Self { content, r#type }
+    }
 }

@@ -25,7 +25,7 @@ pub struct AvatarInfo {
     /// - Spec constraint, format: `mx-mxc-uri`
     /// - Spec constraint, pattern: `^mxc:\/\/`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub thumbnail_url: ::std::option::Option<::std::string::String>,
+    pub thumbnail_url: ::std::option::Option<crate::identifiers::MxcUri>,
     /// Metadata about the image referred to in `thumbnail_url`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub thumbnail_info: ::std::option::Option<crate::events::ThumbnailInfo>,

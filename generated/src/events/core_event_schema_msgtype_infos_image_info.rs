@@ -26,7 +26,7 @@ pub struct ImageInfo {
     /// - Spec constraint, format: `mx-mxc-uri`
     /// - Spec constraint, pattern: `^mxc:\/\/`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub thumbnail_url: ::std::option::Option<::std::string::String>,
+    pub thumbnail_url: ::std::option::Option<crate::identifiers::MxcUri>,
     /// An [EncryptedFile](https://spec.matrix.org/v1.19/client-server-api/#definition-encryptedfile) structure.
     /// Only present if the thumbnail is encrypted.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]

@@ -6,9 +6,11 @@
 ///
 /// Spec source: `event-schemas/schema/core-event-schema/stripped_state.yaml`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct StrippedState {
+pub struct StrippedState<
+    C = ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+> {
     /// The `content` for the event.
-    pub content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub content: C,
     /// The `state_key` for the event.
     pub state_key: ::std::string::String,
     /// The `type` for the event.
@@ -17,5 +19,22 @@ pub struct StrippedState {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
+}
+impl<C> StrippedState<C> {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: C,
+        state_key: ::std::string::String,
+        r#type: ::std::string::String,
+        sender: crate::identifiers::UserId,
+    ) -> Self {
+        Self {
+            content,
+            state_key,
+            r#type,
+            sender,
+        }
+    }
 }

@@ -5,21 +5,23 @@
 ///
 /// Spec source: `event-schemas/schema/core-event-schema/sync_room_event.yaml`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SyncRoomEvent {
+pub struct SyncRoomEvent<
+    C = ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+> {
     /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
-    pub content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub content: C,
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     pub r#type: ::std::string::String,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -27,6 +29,26 @@ pub struct SyncRoomEvent {
     /// Contains optional extra information about the event.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unsigned: ::std::option::Option<crate::events::SyncRoomEventUnsigned>,
+}
+impl<C> SyncRoomEvent<C> {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: C,
+        r#type: ::std::string::String,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+    ) -> Self {
+        Self {
+            content,
+            r#type,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+        }
+    }
 }
 /// Contains optional extra information about the event.
 ///
@@ -36,4 +58,8 @@ pub struct SyncRoomEventUnsigned {
     /// The time in milliseconds that has elapsed since the event was sent.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub age: ::std::option::Option<i64>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }

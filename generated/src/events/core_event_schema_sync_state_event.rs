@@ -5,21 +5,23 @@
 ///
 /// Spec source: `event-schemas/schema/core-event-schema/sync_state_event.yaml`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SyncStateEvent {
+pub struct SyncStateEvent<
+    C = ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+> {
     /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
-    pub content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    pub content: C,
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     pub r#type: ::std::string::String,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -30,4 +32,26 @@ pub struct SyncStateEvent {
     /// A unique key which defines the overwriting semantics for this piece of room state. This value is often a zero-length string. The presence of this key makes this event a State Event.
     /// State keys starting with an `@` are reserved for referencing user IDs, such as room members. With the exception of a few events, state events set with a given user's ID as the state key MUST only be set by that user.
     pub state_key: ::std::string::String,
+}
+impl<C> SyncStateEvent<C> {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: C,
+        r#type: ::std::string::String,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        state_key: ::std::string::String,
+    ) -> Self {
+        Self {
+            content,
+            r#type,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            state_key,
+        }
+    }
 }

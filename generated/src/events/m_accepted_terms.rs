@@ -12,7 +12,17 @@ pub struct AcceptedTermsEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.accepted_terms`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MAcceptedTerms,
+}
+impl AcceptedTermsEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::AcceptedTermsEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MAcceptedTerms,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -23,4 +33,8 @@ pub struct AcceptedTermsEventContent {
     /// when the user agrees to new terms.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub accepted: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }

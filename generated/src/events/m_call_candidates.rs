@@ -13,17 +13,17 @@ pub struct CallCandidatesEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.call.candidates`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MCallCandidates,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -36,7 +36,28 @@ pub struct CallCandidatesEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl CallCandidatesEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::CallCandidatesEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MCallCandidates,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -53,6 +74,28 @@ pub struct CallCandidatesEventContent {
     pub party_id: ::std::string::String,
     /// Array of objects describing the candidates.
     pub candidates: ::std::vec::Vec<crate::events::Candidate>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl CallCandidatesEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        call_id: ::std::string::String,
+        version: ::std::string::String,
+        party_id: ::std::string::String,
+        candidates: ::std::vec::Vec<crate::events::Candidate>,
+    ) -> Self {
+        Self {
+            call_id,
+            version,
+            party_id,
+            candidates,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// Candidate
 ///
@@ -84,4 +127,15 @@ pub struct Candidate {
     /// If this is an [end-of-candidates](https://spec.matrix.org/v1.19/client-server-api/#end-of-candidates)
     /// candidate, this is the empty string.
     pub candidate: ::std::string::String,
+}
+impl Candidate {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(candidate: ::std::string::String) -> Self {
+        Self {
+            sdp_mid: ::std::option::Option::None,
+            sdp_m_line_index: ::std::option::Option::None,
+            candidate,
+        }
+    }
 }

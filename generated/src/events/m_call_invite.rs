@@ -11,17 +11,17 @@ pub struct CallInviteEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.call.invite`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MCallInvite,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -34,7 +34,28 @@ pub struct CallInviteEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl CallInviteEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::CallInviteEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MCallInvite,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -59,7 +80,7 @@ pub struct CallInviteEventContent {
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub invitee: ::std::option::Option<::std::string::String>,
+    pub invitee: ::std::option::Option<crate::identifiers::UserId>,
     /// Metadata describing the [streams](https://spec.matrix.org/v1.19/client-server-api/#streams) that will be
     /// sent.
     ///
@@ -68,6 +89,32 @@ pub struct CallInviteEventContent {
     /// - Added in Matrix v1.10.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub sdp_stream_metadata: ::std::option::Option<crate::events::SdpStreamMetadata>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl CallInviteEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        call_id: ::std::string::String,
+        version: ::std::string::String,
+        party_id: ::std::string::String,
+        offer: crate::events::Offer,
+        lifetime: i64,
+    ) -> Self {
+        Self {
+            call_id,
+            version,
+            party_id,
+            offer,
+            lifetime,
+            invitee: ::std::option::Option::None,
+            sdp_stream_metadata: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// The session description object
 ///
@@ -77,7 +124,17 @@ pub struct Offer {
     /// The type of session description.
     ///
     /// - Spec constraint, one of: `offer`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::Offer,
     /// The SDP text of the session description.
     pub sdp: ::std::string::String,
+}
+impl Offer {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(sdp: ::std::string::String) -> Self {
+        Self {
+            r#type: crate::constants::Offer,
+            sdp,
+        }
+    }
 }

@@ -15,17 +15,17 @@ pub struct CallSdpStreamMetadataChangedEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.call.sdp_stream_metadata_changed`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MCallSdpStreamMetadataChanged,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -38,7 +38,28 @@ pub struct CallSdpStreamMetadataChangedEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl CallSdpStreamMetadataChangedEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::CallSdpStreamMetadataChangedEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MCallSdpStreamMetadataChanged,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -60,4 +81,26 @@ pub struct CallSdpStreamMetadataChangedEventContent {
     ///
     /// - Added in Matrix v1.10.
     pub sdp_stream_metadata: crate::events::SdpStreamMetadata,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl CallSdpStreamMetadataChangedEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        call_id: ::std::string::String,
+        version: ::std::string::String,
+        party_id: ::std::string::String,
+        sdp_stream_metadata: crate::events::SdpStreamMetadata,
+    ) -> Self {
+        Self {
+            call_id,
+            version,
+            party_id,
+            sdp_stream_metadata,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

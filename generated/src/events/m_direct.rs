@@ -13,11 +13,26 @@ pub struct DirectEvent {
     /// The mapping of user ID to a list of room IDs of the 'direct' rooms for
     /// that user ID.
     pub content: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::vec::Vec<::std::string::String>,
     >,
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.direct`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MDirect,
+}
+impl DirectEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::vec::Vec<::std::string::String>,
+        >,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MDirect,
+        }
+    }
 }

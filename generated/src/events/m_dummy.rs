@@ -19,5 +19,17 @@ pub struct DummyEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.dummy`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MDummy,
+}
+impl DummyEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MDummy,
+        }
+    }
 }

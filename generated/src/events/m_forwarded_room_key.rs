@@ -13,7 +13,17 @@ pub struct ForwardedRoomKeyEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.forwarded_room_key`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MForwardedRoomKey,
+}
+impl ForwardedRoomKeyEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::ForwardedRoomKeyEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MForwardedRoomKey,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -51,4 +61,33 @@ pub struct ForwardedRoomKeyEventContent {
     pub withheld: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl ForwardedRoomKeyEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        algorithm: ::std::string::String,
+        room_id: ::std::string::String,
+        sender_key: ::std::string::String,
+        session_id: ::std::string::String,
+        session_key: ::std::string::String,
+        sender_claimed_ed25519_key: ::std::string::String,
+        forwarding_curve25519_key_chain: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Self {
+            algorithm,
+            room_id,
+            sender_key,
+            session_id,
+            session_key,
+            sender_claimed_ed25519_key,
+            forwarding_curve25519_key_chain,
+            withheld: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

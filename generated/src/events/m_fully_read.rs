@@ -11,7 +11,17 @@ pub struct FullyReadEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.fully_read`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MFullyRead,
+}
+impl FullyReadEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::FullyReadEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MFullyRead,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -20,4 +30,18 @@ pub struct FullyReadEvent {
 pub struct FullyReadEventContent {
     /// The event the user's read marker is located at in the room.
     pub event_id: ::std::string::String,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl FullyReadEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(event_id: ::std::string::String) -> Self {
+        Self {
+            event_id,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

@@ -12,7 +12,17 @@ pub struct IdentityServerEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.identity_server`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MIdentityServer,
+}
+impl IdentityServerEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::IdentityServerEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MIdentityServer,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -29,4 +39,8 @@ pub struct IdentityServerEventContent {
         with = "::matrix_api_runtime::double_option"
     )]
     pub base_url: ::std::option::Option<::std::option::Option<::std::string::String>>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }

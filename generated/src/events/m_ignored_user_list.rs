@@ -12,7 +12,17 @@ pub struct IgnoredUserListEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.ignored_user_list`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MIgnoredUserList,
+}
+impl IgnoredUserListEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::IgnoredUserListEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MIgnoredUserList,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -22,7 +32,26 @@ pub struct IgnoredUserListEventContent {
     /// The map of users to ignore. This is a mapping of user ID to empty
     /// object.
     pub ignored_users: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl IgnoredUserListEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        ignored_users: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Self {
+        Self {
+            ignored_users,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

@@ -12,7 +12,17 @@ pub struct ImagePackRoomsEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.image_pack.rooms`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MImagePackRooms,
+}
+impl ImagePackRoomsEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::ImagePackRoomsEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MImagePackRooms,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -36,4 +46,26 @@ pub struct ImagePackRoomsEventContent {
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl ImagePackRoomsEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        rooms: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::collections::BTreeMap<
+                ::std::string::String,
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+        >,
+    ) -> Self {
+        Self {
+            rooms,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

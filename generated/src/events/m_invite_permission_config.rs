@@ -11,6 +11,16 @@ pub struct InvitePermissionConfigEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     pub r#type: ::std::string::String,
 }
+impl InvitePermissionConfigEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::InvitePermissionConfigEventContent,
+        r#type: ::std::string::String,
+    ) -> Self {
+        Self { content, r#type }
+    }
+}
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.invite_permission_config.yaml#/allOf/1/properties/content`.
@@ -24,4 +34,8 @@ pub struct InvitePermissionConfigEventContent {
     /// [ignoring users](https://spec.matrix.org/v1.19/client-server-api/#ignoring-users).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub default_action: ::std::option::Option<::std::string::String>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }

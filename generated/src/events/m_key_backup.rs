@@ -11,7 +11,17 @@ pub struct KeyBackupEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.key_backup`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MKeyBackup,
+}
+impl KeyBackupEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::KeyBackupEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MKeyBackup,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -21,4 +31,18 @@ pub struct KeyBackupEventContent {
     /// True if the user chose to enable key backup. False if the user chose
     /// to disable key backup.
     pub enabled: bool,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl KeyBackupEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

@@ -11,7 +11,17 @@ pub struct KeyVerificationAcceptEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.key.verification.accept`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MKeyVerificationAccept,
+}
+impl KeyVerificationAcceptEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::KeyVerificationAcceptEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MKeyVerificationAccept,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -55,6 +65,34 @@ pub struct KeyVerificationAcceptEventContent {
     pub m_relates_to: ::std::option::Option<
         crate::events::KeyVerificationMRelatesToEvent,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl KeyVerificationAcceptEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        key_agreement_protocol: ::std::string::String,
+        hash: ::std::string::String,
+        message_authentication_code: ::std::string::String,
+        short_authentication_string: ::std::vec::Vec<
+            crate::events::KeyVerificationAcceptEventContentShortAuthenticationStringItem,
+        >,
+        commitment: ::std::string::String,
+    ) -> Self {
+        Self {
+            transaction_id: ::std::option::Option::None,
+            key_agreement_protocol,
+            hash,
+            message_authentication_code,
+            short_authentication_string,
+            commitment,
+            m_relates_to: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// `event-schemas/schema/m.key.verification.accept.yaml` from the spec.
 ///

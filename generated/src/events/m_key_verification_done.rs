@@ -11,7 +11,17 @@ pub struct KeyVerificationDoneEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.key.verification.done`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MKeyVerificationDone,
+}
+impl KeyVerificationDoneEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::KeyVerificationDoneEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MKeyVerificationDone,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -34,4 +44,8 @@ pub struct KeyVerificationDoneEventContent {
     pub m_relates_to: ::std::option::Option<
         crate::events::KeyVerificationMRelatesToEvent,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }

@@ -11,7 +11,17 @@ pub struct KeyVerificationKeyEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.key.verification.key`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MKeyVerificationKey,
+}
+impl KeyVerificationKeyEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::KeyVerificationKeyEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MKeyVerificationKey,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -37,4 +47,20 @@ pub struct KeyVerificationKeyEventContent {
     pub m_relates_to: ::std::option::Option<
         crate::events::KeyVerificationMRelatesToEvent,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl KeyVerificationKeyEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(key: ::std::string::String) -> Self {
+        Self {
+            transaction_id: ::std::option::Option::None,
+            key,
+            m_relates_to: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

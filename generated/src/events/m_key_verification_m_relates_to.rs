@@ -14,7 +14,7 @@ pub struct KeyVerificationMRelatesToEvent {
     ///
     /// - Spec constraint, one of: `m.reference`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub rel_type: ::std::option::Option<::std::string::String>,
+    pub rel_type: ::std::option::Option<crate::constants::MReference>,
     /// The event ID of the `m.key.verification.request` that this message is
     /// related to.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]

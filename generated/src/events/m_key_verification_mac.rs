@@ -13,7 +13,17 @@ pub struct KeyVerificationMacEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.key.verification.mac`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MKeyVerificationMac,
+}
+impl KeyVerificationMacEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::KeyVerificationMacEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MKeyVerificationMac,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -43,4 +53,24 @@ pub struct KeyVerificationMacEventContent {
     pub m_relates_to: ::std::option::Option<
         crate::events::KeyVerificationMRelatesToEvent,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl KeyVerificationMacEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        mac: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        keys: ::std::string::String,
+    ) -> Self {
+        Self {
+            transaction_id: ::std::option::Option::None,
+            mac,
+            keys,
+            m_relates_to: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

@@ -12,7 +12,17 @@ pub struct KeyVerificationReadyEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.key.verification.ready`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MKeyVerificationReady,
+}
+impl KeyVerificationReadyEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::KeyVerificationReadyEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MKeyVerificationReady,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -42,4 +52,24 @@ pub struct KeyVerificationReadyEventContent {
     pub m_relates_to: ::std::option::Option<
         crate::events::KeyVerificationMRelatesToEvent,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl KeyVerificationReadyEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        from_device: ::std::string::String,
+        methods: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Self {
+            from_device,
+            transaction_id: ::std::option::Option::None,
+            methods,
+            m_relates_to: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

@@ -14,7 +14,17 @@ pub struct KeyVerificationRequestEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.key.verification.request`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MKeyVerificationRequest,
+}
+impl KeyVerificationRequestEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::KeyVerificationRequestEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MKeyVerificationRequest,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -38,4 +48,24 @@ pub struct KeyVerificationRequestEventContent {
     /// - Spec constraint, format: `int64`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub timestamp: ::std::option::Option<i64>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl KeyVerificationRequestEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        from_device: ::std::string::String,
+        methods: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Self {
+            from_device,
+            transaction_id: ::std::option::Option::None,
+            methods,
+            timestamp: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

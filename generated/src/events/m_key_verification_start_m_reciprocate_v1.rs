@@ -12,7 +12,19 @@ pub struct KeyVerificationStartReciprocateV1Event {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.key.verification.start`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MKeyVerificationStart,
+}
+impl KeyVerificationStartReciprocateV1Event {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::KeyVerificationStartReciprocateV1EventContent,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MKeyVerificationStart,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -31,7 +43,7 @@ pub struct KeyVerificationStartReciprocateV1EventContent {
     /// The verification method to use.
     ///
     /// - Spec constraint, one of: `m.reciprocate.v1`
-    pub method: ::std::string::String,
+    pub method: crate::constants::MReciprocateV1,
     /// The shared secret from the QR code, encoded using unpadded base64.
     pub secret: ::std::string::String,
     /// Required when sent as an in-room message. Indicates the
@@ -46,4 +58,25 @@ pub struct KeyVerificationStartReciprocateV1EventContent {
     pub m_relates_to: ::std::option::Option<
         crate::events::KeyVerificationMRelatesToEvent,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl KeyVerificationStartReciprocateV1EventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        from_device: ::std::string::String,
+        secret: ::std::string::String,
+    ) -> Self {
+        Self {
+            from_device,
+            transaction_id: ::std::option::Option::None,
+            method: crate::constants::MReciprocateV1,
+            secret,
+            m_relates_to: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

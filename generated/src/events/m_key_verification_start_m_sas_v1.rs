@@ -11,7 +11,17 @@ pub struct KeyVerificationStartSasV1Event {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.key.verification.start`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MKeyVerificationStart,
+}
+impl KeyVerificationStartSasV1Event {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::KeyVerificationStartSasV1EventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MKeyVerificationStart,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -30,7 +40,7 @@ pub struct KeyVerificationStartSasV1EventContent {
     /// The verification method to use.
     ///
     /// - Spec constraint, one of: `m.sas.v1`
-    pub method: ::std::string::String,
+    pub method: crate::constants::MSasV1,
     /// The key agreement protocols the sending device understands. Should
     /// include at least `curve25519-hkdf-sha256`.
     pub key_agreement_protocols: ::std::vec::Vec<::std::string::String>,
@@ -61,6 +71,35 @@ pub struct KeyVerificationStartSasV1EventContent {
     pub m_relates_to: ::std::option::Option<
         crate::events::KeyVerificationMRelatesToEvent,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl KeyVerificationStartSasV1EventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        from_device: ::std::string::String,
+        key_agreement_protocols: ::std::vec::Vec<::std::string::String>,
+        hashes: ::std::vec::Vec<::std::string::String>,
+        message_authentication_codes: ::std::vec::Vec<::std::string::String>,
+        short_authentication_string: ::std::vec::Vec<
+            crate::events::KeyVerificationStartSasV1EventContentShortAuthenticationStringItem,
+        >,
+    ) -> Self {
+        Self {
+            from_device,
+            transaction_id: ::std::option::Option::None,
+            method: crate::constants::MSasV1,
+            key_agreement_protocols,
+            hashes,
+            message_authentication_codes,
+            short_authentication_string,
+            m_relates_to: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// `event-schemas/schema/m.key.verification.start$m.sas.v1.yaml` from the spec.
 ///

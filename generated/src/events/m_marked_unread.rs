@@ -11,7 +11,17 @@ pub struct MarkedUnreadEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.marked_unread`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MMarkedUnread,
+}
+impl MarkedUnreadEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::MarkedUnreadEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MMarkedUnread,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -20,4 +30,18 @@ pub struct MarkedUnreadEvent {
 pub struct MarkedUnreadEventContent {
     /// Whether the room is marked unread or not.
     pub unread: bool,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl MarkedUnreadEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(unread: bool) -> Self {
+        Self {
+            unread,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

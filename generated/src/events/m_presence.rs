@@ -11,9 +11,23 @@ pub struct PresenceEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.presence`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MPresence,
     /// `sender`
     pub sender: ::std::string::String,
+}
+impl PresenceEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::PresenceEventContent,
+        sender: ::std::string::String,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MPresence,
+            sender,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -37,6 +51,25 @@ pub struct PresenceEventContent {
     /// An optional description to accompany the presence.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub status_msg: ::std::option::Option<::std::string::String>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl PresenceEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(presence: crate::events::PresenceEventContentPresence) -> Self {
+        Self {
+            avatar_url: ::std::option::Option::None,
+            displayname: ::std::option::Option::None,
+            last_active_ago: ::std::option::Option::None,
+            presence,
+            currently_active: ::std::option::Option::None,
+            status_msg: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// The presence state for this user.
 ///

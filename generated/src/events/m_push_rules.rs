@@ -11,7 +11,17 @@ pub struct PushRulesEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.push_rules`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MPushRules,
+}
+impl PushRulesEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::PushRulesEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MPushRules,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -21,4 +31,8 @@ pub struct PushRulesEventContent {
     /// The global ruleset
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub global: ::std::option::Option<crate::client_server::PushRuleset>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }

@@ -17,17 +17,17 @@ pub struct ReactionEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.reaction`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MReaction,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -40,7 +40,28 @@ pub struct ReactionEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl ReactionEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::ReactionEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MReaction,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -54,6 +75,10 @@ pub struct ReactionEventContent {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub m_relates_to: ::std::option::Option<crate::events::ReactionRelatesTo>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 /// Indicates the event being reacted to, and the type of reaction.
 ///
@@ -62,7 +87,7 @@ pub struct ReactionEventContent {
 pub struct ReactionRelatesTo {
     /// - Spec constraint, one of: `m.annotation`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub rel_type: ::std::option::Option<::std::string::String>,
+    pub rel_type: ::std::option::Option<crate::constants::MAnnotation>,
     /// The event ID of the event that this is a reaction to.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub event_id: ::std::option::Option<::std::string::String>,

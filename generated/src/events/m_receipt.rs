@@ -13,11 +13,24 @@ pub struct ReceiptEvent {
     /// event ID. The event ID is the ID of the event being acknowledged
     /// and *not* an ID for the receipt itself.
     pub content: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::EventId,
         crate::events::EventReceipts,
     >,
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     pub r#type: crate::events::ReceiptEventType,
+}
+impl ReceiptEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: ::std::collections::BTreeMap<
+            crate::identifiers::EventId,
+            crate::events::EventReceipts,
+        >,
+        r#type: crate::events::ReceiptEventType,
+    ) -> Self {
+        Self { content, r#type }
+    }
 }
 /// The collection of receipts for this event ID.
 ///
@@ -37,7 +50,7 @@ pub struct EventReceipts {
     )]
     pub m_read: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             crate::events::ReceiptEventContentValueMReadValue,
         >,
     >,
@@ -51,7 +64,7 @@ pub struct EventReceipts {
     )]
     pub m_read_private: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             crate::events::ReceiptEventContentValueMReadPrivateValue,
         >,
     >,

@@ -11,7 +11,17 @@ pub struct RecentEmojiEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.recent_emoji`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRecentEmoji,
+}
+impl RecentEmojiEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::RecentEmojiEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRecentEmoji,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -20,4 +30,20 @@ pub struct RecentEmojiEvent {
 pub struct RecentEmojiEventContent {
     /// The list of recently used emoji. Elements in the list are ordered descendingly by last usage time.
     pub recent_emoji: ::std::vec::Vec<crate::client_server::RecentEmoji>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RecentEmojiEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        recent_emoji: ::std::vec::Vec<crate::client_server::RecentEmoji>,
+    ) -> Self {
+        Self {
+            recent_emoji,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

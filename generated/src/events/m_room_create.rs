@@ -11,17 +11,17 @@ pub struct RoomCreateEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.create`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomCreate,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -34,11 +34,34 @@ pub struct RoomCreateEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// A zero-length string.
     ///
     /// - Spec constraint, pattern: `^$`
     pub state_key: ::std::string::String,
+}
+impl RoomCreateEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomCreateEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+        state_key: ::std::string::String,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomCreate,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+            state_key,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -51,7 +74,7 @@ pub struct RoomCreateEventContent {
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub creator: ::std::option::Option<::std::string::String>,
+    pub creator: ::std::option::Option<crate::identifiers::UserId>,
     /// Whether users on other servers can join this room. Defaults to `true` if key does not exist.
     #[serde(
         rename = "m.federate",
@@ -86,8 +109,12 @@ pub struct RoomCreateEventContent {
     /// - Added in Matrix v1.16.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub additional_creators: ::std::option::Option<
-        ::std::vec::Vec<::std::string::String>,
+        ::std::vec::Vec<crate::identifiers::UserId>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 /// A reference to the room this room replaces, if the previous room was upgraded.
 ///
@@ -98,7 +125,7 @@ pub struct PreviousRoom {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The event ID of the last known event in the old room, if known.
     ///
     /// If not set, clients SHOULD search for the `m.room.tombstone` state event to navigate to
@@ -110,5 +137,15 @@ pub struct PreviousRoom {
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub event_id: ::std::option::Option<::std::string::String>,
+    pub event_id: ::std::option::Option<crate::identifiers::EventId>,
+}
+impl PreviousRoom {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(room_id: crate::identifiers::RoomId) -> Self {
+        Self {
+            room_id,
+            event_id: ::std::option::Option::None,
+        }
+    }
 }

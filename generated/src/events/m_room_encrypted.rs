@@ -14,7 +14,17 @@ pub struct RoomEncryptedEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.encrypted`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomEncrypted,
+}
+impl RoomEncryptedEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::RoomEncryptedEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomEncrypted,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -58,6 +68,27 @@ pub struct RoomEncryptedEventContent {
     /// Megolm.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub session_id: ::std::option::Option<::std::string::String>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomEncryptedEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        algorithm: crate::events::RoomEncryptedEventContentAlgorithm,
+        ciphertext: crate::events::RoomEncryptedEventContentCiphertext,
+    ) -> Self {
+        Self {
+            algorithm,
+            ciphertext,
+            sender_key: ::std::option::Option::None,
+            device_id: ::std::option::Option::None,
+            session_id: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// The encryption algorithm used to encrypt this event. The
 /// value of this field determines which other properties will be

@@ -11,17 +11,17 @@ pub struct RoomEncryptionEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.encryption`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomEncryption,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -34,22 +34,45 @@ pub struct RoomEncryptionEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// A zero-length string.
     ///
     /// - Spec constraint, pattern: `^$`
     pub state_key: ::std::string::String,
 }
+impl RoomEncryptionEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomEncryptionEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+        state_key: ::std::string::String,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomEncryption,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+            state_key,
+        }
+    }
+}
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.encryption.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RoomEncryptionEventContent {
     /// The encryption algorithm to be used to encrypt messages sent in this
     /// room.
     ///
     /// - Spec constraint, one of: `m.megolm.v1.aes-sha2`
-    pub algorithm: ::std::string::String,
+    pub algorithm: crate::constants::MMegolmV1AesSha2,
     /// How long the session should be used before changing it. `604800000`
     /// (a week) is the recommended default.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -58,4 +81,8 @@ pub struct RoomEncryptionEventContent {
     /// recommended default.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub rotation_period_msgs: ::std::option::Option<i64>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }

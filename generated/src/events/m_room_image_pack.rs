@@ -15,17 +15,17 @@ pub struct RoomImagePackEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.image_pack`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomImagePack,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -38,9 +38,32 @@ pub struct RoomImagePackEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// A unique identifier for this image pack within the room.
     pub state_key: ::std::string::String,
+}
+impl RoomImagePackEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomImagePackEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+        state_key: ::std::string::String,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomImagePack,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+            state_key,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -59,6 +82,26 @@ pub struct RoomImagePackEventContent {
     /// use the room's name and avatar as the pack's display name and avatar.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub pack: ::std::option::Option<crate::events::ImagePackMeta>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomImagePackEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        images: ::std::collections::BTreeMap<
+            ::std::string::String,
+            crate::events::ImagePackImage,
+        >,
+    ) -> Self {
+        Self {
+            images,
+            pack: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// An image available in the pack.
 ///
@@ -70,7 +113,7 @@ pub struct ImagePackImage {
     ///
     /// - Spec constraint, format: `mx-mxc-uri`
     /// - Spec constraint, pattern: `^mxc:\/\/`
-    pub url: ::std::string::String,
+    pub url: crate::identifiers::MxcUri,
     /// A textual representation or description of the image. This is
     /// used as the `alt` attribute when the emote is sent in a message,
     /// and as the `body` when the image is sent as a sticker.
@@ -81,6 +124,17 @@ pub struct ImagePackImage {
     /// as [`m.sticker`](https://spec.matrix.org/v1.19/client-server-api/#msticker) events.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub info: ::std::option::Option<crate::events::ImageInfo>,
+}
+impl ImagePackImage {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(url: crate::identifiers::MxcUri) -> Self {
+        Self {
+            url,
+            body: ::std::option::Option::None,
+            info: ::std::option::Option::None,
+        }
+    }
 }
 /// Metadata about the image pack as a whole. If absent, clients SHOULD
 /// use the room's name and avatar as the pack's display name and avatar.
@@ -99,7 +153,7 @@ pub struct ImagePackMeta {
     /// - Spec constraint, format: `mx-mxc-uri`
     /// - Spec constraint, pattern: `^mxc:\/\/`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub avatar_url: ::std::option::Option<::std::string::String>,
+    pub avatar_url: ::std::option::Option<crate::identifiers::MxcUri>,
     /// The intended usage(s) for this pack. The defined values are
     /// `emoticon` (images intended to be sent inline in messages) and
     /// `sticker` (images intended to be sent as standalone sticker

@@ -25,17 +25,17 @@ pub struct RoomJoinRulesEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.join_rules`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomJoinRules,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -48,11 +48,34 @@ pub struct RoomJoinRulesEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// A zero-length string.
     ///
     /// - Spec constraint, pattern: `^$`
     pub state_key: ::std::string::String,
+}
+impl RoomJoinRulesEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomJoinRulesEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+        state_key: ::std::string::String,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomJoinRules,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+            state_key,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -71,18 +94,33 @@ pub struct RoomJoinRulesEventContent {
     /// - Added in Matrix v1.2.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub allow: ::std::option::Option<::std::vec::Vec<crate::events::AllowCondition>>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomJoinRulesEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(join_rule: crate::events::RoomJoinRulesEventContentJoinRule) -> Self {
+        Self {
+            join_rule,
+            allow: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// AllowCondition
 ///
 /// Spec source: `event-schemas/schema/m.room.join_rules.yaml#/properties/content/properties/allow/items`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct AllowCondition {
     /// The type of condition:
     /// * `m.room_membership` - the user satisfies the condition if they are
     ///   joined to the referenced room.
     ///
     /// - Spec constraint, one of: `m.room_membership`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomMembership,
     /// Required if `type` is `m.room_membership`. The room ID to check the
     /// user's membership against. If the user is joined to this room, they
     /// satisfy the condition and thus are permitted to join the `restricted`
@@ -91,7 +129,7 @@ pub struct AllowCondition {
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub room_id: ::std::option::Option<::std::string::String>,
+    pub room_id: ::std::option::Option<crate::identifiers::RoomId>,
 }
 /// The type of rules used for users wishing to join this room.
 ///

@@ -13,7 +13,17 @@ pub struct RoomKeyEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room_key`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomKey,
+}
+impl RoomKeyEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::RoomKeyEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomKey,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -23,7 +33,7 @@ pub struct RoomKeyEventContent {
     /// The encryption algorithm the key in this event is to be used with.
     ///
     /// - Spec constraint, one of: `m.megolm.v1.aes-sha2`
-    pub algorithm: ::std::string::String,
+    pub algorithm: crate::constants::MMegolmV1AesSha2,
     /// The room where the key is used.
     pub room_id: ::std::string::String,
     /// The ID of the session that the key is for.
@@ -43,4 +53,26 @@ pub struct RoomKeyEventContent {
     /// - Added in Matrix v1.19.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub shared_history: ::std::option::Option<bool>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomKeyEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: ::std::string::String,
+        session_id: ::std::string::String,
+        session_key: ::std::string::String,
+    ) -> Self {
+        Self {
+            algorithm: crate::constants::MMegolmV1AesSha2,
+            room_id,
+            session_id,
+            session_key,
+            shared_history: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

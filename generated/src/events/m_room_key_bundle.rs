@@ -21,7 +21,17 @@ pub struct RoomKeyBundleEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room_key_bundle`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomKeyBundle,
+}
+impl RoomKeyBundleEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::RoomKeyBundleEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomKeyBundle,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -32,9 +42,27 @@ pub struct RoomKeyBundleEventContent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// An [EncryptedFile](https://spec.matrix.org/v1.19/client-server-api/#definition-encryptedfile)
     /// structure.  The location and decryption keys for the encrypted
     /// [`RoomKeyBundle`](https://spec.matrix.org/v1.19/client-server-api/#definition-roomkeybundle).
     pub file: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomKeyBundleEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: crate::identifiers::RoomId,
+        file: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Self {
+        Self {
+            room_id,
+            file,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

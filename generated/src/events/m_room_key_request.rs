@@ -12,7 +12,17 @@ pub struct RoomKeyRequestEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room_key_request`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomKeyRequest,
+}
+impl RoomKeyRequestEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::RoomKeyRequestEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomKeyRequest,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -31,6 +41,27 @@ pub struct RoomKeyRequestEventContent {
     /// requested multiple times, it should be reused. It should also reused in order
     /// to cancel a request.
     pub request_id: ::std::string::String,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomKeyRequestEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        action: crate::events::RoomKeyRequestEventContentAction,
+        requesting_device_id: ::std::string::String,
+        request_id: ::std::string::String,
+    ) -> Self {
+        Self {
+            body: ::std::option::Option::None,
+            action,
+            requesting_device_id,
+            request_id,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// `event-schemas/schema/m.room_key_request.yaml` from the spec.
 ///
@@ -72,4 +103,20 @@ pub struct RequestedKeyInfo {
     pub sender_key: ::std::option::Option<::std::string::String>,
     /// The ID of the session that the key is for.
     pub session_id: ::std::string::String,
+}
+impl RequestedKeyInfo {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        algorithm: ::std::string::String,
+        room_id: ::std::string::String,
+        session_id: ::std::string::String,
+    ) -> Self {
+        Self {
+            algorithm,
+            room_id,
+            sender_key: ::std::option::Option::None,
+            session_id,
+        }
+    }
 }

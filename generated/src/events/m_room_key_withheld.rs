@@ -46,7 +46,17 @@ pub struct RoomKeyWithheldEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room_key.withheld`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomKeyWithheld,
+}
+impl RoomKeyWithheldEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::RoomKeyWithheldEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomKeyWithheld,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -56,14 +66,14 @@ pub struct RoomKeyWithheldEventContent {
     /// The encryption algorithm for the key that this event is about.
     ///
     /// - Spec constraint, one of: `m.megolm.v1.aes-sha2`
-    pub algorithm: ::std::string::String,
+    pub algorithm: crate::constants::MMegolmV1AesSha2,
     /// Required if `code` is not `m.no_olm`.  The room for the key that
     /// this event is about.
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub room_id: ::std::option::Option<::std::string::String>,
+    pub room_id: ::std::option::Option<crate::identifiers::RoomId>,
     /// Required if `code` is not `m.no_olm`.  The session ID of the key
     /// that this event is about.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -72,7 +82,7 @@ pub struct RoomKeyWithheldEventContent {
     /// sender.
     ///
     /// - Spec constraint, format: `mx-unpadded-base64`
-    pub sender_key: ::std::string::String,
+    pub sender_key: crate::identifiers::UnpaddedBase64,
     /// A machine-readable code for why the key was not sent. Codes beginning
     /// with `m.` are reserved for codes defined in the Matrix
     /// specification. Custom codes must use the Java package naming
@@ -83,6 +93,28 @@ pub struct RoomKeyWithheldEventContent {
     /// `code`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub reason: ::std::option::Option<::std::string::String>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomKeyWithheldEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender_key: crate::identifiers::UnpaddedBase64,
+        code: crate::events::RoomKeyWithheldEventContentCode,
+    ) -> Self {
+        Self {
+            algorithm: crate::constants::MMegolmV1AesSha2,
+            room_id: ::std::option::Option::None,
+            session_id: ::std::option::Option::None,
+            sender_key,
+            code,
+            reason: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// A machine-readable code for why the key was not sent. Codes beginning
 /// with `m.` are reserved for codes defined in the Matrix

@@ -48,21 +48,21 @@
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RoomMemberEvent {
     /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
-    pub content: crate::events::EventContent,
+    pub content: crate::events::RoomMemberEventContent,
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.member`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomMember,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -75,20 +75,43 @@ pub struct RoomMemberEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The `user_id` this membership event relates to. In all cases except for when `membership` is
     /// `join`, the user ID sending the event does not need to match the user ID in the `state_key`,
     /// unlike other events. Regular authorisation rules still apply.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub state_key: ::std::string::String,
+    pub state_key: crate::identifiers::UserId,
+}
+impl RoomMemberEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomMemberEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+        state_key: crate::identifiers::UserId,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomMember,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+            state_key,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.member.yaml#/properties/content`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct EventContent {
+pub struct RoomMemberEventContent {
     /// The avatar URL for this user, if any.
     ///
     /// - Spec constraint, format: `uri`
@@ -121,7 +144,9 @@ pub struct EventContent {
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub join_authorised_via_users_server: ::std::option::Option<::std::string::String>,
+    pub join_authorised_via_users_server: ::std::option::Option<
+        crate::identifiers::UserId,
+    >,
     /// Optional user-supplied text for why their membership has changed. For kicks and bans,
     /// this is typically the reason for the kick or ban. For other membership changes, this is a
     /// way for the user to communicate their intent without having to send a message to the
@@ -140,6 +165,26 @@ pub struct EventContent {
     /// event.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub third_party_invite: ::std::option::Option<crate::events::ThirdPartyInvite>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomMemberEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(membership: crate::events::RoomMemberEventContentMembership) -> Self {
+        Self {
+            avatar_url: ::std::option::Option::None,
+            displayname: ::std::option::Option::None,
+            membership,
+            is_direct: ::std::option::Option::None,
+            join_authorised_via_users_server: ::std::option::Option::None,
+            reason: ::std::option::Option::None,
+            third_party_invite: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// The membership state of the user.
 ///
@@ -177,6 +222,16 @@ pub struct ThirdPartyInvite {
     /// homeservers can use to verify the event. Clients should ignore this.
     pub signed: crate::events::SignedThirdPartyInvite,
 }
+impl ThirdPartyInvite {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        display_name: ::std::string::String,
+        signed: crate::events::SignedThirdPartyInvite,
+    ) -> Self {
+        Self { display_name, signed }
+    }
+}
 /// Contains optional extra information about the event.
 ///
 /// Spec source: `event-schemas/schema/m.room.member.yaml#/properties/unsigned`.
@@ -198,7 +253,7 @@ pub struct RoomMemberEventUnsigned {
     /// - Changed in Matrix v1.16: `m.room.create` was made a required event type for stripped state.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub invite_room_state: ::std::option::Option<
-        ::std::vec::Vec<crate::events::StrippedState>,
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyStrippedStateEvent>>,
     >,
     /// A subset of the state of the room at the time of the knock, if `membership` is `knock`.
     /// This has the same restrictions as `invite_room_state`. If they are set on the room, at least
@@ -209,6 +264,6 @@ pub struct RoomMemberEventUnsigned {
     /// - Changed in Matrix v1.16: `m.room.create` was made a required event type for stripped state.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub knock_room_state: ::std::option::Option<
-        ::std::vec::Vec<crate::events::StrippedState>,
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyStrippedStateEvent>>,
     >,
 }

@@ -11,17 +11,17 @@ pub struct RoomMessageAudioEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.message`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomMessage,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -34,7 +34,28 @@ pub struct RoomMessageAudioEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl RoomMessageAudioEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomMessageAudioEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomMessage,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -68,19 +89,40 @@ pub struct RoomMessageAudioEventContent {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub info: ::std::option::Option<crate::events::AudioInfo>,
     /// - Spec constraint, one of: `m.audio`
-    pub msgtype: ::std::string::String,
+    pub msgtype: crate::constants::MAudio,
     /// Required if the file is unencrypted. The URL (typically [`mxc://` URI](https://spec.matrix.org/v1.19/client-server-api/#matrix-content-mxc-uris))
     /// to the audio clip.
     ///
     /// - Spec constraint, format: `mx-mxc-uri`
     /// - Spec constraint, pattern: `^mxc:\/\/`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub url: ::std::option::Option<::std::string::String>,
+    pub url: ::std::option::Option<crate::identifiers::MxcUri>,
     /// Required if the file is encrypted. An [EncryptedFile](https://spec.matrix.org/v1.19/client-server-api/#definition-encryptedfile) structure.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub file: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomMessageAudioEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(body: ::std::string::String) -> Self {
+        Self {
+            body,
+            format: ::std::option::Option::None,
+            formatted_body: ::std::option::Option::None,
+            filename: ::std::option::Option::None,
+            info: ::std::option::Option::None,
+            msgtype: crate::constants::MAudio,
+            url: ::std::option::Option::None,
+            file: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// Metadata for the audio clip referred to in `url`.
 ///

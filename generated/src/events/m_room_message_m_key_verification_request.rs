@@ -11,17 +11,17 @@ pub struct RoomMessageKeyVerificationRequestEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.message`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomMessage,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -34,7 +34,28 @@ pub struct RoomMessageKeyVerificationRequestEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl RoomMessageKeyVerificationRequestEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomMessageKeyVerificationRequestEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomMessage,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -73,5 +94,29 @@ pub struct RoomMessageKeyVerificationRequestEventContent {
     /// this event.
     pub to: ::std::string::String,
     /// - Spec constraint, one of: `m.key.verification.request`
-    pub msgtype: ::std::string::String,
+    pub msgtype: crate::constants::MKeyVerificationRequest,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomMessageKeyVerificationRequestEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        from_device: ::std::string::String,
+        methods: ::std::vec::Vec<::std::string::String>,
+        to: ::std::string::String,
+    ) -> Self {
+        Self {
+            body: ::std::option::Option::None,
+            format: ::std::option::Option::None,
+            formatted_body: ::std::option::Option::None,
+            from_device,
+            methods,
+            to,
+            msgtype: crate::constants::MKeyVerificationRequest,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

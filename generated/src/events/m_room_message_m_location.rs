@@ -11,17 +11,17 @@ pub struct RoomMessageLocationEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.message`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomMessage,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -34,7 +34,28 @@ pub struct RoomMessageLocationEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
+}
+impl RoomMessageLocationEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomMessageLocationEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomMessage,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -49,10 +70,27 @@ pub struct RoomMessageLocationEventContent {
     /// - Spec constraint, pattern: `^geo:`
     pub geo_uri: ::std::string::String,
     /// - Spec constraint, one of: `m.location`
-    pub msgtype: ::std::string::String,
+    pub msgtype: crate::constants::MLocation,
     /// LocationInfo
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub info: ::std::option::Option<crate::events::LocationInfo>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomMessageLocationEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(body: ::std::string::String, geo_uri: ::std::string::String) -> Self {
+        Self {
+            body,
+            geo_uri,
+            msgtype: crate::constants::MLocation,
+            info: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// LocationInfo
 ///
@@ -65,7 +103,7 @@ pub struct LocationInfo {
     /// - Spec constraint, format: `mx-mxc-uri`
     /// - Spec constraint, pattern: `^mxc:\/\/`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub thumbnail_url: ::std::option::Option<::std::string::String>,
+    pub thumbnail_url: ::std::option::Option<crate::identifiers::MxcUri>,
     /// An [EncryptedFile](https://spec.matrix.org/v1.19/client-server-api/#definition-encryptedfile) structure.
     /// Only present if the thumbnail is encrypted.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]

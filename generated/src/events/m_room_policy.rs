@@ -12,17 +12,17 @@ pub struct RoomPolicyEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.policy`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomPolicy,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -35,9 +35,32 @@ pub struct RoomPolicyEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// An empty string.
     pub state_key: ::std::string::String,
+}
+impl RoomPolicyEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomPolicyEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+        state_key: ::std::string::String,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomPolicy,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+            state_key,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -50,6 +73,24 @@ pub struct RoomPolicyEventContent {
     /// The unpadded base64-encoded public keys for the Policy Server. MUST contain at
     /// least `ed25519`.
     pub public_keys: crate::events::RoomPolicyEventContentPublicKeys,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomPolicyEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        via: ::std::string::String,
+        public_keys: crate::events::RoomPolicyEventContentPublicKeys,
+    ) -> Self {
+        Self {
+            via,
+            public_keys,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// The unpadded base64-encoded public keys for the Policy Server. MUST contain at
 /// least `ed25519`.
@@ -65,4 +106,14 @@ pub struct RoomPolicyEventContentPublicKeys {
         ::std::string::String,
         ::std::string::String,
     >,
+}
+impl RoomPolicyEventContentPublicKeys {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(ed25519: ::std::string::String) -> Self {
+        Self {
+            ed25519,
+            additional_properties: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

@@ -52,17 +52,17 @@ pub struct RoomPowerLevelsEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.power_levels`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomPowerLevels,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -75,11 +75,34 @@ pub struct RoomPowerLevelsEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// A zero-length string.
     ///
     /// - Spec constraint, pattern: `^$`
     pub state_key: ::std::string::String,
+}
+impl RoomPowerLevelsEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomPowerLevelsEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+        state_key: ::std::string::String,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomPowerLevels,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+            state_key,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -125,7 +148,7 @@ pub struct RoomPowerLevelsEventContent {
     /// - Changed in Matrix v1.16: Added a note that room creators cannot be specified here in room versions 12 and higher.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub users: ::std::option::Option<
-        ::std::collections::BTreeMap<::std::string::String, i64>,
+        ::std::collections::BTreeMap<crate::identifiers::UserId, i64>,
     >,
     /// The power level for users in the room whose `user_id` is not mentioned in the `users` key. Defaults to 0 if
     /// unspecified.
@@ -145,6 +168,10 @@ pub struct RoomPowerLevelsEventContent {
     /// This is a mapping from `key` to power level for that notifications key.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub notifications: ::std::option::Option<crate::events::Notifications>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 /// The power level requirements for specific notification types.
 /// This is a mapping from `key` to power level for that notifications key.

@@ -11,17 +11,17 @@ pub struct RoomRedactionEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.redaction`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomRedaction,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -34,13 +34,35 @@ pub struct RoomRedactionEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// Required for, and only present in, room versions 1 - 10. The event ID that was redacted.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub redacts: ::std::option::Option<::std::string::String>,
+    pub redacts: ::std::option::Option<crate::identifiers::EventId>,
+}
+impl RoomRedactionEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomRedactionEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomRedaction,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+            redacts: ::std::option::Option::None,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -52,8 +74,12 @@ pub struct RoomRedactionEventContent {
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub redacts: ::std::option::Option<::std::string::String>,
+    pub redacts: ::std::option::Option<crate::identifiers::EventId>,
     /// The reason for the redaction, if any.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub reason: ::std::option::Option<::std::string::String>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }

@@ -14,17 +14,17 @@ pub struct RoomThirdPartyInviteEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.room.third_party_invite`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MRoomThirdPartyInvite,
     /// The globally unique event identifier.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// Contains the fully-qualified ID of the user who sent this event.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// Timestamp in milliseconds on originating homeserver when this event was sent.
     ///
     /// - Spec constraint, format: `int64`
@@ -37,10 +37,33 @@ pub struct RoomThirdPartyInviteEvent {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The token, of which a signature must be produced in order to join the
     /// room.
     pub state_key: ::std::string::String,
+}
+impl RoomThirdPartyInviteEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: crate::events::RoomThirdPartyInviteEventContent,
+        event_id: crate::identifiers::EventId,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+        room_id: crate::identifiers::RoomId,
+        state_key: ::std::string::String,
+    ) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MRoomThirdPartyInvite,
+            event_id,
+            sender,
+            origin_server_ts,
+            unsigned: ::std::option::Option::None,
+            room_id,
+            state_key,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -69,6 +92,27 @@ pub struct RoomThirdPartyInviteEventContent {
     /// Keys with which the token may be signed.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub public_keys: ::std::option::Option<::std::vec::Vec<crate::events::PublicKeys>>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RoomThirdPartyInviteEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        display_name: ::std::string::String,
+        key_validity_url: ::std::string::String,
+        public_key: ::std::string::String,
+    ) -> Self {
+        Self {
+            display_name,
+            key_validity_url,
+            public_key,
+            public_keys: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// PublicKeys
 ///
@@ -87,4 +131,14 @@ pub struct PublicKeys {
     /// The key is encoded using [Unpadded Base64](https://spec.matrix.org/v1.19/appendices/#unpadded-base64),
     /// using the standard or URL-safe alphabets.
     pub public_key: ::std::string::String,
+}
+impl PublicKeys {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(public_key: ::std::string::String) -> Self {
+        Self {
+            key_validity_url: ::std::option::Option::None,
+            public_key,
+        }
+    }
 }

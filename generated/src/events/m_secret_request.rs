@@ -12,7 +12,17 @@ pub struct SecretRequestEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.secret.request`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MSecretRequest,
+}
+impl SecretRequestEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::SecretRequestEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MSecretRequest,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -33,6 +43,27 @@ pub struct SecretRequestEventContent {
     /// every target. The same ID is also used in order to cancel a previous
     /// request.
     pub request_id: ::std::string::String,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl SecretRequestEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        action: crate::events::SecretRequestEventContentAction,
+        requesting_device_id: ::std::string::String,
+        request_id: ::std::string::String,
+    ) -> Self {
+        Self {
+            name: ::std::option::Option::None,
+            action,
+            requesting_device_id,
+            request_id,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }
 /// `event-schemas/schema/m.secret.request.yaml` from the spec.
 ///

@@ -20,7 +20,17 @@ pub struct SecretSendEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.secret.send`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MSecretSend,
+}
+impl SecretSendEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::SecretSendEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MSecretSend,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -31,4 +41,22 @@ pub struct SecretSendEventContent {
     pub request_id: ::std::string::String,
     /// The contents of the secret
     pub secret: ::std::string::String,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl SecretSendEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        request_id: ::std::string::String,
+        secret: ::std::string::String,
+    ) -> Self {
+        Self {
+            request_id,
+            secret,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

@@ -11,7 +11,17 @@ pub struct TagEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.tag`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MTag,
+}
+impl TagEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::TagEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MTag,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -23,4 +33,8 @@ pub struct TagEventContent {
     pub tags: ::std::option::Option<
         ::std::collections::BTreeMap<::std::string::String, crate::client_server::Tag>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }

@@ -11,7 +11,17 @@ pub struct TypingEvent {
     /// The type of event, as defined by [the event type specification](https://spec.matrix.org/v1.19/client-server-api/#types-of-room-events).
     ///
     /// - Spec constraint, one of: `m.typing`
-    pub r#type: ::std::string::String,
+    pub r#type: crate::constants::MTyping,
+}
+impl TypingEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::events::TypingEventContent) -> Self {
+        Self {
+            content,
+            r#type: crate::constants::MTyping,
+        }
+    }
 }
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
@@ -19,5 +29,19 @@ pub struct TypingEvent {
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct TypingEventContent {
     /// The list of user IDs typing in this room, if any.
-    pub user_ids: ::std::vec::Vec<::std::string::String>,
+    pub user_ids: ::std::vec::Vec<crate::identifiers::UserId>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl TypingEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(user_ids: ::std::vec::Vec<crate::identifiers::UserId>) -> Self {
+        Self {
+            user_ids,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
 }

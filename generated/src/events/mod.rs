@@ -191,3 +191,5 @@ mod m_tag;
 pub use m_tag::*;
 mod m_typing;
 pub use m_typing::*;
+mod kinds;
+pub use kinds::*;

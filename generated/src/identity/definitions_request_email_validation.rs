@@ -32,3 +32,19 @@ pub struct RequestEmailValidation {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub next_link: ::std::option::Option<::std::string::String>,
 }
+impl RequestEmailValidation {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        client_secret: ::std::string::String,
+        email: ::std::string::String,
+        send_attempt: i64,
+    ) -> Self {
+        Self {
+            client_secret,
+            email,
+            send_attempt,
+            next_link: ::std::option::Option::None,
+        }
+    }
+}

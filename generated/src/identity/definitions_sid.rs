@@ -12,3 +12,10 @@ pub struct Sid {
     /// must not be empty.
     pub sid: ::std::string::String,
 }
+impl Sid {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(sid: ::std::string::String) -> Self {
+        Self { sid }
+    }
+}

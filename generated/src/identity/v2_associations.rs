@@ -13,6 +13,17 @@ pub struct BindV2Request {
     /// The Matrix user ID to associate with the 3pids.
     pub mxid: ::std::string::String,
 }
+impl BindV2Request {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sid: ::std::string::String,
+        client_secret: ::std::string::String,
+        mxid: ::std::string::String,
+    ) -> Self {
+        Self { sid, client_secret, mxid }
+    }
+}
 /// Response body of `POST /_matrix/identity/v2/3pid/bind` (`bindV2`) with status 200: The association was published.
 ///
 /// Spec source: `api/identity/v2_associations.yaml#/paths/~13pid~1bind/post/responses/200/content/application~1json/schema`.
@@ -41,6 +52,29 @@ pub struct BindV2Response {
     /// services.
     pub signatures: crate::common::ServerSignatures,
 }
+impl BindV2Response {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        address: ::std::string::String,
+        medium: ::std::string::String,
+        mxid: ::std::string::String,
+        not_before: i64,
+        not_after: i64,
+        ts: i64,
+        signatures: crate::common::ServerSignatures,
+    ) -> Self {
+        Self {
+            address,
+            medium,
+            mxid,
+            not_before,
+            not_after,
+            ts,
+            signatures,
+        }
+    }
+}
 /// Response body of `GET /_matrix/identity/v2/3pid/getValidated3pid` (`getValidated3pidV2`) with status 200: Validation information for the session.
 ///
 /// Spec source: `api/identity/v2_associations.yaml#/paths/~13pid~1getValidated3pid/get/responses/200/content/application~1json/schema`.
@@ -55,6 +89,21 @@ pub struct GetValidated3pidV2Response {
     ///
     /// - Spec constraint, format: `int64`
     pub validated_at: i64,
+}
+impl GetValidated3pidV2Response {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        medium: ::std::string::String,
+        address: ::std::string::String,
+        validated_at: i64,
+    ) -> Self {
+        Self {
+            medium,
+            address,
+            validated_at,
+        }
+    }
 }
 /// Request body of `POST /_matrix/identity/v2/3pid/unbind` (`unbindV2`).
 ///
@@ -73,6 +122,18 @@ pub struct UnbindV2Request {
     /// if using `sid` and `client_secret` to authenticate this request.
     pub threepid: crate::identity::N3pid,
 }
+impl UnbindV2Request {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(mxid: ::std::string::String, threepid: crate::identity::N3pid) -> Self {
+        Self {
+            sid: ::std::option::Option::None,
+            client_secret: ::std::option::Option::None,
+            mxid,
+            threepid,
+        }
+    }
+}
 /// The 3PID to remove. Must match the 3PID used to generate the session
 /// if using `sid` and `client_secret` to authenticate this request.
 ///
@@ -84,4 +145,11 @@ pub struct N3pid {
     pub medium: ::std::string::String,
     /// The 3PID address to remove.
     pub address: ::std::string::String,
+}
+impl N3pid {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(medium: ::std::string::String, address: ::std::string::String) -> Self {
+        Self { medium, address }
+    }
 }

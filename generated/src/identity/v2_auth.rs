@@ -9,6 +9,13 @@ pub struct GetAccountResponse {
     /// The user ID which registered the token.
     pub user_id: ::std::string::String,
 }
+impl GetAccountResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(user_id: ::std::string::String) -> Self {
+        Self { user_id }
+    }
+}
 /// Response body of `POST /_matrix/identity/v2/account/register` (`registerAccount`) with status 200: A token which can be used to authenticate future requests to the
 /// identity server.
 ///
@@ -18,4 +25,11 @@ pub struct RegisterAccountResponse {
     /// An opaque string representing the token to authenticate future
     /// requests to the identity server with.
     pub token: ::std::string::String,
+}
+impl RegisterAccountResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(token: ::std::string::String) -> Self {
+        Self { token }
+    }
 }

@@ -13,6 +13,17 @@ pub struct BlindlySignStuffV2Request {
     /// The private key, encoded as [Unpadded base64](https://spec.matrix.org/v1.19/appendices/#unpadded-base64).
     pub private_key: ::std::string::String,
 }
+impl BlindlySignStuffV2Request {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        mxid: ::std::string::String,
+        token: ::std::string::String,
+        private_key: ::std::string::String,
+    ) -> Self {
+        Self { mxid, token, private_key }
+    }
+}
 /// Response body of `POST /_matrix/identity/v2/sign-ed25519` (`blindlySignStuffV2`) with status 200: The signed JSON of the mxid, sender, and token.
 ///
 /// Spec source: `api/identity/v2_invitation_signing.yaml#/paths/~1sign-ed25519/post/responses/200/content/application~1json/schema`.
@@ -26,4 +37,21 @@ pub struct BlindlySignStuffV2Response {
     pub signatures: crate::common::ServerSignatures,
     /// The token for the invitation.
     pub token: ::std::string::String,
+}
+impl BlindlySignStuffV2Response {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        mxid: ::std::string::String,
+        sender: ::std::string::String,
+        signatures: crate::common::ServerSignatures,
+        token: ::std::string::String,
+    ) -> Self {
+        Self {
+            mxid,
+            sender,
+            signatures,
+            token,
+        }
+    }
 }

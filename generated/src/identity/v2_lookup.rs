@@ -14,6 +14,16 @@ pub struct GetHashDetailsResponse {
     /// The algorithms the server supports. Must contain at least `sha256`.
     pub algorithms: ::std::vec::Vec<::std::string::String>,
 }
+impl GetHashDetailsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        lookup_pepper: ::std::string::String,
+        algorithms: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Self { lookup_pepper, algorithms }
+    }
+}
 /// Request body of `POST /_matrix/identity/v2/lookup` (`lookupUsersV2`).
 ///
 /// Spec source: `api/identity/v2_lookup.yaml#/paths/~1lookup/post/requestBody/content/application~1json/schema`.
@@ -34,6 +44,21 @@ pub struct LookupUsersV2Request {
     /// identifier should be prior to submission/hashing.
     pub addresses: ::std::vec::Vec<::std::string::String>,
 }
+impl LookupUsersV2Request {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        algorithm: ::std::string::String,
+        pepper: ::std::string::String,
+        addresses: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Self {
+            algorithm,
+            pepper,
+            addresses,
+        }
+    }
+}
 /// Response body of `POST /_matrix/identity/v2/lookup` (`lookupUsersV2`) with status 200: The associations for any matched `addresses`.
 ///
 /// Spec source: `api/identity/v2_lookup.yaml#/paths/~1lookup/post/responses/200/content/application~1json/schema`.
@@ -46,4 +71,16 @@ pub struct LookupUsersV2Response {
         ::std::string::String,
         ::std::string::String,
     >,
+}
+impl LookupUsersV2Response {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        mappings: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::string::String,
+        >,
+    ) -> Self {
+        Self { mappings }
+    }
 }

@@ -9,6 +9,13 @@ pub struct IsEphemeralPubKeyValidV2Response {
     /// Whether the public key is recognised and is currently valid.
     pub valid: bool,
 }
+impl IsEphemeralPubKeyValidV2Response {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(valid: bool) -> Self {
+        Self { valid }
+    }
+}
 /// Response body of `GET /_matrix/identity/v2/pubkey/isvalid` (`isPubKeyValidV2`) with status 200: The validity of the public key.
 ///
 /// Spec source: `api/identity/v2_pubkey.yaml#/paths/~1pubkey~1isvalid/get/responses/200/content/application~1json/schema`.
@@ -17,6 +24,13 @@ pub struct IsPubKeyValidV2Response {
     /// Whether the public key is recognised and is currently valid.
     pub valid: bool,
 }
+impl IsPubKeyValidV2Response {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(valid: bool) -> Self {
+        Self { valid }
+    }
+}
 /// Response body of `GET /_matrix/identity/v2/pubkey/{keyId}` (`getPubKeyV2`) with status 200: The public key exists.
 ///
 /// Spec source: `api/identity/v2_pubkey.yaml#/paths/~1pubkey~1{keyId}/get/responses/200/content/application~1json/schema`.
@@ -24,4 +38,11 @@ pub struct IsPubKeyValidV2Response {
 pub struct GetPubKeyV2Response {
     /// [Unpadded Base64](https://spec.matrix.org/v1.19/appendices/#unpadded-base64)-encoded public key.
     pub public_key: ::std::string::String,
+}
+impl GetPubKeyV2Response {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(public_key: ::std::string::String) -> Self {
+        Self { public_key }
+    }
 }

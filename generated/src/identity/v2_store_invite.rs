@@ -14,12 +14,12 @@ pub struct StoreInviteV2Request {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The Matrix user ID of the inviting user
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// The Matrix room alias for the room to which the user is
     /// invited. This should be retrieved from the `m.room.canonical_alias`
     /// state event.
@@ -27,14 +27,14 @@ pub struct StoreInviteV2Request {
     /// - Spec constraint, format: `mx-room-alias`
     /// - Spec constraint, pattern: `^#`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub room_alias: ::std::option::Option<::std::string::String>,
+    pub room_alias: ::std::option::Option<crate::identifiers::RoomAlias>,
     /// The Content URI for the room to which the user is invited. This should
     /// be retrieved from the `m.room.avatar` state event.
     ///
     /// - Spec constraint, format: `mx-mxc-uri`
     /// - Spec constraint, pattern: `^mxc:\/\/`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub room_avatar_url: ::std::option::Option<::std::string::String>,
+    pub room_avatar_url: ::std::option::Option<crate::identifiers::MxcUri>,
     /// The `join_rule` for the room to which the user is invited. This should
     /// be retrieved from the `m.room.join_rules` state event.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -51,11 +51,35 @@ pub struct StoreInviteV2Request {
     /// - Spec constraint, format: `mx-mxc-uri`
     /// - Spec constraint, pattern: `^mxc:\/\/`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub sender_avatar_url: ::std::option::Option<::std::string::String>,
+    pub sender_avatar_url: ::std::option::Option<crate::identifiers::MxcUri>,
     /// The `type` from the `m.room.create` event's `content`. If the create event doesn't
     /// have a specified `type`, this field is not included.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub room_type: ::std::option::Option<::std::string::String>,
+}
+impl StoreInviteV2Request {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        medium: ::std::string::String,
+        address: ::std::string::String,
+        room_id: crate::identifiers::RoomId,
+        sender: crate::identifiers::UserId,
+    ) -> Self {
+        Self {
+            medium,
+            address,
+            room_id,
+            sender,
+            room_alias: ::std::option::Option::None,
+            room_avatar_url: ::std::option::Option::None,
+            room_join_rules: ::std::option::Option::None,
+            room_name: ::std::option::Option::None,
+            sender_display_name: ::std::option::Option::None,
+            sender_avatar_url: ::std::option::Option::None,
+            room_type: ::std::option::Option::None,
+        }
+    }
 }
 /// Response body of `POST /_matrix/identity/v2/store-invite` (`storeInviteV2`) with status 200: The invitation was stored.
 ///
@@ -72,6 +96,21 @@ pub struct StoreInviteV2Response {
     /// The generated (redacted) display name.
     pub display_name: ::std::string::String,
 }
+impl StoreInviteV2Response {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        token: ::std::string::String,
+        public_keys: ::std::vec::Vec<crate::identity::PublicKey>,
+        display_name: ::std::string::String,
+    ) -> Self {
+        Self {
+            token,
+            public_keys,
+            display_name,
+        }
+    }
+}
 /// PublicKey
 ///
 /// Spec source: `api/identity/v2_store_invite.yaml#/paths/~1store-invite/post/responses/200/content/application~1json/schema/properties/public_keys/items`.
@@ -83,4 +122,17 @@ pub struct PublicKey {
     /// by passing it as a `public_key` query parameter. See
     /// [key management](https://spec.matrix.org/v1.19/identity-service-api/#key-management).
     pub key_validity_url: ::std::string::String,
+}
+impl PublicKey {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        public_key: ::std::string::String,
+        key_validity_url: ::std::string::String,
+    ) -> Self {
+        Self {
+            public_key,
+            key_validity_url,
+        }
+    }
 }

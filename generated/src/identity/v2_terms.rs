@@ -13,6 +13,18 @@ pub struct GetTermsResponse {
         crate::identity::PolicyObject,
     >,
 }
+impl GetTermsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        policies: ::std::collections::BTreeMap<
+            ::std::string::String,
+            crate::identity::PolicyObject,
+        >,
+    ) -> Self {
+        Self { policies }
+    }
+}
 /// The policy. Includes a map of language (ISO 639-2) to language-specific
 /// policy information.
 ///
@@ -29,6 +41,16 @@ pub struct PolicyObject {
         crate::identity::InternationalisedPolicy,
     >,
 }
+impl PolicyObject {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(version: ::std::string::String) -> Self {
+        Self {
+            version,
+            additional_properties: ::std::collections::BTreeMap::new(),
+        }
+    }
+}
 /// The policy information for the specified language.
 ///
 /// Spec source: `api/identity/v2_terms.yaml#/paths/~1terms/get/responses/200/content/application~1json/schema/properties/policies/additionalProperties/additionalProperties`.
@@ -44,6 +66,13 @@ pub struct InternationalisedPolicy {
     /// have already added that URL to the `m.accepted_terms` collection.
     pub url: ::std::string::String,
 }
+impl InternationalisedPolicy {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(name: ::std::string::String, url: ::std::string::String) -> Self {
+        Self { name, url }
+    }
+}
 /// Request body of `POST /_matrix/identity/v2/terms` (`agreeToTerms`).
 ///
 /// Spec source: `api/identity/v2_terms.yaml#/paths/~1terms/post/requestBody/content/application~1json/schema`.
@@ -51,4 +80,11 @@ pub struct InternationalisedPolicy {
 pub struct AgreeToTermsRequest {
     /// The URLs the user is accepting in this request.
     pub user_accepts: ::std::vec::Vec<::std::string::String>,
+}
+impl AgreeToTermsRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(user_accepts: ::std::vec::Vec<::std::string::String>) -> Self {
+        Self { user_accepts }
+    }
 }

@@ -9,3 +9,10 @@ pub struct GetVersionsResponse {
     /// The supported versions.
     pub versions: ::std::vec::Vec<::std::string::String>,
 }
+impl GetVersionsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(versions: ::std::vec::Vec<::std::string::String>) -> Self {
+        Self { versions }
+    }
+}

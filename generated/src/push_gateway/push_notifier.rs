@@ -9,6 +9,13 @@ pub struct NotifyRequest {
     /// Information about the push notification
     pub notification: crate::push_gateway::Notification,
 }
+impl NotifyRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(notification: crate::push_gateway::Notification) -> Self {
+        Self { notification }
+    }
+}
 /// Information about the push notification
 ///
 /// Spec source: `api/push-gateway/push_notifier.yaml#/paths/~1notify/post/requestBody/content/application~1json/schema/properties/notification`.
@@ -68,6 +75,26 @@ pub struct Notification {
     /// This is an array of devices that the notification should be sent to.
     pub devices: ::std::vec::Vec<crate::push_gateway::Device>,
 }
+impl Notification {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(devices: ::std::vec::Vec<crate::push_gateway::Device>) -> Self {
+        Self {
+            event_id: ::std::option::Option::None,
+            room_id: ::std::option::Option::None,
+            r#type: ::std::option::Option::None,
+            sender: ::std::option::Option::None,
+            sender_display_name: ::std::option::Option::None,
+            room_name: ::std::option::Option::None,
+            room_alias: ::std::option::Option::None,
+            user_is_target: ::std::option::Option::None,
+            prio: ::std::option::Option::None,
+            content: ::std::option::Option::None,
+            counts: ::std::option::Option::None,
+            devices,
+        }
+    }
+}
 /// This is a dictionary of the current number of unacknowledged
 /// communications for the recipient user. Counts whose value is
 /// zero should be omitted.
@@ -111,6 +138,19 @@ pub struct Device {
     pub tweaks: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+impl Device {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(app_id: ::std::string::String, pushkey: ::std::string::String) -> Self {
+        Self {
+            app_id,
+            pushkey,
+            pushkey_ts: ::std::option::Option::None,
+            data: ::std::option::Option::None,
+            tweaks: ::std::option::Option::None,
+        }
+    }
 }
 /// A dictionary of additional pusher-specific data. This
 /// is the `data` dictionary passed in at
@@ -156,4 +196,11 @@ pub struct NotifyResponse {
     /// it could be that a previous notification to the same pushkey
     /// failed. May be empty.
     pub rejected: ::std::vec::Vec<::std::string::String>,
+}
+impl NotifyResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(rejected: ::std::vec::Vec<::std::string::String>) -> Self {
+        Self { rejected }
+    }
 }

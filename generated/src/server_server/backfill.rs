@@ -18,6 +18,21 @@ pub struct GetMissingPreviousEventsRequest {
     /// The event IDs to retrieve the previous events for.
     pub latest_events: ::std::vec::Vec<::std::string::String>,
 }
+impl GetMissingPreviousEventsRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        earliest_events: ::std::vec::Vec<::std::string::String>,
+        latest_events: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Self {
+            limit: ::std::option::Option::None,
+            min_depth: ::std::option::Option::None,
+            earliest_events,
+            latest_events,
+        }
+    }
+}
 /// Response body of `POST /_matrix/federation/v1/get_missing_events/{roomId}` (`getMissingPreviousEvents`) with status 200: The previous events for `latest_events`, excluding any `earliest_events`, up to the
 /// provided `limit`.
 ///
@@ -29,4 +44,15 @@ pub struct GetMissingPreviousEventsResponse {
     pub events: ::std::vec::Vec<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+impl GetMissingPreviousEventsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        events: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Self {
+        Self { events }
+    }
 }

@@ -20,3 +20,13 @@ pub struct AuthEventsPrevEventsV4 {
     /// Must contain less than or equal to 20 events.
     pub prev_events: ::std::vec::Vec<::std::string::String>,
 }
+impl AuthEventsPrevEventsV4 {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        auth_events: ::std::vec::Vec<::std::string::String>,
+        prev_events: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Self { auth_events, prev_events }
+    }
+}

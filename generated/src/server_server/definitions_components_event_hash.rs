@@ -9,3 +9,10 @@ pub struct EventHash {
     /// The hash.
     pub sha256: ::std::string::String,
 }
+impl EventHash {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(sha256: ::std::string::String) -> Self {
+        Self { sha256 }
+    }
+}

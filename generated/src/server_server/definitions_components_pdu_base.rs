@@ -31,6 +31,32 @@ pub struct PduBase {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unsigned: ::std::option::Option<crate::server_server::PduBaseUnsigned>,
 }
+impl PduBase {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        hashes: crate::server_server::EventHash,
+        signatures: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+    ) -> Self {
+        Self {
+            sender,
+            origin_server_ts,
+            r#type,
+            state_key: ::std::option::Option::None,
+            content,
+            hashes,
+            signatures,
+            unsigned: ::std::option::Option::None,
+        }
+    }
+}
 /// Additional data added by the origin server but not covered by the `signatures`.
 ///
 /// Spec source: `api/server-server/definitions/components/pdu_base.yaml#/properties/unsigned`.

@@ -9,3 +9,10 @@ pub struct RoomIdBeforeV12 {
     /// Room identifier.
     pub room_id: ::std::string::String,
 }
+impl RoomIdBeforeV12 {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(room_id: ::std::string::String) -> Self {
+        Self { room_id }
+    }
+}

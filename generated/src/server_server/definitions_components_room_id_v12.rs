@@ -9,3 +9,10 @@ pub struct RoomIdV12 {
     /// Room identifier. Omitted from `m.room.create` events.
     pub room_id: ::std::string::String,
 }
+impl RoomIdV12 {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(room_id: ::std::string::String) -> Self {
+        Self { room_id }
+    }
+}

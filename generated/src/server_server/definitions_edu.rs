@@ -11,3 +11,13 @@ pub struct Edu {
     /// The content of the ephemeral message.
     pub content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
+impl Edu {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        edu_type: ::std::string::String,
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Self {
+        Self { edu_type, content }
+    }
+}

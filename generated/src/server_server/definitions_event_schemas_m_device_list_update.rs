@@ -15,9 +15,19 @@ pub struct DeviceListUpdate {
     /// The string `m.device_list_update`.
     ///
     /// - Spec constraint, one of: `m.device_list_update`
-    pub edu_type: ::std::string::String,
+    pub edu_type: crate::constants::MDeviceListUpdate,
     /// The description of the device whose details has changed.
     pub content: crate::server_server::DeviceListUpdateContent,
+}
+impl DeviceListUpdate {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::server_server::DeviceListUpdateContent) -> Self {
+        Self {
+            edu_type: crate::constants::MDeviceListUpdate,
+            content,
+        }
+    }
 }
 /// The description of the device whose details has changed.
 ///
@@ -51,4 +61,23 @@ pub struct DeviceListUpdateContent {
     /// device has no E2E keys defined.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub keys: ::std::option::Option<crate::client_server::DeviceKeys>,
+}
+impl DeviceListUpdateContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_id: ::std::string::String,
+        device_id: ::std::string::String,
+        stream_id: i64,
+    ) -> Self {
+        Self {
+            user_id,
+            device_id,
+            device_display_name: ::std::option::Option::None,
+            stream_id,
+            prev_id: ::std::option::Option::None,
+            deleted: ::std::option::Option::None,
+            keys: ::std::option::Option::None,
+        }
+    }
 }

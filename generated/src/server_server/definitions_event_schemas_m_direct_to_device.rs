@@ -11,9 +11,19 @@ pub struct DirectToDevice {
     /// The string `m.direct_to_device`.
     ///
     /// - Spec constraint, one of: `m.direct_to_device`
-    pub edu_type: ::std::string::String,
+    pub edu_type: crate::constants::MDirectToDevice,
     /// The description of the direct-to-device message.
     pub content: crate::server_server::ToDeviceMessage,
+}
+impl DirectToDevice {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::server_server::ToDeviceMessage) -> Self {
+        Self {
+            edu_type: crate::constants::MDirectToDevice,
+            content,
+        }
+    }
 }
 /// The description of the direct-to-device message.
 ///
@@ -30,10 +40,33 @@ pub struct ToDeviceMessage {
     /// a map of user IDs to a map of device IDs to message bodies.
     /// The device ID may also be `*`, meaning all known devices for the user.
     pub messages: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<
             ::std::string::String,
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
     >,
+}
+impl ToDeviceMessage {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        r#type: ::std::string::String,
+        message_id: ::std::string::String,
+        messages: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::collections::BTreeMap<
+                ::std::string::String,
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+        >,
+    ) -> Self {
+        Self {
+            sender,
+            r#type,
+            message_id,
+            messages,
+        }
+    }
 }

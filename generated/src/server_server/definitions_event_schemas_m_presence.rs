@@ -9,9 +9,19 @@ pub struct Presence {
     /// The string `m.presence`
     ///
     /// - Spec constraint, one of: `m.presence`
-    pub edu_type: ::std::string::String,
+    pub edu_type: crate::constants::MPresence,
     /// The presence updates and requests.
     pub content: crate::server_server::PresenceUpdate,
+}
+impl Presence {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::server_server::PresenceUpdate) -> Self {
+        Self {
+            edu_type: crate::constants::MPresence,
+            content,
+        }
+    }
 }
 /// The presence updates and requests.
 ///
@@ -21,6 +31,13 @@ pub struct PresenceUpdate {
     /// A list of presence updates that the receiving server is likely
     /// to be interested in.
     pub push: ::std::vec::Vec<crate::server_server::UserPresenceUpdate>,
+}
+impl PresenceUpdate {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(push: ::std::vec::Vec<crate::server_server::UserPresenceUpdate>) -> Self {
+        Self { push }
+    }
 }
 /// User Presence Update
 ///
@@ -45,6 +62,23 @@ pub struct UserPresenceUpdate {
     /// to false.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub currently_active: ::std::option::Option<bool>,
+}
+impl UserPresenceUpdate {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_id: ::std::string::String,
+        presence: crate::server_server::PresenceContentPushItemPresence,
+        last_active_ago: i64,
+    ) -> Self {
+        Self {
+            user_id,
+            presence,
+            status_msg: ::std::option::Option::None,
+            last_active_ago,
+            currently_active: ::std::option::Option::None,
+        }
+    }
 }
 /// The presence of the user.
 ///

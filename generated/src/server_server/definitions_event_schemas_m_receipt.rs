@@ -12,13 +12,28 @@ pub struct Receipt {
     /// The string `m.receipt`
     ///
     /// - Spec constraint, one of: `m.receipt`
-    pub edu_type: ::std::string::String,
+    pub edu_type: crate::constants::MReceipt,
     /// Receipts for a particular room. The string key is the room ID for
     /// which the receipts under it belong.
     pub content: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::RoomId,
         crate::server_server::RoomReceipts,
     >,
+}
+impl Receipt {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: ::std::collections::BTreeMap<
+            crate::identifiers::RoomId,
+            crate::server_server::RoomReceipts,
+        >,
+    ) -> Self {
+        Self {
+            edu_type: crate::constants::MReceipt,
+            content,
+        }
+    }
 }
 /// Room Receipts
 ///
@@ -32,9 +47,21 @@ pub struct RoomReceipts {
     /// ID the receipt belongs to.
     #[serde(rename = "m.read")]
     pub m_read: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         crate::server_server::UserReadReceipt,
     >,
+}
+impl RoomReceipts {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        m_read: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            crate::server_server::UserReadReceipt,
+        >,
+    ) -> Self {
+        Self { m_read }
+    }
 }
 /// User Read Receipt
 ///
@@ -51,6 +78,16 @@ pub struct UserReadReceipt {
     pub event_ids: ::std::vec::Vec<::std::string::String>,
     /// Metadata for the read receipt.
     pub data: crate::server_server::ReadReceiptMetadata,
+}
+impl UserReadReceipt {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        event_ids: ::std::vec::Vec<::std::string::String>,
+        data: crate::server_server::ReadReceiptMetadata,
+    ) -> Self {
+        Self { event_ids, data }
+    }
 }
 /// Metadata for the read receipt.
 ///
@@ -70,4 +107,14 @@ pub struct ReadReceiptMetadata {
     /// - Added in Matrix v1.4.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub thread_id: ::std::option::Option<::std::string::String>,
+}
+impl ReadReceiptMetadata {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(ts: i64) -> Self {
+        Self {
+            ts,
+            thread_id: ::std::option::Option::None,
+        }
+    }
 }

@@ -13,9 +13,19 @@ pub struct SigningKeyUpdate {
     /// The string `m.signing_key_update`.
     ///
     /// - Spec constraint, one of: `m.signing_key_update`
-    pub edu_type: ::std::string::String,
+    pub edu_type: crate::constants::MSigningKeyUpdate,
     /// The updated signing keys.
     pub content: crate::server_server::SigningKeyUpdateContent,
+}
+impl SigningKeyUpdate {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::server_server::SigningKeyUpdateContent) -> Self {
+        Self {
+            edu_type: crate::constants::MSigningKeyUpdate,
+            content,
+        }
+    }
 }
 /// The updated signing keys.
 ///
@@ -30,4 +40,15 @@ pub struct SigningKeyUpdateContent {
     /// `self_signing_key`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub self_signing_key: ::std::option::Option<crate::client_server::CrossSigningKey>,
+}
+impl SigningKeyUpdateContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(user_id: ::std::string::String) -> Self {
+        Self {
+            user_id,
+            master_key: ::std::option::Option::None,
+            self_signing_key: ::std::option::Option::None,
+        }
+    }
 }

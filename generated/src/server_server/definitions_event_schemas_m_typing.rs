@@ -9,9 +9,19 @@ pub struct Typing {
     /// The string `m.typing`
     ///
     /// - Spec constraint, one of: `m.typing`
-    pub edu_type: ::std::string::String,
+    pub edu_type: crate::constants::MTyping,
     /// The typing notification.
     pub content: crate::server_server::TypingNotification,
+}
+impl Typing {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(content: crate::server_server::TypingNotification) -> Self {
+        Self {
+            edu_type: crate::constants::MTyping,
+            content,
+        }
+    }
 }
 /// The typing notification.
 ///
@@ -24,4 +34,15 @@ pub struct TypingNotification {
     pub user_id: ::std::string::String,
     /// Whether the user is typing in the room or not.
     pub typing: bool,
+}
+impl TypingNotification {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: ::std::string::String,
+        user_id: ::std::string::String,
+        typing: bool,
+    ) -> Self {
+        Self { room_id, user_id, typing }
+    }
 }

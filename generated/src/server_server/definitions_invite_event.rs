@@ -22,6 +22,27 @@ pub struct InviteEvent {
     /// [Client-Server API](https://spec.matrix.org/v1.19/client-server-api/). Must include a `membership` of `invite`.
     pub content: crate::server_server::InviteEventContent,
 }
+impl InviteEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        state_key: ::std::string::String,
+        content: crate::server_server::InviteEventContent,
+    ) -> Self {
+        Self {
+            sender,
+            origin,
+            origin_server_ts,
+            r#type,
+            state_key,
+            content,
+        }
+    }
+}
 /// The content of the event, matching what is available in the
 /// [Client-Server API](https://spec.matrix.org/v1.19/client-server-api/). Must include a `membership` of `invite`.
 ///
@@ -30,4 +51,11 @@ pub struct InviteEvent {
 pub struct InviteEventContent {
     /// The value `invite`.
     pub membership: ::std::string::String,
+}
+impl InviteEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(membership: ::std::string::String) -> Self {
+        Self { membership }
+    }
 }

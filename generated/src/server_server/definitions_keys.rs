@@ -51,6 +51,30 @@ pub struct Keys {
     /// - Spec constraint, format: `int64`
     pub valid_until_ts: i64,
 }
+impl Keys {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        server_name: ::std::string::String,
+        verify_keys: ::std::collections::BTreeMap<
+            ::std::string::String,
+            crate::server_server::VerifyKey,
+        >,
+        signatures: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+        valid_until_ts: i64,
+    ) -> Self {
+        Self {
+            server_name,
+            verify_keys,
+            old_verify_keys: ::std::option::Option::None,
+            signatures,
+            valid_until_ts,
+        }
+    }
+}
 /// Old Verify Key
 ///
 /// Spec source: `api/server-server/definitions/keys.yaml#/properties/old_verify_keys/additionalProperties`.
@@ -63,6 +87,13 @@ pub struct OldVerifyKey {
     /// The [Unpadded base64](https://spec.matrix.org/v1.19/appendices/#unpadded-base64) encoded key.
     pub key: ::std::string::String,
 }
+impl OldVerifyKey {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(expired_ts: i64, key: ::std::string::String) -> Self {
+        Self { expired_ts, key }
+    }
+}
 /// Verify Key
 ///
 /// Spec source: `api/server-server/definitions/keys.yaml#/properties/verify_keys/additionalProperties`.
@@ -70,4 +101,11 @@ pub struct OldVerifyKey {
 pub struct VerifyKey {
     /// The [Unpadded base64](https://spec.matrix.org/v1.19/appendices/#unpadded-base64) encoded key.
     pub key: ::std::string::String,
+}
+impl VerifyKey {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(key: ::std::string::String) -> Self {
+        Self { key }
+    }
 }

@@ -58,6 +58,47 @@ pub struct PduV1 {
         ::std::vec::Vec<crate::server_server::PduV1PrevEventsItemItem>,
     >,
 }
+impl PduV1 {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        hashes: crate::server_server::EventHash,
+        signatures: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+        room_id: ::std::string::String,
+        event_id: ::std::string::String,
+        depth: i64,
+        auth_events: ::std::vec::Vec<
+            ::std::vec::Vec<crate::server_server::PduV1AuthEventsItemItem>,
+        >,
+        prev_events: ::std::vec::Vec<
+            ::std::vec::Vec<crate::server_server::PduV1PrevEventsItemItem>,
+        >,
+    ) -> Self {
+        Self {
+            sender,
+            origin_server_ts,
+            r#type,
+            state_key: ::std::option::Option::None,
+            content,
+            hashes,
+            signatures,
+            unsigned: ::std::option::Option::None,
+            room_id,
+            event_id,
+            redacts: ::std::option::Option::None,
+            depth,
+            auth_events,
+            prev_events,
+        }
+    }
+}
 /// `api/server-server/definitions/pdu_v1.yaml` from the spec.
 ///
 /// Spec source: `api/server-server/definitions/pdu_v1.yaml#/allOf/2/properties/auth_events/items/items`.

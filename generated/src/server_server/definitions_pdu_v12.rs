@@ -49,3 +49,37 @@ pub struct PduV12 {
     /// Room identifier. Omitted from `m.room.create` events.
     pub room_id: ::std::string::String,
 }
+impl PduV12 {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        hashes: crate::server_server::EventHash,
+        signatures: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+        auth_events: ::std::vec::Vec<::std::string::String>,
+        prev_events: ::std::vec::Vec<::std::string::String>,
+        depth: i64,
+        room_id: ::std::string::String,
+    ) -> Self {
+        Self {
+            sender,
+            origin_server_ts,
+            r#type,
+            state_key: ::std::option::Option::None,
+            content,
+            hashes,
+            signatures,
+            unsigned: ::std::option::Option::None,
+            auth_events,
+            prev_events,
+            depth,
+            room_id,
+        }
+    }
+}

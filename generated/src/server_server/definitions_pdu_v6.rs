@@ -52,3 +52,38 @@ pub struct PduV6 {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub redacts: ::std::option::Option<::std::string::String>,
 }
+impl PduV6 {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        hashes: crate::server_server::EventHash,
+        signatures: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+        auth_events: ::std::vec::Vec<::std::string::String>,
+        prev_events: ::std::vec::Vec<::std::string::String>,
+        room_id: ::std::string::String,
+        depth: i64,
+    ) -> Self {
+        Self {
+            sender,
+            origin_server_ts,
+            r#type,
+            state_key: ::std::option::Option::None,
+            content,
+            hashes,
+            signatures,
+            unsigned: ::std::option::Option::None,
+            auth_events,
+            prev_events,
+            room_id,
+            depth,
+            redacts: ::std::option::Option::None,
+        }
+    }
+}

@@ -20,3 +20,20 @@ pub struct UnlimitedPduTransaction {
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
 }
+impl UnlimitedPduTransaction {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        origin: ::std::string::String,
+        origin_server_ts: i64,
+        pdus: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Self {
+        Self {
+            origin,
+            origin_server_ts,
+            pdus,
+        }
+    }
+}

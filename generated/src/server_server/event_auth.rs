@@ -14,3 +14,14 @@ pub struct GetEventAuthResponse {
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
 }
+impl GetEventAuthResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        auth_chain: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Self {
+        Self { auth_chain }
+    }
+}

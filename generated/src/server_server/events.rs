@@ -14,6 +14,16 @@ pub struct GetRoomStateIdsResponse {
     /// The fully resolved state of the room at the given event.
     pub pdu_ids: ::std::vec::Vec<::std::string::String>,
 }
+impl GetRoomStateIdsResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        auth_chain_ids: ::std::vec::Vec<::std::string::String>,
+        pdu_ids: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Self { auth_chain_ids, pdu_ids }
+    }
+}
 /// Response body of `GET /_matrix/federation/v1/state/{roomId}` (`getRoomState`) with status 200: The fully resolved state for the room, prior to considering any state
 /// changes induced by the requested event. Includes the authorisation
 /// chain for the events.
@@ -34,6 +44,20 @@ pub struct GetRoomStateResponse {
     pub pdus: ::std::vec::Vec<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+impl GetRoomStateResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        auth_chain: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        pdus: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Self {
+        Self { auth_chain, pdus }
+    }
 }
 /// `api/server-server/events.yaml` from the spec.
 ///
@@ -57,4 +81,11 @@ pub struct GetEventByTimestampResponse {
     pub event_id: ::std::string::String,
     /// The event's timestamp, in milliseconds since the Unix epoch.
     pub origin_server_ts: i64,
+}
+impl GetEventByTimestampResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(event_id: ::std::string::String, origin_server_ts: i64) -> Self {
+        Self { event_id, origin_server_ts }
+    }
 }

@@ -28,6 +28,28 @@ pub struct SendInviteV1Request {
         crate::server_server::SendInviteV1RequestUnsigned,
     >,
 }
+impl SendInviteV1Request {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        state_key: ::std::string::String,
+        content: crate::server_server::InviteEventContent,
+    ) -> Self {
+        Self {
+            sender,
+            origin,
+            origin_server_ts,
+            r#type,
+            state_key,
+            content,
+            unsigned: ::std::option::Option::None,
+        }
+    }
+}
 /// Information included alongside the event that is not signed. May include more
 /// than what is listed here.
 ///
@@ -71,4 +93,11 @@ pub struct EventContainer {
     /// An invite event. Note that events have a different format depending on the
     /// room version - check the [room version specification](https://spec.matrix.org/v1.19/rooms) for precise event formats.
     pub event: crate::server_server::InviteEvent,
+}
+impl EventContainer {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(event: crate::server_server::InviteEvent) -> Self {
+        Self { event }
+    }
 }

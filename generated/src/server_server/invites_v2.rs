@@ -31,6 +31,20 @@ pub struct SendInviteV2Request {
         ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
     >,
 }
+impl SendInviteV2Request {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_version: ::std::string::String,
+        event: crate::server_server::InviteEvent,
+    ) -> Self {
+        Self {
+            room_version,
+            event,
+            invite_room_state: ::std::option::Option::None,
+        }
+    }
+}
 /// An object containing the signed invite event.
 ///
 /// Spec source: `api/server-server/invites-v2.yaml#/paths/~1invite~1{roomId}~1{eventId}/put/responses/200/content/application~1json/schema`.
@@ -39,6 +53,13 @@ pub struct SendInviteV2Response {
     /// An invite event. Note that events have a different format depending on the
     /// room version - check the [room version specification](https://spec.matrix.org/v1.19/rooms) for precise event formats.
     pub event: crate::server_server::InviteEvent,
+}
+impl SendInviteV2Response {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(event: crate::server_server::InviteEvent) -> Self {
+        Self { event }
+    }
 }
 /// Response body of `PUT /_matrix/federation/v2/invite/{roomId}/{eventId}` (`sendInviteV2`) with status 400: The request is invalid or the room the server is attempting
 /// to join has a version that is not listed in the `ver`
@@ -63,4 +84,15 @@ pub struct SendInviteV2ResponseN400 {
     /// is `M_INCOMPATIBLE_ROOM_VERSION`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub room_version: ::std::option::Option<::std::string::String>,
+}
+impl SendInviteV2ResponseN400 {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(errcode: ::std::string::String) -> Self {
+        Self {
+            errcode,
+            error: ::std::option::Option::None,
+            room_version: ::std::option::Option::None,
+        }
+    }
 }

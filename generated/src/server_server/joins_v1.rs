@@ -42,6 +42,27 @@ pub struct MakeJoinResponseEvent {
     /// The content of the event.
     pub content: crate::server_server::MakeJoinResponseEventContent,
 }
+impl MakeJoinResponseEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        state_key: ::std::string::String,
+        content: crate::server_server::MakeJoinResponseEventContent,
+    ) -> Self {
+        Self {
+            sender,
+            origin,
+            origin_server_ts,
+            r#type,
+            state_key,
+            content,
+        }
+    }
+}
 /// The content of the event.
 ///
 /// Spec source: `api/server-server/joins-v1.yaml#/paths/~1make_join~1{roomId}~1{userId}/get/responses/200/content/application~1json/schema/properties/event/properties/content`.
@@ -61,6 +82,16 @@ pub struct MakeJoinResponseEventContent {
     /// - Added in Matrix v1.2.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub join_authorised_via_users_server: ::std::option::Option<::std::string::String>,
+}
+impl MakeJoinResponseEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(membership: ::std::string::String) -> Self {
+        Self {
+            membership,
+            join_authorised_via_users_server: ::std::option::Option::None,
+        }
+    }
 }
 /// Response body of `GET /_matrix/federation/v1/make_join/{roomId}/{userId}` (`makeJoin`) with status 400: The request is invalid, the room the server is attempting
 /// to join has a version that is not listed in the `ver`
@@ -99,4 +130,15 @@ pub struct MakeJoinResponseN400 {
     /// is `M_INCOMPATIBLE_ROOM_VERSION`.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub room_version: ::std::option::Option<::std::string::String>,
+}
+impl MakeJoinResponseN400 {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(errcode: ::std::string::String) -> Self {
+        Self {
+            errcode,
+            error: ::std::option::Option::None,
+            room_version: ::std::option::Option::None,
+        }
+    }
 }

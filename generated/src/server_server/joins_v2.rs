@@ -21,6 +21,27 @@ pub struct SendJoinV2Request {
     /// The content of the event.
     pub content: crate::server_server::SendJoinV2RequestContent,
 }
+impl SendJoinV2Request {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        state_key: ::std::string::String,
+        content: crate::server_server::SendJoinV2RequestContent,
+    ) -> Self {
+        Self {
+            sender,
+            origin,
+            origin_server_ts,
+            r#type,
+            state_key,
+            content,
+        }
+    }
+}
 /// The content of the event.
 ///
 /// Spec source: `api/server-server/joins-v2.yaml#/paths/~1send_join~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema/properties/content`.
@@ -45,6 +66,16 @@ pub struct SendJoinV2RequestContent {
     /// - Added in Matrix v1.2.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub join_authorised_via_users_server: ::std::option::Option<::std::string::String>,
+}
+impl SendJoinV2RequestContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(membership: ::std::string::String) -> Self {
+        Self {
+            membership,
+            join_authorised_via_users_server: ::std::option::Option::None,
+        }
+    }
 }
 /// Response body of `PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}` (`sendJoinV2`) with status 200: The join event has been accepted into the room.
 ///
@@ -99,4 +130,24 @@ pub struct SendJoinV2Response {
     /// - Added in Matrix v1.6.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub servers_in_room: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+}
+impl SendJoinV2Response {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        auth_chain: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+        state: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Self {
+        Self {
+            members_omitted: ::std::option::Option::None,
+            auth_chain,
+            state,
+            event: ::std::option::Option::None,
+            servers_in_room: ::std::option::Option::None,
+        }
+    }
 }

@@ -23,6 +23,21 @@ pub struct BulkPerspectivesKeyQueryRequest {
         >,
     >,
 }
+impl BulkPerspectivesKeyQueryRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        server_keys: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::collections::BTreeMap<
+                ::std::string::String,
+                crate::server_server::QueryCriteria,
+            >,
+        >,
+    ) -> Self {
+        Self { server_keys }
+    }
+}
 /// The server key IDs to query.
 ///
 /// Spec source: `api/server-server/keys_query.yaml#/paths/~1query/post/requestBody/content/application~1json/schema/properties/server_keys/additionalProperties/additionalProperties`.

@@ -17,6 +17,16 @@ pub struct MakeKnockResponse {
     /// for precise event formats.
     pub event: crate::server_server::MakeKnockResponseEvent,
 }
+impl MakeKnockResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_version: ::std::string::String,
+        event: crate::server_server::MakeKnockResponseEvent,
+    ) -> Self {
+        Self { room_version, event }
+    }
+}
 /// An unsigned template event. Note that events have a different format
 /// depending on the room version - check the [room version specification](https://spec.matrix.org/v1.19/rooms)
 /// for precise event formats.
@@ -39,6 +49,27 @@ pub struct MakeKnockResponseEvent {
     /// The content of the event.
     pub content: crate::server_server::MakeKnockResponseEventContent,
 }
+impl MakeKnockResponseEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        state_key: ::std::string::String,
+        content: crate::server_server::MakeKnockResponseEventContent,
+    ) -> Self {
+        Self {
+            sender,
+            origin,
+            origin_server_ts,
+            r#type,
+            state_key,
+            content,
+        }
+    }
+}
 /// The content of the event.
 ///
 /// Spec source: `api/server-server/knocks.yaml#/paths/~1make_knock~1{roomId}~1{userId}/get/responses/200/content/application~1json/schema/properties/event/properties/content`.
@@ -46,6 +77,13 @@ pub struct MakeKnockResponseEvent {
 pub struct MakeKnockResponseEventContent {
     /// The value `knock`.
     pub membership: ::std::string::String,
+}
+impl MakeKnockResponseEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(membership: ::std::string::String) -> Self {
+        Self { membership }
+    }
 }
 /// Response body of `GET /_matrix/federation/v1/make_knock/{roomId}/{userId}` (`makeKnock`) with status 400: The request is invalid or the room the server is attempting
 /// to knock upon has a version that is not listed in the `ver`
@@ -67,6 +105,17 @@ pub struct MakeKnockResponseN400 {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub room_version: ::std::option::Option<::std::string::String>,
 }
+impl MakeKnockResponseN400 {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(errcode: ::std::string::String) -> Self {
+        Self {
+            errcode,
+            error: ::std::option::Option::None,
+            room_version: ::std::option::Option::None,
+        }
+    }
+}
 /// Request body of `PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}` (`sendKnock`).
 ///
 /// Spec source: `api/server-server/knocks.yaml#/paths/~1send_knock~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema`.
@@ -87,6 +136,27 @@ pub struct SendKnockRequest {
     /// The content of the event.
     pub content: crate::server_server::SendKnockRequestContent,
 }
+impl SendKnockRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        state_key: ::std::string::String,
+        content: crate::server_server::SendKnockRequestContent,
+    ) -> Self {
+        Self {
+            sender,
+            origin,
+            origin_server_ts,
+            r#type,
+            state_key,
+            content,
+        }
+    }
+}
 /// The content of the event.
 ///
 /// Spec source: `api/server-server/knocks.yaml#/paths/~1send_knock~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema/properties/content`.
@@ -94,6 +164,13 @@ pub struct SendKnockRequest {
 pub struct SendKnockRequestContent {
     /// The value `knock`.
     pub membership: ::std::string::String,
+}
+impl SendKnockRequestContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(membership: ::std::string::String) -> Self {
+        Self { membership }
+    }
 }
 /// Response body of `PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}` (`sendKnock`) with status 200: Information about the room to pass along to clients regarding the
 /// knock.
@@ -121,4 +198,15 @@ pub struct SendKnockResponse {
     pub knock_room_state: ::std::vec::Vec<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+impl SendKnockResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        knock_room_state: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Self {
+        Self { knock_room_state }
+    }
 }

@@ -42,6 +42,27 @@ pub struct MakeLeaveResponseEvent {
     /// The content of the event.
     pub content: crate::server_server::MakeLeaveResponseEventContent,
 }
+impl MakeLeaveResponseEvent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        state_key: ::std::string::String,
+        content: crate::server_server::MakeLeaveResponseEventContent,
+    ) -> Self {
+        Self {
+            sender,
+            origin,
+            origin_server_ts,
+            r#type,
+            state_key,
+            content,
+        }
+    }
+}
 /// The content of the event.
 ///
 /// Spec source: `api/server-server/leaving-v1.yaml#/paths/~1make_leave~1{roomId}~1{userId}/get/responses/200/content/application~1json/schema/properties/event/properties/content`.
@@ -49,4 +70,11 @@ pub struct MakeLeaveResponseEvent {
 pub struct MakeLeaveResponseEventContent {
     /// The value `leave`.
     pub membership: ::std::string::String,
+}
+impl MakeLeaveResponseEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(membership: ::std::string::String) -> Self {
+        Self { membership }
+    }
 }

@@ -23,6 +23,29 @@ pub struct SendLeaveV2Request {
     /// This field must be present but is ignored; it may be 0.
     pub depth: i64,
 }
+impl SendLeaveV2Request {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        sender: ::std::string::String,
+        origin: ::std::string::String,
+        origin_server_ts: i64,
+        r#type: ::std::string::String,
+        state_key: ::std::string::String,
+        content: crate::server_server::SendLeaveV2RequestContent,
+        depth: i64,
+    ) -> Self {
+        Self {
+            sender,
+            origin,
+            origin_server_ts,
+            r#type,
+            state_key,
+            content,
+            depth,
+        }
+    }
+}
 /// The content of the event.
 ///
 /// Spec source: `api/server-server/leaving-v2.yaml#/paths/~1send_leave~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema/properties/content`.
@@ -30,4 +53,11 @@ pub struct SendLeaveV2Request {
 pub struct SendLeaveV2RequestContent {
     /// The value `leave`.
     pub membership: ::std::string::String,
+}
+impl SendLeaveV2RequestContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(membership: ::std::string::String) -> Self {
+        Self { membership }
+    }
 }

@@ -13,3 +13,10 @@ pub struct ExchangeOpenIdTokenResponse {
     /// `@alice:matrix.org`, the result is invalid).
     pub sub: ::std::string::String,
 }
+impl ExchangeOpenIdTokenResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(sub: ::std::string::String) -> Self {
+        Self { sub }
+    }
+}

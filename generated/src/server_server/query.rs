@@ -12,6 +12,16 @@ pub struct QueryRoomDirectoryResponse {
     /// list may or may not include the server answering the query.
     pub servers: ::std::vec::Vec<::std::string::String>,
 }
+impl QueryRoomDirectoryResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: ::std::string::String,
+        servers: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Self { room_id, servers }
+    }
+}
 /// Response body of `GET /_matrix/federation/v1/query/profile` (`queryProfile`) with status 200: The profile for the user. If a `field` is specified in the request, the response
 /// MUST only include the specified `field`. If no `field` was specified, the response
 /// SHOULD include all of the fields of the user's profile that can be made public, such

@@ -18,3 +18,13 @@ pub struct AskPolicyServerToSignResponseN403 {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub error: ::std::option::Option<::std::string::String>,
 }
+impl AskPolicyServerToSignResponseN403 {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(errcode: ::std::string::String) -> Self {
+        Self {
+            errcode,
+            error: ::std::option::Option::None,
+        }
+    }
+}

@@ -20,6 +20,23 @@ pub struct GetSpaceHierarchyResponse {
     /// consider these room IDs as not accessible from anywhere. They should not be re-requested.
     pub inaccessible_children: ::std::vec::Vec<::std::string::String>,
 }
+impl GetSpaceHierarchyResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room: crate::server_server::GetSpaceHierarchyResponseRoom,
+        children: ::std::vec::Vec<
+            crate::server_server::GetSpaceHierarchyResponseChildrenItem,
+        >,
+        inaccessible_children: ::std::vec::Vec<::std::string::String>,
+    ) -> Self {
+        Self {
+            room,
+            children,
+            inaccessible_children,
+        }
+    }
+}
 /// `api/server-server/space_hierarchy.yaml` from the spec.
 ///
 /// Spec source: `api/server-server/space_hierarchy.yaml#/paths/~1hierarchy~1{roomId}/get/responses/200/content/application~1json/schema/properties/children/items`.
@@ -30,7 +47,7 @@ pub struct GetSpaceHierarchyResponseChildrenItem {
     /// - Spec constraint, format: `mx-room-alias`
     /// - Spec constraint, pattern: `^#`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub canonical_alias: ::std::option::Option<::std::string::String>,
+    pub canonical_alias: ::std::option::Option<crate::identifiers::RoomAlias>,
     /// The name of the room, if any.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
@@ -40,7 +57,7 @@ pub struct GetSpaceHierarchyResponseChildrenItem {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The plain text topic of the room. Omitted if no `text/plain` mimetype
     /// exists in [`m.room.topic`](https://spec.matrix.org/v1.19/client-server-api/#mroomtopic).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -68,19 +85,47 @@ pub struct GetSpaceHierarchyResponseChildrenItem {
     /// If the room is a [restricted room](https://spec.matrix.org/v1.19/server-server-api/#restricted-rooms), these are the room IDs which
     /// are specified by the join rules. Empty or omitted otherwise.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub allowed_room_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub allowed_room_ids: ::std::option::Option<
+        ::std::vec::Vec<crate::identifiers::RoomId>,
+    >,
     /// The encryption algorithm to be used to encrypt messages sent in the
     /// room.
     ///
     /// - Added in Matrix v1.15.
     /// - Spec constraint, one of: `m.megolm.v1.aes-sha2`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub encryption: ::std::option::Option<::std::string::String>,
+    pub encryption: ::std::option::Option<crate::constants::MMegolmV1AesSha2>,
     /// The version of the room.
     ///
     /// - Added in Matrix v1.15.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub room_version: ::std::option::Option<::std::string::String>,
+}
+impl GetSpaceHierarchyResponseChildrenItem {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        num_joined_members: i64,
+        room_id: crate::identifiers::RoomId,
+        world_readable: bool,
+        guest_can_join: bool,
+    ) -> Self {
+        Self {
+            canonical_alias: ::std::option::Option::None,
+            name: ::std::option::Option::None,
+            num_joined_members,
+            room_id,
+            topic: ::std::option::Option::None,
+            world_readable,
+            guest_can_join,
+            avatar_url: ::std::option::Option::None,
+            join_rule: ::std::option::Option::None,
+            room_type: ::std::option::Option::None,
+            allowed_room_ids: ::std::option::Option::None,
+            encryption: ::std::option::Option::None,
+            room_version: ::std::option::Option::None,
+        }
+    }
 }
 /// A summary of the room requested.
 ///
@@ -92,7 +137,7 @@ pub struct GetSpaceHierarchyResponseRoom {
     /// - Spec constraint, format: `mx-room-alias`
     /// - Spec constraint, pattern: `^#`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub canonical_alias: ::std::option::Option<::std::string::String>,
+    pub canonical_alias: ::std::option::Option<crate::identifiers::RoomAlias>,
     /// The name of the room, if any.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub name: ::std::option::Option<::std::string::String>,
@@ -102,7 +147,7 @@ pub struct GetSpaceHierarchyResponseRoom {
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The plain text topic of the room. Omitted if no `text/plain` mimetype
     /// exists in [`m.room.topic`](https://spec.matrix.org/v1.19/client-server-api/#mroomtopic).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -130,14 +175,16 @@ pub struct GetSpaceHierarchyResponseRoom {
     /// If the room is a [restricted room](https://spec.matrix.org/v1.19/server-server-api/#restricted-rooms), these are the room IDs which
     /// are specified by the join rules. Empty or omitted otherwise.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub allowed_room_ids: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub allowed_room_ids: ::std::option::Option<
+        ::std::vec::Vec<crate::identifiers::RoomId>,
+    >,
     /// The encryption algorithm to be used to encrypt messages sent in the
     /// room.
     ///
     /// - Added in Matrix v1.15.
     /// - Spec constraint, one of: `m.megolm.v1.aes-sha2`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub encryption: ::std::option::Option<::std::string::String>,
+    pub encryption: ::std::option::Option<crate::constants::MMegolmV1AesSha2>,
     /// The version of the room.
     ///
     /// - Added in Matrix v1.15.
@@ -149,8 +196,38 @@ pub struct GetSpaceHierarchyResponseRoom {
     ///
     /// If the room is not a space-room, this should be empty.
     pub children_state: ::std::vec::Vec<
-        crate::server_server::GetSpaceHierarchyResponseRoomChildrenStateItem,
+        ::matrix_api_runtime::Raw<crate::events::AnyStrippedStateEvent>,
     >,
+}
+impl GetSpaceHierarchyResponseRoom {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        num_joined_members: i64,
+        room_id: crate::identifiers::RoomId,
+        world_readable: bool,
+        guest_can_join: bool,
+        children_state: ::std::vec::Vec<
+            ::matrix_api_runtime::Raw<crate::events::AnyStrippedStateEvent>,
+        >,
+    ) -> Self {
+        Self {
+            canonical_alias: ::std::option::Option::None,
+            name: ::std::option::Option::None,
+            num_joined_members,
+            room_id,
+            topic: ::std::option::Option::None,
+            world_readable,
+            guest_can_join,
+            avatar_url: ::std::option::Option::None,
+            join_rule: ::std::option::Option::None,
+            room_type: ::std::option::Option::None,
+            allowed_room_ids: ::std::option::Option::None,
+            encryption: ::std::option::Option::None,
+            room_version: ::std::option::Option::None,
+            children_state,
+        }
+    }
 }
 /// `api/server-server/space_hierarchy.yaml` from the spec.
 ///
@@ -167,9 +244,28 @@ pub struct GetSpaceHierarchyResponseRoomChildrenStateItem {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// The `origin_server_ts` for the event.
     ///
     /// - Spec constraint, format: `int64`
     pub origin_server_ts: i64,
+}
+impl GetSpaceHierarchyResponseRoomChildrenStateItem {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        state_key: ::std::string::String,
+        r#type: ::std::string::String,
+        sender: crate::identifiers::UserId,
+        origin_server_ts: i64,
+    ) -> Self {
+        Self {
+            content,
+            state_key,
+            r#type,
+            sender,
+            origin_server_ts,
+        }
+    }
 }

@@ -15,11 +15,30 @@ pub struct OnBindThirdPartyIdentifierRequest {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub mxid: ::std::string::String,
+    pub mxid: crate::identifiers::UserId,
     /// A list of pending invites that the third-party identifier has received.
     pub invites: ::std::vec::Vec<
         crate::server_server::OnBindThirdPartyIdentifierRequestInvitesItem,
     >,
+}
+impl OnBindThirdPartyIdentifierRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        medium: ::std::string::String,
+        address: ::std::string::String,
+        mxid: crate::identifiers::UserId,
+        invites: ::std::vec::Vec<
+            crate::server_server::OnBindThirdPartyIdentifierRequestInvitesItem,
+        >,
+    ) -> Self {
+        Self {
+            medium,
+            address,
+            mxid,
+            invites,
+        }
+    }
 }
 /// Third-party Invite
 ///
@@ -35,20 +54,41 @@ pub struct OnBindThirdPartyIdentifierRequestInvitesItem {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub mxid: ::std::string::String,
+    pub mxid: crate::identifiers::UserId,
     /// The room ID the invite is valid for.
     ///
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The user ID that sent the invite.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// A block of content which has been signed by the identity server, which
     /// homeservers can use to verify the event. Clients should ignore this.
     pub signed: crate::events::SignedThirdPartyInvite,
+}
+impl OnBindThirdPartyIdentifierRequestInvitesItem {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        medium: ::std::string::String,
+        address: ::std::string::String,
+        mxid: crate::identifiers::UserId,
+        room_id: crate::identifiers::RoomId,
+        sender: crate::identifiers::UserId,
+        signed: crate::events::SignedThirdPartyInvite,
+    ) -> Self {
+        Self {
+            medium,
+            address,
+            mxid,
+            room_id,
+            sender,
+            signed,
+        }
+    }
 }
 /// Request body of `PUT /_matrix/federation/v1/exchange_third_party_invite/{roomId}` (`exchangeThirdPartyInvite`).
 ///
@@ -67,14 +107,33 @@ pub struct ExchangeThirdPartyInviteRequest {
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub sender: ::std::string::String,
+    pub sender: crate::identifiers::UserId,
     /// The user ID of the invited user
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
-    pub state_key: ::std::string::String,
+    pub state_key: crate::identifiers::UserId,
     /// The event content
     pub content: crate::server_server::EventContent,
+}
+impl ExchangeThirdPartyInviteRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        r#type: ::std::string::String,
+        room_id: ::std::string::String,
+        sender: crate::identifiers::UserId,
+        state_key: crate::identifiers::UserId,
+        content: crate::server_server::EventContent,
+    ) -> Self {
+        Self {
+            r#type,
+            room_id,
+            sender,
+            state_key,
+            content,
+        }
+    }
 }
 /// The event content
 ///
@@ -85,6 +144,19 @@ pub struct EventContent {
     pub membership: ::std::string::String,
     /// The third-party invite
     pub third_party_invite: crate::server_server::ExchangeThirdPartyInviteRequestContentThirdPartyInvite,
+}
+impl EventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        membership: ::std::string::String,
+        third_party_invite: crate::server_server::ExchangeThirdPartyInviteRequestContentThirdPartyInvite,
+    ) -> Self {
+        Self {
+            membership,
+            third_party_invite,
+        }
+    }
 }
 /// The third-party invite
 ///
@@ -97,4 +169,14 @@ pub struct ExchangeThirdPartyInviteRequestContentThirdPartyInvite {
     /// A block of content which has been signed by the identity server, which
     /// homeservers can use to verify the event. Clients should ignore this.
     pub signed: crate::events::SignedThirdPartyInvite,
+}
+impl ExchangeThirdPartyInviteRequestContentThirdPartyInvite {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        display_name: ::std::string::String,
+        signed: crate::events::SignedThirdPartyInvite,
+    ) -> Self {
+        Self { display_name, signed }
+    }
 }

@@ -26,6 +26,24 @@ pub struct SendTransactionRequest {
         ::std::vec::Vec<crate::server_server::EduWithExample>,
     >,
 }
+impl SendTransactionRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        origin: ::std::string::String,
+        origin_server_ts: i64,
+        pdus: ::std::vec::Vec<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+        >,
+    ) -> Self {
+        Self {
+            origin,
+            origin_server_ts,
+            pdus,
+            edus: ::std::option::Option::None,
+        }
+    }
+}
 /// The results for the processing of each PDU in the transaction.
 ///
 /// Spec source: `api/server-server/transactions.yaml#/paths/~1send~1{txnId}/put/responses/200/content/application~1json/schema`.
@@ -34,9 +52,21 @@ pub struct SendTransactionResponse {
     /// The PDUs from the original transaction. The string key represents the ID of the
     /// PDU (event) that was processed.
     pub pdus: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::EventId,
         crate::server_server::PduProcessingResult,
     >,
+}
+impl SendTransactionResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        pdus: ::std::collections::BTreeMap<
+            crate::identifiers::EventId,
+            crate::server_server::PduProcessingResult,
+        >,
+    ) -> Self {
+        Self { pdus }
+    }
 }
 /// Information about how the PDU was handled.
 ///

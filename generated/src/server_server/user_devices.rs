@@ -26,6 +26,23 @@ pub struct GetUserDevicesResponse {
         crate::server_server::GetUserDevicesResponseSelfSigningKey,
     >,
 }
+impl GetUserDevicesResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_id: ::std::string::String,
+        stream_id: i64,
+        devices: ::std::vec::Vec<crate::server_server::UserDevice>,
+    ) -> Self {
+        Self {
+            user_id,
+            stream_id,
+            devices,
+            master_key: ::std::option::Option::None,
+            self_signing_key: ::std::option::Option::None,
+        }
+    }
+}
 /// User Device
 ///
 /// Spec source: `api/server-server/user_devices.yaml#/paths/~1user~1devices~1{userId}/get/responses/200/content/application~1json/schema/properties/devices/items`.
@@ -38,6 +55,20 @@ pub struct UserDevice {
     /// Optional display name for the device.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub device_display_name: ::std::option::Option<::std::string::String>,
+}
+impl UserDevice {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        device_id: ::std::string::String,
+        keys: crate::client_server::DeviceKeys,
+    ) -> Self {
+        Self {
+            device_id,
+            keys,
+            device_display_name: ::std::option::Option::None,
+        }
+    }
 }
 /// The user\'s master signing key.
 ///
@@ -63,6 +94,22 @@ pub struct GetUserDevicesResponseMasterKey {
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
 }
+impl GetUserDevicesResponseMasterKey {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_id: ::std::string::String,
+        usage: ::std::vec::Vec<crate::client_server::CrossSigningKeyUsageItem>,
+        keys: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+    ) -> Self {
+        Self {
+            user_id,
+            usage,
+            keys,
+            signatures: ::std::option::Option::None,
+        }
+    }
+}
 /// The user\'s self-signing key.
 ///
 /// Spec source: `api/server-server/user_devices.yaml#/paths/~1user~1devices~1{userId}/get/responses/200/content/application~1json/schema/properties/self_signing_key`.
@@ -86,4 +133,20 @@ pub struct GetUserDevicesResponseSelfSigningKey {
     pub signatures: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+}
+impl GetUserDevicesResponseSelfSigningKey {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_id: ::std::string::String,
+        usage: ::std::vec::Vec<crate::client_server::CrossSigningKeyUsageItem>,
+        keys: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+    ) -> Self {
+        Self {
+            user_id,
+            usage,
+            keys,
+            signatures: ::std::option::Option::None,
+        }
+    }
 }

@@ -10,9 +10,21 @@ pub struct ClaimUserEncryptionKeysRequest {
     /// device ID to algorithm name. Requested users must be local
     /// to the receiving homeserver.
     pub one_time_keys: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     >,
+}
+impl ClaimUserEncryptionKeysRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        one_time_keys: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+    ) -> Self {
+        Self { one_time_keys }
+    }
 }
 /// Response body of `POST /_matrix/federation/v1/user/keys/claim` (`claimUserEncryptionKeys`) with status 200: The claimed keys.
 ///
@@ -25,7 +37,7 @@ pub struct ClaimUserEncryptionKeysResponse {
     /// See the [Client-Server Key Algorithms](https://spec.matrix.org/v1.19/client-server-api/#key-algorithms) section for more information on
     /// the Key Object format.
     pub one_time_keys: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<
             ::std::string::String,
             ::std::collections::BTreeMap<
@@ -34,6 +46,24 @@ pub struct ClaimUserEncryptionKeysResponse {
             >,
         >,
     >,
+}
+impl ClaimUserEncryptionKeysResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        one_time_keys: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::collections::BTreeMap<
+                ::std::string::String,
+                ::std::collections::BTreeMap<
+                    ::std::string::String,
+                    crate::server_server::ClaimUserEncryptionKeysResponseOneTimeKeysValueValueValue,
+                >,
+            >,
+        >,
+    ) -> Self {
+        Self { one_time_keys }
+    }
 }
 /// `api/server-server/user_keys.yaml` from the spec.
 ///
@@ -59,6 +89,19 @@ pub struct KeyObject {
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     >,
 }
+impl KeyObject {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        key: ::std::string::String,
+        signatures: ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+    ) -> Self {
+        Self { key, signatures }
+    }
+}
 /// Request body of `POST /_matrix/federation/v1/user/keys/query` (`queryUserEncryptionKeys`).
 ///
 /// Spec source: `api/server-server/user_keys.yaml#/paths/~1user~1keys~1query/post/requestBody/content/application~1json/schema`.
@@ -69,9 +112,21 @@ pub struct QueryUserEncryptionKeysRequest {
     /// corresponding user.  Requested users must be local to the
     /// receiving homeserver.
     pub device_keys: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::vec::Vec<::std::string::String>,
     >,
+}
+impl QueryUserEncryptionKeysRequest {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        device_keys: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::vec::Vec<::std::string::String>,
+        >,
+    ) -> Self {
+        Self { device_keys }
+    }
 }
 /// Response body of `POST /_matrix/federation/v1/user/keys/query` (`queryUserEncryptionKeys`) with status 200: The device information.
 ///
@@ -84,7 +139,7 @@ pub struct QueryUserEncryptionKeysResponse {
     /// `/keys/upload`, with the addition of an `unsigned`
     /// property.
     pub device_keys: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<
             ::std::string::String,
             crate::server_server::QueryUserEncryptionKeysResponseDeviceKeysValueValue,
@@ -101,7 +156,7 @@ pub struct QueryUserEncryptionKeysResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub master_keys: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             crate::client_server::CrossSigningKey,
         >,
     >,
@@ -114,10 +169,29 @@ pub struct QueryUserEncryptionKeysResponse {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub self_signing_keys: ::std::option::Option<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             crate::client_server::CrossSigningKey,
         >,
     >,
+}
+impl QueryUserEncryptionKeysResponse {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        device_keys: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::collections::BTreeMap<
+                ::std::string::String,
+                crate::server_server::QueryUserEncryptionKeysResponseDeviceKeysValueValue,
+            >,
+        >,
+    ) -> Self {
+        Self {
+            device_keys,
+            master_keys: ::std::option::Option::None,
+            self_signing_keys: ::std::option::Option::None,
+        }
+    }
 }
 /// `api/server-server/user_keys.yaml` from the spec.
 ///
@@ -141,7 +215,7 @@ pub struct QueryUserEncryptionKeysResponseDeviceKeysValueValue {
     ///
     /// The signature is calculated using the process described at [Signing JSON](https://spec.matrix.org/v1.19/appendices/#signing-json).
     pub signatures: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     >,
     /// Additional data added to the device key information
@@ -149,6 +223,29 @@ pub struct QueryUserEncryptionKeysResponseDeviceKeysValueValue {
     /// signatures.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unsigned: ::std::option::Option<crate::server_server::UnsignedDeviceInfo>,
+}
+impl QueryUserEncryptionKeysResponseDeviceKeysValueValue {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_id: ::std::string::String,
+        device_id: ::std::string::String,
+        algorithms: ::std::vec::Vec<::std::string::String>,
+        keys: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        signatures: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
+        >,
+    ) -> Self {
+        Self {
+            user_id,
+            device_id,
+            algorithms,
+            keys,
+            signatures,
+            unsigned: ::std::option::Option::None,
+        }
+    }
 }
 /// Additional data added to the device key information
 /// by intermediate servers, and not covered by the

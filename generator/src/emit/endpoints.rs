@@ -83,28 +83,42 @@ fn path_param_names(path: &str) -> Vec<String> {
     out
 }
 
+/// The Rust field names of a parameter struct, in order (`snake`, made unique).
+fn param_field_names(params: &[&Param]) -> Vec<String> {
+    let mut used: Vec<String> = Vec::new();
+    params
+        .iter()
+        .map(|p| {
+            let mut fname = snake(&p.name);
+            while used.contains(&fname) {
+                fname.push('_');
+            }
+            used.push(fname.clone());
+            fname
+        })
+        .collect()
+}
+
+/// Whether a parameter is exploded into the query string (an object of arbitrary keys).
+fn is_map_param(p: &Param) -> bool {
+    matches!(p.ty, Ty::Map(_) | Ty::Object)
+}
+
 /// A struct of parameters (path, query or headers), fields named by `snake`.
 fn param_struct(api: &Api, name: &str, params: &[&Param], ctx: &DocContext, header_names: bool) -> TokenStream {
     let name = format_ident!("{}", name);
-    let mut used = Vec::new();
     let mut all_optional = true;
-    let fields = params.iter().map(|p| {
-        let mut fname = snake(&p.name);
-        while used.contains(&fname) {
-            fname.push('_');
-        }
-        used.push(fname.clone());
-        let f = ident(&fname);
+    let names = param_field_names(params);
+    let fields = params.iter().zip(&names).map(|(p, fname)| {
+        let f = ident(fname);
         let wire = if header_names { p.name.to_ascii_lowercase() } else { p.name.clone() };
         let ty = rust_type(api, p.ty.strip_nullable());
-        let is_map = matches!(p.ty, Ty::Map(_) | Ty::Object);
         let mut doc = render(&p.doc, ctx);
         if doc.is_empty() {
             doc = format!("`{}`", p.name);
         }
         let docs = doc_attrs(&doc);
-        if is_map {
-            // An object of arbitrary keys, exploded into the query string.
+        if is_map_param(p) {
             return quote! { #docs #[serde(flatten)] pub #f: #ty, };
         }
         let rename = if fname.trim_start_matches("r#") != wire { quote! { rename = #wire, } } else { quote! {} };
@@ -128,6 +142,55 @@ fn param_struct(api: &Api, name: &str, params: &[&Param], ctx: &DocContext, head
     }
 }
 
+/// Whether an error status documents a body of its own, not the standard
+/// Matrix error (a struct with a required `errcode`).
+fn is_typed_error(api: &Api, content: &[Content]) -> bool {
+    let BodyKind::Json(Ty::Named(id)) = body_kind(content) else {
+        return false;
+    };
+    match &api.ty(id).kind {
+        crate::ir::TypeKind::Struct { fields, .. } => !fields.iter().any(|f| f.wire_name == "errcode" && f.required),
+        _ => false,
+    }
+}
+
+/// What `Request::new` takes for one parameter struct (its required
+/// parameters) and how it builds the struct (the rest absent).
+fn param_constructor(
+    api: &Api,
+    struct_name: &str,
+    params: &[&Param],
+    taken: &mut Vec<String>,
+) -> (Vec<(String, TokenStream)>, TokenStream) {
+    let struct_ident = format_ident!("{}", struct_name);
+    let names = param_field_names(params);
+    let mut args = Vec::new();
+    let mut inits = Vec::new();
+    for (p, fname) in params.iter().zip(&names) {
+        let f = ident(fname);
+        if p.required && !is_map_param(p) {
+            let mut arg_name = fname.clone();
+            while taken.contains(&arg_name) {
+                arg_name.push('_');
+            }
+            taken.push(arg_name.clone());
+            let arg = ident(&arg_name);
+            let ty = rust_type(api, p.ty.strip_nullable());
+            args.push((arg_name.clone(), quote! { #arg: #ty }));
+            if arg_name == *fname {
+                inits.push(quote! { #f, });
+            } else {
+                inits.push(quote! { #f: #arg, });
+            }
+        } else if is_map_param(p) {
+            inits.push(quote! { #f: ::std::default::Default::default(), });
+        } else {
+            inits.push(quote! { #f: ::std::option::Option::None, });
+        }
+    }
+    (args, quote! { #struct_ident { #(#inits)* } })
+}
+
 /// The `Response` case for a status (`200` → `Ok`, `302` → `Found`).
 pub fn variant_name(status: &str) -> String {
     match status {
@@ -139,6 +202,11 @@ pub fn variant_name(status: &str) -> String {
         "302" => "Found".into(),
         "307" => "TemporaryRedirect".into(),
         "308" => "PermanentRedirect".into(),
+        "400" => "BadRequest".into(),
+        "401" => "Unauthorized".into(),
+        "403" => "Forbidden".into(),
+        "404" => "NotFound".into(),
+        "429" => "TooManyRequests".into(),
         other => format!("Status{other}"),
     }
 }
@@ -182,6 +250,81 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
     let header_struct = param_struct(api, "Headers", &by_place(ParamIn::Header), ctx, true);
 
     let body_ty = body_type(api, &request_kind);
+    let mut taken = Vec::new();
+    let (path_args, path_init) = param_constructor(api, "Path", &path_list, &mut taken);
+    let (query_args, query_init) = param_constructor(api, "Query", &by_place(ParamIn::Query), &mut taken);
+    let (header_args, header_init) = param_constructor(api, "Headers", &by_place(ParamIn::Header), &mut taken);
+    let (body_arg, body_init) = match &request_kind {
+        BodyKind::Empty => (Vec::new(), quote! { body: ::matrix_api_runtime::Empty {}, }),
+        _ => {
+            let mut name = "body".to_owned();
+            while taken.contains(&name) {
+                name.push('_');
+            }
+            let arg = format_ident!("{}", name);
+            let init = if name == "body" {
+                quote! { body, }
+            } else {
+                quote! { body: #arg, }
+            };
+            (vec![(name.clone(), quote! { #arg: #body_ty })], init)
+        }
+    };
+    let all_args: Vec<&TokenStream> = path_args
+        .iter()
+        .chain(&query_args)
+        .chain(&header_args)
+        .chain(&body_arg)
+        .map(|(_, a)| a)
+        .collect();
+    // Sending an event (`{eventType}` in the path, any object as the body):
+    // typed content names its own event type.
+    let typed_send = match &request_kind {
+        BodyKind::Json(Ty::Object) if path_params.iter().any(|p| p == "eventType") => {
+            let event_type_arg = path_list
+                .iter()
+                .zip(param_field_names(&path_list))
+                .find(|(p, _)| p.name == "eventType")
+                .map(|(_, f)| f);
+            event_type_arg.map(|event_type_field| {
+                let params = || path_args.iter().chain(&query_args).chain(&header_args);
+                let keep: Vec<&TokenStream> = params()
+                    .filter(|(name, _)| *name != event_type_field)
+                    .map(|(_, a)| a)
+                    .collect();
+                let names: Vec<TokenStream> = params()
+                    .map(|(name, _)| {
+                        if *name == event_type_field {
+                            quote! { C::EVENT_TYPE.into() }
+                        } else {
+                            let id = ident(name);
+                            quote! { #id }
+                        }
+                    })
+                    .collect();
+                quote! {
+                    /// A request that sends typed content: the event type comes from
+                    /// the content's type (`EventContent::EVENT_TYPE`).
+                    pub fn with_content<C>(#(#keep,)* content: &C) -> ::std::result::Result<Self, ::serde_json::Error>
+                    where
+                        C: ::matrix_api_runtime::events::EventContent + ::serde::Serialize,
+                    {
+                        let body = match ::serde_json::to_value(content)? {
+                            ::serde_json::Value::Object(map) => map,
+                            _ => return ::std::result::Result::Err(<::serde_json::Error as ::serde::ser::Error>::custom("event content must be a JSON object")),
+                        };
+                        ::std::result::Result::Ok(Self::new(#(#names,)* body))
+                    }
+                }
+            })
+        }
+        _ => None,
+    };
+    let request_default = if all_args.is_empty() {
+        quote! { Default, }
+    } else {
+        quote! {}
+    };
     let (decode, encode) = match &request_kind {
         BodyKind::Empty => (
             quote! { let _ = (content_type, bytes); ::std::result::Result::Ok(::matrix_api_runtime::Empty {}) },
@@ -202,11 +345,18 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
     let mut header_structs = Vec::new();
     let mut into_arms = Vec::new();
     let mut from_arms = Vec::new();
-    for r in op
-        .responses
-        .iter()
-        .filter(|r| r.status.parse::<u16>().is_ok_and(|s| s < 400))
-    {
+    // Error statuses arrive as `MatrixError`, except those whose documented
+    // body is something else (the user-interactive auth 401): those are
+    // response cases of their own.
+    let mut typed_errors = Vec::new();
+    for r in op.responses.iter().filter(|r| {
+        r.status
+            .parse::<u16>()
+            .is_ok_and(|s| s < 400 || is_typed_error(api, &r.content))
+    }) {
+        if r.status.parse::<u16>().is_ok_and(|s| s >= 400) {
+            typed_errors.push(r.status.parse::<u16>().unwrap_or(0));
+        }
         let status: u16 = r.status.parse().unwrap_or(200);
         let vname = format_ident!("{}", variant_name(&r.status));
         let kind = body_kind(&r.content);
@@ -330,7 +480,7 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
         #(#header_structs)*
 
         /// The request: parameters and body.
-        #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        #[derive(Clone, Debug, #request_default PartialEq, ::serde::Serialize, ::serde::Deserialize)]
         pub struct Request {
             pub path: Path,
             pub query: Query,
@@ -338,7 +488,23 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
             pub body: #body_ty,
         }
 
-        /// A successful response, by status. Error statuses arrive as `MatrixError`.
+        impl Request {
+            /// A request with the required parameters (path first, in the
+            /// order of the path) and the body; optional parameters are absent.
+            #[allow(clippy::too_many_arguments)]
+            pub fn new(#(#all_args),*) -> Self {
+                Request {
+                    path: #path_init,
+                    query: #query_init,
+                    headers: #header_init,
+                    #body_init
+                }
+            }
+            #typed_send
+        }
+
+        /// A successful response, by status, and the error statuses whose
+        /// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
         #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
         pub enum Response {
             #(#variants)*
@@ -370,6 +536,7 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
         }
 
         impl ::matrix_api_runtime::EndpointResponse for Response {
+            const TYPED_ERRORS: &'static [u16] = &[#(#typed_errors),*];
             fn into_http(self) -> ::std::result::Result<::matrix_api_runtime::HttpResponse, ::std::string::String> {
                 #into_body
             }

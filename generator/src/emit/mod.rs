@@ -1,8 +1,11 @@
 //! Emitters: IR → the files of the generated crate. Every emitter returns
 //! token streams; formatting (prettyplease) and writing happen in one place.
 
+pub mod constants;
 pub mod doc;
 pub mod endpoints;
+pub mod event_enums;
+pub mod identifiers;
 pub mod models;
 pub mod registry;
 pub mod types;
@@ -85,6 +88,13 @@ pub fn generate(api: &Api, options: &Options) -> Result<Files> {
             let sub_ident = format_ident!("{}", sub);
             mod_items.push(quote! { mod #sub_ident; pub use #sub_ident::*; });
         }
+        if module == Module::Events && !api.events.is_empty() {
+            files.insert(
+                PathBuf::from("src/events/kinds.rs"),
+                format_file(&header, event_enums::module(api))?,
+            );
+            mod_items.push(quote! { mod kinds; pub use kinds::*; });
+        }
         if let Module::Family(family) = module {
             let ops: Vec<&crate::ir::Operation> = api.operations.iter().filter(|o| o.family == family).collect();
             if !ops.is_empty() {
@@ -113,6 +123,18 @@ pub fn generate(api: &Api, options: &Options) -> Result<Files> {
         files.insert(
             PathBuf::from(format!("src/{}/mod.rs", module.rust_name())),
             format_file(&header, tokens)?,
+        );
+    }
+    if !api.constants.is_empty() {
+        files.insert(
+            PathBuf::from("src/constants.rs"),
+            format_file(&header, constants::module(api))?,
+        );
+    }
+    if !api.identifiers.is_empty() {
+        files.insert(
+            PathBuf::from("src/identifiers.rs"),
+            format_file(&header, identifiers::module(api, &ctx))?,
         );
     }
     files.insert(
@@ -198,7 +220,7 @@ Implement the family trait one operation at a time; the router answers
 # mod example {
 use matrix_api::client_server::endpoints::{self as cs, ClientServerApi};
 use matrix_api::client_server::{GetVersionsResponse, LoginResponse};
-use matrix_api_runtime::{server::Credentials, MatrixError};
+use matrix_api::{Credentials, MatrixError, UserId};
 
 struct Server;
 
@@ -208,29 +230,21 @@ impl ClientServerApi for Server {
         _: cs::get_versions::Request,
         _: Credentials,
     ) -> Result<cs::get_versions::Response, MatrixError> {
-        Ok(cs::get_versions::Response::Ok(GetVersionsResponse {
-            versions: vec!["v1.19".into()],
-            unstable_features: None,
-        }))
+        Ok(cs::get_versions::Response::Ok(GetVersionsResponse::new(vec!["v1.19".into()])))
     }
 
     async fn login(&self, request: cs::login::Request, _: Credentials) -> Result<cs::login::Response, MatrixError> {
         if request.body.password.as_deref() != Some("secret") {
             return Err(MatrixError::forbidden("Invalid password"));
         }
-        let session = serde_json::json!({
-            "user_id": "@alice:example.org",
-            "access_token": "token",
-            "device_id": "DEVICE",
-        });
-        let session: LoginResponse = serde_json::from_value(session).map_err(MatrixError::bad_json)?;
-        Ok(cs::login::Response::Ok(session))
+        let user_id = UserId::new("alice", "example.org").map_err(MatrixError::invalid_param)?;
+        Ok(cs::login::Response::Ok(LoginResponse::new(user_id, "token".into(), "DEVICE".into())))
     }
 }
 
 async fn serve() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8008").await?;
-    matrix_api_runtime::server::serve(listener, cs::router(Server)).await
+    matrix_api::runtime::server::serve(listener, cs::router(Server)).await
 }
 # }
 ```
@@ -241,31 +255,34 @@ async fn serve() -> std::io::Result<()> {
 # #[cfg(all(feature = "client-server", feature = "client"))]
 # mod example {
 use matrix_api::client_server::endpoints as cs;
+use matrix_api::client_server::LoginRequest;
+use matrix_api::events::{AnyRoomMessageEventContent, AnySyncTimelineEvent, RoomMessageTextEventContent};
+use matrix_api::RoomId;
 
 async fn chat() -> Result<(), Box<dyn std::error::Error>> {
     let client = cs::Client::new("http://127.0.0.1:8008");
-    let login: cs::login::Request = serde_json::from_value(serde_json::json!({
-        "path": {}, "query": {}, "headers": {},
-        "body": { "type": "m.login.password", "identifier": { "type": "m.id.user", "user": "alice" }, "password": "secret" }
-    }))?;
-    let cs::login::Response::Ok(session) = client.login(login).await?;
+    let mut login = LoginRequest::new("m.login.password".into());
+    login.user = Some("alice".into());
+    login.password = Some("secret".into());
+    let cs::login::Response::Ok(session) = client.login(cs::login::Request::new(login)).await?;
     let client = cs::Client(client.0.with_access_token(session.access_token));
-    let mut content = serde_json::Map::new();
-    content.insert("msgtype".into(), "m.text".into());
-    content.insert("body".into(), "Hello!".into());
-    let sent = client
-        .send_message(cs::send_message::Request {
-            path: cs::send_message::Path {
-                room_id: "!room:example.org".into(),
-                event_type: "m.room.message".into(),
-                txn_id: "txn1".into(),
-            },
-            query: Default::default(),
-            headers: Default::default(),
-            body: content,
-        })
-        .await?;
-    println!("{sent:?}");
+
+    let room: RoomId = "!room:example.org".parse()?;
+    let hello = AnyRoomMessageEventContent::Text(RoomMessageTextEventContent::new("Hello!".into()));
+    let request = cs::send_message::Request::with_content(room, "txn1".into(), &hello)?;
+    let cs::send_message::Response::Ok(sent) = client.send_message(request).await?;
+    println!("sent {}", sent.event_id);
+
+    let cs::sync::Response::Ok(sync) = client.sync(cs::sync::Request::new()).await?;
+    for (room_id, joined) in sync.rooms.iter().flat_map(|r| r.join.iter().flatten()) {
+        for event in joined.timeline.iter().flat_map(|t| &t.events) {
+            if let Ok(AnySyncTimelineEvent::RoomMessage(message)) = event.deserialize() {
+                if let AnyRoomMessageEventContent::Text(text) = &message.content {
+                    println!("{room_id}: {}: {}", message.sender, text.body);
+                }
+            }
+        }
+    }
     Ok(())
 }
 # }
@@ -308,10 +325,40 @@ fn lib_rs(api: &Api, modules: &[Module], options: &Options) -> TokenStream {
         examples(api)
     );
     let doc = inner_doc_attrs(&doc);
+    let identifiers = if api.identifiers.is_empty() {
+        quote! {}
+    } else {
+        quote! {
+            #[rustfmt::skip]
+            pub mod identifiers;
+            pub use identifiers::*;
+        }
+    };
+    let constants = if api.constants.is_empty() {
+        quote! {}
+    } else {
+        quote! {
+            #[rustfmt::skip]
+            pub mod constants;
+        }
+    };
     quote! {
         #doc
         #![cfg_attr(docsrs, feature(doc_cfg))]
         #![allow(clippy::large_enum_variant, clippy::type_complexity, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items)]
+        /// The hand-written runtime the generated code calls, re-exported so that
+        /// users depend on this crate alone.
+        // (In the order rustfmt keeps, since `lib.rs` is formatted with the workspace.)
+        pub use ::matrix_api_runtime as runtime;
+        #[cfg(feature = "client")]
+        pub use ::matrix_api_runtime::client::ClientError;
+        pub use ::matrix_api_runtime::events::EventContent;
+        pub use ::matrix_api_runtime::id::IdError;
+        #[cfg(feature = "server")]
+        pub use ::matrix_api_runtime::server::Credentials;
+        pub use ::matrix_api_runtime::{ErrorCode, MatrixError, Raw};
+        #identifiers
+        #constants
         #(#mods)*
         #[cfg(feature = "registry")]
         #[rustfmt::skip]

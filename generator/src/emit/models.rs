@@ -49,6 +49,7 @@ pub fn type_item(api: &Api, id: TypeId, ctx: &DocContext) -> TokenStream {
                 }
                 quote! { #vname(#ty), }
             });
+            let text = text_union_impls(&name, variants_of(def));
             quote! {
                 #docs
                 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -56,6 +57,7 @@ pub fn type_item(api: &Api, id: TypeId, ctx: &DocContext) -> TokenStream {
                 pub enum #name {
                     #(#variants)*
                 }
+                #text
             }
         }
         TypeKind::Alias(ty) => {
@@ -63,6 +65,45 @@ pub fn type_item(api: &Api, id: TypeId, ctx: &DocContext) -> TokenStream {
             quote! {
                 #docs
                 pub type #name = #ty;
+            }
+        }
+    }
+}
+
+fn variants_of(def: &TypeDef) -> &[crate::ir::Variant] {
+    match &def.kind {
+        TypeKind::Union { variants } => variants,
+        _ => &[],
+    }
+}
+
+/// A union of identifiers and strings (`RoomId` or `RoomAlias`) is text
+/// whichever it is: `as_str`, `AsRef<str>` and `Display`.
+fn text_union_impls(name: &syn::Ident, variants: &[crate::ir::Variant]) -> TokenStream {
+    if !variants.iter().all(|v| matches!(v.ty, Ty::String | Ty::Identifier(_))) {
+        return quote! {};
+    }
+    let arms = variants.iter().map(|v| {
+        let vname = format_ident!("{}", v.rust_name);
+        quote! { Self::#vname(value) => value.as_str(), }
+    });
+    quote! {
+        impl #name {
+            /// The value as text, whichever variant it is.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    #(#arms)*
+                }
+            }
+        }
+        impl ::std::convert::AsRef<str> for #name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+        impl ::std::fmt::Display for #name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
             }
         }
     }
@@ -87,6 +128,13 @@ fn struct_item(
 ) -> TokenStream {
     let mut all_optional = true;
     let mut field_items = Vec::new();
+    // A core event schema is generic over its content (`SyncRoomEvent<C>`):
+    // the form of every event of its kind.
+    let generic_form = api.is_event_form(id);
+    let def_keeps_unknown = api.ty(id).keeps_unknown;
+    // `new`: the required fields as arguments, constants filled in, the rest absent.
+    let mut args = Vec::new();
+    let mut inits = Vec::new();
     for f in fields {
         let fname = ident(&f.rust_name);
         let mut attrs = Vec::new();
@@ -97,7 +145,19 @@ fn struct_item(
         }
         let boxed = needs_box(api, id, &f.ty);
         let base = |ty: &Ty| {
-            let t = rust_type(api, ty);
+            // Lists of events hold them undecoded, each typed by its kind.
+            // (Not beside flattened extra properties: serde buffers those,
+            // and buffered input cannot be kept as raw JSON.)
+            let raw_list = match ty {
+                Ty::Array(item) if additional.is_none() && !def_keeps_unknown => {
+                    super::event_enums::raw_item(api, item)
+                }
+                _ => None,
+            };
+            let t = match raw_list {
+                Some(item) => quote! { ::std::vec::Vec<#item> },
+                None => rust_type(api, ty),
+            };
             if boxed {
                 quote! { ::std::boxed::Box<#t> }
             } else {
@@ -105,22 +165,47 @@ fn struct_item(
             }
         };
         let ty = match (&f.ty, f.required) {
+            (Ty::Object, true) if generic_form && f.wire_name == "content" => {
+                all_optional = false;
+                args.push(quote! { #fname: C });
+                inits.push(quote! { #fname, });
+                quote! { C }
+            }
             // Required: the value as is (`Option` only when `null` is allowed).
             (Ty::Nullable(inner), true) => {
                 let t = base(inner);
+                all_optional = false;
+                args.push(quote! { #fname: ::std::option::Option<#t> });
+                inits.push(quote! { #fname, });
                 quote! { ::std::option::Option<#t> }
             }
             (ty, true) => {
-                all_optional = false;
-                base(ty)
+                let t = base(ty);
+                if matches!(ty, Ty::Const(_)) {
+                    // A constant has a default: its only value.
+                    inits.push(quote! { #fname: #t, });
+                } else {
+                    all_optional = false;
+                    if boxed {
+                        let inner = rust_type(api, ty);
+                        args.push(quote! { #fname: #inner });
+                        inits.push(quote! { #fname: ::std::boxed::Box::new(#fname), });
+                    } else {
+                        args.push(quote! { #fname: #t });
+                        inits.push(quote! { #fname, });
+                    }
+                }
+                t
             }
             // Optional and nullable: absent, `null` and a value stay distinct.
             (Ty::Nullable(inner), false) => {
+                inits.push(quote! { #fname: ::std::option::Option::None, });
                 attrs.push(quote! { default, skip_serializing_if = "::std::option::Option::is_none", with = "::matrix_api_runtime::double_option" });
                 let t = base(inner);
                 quote! { ::std::option::Option<::std::option::Option<#t>> }
             }
             (ty, false) => {
+                inits.push(quote! { #fname: ::std::option::Option::None, });
                 attrs.push(quote! { default, skip_serializing_if = "::std::option::Option::is_none" });
                 let t = base(ty);
                 quote! { ::std::option::Option<#t> }
@@ -149,17 +234,50 @@ fn struct_item(
             #[serde(flatten)]
             pub additional_properties: ::std::collections::BTreeMap<::std::string::String, #t>,
         });
+        inits.push(quote! { additional_properties: ::std::collections::BTreeMap::new(), });
+    } else if def_keeps_unknown {
+        field_items.push(quote! {
+            /// Fields this version of the spec does not define, kept as received
+            /// (extensions such as `m.relates_to` on a message variant, newer fields).
+            #[serde(flatten)]
+            pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+        });
+        inits.push(quote! { extra: ::std::collections::BTreeMap::new(), });
     }
     let default = if all_optional {
         quote! { Default, }
     } else {
         quote! {}
     };
+    let generics = if generic_form {
+        quote! { <C = ::serde_json::Map<::std::string::String, ::serde_json::Value>> }
+    } else {
+        quote! {}
+    };
+    let constructor = if all_optional {
+        quote! {}
+    } else {
+        let impl_generics = if generic_form {
+            quote! { <C> }
+        } else {
+            quote! {}
+        };
+        quote! {
+            impl #impl_generics #name #impl_generics {
+                /// A value with the required fields; the optional ones are absent.
+                #[allow(clippy::too_many_arguments)]
+                pub fn new(#(#args),*) -> Self {
+                    Self { #(#inits)* }
+                }
+            }
+        }
+    };
     quote! {
         #docs
         #[derive(Clone, Debug, #default PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-        pub struct #name {
+        pub struct #name #generics {
             #(#field_items)*
         }
+        #constructor
     }
 }

@@ -49,7 +49,32 @@ pub fn rust_type(api: &Api, ty: &Ty) -> TokenStream {
             quote! { ::std::option::Option<#inner> }
         }
         Ty::Named(id) => type_path(api, *id),
+        Ty::Identifier(id) => identifier_path(api, *id),
+        Ty::Const(value) => {
+            let name = format_ident!("{}", const_name(api, value));
+            quote! { crate::constants::#name }
+        }
+        Ty::IdMap(key, inner) => {
+            let key = identifier_path(api, *key);
+            let inner = rust_type(api, inner);
+            quote! { ::std::collections::BTreeMap<#key, #inner> }
+        }
     }
+}
+
+/// The Rust name of the constant type for `value` (`m.room.message` →
+/// `MRoomMessage`), unique across the crate.
+pub fn const_name(api: &Api, value: &str) -> String {
+    api.constants
+        .get(value)
+        .cloned()
+        .unwrap_or_else(|| crate::ir::naming_pascal(value))
+}
+
+/// The path of an identifier newtype (`crate::identifiers::UserId`).
+pub fn identifier_path(api: &Api, id: crate::ir::IdentifierId) -> TokenStream {
+    let name = format_ident!("{}", api.identifiers[id].name);
+    quote! { crate::identifiers::#name }
 }
 
 /// A stable textual key for a type expression (`Vec<client_server::Foo>`),
@@ -69,6 +94,9 @@ pub fn ty_key(api: &Api, ty: &Ty) -> String {
             items.iter().map(|t| ty_key(api, t)).collect::<Vec<_>>().join(", ")
         ),
         Ty::Map(inner) => format!("Map<{}>", ty_key(api, inner)),
+        Ty::Identifier(id) => api.identifiers[*id].name.clone(),
+        Ty::Const(value) => format!("{value:?}"),
+        Ty::IdMap(key, inner) => format!("Map<{}, {}>", api.identifiers[*key].name, ty_key(api, inner)),
         Ty::Nullable(inner) => format!("Option<{}>", ty_key(api, inner)),
         Ty::Named(id) => {
             let def = api.ty(*id);

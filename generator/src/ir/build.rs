@@ -3,7 +3,9 @@
 
 use super::naming::{self, pascal};
 use super::schema::{doc_of_map, Converter};
-use super::{Api, Body, Content, Doc, Event, Example, ExampleKind, Operation, Param, Response, Ty, TypeKind};
+use super::{
+    Api, Body, Content, Doc, Event, Example, ExampleKind, KindSource, Operation, Param, Response, Ty, TypeKind,
+};
 use crate::diag::{Location, Result};
 use crate::family::Family;
 use crate::load::api::{self, RawMedia, RawParam};
@@ -53,14 +55,20 @@ pub fn build(store: &DocStore) -> Result<Api> {
             file: file.clone(),
             ty,
             content: None,
+            kinds: Vec::new(),
+            kind_source: KindSource::Unknown,
+            variant_of: None,
         });
     }
+    super::event_kinds::assign(store, &mut api.events)?;
     event_examples(store, &mut api)?;
 
     api.examples.append(&mut conv.examples);
     api.unhandled.append(&mut conv.unhandled);
     api.warnings.append(&mut conv.warnings);
+    api.identifiers = std::mem::take(&mut conv.identifiers);
     naming::assign(conv.drafts, &mut api);
+    api.constants = naming::constants(&api);
 
     for event in &mut api.events {
         if let Ty::Named(id) = event.ty {
@@ -69,6 +77,7 @@ pub fn build(store: &DocStore) -> Result<Api> {
             }
         }
     }
+    mark_open_types(&mut api);
     // One entry per example location (a shared base schema is reached from many parents).
     let mut seen = std::collections::BTreeSet::new();
     api.examples.retain(|e| seen.insert(e.location.clone()));
@@ -76,6 +85,36 @@ pub fn build(store: &DocStore) -> Result<Api> {
     api.unhandled.sort();
     api.unhandled.dedup();
     Ok(api)
+}
+
+/// Event contents, and the `unsigned` data of the generic event forms, keep
+/// fields the spec does not declare: a bridge that forwards an event must
+/// not drop what a newer spec (or an extension) put in it.
+fn mark_open_types(api: &mut Api) {
+    let mut open = Vec::new();
+    for event in &api.events {
+        if let Some(Ty::Named(id)) = event.content {
+            open.push(id);
+        }
+    }
+    for id in 0..api.types.len() {
+        if !api.is_event_form(id) {
+            continue;
+        }
+        if let TypeKind::Struct { fields, .. } = &api.types[id].kind {
+            for f in fields.iter().filter(|f| f.wire_name == "unsigned") {
+                if let Ty::Named(u) = f.ty.strip_nullable() {
+                    open.push(*u);
+                }
+            }
+        }
+    }
+    for id in open {
+        let def = &mut api.types[id];
+        if let TypeKind::Struct { additional: None, .. } = def.kind {
+            def.keeps_unknown = true;
+        }
+    }
 }
 
 fn is_schema_doc(doc: &Value) -> bool {

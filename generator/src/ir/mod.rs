@@ -3,6 +3,7 @@
 //! by an emitter.
 
 mod build;
+pub mod event_kinds;
 mod naming;
 mod schema;
 
@@ -16,6 +17,25 @@ use serde_json::Value;
 
 /// Index of a named type in [`Api::types`].
 pub type TypeId = usize;
+
+/// Index of an identifier format in [`Api::identifiers`].
+pub type IdentifierId = usize;
+
+/// A string format for identifiers (`mx-user-id`), a newtype in the
+/// generated crate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identifier {
+    /// The spec's name (`mx-user-id`).
+    pub format: String,
+    /// The Rust type name (`UserId`).
+    pub name: String,
+    /// From `string-formats.yaml`: the title and the link into the spec.
+    pub title: Option<String>,
+    pub url: Option<String>,
+    /// Whether `string-formats.yaml` lists it (releases before v1.13 use
+    /// formats without listing them).
+    pub listed: bool,
+}
 
 /// A type expression.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -36,6 +56,15 @@ pub enum Ty {
     Tuple(Vec<Ty>),
     /// A JSON object used as a map from string keys to values of one type.
     Map(Box<Ty>),
+    /// A string of a Matrix identifier format (`format: mx-user-id`): an
+    /// index into [`Api::identifiers`].
+    Identifier(IdentifierId),
+    /// A map whose keys are identifiers (`x-pattern-format` on the
+    /// `patternProperties` of a map).
+    IdMap(IdentifierId, Box<Ty>),
+    /// A string with one allowed value (`enum: [m.room.message]`): a
+    /// constant, written automatically and checked on decode.
+    Const(String),
     /// `null` is allowed as well as the inner type.
     Nullable(Box<Ty>),
     Named(TypeId),
@@ -104,6 +133,9 @@ pub struct TypeDef {
     pub origin: Location,
     pub doc: Doc,
     pub kind: TypeKind,
+    /// Keeps fields the spec does not declare (event contents and the
+    /// `unsigned` of event forms), so that forwarding is lossless.
+    pub keeps_unknown: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -169,6 +201,39 @@ pub struct Event {
     pub ty: Ty,
     /// The type of the `content` property, when the event declares one.
     pub content: Option<Ty>,
+    /// What kind of event it is (empty when nothing says; two for events
+    /// sent both to devices and in rooms).
+    pub kinds: Vec<EventKind>,
+    pub kind_source: KindSource,
+    /// For a content variant (`m.room.message$m.text`): the base event's
+    /// schema name and the discriminating value (`m.text`).
+    pub variant_of: Option<(String, String)>,
+}
+
+/// The kinds of events the spec distinguishes by where they travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventKind {
+    MessageLike,
+    State,
+    Ephemeral,
+    GlobalAccountData,
+    RoomAccountData,
+    ToDevice,
+    Presence,
+}
+
+/// Where an event's kind came from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KindSource {
+    /// The schema builds on `state_event.yaml` or `room_event.yaml`.
+    Schema,
+    /// `api-specs/event-kinds.toml`.
+    DataFile,
+    /// Nothing says: reported by `stats`.
+    #[default]
+    Unknown,
 }
 
 /// A JSON example from the spec and the type it must fit.
@@ -196,6 +261,10 @@ pub struct Api {
     pub operations: Vec<Operation>,
     pub types: Vec<TypeDef>,
     pub events: Vec<Event>,
+    pub identifiers: Vec<Identifier>,
+    /// The constant types (one per single-value string enum value used):
+    /// value → Rust name.
+    pub constants: std::collections::BTreeMap<String, String>,
     pub examples: Vec<Example>,
     /// Examples that are not JSON (or have a non-JSON content type), counted
     /// so that nothing is dropped silently.
@@ -260,11 +329,90 @@ impl Api {
     }
 }
 
+/// The generic event forms: the core event schemas whose `content` is any
+/// object, emitted generic over their content (`SyncRoomEvent<C>`).
+pub const EVENT_FORMS: [&str; 6] = [
+    "event",
+    "room_event",
+    "sync_room_event",
+    "state_event",
+    "sync_state_event",
+    "stripped_state",
+];
+
+impl Api {
+    /// The type of a core event schema (`core-event-schema/<stem>`), if it
+    /// is a generic event form.
+    pub fn event_form(&self, stem: &str) -> Option<TypeId> {
+        (0..self.types.len()).find(|&id| self.is_event_form(id) && form_stem(&self.types[id].origin) == Some(stem))
+    }
+
+    /// Whether a type is one of the [`EVENT_FORMS`]: a whole core event
+    /// schema whose `content` is an unconstrained object.
+    pub fn is_event_form(&self, id: TypeId) -> bool {
+        let def = &self.types[id];
+        let Some(stem) = form_stem(&def.origin) else {
+            return false;
+        };
+        EVENT_FORMS.contains(&stem)
+            && matches!(&def.kind, TypeKind::Struct { fields, .. }
+                if fields.iter().any(|f| f.wire_name == "content" && f.ty == Ty::Object))
+    }
+
+    /// Every type expression the API holds: fields, variants, aliases,
+    /// parameters, headers and bodies.
+    pub fn all_tys(&self) -> Vec<&Ty> {
+        let mut out = Vec::new();
+        for def in &self.types {
+            match &def.kind {
+                TypeKind::Struct { fields, additional } => {
+                    out.extend(fields.iter().map(|f| &f.ty));
+                    out.extend(additional.iter());
+                }
+                TypeKind::Union { variants } => out.extend(variants.iter().map(|v| &v.ty)),
+                TypeKind::Alias(ty) => out.push(ty),
+                TypeKind::StringEnum { .. } => {}
+            }
+        }
+        for op in &self.operations {
+            out.extend(op.params.iter().map(|p| &p.ty));
+            for r in &op.responses {
+                out.extend(r.headers.iter().map(|p| &p.ty));
+                out.extend(r.content.iter().filter_map(|c| c.ty.as_ref()));
+            }
+            if let Some(b) = &op.request {
+                out.extend(b.content.iter().filter_map(|c| c.ty.as_ref()));
+            }
+        }
+        out
+    }
+}
+
+/// `event-schemas/schema/core-event-schema/room_event.yaml` → `room_event`
+/// (whole files only).
+fn form_stem(origin: &Location) -> Option<&str> {
+    if !origin.pointer.is_empty() {
+        return None;
+    }
+    let name = origin.file.strip_prefix("event-schemas/schema/core-event-schema/")?;
+    Some(name.split('.').next().unwrap_or(name))
+}
+
+/// Every constant value a type expression mentions.
+pub fn ty_consts<'a>(ty: &'a Ty, out: &mut Vec<&'a str>) {
+    match ty {
+        Ty::Const(value) => out.push(value),
+        Ty::Array(inner) | Ty::Map(inner) | Ty::IdMap(_, inner) | Ty::Nullable(inner) => ty_consts(inner, out),
+        Ty::Tuple(items) => items.iter().for_each(|t| ty_consts(t, out)),
+        _ => {}
+    }
+}
+
 /// The named types a type expression mentions directly.
 pub fn ty_refs(ty: &Ty) -> Vec<TypeId> {
     match ty {
         Ty::Named(id) => vec![*id],
-        Ty::Array(inner) | Ty::Map(inner) | Ty::Nullable(inner) => ty_refs(inner),
+        Ty::Array(inner) | Ty::Map(inner) | Ty::IdMap(_, inner) | Ty::Nullable(inner) => ty_refs(inner),
         Ty::Tuple(items) => items.iter().flat_map(ty_refs).collect(),
         _ => Vec::new(),
     }

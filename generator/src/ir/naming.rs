@@ -294,6 +294,7 @@ pub(super) fn assign(drafts: Vec<Draft>, api: &mut Api) {
         })
         .collect();
     let type_names: Vec<String> = api.types.iter().map(|t| t.name.clone()).collect();
+    let id_names: Vec<String> = api.identifiers.iter().map(|i| i.name.clone()).collect();
     for def in &mut api.types {
         match &mut def.kind {
             TypeKind::Struct { fields, additional } => {
@@ -301,6 +302,8 @@ pub(super) fn assign(drafts: Vec<Draft>, api: &mut Api) {
                 if additional.is_some() {
                     used.push("additional_properties".to_owned());
                 }
+                // Where unknown fields are kept (event contents).
+                used.push("extra".to_owned());
                 for field in fields {
                     field.rust_name = unique(snake(&field.wire_name), &mut used, "_");
                 }
@@ -317,12 +320,28 @@ pub(super) fn assign(drafts: Vec<Draft>, api: &mut Api) {
             TypeKind::Union { variants } => {
                 let mut used = Vec::new();
                 for variant in variants {
-                    variant.rust_name = unique(variant_name(&variant.ty, &type_names), &mut used, "");
+                    variant.rust_name = unique(variant_name(&variant.ty, &type_names, &id_names), &mut used, "");
                 }
             }
             TypeKind::Alias(_) => {}
         }
     }
+}
+
+/// Names for the constant types: `m.room.message` → `MRoomMessage`, made
+/// unique in the order of the values (so names are stable).
+pub fn constants(api: &Api) -> std::collections::BTreeMap<String, String> {
+    let mut values = Vec::new();
+    for ty in api.all_tys() {
+        super::ty_consts(ty, &mut values);
+    }
+    values.sort_unstable();
+    values.dedup();
+    let mut used = Vec::new();
+    values
+        .into_iter()
+        .map(|v| (v.to_owned(), unique(pascal(v), &mut used, "_")))
+        .collect()
 }
 
 fn unique(base: String, used: &mut Vec<String>, sep: &str) -> String {
@@ -336,7 +355,7 @@ fn unique(base: String, used: &mut Vec<String>, sep: &str) -> String {
     name
 }
 
-fn variant_name(ty: &Ty, type_names: &[String]) -> String {
+fn variant_name(ty: &Ty, type_names: &[String], id_names: &[String]) -> String {
     match ty {
         Ty::String => "String".into(),
         Ty::Integer => "Integer".into(),
@@ -345,9 +364,11 @@ fn variant_name(ty: &Ty, type_names: &[String]) -> String {
         Ty::Bytes => "Bytes".into(),
         Ty::Any => "Any".into(),
         Ty::Object => "Object".into(),
-        Ty::Array(inner) => format!("{}List", variant_name(inner, type_names)),
-        Ty::Map(inner) => format!("{}Map", variant_name(inner, type_names)),
-        Ty::Nullable(inner) => variant_name(inner, type_names),
+        Ty::Array(inner) => format!("{}List", variant_name(inner, type_names, id_names)),
+        Ty::Map(inner) | Ty::IdMap(_, inner) => format!("{}Map", variant_name(inner, type_names, id_names)),
+        Ty::Identifier(id) => id_names[*id].clone(),
+        Ty::Const(value) => pascal(value),
+        Ty::Nullable(inner) => variant_name(inner, type_names, id_names),
         Ty::Tuple(_) => "Tuple".into(),
         Ty::Named(id) => type_names[*id].clone(),
     }

@@ -4,7 +4,9 @@
 //! schema reached through many `$ref`s becomes one Rust type. Names are only
 //! proposed here (as candidates) and decided later in `naming`.
 
-use super::{Doc, EnumValue, Example, ExampleKind, Field, Ty, TypeDef, TypeId, TypeKind, Variant};
+use super::{
+    Doc, EnumValue, Example, ExampleKind, Field, Identifier, IdentifierId, Ty, TypeDef, TypeId, TypeKind, Variant,
+};
 use crate::diag::{Error, Location, Result, Unhandled};
 use crate::family::Module;
 use crate::load::docs::DocStore;
@@ -95,6 +97,9 @@ pub(super) struct Converter<'a> {
     stack: Vec<Location>,
     /// Names proposed for locations (see `naming::location_name`).
     pub namer: super::naming::LocationNamer,
+    /// Identifier formats: those `string-formats.yaml` lists, then any
+    /// other `mx-*` format a schema uses.
+    pub identifiers: Vec<Identifier>,
 }
 
 fn is_named_location(loc: &Location) -> bool {
@@ -107,6 +112,13 @@ fn is_named_location(loc: &Location) -> bool {
 fn is_operation_body(loc: &Location) -> bool {
     let segments: Vec<&str> = loc.pointer.split('/').skip(1).collect();
     segments.first() == Some(&"paths") && segments.last() == Some(&"schema") && segments.len() <= 8
+}
+
+/// The `content` of an event schema: named after its event
+/// (`RoomMemberEventContent`), whatever its title says (m.room.member's is
+/// `EventContent`).
+fn is_event_content(loc: &Location) -> bool {
+    loc.file.starts_with("event-schemas/schema/") && loc.pointer == "/properties/content"
 }
 
 fn is_component(p: &str) -> bool {
@@ -128,7 +140,49 @@ impl<'a> Converter<'a> {
             by_location: HashMap::new(),
             stack: Vec::new(),
             namer: super::naming::LocationNamer::default(),
+            identifiers: listed_identifiers(store),
         }
+    }
+
+    /// The identifier type for a string `format`, if it is a Matrix
+    /// identifier format (`mx-*`). A format the spec uses without listing
+    /// it in `string-formats.yaml` still gets a type, with a warning.
+    fn identifier(&mut self, loc: &Location, format: &str) -> Option<IdentifierId> {
+        if let Some(i) = self.identifiers.iter().position(|d| d.format == format) {
+            return Some(i);
+        }
+        if !format.starts_with("mx-") {
+            return None;
+        }
+        self.warnings.push((
+            loc.clone(),
+            format!("string format `{format}` is used but not listed in string-formats.yaml"),
+        ));
+        self.identifiers.push(Identifier {
+            format: format.to_owned(),
+            name: identifier_name(format),
+            title: None,
+            url: None,
+            listed: false,
+        });
+        Some(self.identifiers.len() - 1)
+    }
+
+    /// The key type of a `patternProperties` map: the `x-pattern-format` of
+    /// its value schema (where the spec writes it), if an identifier format.
+    fn pattern_key(&mut self, loc: &Location, schema: &Value) -> Result<Option<IdentifierId>> {
+        let mut format = schema
+            .get("x-pattern-format")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if format.is_none() && schema.get("$ref").is_some() {
+            let (_, target) = self.store.deref(loc, schema)?;
+            format = target
+                .get("x-pattern-format")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        Ok(format.and_then(|f| self.identifier(loc, &f)))
     }
 
     /// The type of the schema `value` found at `loc`.
@@ -307,7 +361,11 @@ impl<'a> Converter<'a> {
 
     fn string(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Ty> {
         let Some(values) = obj.get("enum") else {
-            return Ok(Ty::String);
+            let format = obj.get("format").and_then(Value::as_str);
+            return Ok(match format.and_then(|f| self.identifier(loc, f)) {
+                Some(id) => Ty::Identifier(id),
+                None => Ty::String,
+            });
         };
         let values: Vec<&str> = values
             .as_array()
@@ -315,9 +373,12 @@ impl<'a> Converter<'a> {
             .iter()
             .filter_map(Value::as_str)
             .collect();
-        // A single allowed value is a fixed tag (an event `type`): it stays a
-        // string and the value is documented.
-        if values.len() < 2 {
+        // A single allowed value is a fixed tag (an event `type`, a
+        // `msgtype`): a constant.
+        if let [value] = values.as_slice() {
+            return Ok(Ty::Const((*value).to_owned()));
+        }
+        if values.is_empty() {
             return Ok(Ty::String);
         }
         let values = values
@@ -337,8 +398,12 @@ impl<'a> Converter<'a> {
             .and_then(Value::as_object)
             .is_some_and(|p| !p.is_empty());
         if !has_props {
+            let key = self.map_key(loc, obj)?;
             if let Some(ty) = self.additional(loc, obj)? {
-                return Ok(Ty::Map(Box::new(ty)));
+                return Ok(match key {
+                    Some(key) => Ty::IdMap(key, Box::new(ty)),
+                    None => Ty::Map(Box::new(ty)),
+                });
             }
             return Ok(Ty::Object);
         }
@@ -408,6 +473,27 @@ impl<'a> Converter<'a> {
             *a = additional;
         }
         Ok(Ty::Named(id))
+    }
+
+    /// The identifier type of a map's keys: every `patternProperties` entry
+    /// (and no `additionalProperties`) names the same identifier format.
+    fn map_key(&mut self, loc: &Location, obj: &Map<String, Value>) -> Result<Option<IdentifierId>> {
+        let Some(Value::Object(patterns)) = obj.get("patternProperties") else {
+            return Ok(None);
+        };
+        if matches!(obj.get("additionalProperties"), Some(v) if v != &Value::Bool(false)) {
+            return Ok(None);
+        }
+        let ploc = loc.child("patternProperties");
+        let mut keys = Vec::new();
+        for (pattern, schema) in patterns {
+            keys.push(self.pattern_key(&ploc.child(pattern), schema)?);
+        }
+        keys.dedup();
+        Ok(match keys.as_slice() {
+            [Some(key)] => Some(*key),
+            _ => None,
+        })
     }
 
     /// The value type of `additionalProperties`/`patternProperties`, if any.
@@ -506,7 +592,7 @@ impl<'a> Converter<'a> {
         let id = self.drafts.len();
         let mut candidates = Vec::new();
         let located = self.namer.name(self.store, loc);
-        if title_first && !is_named_location(loc) && !is_operation_body(loc) {
+        if title_first && !is_named_location(loc) && !is_operation_body(loc) && !is_event_content(loc) {
             if let Some(title) = obj.get("title").and_then(Value::as_str) {
                 candidates.push(super::naming::pascal(title));
             }
@@ -519,6 +605,7 @@ impl<'a> Converter<'a> {
                 origin: loc.clone(),
                 doc: doc_of_map(obj),
                 kind,
+                keeps_unknown: false,
             },
             candidates,
         });
@@ -547,6 +634,30 @@ impl<'a> Converter<'a> {
             }
         }
     }
+}
+
+/// The identifier formats `string-formats.yaml` lists (`mx-*` ones only:
+/// `uri` and `email` stay strings).
+fn listed_identifiers(store: &DocStore) -> Vec<Identifier> {
+    let Some(Value::Object(formats)) = store.string_formats() else {
+        return Vec::new();
+    };
+    formats
+        .iter()
+        .filter(|(name, _)| name.starts_with("mx-"))
+        .map(|(name, entry)| Identifier {
+            format: name.clone(),
+            name: identifier_name(name),
+            title: entry.get("title").and_then(Value::as_str).map(str::to_owned),
+            url: entry.get("url").and_then(Value::as_str).map(str::to_owned),
+            listed: true,
+        })
+        .collect()
+}
+
+/// `mx-user-id` → `UserId`.
+fn identifier_name(format: &str) -> String {
+    super::naming::pascal(format.strip_prefix("mx-").unwrap_or(format))
 }
 
 /// Properties, required names and map keywords collected from a schema and

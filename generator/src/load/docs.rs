@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 pub struct DocStore {
     root: PathBuf,
     docs: BTreeMap<String, Value>,
+    /// `string-formats.yaml` at the root (v1.13 and later): the string
+    /// formats the spec defines, by name.
+    formats: Option<Value>,
 }
 
 /// Where a `$ref` led: its target location, and the value there.
@@ -37,15 +40,38 @@ impl DocStore {
                 .map_err(|e| Error::spec(&Location::new(rel.clone(), ""), format!("invalid YAML: {e}")))?;
             docs.insert(rel, value);
         }
+        let formats_file = root.join("string-formats.yaml");
+        let formats = if formats_file.is_file() {
+            let text = std::fs::read_to_string(&formats_file).map_err(|e| Error::io(&formats_file, e))?;
+            let value = yaml::parse(&text).map_err(|e| {
+                Error::spec(
+                    &Location::new("string-formats.yaml".to_owned(), ""),
+                    format!("invalid YAML: {e}"),
+                )
+            })?;
+            Some(value)
+        } else {
+            None
+        };
         Ok(DocStore {
             root: root.to_owned(),
             docs,
+            formats,
         })
     }
 
     /// Builds a store from in-memory documents (used by tests and fuzzing).
     pub fn from_docs(root: PathBuf, docs: BTreeMap<String, Value>) -> DocStore {
-        DocStore { root, docs }
+        DocStore {
+            root,
+            docs,
+            formats: None,
+        }
+    }
+
+    /// The spec's list of string formats (`string-formats.yaml`), if it has one.
+    pub fn string_formats(&self) -> Option<&Value> {
+        self.formats.as_ref()
     }
 
     pub fn root(&self) -> &Path {

@@ -1,7 +1,11 @@
 //! Registration, login, logout, whoami and password change.
 
-use super::{internal, random_id, typed, Homeserver, Result};
+use super::{id, internal, random_id, Homeserver, Result};
 use matrix_api::client_server::endpoints as cs;
+use matrix_api::client_server::{
+    AuthResponse, FlowInformation, GetLoginFlowsResponse, GetTokenOwnerResponse, LoginFlow, LoginResponse,
+    RegisterResponse,
+};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::{ErrorCode, MatrixError};
 use serde_json::{json, Map};
@@ -24,9 +28,10 @@ impl Homeserver {
 }
 
 pub(super) fn login_flows(_: &Homeserver, _: cs::get_login_flows::Request) -> Result<cs::get_login_flows::Response> {
-    Ok(cs::get_login_flows::Response::Ok(typed(
-        json!({ "flows": [{ "type": "m.login.password" }] }),
-    )?))
+    let password = LoginFlow::new("m.login.password".into());
+    Ok(cs::get_login_flows::Response::Ok(GetLoginFlowsResponse {
+        flows: Some(vec![password]),
+    }))
 }
 
 pub(super) fn register(hs: &Homeserver, request: cs::register::Request) -> Result<cs::register::Response> {
@@ -40,16 +45,12 @@ pub(super) fn register(hs: &Homeserver, request: cs::register::Request) -> Resul
     }
     let user_id = hs.user_id(&localpart);
     // User-interactive auth: one dummy stage.
-    let auth_type = body
-        .auth
-        .as_ref()
-        .and_then(|a| serde_json::to_value(a).ok())
-        .and_then(|v| v["type"].as_str().map(str::to_owned));
-    if auth_type.as_deref() != Some("m.login.dummy") {
-        return Err(MatrixError::new(401, ErrorCode::Other(String::new()), "")
-            .with("flows", json!([{ "stages": ["m.login.dummy"] }]))
-            .with("params", json!({}))
-            .with("session", random_id(16)));
+    let auth_type = body.auth.as_ref().and_then(|a| a.r#type.as_deref());
+    if auth_type != Some("m.login.dummy") {
+        let mut auth = AuthResponse::new(vec![FlowInformation::new(vec!["m.login.dummy".into()])]);
+        auth.params = Some(Default::default());
+        auth.session = Some(random_id(16));
+        return Ok(cs::register::Response::Unauthorized(auth));
     }
     let hash = match &body.password {
         Some(p) => hash_password(p)?,
@@ -61,13 +62,13 @@ pub(super) fn register(hs: &Homeserver, request: cs::register::Request) -> Resul
     hs.store
         .set_profile_field(&user_id, "displayname", Some(&json!(localpart)))
         .map_err(internal)?;
-    let mut response = json!({ "user_id": user_id });
+    let mut response = RegisterResponse::new(id(&user_id)?);
     if !body.inhibit_login.unwrap_or(false) {
         let (token, device) = hs.issue_token(&user_id, body.device_id.clone())?;
-        response["access_token"] = json!(token);
-        response["device_id"] = json!(device);
+        response.access_token = Some(token);
+        response.device_id = Some(device);
     }
-    Ok(cs::register::Response::Ok(typed(response)?))
+    Ok(cs::register::Response::Ok(response))
 }
 
 pub(super) fn login(hs: &Homeserver, request: cs::login::Request) -> Result<cs::login::Response> {
@@ -75,10 +76,12 @@ pub(super) fn login(hs: &Homeserver, request: cs::login::Request) -> Result<cs::
     if body.r#type != "m.login.password" {
         return Err(MatrixError::new(400, ErrorCode::Unknown, "Unsupported login type"));
     }
-    let identifier = body.identifier.as_ref().and_then(|i| serde_json::to_value(i).ok());
-    let user = identifier
+    // `m.id.user` identifiers carry `user`, which the spec leaves to `additionalProperties`.
+    let user = body
+        .identifier
         .as_ref()
-        .and_then(|i| i["user"].as_str().map(str::to_owned))
+        .and_then(|i| i.additional_properties.get("user"))
+        .and_then(|u| u.as_str().map(str::to_owned))
         .or(body.user.clone())
         .ok_or_else(|| MatrixError::missing_param("identifier.user"))?;
     let user_id = hs.user_id(&user);
@@ -91,9 +94,9 @@ pub(super) fn login(hs: &Homeserver, request: cs::login::Request) -> Result<cs::
         return Err(MatrixError::forbidden("Invalid username or password"));
     }
     let (token, device) = hs.issue_token(&user_id, body.device_id.clone())?;
-    Ok(cs::login::Response::Ok(typed(json!({
-        "user_id": user_id, "access_token": token, "device_id": device, "home_server": hs.server_name,
-    }))?))
+    let mut session = LoginResponse::new(id(&user_id)?, token, device);
+    session.home_server = Some(id(&hs.server_name)?);
+    Ok(cs::login::Response::Ok(session))
 }
 
 pub(super) fn logout(
@@ -124,9 +127,9 @@ pub(super) fn whoami(
     credentials: Credentials,
 ) -> Result<cs::get_token_owner::Response> {
     let (user_id, device_id) = hs.user(&credentials)?;
-    Ok(cs::get_token_owner::Response::Ok(typed(
-        json!({ "user_id": user_id, "device_id": device_id }),
-    )?))
+    let mut owner = GetTokenOwnerResponse::new(id(&user_id)?);
+    owner.device_id = Some(device_id);
+    Ok(cs::get_token_owner::Response::Ok(owner))
 }
 
 pub(super) fn change_password(

@@ -90,7 +90,12 @@ pub(super) fn get_visibility(
 ) -> Result<cs::get_room_visibility_on_directory::Response> {
     let room_id = request.path.room_id;
     hs.room(&room_id)?;
-    let published = hs.store.published_rooms().map_err(internal)?.contains(&room_id);
+    let published = hs
+        .store
+        .published_rooms()
+        .map_err(internal)?
+        .iter()
+        .any(|r| r == room_id.as_str());
     Ok(cs::get_room_visibility_on_directory::Response::Ok(typed(json!({
         "visibility": if published { "public" } else { "private" }
     }))?))

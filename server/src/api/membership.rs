@@ -2,8 +2,9 @@
 //! unban, forget. Each checks the transition is valid from the target's
 //! current membership and that the sender's power level allows it.
 
-use super::{internal, typed, Homeserver, Result};
+use super::{id, internal, Homeserver, Result};
 use matrix_api::client_server::endpoints as cs;
+use matrix_api::client_server::{JoinRoomByIdResponse, JoinRoomResponse, JoinRoomRoomIdOrAlias};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::{ErrorCode, MatrixError};
 use serde_json::{json, Map, Value};
@@ -84,7 +85,9 @@ pub(super) fn join_by_id(
     let (user_id, _) = hs.user(&credentials)?;
     let room_id = request.path.room_id;
     hs.join(&room_id, &user_id, request.body.reason)?;
-    Ok(cs::join_room_by_id::Response::Ok(typed(json!({ "room_id": room_id }))?))
+    Ok(cs::join_room_by_id::Response::Ok(JoinRoomByIdResponse::new(id(
+        &room_id,
+    )?)))
 }
 
 pub(super) fn join_by_id_or_alias(
@@ -93,22 +96,18 @@ pub(super) fn join_by_id_or_alias(
     credentials: Credentials,
 ) -> Result<cs::join_room::Response> {
     let (user_id, _) = hs.user(&credentials)?;
-    let target = request.path.room_id_or_alias;
-    let room_id = if target.starts_with('#') {
-        hs.store
-            .alias(&target)
-            .map_err(internal)?
-            .ok_or_else(|| MatrixError::not_found("Room alias not found"))?
-            .0
-    } else if target.starts_with('!') {
-        target
-    } else {
-        return Err(MatrixError::invalid_param(
-            "roomIdOrAlias is neither a room ID nor an alias",
-        ));
+    let room_id = match request.path.room_id_or_alias {
+        JoinRoomRoomIdOrAlias::RoomAlias(alias) => {
+            hs.store
+                .alias(&alias)
+                .map_err(internal)?
+                .ok_or_else(|| MatrixError::not_found("Room alias not found"))?
+                .0
+        }
+        JoinRoomRoomIdOrAlias::RoomId(room_id) => room_id.into_string(),
     };
     hs.join(&room_id, &user_id, request.body.reason)?;
-    Ok(cs::join_room::Response::Ok(typed(json!({ "room_id": room_id }))?))
+    Ok(cs::join_room::Response::Ok(JoinRoomResponse::new(id(&room_id)?)))
 }
 
 pub(super) fn invite(

@@ -52,6 +52,12 @@ fn internal(e: impl std::fmt::Display) -> MatrixError {
 }
 
 /// Builds a generated response type from JSON the server assembled.
+/// An identifier this server made or stored (an invalid one is a bug here,
+/// so it answers 500).
+fn id<T: std::str::FromStr<Err = matrix_api::IdError>>(value: &str) -> Result<T> {
+    value.parse().map_err(internal)
+}
+
 fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
     serde_json::from_value(value).map_err(internal)
 }

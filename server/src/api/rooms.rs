@@ -4,12 +4,17 @@
 use super::events::{client_event, redacted_content};
 use super::filter::EventFilter;
 use super::sync::stream_position;
-use super::{internal, level_for_state, typed, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
+use super::{id, internal, level_for_state, typed, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
 use crate::store::StoredEvent;
 use matrix_api::client_server::endpoints as cs;
+use matrix_api::client_server::{
+    CreateRoomResponse, GetJoinedMembersByRoomResponse, GetJoinedRoomsResponse, RedactEventResponse, RoomMember,
+    SendMessageResponse, SetRoomStateWithKeyResponse,
+};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::{ErrorCode, MatrixError};
 use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
 
 fn looks_like_user_id(id: &str) -> bool {
     id.starts_with('@') && id.contains(':')
@@ -159,7 +164,7 @@ pub(super) fn create_room(
     if body["visibility"].as_str() == Some("public") {
         hs.store.set_published(&room_id, true).map_err(internal)?;
     }
-    Ok(cs::create_room::Response::Ok(typed(json!({ "room_id": room_id }))?))
+    Ok(cs::create_room::Response::Ok(CreateRoomResponse::new(id(&room_id)?)))
 }
 
 pub(super) fn send_message(
@@ -186,7 +191,7 @@ pub(super) fn send_message(
         Value::Object(request.body),
         Some(&txn_key),
     )?;
-    Ok(cs::send_message::Response::Ok(typed(json!({ "event_id": event_id }))?))
+    Ok(cs::send_message::Response::Ok(SendMessageResponse::new(id(&event_id)?)))
 }
 
 pub(super) fn set_state(
@@ -218,9 +223,9 @@ pub(super) fn set_state(
         Value::Object(request.body),
         None,
     )?;
-    Ok(cs::set_room_state_with_key::Response::Ok(typed(
-        json!({ "event_id": event_id }),
-    )?))
+    Ok(cs::set_room_state_with_key::Response::Ok(
+        SetRoomStateWithKeyResponse::new(id(&event_id)?),
+    ))
 }
 
 pub(super) fn get_state_event(
@@ -319,7 +324,9 @@ pub(super) fn redact(
             &client_event(&redaction, true),
         )
         .map_err(internal)?;
-    Ok(cs::redact_event::Response::Ok(typed(json!({ "event_id": event_id }))?))
+    Ok(cs::redact_event::Response::Ok(RedactEventResponse {
+        event_id: Some(id(&event_id)?),
+    }))
 }
 
 /// A page of a room's timeline from position `from` (a stream position:
@@ -470,21 +477,20 @@ pub(super) fn joined_members(
     let (user_id, _) = hs.user(&credentials)?;
     let room_id = request.path.room_id;
     hs.require_joined(&room_id, &user_id)?;
-    let mut joined = Map::new();
+    let mut joined = BTreeMap::new();
     for e in hs.store.current_state(&room_id).map_err(internal)? {
         if e.event_type == "m.room.member" && e.content["membership"] == "join" {
-            let mut member = Map::new();
-            for (from, to) in [("displayname", "display_name"), ("avatar_url", "avatar_url")] {
-                if let Some(v) = e.content.get(from).filter(|v| v.is_string()) {
-                    member.insert(to.to_owned(), v.clone());
-                }
-            }
-            joined.insert(e.state_key.clone().unwrap_or_default(), Value::Object(member));
+            let text = |key: &str| e.content.get(key).and_then(Value::as_str).map(str::to_owned);
+            let member = RoomMember {
+                display_name: text("displayname"),
+                avatar_url: text("avatar_url"),
+            };
+            joined.insert(id(e.state_key.as_deref().unwrap_or_default())?, member);
         }
     }
-    Ok(cs::get_joined_members_by_room::Response::Ok(typed(
-        json!({ "joined": joined }),
-    )?))
+    Ok(cs::get_joined_members_by_room::Response::Ok(
+        GetJoinedMembersByRoomResponse { joined: Some(joined) },
+    ))
 }
 
 pub(super) fn joined_rooms(
@@ -493,15 +499,13 @@ pub(super) fn joined_rooms(
     credentials: Credentials,
 ) -> Result<cs::get_joined_rooms::Response> {
     let (user_id, _) = hs.user(&credentials)?;
-    let rooms: Vec<String> = hs
+    let rooms = hs
         .store
         .rooms_of(&user_id)
         .map_err(internal)?
         .into_iter()
         .filter(|(_, m)| m == "join")
-        .map(|(r, _)| r)
-        .collect();
-    Ok(cs::get_joined_rooms::Response::Ok(typed(
-        json!({ "joined_rooms": rooms }),
-    )?))
+        .map(|(r, _)| id(&r))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(cs::get_joined_rooms::Response::Ok(GetJoinedRoomsResponse::new(rooms)))
 }

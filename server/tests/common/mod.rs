@@ -18,6 +18,9 @@ pub async fn register(base: &str, user: &str) -> cs::Client {
             json!({ "username": user, "password": "pw", "auth": { "type": "m.login.dummy" } }),
         ))
         .await
-        .unwrap();
+        .unwrap()
+    else {
+        panic!("registering {user}: the dummy stage did not complete");
+    };
     cs::Client(Client::new(base).with_access_token(r.access_token.unwrap()))
 }

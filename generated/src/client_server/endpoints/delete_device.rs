@@ -54,12 +54,31 @@ pub struct Request {
     pub headers: Headers,
     pub body: crate::client_server::DeleteDeviceRequest,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        device_id: ::std::string::String,
+        body: crate::client_server::DeleteDeviceRequest,
+    ) -> Self {
+        Request {
+            path: Path { device_id },
+            query: Query {},
+            headers: Headers {},
+            body,
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The device was successfully removed, or had been removed
     /// previously.
     Ok(::serde_json::Map<::std::string::String, ::serde_json::Value>),
+    /// Status 401: The homeserver requires additional authentication information.
+    Unauthorized(crate::client_server::AuthResponse),
 }
 impl ::matrix_api_runtime::Endpoint for Request {
     const METADATA: ::matrix_api_runtime::Metadata = METADATA;
@@ -103,6 +122,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[401u16];
     fn into_http(
         self,
     ) -> ::std::result::Result<
@@ -120,6 +140,16 @@ impl ::matrix_api_runtime::EndpointResponse for Response {
                     body: ::matrix_api_runtime::endpoint::body::to_json(&body)?,
                 })
             }
+            Response::Unauthorized(body) => {
+                let http_headers: ::std::vec::Vec<
+                    (::std::string::String, ::std::string::String),
+                > = ::std::vec::Vec::new();
+                ::std::result::Result::Ok(::matrix_api_runtime::HttpResponse {
+                    status: 401u16,
+                    headers: http_headers,
+                    body: ::matrix_api_runtime::endpoint::body::to_json(&body)?,
+                })
+            }
         }
     }
     fn from_http(
@@ -129,6 +159,15 @@ impl ::matrix_api_runtime::EndpointResponse for Response {
             200u16 => {
                 ::std::result::Result::Ok(
                     Response::Ok(
+                        ::matrix_api_runtime::endpoint::body::json_response(
+                            &response.body.bytes,
+                        )?,
+                    ),
+                )
+            }
+            401u16 => {
+                ::std::result::Result::Ok(
+                    Response::Unauthorized(
                         ::matrix_api_runtime::endpoint::body::json_response(
                             &response.body.bytes,
                         )?,

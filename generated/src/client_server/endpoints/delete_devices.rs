@@ -50,12 +50,28 @@ pub struct Request {
     pub headers: Headers,
     pub body: crate::client_server::DeleteDevicesRequest,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(body: crate::client_server::DeleteDevicesRequest) -> Self {
+        Request {
+            path: Path {},
+            query: Query {},
+            headers: Headers {},
+            body,
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The devices were successfully removed, or had been removed
     /// previously.
     Ok(::serde_json::Map<::std::string::String, ::serde_json::Value>),
+    /// Status 401: The homeserver requires additional authentication information.
+    Unauthorized(crate::client_server::AuthResponse),
 }
 impl ::matrix_api_runtime::Endpoint for Request {
     const METADATA: ::matrix_api_runtime::Metadata = METADATA;
@@ -99,6 +115,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[401u16];
     fn into_http(
         self,
     ) -> ::std::result::Result<
@@ -116,6 +133,16 @@ impl ::matrix_api_runtime::EndpointResponse for Response {
                     body: ::matrix_api_runtime::endpoint::body::to_json(&body)?,
                 })
             }
+            Response::Unauthorized(body) => {
+                let http_headers: ::std::vec::Vec<
+                    (::std::string::String, ::std::string::String),
+                > = ::std::vec::Vec::new();
+                ::std::result::Result::Ok(::matrix_api_runtime::HttpResponse {
+                    status: 401u16,
+                    headers: http_headers,
+                    body: ::matrix_api_runtime::endpoint::body::to_json(&body)?,
+                })
+            }
         }
     }
     fn from_http(
@@ -125,6 +152,15 @@ impl ::matrix_api_runtime::EndpointResponse for Response {
             200u16 => {
                 ::std::result::Result::Ok(
                     Response::Ok(
+                        ::matrix_api_runtime::endpoint::body::json_response(
+                            &response.body.bytes,
+                        )?,
+                    ),
+                )
+            }
+            401u16 => {
+                ::std::result::Result::Ok(
+                    Response::Unauthorized(
                         ::matrix_api_runtime::endpoint::body::json_response(
                             &response.body.bytes,
                         )?,

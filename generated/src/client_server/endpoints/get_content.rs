@@ -35,7 +35,7 @@ pub struct Path {
     ///
     /// - Spec constraint, format: `mx-server-name`
     #[serde(rename = "serverName")]
-    pub server_name: ::std::string::String,
+    pub server_name: crate::identifiers::ServerName,
     /// The media ID from the `mxc://` URI (the path component).
     #[serde(rename = "mediaId")]
     pub media_id: ::std::string::String,
@@ -97,7 +97,28 @@ pub struct Request {
     pub headers: Headers,
     pub body: ::matrix_api_runtime::Empty,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        server_name: crate::identifiers::ServerName,
+        media_id: ::std::string::String,
+    ) -> Self {
+        Request {
+            path: Path { server_name, media_id },
+            query: Query {
+                allow_remote: ::std::option::Option::None,
+                timeout_ms: ::std::option::Option::None,
+                allow_redirect: ::std::option::Option::None,
+            },
+            headers: Headers {},
+            body: ::matrix_api_runtime::Empty {},
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The content that was previously uploaded.
@@ -154,6 +175,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

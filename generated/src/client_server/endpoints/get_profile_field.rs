@@ -26,7 +26,7 @@ pub struct Path {
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
     #[serde(rename = "userId")]
-    pub user_id: ::std::string::String,
+    pub user_id: crate::identifiers::UserId,
     /// The name of the profile field to retrieve.
     ///
     /// - Spec constraint, pattern: `^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$`
@@ -47,7 +47,24 @@ pub struct Request {
     pub headers: Headers,
     pub body: ::matrix_api_runtime::Empty,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        user_id: crate::identifiers::UserId,
+        key_name: ::std::string::String,
+    ) -> Self {
+        Request {
+            path: Path { user_id, key_name },
+            query: Query {},
+            headers: Headers {},
+            body: ::matrix_api_runtime::Empty {},
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The profile field value was retrieved.
@@ -94,6 +111,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

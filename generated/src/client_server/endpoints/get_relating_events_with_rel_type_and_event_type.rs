@@ -33,13 +33,13 @@ pub struct Path {
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(rename = "roomId")]
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The ID of the parent event whose child events are to be returned.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
     #[serde(rename = "eventId")]
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// The [relationship type](https://spec.matrix.org/v1.19/client-server-api/#relationship-types) to search for.
     #[serde(rename = "relType")]
     pub rel_type: ::std::string::String,
@@ -106,7 +106,37 @@ pub struct Request {
     pub headers: Headers,
     pub body: ::matrix_api_runtime::Empty,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: crate::identifiers::RoomId,
+        event_id: crate::identifiers::EventId,
+        rel_type: ::std::string::String,
+        event_type: ::std::string::String,
+    ) -> Self {
+        Request {
+            path: Path {
+                room_id,
+                event_id,
+                rel_type,
+                event_type,
+            },
+            query: Query {
+                from: ::std::option::Option::None,
+                to: ::std::option::Option::None,
+                limit: ::std::option::Option::None,
+                dir: ::std::option::Option::None,
+                recurse: ::std::option::Option::None,
+            },
+            headers: Headers {},
+            body: ::matrix_api_runtime::Empty {},
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The paginated child events which point to the parent. If no events are
@@ -155,6 +185,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

@@ -27,7 +27,7 @@ pub struct Path {
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(rename = "roomId")]
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The type of state to look up.
     #[serde(rename = "eventType")]
     pub event_type: ::std::string::String,
@@ -57,7 +57,31 @@ pub struct Request {
     pub headers: Headers,
     pub body: ::matrix_api_runtime::Empty,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: crate::identifiers::RoomId,
+        event_type: ::std::string::String,
+        state_key: ::std::string::String,
+    ) -> Self {
+        Request {
+            path: Path {
+                room_id,
+                event_type,
+                state_key,
+            },
+            query: Query {
+                format: ::std::option::Option::None,
+            },
+            headers: Headers {},
+            body: ::matrix_api_runtime::Empty {},
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The content of the state event, or the entire client-formatted event
@@ -105,6 +129,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

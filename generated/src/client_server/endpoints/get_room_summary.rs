@@ -37,7 +37,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
 pub struct Path {
     /// The room identifier or alias to summarise.
     #[serde(rename = "roomIdOrAlias")]
-    pub room_id_or_alias: ::std::string::String,
+    pub room_id_or_alias: crate::client_server::GetRoomSummaryRoomIdOrAlias,
 }
 /// Query parameters.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -46,7 +46,7 @@ pub struct Query {
     /// the local server cannot generate it (for instance, because
     /// it has no local user in the room).
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub via: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub via: ::std::option::Option<::std::vec::Vec<crate::identifiers::ServerName>>,
 }
 /// Request headers.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -59,7 +59,25 @@ pub struct Request {
     pub headers: Headers,
     pub body: ::matrix_api_runtime::Empty,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id_or_alias: crate::client_server::GetRoomSummaryRoomIdOrAlias,
+    ) -> Self {
+        Request {
+            path: Path { room_id_or_alias },
+            query: Query {
+                via: ::std::option::Option::None,
+            },
+            headers: Headers {},
+            body: ::matrix_api_runtime::Empty {},
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: A summary of the room.
@@ -106,6 +124,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

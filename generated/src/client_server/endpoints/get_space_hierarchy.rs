@@ -68,7 +68,26 @@ pub struct Request {
     pub headers: Headers,
     pub body: ::matrix_api_runtime::Empty,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(room_id: ::std::string::String) -> Self {
+        Request {
+            path: Path { room_id },
+            query: Query {
+                suggested_only: ::std::option::Option::None,
+                limit: ::std::option::Option::None,
+                max_depth: ::std::option::Option::None,
+                from: ::std::option::Option::None,
+            },
+            headers: Headers {},
+            body: ::matrix_api_runtime::Empty {},
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: A portion of the space tree, starting at the provided room ID.
@@ -115,6 +134,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

@@ -37,7 +37,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
 pub struct Path {
     /// The room identifier or alias to knock upon.
     #[serde(rename = "roomIdOrAlias")]
-    pub room_id_or_alias: ::std::string::String,
+    pub room_id_or_alias: crate::client_server::KnockRoomRoomIdOrAlias,
 }
 /// Query parameters.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -45,7 +45,7 @@ pub struct Query {
     /// The servers to attempt to knock on the room through. One of the servers
     /// must be participating in the room.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub via: ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+    pub via: ::std::option::Option<::std::vec::Vec<crate::identifiers::ServerName>>,
 }
 /// Request headers.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -58,7 +58,26 @@ pub struct Request {
     pub headers: Headers,
     pub body: crate::client_server::KnockRoomRequest,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id_or_alias: crate::client_server::KnockRoomRoomIdOrAlias,
+        body: crate::client_server::KnockRoomRequest,
+    ) -> Self {
+        Request {
+            path: Path { room_id_or_alias },
+            query: Query {
+                via: ::std::option::Option::None,
+            },
+            headers: Headers {},
+            body,
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The room has been knocked upon.
@@ -108,6 +127,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

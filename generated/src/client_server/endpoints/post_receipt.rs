@@ -25,7 +25,7 @@ pub struct Path {
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(rename = "roomId")]
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The type of receipt to send. This can also be `m.fully_read` as an
     /// alternative to [`/read_markers`](https://spec.matrix.org/v1.19/client-server-api/#post_matrixclientv3roomsroomidread_markers).
     ///
@@ -39,7 +39,7 @@ pub struct Path {
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
     #[serde(rename = "eventId")]
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
 }
 /// Query parameters.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -55,7 +55,30 @@ pub struct Request {
     pub headers: Headers,
     pub body: crate::client_server::PostReceiptRequest,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: crate::identifiers::RoomId,
+        receipt_type: crate::client_server::PostReceiptReceiptType,
+        event_id: crate::identifiers::EventId,
+        body: crate::client_server::PostReceiptRequest,
+    ) -> Self {
+        Request {
+            path: Path {
+                room_id,
+                receipt_type,
+                event_id,
+            },
+            query: Query {},
+            headers: Headers {},
+            body,
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The receipt was sent.
@@ -103,6 +126,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

@@ -34,7 +34,7 @@ pub struct Query {
     ///
     /// - Spec constraint, format: `mx-server-name`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub server: ::std::option::Option<::std::string::String>,
+    pub server: ::std::option::Option<crate::identifiers::ServerName>,
 }
 /// Request headers.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -47,7 +47,23 @@ pub struct Request {
     pub headers: Headers,
     pub body: crate::client_server::QueryPublicRoomsRequest,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(body: crate::client_server::QueryPublicRoomsRequest) -> Self {
+        Request {
+            path: Path {},
+            query: Query {
+                server: ::std::option::Option::None,
+            },
+            headers: Headers {},
+            body,
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: A filtered list of the published rooms on the server.
@@ -95,6 +111,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

@@ -34,13 +34,13 @@ pub struct Path {
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(rename = "roomId")]
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The ID of the event to redact.
     ///
     /// - Spec constraint, format: `mx-event-id`
     /// - Spec constraint, pattern: `^\$`
     #[serde(rename = "eventId")]
-    pub event_id: ::std::string::String,
+    pub event_id: crate::identifiers::EventId,
     /// The [transaction ID](https://spec.matrix.org/v1.19/client-server-api/#transaction-identifiers) for this event. Clients should generate a
     /// unique ID; it will be used by the server to ensure idempotency of requests.
     #[serde(rename = "txnId")]
@@ -60,7 +60,26 @@ pub struct Request {
     pub headers: Headers,
     pub body: crate::client_server::RedactEventRequest,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: crate::identifiers::RoomId,
+        event_id: crate::identifiers::EventId,
+        txn_id: ::std::string::String,
+        body: crate::client_server::RedactEventRequest,
+    ) -> Self {
+        Request {
+            path: Path { room_id, event_id, txn_id },
+            query: Query {},
+            headers: Headers {},
+            body,
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: An ID for the redaction event.
@@ -108,6 +127,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

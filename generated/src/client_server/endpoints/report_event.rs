@@ -54,7 +54,25 @@ pub struct Request {
     pub headers: Headers,
     pub body: crate::client_server::ReportEventRequest,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: ::std::string::String,
+        event_id: ::std::string::String,
+        body: crate::client_server::ReportEventRequest,
+    ) -> Self {
+        Request {
+            path: Path { room_id, event_id },
+            query: Query {},
+            headers: Headers {},
+            body,
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The event has been reported successfully.
@@ -102,6 +120,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

@@ -37,7 +37,7 @@ pub struct Path {
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(rename = "roomId")]
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The type of event to send.
     #[serde(rename = "eventType")]
     pub event_type: ::std::string::String,
@@ -61,7 +61,52 @@ pub struct Request {
     pub headers: Headers,
     pub body: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: crate::identifiers::RoomId,
+        event_type: ::std::string::String,
+        txn_id: ::std::string::String,
+        body: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+    ) -> Self {
+        Request {
+            path: Path {
+                room_id,
+                event_type,
+                txn_id,
+            },
+            query: Query {},
+            headers: Headers {},
+            body,
+        }
+    }
+    /// A request that sends typed content: the event type comes from
+    /// the content's type (`EventContent::EVENT_TYPE`).
+    pub fn with_content<C>(
+        room_id: crate::identifiers::RoomId,
+        txn_id: ::std::string::String,
+        content: &C,
+    ) -> ::std::result::Result<Self, ::serde_json::Error>
+    where
+        C: ::matrix_api_runtime::events::EventContent + ::serde::Serialize,
+    {
+        let body = match ::serde_json::to_value(content)? {
+            ::serde_json::Value::Object(map) => map,
+            _ => {
+                return ::std::result::Result::Err(
+                    <::serde_json::Error as ::serde::ser::Error>::custom(
+                        "event content must be a JSON object",
+                    ),
+                );
+            }
+        };
+        ::std::result::Result::Ok(Self::new(room_id, C::EVENT_TYPE.into(), txn_id, body))
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: An ID for the sent event.
@@ -114,6 +159,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

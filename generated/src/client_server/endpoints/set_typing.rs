@@ -27,13 +27,13 @@ pub struct Path {
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(rename = "roomId")]
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
     /// The user who has started to type.
     ///
     /// - Spec constraint, format: `mx-user-id`
     /// - Spec constraint, pattern: `^@`
     #[serde(rename = "userId")]
-    pub user_id: ::std::string::String,
+    pub user_id: crate::identifiers::UserId,
 }
 /// Query parameters.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -49,7 +49,25 @@ pub struct Request {
     pub headers: Headers,
     pub body: crate::client_server::SetTypingRequest,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: crate::identifiers::RoomId,
+        user_id: crate::identifiers::UserId,
+        body: crate::client_server::SetTypingRequest,
+    ) -> Self {
+        Request {
+            path: Path { room_id, user_id },
+            query: Query {},
+            headers: Headers {},
+            body,
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The new typing state was set.
@@ -97,6 +115,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

@@ -27,7 +27,7 @@ pub struct Path {
     /// - Spec constraint, format: `mx-room-id`
     /// - Spec constraint, pattern: `^!`
     #[serde(rename = "roomId")]
-    pub room_id: ::std::string::String,
+    pub room_id: crate::identifiers::RoomId,
 }
 /// Query parameters.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -43,7 +43,24 @@ pub struct Request {
     pub headers: Headers,
     pub body: crate::client_server::UnbanRequest,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: crate::identifiers::RoomId,
+        body: crate::client_server::UnbanRequest,
+    ) -> Self {
+        Request {
+            path: Path { room_id },
+            query: Query {},
+            headers: Headers {},
+            body,
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The user has been unbanned from the room.
@@ -89,6 +106,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

@@ -35,7 +35,23 @@ pub struct Request {
     pub headers: Headers,
     pub body: ::matrix_api_runtime::RawBody,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(body: ::matrix_api_runtime::RawBody) -> Self {
+        Request {
+            path: Path {},
+            query: Query {
+                filename: ::std::option::Option::None,
+            },
+            headers: Headers {},
+            body,
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The [`mxc://` URI](https://spec.matrix.org/v1.19/client-server-api/#matrix-content-mxc-uris) for the uploaded content.
@@ -82,6 +98,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

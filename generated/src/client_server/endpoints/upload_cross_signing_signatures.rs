@@ -38,14 +38,36 @@ pub struct Request {
     pub query: Query,
     pub headers: Headers,
     pub body: ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<
             ::std::string::String,
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
     >,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        body: ::std::collections::BTreeMap<
+            crate::identifiers::UserId,
+            ::std::collections::BTreeMap<
+                ::std::string::String,
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+        >,
+    ) -> Self {
+        Request {
+            path: Path {},
+            query: Query {},
+            headers: Headers {},
+            body,
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: The provided signatures were processed.
@@ -57,7 +79,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     type Query = Query;
     type Headers = Headers;
     type Body = ::std::collections::BTreeMap<
-        ::std::string::String,
+        crate::identifiers::UserId,
         ::std::collections::BTreeMap<
             ::std::string::String,
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -69,7 +91,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
         query: Query,
         headers: Headers,
         body: ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             ::std::collections::BTreeMap<
                 ::std::string::String,
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -90,7 +112,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
         Query,
         Headers,
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             ::std::collections::BTreeMap<
                 ::std::string::String,
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -104,7 +126,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
         bytes: ::matrix_api_runtime::__private::Bytes,
     ) -> ::std::result::Result<
         ::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             ::std::collections::BTreeMap<
                 ::std::string::String,
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -117,7 +139,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
     fn encode_body(
         body: &::std::collections::BTreeMap<
-            ::std::string::String,
+            crate::identifiers::UserId,
             ::std::collections::BTreeMap<
                 ::std::string::String,
                 ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -128,6 +150,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

@@ -44,7 +44,25 @@ pub struct Request {
     pub headers: Headers,
     pub body: ::matrix_api_runtime::Empty,
 }
-/// A successful response, by status. Error statuses arrive as `MatrixError`.
+impl Request {
+    /// A request with the required parameters (path first, in the
+    /// order of the path) and the body; optional parameters are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        room_id: ::std::string::String,
+        v: ::std::vec::Vec<::std::string::String>,
+        limit: i64,
+    ) -> Self {
+        Request {
+            path: Path { room_id },
+            query: Query { v, limit },
+            headers: Headers {},
+            body: ::matrix_api_runtime::Empty {},
+        }
+    }
+}
+/// A successful response, by status, and the error statuses whose
+/// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub enum Response {
     /// Status 200: A transaction containing the PDUs that preceded the given event(s), including the given
@@ -100,6 +118,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
     }
 }
 impl ::matrix_api_runtime::EndpointResponse for Response {
+    const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(
         self,
     ) -> ::std::result::Result<

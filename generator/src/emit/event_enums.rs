@@ -1,0 +1,439 @@
+//! Events by kind: for every kind (timeline, state, account data, …) an
+//! enum over the event types of that kind, dispatched on `type` (and on the
+//! presence of `state_key` where state and message-like events meet); for
+//! every event with content variants (`m.room.message$m.text`) an enum over
+//! them, dispatched on the discriminating field (`msgtype`). Unknown types
+//! decode into a `Custom` variant that keeps the whole JSON text.
+//!
+//! Every fact comes from the IR: kinds from the schemas or the declared data
+//! file (`ir::event_kinds`), forms from the core event schemas, variants from
+//! the `$` in schema file names.
+
+use super::doc::doc_attrs;
+use super::types::{rust_type, type_path};
+use crate::ir::{naming_pascal, Api, Event, EventKind, Ty, TypeId, TypeKind};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use std::collections::BTreeMap;
+
+/// One kind enum: its name, the form its variants take, which kinds it
+/// holds and how it is documented.
+struct KindEnum {
+    name: &'static str,
+    doc: &'static str,
+    /// `Some(stem)`: variants are the generic form `core-event-schema/<stem>`
+    /// over the event's content; `None`: the event's own schema type.
+    form: Option<&'static str>,
+    /// The form of state events in a timeline enum (both kinds meet there).
+    state_form: Option<&'static str>,
+    kinds: &'static [EventKind],
+}
+
+const KIND_ENUMS: &[KindEnum] = &[
+    KindEnum {
+        name: "AnyTimelineEvent",
+        doc: "Any room event with its `room_id` (`/messages`, `/context`, `/event`): message-like or state, told apart by `state_key`.",
+        form: Some("room_event"),
+        state_form: Some("state_event"),
+        kinds: &[EventKind::MessageLike, EventKind::State],
+    },
+    KindEnum {
+        name: "AnySyncTimelineEvent",
+        doc: "Any room event as `/sync` sends it (no `room_id`): message-like or state, told apart by `state_key`.",
+        form: Some("sync_room_event"),
+        state_form: Some("sync_state_event"),
+        kinds: &[EventKind::MessageLike, EventKind::State],
+    },
+    KindEnum {
+        name: "AnyMessageLikeEvent",
+        doc: "Any message-like room event, with its `room_id`.",
+        form: Some("room_event"),
+        state_form: None,
+        kinds: &[EventKind::MessageLike],
+    },
+    KindEnum {
+        name: "AnySyncMessageLikeEvent",
+        doc: "Any message-like room event as `/sync` sends it (no `room_id`).",
+        form: Some("sync_room_event"),
+        state_form: None,
+        kinds: &[EventKind::MessageLike],
+    },
+    KindEnum {
+        name: "AnyStateEvent",
+        doc: "Any state event, with its `room_id`.",
+        form: None,
+        state_form: Some("state_event"),
+        kinds: &[EventKind::State],
+    },
+    KindEnum {
+        name: "AnySyncStateEvent",
+        doc: "Any state event as `/sync` sends it (no `room_id`).",
+        form: None,
+        state_form: Some("sync_state_event"),
+        kinds: &[EventKind::State],
+    },
+    KindEnum {
+        name: "AnyStrippedStateEvent",
+        doc: "Any state event in its stripped form (`invite_state`, `knock_state`, invites over federation).",
+        form: None,
+        state_form: Some("stripped_state"),
+        kinds: &[EventKind::State],
+    },
+    KindEnum {
+        name: "AnyGlobalAccountDataEvent",
+        doc: "Any event of the user's global account data (`account_data` in `/sync`).",
+        form: None,
+        state_form: None,
+        kinds: &[EventKind::GlobalAccountData],
+    },
+    KindEnum {
+        name: "AnyRoomAccountDataEvent",
+        doc: "Any event of a room's account data (`rooms.join.*.account_data` in `/sync`).",
+        form: None,
+        state_form: None,
+        kinds: &[EventKind::RoomAccountData],
+    },
+    KindEnum {
+        name: "AnyEphemeralRoomEvent",
+        doc: "Any ephemeral room event (`rooms.join.*.ephemeral` in `/sync`).",
+        form: None,
+        state_form: None,
+        kinds: &[EventKind::Ephemeral],
+    },
+    KindEnum {
+        name: "AnyToDeviceEvent",
+        doc: "Any event sent to devices (`to_device` in `/sync`, `PUT /sendToDevice`).",
+        form: None,
+        state_form: None,
+        kinds: &[EventKind::ToDevice],
+    },
+];
+
+/// The content enum of an event with variants, and how it dispatches.
+struct ContentEnum {
+    name: syn::Ident,
+    /// The JSON field that tells the variants apart (`msgtype`).
+    field: String,
+    /// (Rust variant name, discriminating value, content type)
+    variants: Vec<(syn::Ident, String, TypeId)>,
+    /// The base content type, for the `Custom` variant.
+    base: TypeId,
+}
+
+fn content_id(event: &Event) -> Option<TypeId> {
+    match event.content.as_ref()? {
+        Ty::Named(id) => Some(*id),
+        _ => None,
+    }
+}
+
+fn event_type_of(event: &Event) -> &str {
+    event.event_type.as_deref().unwrap_or(&event.schema_name)
+}
+
+/// The variant name for an event: its type's name without `Event`.
+fn variant_name(api: &Api, event: &Event) -> Option<syn::Ident> {
+    let Ty::Named(id) = event.ty else { return None };
+    let name = &api.ty(id).name;
+    Some(format_ident!("{}", name.strip_suffix("Event").unwrap_or(name)))
+}
+
+/// The content enums, by the base event's schema name.
+fn content_enums(api: &Api) -> BTreeMap<String, ContentEnum> {
+    let mut out = BTreeMap::new();
+    for base in api.events.iter().filter(|e| e.variant_of.is_none()) {
+        let Some(base_content) = content_id(base) else { continue };
+        let mut field: Option<String> = None;
+        let mut variants = Vec::new();
+        for v in api.events.iter() {
+            let Some((of, value)) = &v.variant_of else { continue };
+            if of != &base.schema_name {
+                continue;
+            }
+            let Some(vc) = content_id(v) else { continue };
+            let TypeKind::Struct { fields, .. } = &api.ty(vc).kind else {
+                continue;
+            };
+            let Some(disc) = fields.iter().find(|f| f.ty == Ty::Const(value.clone())) else {
+                continue;
+            };
+            if field.get_or_insert_with(|| disc.wire_name.clone()) != &disc.wire_name {
+                continue;
+            }
+            let vname = naming_pascal(value.strip_prefix("m.").unwrap_or(value));
+            variants.push((format_ident!("{}", vname), value.clone(), vc));
+        }
+        let Some(field) = field else { continue };
+        variants.sort_by(|a, b| a.1.cmp(&b.1));
+        let name = format_ident!("Any{}", api.ty(base_content).name);
+        out.insert(
+            base.schema_name.clone(),
+            ContentEnum {
+                name,
+                field,
+                variants,
+                base: base_content,
+            },
+        );
+    }
+    out
+}
+
+/// The content type an event carries in the kind enums.
+fn content_type(api: &Api, event: &Event, enums: &BTreeMap<String, ContentEnum>) -> Option<TokenStream> {
+    if let Some(e) = enums.get(&event.schema_name) {
+        let name = &e.name;
+        return Some(quote! { crate::events::#name });
+    }
+    event.content.as_ref().map(|ty| rust_type(api, ty))
+}
+
+pub fn module(api: &Api) -> TokenStream {
+    let enums = content_enums(api);
+    let mut items = Vec::new();
+    for ce in enums.values() {
+        items.push(content_enum(api, ce));
+    }
+    items.push(event_content_impls(api, &enums));
+    for ke in KIND_ENUMS {
+        if let Some(item) = kind_enum(api, ke, &enums) {
+            items.push(item);
+        }
+    }
+    quote! {
+        //! Events by kind, dispatched on `type`, and event contents by their
+        //! discriminating field (`msgtype`). Types the spec does not define
+        //! decode as `Custom`, which keeps the whole JSON text.
+        #(#items)*
+    }
+}
+
+fn content_enum(api: &Api, ce: &ContentEnum) -> TokenStream {
+    let name = &ce.name;
+    let field = &ce.field;
+    let base = type_path(api, ce.base);
+    let variants = ce.variants.iter().map(|(v, value, id)| {
+        let ty = type_path(api, *id);
+        let doc = doc_attrs(&format!("`{field}: {value}`"));
+        quote! { #doc #v(#ty), }
+    });
+    let arms = ce.variants.iter().map(|(v, value, _)| {
+        quote! { ::std::option::Option::Some(#value) => return ::matrix_api_runtime::events::decode(&json).map(Self::#v), }
+    });
+    let ser = ce
+        .variants
+        .iter()
+        .map(|(v, _, _)| quote! { Self::#v(content) => content.serialize(serializer), });
+    let doc = doc_attrs(&format!(
+        "The content of an event of this type by its `{field}`. A `{field}` the spec does not define \
+         decodes as `Custom`, which keeps the whole JSON text (decode it as the base content \
+         with `Raw::deserialize`, or as your own type with `Raw::deserialize_as`)."
+    ));
+    quote! {
+        #doc
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum #name {
+            #(#variants)*
+            /// A value the spec does not define, kept as received.
+            Custom(::matrix_api_runtime::Raw<#base>),
+        }
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                match self {
+                    #(#ser)*
+                    Self::Custom(raw) => raw.serialize(serializer),
+                }
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                let json = ::matrix_api_runtime::events::capture(deserializer)?;
+                let head = ::matrix_api_runtime::events::head(&json, ::std::option::Option::Some(#field))
+                    .map_err(<D::Error as ::serde::de::Error>::custom)?;
+                match head.discriminator.as_deref() {
+                    #(#arms)*
+                    _ => {}
+                }
+                ::std::result::Result::Ok(Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)))
+            }
+        }
+    }
+}
+
+/// `impl EventContent` for every content type that belongs to exactly one
+/// event type (and for the content enums).
+fn event_content_impls(api: &Api, enums: &BTreeMap<String, ContentEnum>) -> TokenStream {
+    let mut owners: BTreeMap<TypeId, Vec<&Event>> = BTreeMap::new();
+    for e in api.events.iter().filter(|e| e.variant_of.is_none()) {
+        if let Some(id) = content_id(e) {
+            owners.entry(id).or_default().push(e);
+        }
+    }
+    let mut impls = Vec::new();
+    for (id, events) in owners {
+        let [event] = events.as_slice() else { continue };
+        let event_type = event_type_of(event);
+        let ty = type_path(api, id);
+        impls.push(quote! {
+            impl ::matrix_api_runtime::events::EventContent for #ty {
+                const EVENT_TYPE: &'static str = #event_type;
+            }
+        });
+        if let Some(ce) = enums.get(&event.schema_name) {
+            let name = &ce.name;
+            impls.push(quote! {
+                impl ::matrix_api_runtime::events::EventContent for #name {
+                    const EVENT_TYPE: &'static str = #event_type;
+                }
+            });
+        }
+    }
+    quote! { #(#impls)* }
+}
+
+fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>) -> Option<TokenStream> {
+    let form_of = |stem: Option<&str>| stem.map(|s| api.event_form(s));
+    // The enum exists only where the spec has the forms it needs.
+    let form = form_of(ke.form);
+    let state_form = form_of(ke.state_form);
+    if matches!(form, Some(None)) || matches!(state_form, Some(None)) {
+        return None;
+    }
+    let timeline = ke.form.is_some() && ke.state_form.is_some();
+    let mut variants = Vec::new();
+    let mut arms = Vec::new();
+    let mut ser = Vec::new();
+    let mut events: Vec<&Event> = api
+        .events
+        .iter()
+        .filter(|e| e.variant_of.is_none())
+        .filter(|e| e.kinds.iter().any(|k| ke.kinds.contains(k)))
+        .collect();
+    events.sort_by(|a, b| event_type_of(a).cmp(event_type_of(b)));
+    let mut used = Vec::new();
+    for event in events {
+        let is_state = event.kinds.contains(&EventKind::State) && ke.kinds.contains(&EventKind::State);
+        let is_message = event.kinds.contains(&EventKind::MessageLike) && ke.kinds.contains(&EventKind::MessageLike);
+        // An event of both kinds here would need two variants; none is in the spec.
+        let generic = if is_state { state_form.flatten() } else { form.flatten() };
+        let ty = match generic {
+            Some(form_id) => {
+                let content = content_type(api, event, enums)?;
+                let form = type_path(api, form_id);
+                quote! { #form<#content> }
+            }
+            // Basic events (account data, ephemeral, to-device) are their own
+            // schema, or the generic `event` form where their content has variants.
+            None => match (enums.get(&event.schema_name), api.event_form("event")) {
+                (Some(ce), Some(form_id)) => {
+                    let form = type_path(api, form_id);
+                    let name = &ce.name;
+                    quote! { #form<crate::events::#name> }
+                }
+                _ => rust_type(api, &event.ty),
+            },
+        };
+        let Some(vname) = variant_name(api, event) else {
+            continue;
+        };
+        if used.contains(&vname.to_string()) {
+            continue;
+        }
+        used.push(vname.to_string());
+        let event_type = event_type_of(event);
+        let doc = doc_attrs(&format!("`{event_type}`"));
+        variants.push(quote! { #doc #vname(#ty), });
+        let state_key = match (timeline, is_state, is_message) {
+            (true, true, _) => quote! { true },
+            (true, false, _) => quote! { false },
+            _ => quote! { _ },
+        };
+        arms.push(quote! {
+            (::std::option::Option::Some(#event_type), #state_key) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::#vname)
+            }
+        });
+        ser.push(quote! { Self::#vname(event) => event.serialize(serializer), });
+    }
+    let custom_form = form.flatten().or(state_form.flatten());
+    let custom_ty = match custom_form {
+        Some(id) => type_path(api, id),
+        None => match api.event_form("event") {
+            Some(id) => type_path(api, id),
+            None => quote! { ::serde_json::Value },
+        },
+    };
+    let name = format_ident!("{}", ke.name);
+    let doc = doc_attrs(&format!(
+        "{}\n\nAn event type the spec does not define decodes as `Custom`, which keeps the whole JSON \
+         text: it re-encodes unchanged, and decodes again as any type (`Raw::deserialize_as`).",
+        ke.doc
+    ));
+    Some(quote! {
+        #doc
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum #name {
+            #(#variants)*
+            /// An event type the spec does not define, kept as received.
+            Custom(::matrix_api_runtime::Raw<#custom_ty>),
+        }
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                match self {
+                    #(#ser)*
+                    Self::Custom(raw) => raw.serialize(serializer),
+                }
+            }
+        }
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                let json = ::matrix_api_runtime::events::capture(deserializer)?;
+                let head = ::matrix_api_runtime::events::head(&json, ::std::option::Option::None)
+                    .map_err(<D::Error as ::serde::de::Error>::custom)?;
+                match (head.event_type.as_deref(), head.has_state_key) {
+                    #(#arms)*
+                    _ => {}
+                }
+                ::std::result::Result::Ok(Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)))
+            }
+        }
+    })
+}
+
+/// The kind enum a list of events of the generic event schema `id` holds,
+/// told by the schema's shape: `type` with an unconstrained `content`, and
+/// then `event_id` with or without a required `room_id` (timeline events,
+/// full or as `/sync` sends them), or a required `state_key` without
+/// `event_id` (stripped state). `None` for every other schema.
+pub fn list_enum(api: &Api, id: TypeId) -> Option<&'static str> {
+    let TypeKind::Struct { fields, .. } = &api.ty(id).kind else {
+        return None;
+    };
+    let field = |name: &str| fields.iter().find(|f| f.wire_name == name);
+    let is_generic = field("type").is_some_and(|f| matches!(f.ty, Ty::String))
+        && field("content").is_some_and(|f| f.ty == Ty::Object);
+    if !is_generic {
+        return None;
+    }
+    let required = |name: &str| field(name).is_some_and(|f| f.required);
+    let name = match (required("event_id"), required("room_id"), required("state_key")) {
+        (true, true, _) => "AnyTimelineEvent",
+        (true, false, _) => "AnySyncTimelineEvent",
+        (false, false, true) => "AnyStrippedStateEvent",
+        _ => return None,
+    };
+    // Only where the spec has the forms the enum needs.
+    let forms: &[&str] = match name {
+        "AnyTimelineEvent" => &["room_event", "state_event"],
+        "AnySyncTimelineEvent" => &["sync_room_event", "sync_state_event"],
+        _ => &["stripped_state"],
+    };
+    forms.iter().all(|f| api.event_form(f).is_some()).then_some(name)
+}
+
+/// `Raw<Enum>` for the items of an event list (see [`list_enum`]).
+pub fn raw_item(api: &Api, ty: &Ty) -> Option<TokenStream> {
+    let Ty::Named(id) = ty else { return None };
+    let name = format_ident!("{}", list_enum(api, *id)?);
+    Some(quote! { ::matrix_api_runtime::Raw<crate::events::#name> })
+}

@@ -1,0 +1,106 @@
+//! What kind of event each event schema describes (state, message-like,
+//! account data, …) and which schemas are variants of another event's
+//! content (`m.room.message$m.text`).
+//!
+//! The kind comes from the schema where it says it: an event that `allOf`s
+//! `core-event-schema/state_event.yaml` is a state event, one that `allOf`s
+//! `room_event.yaml` is message-like. Events that only `allOf` the generic
+//! `event.yaml` take their kind from the declared data file
+//! `api-specs/event-kinds.toml`, where each entry quotes the spec's prose.
+
+use super::{Event, EventKind, KindSource};
+use crate::diag::{Error, Location, Result};
+use crate::load::docs::DocStore;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The data file, compiled in so that every caller of the library (tests,
+/// xtask, fuzzing) reads the same facts.
+pub const DATA_FILE: &str = include_str!("../../../api-specs/event-kinds.toml");
+
+#[derive(Deserialize)]
+struct DataFile {
+    events: BTreeMap<String, Entry>,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    kinds: Vec<EventKind>,
+    #[allow(dead_code)] // read by people: where the spec says it
+    source: String,
+}
+
+/// The kinds declared in the data file, by event type.
+pub fn declared() -> Result<BTreeMap<String, Vec<EventKind>>> {
+    let file: DataFile =
+        toml::from_str(DATA_FILE).map_err(|e| Error::Other(format!("api-specs/event-kinds.toml: {e}")))?;
+    Ok(file.events.into_iter().map(|(k, v)| (k, v.kinds)).collect())
+}
+
+/// The core schema an event schema builds on, by file stem
+/// (`state_event`, `room_event`, `event`), found through its `allOf`.
+fn core_base(store: &DocStore, loc: &Location, doc: &Value) -> Option<String> {
+    let parts = doc.get("allOf")?.as_array()?;
+    for (i, part) in parts.iter().enumerate() {
+        let Some(reference) = part.get("$ref").and_then(Value::as_str) else {
+            continue;
+        };
+        let Ok(resolved) = store.resolve_ref(&loc.child("allOf").index(i), reference) else {
+            continue;
+        };
+        let file = &resolved.location.file;
+        if !file.contains("core-event-schema/") {
+            continue;
+        }
+        let stem = file.rsplit('/').next().unwrap_or(file);
+        let stem = stem.split('.').next().unwrap_or(stem);
+        if matches!(
+            stem,
+            "state_event" | "room_event" | "event" | "sync_room_event" | "sync_state_event"
+        ) {
+            return Some(stem.to_owned());
+        }
+    }
+    None
+}
+
+/// Fills in `kinds`, `kind_source` and `variant_of` of every event.
+pub fn assign(store: &DocStore, events: &mut [Event]) -> Result<()> {
+    let declared = declared()?;
+    for event in events.iter_mut() {
+        if let Some((base, value)) = event.schema_name.split_once('$') {
+            event.variant_of = Some((base.to_owned(), value.to_owned()));
+            continue;
+        }
+        let loc = Location::new(event.file.clone(), "");
+        let base = store.doc(&event.file).and_then(|doc| core_base(store, &loc, doc));
+        let event_type = event.event_type.clone().unwrap_or_else(|| event.schema_name.clone());
+        let (kinds, source) = match base.as_deref() {
+            Some("state_event" | "sync_state_event") => (vec![EventKind::State], KindSource::Schema),
+            Some("room_event" | "sync_room_event") => (vec![EventKind::MessageLike], KindSource::Schema),
+            _ => match declared.get(&event_type) {
+                Some(kinds) => (kinds.clone(), KindSource::DataFile),
+                None => (Vec::new(), KindSource::Unknown),
+            },
+        };
+        event.kinds = kinds;
+        event.kind_source = source;
+    }
+    Ok(())
+}
+
+/// Entries of the data file that name no event of this spec (a typo, or an
+/// event an older release does not have).
+pub fn unused_entries(events: &[Event]) -> Result<Vec<String>> {
+    let declared = declared()?;
+    Ok(declared
+        .keys()
+        .filter(|t| {
+            !events
+                .iter()
+                .any(|e| e.event_type.as_deref() == Some(t.as_str()) || e.schema_name == **t)
+        })
+        .cloned()
+        .collect())
+}
