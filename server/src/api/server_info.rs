@@ -2,14 +2,21 @@
 
 use super::{typed, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
 use matrix_api::client_server::endpoints as cs;
+use matrix_api::client_server::{
+    BooleanCapability, Capabilities, GetCapabilitiesResponse, GetVersionsResponse, ProfileFieldsCapability,
+    RoomVersionStability, RoomVersionsCapability,
+};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 pub(super) fn versions(_: &Homeserver, _: cs::get_versions::Request) -> Result<cs::get_versions::Response> {
-    Ok(cs::get_versions::Response::Ok(typed(
-        json!({ "versions": ["v1.11", "v1.12", "v1.13", "v1.14", "v1.15", "v1.16", "v1.17", "v1.18", "v1.19"] }),
-    )?))
+    let versions = [
+        "v1.11", "v1.12", "v1.13", "v1.14", "v1.15", "v1.16", "v1.17", "v1.18", "v1.19",
+    ];
+    Ok(cs::get_versions::Response::Ok(GetVersionsResponse::new(
+        versions.iter().map(|v| (*v).to_owned()).collect(),
+    )))
 }
 
 /// `/.well-known/matrix/client`: 404 unless a public URL is configured, as
@@ -30,19 +37,23 @@ pub(super) fn capabilities(
     credentials: Credentials,
 ) -> Result<cs::get_capabilities::Response> {
     hs.user(&credentials)?;
-    let available: Map<String, Value> = ROOM_VERSIONS
+    let available = ROOM_VERSIONS
         .iter()
-        .map(|v| ((*v).to_owned(), json!("stable")))
+        .map(|v| ((*v).to_owned(), RoomVersionStability::Stable))
         .collect();
-    Ok(cs::get_capabilities::Response::Ok(typed(json!({
-        "capabilities": {
-            "m.change_password": { "enabled": true },
-            "m.room_versions": { "default": DEFAULT_ROOM_VERSION, "available": available },
-            "m.set_displayname": { "enabled": true },
-            "m.set_avatar_url": { "enabled": true },
-            "m.3pid_changes": { "enabled": false },
-            "m.get_login_token": { "enabled": false },
-            "m.profile_fields": { "enabled": true },
-        }
-    }))?))
+    let on = || Some(BooleanCapability::new(true));
+    let off = || Some(BooleanCapability::new(false));
+    let capabilities = Capabilities {
+        m_change_password: on(),
+        m_room_versions: Some(RoomVersionsCapability::new(DEFAULT_ROOM_VERSION.to_owned(), available)),
+        m_set_displayname: on(),
+        m_set_avatar_url: on(),
+        m_3pid_changes: off(),
+        m_get_login_token: off(),
+        m_profile_fields: Some(ProfileFieldsCapability::new(true)),
+        ..Capabilities::default()
+    };
+    Ok(cs::get_capabilities::Response::Ok(GetCapabilitiesResponse::new(
+        capabilities,
+    )))
 }
