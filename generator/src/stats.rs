@@ -36,14 +36,14 @@ pub struct EventStats {
     pub examples_passed: Option<usize>,
     /// Events whose kind their schema states (`state_event.yaml`, `room_event.yaml`).
     pub kind_from_schema: usize,
-    /// Events whose kind comes from `api-specs/event-kinds.toml`.
+    /// Events whose kind comes from `api-specs/events.toml`.
     pub kind_from_data_file: usize,
     /// Content variants (`m.room.message$m.text`), which have no kind of their own.
     pub content_variants: usize,
     /// Event schemas whose kind comes from nowhere: they are left out of the
     /// kind enums (and decode as their enum's custom variant).
     pub without_kind: Vec<String>,
-    /// Entries of `api-specs/event-kinds.toml` that name no event of this spec.
+    /// Entries of `api-specs/events.toml` that name no event of this spec.
     pub unused_kind_entries: Vec<String>,
 }
 
@@ -181,7 +181,7 @@ impl Stats {
         out.push_str(&format!("{:<22}{:>11}{:>13}\n", "common", "", self.common_types));
         let e = &self.events;
         out.push_str(&format!(
-            "event kinds: {} from the schema, {} from api-specs/event-kinds.toml, {} content variants, {} from nowhere\n",
+            "event kinds: {} from the schema, {} from api-specs/events.toml, {} content variants, {} from nowhere\n",
             e.kind_from_schema,
             e.kind_from_data_file,
             e.content_variants,
@@ -192,7 +192,7 @@ impl Stats {
         }
         for name in &e.unused_kind_entries {
             out.push_str(&format!(
-                "  event-kinds.toml names an event this spec does not define: {name}\n"
+                "  events.toml names an event this spec does not define: {name}\n"
             ));
         }
         out.push_str(&format!(

@@ -23,6 +23,8 @@ pub struct EventHead<'a> {
     pub has_state_key: bool,
     /// The value of the one extra string field asked for (`msgtype`, `method`).
     pub discriminator: Option<Cow<'a, str>>,
+    /// Whether `unsigned.redacted_because` is present: a redacted event.
+    pub redacted: bool,
 }
 
 /// Reads `type`, the presence of `state_key` and the string field
@@ -48,6 +50,8 @@ impl<'de> Visitor<'de> for HeadVisitor {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             if key == "type" {
                 head.event_type = Some(map.next_value::<BorrowedText<'de>>()?.0);
+            } else if key == "unsigned" {
+                head.redacted = map.next_value::<RedactedProbe>()?.0;
             } else if key == "state_key" {
                 head.has_state_key = true;
                 map.next_value::<IgnoredAny>()?;
@@ -58,6 +62,56 @@ impl<'de> Visitor<'de> for HeadVisitor {
             }
         }
         Ok(head)
+    }
+}
+
+/// Whether an `unsigned` object has a `redacted_because` (anything else,
+/// `null` included, is not redacted).
+struct RedactedProbe(bool);
+
+impl<'de> serde::Deserialize<'de> for RedactedProbe {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RedactedProbe;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("unsigned data")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RedactedProbe, A::Error> {
+                let mut redacted = false;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    if key == "redacted_because" {
+                        redacted |= map.next_value::<Option<IgnoredAny>>()?.is_some();
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(RedactedProbe(redacted))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<RedactedProbe, E> {
+                Ok(RedactedProbe(false))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<RedactedProbe, E> {
+                Ok(RedactedProbe(false))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<RedactedProbe, E> {
+                Ok(RedactedProbe(false))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<RedactedProbe, E> {
+                Ok(RedactedProbe(false))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<RedactedProbe, E> {
+                Ok(RedactedProbe(false))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<RedactedProbe, E> {
+                Ok(RedactedProbe(false))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RedactedProbe, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(RedactedProbe(false))
+            }
+        }
+        deserializer.deserialize_any(V)
     }
 }
 
@@ -112,6 +166,15 @@ mod tests {
         let h = head(&json, None).unwrap();
         assert_eq!(h.event_type.as_deref(), Some("m.room.message"));
         assert!(h.has_state_key);
+        assert!(!h.redacted);
+        let redacted = RawValue::from_string(
+            r#"{"type":"m.room.message","unsigned":{"age":1,"redacted_because":{"type":"m.room.redaction"}}}"#
+                .to_owned(),
+        )
+        .unwrap();
+        assert!(head(&redacted, None).unwrap().redacted);
+        let not = RawValue::from_string(r#"{"unsigned":{"redacted_because":null}}"#.to_owned()).unwrap();
+        assert!(!head(&not, None).unwrap().redacted);
         let content = RawValue::from_string(r#"{"body":"hi","msgtype":"m.te\u0078t"}"#.to_owned()).unwrap();
         let h = head(&content, Some("msgtype")).unwrap();
         assert_eq!(h.discriminator.as_deref(), Some("m.text"));

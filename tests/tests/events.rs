@@ -5,9 +5,9 @@
 //! are checked on decode.
 
 use matrix_api::events::{
-    AnyEphemeralRoomEvent, AnyGlobalAccountDataEvent, AnyRoomAccountDataEvent, AnyRoomMessageEventContent,
-    AnyStrippedStateEvent, AnySyncTimelineEvent, AnyTimelineEvent, AnyToDeviceEvent, RoomMessageTextEventContent,
-    RoomNameEvent, SyncRoomEvent,
+    AnyEphemeralRoomEvent, AnyGlobalAccountDataEvent, AnyRedactedSyncTimelineEvent, AnyRoomAccountDataEvent,
+    AnyRoomMessageEventContent, AnyStrippedStateEvent, AnySyncTimelineEvent, AnyTimelineEvent, AnyToDeviceEvent,
+    RoomMemberEventContentMembership, RoomMessageTextEventContent, RoomNameEvent, SyncRoomEvent,
 };
 use matrix_api::{EventContent, UserId};
 use matrix_api_tests::release_dir;
@@ -145,6 +145,98 @@ fn every_event_example_decodes_as_its_kind_and_variant() {
     );
     assert!(checked > 100, "only {checked} checks ran");
     eprintln!("{checked} event example checks passed");
+}
+
+/// The redaction algorithm applied to a client event: content reduced to
+/// the kept keys, the redaction in `unsigned.redacted_because`.
+fn redact(event: &Value, keep: Option<&Vec<String>>) -> Value {
+    let mut event = event.clone();
+    let content = event["content"].as_object().cloned().unwrap_or_default();
+    let kept: serde_json::Map<String, Value> = match keep {
+        Some(keys) if keys.iter().any(|k| k == "*") => content,
+        Some(keys) => content.into_iter().filter(|(k, _)| keys.contains(k)).collect(),
+        None => serde_json::Map::new(),
+    };
+    event["content"] = Value::Object(kept);
+    event["unsigned"] = json!({ "redacted_because": {
+        "type": "m.room.redaction", "content": { "redacts": event["event_id"] }, "event_id": "$r:x.org",
+        "sender": "@mod:x.org", "origin_server_ts": 2
+    } });
+    event
+}
+
+#[test]
+fn every_room_event_example_decodes_redacted() {
+    let spec = matrix_codegen::load_spec(&release_dir("v1.19")).unwrap();
+    let rules = matrix_codegen::ir::event_kinds::redaction().unwrap();
+    let api = &spec.api;
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for example in api.examples.iter().filter(|e| e.kind == ExampleKind::Event) {
+        let Some(event) = api.events.iter().find(|e| e.ty == example.ty && e.variant_of.is_none()) else {
+            continue;
+        };
+        if !event
+            .kinds
+            .iter()
+            .any(|k| matches!(k, EventKind::MessageLike | EventKind::State))
+        {
+            continue;
+        }
+        let value = spec.store.inline_example(&example.location, &example.value).unwrap();
+        if value.get("event_id").is_none() {
+            continue;
+        }
+        let event_type = event.event_type.clone().unwrap_or_else(|| event.schema_name.clone());
+        let redacted = redact(&without_room_id(&value), rules.get(&event_type));
+        let Ty::Named(id) = event.ty else { continue };
+        let name = api.ty(id).name.clone();
+        let expected = format!("Redacted({}(", name.strip_suffix("Event").unwrap_or(&name));
+        checked += 1;
+        match decode_as::<AnySyncTimelineEvent>(&redacted) {
+            Ok((_, debug, again)) if debug.starts_with(&expected) => {
+                if again["content"] != redacted["content"] {
+                    failures.push(format!("{event_type}: content re-encoded as {}", again["content"]));
+                }
+            }
+            Ok((_, debug, _)) => failures.push(format!("{event_type}: decoded as {debug}")),
+            Err(e) => failures.push(format!("{event_type}: {e}")),
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(checked >= 40, "only {checked} redacted events checked");
+}
+
+#[test]
+fn a_redacted_member_event_keeps_its_membership() {
+    let text = json!({
+        "type": "m.room.member", "state_key": "@b:x.org", "content": { "membership": "join" },
+        "event_id": "$e:x.org", "sender": "@b:x.org", "origin_server_ts": 5,
+        "unsigned": { "redacted_because": { "type": "m.room.redaction" } }
+    });
+    let event: AnySyncTimelineEvent = serde_json::from_value(text).unwrap();
+    let AnySyncTimelineEvent::Redacted(AnyRedactedSyncTimelineEvent::RoomMember(member)) = &event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(member.content.membership, RoomMemberEventContentMembership::Join);
+    // A redacted message has no body, and still decodes (as redacted).
+    let message = json!({
+        "type": "m.room.message", "content": {}, "event_id": "$m:x.org", "sender": "@b:x.org",
+        "origin_server_ts": 6, "unsigned": { "redacted_because": { "type": "m.room.redaction" } }
+    });
+    let event: AnySyncTimelineEvent = serde_json::from_value(message).unwrap();
+    assert!(
+        matches!(
+            event,
+            AnySyncTimelineEvent::Redacted(AnyRedactedSyncTimelineEvent::RoomMessage(_))
+        ),
+        "{event:?}"
+    );
 }
 
 #[test]

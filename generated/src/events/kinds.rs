@@ -397,6 +397,184 @@ impl ::matrix_api_runtime::events::EventContent for crate::events::TagEventConte
 impl ::matrix_api_runtime::events::EventContent for crate::events::TypingEventContent {
     const EVENT_TYPE: &'static str = "m.typing";
 }
+/// The content of a redacted `m.room.create` event: the redaction algorithm keeps all of it.
+pub type RedactedRoomCreateEventContent = crate::events::RoomCreateEventContent;
+/// The content of a redacted `m.room.history_visibility` event: what the redaction algorithm keeps                  (`history_visibility`; sub-keys are kept as received in `extra`).
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct RedactedRoomHistoryVisibilityEventContent {
+    /// Who can see the room history.
+    pub history_visibility: crate::events::RoomHistoryVisibilityEventContentHistoryVisibility,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RedactedRoomHistoryVisibilityEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        history_visibility: crate::events::RoomHistoryVisibilityEventContentHistoryVisibility,
+    ) -> Self {
+        Self {
+            history_visibility,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
+}
+/// The content of a redacted `m.room.join_rules` event: what the redaction algorithm keeps                  (`join_rule`, `allow`; sub-keys are kept as received in `extra`).
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct RedactedRoomJoinRulesEventContent {
+    /// The type of rules used for users wishing to join this room.
+    pub join_rule: crate::events::RoomJoinRulesEventContentJoinRule,
+    /// For `restricted` rooms, the conditions the user will be tested against. The
+    /// user needs only to satisfy one of the conditions to join the `restricted`
+    /// room. If the user fails to meet any condition, or the condition is unable
+    /// to be confirmed as satisfied, then the user requires an invite to join the
+    /// room. Improper or no `allow` conditions on a `restricted` join rule imply
+    /// the room is effectively invite-only (no conditions can be satisfied).
+    ///
+    /// - Added in Matrix v1.2.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub allow: ::std::option::Option<::std::vec::Vec<crate::events::AllowCondition>>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RedactedRoomJoinRulesEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(join_rule: crate::events::RoomJoinRulesEventContentJoinRule) -> Self {
+        Self {
+            join_rule,
+            allow: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
+}
+/// The content of a redacted `m.room.member` event: what the redaction algorithm keeps                  (`membership`, `join_authorised_via_users_server`, `third_party_invite.signed`; sub-keys are kept as received in `extra`).
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct RedactedRoomMemberEventContent {
+    /// The membership state of the user.
+    pub membership: crate::events::RoomMemberEventContentMembership,
+    /// Usually found on `join` events, this field is used to denote which homeserver (through
+    /// representation of a user with sufficient power level) authorised the user's join. More
+    /// information about this field can be found in the [Restricted Rooms Specification](https://spec.matrix.org/v1.19/client-server-api/#restricted-rooms).
+    ///
+    /// Client and server implementations should be aware of the [signing implications](https://spec.matrix.org/v1.19/rooms/v8/#authorisation-rules)
+    /// of including this field in further events: in particular, the event must be signed by the
+    /// server which owns the user ID in the field. When copying the membership event's `content`
+    /// (for profile updates and similar) it is therefore encouraged to exclude this field in the
+    /// copy, as otherwise the event might fail event authorisation.
+    ///
+    /// - Added in Matrix v1.2.
+    /// - Spec constraint, format: `mx-user-id`
+    /// - Spec constraint, pattern: `^@`
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub join_authorised_via_users_server: ::std::option::Option<
+        crate::identifiers::UserId,
+    >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl RedactedRoomMemberEventContent {
+    /// A value with the required fields; the optional ones are absent.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(membership: crate::events::RoomMemberEventContentMembership) -> Self {
+        Self {
+            membership,
+            join_authorised_via_users_server: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
+}
+/// The content of a redacted `m.room.power_levels` event: what the redaction algorithm keeps                  (`ban`, `events`, `events_default`, `invite`, `kick`, `redact`, `state_default`, `users`, `users_default`; sub-keys are kept as received in `extra`).
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct RedactedRoomPowerLevelsEventContent {
+    /// The level required to ban a user. Defaults to 50 if unspecified.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub ban: ::std::option::Option<i64>,
+    /// The level required to send specific event types. This is a mapping from event type to power level required.
+    ///
+    /// Though not a default, when the server sends the initial power levels event during [room creation](https://spec.matrix.org/v1.19/client-server-api#creation)
+    /// in [room versions](https://spec.matrix.org/v1.19/rooms) 12 and higher, the `m.room.tombstone` event MUST be explicitly defined and given
+    /// a power level higher than `state_default`. For example, power level 150. Clients may override this using the
+    /// described `power_level_content_override` field.
+    ///
+    /// - Changed in Matrix v1.16: Described `m.room.tombstone` defaults during creation of a room version 12 or higher room.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub events: ::std::option::Option<
+        ::std::collections::BTreeMap<::std::string::String, i64>,
+    >,
+    /// The default level required to send message events. Can be
+    /// overridden by the `events` key.  Defaults to 0 if unspecified.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub events_default: ::std::option::Option<i64>,
+    /// The level required to invite a user. Defaults to 0 if unspecified.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub invite: ::std::option::Option<i64>,
+    /// The level required to kick a user. Defaults to 50 if unspecified.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub kick: ::std::option::Option<i64>,
+    /// The level required to redact an event sent by another user. Defaults to 50 if unspecified.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub redact: ::std::option::Option<i64>,
+    /// The default level required to send state events. Can be overridden
+    /// by the `events` key. Defaults to 50 if unspecified.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub state_default: ::std::option::Option<i64>,
+    /// The power levels for specific users. This is a mapping from `user_id` to power level for that user.
+    ///
+    /// **Note**: In [room versions](https://spec.matrix.org/v1.19/rooms) 12 and higher it is not permitted to specify the room creators here.
+    ///
+    /// - Changed in Matrix v1.16: Added a note that room creators cannot be specified here in room versions 12 and higher.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub users: ::std::option::Option<
+        ::std::collections::BTreeMap<crate::identifiers::UserId, i64>,
+    >,
+    /// The power level for users in the room whose `user_id` is not mentioned in the `users` key. Defaults to 0 if
+    /// unspecified.
+    ///
+    /// **Note**: In [room versions](https://spec.matrix.org/v1.19/rooms) 1 through 11, when there is no `m.room.power_levels`
+    /// event in the room, the room creator has a power level of 100, and all other users have a
+    /// power level of 0.
+    ///
+    /// **Note**: In room versions 12 and higher, room creators have infinite power level regardless
+    /// of the existence of `m.room.power_levels` in the room. When `m.room.power_levels` is not
+    /// in the room however, all other users have a power level of 0.
+    ///
+    /// - Changed in Matrix v1.16: The room creator power level now changes depending on room version.
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub users_default: ::std::option::Option<i64>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+/// The content of a redacted `m.room.redaction` event: what the redaction algorithm keeps                  (`redacts`; sub-keys are kept as received in `extra`).
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct RedactedRoomRedactionEventContent {
+    /// The event ID that was redacted. Required for, and present starting in, room version 11.
+    ///
+    /// - Spec constraint, format: `mx-event-id`
+    /// - Spec constraint, pattern: `^\$`
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub redacts: ::std::option::Option<crate::identifiers::EventId>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+/// The content of a redacted event of a type whose content the redaction
+/// algorithm empties (and of one the spec does not define).
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+pub struct RedactedEventContent {
+    /// Whatever a server kept beyond the algorithm, as received.
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
 /// Any room event with its `room_id` (`/messages`, `/context`, `/event`): message-like or state, told apart by `state_key`.
 ///
 /// An event type the spec does not define decodes as `Custom`, which keeps the whole JSON text: it re-encodes unchanged, and decodes again as any type (`Raw::deserialize_as`).
@@ -518,6 +696,8 @@ pub enum AnyTimelineEvent {
     SpaceParent(crate::events::StateEvent<crate::events::SpaceParentEventContent>),
     /// `m.sticker`
     Sticker(crate::events::RoomEvent<crate::events::StickerEventContent>),
+    /// A redacted event (`unsigned.redacted_because` is present).
+    Redacted(crate::events::AnyRedactedTimelineEvent),
     /// An event type the spec does not define, kept as received.
     Custom(::matrix_api_runtime::Raw<crate::events::RoomEvent>),
 }
@@ -569,11 +749,342 @@ impl ::serde::Serialize for AnyTimelineEvent {
             Self::SpaceChild(event) => event.serialize(serializer),
             Self::SpaceParent(event) => event.serialize(serializer),
             Self::Sticker(event) => event.serialize(serializer),
+            Self::Redacted(event) => event.serialize(serializer),
             Self::Custom(raw) => raw.serialize(serializer),
         }
     }
 }
 impl<'de> ::serde::Deserialize<'de> for AnyTimelineEvent {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let json = ::matrix_api_runtime::events::capture(deserializer)?;
+        let head = ::matrix_api_runtime::events::head(&json, ::std::option::Option::None)
+            .map_err(<D::Error as ::serde::de::Error>::custom)?;
+        if head.redacted {
+            return ::matrix_api_runtime::events::decode(&json).map(Self::Redacted);
+        }
+        match (head.event_type.as_deref(), head.has_state_key) {
+            (::std::option::Option::Some("m.call.answer"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallAnswer);
+            }
+            (::std::option::Option::Some("m.call.candidates"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallCandidates);
+            }
+            (::std::option::Option::Some("m.call.hangup"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallHangup);
+            }
+            (::std::option::Option::Some("m.call.invite"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallInvite);
+            }
+            (::std::option::Option::Some("m.call.negotiate"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallNegotiate);
+            }
+            (::std::option::Option::Some("m.call.reject"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallReject);
+            }
+            (
+                ::std::option::Option::Some("m.call.sdp_stream_metadata_changed"),
+                false,
+            ) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallSdpStreamMetadataChanged);
+            }
+            (::std::option::Option::Some("m.call.select_answer"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallSelectAnswer);
+            }
+            (::std::option::Option::Some("m.key.verification.accept"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationAccept);
+            }
+            (::std::option::Option::Some("m.key.verification.cancel"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationCancel);
+            }
+            (::std::option::Option::Some("m.key.verification.done"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationDone);
+            }
+            (::std::option::Option::Some("m.key.verification.key"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationKey);
+            }
+            (::std::option::Option::Some("m.key.verification.mac"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationMac);
+            }
+            (::std::option::Option::Some("m.key.verification.ready"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationReady);
+            }
+            (::std::option::Option::Some("m.key.verification.start"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationStart);
+            }
+            (::std::option::Option::Some("m.policy.rule.room"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleRoom);
+            }
+            (::std::option::Option::Some("m.policy.rule.server"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleServer);
+            }
+            (::std::option::Option::Some("m.policy.rule.user"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleUser);
+            }
+            (::std::option::Option::Some("m.reaction"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::Reaction);
+            }
+            (::std::option::Option::Some("m.room.avatar"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomAvatar);
+            }
+            (::std::option::Option::Some("m.room.canonical_alias"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomCanonicalAlias);
+            }
+            (::std::option::Option::Some("m.room.create"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomCreate);
+            }
+            (::std::option::Option::Some("m.room.encrypted"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomEncrypted);
+            }
+            (::std::option::Option::Some("m.room.encryption"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomEncryption);
+            }
+            (::std::option::Option::Some("m.room.guest_access"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomGuestAccess);
+            }
+            (::std::option::Option::Some("m.room.history_visibility"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomHistoryVisibility);
+            }
+            (::std::option::Option::Some("m.room.image_pack"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomImagePack);
+            }
+            (::std::option::Option::Some("m.room.join_rules"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomJoinRules);
+            }
+            (::std::option::Option::Some("m.room.member"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomMember);
+            }
+            (::std::option::Option::Some("m.room.message"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomMessage);
+            }
+            (::std::option::Option::Some("m.room.name"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomName);
+            }
+            (::std::option::Option::Some("m.room.pinned_events"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomPinnedEvents);
+            }
+            (::std::option::Option::Some("m.room.policy"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomPolicy);
+            }
+            (::std::option::Option::Some("m.room.power_levels"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomPowerLevels);
+            }
+            (::std::option::Option::Some("m.room.redaction"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomRedaction);
+            }
+            (::std::option::Option::Some("m.room.server_acl"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomServerAcl);
+            }
+            (::std::option::Option::Some("m.room.third_party_invite"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomThirdPartyInvite);
+            }
+            (::std::option::Option::Some("m.room.tombstone"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomTombstone);
+            }
+            (::std::option::Option::Some("m.room.topic"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomTopic);
+            }
+            (::std::option::Option::Some("m.space.child"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::SpaceChild);
+            }
+            (::std::option::Option::Some("m.space.parent"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::SpaceParent);
+            }
+            (::std::option::Option::Some("m.sticker"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::Sticker);
+            }
+            _ => {}
+        }
+        ::std::result::Result::Ok(
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+        )
+    }
+}
+/// Any room event with its `room_id` (`/messages`, `/context`, `/event`): message-like or state, told apart by `state_key`. Redacted: `unsigned.redacted_because` is present and the content holds only what the redaction algorithm keeps.
+///
+/// An event type the spec does not define decodes as `Custom`, which keeps the whole JSON text: it re-encodes unchanged, and decodes again as any type (`Raw::deserialize_as`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyRedactedTimelineEvent {
+    /// `m.call.answer`
+    CallAnswer(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.candidates`
+    CallCandidates(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.hangup`
+    CallHangup(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.invite`
+    CallInvite(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.negotiate`
+    CallNegotiate(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.reject`
+    CallReject(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.sdp_stream_metadata_changed`
+    CallSdpStreamMetadataChanged(
+        crate::events::RoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.call.select_answer`
+    CallSelectAnswer(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.accept`
+    KeyVerificationAccept(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.cancel`
+    KeyVerificationCancel(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.done`
+    KeyVerificationDone(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.key`
+    KeyVerificationKey(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.mac`
+    KeyVerificationMac(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.ready`
+    KeyVerificationReady(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.start`
+    KeyVerificationStart(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.policy.rule.room`
+    PolicyRuleRoom(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.policy.rule.server`
+    PolicyRuleServer(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.policy.rule.user`
+    PolicyRuleUser(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.reaction`
+    Reaction(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.avatar`
+    RoomAvatar(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.canonical_alias`
+    RoomCanonicalAlias(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.create`
+    RoomCreate(crate::events::StateEvent<crate::events::RedactedRoomCreateEventContent>),
+    /// `m.room.encrypted`
+    RoomEncrypted(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.encryption`
+    RoomEncryption(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.guest_access`
+    RoomGuestAccess(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.history_visibility`
+    RoomHistoryVisibility(
+        crate::events::StateEvent<
+            crate::events::RedactedRoomHistoryVisibilityEventContent,
+        >,
+    ),
+    /// `m.room.image_pack`
+    RoomImagePack(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.join_rules`
+    RoomJoinRules(
+        crate::events::StateEvent<crate::events::RedactedRoomJoinRulesEventContent>,
+    ),
+    /// `m.room.member`
+    RoomMember(crate::events::StateEvent<crate::events::RedactedRoomMemberEventContent>),
+    /// `m.room.message`
+    RoomMessage(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.name`
+    RoomName(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.pinned_events`
+    RoomPinnedEvents(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.policy`
+    RoomPolicy(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.power_levels`
+    RoomPowerLevels(
+        crate::events::StateEvent<crate::events::RedactedRoomPowerLevelsEventContent>,
+    ),
+    /// `m.room.redaction`
+    RoomRedaction(
+        crate::events::RoomEvent<crate::events::RedactedRoomRedactionEventContent>,
+    ),
+    /// `m.room.server_acl`
+    RoomServerAcl(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.third_party_invite`
+    RoomThirdPartyInvite(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.tombstone`
+    RoomTombstone(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.topic`
+    RoomTopic(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.space.child`
+    SpaceChild(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.space.parent`
+    SpaceParent(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.sticker`
+    Sticker(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// An event type the spec does not define, kept as received.
+    Custom(::matrix_api_runtime::Raw<crate::events::RoomEvent>),
+}
+impl ::serde::Serialize for AnyRedactedTimelineEvent {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::CallAnswer(event) => event.serialize(serializer),
+            Self::CallCandidates(event) => event.serialize(serializer),
+            Self::CallHangup(event) => event.serialize(serializer),
+            Self::CallInvite(event) => event.serialize(serializer),
+            Self::CallNegotiate(event) => event.serialize(serializer),
+            Self::CallReject(event) => event.serialize(serializer),
+            Self::CallSdpStreamMetadataChanged(event) => event.serialize(serializer),
+            Self::CallSelectAnswer(event) => event.serialize(serializer),
+            Self::KeyVerificationAccept(event) => event.serialize(serializer),
+            Self::KeyVerificationCancel(event) => event.serialize(serializer),
+            Self::KeyVerificationDone(event) => event.serialize(serializer),
+            Self::KeyVerificationKey(event) => event.serialize(serializer),
+            Self::KeyVerificationMac(event) => event.serialize(serializer),
+            Self::KeyVerificationReady(event) => event.serialize(serializer),
+            Self::KeyVerificationStart(event) => event.serialize(serializer),
+            Self::PolicyRuleRoom(event) => event.serialize(serializer),
+            Self::PolicyRuleServer(event) => event.serialize(serializer),
+            Self::PolicyRuleUser(event) => event.serialize(serializer),
+            Self::Reaction(event) => event.serialize(serializer),
+            Self::RoomAvatar(event) => event.serialize(serializer),
+            Self::RoomCanonicalAlias(event) => event.serialize(serializer),
+            Self::RoomCreate(event) => event.serialize(serializer),
+            Self::RoomEncrypted(event) => event.serialize(serializer),
+            Self::RoomEncryption(event) => event.serialize(serializer),
+            Self::RoomGuestAccess(event) => event.serialize(serializer),
+            Self::RoomHistoryVisibility(event) => event.serialize(serializer),
+            Self::RoomImagePack(event) => event.serialize(serializer),
+            Self::RoomJoinRules(event) => event.serialize(serializer),
+            Self::RoomMember(event) => event.serialize(serializer),
+            Self::RoomMessage(event) => event.serialize(serializer),
+            Self::RoomName(event) => event.serialize(serializer),
+            Self::RoomPinnedEvents(event) => event.serialize(serializer),
+            Self::RoomPolicy(event) => event.serialize(serializer),
+            Self::RoomPowerLevels(event) => event.serialize(serializer),
+            Self::RoomRedaction(event) => event.serialize(serializer),
+            Self::RoomServerAcl(event) => event.serialize(serializer),
+            Self::RoomThirdPartyInvite(event) => event.serialize(serializer),
+            Self::RoomTombstone(event) => event.serialize(serializer),
+            Self::RoomTopic(event) => event.serialize(serializer),
+            Self::SpaceChild(event) => event.serialize(serializer),
+            Self::SpaceParent(event) => event.serialize(serializer),
+            Self::Sticker(event) => event.serialize(serializer),
+            Self::Custom(raw) => raw.serialize(serializer),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AnyRedactedTimelineEvent {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
@@ -889,6 +1400,8 @@ pub enum AnySyncTimelineEvent {
     SpaceParent(crate::events::SyncStateEvent<crate::events::SpaceParentEventContent>),
     /// `m.sticker`
     Sticker(crate::events::SyncRoomEvent<crate::events::StickerEventContent>),
+    /// A redacted event (`unsigned.redacted_because` is present).
+    Redacted(crate::events::AnyRedactedSyncTimelineEvent),
     /// An event type the spec does not define, kept as received.
     Custom(::matrix_api_runtime::Raw<crate::events::SyncRoomEvent>),
 }
@@ -940,11 +1453,364 @@ impl ::serde::Serialize for AnySyncTimelineEvent {
             Self::SpaceChild(event) => event.serialize(serializer),
             Self::SpaceParent(event) => event.serialize(serializer),
             Self::Sticker(event) => event.serialize(serializer),
+            Self::Redacted(event) => event.serialize(serializer),
             Self::Custom(raw) => raw.serialize(serializer),
         }
     }
 }
 impl<'de> ::serde::Deserialize<'de> for AnySyncTimelineEvent {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let json = ::matrix_api_runtime::events::capture(deserializer)?;
+        let head = ::matrix_api_runtime::events::head(&json, ::std::option::Option::None)
+            .map_err(<D::Error as ::serde::de::Error>::custom)?;
+        if head.redacted {
+            return ::matrix_api_runtime::events::decode(&json).map(Self::Redacted);
+        }
+        match (head.event_type.as_deref(), head.has_state_key) {
+            (::std::option::Option::Some("m.call.answer"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallAnswer);
+            }
+            (::std::option::Option::Some("m.call.candidates"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallCandidates);
+            }
+            (::std::option::Option::Some("m.call.hangup"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallHangup);
+            }
+            (::std::option::Option::Some("m.call.invite"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallInvite);
+            }
+            (::std::option::Option::Some("m.call.negotiate"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallNegotiate);
+            }
+            (::std::option::Option::Some("m.call.reject"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallReject);
+            }
+            (
+                ::std::option::Option::Some("m.call.sdp_stream_metadata_changed"),
+                false,
+            ) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallSdpStreamMetadataChanged);
+            }
+            (::std::option::Option::Some("m.call.select_answer"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallSelectAnswer);
+            }
+            (::std::option::Option::Some("m.key.verification.accept"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationAccept);
+            }
+            (::std::option::Option::Some("m.key.verification.cancel"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationCancel);
+            }
+            (::std::option::Option::Some("m.key.verification.done"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationDone);
+            }
+            (::std::option::Option::Some("m.key.verification.key"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationKey);
+            }
+            (::std::option::Option::Some("m.key.verification.mac"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationMac);
+            }
+            (::std::option::Option::Some("m.key.verification.ready"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationReady);
+            }
+            (::std::option::Option::Some("m.key.verification.start"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationStart);
+            }
+            (::std::option::Option::Some("m.policy.rule.room"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleRoom);
+            }
+            (::std::option::Option::Some("m.policy.rule.server"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleServer);
+            }
+            (::std::option::Option::Some("m.policy.rule.user"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleUser);
+            }
+            (::std::option::Option::Some("m.reaction"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::Reaction);
+            }
+            (::std::option::Option::Some("m.room.avatar"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomAvatar);
+            }
+            (::std::option::Option::Some("m.room.canonical_alias"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomCanonicalAlias);
+            }
+            (::std::option::Option::Some("m.room.create"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomCreate);
+            }
+            (::std::option::Option::Some("m.room.encrypted"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomEncrypted);
+            }
+            (::std::option::Option::Some("m.room.encryption"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomEncryption);
+            }
+            (::std::option::Option::Some("m.room.guest_access"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomGuestAccess);
+            }
+            (::std::option::Option::Some("m.room.history_visibility"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomHistoryVisibility);
+            }
+            (::std::option::Option::Some("m.room.image_pack"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomImagePack);
+            }
+            (::std::option::Option::Some("m.room.join_rules"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomJoinRules);
+            }
+            (::std::option::Option::Some("m.room.member"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomMember);
+            }
+            (::std::option::Option::Some("m.room.message"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomMessage);
+            }
+            (::std::option::Option::Some("m.room.name"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomName);
+            }
+            (::std::option::Option::Some("m.room.pinned_events"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomPinnedEvents);
+            }
+            (::std::option::Option::Some("m.room.policy"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomPolicy);
+            }
+            (::std::option::Option::Some("m.room.power_levels"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomPowerLevels);
+            }
+            (::std::option::Option::Some("m.room.redaction"), false) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomRedaction);
+            }
+            (::std::option::Option::Some("m.room.server_acl"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomServerAcl);
+            }
+            (::std::option::Option::Some("m.room.third_party_invite"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomThirdPartyInvite);
+            }
+            (::std::option::Option::Some("m.room.tombstone"), true) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomTombstone);
+            }
+            (::std::option::Option::Some("m.room.topic"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomTopic);
+            }
+            (::std::option::Option::Some("m.space.child"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::SpaceChild);
+            }
+            (::std::option::Option::Some("m.space.parent"), true) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::SpaceParent);
+            }
+            (::std::option::Option::Some("m.sticker"), false) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::Sticker);
+            }
+            _ => {}
+        }
+        ::std::result::Result::Ok(
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+        )
+    }
+}
+/// Any room event as `/sync` sends it (no `room_id`): message-like or state, told apart by `state_key`. Redacted: `unsigned.redacted_because` is present and the content holds only what the redaction algorithm keeps.
+///
+/// An event type the spec does not define decodes as `Custom`, which keeps the whole JSON text: it re-encodes unchanged, and decodes again as any type (`Raw::deserialize_as`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyRedactedSyncTimelineEvent {
+    /// `m.call.answer`
+    CallAnswer(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.candidates`
+    CallCandidates(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.hangup`
+    CallHangup(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.invite`
+    CallInvite(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.negotiate`
+    CallNegotiate(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.reject`
+    CallReject(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.sdp_stream_metadata_changed`
+    CallSdpStreamMetadataChanged(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.call.select_answer`
+    CallSelectAnswer(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.accept`
+    KeyVerificationAccept(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.cancel`
+    KeyVerificationCancel(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.done`
+    KeyVerificationDone(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.key`
+    KeyVerificationKey(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.mac`
+    KeyVerificationMac(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.ready`
+    KeyVerificationReady(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.start`
+    KeyVerificationStart(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.policy.rule.room`
+    PolicyRuleRoom(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.policy.rule.server`
+    PolicyRuleServer(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.policy.rule.user`
+    PolicyRuleUser(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.reaction`
+    Reaction(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.avatar`
+    RoomAvatar(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.canonical_alias`
+    RoomCanonicalAlias(
+        crate::events::SyncStateEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.room.create`
+    RoomCreate(
+        crate::events::SyncStateEvent<crate::events::RedactedRoomCreateEventContent>,
+    ),
+    /// `m.room.encrypted`
+    RoomEncrypted(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.encryption`
+    RoomEncryption(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.guest_access`
+    RoomGuestAccess(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.history_visibility`
+    RoomHistoryVisibility(
+        crate::events::SyncStateEvent<
+            crate::events::RedactedRoomHistoryVisibilityEventContent,
+        >,
+    ),
+    /// `m.room.image_pack`
+    RoomImagePack(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.join_rules`
+    RoomJoinRules(
+        crate::events::SyncStateEvent<crate::events::RedactedRoomJoinRulesEventContent>,
+    ),
+    /// `m.room.member`
+    RoomMember(
+        crate::events::SyncStateEvent<crate::events::RedactedRoomMemberEventContent>,
+    ),
+    /// `m.room.message`
+    RoomMessage(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.name`
+    RoomName(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.pinned_events`
+    RoomPinnedEvents(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.policy`
+    RoomPolicy(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.power_levels`
+    RoomPowerLevels(
+        crate::events::SyncStateEvent<crate::events::RedactedRoomPowerLevelsEventContent>,
+    ),
+    /// `m.room.redaction`
+    RoomRedaction(
+        crate::events::SyncRoomEvent<crate::events::RedactedRoomRedactionEventContent>,
+    ),
+    /// `m.room.server_acl`
+    RoomServerAcl(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.third_party_invite`
+    RoomThirdPartyInvite(
+        crate::events::SyncStateEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.room.tombstone`
+    RoomTombstone(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.topic`
+    RoomTopic(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.space.child`
+    SpaceChild(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.space.parent`
+    SpaceParent(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.sticker`
+    Sticker(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// An event type the spec does not define, kept as received.
+    Custom(::matrix_api_runtime::Raw<crate::events::SyncRoomEvent>),
+}
+impl ::serde::Serialize for AnyRedactedSyncTimelineEvent {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::CallAnswer(event) => event.serialize(serializer),
+            Self::CallCandidates(event) => event.serialize(serializer),
+            Self::CallHangup(event) => event.serialize(serializer),
+            Self::CallInvite(event) => event.serialize(serializer),
+            Self::CallNegotiate(event) => event.serialize(serializer),
+            Self::CallReject(event) => event.serialize(serializer),
+            Self::CallSdpStreamMetadataChanged(event) => event.serialize(serializer),
+            Self::CallSelectAnswer(event) => event.serialize(serializer),
+            Self::KeyVerificationAccept(event) => event.serialize(serializer),
+            Self::KeyVerificationCancel(event) => event.serialize(serializer),
+            Self::KeyVerificationDone(event) => event.serialize(serializer),
+            Self::KeyVerificationKey(event) => event.serialize(serializer),
+            Self::KeyVerificationMac(event) => event.serialize(serializer),
+            Self::KeyVerificationReady(event) => event.serialize(serializer),
+            Self::KeyVerificationStart(event) => event.serialize(serializer),
+            Self::PolicyRuleRoom(event) => event.serialize(serializer),
+            Self::PolicyRuleServer(event) => event.serialize(serializer),
+            Self::PolicyRuleUser(event) => event.serialize(serializer),
+            Self::Reaction(event) => event.serialize(serializer),
+            Self::RoomAvatar(event) => event.serialize(serializer),
+            Self::RoomCanonicalAlias(event) => event.serialize(serializer),
+            Self::RoomCreate(event) => event.serialize(serializer),
+            Self::RoomEncrypted(event) => event.serialize(serializer),
+            Self::RoomEncryption(event) => event.serialize(serializer),
+            Self::RoomGuestAccess(event) => event.serialize(serializer),
+            Self::RoomHistoryVisibility(event) => event.serialize(serializer),
+            Self::RoomImagePack(event) => event.serialize(serializer),
+            Self::RoomJoinRules(event) => event.serialize(serializer),
+            Self::RoomMember(event) => event.serialize(serializer),
+            Self::RoomMessage(event) => event.serialize(serializer),
+            Self::RoomName(event) => event.serialize(serializer),
+            Self::RoomPinnedEvents(event) => event.serialize(serializer),
+            Self::RoomPolicy(event) => event.serialize(serializer),
+            Self::RoomPowerLevels(event) => event.serialize(serializer),
+            Self::RoomRedaction(event) => event.serialize(serializer),
+            Self::RoomServerAcl(event) => event.serialize(serializer),
+            Self::RoomThirdPartyInvite(event) => event.serialize(serializer),
+            Self::RoomTombstone(event) => event.serialize(serializer),
+            Self::RoomTopic(event) => event.serialize(serializer),
+            Self::SpaceChild(event) => event.serialize(serializer),
+            Self::SpaceParent(event) => event.serialize(serializer),
+            Self::Sticker(event) => event.serialize(serializer),
+            Self::Custom(raw) => raw.serialize(serializer),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AnyRedactedSyncTimelineEvent {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
@@ -1178,6 +2044,8 @@ pub enum AnyMessageLikeEvent {
     RoomRedaction(crate::events::RoomEvent<crate::events::RoomRedactionEventContent>),
     /// `m.sticker`
     Sticker(crate::events::RoomEvent<crate::events::StickerEventContent>),
+    /// A redacted event (`unsigned.redacted_because` is present).
+    Redacted(crate::events::AnyRedactedMessageLikeEvent),
     /// An event type the spec does not define, kept as received.
     Custom(::matrix_api_runtime::Raw<crate::events::RoomEvent>),
 }
@@ -1207,11 +2075,185 @@ impl ::serde::Serialize for AnyMessageLikeEvent {
             Self::RoomMessage(event) => event.serialize(serializer),
             Self::RoomRedaction(event) => event.serialize(serializer),
             Self::Sticker(event) => event.serialize(serializer),
+            Self::Redacted(event) => event.serialize(serializer),
             Self::Custom(raw) => raw.serialize(serializer),
         }
     }
 }
 impl<'de> ::serde::Deserialize<'de> for AnyMessageLikeEvent {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let json = ::matrix_api_runtime::events::capture(deserializer)?;
+        let head = ::matrix_api_runtime::events::head(&json, ::std::option::Option::None)
+            .map_err(<D::Error as ::serde::de::Error>::custom)?;
+        if head.redacted {
+            return ::matrix_api_runtime::events::decode(&json).map(Self::Redacted);
+        }
+        match (head.event_type.as_deref(), head.has_state_key) {
+            (::std::option::Option::Some("m.call.answer"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallAnswer);
+            }
+            (::std::option::Option::Some("m.call.candidates"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallCandidates);
+            }
+            (::std::option::Option::Some("m.call.hangup"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallHangup);
+            }
+            (::std::option::Option::Some("m.call.invite"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallInvite);
+            }
+            (::std::option::Option::Some("m.call.negotiate"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallNegotiate);
+            }
+            (::std::option::Option::Some("m.call.reject"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallReject);
+            }
+            (::std::option::Option::Some("m.call.sdp_stream_metadata_changed"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallSdpStreamMetadataChanged);
+            }
+            (::std::option::Option::Some("m.call.select_answer"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallSelectAnswer);
+            }
+            (::std::option::Option::Some("m.key.verification.accept"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationAccept);
+            }
+            (::std::option::Option::Some("m.key.verification.cancel"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationCancel);
+            }
+            (::std::option::Option::Some("m.key.verification.done"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationDone);
+            }
+            (::std::option::Option::Some("m.key.verification.key"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationKey);
+            }
+            (::std::option::Option::Some("m.key.verification.mac"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationMac);
+            }
+            (::std::option::Option::Some("m.key.verification.ready"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationReady);
+            }
+            (::std::option::Option::Some("m.key.verification.start"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationStart);
+            }
+            (::std::option::Option::Some("m.reaction"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::Reaction);
+            }
+            (::std::option::Option::Some("m.room.encrypted"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomEncrypted);
+            }
+            (::std::option::Option::Some("m.room.message"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomMessage);
+            }
+            (::std::option::Option::Some("m.room.redaction"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomRedaction);
+            }
+            (::std::option::Option::Some("m.sticker"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::Sticker);
+            }
+            _ => {}
+        }
+        ::std::result::Result::Ok(
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+        )
+    }
+}
+/// Any message-like room event, with its `room_id`. Redacted: `unsigned.redacted_because` is present and the content holds only what the redaction algorithm keeps.
+///
+/// An event type the spec does not define decodes as `Custom`, which keeps the whole JSON text: it re-encodes unchanged, and decodes again as any type (`Raw::deserialize_as`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyRedactedMessageLikeEvent {
+    /// `m.call.answer`
+    CallAnswer(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.candidates`
+    CallCandidates(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.hangup`
+    CallHangup(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.invite`
+    CallInvite(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.negotiate`
+    CallNegotiate(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.reject`
+    CallReject(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.sdp_stream_metadata_changed`
+    CallSdpStreamMetadataChanged(
+        crate::events::RoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.call.select_answer`
+    CallSelectAnswer(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.accept`
+    KeyVerificationAccept(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.cancel`
+    KeyVerificationCancel(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.done`
+    KeyVerificationDone(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.key`
+    KeyVerificationKey(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.mac`
+    KeyVerificationMac(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.ready`
+    KeyVerificationReady(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.start`
+    KeyVerificationStart(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.reaction`
+    Reaction(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.encrypted`
+    RoomEncrypted(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.message`
+    RoomMessage(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.redaction`
+    RoomRedaction(
+        crate::events::RoomEvent<crate::events::RedactedRoomRedactionEventContent>,
+    ),
+    /// `m.sticker`
+    Sticker(crate::events::RoomEvent<crate::events::RedactedEventContent>),
+    /// An event type the spec does not define, kept as received.
+    Custom(::matrix_api_runtime::Raw<crate::events::RoomEvent>),
+}
+impl ::serde::Serialize for AnyRedactedMessageLikeEvent {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::CallAnswer(event) => event.serialize(serializer),
+            Self::CallCandidates(event) => event.serialize(serializer),
+            Self::CallHangup(event) => event.serialize(serializer),
+            Self::CallInvite(event) => event.serialize(serializer),
+            Self::CallNegotiate(event) => event.serialize(serializer),
+            Self::CallReject(event) => event.serialize(serializer),
+            Self::CallSdpStreamMetadataChanged(event) => event.serialize(serializer),
+            Self::CallSelectAnswer(event) => event.serialize(serializer),
+            Self::KeyVerificationAccept(event) => event.serialize(serializer),
+            Self::KeyVerificationCancel(event) => event.serialize(serializer),
+            Self::KeyVerificationDone(event) => event.serialize(serializer),
+            Self::KeyVerificationKey(event) => event.serialize(serializer),
+            Self::KeyVerificationMac(event) => event.serialize(serializer),
+            Self::KeyVerificationReady(event) => event.serialize(serializer),
+            Self::KeyVerificationStart(event) => event.serialize(serializer),
+            Self::Reaction(event) => event.serialize(serializer),
+            Self::RoomEncrypted(event) => event.serialize(serializer),
+            Self::RoomMessage(event) => event.serialize(serializer),
+            Self::RoomRedaction(event) => event.serialize(serializer),
+            Self::Sticker(event) => event.serialize(serializer),
+            Self::Custom(raw) => raw.serialize(serializer),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AnyRedactedMessageLikeEvent {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
@@ -1372,6 +2414,8 @@ pub enum AnySyncMessageLikeEvent {
     ),
     /// `m.sticker`
     Sticker(crate::events::SyncRoomEvent<crate::events::StickerEventContent>),
+    /// A redacted event (`unsigned.redacted_because` is present).
+    Redacted(crate::events::AnyRedactedSyncMessageLikeEvent),
     /// An event type the spec does not define, kept as received.
     Custom(::matrix_api_runtime::Raw<crate::events::SyncRoomEvent>),
 }
@@ -1401,11 +2445,199 @@ impl ::serde::Serialize for AnySyncMessageLikeEvent {
             Self::RoomMessage(event) => event.serialize(serializer),
             Self::RoomRedaction(event) => event.serialize(serializer),
             Self::Sticker(event) => event.serialize(serializer),
+            Self::Redacted(event) => event.serialize(serializer),
             Self::Custom(raw) => raw.serialize(serializer),
         }
     }
 }
 impl<'de> ::serde::Deserialize<'de> for AnySyncMessageLikeEvent {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let json = ::matrix_api_runtime::events::capture(deserializer)?;
+        let head = ::matrix_api_runtime::events::head(&json, ::std::option::Option::None)
+            .map_err(<D::Error as ::serde::de::Error>::custom)?;
+        if head.redacted {
+            return ::matrix_api_runtime::events::decode(&json).map(Self::Redacted);
+        }
+        match (head.event_type.as_deref(), head.has_state_key) {
+            (::std::option::Option::Some("m.call.answer"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallAnswer);
+            }
+            (::std::option::Option::Some("m.call.candidates"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallCandidates);
+            }
+            (::std::option::Option::Some("m.call.hangup"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallHangup);
+            }
+            (::std::option::Option::Some("m.call.invite"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallInvite);
+            }
+            (::std::option::Option::Some("m.call.negotiate"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallNegotiate);
+            }
+            (::std::option::Option::Some("m.call.reject"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::CallReject);
+            }
+            (::std::option::Option::Some("m.call.sdp_stream_metadata_changed"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallSdpStreamMetadataChanged);
+            }
+            (::std::option::Option::Some("m.call.select_answer"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::CallSelectAnswer);
+            }
+            (::std::option::Option::Some("m.key.verification.accept"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationAccept);
+            }
+            (::std::option::Option::Some("m.key.verification.cancel"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationCancel);
+            }
+            (::std::option::Option::Some("m.key.verification.done"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationDone);
+            }
+            (::std::option::Option::Some("m.key.verification.key"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationKey);
+            }
+            (::std::option::Option::Some("m.key.verification.mac"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationMac);
+            }
+            (::std::option::Option::Some("m.key.verification.ready"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationReady);
+            }
+            (::std::option::Option::Some("m.key.verification.start"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::KeyVerificationStart);
+            }
+            (::std::option::Option::Some("m.reaction"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::Reaction);
+            }
+            (::std::option::Option::Some("m.room.encrypted"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomEncrypted);
+            }
+            (::std::option::Option::Some("m.room.message"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomMessage);
+            }
+            (::std::option::Option::Some("m.room.redaction"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomRedaction);
+            }
+            (::std::option::Option::Some("m.sticker"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::Sticker);
+            }
+            _ => {}
+        }
+        ::std::result::Result::Ok(
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+        )
+    }
+}
+/// Any message-like room event as `/sync` sends it (no `room_id`). Redacted: `unsigned.redacted_because` is present and the content holds only what the redaction algorithm keeps.
+///
+/// An event type the spec does not define decodes as `Custom`, which keeps the whole JSON text: it re-encodes unchanged, and decodes again as any type (`Raw::deserialize_as`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyRedactedSyncMessageLikeEvent {
+    /// `m.call.answer`
+    CallAnswer(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.candidates`
+    CallCandidates(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.hangup`
+    CallHangup(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.invite`
+    CallInvite(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.negotiate`
+    CallNegotiate(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.reject`
+    CallReject(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.call.sdp_stream_metadata_changed`
+    CallSdpStreamMetadataChanged(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.call.select_answer`
+    CallSelectAnswer(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.key.verification.accept`
+    KeyVerificationAccept(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.cancel`
+    KeyVerificationCancel(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.done`
+    KeyVerificationDone(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.key`
+    KeyVerificationKey(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.mac`
+    KeyVerificationMac(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.ready`
+    KeyVerificationReady(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.key.verification.start`
+    KeyVerificationStart(
+        crate::events::SyncRoomEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.reaction`
+    Reaction(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.encrypted`
+    RoomEncrypted(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.message`
+    RoomMessage(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// `m.room.redaction`
+    RoomRedaction(
+        crate::events::SyncRoomEvent<crate::events::RedactedRoomRedactionEventContent>,
+    ),
+    /// `m.sticker`
+    Sticker(crate::events::SyncRoomEvent<crate::events::RedactedEventContent>),
+    /// An event type the spec does not define, kept as received.
+    Custom(::matrix_api_runtime::Raw<crate::events::SyncRoomEvent>),
+}
+impl ::serde::Serialize for AnyRedactedSyncMessageLikeEvent {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::CallAnswer(event) => event.serialize(serializer),
+            Self::CallCandidates(event) => event.serialize(serializer),
+            Self::CallHangup(event) => event.serialize(serializer),
+            Self::CallInvite(event) => event.serialize(serializer),
+            Self::CallNegotiate(event) => event.serialize(serializer),
+            Self::CallReject(event) => event.serialize(serializer),
+            Self::CallSdpStreamMetadataChanged(event) => event.serialize(serializer),
+            Self::CallSelectAnswer(event) => event.serialize(serializer),
+            Self::KeyVerificationAccept(event) => event.serialize(serializer),
+            Self::KeyVerificationCancel(event) => event.serialize(serializer),
+            Self::KeyVerificationDone(event) => event.serialize(serializer),
+            Self::KeyVerificationKey(event) => event.serialize(serializer),
+            Self::KeyVerificationMac(event) => event.serialize(serializer),
+            Self::KeyVerificationReady(event) => event.serialize(serializer),
+            Self::KeyVerificationStart(event) => event.serialize(serializer),
+            Self::Reaction(event) => event.serialize(serializer),
+            Self::RoomEncrypted(event) => event.serialize(serializer),
+            Self::RoomMessage(event) => event.serialize(serializer),
+            Self::RoomRedaction(event) => event.serialize(serializer),
+            Self::Sticker(event) => event.serialize(serializer),
+            Self::Custom(raw) => raw.serialize(serializer),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AnyRedactedSyncMessageLikeEvent {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
@@ -1556,6 +2788,8 @@ pub enum AnyStateEvent {
     SpaceChild(crate::events::StateEvent<crate::events::SpaceChildEventContent>),
     /// `m.space.parent`
     SpaceParent(crate::events::StateEvent<crate::events::SpaceParentEventContent>),
+    /// A redacted event (`unsigned.redacted_because` is present).
+    Redacted(crate::events::AnyRedactedStateEvent),
     /// An event type the spec does not define, kept as received.
     Custom(::matrix_api_runtime::Raw<crate::events::StateEvent>),
 }
@@ -1587,11 +2821,202 @@ impl ::serde::Serialize for AnyStateEvent {
             Self::RoomTopic(event) => event.serialize(serializer),
             Self::SpaceChild(event) => event.serialize(serializer),
             Self::SpaceParent(event) => event.serialize(serializer),
+            Self::Redacted(event) => event.serialize(serializer),
             Self::Custom(raw) => raw.serialize(serializer),
         }
     }
 }
 impl<'de> ::serde::Deserialize<'de> for AnyStateEvent {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let json = ::matrix_api_runtime::events::capture(deserializer)?;
+        let head = ::matrix_api_runtime::events::head(&json, ::std::option::Option::None)
+            .map_err(<D::Error as ::serde::de::Error>::custom)?;
+        if head.redacted {
+            return ::matrix_api_runtime::events::decode(&json).map(Self::Redacted);
+        }
+        match (head.event_type.as_deref(), head.has_state_key) {
+            (::std::option::Option::Some("m.policy.rule.room"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleRoom);
+            }
+            (::std::option::Option::Some("m.policy.rule.server"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleServer);
+            }
+            (::std::option::Option::Some("m.policy.rule.user"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleUser);
+            }
+            (::std::option::Option::Some("m.room.avatar"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomAvatar);
+            }
+            (::std::option::Option::Some("m.room.canonical_alias"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomCanonicalAlias);
+            }
+            (::std::option::Option::Some("m.room.create"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomCreate);
+            }
+            (::std::option::Option::Some("m.room.encryption"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomEncryption);
+            }
+            (::std::option::Option::Some("m.room.guest_access"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomGuestAccess);
+            }
+            (::std::option::Option::Some("m.room.history_visibility"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomHistoryVisibility);
+            }
+            (::std::option::Option::Some("m.room.image_pack"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomImagePack);
+            }
+            (::std::option::Option::Some("m.room.join_rules"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomJoinRules);
+            }
+            (::std::option::Option::Some("m.room.member"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomMember);
+            }
+            (::std::option::Option::Some("m.room.name"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomName);
+            }
+            (::std::option::Option::Some("m.room.pinned_events"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomPinnedEvents);
+            }
+            (::std::option::Option::Some("m.room.policy"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomPolicy);
+            }
+            (::std::option::Option::Some("m.room.power_levels"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomPowerLevels);
+            }
+            (::std::option::Option::Some("m.room.server_acl"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomServerAcl);
+            }
+            (::std::option::Option::Some("m.room.third_party_invite"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomThirdPartyInvite);
+            }
+            (::std::option::Option::Some("m.room.tombstone"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomTombstone);
+            }
+            (::std::option::Option::Some("m.room.topic"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomTopic);
+            }
+            (::std::option::Option::Some("m.space.child"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::SpaceChild);
+            }
+            (::std::option::Option::Some("m.space.parent"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::SpaceParent);
+            }
+            _ => {}
+        }
+        ::std::result::Result::Ok(
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+        )
+    }
+}
+/// Any state event, with its `room_id`. Redacted: `unsigned.redacted_because` is present and the content holds only what the redaction algorithm keeps.
+///
+/// An event type the spec does not define decodes as `Custom`, which keeps the whole JSON text: it re-encodes unchanged, and decodes again as any type (`Raw::deserialize_as`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyRedactedStateEvent {
+    /// `m.policy.rule.room`
+    PolicyRuleRoom(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.policy.rule.server`
+    PolicyRuleServer(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.policy.rule.user`
+    PolicyRuleUser(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.avatar`
+    RoomAvatar(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.canonical_alias`
+    RoomCanonicalAlias(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.create`
+    RoomCreate(crate::events::StateEvent<crate::events::RedactedRoomCreateEventContent>),
+    /// `m.room.encryption`
+    RoomEncryption(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.guest_access`
+    RoomGuestAccess(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.history_visibility`
+    RoomHistoryVisibility(
+        crate::events::StateEvent<
+            crate::events::RedactedRoomHistoryVisibilityEventContent,
+        >,
+    ),
+    /// `m.room.image_pack`
+    RoomImagePack(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.join_rules`
+    RoomJoinRules(
+        crate::events::StateEvent<crate::events::RedactedRoomJoinRulesEventContent>,
+    ),
+    /// `m.room.member`
+    RoomMember(crate::events::StateEvent<crate::events::RedactedRoomMemberEventContent>),
+    /// `m.room.name`
+    RoomName(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.pinned_events`
+    RoomPinnedEvents(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.policy`
+    RoomPolicy(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.power_levels`
+    RoomPowerLevels(
+        crate::events::StateEvent<crate::events::RedactedRoomPowerLevelsEventContent>,
+    ),
+    /// `m.room.server_acl`
+    RoomServerAcl(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.third_party_invite`
+    RoomThirdPartyInvite(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.tombstone`
+    RoomTombstone(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.topic`
+    RoomTopic(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.space.child`
+    SpaceChild(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// `m.space.parent`
+    SpaceParent(crate::events::StateEvent<crate::events::RedactedEventContent>),
+    /// An event type the spec does not define, kept as received.
+    Custom(::matrix_api_runtime::Raw<crate::events::StateEvent>),
+}
+impl ::serde::Serialize for AnyRedactedStateEvent {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::PolicyRuleRoom(event) => event.serialize(serializer),
+            Self::PolicyRuleServer(event) => event.serialize(serializer),
+            Self::PolicyRuleUser(event) => event.serialize(serializer),
+            Self::RoomAvatar(event) => event.serialize(serializer),
+            Self::RoomCanonicalAlias(event) => event.serialize(serializer),
+            Self::RoomCreate(event) => event.serialize(serializer),
+            Self::RoomEncryption(event) => event.serialize(serializer),
+            Self::RoomGuestAccess(event) => event.serialize(serializer),
+            Self::RoomHistoryVisibility(event) => event.serialize(serializer),
+            Self::RoomImagePack(event) => event.serialize(serializer),
+            Self::RoomJoinRules(event) => event.serialize(serializer),
+            Self::RoomMember(event) => event.serialize(serializer),
+            Self::RoomName(event) => event.serialize(serializer),
+            Self::RoomPinnedEvents(event) => event.serialize(serializer),
+            Self::RoomPolicy(event) => event.serialize(serializer),
+            Self::RoomPowerLevels(event) => event.serialize(serializer),
+            Self::RoomServerAcl(event) => event.serialize(serializer),
+            Self::RoomThirdPartyInvite(event) => event.serialize(serializer),
+            Self::RoomTombstone(event) => event.serialize(serializer),
+            Self::RoomTopic(event) => event.serialize(serializer),
+            Self::SpaceChild(event) => event.serialize(serializer),
+            Self::SpaceParent(event) => event.serialize(serializer),
+            Self::Custom(raw) => raw.serialize(serializer),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AnyRedactedStateEvent {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
@@ -1763,6 +3188,8 @@ pub enum AnySyncStateEvent {
     SpaceChild(crate::events::SyncStateEvent<crate::events::SpaceChildEventContent>),
     /// `m.space.parent`
     SpaceParent(crate::events::SyncStateEvent<crate::events::SpaceParentEventContent>),
+    /// A redacted event (`unsigned.redacted_because` is present).
+    Redacted(crate::events::AnyRedactedSyncStateEvent),
     /// An event type the spec does not define, kept as received.
     Custom(::matrix_api_runtime::Raw<crate::events::SyncStateEvent>),
 }
@@ -1794,11 +3221,210 @@ impl ::serde::Serialize for AnySyncStateEvent {
             Self::RoomTopic(event) => event.serialize(serializer),
             Self::SpaceChild(event) => event.serialize(serializer),
             Self::SpaceParent(event) => event.serialize(serializer),
+            Self::Redacted(event) => event.serialize(serializer),
             Self::Custom(raw) => raw.serialize(serializer),
         }
     }
 }
 impl<'de> ::serde::Deserialize<'de> for AnySyncStateEvent {
+    fn deserialize<D: ::serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> ::std::result::Result<Self, D::Error> {
+        let json = ::matrix_api_runtime::events::capture(deserializer)?;
+        let head = ::matrix_api_runtime::events::head(&json, ::std::option::Option::None)
+            .map_err(<D::Error as ::serde::de::Error>::custom)?;
+        if head.redacted {
+            return ::matrix_api_runtime::events::decode(&json).map(Self::Redacted);
+        }
+        match (head.event_type.as_deref(), head.has_state_key) {
+            (::std::option::Option::Some("m.policy.rule.room"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleRoom);
+            }
+            (::std::option::Option::Some("m.policy.rule.server"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleServer);
+            }
+            (::std::option::Option::Some("m.policy.rule.user"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::PolicyRuleUser);
+            }
+            (::std::option::Option::Some("m.room.avatar"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomAvatar);
+            }
+            (::std::option::Option::Some("m.room.canonical_alias"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomCanonicalAlias);
+            }
+            (::std::option::Option::Some("m.room.create"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomCreate);
+            }
+            (::std::option::Option::Some("m.room.encryption"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomEncryption);
+            }
+            (::std::option::Option::Some("m.room.guest_access"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomGuestAccess);
+            }
+            (::std::option::Option::Some("m.room.history_visibility"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomHistoryVisibility);
+            }
+            (::std::option::Option::Some("m.room.image_pack"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomImagePack);
+            }
+            (::std::option::Option::Some("m.room.join_rules"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomJoinRules);
+            }
+            (::std::option::Option::Some("m.room.member"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomMember);
+            }
+            (::std::option::Option::Some("m.room.name"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomName);
+            }
+            (::std::option::Option::Some("m.room.pinned_events"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomPinnedEvents);
+            }
+            (::std::option::Option::Some("m.room.policy"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomPolicy);
+            }
+            (::std::option::Option::Some("m.room.power_levels"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomPowerLevels);
+            }
+            (::std::option::Option::Some("m.room.server_acl"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomServerAcl);
+            }
+            (::std::option::Option::Some("m.room.third_party_invite"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomThirdPartyInvite);
+            }
+            (::std::option::Option::Some("m.room.tombstone"), _) => {
+                return ::matrix_api_runtime::events::decode(&json)
+                    .map(Self::RoomTombstone);
+            }
+            (::std::option::Option::Some("m.room.topic"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::RoomTopic);
+            }
+            (::std::option::Option::Some("m.space.child"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::SpaceChild);
+            }
+            (::std::option::Option::Some("m.space.parent"), _) => {
+                return ::matrix_api_runtime::events::decode(&json).map(Self::SpaceParent);
+            }
+            _ => {}
+        }
+        ::std::result::Result::Ok(
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+        )
+    }
+}
+/// Any state event as `/sync` sends it (no `room_id`). Redacted: `unsigned.redacted_because` is present and the content holds only what the redaction algorithm keeps.
+///
+/// An event type the spec does not define decodes as `Custom`, which keeps the whole JSON text: it re-encodes unchanged, and decodes again as any type (`Raw::deserialize_as`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum AnyRedactedSyncStateEvent {
+    /// `m.policy.rule.room`
+    PolicyRuleRoom(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.policy.rule.server`
+    PolicyRuleServer(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.policy.rule.user`
+    PolicyRuleUser(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.avatar`
+    RoomAvatar(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.canonical_alias`
+    RoomCanonicalAlias(
+        crate::events::SyncStateEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.room.create`
+    RoomCreate(
+        crate::events::SyncStateEvent<crate::events::RedactedRoomCreateEventContent>,
+    ),
+    /// `m.room.encryption`
+    RoomEncryption(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.guest_access`
+    RoomGuestAccess(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.history_visibility`
+    RoomHistoryVisibility(
+        crate::events::SyncStateEvent<
+            crate::events::RedactedRoomHistoryVisibilityEventContent,
+        >,
+    ),
+    /// `m.room.image_pack`
+    RoomImagePack(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.join_rules`
+    RoomJoinRules(
+        crate::events::SyncStateEvent<crate::events::RedactedRoomJoinRulesEventContent>,
+    ),
+    /// `m.room.member`
+    RoomMember(
+        crate::events::SyncStateEvent<crate::events::RedactedRoomMemberEventContent>,
+    ),
+    /// `m.room.name`
+    RoomName(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.pinned_events`
+    RoomPinnedEvents(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.policy`
+    RoomPolicy(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.power_levels`
+    RoomPowerLevels(
+        crate::events::SyncStateEvent<crate::events::RedactedRoomPowerLevelsEventContent>,
+    ),
+    /// `m.room.server_acl`
+    RoomServerAcl(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.third_party_invite`
+    RoomThirdPartyInvite(
+        crate::events::SyncStateEvent<crate::events::RedactedEventContent>,
+    ),
+    /// `m.room.tombstone`
+    RoomTombstone(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.room.topic`
+    RoomTopic(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.space.child`
+    SpaceChild(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// `m.space.parent`
+    SpaceParent(crate::events::SyncStateEvent<crate::events::RedactedEventContent>),
+    /// An event type the spec does not define, kept as received.
+    Custom(::matrix_api_runtime::Raw<crate::events::SyncStateEvent>),
+}
+impl ::serde::Serialize for AnyRedactedSyncStateEvent {
+    fn serialize<S: ::serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> ::std::result::Result<S::Ok, S::Error> {
+        match self {
+            Self::PolicyRuleRoom(event) => event.serialize(serializer),
+            Self::PolicyRuleServer(event) => event.serialize(serializer),
+            Self::PolicyRuleUser(event) => event.serialize(serializer),
+            Self::RoomAvatar(event) => event.serialize(serializer),
+            Self::RoomCanonicalAlias(event) => event.serialize(serializer),
+            Self::RoomCreate(event) => event.serialize(serializer),
+            Self::RoomEncryption(event) => event.serialize(serializer),
+            Self::RoomGuestAccess(event) => event.serialize(serializer),
+            Self::RoomHistoryVisibility(event) => event.serialize(serializer),
+            Self::RoomImagePack(event) => event.serialize(serializer),
+            Self::RoomJoinRules(event) => event.serialize(serializer),
+            Self::RoomMember(event) => event.serialize(serializer),
+            Self::RoomName(event) => event.serialize(serializer),
+            Self::RoomPinnedEvents(event) => event.serialize(serializer),
+            Self::RoomPolicy(event) => event.serialize(serializer),
+            Self::RoomPowerLevels(event) => event.serialize(serializer),
+            Self::RoomServerAcl(event) => event.serialize(serializer),
+            Self::RoomThirdPartyInvite(event) => event.serialize(serializer),
+            Self::RoomTombstone(event) => event.serialize(serializer),
+            Self::RoomTopic(event) => event.serialize(serializer),
+            Self::SpaceChild(event) => event.serialize(serializer),
+            Self::SpaceParent(event) => event.serialize(serializer),
+            Self::Custom(raw) => raw.serialize(serializer),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for AnyRedactedSyncStateEvent {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {

@@ -29,6 +29,22 @@ struct KindEnum {
     kinds: &'static [EventKind],
 }
 
+impl KindEnum {
+    /// Room events can be redacted: their enums have a `Redacted` case
+    /// (stripped state carries no `unsigned`, so it never shows a redaction).
+    fn redactable(&self) -> bool {
+        self.kinds
+            .iter()
+            .any(|k| matches!(k, EventKind::MessageLike | EventKind::State))
+            && self.state_form != Some("stripped_state")
+    }
+
+    /// `AnySyncTimelineEvent` → `AnyRedactedSyncTimelineEvent`.
+    fn redacted_name(&self) -> String {
+        format!("AnyRedacted{}", self.name.trim_start_matches("Any"))
+    }
+}
+
 const KIND_ENUMS: &[KindEnum] = &[
     KindEnum {
         name: "AnyTimelineEvent",
@@ -188,17 +204,26 @@ fn content_type(api: &Api, event: &Event, enums: &BTreeMap<String, ContentEnum>)
     event.content.as_ref().map(|ty| rust_type(api, ty))
 }
 
-pub fn module(api: &Api) -> TokenStream {
+pub fn module(api: &Api, ctx: &super::doc::DocContext) -> TokenStream {
     let enums = content_enums(api);
     let mut items = Vec::new();
     for ce in enums.values() {
         items.push(content_enum(api, ce));
     }
     items.push(event_content_impls(api, &enums));
+    let redacted = redacted_contents(api, ctx);
+    items.push(redacted.items.clone());
     for ke in KIND_ENUMS {
-        if let Some(item) = kind_enum(api, ke, &enums) {
+        let redacted_enum = if ke.redactable() {
+            kind_enum(api, ke, &enums, Mode::Redacted(&redacted))
+        } else {
+            None
+        };
+        let redacted_name = redacted_enum.as_ref().map(|_| format_ident!("{}", ke.redacted_name()));
+        if let Some(item) = kind_enum(api, ke, &enums, Mode::Original(redacted_name)) {
             items.push(item);
         }
+        items.extend(redacted_enum);
     }
     quote! {
         //! Events by kind, dispatched on `type`, and event contents by their
@@ -291,7 +316,82 @@ fn event_content_impls(api: &Api, enums: &BTreeMap<String, ContentEnum>) -> Toke
     quote! { #(#impls)* }
 }
 
-fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>) -> Option<TokenStream> {
+/// Which enum of a kind is emitted: the enum itself (with a `Redacted` case
+/// when the kind has a redacted enum), or the enum of its redacted events.
+enum Mode<'a> {
+    Original(Option<syn::Ident>),
+    Redacted(&'a RedactedContents),
+}
+
+/// The redacted contents: per event type with kept keys its own type, the
+/// shared `RedactedEventContent` for every other.
+struct RedactedContents {
+    items: TokenStream,
+    by_type: BTreeMap<String, TokenStream>,
+    generic: TokenStream,
+}
+
+impl RedactedContents {
+    fn content(&self, event: &Event) -> TokenStream {
+        self.by_type
+            .get(event_type_of(event))
+            .cloned()
+            .unwrap_or_else(|| self.generic.clone())
+    }
+}
+
+fn redacted_contents(api: &Api, ctx: &super::doc::DocContext) -> RedactedContents {
+    let rules = crate::ir::event_kinds::redaction().unwrap_or_default();
+    let mut items = Vec::new();
+    let mut by_type = BTreeMap::new();
+    for (event_type, keep) in &rules {
+        let Some(event) = api
+            .events
+            .iter()
+            .find(|e| e.variant_of.is_none() && event_type_of(e) == event_type)
+        else {
+            continue;
+        };
+        let Some(cid) = content_id(event) else { continue };
+        let TypeKind::Struct { fields, .. } = &api.ty(cid).kind else {
+            continue;
+        };
+        let name = format_ident!("Redacted{}", api.ty(cid).name);
+        let original = type_path(api, cid);
+        if keep.iter().any(|k| k == "*") {
+            let doc = doc_attrs(&format!(
+                "The content of a redacted `{event_type}` event: the redaction algorithm keeps all of it."
+            ));
+            items.push(quote! { #doc pub type #name = #original; });
+        } else {
+            let kept: Vec<crate::ir::Field> = fields.iter().filter(|f| keep.contains(&f.wire_name)).cloned().collect();
+            let list: Vec<String> = keep.iter().map(|k| format!("`{k}`")).collect();
+            let doc = doc_attrs(&format!(
+                "The content of a redacted `{event_type}` event: what the redaction algorithm keeps                  ({}; sub-keys are kept as received in `extra`).",
+                list.join(", ")
+            ));
+            items.push(super::models::struct_item(api, cid, &name, doc, &kept, None, ctx));
+        }
+        by_type.insert(event_type.clone(), quote! { crate::events::#name });
+    }
+    items.push(quote! {
+        /// The content of a redacted event of a type whose content the redaction
+        /// algorithm empties (and of one the spec does not define).
+        #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        pub struct RedactedEventContent {
+            /// Whatever a server kept beyond the algorithm, as received.
+            #[serde(flatten)]
+            pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+        }
+    });
+    RedactedContents {
+        items: quote! { #(#items)* },
+        by_type,
+        generic: quote! { crate::events::RedactedEventContent },
+    }
+}
+
+fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>, mode: Mode<'_>) -> Option<TokenStream> {
     let form_of = |stem: Option<&str>| stem.map(|s| api.event_form(s));
     // The enum exists only where the spec has the forms it needs.
     let form = form_of(ke.form);
@@ -318,7 +418,10 @@ fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>) ->
         let generic = if is_state { state_form.flatten() } else { form.flatten() };
         let ty = match generic {
             Some(form_id) => {
-                let content = content_type(api, event, enums)?;
+                let content = match &mode {
+                    Mode::Redacted(redacted) => redacted.content(event),
+                    Mode::Original(_) => content_type(api, event, enums)?,
+                };
                 let form = type_path(api, form_id);
                 quote! { #form<#content> }
             }
@@ -363,17 +466,42 @@ fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>) ->
             None => quote! { ::serde_json::Value },
         },
     };
-    let name = format_ident!("{}", ke.name);
+    let (name, doc) = match &mode {
+        Mode::Original(_) => (format_ident!("{}", ke.name), ke.doc.to_owned()),
+        Mode::Redacted(_) => (
+            format_ident!("{}", ke.redacted_name()),
+            format!(
+                "{} Redacted: `unsigned.redacted_because` is present and the content holds only what \
+                 the redaction algorithm keeps.",
+                ke.doc
+            ),
+        ),
+    };
     let doc = doc_attrs(&format!(
-        "{}\n\nAn event type the spec does not define decodes as `Custom`, which keeps the whole JSON \
-         text: it re-encodes unchanged, and decodes again as any type (`Raw::deserialize_as`).",
-        ke.doc
+        "{doc}\n\nAn event type the spec does not define decodes as `Custom`, which keeps the whole JSON \
+         text: it re-encodes unchanged, and decodes again as any type (`Raw::deserialize_as`)."
     ));
+    let (redacted_variant, redacted_arm, redacted_ser) = match &mode {
+        Mode::Original(Some(redacted)) => (
+            quote! {
+                /// A redacted event (`unsigned.redacted_because` is present).
+                Redacted(crate::events::#redacted),
+            },
+            quote! {
+                if head.redacted {
+                    return ::matrix_api_runtime::events::decode(&json).map(Self::Redacted);
+                }
+            },
+            quote! { Self::Redacted(event) => event.serialize(serializer), },
+        ),
+        _ => (quote! {}, quote! {}, quote! {}),
+    };
     Some(quote! {
         #doc
         #[derive(Clone, Debug, PartialEq)]
         pub enum #name {
             #(#variants)*
+            #redacted_variant
             /// An event type the spec does not define, kept as received.
             Custom(::matrix_api_runtime::Raw<#custom_ty>),
         }
@@ -381,6 +509,7 @@ fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>) ->
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
                 match self {
                     #(#ser)*
+                    #redacted_ser
                     Self::Custom(raw) => raw.serialize(serializer),
                 }
             }
@@ -390,6 +519,7 @@ fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>) ->
                 let json = ::matrix_api_runtime::events::capture(deserializer)?;
                 let head = ::matrix_api_runtime::events::head(&json, ::std::option::Option::None)
                     .map_err(<D::Error as ::serde::de::Error>::custom)?;
+                #redacted_arm
                 match (head.event_type.as_deref(), head.has_state_key) {
                     #(#arms)*
                     _ => {}

@@ -91,7 +91,7 @@ pub fn generate(api: &Api, options: &Options) -> Result<Files> {
         if module == Module::Events && !api.events.is_empty() {
             files.insert(
                 PathBuf::from("src/events/kinds.rs"),
-                format_file(&header, event_enums::module(api))?,
+                format_file(&header, event_enums::module(api, &ctx))?,
             );
             mod_items.push(quote! { mod kinds; pub use kinds::*; });
         }

@@ -117,7 +117,9 @@ fn origin_text(def: &TypeDef) -> String {
     }
 }
 
-fn struct_item(
+/// A struct's item; also used for the redacted subsets of event contents
+/// (`id` is the original's, for boxing and its flags).
+pub(super) fn struct_item(
     api: &Api,
     id: TypeId,
     name: &syn::Ident,

@@ -6,7 +6,7 @@
 //! `core-event-schema/state_event.yaml` is a state event, one that `allOf`s
 //! `room_event.yaml` is message-like. Events that only `allOf` the generic
 //! `event.yaml` take their kind from the declared data file
-//! `api-specs/event-kinds.toml`, where each entry quotes the spec's prose.
+//! `api-specs/events.toml`, where each entry quotes the spec's prose.
 
 use super::{Event, EventKind, KindSource};
 use crate::diag::{Error, Location, Result};
@@ -17,11 +17,20 @@ use std::collections::BTreeMap;
 
 /// The data file, compiled in so that every caller of the library (tests,
 /// xtask, fuzzing) reads the same facts.
-pub const DATA_FILE: &str = include_str!("../../../api-specs/event-kinds.toml");
+pub const DATA_FILE: &str = include_str!("../../../api-specs/events.toml");
 
 #[derive(Deserialize)]
 struct DataFile {
     events: BTreeMap<String, Entry>,
+    #[serde(default)]
+    redaction: BTreeMap<String, RedactionEntry>,
+}
+
+#[derive(Deserialize)]
+struct RedactionEntry {
+    keep: Vec<String>,
+    #[allow(dead_code)] // read by people: where the spec says it
+    source: String,
 }
 
 #[derive(Deserialize)]
@@ -31,11 +40,19 @@ struct Entry {
     source: String,
 }
 
+fn data_file() -> Result<DataFile> {
+    toml::from_str(DATA_FILE).map_err(|e| Error::Other(format!("api-specs/events.toml: {e}")))
+}
+
 /// The kinds declared in the data file, by event type.
 pub fn declared() -> Result<BTreeMap<String, Vec<EventKind>>> {
-    let file: DataFile =
-        toml::from_str(DATA_FILE).map_err(|e| Error::Other(format!("api-specs/event-kinds.toml: {e}")))?;
-    Ok(file.events.into_iter().map(|(k, v)| (k, v.kinds)).collect())
+    Ok(data_file()?.events.into_iter().map(|(k, v)| (k, v.kinds)).collect())
+}
+
+/// The content keys that survive redaction, by event type (`*`: all of
+/// them; `a.b`: only `b` inside `a`). Types not listed keep none.
+pub fn redaction() -> Result<BTreeMap<String, Vec<String>>> {
+    Ok(data_file()?.redaction.into_iter().map(|(k, v)| (k, v.keep)).collect())
 }
 
 /// The core schema an event schema builds on, by file stem

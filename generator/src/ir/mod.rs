@@ -229,7 +229,7 @@ pub enum EventKind {
 pub enum KindSource {
     /// The schema builds on `state_event.yaml` or `room_event.yaml`.
     Schema,
-    /// `api-specs/event-kinds.toml`.
+    /// `api-specs/events.toml`.
     DataFile,
     /// Nothing says: reported by `stats`.
     #[default]
