@@ -3,7 +3,7 @@
 //! Events by kind, dispatched on `type`, and event contents by their
 //! discriminating field (`msgtype`). Types the spec does not define
 //! decode as `Custom`, which keeps the whole JSON text.
-/// The content of an event of this type by its `method`. A `method` the spec does not define decodes as `Custom`, which keeps the whole JSON text (decode it as the base content with `Raw::deserialize`, or as your own type with `Raw::deserialize_as`).
+/// The content of an `m.key.verification.start` event, by its `method`. A `method` the spec does not define decodes as `Custom`, which keeps the whole JSON text (decode it as the base content with `Raw::deserialize`, or as your own type with `Raw::deserialize_as`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnyKeyVerificationStartEventContent {
     /// `method: m.reciprocate.v1`
@@ -50,7 +50,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyKeyVerificationStartEventContent {
         )
     }
 }
-/// The content of an event of this type by its `msgtype`. A `msgtype` the spec does not define decodes as `Custom`, which keeps the whole JSON text (decode it as the base content with `Raw::deserialize`, or as your own type with `Raw::deserialize_as`).
+/// The content of an `m.room.message` event, by its `msgtype`. A `msgtype` the spec does not define decodes as `Custom`, which keeps the whole JSON text (decode it as the base content with `Raw::deserialize`, or as your own type with `Raw::deserialize_as`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum AnyRoomMessageEventContent {
     /// `msgtype: m.audio`
@@ -399,7 +399,7 @@ impl ::matrix_api_runtime::events::EventContent for crate::events::TypingEventCo
 }
 /// The content of a redacted `m.room.create` event: the redaction algorithm keeps all of it.
 pub type RedactedRoomCreateEventContent = crate::events::RoomCreateEventContent;
-/// The content of a redacted `m.room.history_visibility` event: what the redaction algorithm keeps                  (`history_visibility`; sub-keys are kept as received in `extra`).
+/// The content of a redacted `m.room.history_visibility` event: what the redaction algorithm keeps (`history_visibility`; sub-keys are kept as received in `extra`).
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RedactedRoomHistoryVisibilityEventContent {
     /// Who can see the room history.
@@ -421,7 +421,7 @@ impl RedactedRoomHistoryVisibilityEventContent {
         }
     }
 }
-/// The content of a redacted `m.room.join_rules` event: what the redaction algorithm keeps                  (`join_rule`, `allow`; sub-keys are kept as received in `extra`).
+/// The content of a redacted `m.room.join_rules` event: what the redaction algorithm keeps (`join_rule`, `allow`; sub-keys are kept as received in `extra`).
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RedactedRoomJoinRulesEventContent {
     /// The type of rules used for users wishing to join this room.
@@ -452,7 +452,7 @@ impl RedactedRoomJoinRulesEventContent {
         }
     }
 }
-/// The content of a redacted `m.room.member` event: what the redaction algorithm keeps                  (`membership`, `join_authorised_via_users_server`, `third_party_invite.signed`; sub-keys are kept as received in `extra`).
+/// The content of a redacted `m.room.member` event: what the redaction algorithm keeps (`membership`, `join_authorised_via_users_server`, `third_party_invite.signed`; sub-keys are kept as received in `extra`).
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RedactedRoomMemberEventContent {
     /// The membership state of the user.
@@ -490,7 +490,7 @@ impl RedactedRoomMemberEventContent {
         }
     }
 }
-/// The content of a redacted `m.room.power_levels` event: what the redaction algorithm keeps                  (`ban`, `events`, `events_default`, `invite`, `kick`, `redact`, `state_default`, `users`, `users_default`; sub-keys are kept as received in `extra`).
+/// The content of a redacted `m.room.power_levels` event: what the redaction algorithm keeps (`ban`, `events`, `events_default`, `invite`, `kick`, `redact`, `state_default`, `users`, `users_default`; sub-keys are kept as received in `extra`).
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RedactedRoomPowerLevelsEventContent {
     /// The level required to ban a user. Defaults to 50 if unspecified.
@@ -553,7 +553,7 @@ pub struct RedactedRoomPowerLevelsEventContent {
     #[serde(flatten)]
     pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
-/// The content of a redacted `m.room.redaction` event: what the redaction algorithm keeps                  (`redacts`; sub-keys are kept as received in `extra`).
+/// The content of a redacted `m.room.redaction` event: what the redaction algorithm keeps (`redacts`; sub-keys are kept as received in `extra`).
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct RedactedRoomRedactionEventContent {
     /// The event ID that was redacted. Required for, and present starting in, room version 11.

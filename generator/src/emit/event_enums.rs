@@ -128,6 +128,8 @@ const KIND_ENUMS: &[KindEnum] = &[
 /// The content enum of an event with variants, and how it dispatches.
 struct ContentEnum {
     name: syn::Ident,
+    /// The event type whose content it is (`m.room.message`).
+    event_type: String,
     /// The JSON field that tells the variants apart (`msgtype`).
     field: String,
     /// (Rust variant name, discriminating value, content type)
@@ -186,6 +188,7 @@ fn content_enums(api: &Api) -> BTreeMap<String, ContentEnum> {
             base.schema_name.clone(),
             ContentEnum {
                 name,
+                event_type: event_type_of(base).to_owned(),
                 field,
                 variants,
                 base: base_content,
@@ -249,8 +252,9 @@ fn content_enum(api: &Api, ce: &ContentEnum) -> TokenStream {
         .variants
         .iter()
         .map(|(v, _, _)| quote! { Self::#v(content) => content.serialize(serializer), });
+    let event_type = &ce.event_type;
     let doc = doc_attrs(&format!(
-        "The content of an event of this type by its `{field}`. A `{field}` the spec does not define \
+        "The content of an `{event_type}` event, by its `{field}`. A `{field}` the spec does not define \
          decodes as `Custom`, which keeps the whole JSON text (decode it as the base content \
          with `Raw::deserialize`, or as your own type with `Raw::deserialize_as`)."
     ));
@@ -367,7 +371,8 @@ fn redacted_contents(api: &Api, ctx: &super::doc::DocContext) -> RedactedContent
             let kept: Vec<crate::ir::Field> = fields.iter().filter(|f| keep.contains(&f.wire_name)).cloned().collect();
             let list: Vec<String> = keep.iter().map(|k| format!("`{k}`")).collect();
             let doc = doc_attrs(&format!(
-                "The content of a redacted `{event_type}` event: what the redaction algorithm keeps                  ({}; sub-keys are kept as received in `extra`).",
+                "The content of a redacted `{event_type}` event: what the redaction algorithm keeps ({}; \
+                 sub-keys are kept as received in `extra`).",
                 list.join(", ")
             ));
             items.push(super::models::struct_item(api, cid, &name, doc, &kept, None, ctx));
