@@ -114,7 +114,7 @@ pub fn stats(api: &Api, spec: &str) -> Stats {
                 .filter(|e| e.variant_of.is_none() && e.kind_source == KindSource::Unknown)
                 .map(|e| e.schema_name.clone())
                 .collect(),
-            unused_kind_entries: crate::ir::event_kinds::unused_entries(&api.events).unwrap_or_default(),
+            unused_kind_entries: api.unused_kind_entries.clone(),
         },
         common_types: api.types.iter().filter(|t| t.module == Module::Common).count(),
         examples: ExampleStats {

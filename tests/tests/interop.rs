@@ -81,7 +81,7 @@ async fn generated_client_against_synapse_and_ours_agree() {
         .events
         .iter()
         .filter(|e| e.variant_of.is_none())
-        .map(|e| e.event_type.clone().unwrap_or_else(|| e.schema_name.clone()))
+        .map(|e| e.type_name().to_owned())
         .collect();
     for (name, session) in [("synapse", &theirs), ("ours", &ours)] {
         let t = &session.timeline;

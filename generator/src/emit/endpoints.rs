@@ -154,6 +154,14 @@ fn is_typed_error(api: &Api, content: &[Content]) -> bool {
     }
 }
 
+/// An argument of `Request::new`: the parameter's spec name, the argument's
+/// Rust name, and `name: Type`.
+struct Arg {
+    param: String,
+    name: String,
+    tokens: TokenStream,
+}
+
 /// What `Request::new` takes for one parameter struct (its required
 /// parameters) and how it builds the struct (the rest absent).
 fn param_constructor(
@@ -161,7 +169,7 @@ fn param_constructor(
     struct_name: &str,
     params: &[&Param],
     taken: &mut Vec<String>,
-) -> (Vec<(String, TokenStream)>, TokenStream) {
+) -> (Vec<Arg>, TokenStream) {
     let struct_ident = format_ident!("{}", struct_name);
     let names = param_field_names(params);
     let mut args = Vec::new();
@@ -176,7 +184,11 @@ fn param_constructor(
             taken.push(arg_name.clone());
             let arg = ident(&arg_name);
             let ty = rust_type(api, p.ty.strip_nullable());
-            args.push((arg_name.clone(), quote! { #arg: #ty }));
+            args.push(Arg {
+                param: p.name.clone(),
+                name: arg_name.clone(),
+                tokens: quote! { #arg: #ty },
+            });
             if arg_name == *fname {
                 inits.push(quote! { #f, });
             } else {
@@ -267,7 +279,15 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
             } else {
                 quote! { body: #arg, }
             };
-            (vec![(name.clone(), quote! { #arg: #body_ty })], init)
+            let tokens = quote! { #arg: #body_ty };
+            (
+                vec![Arg {
+                    param: String::new(),
+                    name,
+                    tokens,
+                }],
+                init,
+            )
         }
     };
     let all_args: Vec<&TokenStream> = path_args
@@ -275,46 +295,34 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
         .chain(&query_args)
         .chain(&header_args)
         .chain(&body_arg)
-        .map(|(_, a)| a)
+        .map(|a| &a.tokens)
         .collect();
     // Sending an event (`{eventType}` in the path, any object as the body):
     // typed content names its own event type.
     let typed_send = match &request_kind {
         BodyKind::Json(Ty::Object) if path_params.iter().any(|p| p == "eventType") => {
-            let event_type_arg = path_list
-                .iter()
-                .zip(param_field_names(&path_list))
-                .find(|(p, _)| p.name == "eventType")
-                .map(|(_, f)| f);
-            event_type_arg.map(|event_type_field| {
-                let params = || path_args.iter().chain(&query_args).chain(&header_args);
-                let keep: Vec<&TokenStream> = params()
-                    .filter(|(name, _)| *name != event_type_field)
-                    .map(|(_, a)| a)
-                    .collect();
-                let names: Vec<TokenStream> = params()
-                    .map(|(name, _)| {
-                        if *name == event_type_field {
-                            quote! { C::EVENT_TYPE.into() }
-                        } else {
-                            let id = ident(name);
-                            quote! { #id }
-                        }
-                    })
-                    .collect();
-                quote! {
-                    /// A request that sends typed content: the event type comes from
-                    /// the content's type (`EventContent::EVENT_TYPE`).
-                    pub fn with_content<C>(#(#keep,)* content: &C) -> ::std::result::Result<Self, ::serde_json::Error>
-                    where
-                        C: ::matrix_api_runtime::events::EventContent + ::serde::Serialize,
-                    {
-                        let body = match ::serde_json::to_value(content)? {
-                            ::serde_json::Value::Object(map) => map,
-                            _ => return ::std::result::Result::Err(<::serde_json::Error as ::serde::ser::Error>::custom("event content must be a JSON object")),
-                        };
-                        ::std::result::Result::Ok(Self::new(#(#names,)* body))
-                    }
+            let params = || path_args.iter().chain(&query_args).chain(&header_args);
+            let keep = params().filter(|a| a.param != "eventType").map(|a| &a.tokens);
+            let values = params().map(|a| {
+                if a.param == "eventType" {
+                    quote! { C::EVENT_TYPE.into() }
+                } else {
+                    let id = ident(&a.name);
+                    quote! { #id }
+                }
+            });
+            Some(quote! {
+                /// A request that sends typed content: the event type comes from
+                /// the content's type (`EventContent::EVENT_TYPE`).
+                pub fn with_content<C>(#(#keep,)* content: &C) -> ::std::result::Result<Self, ::serde_json::Error>
+                where
+                    C: ::matrix_api_runtime::events::EventContent + ::serde::Serialize,
+                {
+                    let body = match ::serde_json::to_value(content)? {
+                        ::serde_json::Value::Object(map) => map,
+                        _ => return ::std::result::Result::Err(<::serde_json::Error as ::serde::ser::Error>::custom("event content must be a JSON object")),
+                    };
+                    ::std::result::Result::Ok(Self::new(#(#values,)* body))
                 }
             })
         }
@@ -349,15 +357,14 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
     // body is something else (the user-interactive auth 401): those are
     // response cases of their own.
     let mut typed_errors = Vec::new();
-    for r in op.responses.iter().filter(|r| {
-        r.status
-            .parse::<u16>()
-            .is_ok_and(|s| s < 400 || is_typed_error(api, &r.content))
-    }) {
-        if r.status.parse::<u16>().is_ok_and(|s| s >= 400) {
-            typed_errors.push(r.status.parse::<u16>().unwrap_or(0));
+    for r in &op.responses {
+        let Ok(status) = r.status.parse::<u16>() else { continue };
+        if status >= 400 {
+            if !is_typed_error(api, &r.content) {
+                continue;
+            }
+            typed_errors.push(status);
         }
-        let status: u16 = r.status.parse().unwrap_or(200);
         let vname = format_ident!("{}", variant_name(&r.status));
         let kind = body_kind(&r.content);
         let bty = body_type(api, &kind);

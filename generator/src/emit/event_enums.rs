@@ -39,6 +39,15 @@ impl KindEnum {
             && self.state_form != Some("stripped_state")
     }
 
+    /// Whether the spec has the core event schemas this enum's variants take
+    /// their form from (older releases lack some).
+    fn forms_exist(&self, api: &Api) -> bool {
+        [self.form, self.state_form]
+            .into_iter()
+            .flatten()
+            .all(|stem| api.event_form(stem).is_some())
+    }
+
     /// `AnySyncTimelineEvent` → `AnyRedactedSyncTimelineEvent`.
     fn redacted_name(&self) -> String {
         format!("AnyRedacted{}", self.name.trim_start_matches("Any"))
@@ -145,10 +154,6 @@ fn content_id(event: &Event) -> Option<TypeId> {
     }
 }
 
-fn event_type_of(event: &Event) -> &str {
-    event.event_type.as_deref().unwrap_or(&event.schema_name)
-}
-
 /// The variant name for an event: its type's name without `Event`.
 fn variant_name(api: &Api, event: &Event) -> Option<syn::Ident> {
     let Ty::Named(id) = event.ty else { return None };
@@ -188,7 +193,7 @@ fn content_enums(api: &Api) -> BTreeMap<String, ContentEnum> {
             base.schema_name.clone(),
             ContentEnum {
                 name,
-                event_type: event_type_of(base).to_owned(),
+                event_type: base.type_name().to_owned(),
                 field,
                 variants,
                 base: base_content,
@@ -301,7 +306,7 @@ fn event_content_impls(api: &Api, enums: &BTreeMap<String, ContentEnum>) -> Toke
     let mut impls = Vec::new();
     for (id, events) in owners {
         let [event] = events.as_slice() else { continue };
-        let event_type = event_type_of(event);
+        let event_type = event.type_name();
         let ty = type_path(api, id);
         impls.push(quote! {
             impl ::matrix_api_runtime::events::EventContent for #ty {
@@ -338,21 +343,20 @@ struct RedactedContents {
 impl RedactedContents {
     fn content(&self, event: &Event) -> TokenStream {
         self.by_type
-            .get(event_type_of(event))
+            .get(event.type_name())
             .cloned()
             .unwrap_or_else(|| self.generic.clone())
     }
 }
 
 fn redacted_contents(api: &Api, ctx: &super::doc::DocContext) -> RedactedContents {
-    let rules = crate::ir::event_kinds::redaction().unwrap_or_default();
     let mut items = Vec::new();
     let mut by_type = BTreeMap::new();
-    for (event_type, keep) in &rules {
+    for (event_type, keep) in &api.redaction {
         let Some(event) = api
             .events
             .iter()
-            .find(|e| e.variant_of.is_none() && event_type_of(e) == event_type)
+            .find(|e| e.variant_of.is_none() && e.type_name() == event_type)
         else {
             continue;
         };
@@ -397,13 +401,13 @@ fn redacted_contents(api: &Api, ctx: &super::doc::DocContext) -> RedactedContent
 }
 
 fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>, mode: Mode<'_>) -> Option<TokenStream> {
-    let form_of = |stem: Option<&str>| stem.map(|s| api.event_form(s));
     // The enum exists only where the spec has the forms it needs.
-    let form = form_of(ke.form);
-    let state_form = form_of(ke.state_form);
-    if matches!(form, Some(None)) || matches!(state_form, Some(None)) {
+    if !ke.forms_exist(api) {
         return None;
     }
+    let form = ke.form.map(|s| api.event_form(s));
+    let state_form = ke.state_form.map(|s| api.event_form(s));
+    let basic_form = api.event_form("event");
     let timeline = ke.form.is_some() && ke.state_form.is_some();
     let mut variants = Vec::new();
     let mut arms = Vec::new();
@@ -414,7 +418,7 @@ fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>, mo
         .filter(|e| e.variant_of.is_none())
         .filter(|e| e.kinds.iter().any(|k| ke.kinds.contains(k)))
         .collect();
-    events.sort_by(|a, b| event_type_of(a).cmp(event_type_of(b)));
+    events.sort_by(|a, b| a.type_name().cmp(b.type_name()));
     let mut used = Vec::new();
     for event in events {
         let is_state = event.kinds.contains(&EventKind::State) && ke.kinds.contains(&EventKind::State);
@@ -432,7 +436,7 @@ fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>, mo
             }
             // Basic events (account data, ephemeral, to-device) are their own
             // schema, or the generic `event` form where their content has variants.
-            None => match (enums.get(&event.schema_name), api.event_form("event")) {
+            None => match (enums.get(&event.schema_name), basic_form) {
                 (Some(ce), Some(form_id)) => {
                     let form = type_path(api, form_id);
                     let name = &ce.name;
@@ -448,7 +452,7 @@ fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>, mo
             continue;
         }
         used.push(vname.to_string());
-        let event_type = event_type_of(event);
+        let event_type = event.type_name();
         let doc = doc_attrs(&format!("`{event_type}`"));
         variants.push(quote! { #doc #vname(#ty), });
         let state_key = match (timeline, is_state, is_message) {
@@ -466,7 +470,7 @@ fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>, mo
     let custom_form = form.flatten().or(state_form.flatten());
     let custom_ty = match custom_form {
         Some(id) => type_path(api, id),
-        None => match api.event_form("event") {
+        None => match basic_form {
             Some(id) => type_path(api, id),
             None => quote! { ::serde_json::Value },
         },
@@ -558,12 +562,11 @@ pub fn list_enum(api: &Api, id: TypeId) -> Option<&'static str> {
         _ => return None,
     };
     // Only where the spec has the forms the enum needs.
-    let forms: &[&str] = match name {
-        "AnyTimelineEvent" => &["room_event", "state_event"],
-        "AnySyncTimelineEvent" => &["sync_room_event", "sync_state_event"],
-        _ => &["stripped_state"],
-    };
-    forms.iter().all(|f| api.event_form(f).is_some()).then_some(name)
+    KIND_ENUMS
+        .iter()
+        .find(|ke| ke.name == name)
+        .filter(|ke| ke.forms_exist(api))
+        .map(|ke| ke.name)
 }
 
 /// `Raw<Enum>` for the items of an event list (see [`list_enum`]).

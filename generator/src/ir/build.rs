@@ -60,7 +60,7 @@ pub fn build(store: &DocStore) -> Result<Api> {
             variant_of: None,
         });
     }
-    super::event_kinds::assign(store, &mut api.events)?;
+    super::event_kinds::assign(store, &mut api)?;
     event_examples(store, &mut api)?;
 
     api.examples.append(&mut conv.examples);

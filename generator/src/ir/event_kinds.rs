@@ -8,7 +8,7 @@
 //! `event.yaml` take their kind from the declared data file
 //! `api-specs/events.toml`, where each entry quotes the spec's prose.
 
-use super::{Event, EventKind, KindSource};
+use super::{Api, EventKind, KindSource};
 use crate::diag::{Error, Location, Result};
 use crate::load::docs::DocStore;
 use serde::Deserialize;
@@ -44,17 +44,6 @@ fn data_file() -> Result<DataFile> {
     toml::from_str(DATA_FILE).map_err(|e| Error::Other(format!("api-specs/events.toml: {e}")))
 }
 
-/// The kinds declared in the data file, by event type.
-pub fn declared() -> Result<BTreeMap<String, Vec<EventKind>>> {
-    Ok(data_file()?.events.into_iter().map(|(k, v)| (k, v.kinds)).collect())
-}
-
-/// The content keys that survive redaction, by event type (`*`: all of
-/// them; `a.b`: only `b` inside `a`). Types not listed keep none.
-pub fn redaction() -> Result<BTreeMap<String, Vec<String>>> {
-    Ok(data_file()?.redaction.into_iter().map(|(k, v)| (k, v.keep)).collect())
-}
-
 /// The core schema an event schema builds on, by file stem
 /// (`state_event`, `room_event`, `event`), found through its `allOf`.
 fn core_base(store: &DocStore, loc: &Location, doc: &Value) -> Option<String> {
@@ -82,42 +71,41 @@ fn core_base(store: &DocStore, loc: &Location, doc: &Value) -> Option<String> {
     None
 }
 
-/// Fills in `kinds`, `kind_source` and `variant_of` of every event.
-pub fn assign(store: &DocStore, events: &mut [Event]) -> Result<()> {
-    let declared = declared()?;
-    for event in events.iter_mut() {
+/// Fills in `kinds`, `kind_source` and `variant_of` of every event, and
+/// the API's redaction rules and unused data-file entries: the data file is
+/// read once, here.
+pub fn assign(store: &DocStore, api: &mut Api) -> Result<()> {
+    let file = data_file()?;
+    for event in api.events.iter_mut() {
         if let Some((base, value)) = event.schema_name.split_once('$') {
             event.variant_of = Some((base.to_owned(), value.to_owned()));
             continue;
         }
         let loc = Location::new(event.file.clone(), "");
         let base = store.doc(&event.file).and_then(|doc| core_base(store, &loc, doc));
-        let event_type = event.event_type.clone().unwrap_or_else(|| event.schema_name.clone());
         let (kinds, source) = match base.as_deref() {
             Some("state_event" | "sync_state_event") => (vec![EventKind::State], KindSource::Schema),
             Some("room_event" | "sync_room_event") => (vec![EventKind::MessageLike], KindSource::Schema),
-            _ => match declared.get(&event_type) {
-                Some(kinds) => (kinds.clone(), KindSource::DataFile),
+            _ => match file.events.get(event.type_name()) {
+                Some(entry) => (entry.kinds.clone(), KindSource::DataFile),
                 None => (Vec::new(), KindSource::Unknown),
             },
         };
         event.kinds = kinds;
         event.kind_source = source;
     }
-    Ok(())
-}
-
-/// Entries of the data file that name no event of this spec (a typo, or an
-/// event an older release does not have).
-pub fn unused_entries(events: &[Event]) -> Result<Vec<String>> {
-    let declared = declared()?;
-    Ok(declared
+    // Entries that name no event of this spec (a typo, or an event an older
+    // release does not have).
+    api.unused_kind_entries = file
+        .events
         .keys()
         .filter(|t| {
-            !events
+            !api.events
                 .iter()
                 .any(|e| e.event_type.as_deref() == Some(t.as_str()) || e.schema_name == **t)
         })
         .cloned()
-        .collect())
+        .collect();
+    api.redaction = file.redaction.into_iter().map(|(k, v)| (k, v.keep)).collect();
+    Ok(())
 }

@@ -210,6 +210,14 @@ pub struct Event {
     pub variant_of: Option<(String, String)>,
 }
 
+impl Event {
+    /// The event `type`, or the schema's file name where the schema does not
+    /// fix one (the spec names event schema files after their type).
+    pub fn type_name(&self) -> &str {
+        self.event_type.as_deref().unwrap_or(&self.schema_name)
+    }
+}
+
 /// The kinds of events the spec distinguishes by where they travel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -262,6 +270,11 @@ pub struct Api {
     pub types: Vec<TypeDef>,
     pub events: Vec<Event>,
     pub identifiers: Vec<Identifier>,
+    /// From `api-specs/events.toml`: the content keys that survive redaction,
+    /// by event type (`*`: all; `a.b`: only `b` inside `a`).
+    pub redaction: std::collections::BTreeMap<String, Vec<String>>,
+    /// Entries of `api-specs/events.toml` that name no event of this spec.
+    pub unused_kind_entries: Vec<String>,
     /// The constant types (one per single-value string enum value used):
     /// value → Rust name.
     pub constants: std::collections::BTreeMap<String, String>,
@@ -281,51 +294,22 @@ impl Api {
 
     /// Modules whose types are referenced from `module` (for Cargo features).
     pub fn module_dependencies(&self, module: Module) -> std::collections::BTreeSet<Module> {
-        let mut deps = std::collections::BTreeSet::new();
-        let visit = |ty: &Ty, deps: &mut std::collections::BTreeSet<Module>| {
-            for id in ty_refs(ty) {
-                let m = self.types[id].module;
-                if m != module {
-                    deps.insert(m);
-                }
-            }
-        };
-        for def in self.types.iter().filter(|d| d.module == module) {
-            match &def.kind {
-                TypeKind::Struct { fields, additional } => {
-                    for f in fields {
-                        visit(&f.ty, &mut deps);
-                    }
-                    if let Some(a) = additional {
-                        visit(a, &mut deps);
-                    }
-                }
-                TypeKind::Union { variants } => {
-                    for v in variants {
-                        visit(&v.ty, &mut deps);
-                    }
-                }
-                TypeKind::Alias(ty) => visit(ty, &mut deps),
-                TypeKind::StringEnum { .. } => {}
-            }
-        }
+        let defs = self.types.iter().filter(|d| d.module == module);
+        let mut tys: Vec<&Ty> = defs.flat_map(TypeDef::tys).collect();
         // A family's operations use types of other modules too.
         if let Module::Family(family) = module {
-            for op in self.operations.iter().filter(|o| o.family == family) {
-                for p in op.params.iter().chain(op.responses.iter().flat_map(|r| &r.headers)) {
-                    visit(&p.ty, &mut deps);
-                }
-                let contents = op
-                    .request
+            tys.extend(
+                self.operations
                     .iter()
-                    .flat_map(|b| &b.content)
-                    .chain(op.responses.iter().flat_map(|r| &r.content));
-                for ty in contents.filter_map(|c| c.ty.as_ref()) {
-                    visit(ty, &mut deps);
-                }
-            }
+                    .filter(|o| o.family == family)
+                    .flat_map(Operation::tys),
+            );
         }
-        deps
+        tys.into_iter()
+            .flat_map(ty_refs)
+            .map(|id| self.types[id].module)
+            .filter(|m| *m != module)
+            .collect()
     }
 }
 
@@ -362,29 +346,36 @@ impl Api {
     /// Every type expression the API holds: fields, variants, aliases,
     /// parameters, headers and bodies.
     pub fn all_tys(&self) -> Vec<&Ty> {
-        let mut out = Vec::new();
-        for def in &self.types {
-            match &def.kind {
-                TypeKind::Struct { fields, additional } => {
-                    out.extend(fields.iter().map(|f| &f.ty));
-                    out.extend(additional.iter());
-                }
-                TypeKind::Union { variants } => out.extend(variants.iter().map(|v| &v.ty)),
-                TypeKind::Alias(ty) => out.push(ty),
-                TypeKind::StringEnum { .. } => {}
-            }
+        let types = self.types.iter().flat_map(TypeDef::tys);
+        types.chain(self.operations.iter().flat_map(Operation::tys)).collect()
+    }
+}
+
+impl TypeDef {
+    /// The type expressions of its fields, variants or alias.
+    pub fn tys(&self) -> Vec<&Ty> {
+        match &self.kind {
+            TypeKind::Struct { fields, additional } => fields.iter().map(|f| &f.ty).chain(additional).collect(),
+            TypeKind::Union { variants } => variants.iter().map(|v| &v.ty).collect(),
+            TypeKind::Alias(ty) => vec![ty],
+            TypeKind::StringEnum { .. } => Vec::new(),
         }
-        for op in &self.operations {
-            out.extend(op.params.iter().map(|p| &p.ty));
-            for r in &op.responses {
-                out.extend(r.headers.iter().map(|p| &p.ty));
-                out.extend(r.content.iter().filter_map(|c| c.ty.as_ref()));
-            }
-            if let Some(b) = &op.request {
-                out.extend(b.content.iter().filter_map(|c| c.ty.as_ref()));
-            }
-        }
-        out
+    }
+}
+
+impl Operation {
+    /// The type expressions of its parameters, response headers and bodies.
+    pub fn tys(&self) -> Vec<&Ty> {
+        let params = self.params.iter().chain(self.responses.iter().flat_map(|r| &r.headers));
+        let contents = self
+            .request
+            .iter()
+            .flat_map(|b| &b.content)
+            .chain(self.responses.iter().flat_map(|r| &r.content));
+        params
+            .map(|p| &p.ty)
+            .chain(contents.filter_map(|c| c.ty.as_ref()))
+            .collect()
     }
 }
 
@@ -398,22 +389,35 @@ fn form_stem(origin: &Location) -> Option<&str> {
     Some(name.split('.').next().unwrap_or(name))
 }
 
+/// The innermost type expressions of `ty`: through arrays, maps, tuples and
+/// `Nullable`, down to what names a type, a constant or a primitive.
+fn ty_leaves<'a>(ty: &'a Ty, out: &mut Vec<&'a Ty>) {
+    match ty {
+        Ty::Array(inner) | Ty::Map(inner) | Ty::IdMap(_, inner) | Ty::Nullable(inner) => ty_leaves(inner, out),
+        Ty::Tuple(items) => items.iter().for_each(|t| ty_leaves(t, out)),
+        leaf => out.push(leaf),
+    }
+}
+
 /// Every constant value a type expression mentions.
 pub fn ty_consts<'a>(ty: &'a Ty, out: &mut Vec<&'a str>) {
-    match ty {
-        Ty::Const(value) => out.push(value),
-        Ty::Array(inner) | Ty::Map(inner) | Ty::IdMap(_, inner) | Ty::Nullable(inner) => ty_consts(inner, out),
-        Ty::Tuple(items) => items.iter().for_each(|t| ty_consts(t, out)),
-        _ => {}
-    }
+    let mut leaves = Vec::new();
+    ty_leaves(ty, &mut leaves);
+    out.extend(leaves.into_iter().filter_map(|t| match t {
+        Ty::Const(value) => Some(value.as_str()),
+        _ => None,
+    }));
 }
 
 /// The named types a type expression mentions directly.
 pub fn ty_refs(ty: &Ty) -> Vec<TypeId> {
-    match ty {
-        Ty::Named(id) => vec![*id],
-        Ty::Array(inner) | Ty::Map(inner) | Ty::IdMap(_, inner) | Ty::Nullable(inner) => ty_refs(inner),
-        Ty::Tuple(items) => items.iter().flat_map(ty_refs).collect(),
-        _ => Vec::new(),
-    }
+    let mut leaves = Vec::new();
+    ty_leaves(ty, &mut leaves);
+    leaves
+        .into_iter()
+        .filter_map(|t| match t {
+            Ty::Named(id) => Some(*id),
+            _ => None,
+        })
+        .collect()
 }
