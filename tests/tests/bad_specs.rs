@@ -46,3 +46,16 @@ fn unknown_type_names_the_node() {
          unknown type `bigint`"
     );
 }
+
+/// A property that both an `allOf` parent and the child declare is merged
+/// into a new schema at every level, so a cycle through it never revisits a
+/// location; it must still end in an error, not a stack overflow.
+#[test]
+fn cycle_through_merged_allof_property_is_an_error() {
+    let e = error_for("merged-allof-cycle");
+    assert!(
+        e.starts_with("api/client-server/definitions/rate_limited.yaml#/allOf/1/properties/error/"),
+        "{e}"
+    );
+    assert!(e.contains("cycle"), "{e}");
+}

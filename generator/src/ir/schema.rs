@@ -201,6 +201,18 @@ impl<'a> Converter<'a> {
                 "schema refers to itself without passing through an object (a $ref cycle)",
             ));
         }
+        // Merged `allOf` properties get new locations at every level, so a
+        // cycle through them never repeats a location: bound the depth
+        // instead. The deepest real schema (v1.1) nests 12 levels.
+        if self.stack.len() >= MAX_SCHEMA_DEPTH {
+            // Name where it starts: the first schema that exists in no file,
+            // having been made by merging.
+            let start = self.stack.iter().find(|l| self.store.get(l).is_err()).unwrap_or(loc);
+            return Err(Error::spec(
+                start,
+                format!("schemas nest deeper than {MAX_SCHEMA_DEPTH} levels from here: a $ref cycle through merged allOf properties"),
+            ));
+        }
         self.stack.push(loc.clone());
         let result = self.ty_of_object(loc, obj);
         self.stack.pop();
@@ -635,6 +647,9 @@ impl<'a> Converter<'a> {
         }
     }
 }
+
+/// How deep schemas may nest before the converter calls it a cycle.
+const MAX_SCHEMA_DEPTH: usize = 40;
 
 /// The identifier formats `string-formats.yaml` lists (`mx-*` ones only:
 /// `uri` and `email` stay strings).
