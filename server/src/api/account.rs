@@ -8,7 +8,7 @@ use matrix_api::client_server::{
 };
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::{ErrorCode, MatrixError};
-use serde_json::{json, Map};
+use serde_json::{Map, Value};
 
 fn valid_localpart(localpart: &str) -> bool {
     !localpart.is_empty()
@@ -60,7 +60,7 @@ pub(super) fn register(hs: &Homeserver, request: cs::register::Request) -> Resul
         return Err(MatrixError::new(400, ErrorCode::UserInUse, "User ID already taken"));
     }
     hs.store
-        .set_profile_field(&user_id, "displayname", Some(&json!(localpart)))
+        .set_profile_field(&user_id, "displayname", Some(&Value::String(localpart.to_owned())))
         .map_err(internal)?;
     let mut response = RegisterResponse::new(id(&user_id)?);
     if !body.inhibit_login.unwrap_or(false) {

@@ -1,10 +1,21 @@
 //! Room aliases and the public room directory.
 
-use super::{internal, level_for_state, typed, Homeserver, Result};
+use super::{content_in, id, internal, level_for_state, Homeserver, Result};
 use matrix_api::client_server::endpoints as cs;
+use matrix_api::client_server::{
+    GetLocalAliasesResponse, GetRoomIdByAliasResponse, GetRoomVisibilityOnDirectoryResponse,
+    GetRoomVisibilityOnDirectoryResponseVisibility as Visibility, PublicRoomsChunk, PublicRoomsResponse,
+};
+use matrix_api::events::{
+    RoomAvatarEventContent, RoomCanonicalAliasEventContent, RoomCreateEventContent, RoomGuestAccessEventContent,
+    RoomGuestAccessEventContentGuestAccess as GuestAccess, RoomHistoryVisibilityEventContent,
+    RoomHistoryVisibilityEventContentHistoryVisibility as HistoryVisibility, RoomJoinRulesEventContent,
+    RoomMemberEventContent, RoomMemberEventContentMembership as Membership, RoomNameEventContent,
+    RoomTopicEventContent,
+};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::{ErrorCode, MatrixError};
-use serde_json::{json, Map, Value};
+use serde_json::Map;
 
 /// An alias of this server: `#localpart:server_name`.
 fn local_alias(hs: &Homeserver, alias: &str) -> Result<()> {
@@ -46,9 +57,10 @@ pub(super) fn resolve_alias(
         .alias(&request.path.room_alias)
         .map_err(internal)?
         .ok_or_else(|| MatrixError::not_found("Room alias not found"))?;
-    Ok(cs::get_room_id_by_alias::Response::Ok(typed(
-        json!({ "room_id": room_id, "servers": [hs.server_name] }),
-    )?))
+    Ok(cs::get_room_id_by_alias::Response::Ok(GetRoomIdByAliasResponse {
+        room_id: Some(id(&room_id)?),
+        servers: Some(vec![id(&hs.server_name)?]),
+    }))
 }
 
 pub(super) fn delete_alias(
@@ -79,9 +91,10 @@ pub(super) fn local_aliases(
     let room_id = request.path.room_id;
     hs.require_joined(&room_id, &user_id)?;
     let aliases = hs.store.aliases_of(&room_id).map_err(internal)?;
-    Ok(cs::get_local_aliases::Response::Ok(typed(
-        json!({ "aliases": aliases }),
-    )?))
+    let aliases = aliases.iter().map(|a| id(a)).collect::<Result<_>>()?;
+    Ok(cs::get_local_aliases::Response::Ok(GetLocalAliasesResponse::new(
+        aliases,
+    )))
 }
 
 pub(super) fn get_visibility(
@@ -96,9 +109,16 @@ pub(super) fn get_visibility(
         .map_err(internal)?
         .iter()
         .any(|r| r == room_id.as_str());
-    Ok(cs::get_room_visibility_on_directory::Response::Ok(typed(json!({
-        "visibility": if published { "public" } else { "private" }
-    }))?))
+    let visibility = if published {
+        Visibility::Public
+    } else {
+        Visibility::Private
+    };
+    Ok(cs::get_room_visibility_on_directory::Response::Ok(
+        GetRoomVisibilityOnDirectoryResponse {
+            visibility: Some(visibility),
+        },
+    ))
 }
 
 pub(super) fn set_visibility(
@@ -116,59 +136,56 @@ pub(super) fn set_visibility(
 }
 
 /// One published room as the directory lists it.
-fn chunk(hs: &Homeserver, room_id: &str) -> Result<Value> {
+fn chunk(hs: &Homeserver, room_id: &str) -> Result<PublicRoomsChunk> {
     let state = hs.store.current_state(room_id).map_err(internal)?;
-    let content = |t: &str, key: &str| {
-        state
-            .iter()
-            .find(|e| e.event_type == t && e.state_key.as_deref() == Some(""))
-            .and_then(|e| e.content.get(key).cloned())
-    };
     let joined = state
         .iter()
-        .filter(|e| e.event_type == "m.room.member" && e.content["membership"] == "join")
+        .filter(|e| e.event_type == "m.room.member")
+        .filter_map(|e| e.content_as::<RoomMemberEventContent>())
+        .filter(|m| m.membership == Membership::Join)
         .count();
-    let mut room = json!({
-        "room_id": room_id,
-        "num_joined_members": joined,
-        "world_readable": content("m.room.history_visibility", "history_visibility") == Some(json!("world_readable")),
-        "guest_can_join": content("m.room.guest_access", "guest_access") == Some(json!("can_join")),
-    });
-    for (key, t, field) in [
-        ("name", "m.room.name", "name"),
-        ("topic", "m.room.topic", "topic"),
-        ("canonical_alias", "m.room.canonical_alias", "alias"),
-        ("avatar_url", "m.room.avatar", "url"),
-        ("join_rule", "m.room.join_rules", "join_rule"),
-        ("room_type", "m.room.create", "type"),
-    ] {
-        if let Some(v) = content(t, field).filter(Value::is_string) {
-            room[key] = v;
-        }
-    }
+    let world_readable = content_in::<RoomHistoryVisibilityEventContent>(&state)
+        .is_some_and(|c| c.history_visibility == HistoryVisibility::WorldReadable);
+    let guest_can_join =
+        content_in::<RoomGuestAccessEventContent>(&state).is_some_and(|c| c.guest_access == GuestAccess::CanJoin);
+    let mut room = PublicRoomsChunk::new(joined as i64, id(room_id)?, world_readable, guest_can_join);
+    room.name = content_in::<RoomNameEventContent>(&state).map(|c| c.name);
+    room.topic = content_in::<RoomTopicEventContent>(&state).map(|c| c.topic);
+    room.canonical_alias = content_in::<RoomCanonicalAliasEventContent>(&state).and_then(|c| c.alias);
+    room.avatar_url = content_in::<RoomAvatarEventContent>(&state)
+        .and_then(|c| c.url)
+        .map(|u| u.to_string());
+    room.join_rule = content_in::<RoomJoinRulesEventContent>(&state).map(|c| c.join_rule.to_string());
+    room.room_type = content_in::<RoomCreateEventContent>(&state).and_then(|c| c.r#type);
     Ok(room)
 }
 
 /// Published rooms matching `search`, largest first, from offset token `since`.
-fn list(hs: &Homeserver, limit: Option<i64>, since: Option<&str>, search: Option<&str>) -> Result<Value> {
+fn list(hs: &Homeserver, limit: Option<i64>, since: Option<&str>, search: Option<&str>) -> Result<PublicRoomsResponse> {
     let mut rooms = Vec::new();
     for room_id in hs.store.published_rooms().map_err(internal)? {
         let room = chunk(hs, &room_id)?;
         let matches = search.is_none_or(|term| {
             let term = term.to_lowercase();
-            ["name", "topic", "canonical_alias", "room_id"]
-                .iter()
-                .any(|k| room[k].as_str().is_some_and(|v| v.to_lowercase().contains(&term)))
+            let alias = room.canonical_alias.as_ref().map(|a| a.as_str());
+            [
+                room.name.as_deref(),
+                room.topic.as_deref(),
+                alias,
+                Some(room.room_id.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|v| v.to_lowercase().contains(&term))
         });
         if matches {
             rooms.push(room);
         }
     }
     rooms.sort_by(|a, b| {
-        b["num_joined_members"]
-            .as_u64()
-            .cmp(&a["num_joined_members"].as_u64())
-            .then_with(|| a["room_id"].as_str().cmp(&b["room_id"].as_str()))
+        b.num_joined_members
+            .cmp(&a.num_joined_members)
+            .then_with(|| a.room_id.as_str().cmp(b.room_id.as_str()))
     });
     let total = rooms.len();
     let start = match since {
@@ -179,13 +196,13 @@ fn list(hs: &Homeserver, limit: Option<i64>, since: Option<&str>, search: Option
         None => 0,
     };
     let limit = limit.map_or(total, |l| l.max(0) as usize);
-    let page: Vec<Value> = rooms.into_iter().skip(start).take(limit).collect();
-    let mut response = json!({ "chunk": page, "total_room_count_estimate": total });
+    let mut response = PublicRoomsResponse::new(rooms.into_iter().skip(start).take(limit).collect());
+    response.total_room_count_estimate = Some(total as i64);
     if start + limit < total {
-        response["next_batch"] = json!(format!("o{}", start + limit));
+        response.next_batch = Some(format!("o{}", start + limit));
     }
     if start > 0 {
-        response["prev_batch"] = json!(format!("o{}", start.saturating_sub(limit)));
+        response.prev_batch = Some(format!("o{}", start.saturating_sub(limit)));
     }
     Ok(response)
 }
@@ -204,12 +221,12 @@ pub(super) fn public_rooms(
 ) -> Result<cs::get_public_rooms::Response> {
     let q = request.query;
     local_only(hs, q.server.as_deref())?;
-    Ok(cs::get_public_rooms::Response::Ok(typed(list(
+    Ok(cs::get_public_rooms::Response::Ok(list(
         hs,
         q.limit,
         q.since.as_deref(),
         None,
-    )?)?))
+    )?))
 }
 
 pub(super) fn search_public_rooms(
@@ -221,10 +238,10 @@ pub(super) fn search_public_rooms(
     local_only(hs, request.query.server.as_deref())?;
     let b = request.body;
     let search = b.filter.as_ref().and_then(|f| f.generic_search_term.clone());
-    Ok(cs::query_public_rooms::Response::Ok(typed(list(
+    Ok(cs::query_public_rooms::Response::Ok(list(
         hs,
         b.limit,
         b.since.as_deref(),
         search.as_deref(),
-    )?)?))
+    )?))
 }

@@ -1,12 +1,14 @@
 //! Typing notifications (kept in memory only, as they expire within
 //! seconds), read receipts and read markers.
 
-use super::{internal, now_ms, Homeserver, Result};
+use super::{internal, json_of, now_ms, Homeserver, Result};
 use crate::store::Receipt;
 use matrix_api::client_server::endpoints as cs;
+use matrix_api::events::FullyReadEventContent;
+use matrix_api::EventContent;
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
-use serde_json::{json, Map};
+use serde_json::Map;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -110,7 +112,12 @@ fn mark(
             return Err(MatrixError::invalid_param("thread_id cannot be given for m.fully_read"));
         }
         hs.store
-            .set_account_data(user_id, room_id, "m.fully_read", &json!({ "event_id": event_id }))
+            .set_account_data(
+                user_id,
+                room_id,
+                FullyReadEventContent::EVENT_TYPE,
+                &json_of(&FullyReadEventContent::new(event_id.to_owned()))?,
+            )
             .map_err(internal)?;
     } else {
         hs.store

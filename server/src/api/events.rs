@@ -1,9 +1,15 @@
 //! Events as clients see them, and what the room version decides about them:
 //! the format of event and room IDs, and what a redaction keeps.
 
+use super::{id, internal, Result};
 use crate::store::StoredEvent;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use matrix_api::client_server::{
+    ClientEvent, ClientEventUnsigned, ClientEventWithoutRoomId, ClientEventWithoutRoomIdUnsigned,
+};
+use matrix_api::events::{AnyStrippedStateEvent, RoomRedactionEventContent, StrippedState};
+use matrix_api::{EventId, Raw, UserId};
 use matrix_api_runtime::signing::canonical_json;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -50,36 +56,87 @@ pub(super) fn creators_are_privileged(version: &str) -> bool {
 }
 
 /// The event as clients see it (`ClientEvent`).
-pub(super) fn client_event(e: &StoredEvent, with_room_id: bool) -> Value {
-    let mut v = json!({
-        "event_id": e.event_id,
-        "type": e.event_type,
-        "sender": e.sender,
-        "origin_server_ts": e.origin_server_ts,
-        "content": e.content,
-    });
-    if let Some(k) = &e.state_key {
-        v["state_key"] = json!(k);
-    }
-    if with_room_id {
-        v["room_id"] = json!(e.room_id);
-    }
-    if e.event_type == "m.room.redaction" {
-        // Room versions before 11 carry `redacts` at the top level; clients
-        // of all versions read it there, so it is given in both places.
-        if let Some(redacts) = e.content.get("redacts") {
-            v["redacts"] = redacts.clone();
-        }
-    }
+pub(super) fn client_event(e: &StoredEvent) -> Result<ClientEvent> {
+    let mut event = ClientEvent::new(
+        id(&e.event_id)?,
+        e.event_type.clone(),
+        id(&e.sender)?,
+        e.origin_server_ts,
+        object(&e.content),
+        id(&e.room_id)?,
+    );
+    event.state_key = e.state_key.clone();
     if let Some(because) = &e.redacted_because {
-        v["unsigned"] = json!({ "redacted_because": because });
+        event.unsigned = Some(ClientEventUnsigned {
+            redacted_because: Some(object(because)),
+            ..ClientEventUnsigned::default()
+        });
     }
-    v
+    Ok(event)
+}
+
+/// The event as `/sync` gives it: without `room_id`.
+fn sync_event(e: &StoredEvent) -> Result<ClientEventWithoutRoomId> {
+    let mut event = ClientEventWithoutRoomId::new(
+        id(&e.event_id)?,
+        e.event_type.clone(),
+        id(&e.sender)?,
+        e.origin_server_ts,
+        object(&e.content),
+    );
+    event.state_key = e.state_key.clone();
+    if let Some(because) = &e.redacted_because {
+        event.unsigned = Some(ClientEventWithoutRoomIdUnsigned {
+            redacted_because: Some(object(because)),
+            ..ClientEventWithoutRoomIdUnsigned::default()
+        });
+    }
+    Ok(event)
+}
+
+/// An event with the top-level `redacts` of redactions: room versions
+/// before 11 carry it there, and clients of all versions read it there, so
+/// it is given beside the one in `content`.
+#[derive(serde::Serialize)]
+struct WithRedacts<E> {
+    #[serde(flatten)]
+    event: E,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redacts: Option<EventId>,
+}
+
+fn with_redacts<E: serde::Serialize, T>(e: &StoredEvent, event: E) -> Result<Raw<T>> {
+    let redacts = match e.event_type.as_str() {
+        "m.room.redaction" => e.content_as::<RoomRedactionEventContent>().and_then(|c| c.redacts),
+        _ => None,
+    };
+    Ok(Raw::new(&WithRedacts { event, redacts }).map_err(internal)?.cast())
+}
+
+/// A room event for a response's event list (`/messages`, `/context`, ...).
+pub(super) fn room_event<T>(e: &StoredEvent) -> Result<Raw<T>> {
+    with_redacts(e, client_event(e)?)
+}
+
+/// A room event for `/sync`'s timeline and state lists.
+pub(super) fn sync_room_event<T>(e: &StoredEvent) -> Result<Raw<T>> {
+    with_redacts(e, sync_event(e)?)
 }
 
 /// The stripped form used for invites.
-pub(super) fn stripped(e: &StoredEvent) -> Value {
-    json!({ "type": e.event_type, "state_key": e.state_key.clone().unwrap_or_default(), "sender": e.sender, "content": e.content })
+pub(super) fn stripped(e: &StoredEvent) -> Result<Raw<AnyStrippedStateEvent>> {
+    let event = StrippedState::new(
+        object(&e.content),
+        e.state_key.clone().unwrap_or_default(),
+        e.event_type.clone(),
+        id::<UserId>(&e.sender)?,
+    );
+    Ok(Raw::new(&event).map_err(internal)?.cast())
+}
+
+/// Stored content is always a JSON object (the store takes nothing else).
+fn object(value: &Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
 }
 
 /// The content a redaction leaves: the keys the room version's redaction

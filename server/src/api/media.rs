@@ -2,12 +2,12 @@
 //! renamed, so a crash never leaves a half-written file under a media ID)
 //! and authenticated downloads with the uploaded content type.
 
-use super::{internal, random_id, typed, Homeserver, Result};
+use super::{id, internal, random_id, Homeserver, Result};
 use crate::store::MediaInfo;
 use matrix_api::client_server::endpoints as cs;
+use matrix_api::client_server::{GetConfigAuthedResponse, UploadContentResponse};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::{MatrixError, RawBody};
-use serde_json::json;
 
 /// The largest upload; the router's body limit is set to match.
 pub const MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;
@@ -66,9 +66,10 @@ pub(super) async fn upload(
             },
         )
         .map_err(internal)?;
-    Ok(cs::upload_content::Response::Ok(typed(json!({
-        "content_uri": format!("mxc://{}/{media_id}", hs.server_name)
-    }))?))
+    let content_uri = id(&format!("mxc://{}/{media_id}", hs.server_name))?;
+    Ok(cs::upload_content::Response::Ok(UploadContentResponse::new(
+        content_uri,
+    )))
 }
 
 /// The `Content-Disposition` of a download.
@@ -162,9 +163,9 @@ pub(super) fn config(
     credentials: Credentials,
 ) -> Result<cs::get_config_authed::Response> {
     hs.user(&credentials)?;
-    Ok(cs::get_config_authed::Response::Ok(typed(
-        json!({ "m.upload.size": MAX_UPLOAD_BYTES }),
-    )?))
+    Ok(cs::get_config_authed::Response::Ok(GetConfigAuthedResponse {
+        m_upload_size: Some(MAX_UPLOAD_BYTES as i64),
+    }))
 }
 
 #[cfg(test)]

@@ -2,12 +2,17 @@
 //! unban, forget. Each checks the transition is valid from the target's
 //! current membership and that the sender's power level allows it.
 
+use super::power::Action;
 use super::{id, internal, Homeserver, Result};
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{JoinRoomByIdResponse, JoinRoomResponse, JoinRoomRoomIdOrAlias};
+use matrix_api::events::{
+    RoomJoinRulesEventContent, RoomJoinRulesEventContentJoinRule as JoinRule, RoomMemberEventContent,
+    RoomMemberEventContentMembership as Membership,
+};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::{ErrorCode, MatrixError};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 impl Homeserver {
     /// Sends an `m.room.member` event; joins carry the user's profile.
@@ -19,32 +24,25 @@ impl Homeserver {
         membership: &str,
         reason: Option<String>,
     ) -> Result<String> {
-        let mut content = json!({ "membership": membership });
+        let mut content = RoomMemberEventContent::new(Membership::from(membership));
         if membership == "join" {
             let profile = self.store.profile(target).map_err(internal)?;
-            for key in ["displayname", "avatar_url"] {
-                if let Some(v) = profile.get(key) {
-                    content[key] = v.clone();
-                }
-            }
+            let text = |key: &str| profile.get(key).and_then(Value::as_str).map(str::to_owned);
+            content.displayname = text("displayname").map(Some);
+            content.avatar_url = text("avatar_url");
         }
-        if let Some(r) = reason {
-            content["reason"] = json!(r);
-        }
+        content.reason = reason;
         if matches!(membership, "join" | "invite") {
             self.store.unforget(target, room_id).map_err(internal)?;
         }
-        self.send_event(room_id, sender, "m.room.member", Some(target), content, None)
+        self.send_state(room_id, sender, target, &content)
     }
 
     /// Joins if invited, already joined, or the room is public.
     fn join(&self, room_id: &str, user_id: &str, reason: Option<String>) -> Result<()> {
         self.room(room_id)?;
-        let rule = self
-            .store
-            .state_event(room_id, "m.room.join_rules", "")
-            .map_err(internal)?;
-        let public = rule.is_some_and(|r| r.content["join_rule"] == "public");
+        let rule: Option<RoomJoinRulesEventContent> = self.state_content(room_id, "")?;
+        let public = rule.is_some_and(|r| r.join_rule == JoinRule::Public);
         match self.membership(room_id, user_id)?.as_deref() {
             Some("join") => {}
             Some("ban") => return Err(MatrixError::forbidden("You are banned from this room")),
@@ -60,14 +58,15 @@ impl Homeserver {
     }
 
     /// Kick and ban need the level for the action and a level above the target's.
-    fn require_outranks(&self, room_id: &str, sender: &str, target: &str, action: &str) -> Result<()> {
-        let level = self.require_level(room_id, sender, |l| l[action].as_i64().unwrap_or(50))?;
+    fn require_outranks(&self, room_id: &str, sender: &str, target: &str, action: Action) -> Result<()> {
+        let level = self.require_level(room_id, sender, |l| action.level(l))?;
         let (target_level, _) = self.power_level(room_id, target)?;
-        if level > target_level || sender == target && action == "kick" {
+        if level > target_level || sender == target && matches!(action, Action::Kick) {
             Ok(())
         } else {
             Err(MatrixError::forbidden(format!(
-                "You cannot {action} a user with a power level of yours or higher"
+                "You cannot {} a user with a power level of yours or higher",
+                action.name()
             )))
         }
     }
@@ -118,7 +117,7 @@ pub(super) fn invite(
     let (user_id, _) = hs.user(&credentials)?;
     let room_id = request.path.room_id;
     hs.require_joined(&room_id, &user_id)?;
-    hs.require_level(&room_id, &user_id, |l| l["invite"].as_i64().unwrap_or(0))?;
+    hs.require_level(&room_id, &user_id, |l| Action::Invite.level(l))?;
     let target = request.body.user_id;
     if !hs.store.user_exists(&target).map_err(internal)? {
         return Err(MatrixError::not_found("Unknown user"));
@@ -164,7 +163,7 @@ pub(super) fn kick(
     ) {
         return Err(MatrixError::forbidden("The user is not in this room"));
     }
-    hs.require_outranks(&room_id, &user_id, &target, "kick")?;
+    hs.require_outranks(&room_id, &user_id, &target, Action::Kick)?;
     hs.set_membership(&room_id, &user_id, &target, "leave", request.body.reason)?;
     Ok(cs::kick::Response::Ok(empty()))
 }
@@ -174,7 +173,7 @@ pub(super) fn ban(hs: &Homeserver, request: cs::ban::Request, credentials: Crede
     let room_id = request.path.room_id;
     let target = request.body.user_id;
     hs.require_joined(&room_id, &user_id)?;
-    hs.require_outranks(&room_id, &user_id, &target, "ban")?;
+    hs.require_outranks(&room_id, &user_id, &target, Action::Ban)?;
     hs.set_membership(&room_id, &user_id, &target, "ban", request.body.reason)?;
     Ok(cs::ban::Response::Ok(empty()))
 }
@@ -191,7 +190,7 @@ pub(super) fn unban(
     if hs.membership(&room_id, &target)?.as_deref() != Some("ban") {
         return Err(MatrixError::forbidden("The user is not banned"));
     }
-    hs.require_level(&room_id, &user_id, |l| l["ban"].as_i64().unwrap_or(50))?;
+    hs.require_level(&room_id, &user_id, |l| Action::Ban.level(l))?;
     hs.set_membership(&room_id, &user_id, &target, "leave", request.body.reason)?;
     Ok(cs::unban::Response::Ok(empty()))
 }

@@ -12,6 +12,7 @@ mod events;
 mod filter;
 mod media;
 mod membership;
+mod power;
 mod profile;
 mod rooms;
 mod server_info;
@@ -20,8 +21,9 @@ mod user_data;
 
 use crate::store::{NewEvent, RoomInfo, Storage};
 use matrix_api::client_server::endpoints::{self as cs, ClientServerApi};
+use matrix_api::events::{RoomCreateEventContent, RoomPowerLevelsEventContent};
+use matrix_api::{ErrorCode, EventContent, MatrixError};
 use matrix_api_runtime::server::Credentials;
-use matrix_api_runtime::{ErrorCode, MatrixError};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,6 +62,28 @@ fn id<T: std::str::FromStr<Err = matrix_api::IdError>>(value: &str) -> Result<T>
 
 fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
     serde_json::from_value(value).map_err(internal)
+}
+
+/// The JSON of a generated value, for the store (which keeps event content
+/// as JSON, whatever its type).
+fn json_of<T: serde::Serialize>(value: &T) -> Result<Value> {
+    serde_json::to_value(value).map_err(internal)
+}
+
+/// The content of `C`'s type at the empty state key, among `state`.
+fn content_in<C: EventContent + serde::de::DeserializeOwned>(state: &[crate::store::StoredEvent]) -> Option<C> {
+    state
+        .iter()
+        .find(|e| e.event_type == C::EVENT_TYPE && e.state_key.as_deref() == Some(""))
+        .and_then(|e| e.content_as())
+}
+
+impl crate::store::StoredEvent {
+    /// The content as its generated type; `None` when the stored JSON does
+    /// not fit it (content is whatever the sender sent).
+    fn content_as<C: serde::de::DeserializeOwned>(&self) -> Option<C> {
+        C::deserialize(&self.content).ok()
+    }
 }
 
 fn now_ms() -> i64 {
@@ -117,6 +141,30 @@ impl Homeserver {
         }
     }
 
+    /// The current state event of `C`'s type at `state_key`, as `C`.
+    fn state_content<C: EventContent + serde::de::DeserializeOwned>(
+        &self,
+        room_id: &str,
+        state_key: &str,
+    ) -> Result<Option<C>> {
+        let event = self
+            .store
+            .state_event(room_id, C::EVENT_TYPE, state_key)
+            .map_err(internal)?;
+        Ok(event.and_then(|e| e.content_as()))
+    }
+
+    /// Sends a state event of `C`'s type.
+    fn send_state<C: EventContent + serde::Serialize>(
+        &self,
+        room_id: &str,
+        sender: &str,
+        state_key: &str,
+        content: &C,
+    ) -> Result<String> {
+        self.send_event(room_id, sender, C::EVENT_TYPE, Some(state_key), json_of(content)?, None)
+    }
+
     /// Appends an event with an ID in the format of the room's version.
     fn send_event(
         &self,
@@ -172,38 +220,32 @@ impl Homeserver {
 
     /// A user's power level in a room and the room's power levels.
     /// Room version 12 gives its creators a level above every other.
-    fn power_level(&self, room_id: &str, user_id: &str) -> Result<(i64, Value)> {
+    fn power_level(&self, room_id: &str, user_id: &str) -> Result<(i64, RoomPowerLevelsEventContent)> {
         let room = self.room(room_id)?;
-        let levels = self
-            .store
-            .state_event(room_id, "m.room.power_levels", "")
-            .map_err(internal)?
-            .map(|e| e.content)
-            .unwrap_or_else(|| json!({}));
+        let levels: RoomPowerLevelsEventContent = self.state_content(room_id, "")?.unwrap_or_default();
         if events::creators_are_privileged(&room.version) && self.is_creator(room_id, &room, user_id)? {
             return Ok((i64::MAX, levels));
         }
-        let level = levels["users"][user_id]
-            .as_i64()
-            .or(levels["users_default"].as_i64())
-            .unwrap_or(0);
-        Ok((level, levels))
+        Ok((power::user_level(&levels, user_id), levels))
     }
 
     fn is_creator(&self, room_id: &str, room: &RoomInfo, user_id: &str) -> Result<bool> {
         if room.creator == user_id {
             return Ok(true);
         }
-        let create = self.store.state_event(room_id, "m.room.create", "").map_err(internal)?;
-        Ok(create.is_some_and(|c| {
-            c.content["additional_creators"]
-                .as_array()
-                .is_some_and(|a| a.iter().any(|u| u == user_id))
-        }))
+        let create: Option<RoomCreateEventContent> = self.state_content(room_id, "")?;
+        Ok(create
+            .and_then(|c| c.additional_creators)
+            .is_some_and(|creators| creators.iter().any(|u| u.as_str() == user_id)))
     }
 
     /// Fails with `M_FORBIDDEN` unless the user's level reaches `needed(levels)`.
-    fn require_level(&self, room_id: &str, user_id: &str, needed: impl Fn(&Value) -> i64) -> Result<i64> {
+    fn require_level(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        needed: impl Fn(&RoomPowerLevelsEventContent) -> i64,
+    ) -> Result<i64> {
         let (level, levels) = self.power_level(room_id, user_id)?;
         if level >= needed(&levels) {
             Ok(level)
@@ -214,13 +256,8 @@ impl Homeserver {
 }
 
 /// The level needed to send a state event of this type.
-fn level_for_state(event_type: &str) -> impl Fn(&Value) -> i64 + '_ {
-    move |levels: &Value| {
-        levels["events"][event_type]
-            .as_i64()
-            .or(levels["state_default"].as_i64())
-            .unwrap_or(50)
-    }
+fn level_for_state(event_type: &str) -> impl Fn(&RoomPowerLevelsEventContent) -> i64 + '_ {
+    move |levels| power::state_level(levels, event_type)
 }
 
 /// The operation IDs this server implements (the rest answer

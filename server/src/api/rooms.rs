@@ -1,24 +1,29 @@
 //! Rooms: creation, state, sending and redacting events, history
 //! (`/messages`, `/context`, single events) and member lists.
 
-use super::events::{client_event, redacted_content};
+use super::events::{client_event, redacted_content, room_event};
 use super::filter::EventFilter;
+use super::power::{self, Action};
 use super::sync::stream_position;
-use super::{id, internal, level_for_state, typed, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
+use super::{id, internal, json_of, level_for_state, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
 use crate::store::StoredEvent;
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
-    CreateRoomResponse, GetJoinedMembersByRoomResponse, GetJoinedRoomsResponse, RedactEventResponse, RoomMember,
-    SendMessageResponse, SetRoomStateWithKeyResponse,
+    CreateRoomRequestPreset, CreateRoomRequestVisibility, CreateRoomResponse, GetEventContextResponse,
+    GetJoinedMembersByRoomResponse, GetJoinedRoomsResponse, GetMembersByRoomResponse, GetRoomEventsResponse,
+    GetRoomStateWithKeyResponse, RedactEventResponse, RoomMember, SendMessageResponse, SetRoomStateWithKeyResponse,
 };
+use matrix_api::events::{
+    RoomCanonicalAliasEventContent, RoomCreateEventContent, RoomHistoryVisibilityEventContent,
+    RoomHistoryVisibilityEventContentHistoryVisibility as HistoryVisibility, RoomJoinRulesEventContent,
+    RoomJoinRulesEventContentJoinRule as JoinRule, RoomNameEventContent, RoomPowerLevelsEventContent,
+    RoomRedactionEventContent, RoomTopicEventContent, StateEvent, SyncRoomEventUnsigned,
+};
+use matrix_api::{EventContent, RoomAlias, UserId};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::{ErrorCode, MatrixError};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-
-fn looks_like_user_id(id: &str) -> bool {
-    id.starts_with('@') && id.contains(':')
-}
 
 /// A `filter` query parameter: JSON, or absent.
 fn query_filter(filter: Option<&str>) -> Result<Value> {
@@ -38,9 +43,12 @@ pub(super) fn create_room(
     credentials: Credentials,
 ) -> Result<cs::create_room::Response> {
     let (user_id, _) = hs.user(&credentials)?;
-    let body = serde_json::to_value(&request.body).map_err(internal)?;
+    let body = request.body;
     // Everything that can be wrong is checked before anything is stored.
-    let version = body["room_version"].as_str().unwrap_or(DEFAULT_ROOM_VERSION).to_owned();
+    let version = body
+        .room_version
+        .clone()
+        .unwrap_or_else(|| DEFAULT_ROOM_VERSION.to_owned());
     if !ROOM_VERSIONS.contains(&version.as_str()) {
         return Err(MatrixError::new(
             400,
@@ -48,17 +56,8 @@ pub(super) fn create_room(
             format!("Room version {version} is not supported"),
         ));
     }
-    let invitees: Vec<String> = body["invite"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect();
-    if let Some(bad) = invitees.iter().find(|i| !looks_like_user_id(i)) {
-        return Err(MatrixError::invalid_param(format!("invite: {bad} is not a user ID")));
-    }
-    let alias = match body["room_alias_name"].as_str() {
+    let invitees: Vec<UserId> = body.invite.clone().unwrap_or_default();
+    let alias = match body.room_alias_name.as_deref() {
         Some(name) if name.is_empty() || name.contains([':', '#']) => {
             return Err(MatrixError::new(
                 400,
@@ -67,104 +66,152 @@ pub(super) fn create_room(
             ));
         }
         Some(name) => {
-            let alias = format!("#{name}:{}", hs.server_name);
-            if hs.store.alias(&alias).map_err(internal)?.is_some() {
+            let alias: RoomAlias = format!("#{name}:{}", hs.server_name)
+                .parse()
+                .map_err(|e| MatrixError::invalid_param(format!("room_alias_name: {e}")))?;
+            if hs.store.alias(alias.as_str()).map_err(internal)?.is_some() {
                 return Err(MatrixError::new(400, ErrorCode::RoomInUse, "Room alias already taken"));
             }
             Some(alias)
         }
         None => None,
     };
-    let initial_state: Vec<(String, String, Value)> = body["initial_state"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| match (e["type"].as_str(), e["content"].as_object()) {
-            (Some(t), Some(c)) => Ok((t.to_owned(), e["state_key"].as_str().unwrap_or("").to_owned(), json!(c))),
-            _ => Err(MatrixError::new(
-                400,
-                ErrorCode::BadJson,
-                "initial_state entries need a type and an object content",
-            )),
-        })
-        .collect::<Result<_>>()?;
-
-    let mut create = body["creation_content"].as_object().cloned().unwrap_or_default();
-    create.insert("room_version".into(), json!(version));
+    let preset = body.preset.clone().unwrap_or(match body.visibility {
+        Some(CreateRoomRequestVisibility::Public) => CreateRoomRequestPreset::PublicChat,
+        _ => CreateRoomRequestPreset::PrivateChat,
+    });
+    let levels = initial_power_levels(
+        &user_id,
+        &version,
+        &preset,
+        &invitees,
+        body.power_level_content_override,
+    )?;
+    // `creation_content` is free-form in the spec: what it does not type is
+    // kept as sent.
+    let mut create: RoomCreateEventContent =
+        serde_json::from_value(Value::Object(body.creation_content.unwrap_or_default()))
+            .map_err(|e| MatrixError::new(400, ErrorCode::BadJson, format!("creation_content: {e}")))?;
+    create.room_version = Some(version.clone());
     if version.parse::<u32>().is_ok_and(|v| v < 11) {
-        create.insert("creator".into(), json!(user_id));
+        create.creator = Some(id(&user_id)?);
     }
-    let create = Value::Object(create);
+    let create = json_of(&create)?;
+
     let (room_id, create_event_id) = super::events::room_id(&version, &hs.server_name, &create);
     hs.store.create_room(&room_id, &user_id, &version).map_err(internal)?;
     hs.append_event(
         create_event_id,
         &room_id,
         &user_id,
-        "m.room.create",
+        RoomCreateEventContent::EVENT_TYPE,
         Some(""),
         create,
         None,
     )?;
     hs.set_membership(&room_id, &user_id, &user_id, "join", None)?;
-
-    let preset = body["preset"].as_str().unwrap_or(match body["visibility"].as_str() {
-        Some("public") => "public_chat",
-        _ => "private_chat",
-    });
-    let mut users = Map::new();
-    if !super::events::creators_are_privileged(&version) {
-        users.insert(user_id.clone(), json!(100));
-    }
-    if preset == "trusted_private_chat" {
-        for invitee in &invitees {
-            users.insert(invitee.clone(), json!(100));
-        }
-    }
-    let mut levels = json!({
-        "users": users, "users_default": 0, "events_default": 0, "state_default": 50,
-        "ban": 50, "kick": 50, "redact": 50, "invite": 0,
-        "events": { "m.room.name": 50, "m.room.power_levels": 100, "m.room.history_visibility": 100,
-                    "m.room.canonical_alias": 50, "m.room.avatar": 50, "m.room.tombstone": 100,
-                    "m.room.server_acl": 100, "m.room.encryption": 100 },
-    });
-    if let Some(overrides) = body["power_level_content_override"].as_object() {
-        for (k, v) in overrides {
-            levels[k] = v.clone();
-        }
-    }
-    let send_state =
-        |t: &str, key: &str, content: Value| hs.send_event(&room_id, &user_id, t, Some(key), content, None);
-    send_state("m.room.power_levels", "", levels)?;
+    hs.send_state(&room_id, &user_id, "", &levels)?;
     if let Some(alias) = &alias {
-        send_state("m.room.canonical_alias", "", json!({ "alias": alias }))?;
+        let content = RoomCanonicalAliasEventContent {
+            alias: Some(alias.clone()),
+            ..RoomCanonicalAliasEventContent::default()
+        };
+        hs.send_state(&room_id, &user_id, "", &content)?;
     }
-    let join_rule = if preset == "public_chat" { "public" } else { "invite" };
-    send_state("m.room.join_rules", "", json!({ "join_rule": join_rule }))?;
-    send_state(
-        "m.room.history_visibility",
+    let join_rule = match preset {
+        CreateRoomRequestPreset::PublicChat => JoinRule::Public,
+        _ => JoinRule::Invite,
+    };
+    hs.send_state(&room_id, &user_id, "", &RoomJoinRulesEventContent::new(join_rule))?;
+    hs.send_state(
+        &room_id,
+        &user_id,
         "",
-        json!({ "history_visibility": "shared" }),
+        &RoomHistoryVisibilityEventContent::new(HistoryVisibility::Shared),
     )?;
-    for (t, key, content) in initial_state {
-        send_state(&t, &key, content)?;
+    // Free-form in the spec: any state event, its content as sent.
+    for event in body.initial_state.unwrap_or_default() {
+        let key = event.state_key.unwrap_or_default();
+        hs.send_event(
+            &room_id,
+            &user_id,
+            &event.r#type,
+            Some(&key),
+            Value::Object(event.content),
+            None,
+        )?;
     }
-    if let Some(name) = body["name"].as_str() {
-        send_state("m.room.name", "", json!({ "name": name }))?;
+    if let Some(name) = body.name {
+        hs.send_state(&room_id, &user_id, "", &RoomNameEventContent::new(name))?;
     }
-    if let Some(topic) = body["topic"].as_str() {
-        send_state("m.room.topic", "", json!({ "topic": topic }))?;
+    if let Some(topic) = body.topic {
+        hs.send_state(&room_id, &user_id, "", &RoomTopicEventContent::new(topic))?;
     }
     for invitee in &invitees {
-        hs.set_membership(&room_id, &user_id, invitee, "invite", None)?;
+        hs.set_membership(&room_id, &user_id, invitee.as_str(), "invite", None)?;
     }
     if let Some(alias) = &alias {
-        hs.store.add_alias(alias, &room_id, &user_id).map_err(internal)?;
+        hs.store
+            .add_alias(alias.as_str(), &room_id, &user_id)
+            .map_err(internal)?;
     }
-    if body["visibility"].as_str() == Some("public") {
+    if body.visibility == Some(CreateRoomRequestVisibility::Public) {
         hs.store.set_published(&room_id, true).map_err(internal)?;
     }
     Ok(cs::create_room::Response::Ok(CreateRoomResponse::new(id(&room_id)?)))
+}
+
+/// The power levels of a new room: the creator at 100 (before room version
+/// 12, where creators outrank every level), trusted invitees too, the
+/// spec's defaults for the rest, then the request's overrides.
+fn initial_power_levels(
+    creator: &str,
+    version: &str,
+    preset: &CreateRoomRequestPreset,
+    invitees: &[UserId],
+    overrides: Option<Map<String, Value>>,
+) -> Result<RoomPowerLevelsEventContent> {
+    let mut users = BTreeMap::new();
+    if !super::events::creators_are_privileged(version) {
+        users.insert(id(creator)?, 100);
+    }
+    if *preset == CreateRoomRequestPreset::TrustedPrivateChat {
+        for invitee in invitees {
+            users.insert(invitee.clone(), 100);
+        }
+    }
+    let events = [
+        ("m.room.name", 50),
+        ("m.room.power_levels", 100),
+        ("m.room.history_visibility", 100),
+        ("m.room.canonical_alias", 50),
+        ("m.room.avatar", 50),
+        ("m.room.tombstone", 100),
+        ("m.room.server_acl", 100),
+        ("m.room.encryption", 100),
+    ];
+    let levels = RoomPowerLevelsEventContent {
+        users: Some(users),
+        users_default: Some(0),
+        events_default: Some(0),
+        state_default: Some(50),
+        ban: Some(50),
+        kick: Some(50),
+        redact: Some(50),
+        invite: Some(0),
+        events: Some(events.iter().map(|(t, l)| ((*t).to_owned(), *l)).collect()),
+        ..RoomPowerLevelsEventContent::default()
+    };
+    let Some(overrides) = overrides else {
+        return Ok(levels);
+    };
+    // The override replaces whole top-level keys, and must still be power levels.
+    let Value::Object(mut merged) = json_of(&levels)? else {
+        return Err(internal("power levels are not an object"));
+    };
+    merged.extend(overrides);
+    serde_json::from_value(Value::Object(merged))
+        .map_err(|e| MatrixError::new(400, ErrorCode::BadJson, format!("power_level_content_override: {e}")))
 }
 
 pub(super) fn send_message(
@@ -175,12 +222,7 @@ pub(super) fn send_message(
     let (user_id, device_id) = hs.user(&credentials)?;
     let p = request.path;
     hs.require_joined(&p.room_id, &user_id)?;
-    hs.require_level(&p.room_id, &user_id, |l| {
-        l["events"][&p.event_type]
-            .as_i64()
-            .or(l["events_default"].as_i64())
-            .unwrap_or(0)
-    })?;
+    hs.require_level(&p.room_id, &user_id, |l| power::message_level(l, &p.event_type))?;
     // Transaction IDs are scoped to the device and the endpoint.
     let txn_key = format!("send\u{1f}{user_id}\u{1f}{device_id}\u{1f}{}", p.txn_id);
     let event_id = hs.send_event(
@@ -211,9 +253,7 @@ pub(super) fn set_state(
     hs.require_level(&p.room_id, &user_id, level_for_state(&p.event_type))?;
     if p.state_key.starts_with('@') && p.state_key != user_id {
         // State keyed by another user's ID is theirs to set.
-        hs.require_level(&p.room_id, &user_id, |l| {
-            l["state_default"].as_i64().unwrap_or(50).max(100)
-        })?;
+        hs.require_level(&p.room_id, &user_id, |l| l.state_default.unwrap_or(50).max(100))?;
     }
     let event_id = hs.send_event(
         &p.room_id,
@@ -241,12 +281,29 @@ pub(super) fn get_state_event(
         .state_event(&p.room_id, &p.event_type, &p.state_key)
         .map_err(internal)?
         .ok_or_else(|| MatrixError::not_found("Event not found"))?;
-    let value = if request.query.format.as_ref().is_some_and(|f| f.as_str() == "event") {
-        client_event(&event, true)
+    let response = if request.query.format.as_ref().is_some_and(|f| f.as_str() == "event") {
+        let e = client_event(&event)?;
+        let mut state = StateEvent::new(
+            e.content,
+            e.r#type,
+            e.event_id,
+            e.sender,
+            e.origin_server_ts,
+            e.room_id,
+            e.state_key.unwrap_or_default(),
+        );
+        state.unsigned = e
+            .unsigned
+            .and_then(|u| u.redacted_because)
+            .map(|because| SyncRoomEventUnsigned {
+                extra: BTreeMap::from([("redacted_because".to_owned(), Value::Object(because))]),
+                ..SyncRoomEventUnsigned::default()
+            });
+        GetRoomStateWithKeyResponse::StateEvent(state)
     } else {
-        event.content
+        GetRoomStateWithKeyResponse::Object(event.content.as_object().cloned().unwrap_or_default())
     };
-    Ok(cs::get_room_state_with_key::Response::Ok(typed(value)?))
+    Ok(cs::get_room_state_with_key::Response::Ok(response))
 }
 
 pub(super) fn get_state(
@@ -257,18 +314,18 @@ pub(super) fn get_state(
     let (user_id, _) = hs.user(&credentials)?;
     let room_id = request.path.room_id;
     hs.require_joined(&room_id, &user_id)?;
-    let state: Vec<Value> = hs
+    let state = hs
         .store
         .current_state(&room_id)
         .map_err(internal)?
         .iter()
-        .map(|e| client_event(e, true))
-        .collect();
-    Ok(cs::get_room_state::Response::Ok(typed(json!(state))?))
+        .map(client_event)
+        .collect::<Result<_>>()?;
+    Ok(cs::get_room_state::Response::Ok(state))
 }
 
 /// An event of a room the caller is joined to.
-fn room_event(hs: &Homeserver, room_id: &str, event_id: &str, user_id: &str) -> Result<StoredEvent> {
+fn joined_room_event(hs: &Homeserver, room_id: &str, event_id: &str, user_id: &str) -> Result<StoredEvent> {
     hs.require_joined(room_id, user_id)?;
     hs.store
         .event(event_id)
@@ -284,8 +341,8 @@ pub(super) fn get_event(
 ) -> Result<cs::get_one_room_event::Response> {
     let (user_id, _) = hs.user(&credentials)?;
     let p = request.path;
-    let event = room_event(hs, &p.room_id, &p.event_id, &user_id)?;
-    Ok(cs::get_one_room_event::Response::Ok(typed(client_event(&event, true))?))
+    let event = joined_room_event(hs, &p.room_id, &p.event_id, &user_id)?;
+    Ok(cs::get_one_room_event::Response::Ok(client_event(&event)?))
 }
 
 pub(super) fn redact(
@@ -295,23 +352,28 @@ pub(super) fn redact(
 ) -> Result<cs::redact_event::Response> {
     let (user_id, device_id) = hs.user(&credentials)?;
     let p = request.path;
-    let target = room_event(hs, &p.room_id, &p.event_id, &user_id)?;
+    let target = joined_room_event(hs, &p.room_id, &p.event_id, &user_id)?;
     if target.sender == user_id {
         hs.require_level(&p.room_id, &user_id, |l| {
-            l["events"]["m.room.redaction"]
-                .as_i64()
-                .or(l["events_default"].as_i64())
-                .unwrap_or(0)
+            power::message_level(l, RoomRedactionEventContent::EVENT_TYPE)
         })?;
     } else {
-        hs.require_level(&p.room_id, &user_id, |l| l["redact"].as_i64().unwrap_or(50))?;
+        hs.require_level(&p.room_id, &user_id, |l| Action::Redact.level(l))?;
     }
-    let mut content = json!({ "redacts": p.event_id });
-    if let Some(reason) = request.body.reason {
-        content["reason"] = json!(reason);
-    }
+    let content = RoomRedactionEventContent {
+        redacts: Some(id(&p.event_id)?),
+        reason: request.body.reason,
+        ..RoomRedactionEventContent::default()
+    };
     let txn_key = format!("redact\u{1f}{user_id}\u{1f}{device_id}\u{1f}{}", p.txn_id);
-    let event_id = hs.send_event(&p.room_id, &user_id, "m.room.redaction", None, content, Some(&txn_key))?;
+    let event_id = hs.send_event(
+        &p.room_id,
+        &user_id,
+        RoomRedactionEventContent::EVENT_TYPE,
+        None,
+        json_of(&content)?,
+        Some(&txn_key),
+    )?;
     let redaction = hs
         .store
         .event(&event_id)
@@ -321,7 +383,7 @@ pub(super) fn redact(
         .redact(
             &target.event_id,
             &redacted_content(&target.event_type, &target.content),
-            &client_event(&redaction, true),
+            &json_of(&client_event(&redaction)?)?,
         )
         .map_err(internal)?;
     Ok(cs::redact_event::Response::Ok(RedactEventResponse {
@@ -391,14 +453,10 @@ pub(super) fn messages(
     };
     let to = q.to.as_deref().map(|t| token(t, "to")).transpose()?;
     let (events, next) = paginate(hs, &room_id, from, to, backwards, limit, filter)?;
-    let mut response = json!({
-        "chunk": events.iter().map(|e| client_event(e, true)).collect::<Vec<_>>(),
-        "start": format!("s{from}"),
-    });
-    if let Some(next) = next {
-        response["end"] = json!(format!("s{next}"));
-    }
-    Ok(cs::get_room_events::Response::Ok(typed(response)?))
+    let chunk = events.iter().map(room_event).collect::<Result<_>>()?;
+    let mut response = GetRoomEventsResponse::new(format!("s{from}"), chunk);
+    response.end = next.map(|next| format!("s{next}"));
+    Ok(cs::get_room_events::Response::Ok(response))
 }
 
 pub(super) fn context(
@@ -408,7 +466,7 @@ pub(super) fn context(
 ) -> Result<cs::get_event_context::Response> {
     let (user_id, _) = hs.user(&credentials)?;
     let p = request.path;
-    let event = room_event(hs, &p.room_id, &p.event_id, &user_id)?;
+    let event = joined_room_event(hs, &p.room_id, &p.event_id, &user_id)?;
     let filter = query_filter(request.query.filter.as_deref())?;
     let filter = EventFilter(&filter);
     let limit = request.query.limit.unwrap_or(10).clamp(0, 1000) as usize;
@@ -426,21 +484,15 @@ pub(super) fn context(
     };
     let start = start.unwrap_or(0);
     let end = end.unwrap_or_else(|| after.last().map_or(event.stream, |e| e.stream));
-    let state: Vec<Value> = hs
-        .store
-        .current_state(&p.room_id)
-        .map_err(internal)?
-        .iter()
-        .map(|e| client_event(e, true))
-        .collect();
-    Ok(cs::get_event_context::Response::Ok(typed(json!({
-        "event": client_event(&event, true),
-        "events_before": before.iter().map(|e| client_event(e, true)).collect::<Vec<_>>(),
-        "events_after": after.iter().map(|e| client_event(e, true)).collect::<Vec<_>>(),
-        "start": format!("s{start}"),
-        "end": format!("s{end}"),
-        "state": state,
-    }))?))
+    let state = hs.store.current_state(&p.room_id).map_err(internal)?;
+    Ok(cs::get_event_context::Response::Ok(GetEventContextResponse {
+        event: Some(client_event(&event)?),
+        events_before: Some(before.iter().map(room_event).collect::<Result<_>>()?),
+        events_after: Some(after.iter().map(room_event).collect::<Result<_>>()?),
+        start: Some(format!("s{start}")),
+        end: Some(format!("s{end}")),
+        state: Some(state.iter().map(room_event).collect::<Result<_>>()?),
+    }))
 }
 
 pub(super) fn members(
@@ -454,7 +506,7 @@ pub(super) fn members(
     let q = request.query;
     let wanted = q.membership.as_ref().map(|m| m.as_str().to_owned());
     let unwanted = q.not_membership.as_ref().map(|m| m.as_str().to_owned());
-    let chunk: Vec<Value> = hs
+    let chunk = hs
         .store
         .current_state(&room_id)
         .map_err(internal)?
@@ -464,9 +516,11 @@ pub(super) fn members(
             let m = e.content["membership"].as_str().unwrap_or_default();
             wanted.as_deref().is_none_or(|w| w == m) && unwanted.as_deref() != Some(m)
         })
-        .map(|e| client_event(e, true))
-        .collect();
-    Ok(cs::get_members_by_room::Response::Ok(typed(json!({ "chunk": chunk }))?))
+        .map(room_event)
+        .collect::<Result<_>>()?;
+    Ok(cs::get_members_by_room::Response::Ok(GetMembersByRoomResponse {
+        chunk: Some(chunk),
+    }))
 }
 
 pub(super) fn joined_members(

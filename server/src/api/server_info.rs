@@ -1,14 +1,13 @@
 //! What the server tells about itself: versions, well-known, capabilities.
 
-use super::{typed, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
+use super::{Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
-    BooleanCapability, Capabilities, GetCapabilitiesResponse, GetVersionsResponse, ProfileFieldsCapability,
-    RoomVersionStability, RoomVersionsCapability,
+    BooleanCapability, Capabilities, Full, GetCapabilitiesResponse, GetVersionsResponse,
+    Homeserver as WellKnownHomeserver, ProfileFieldsCapability, RoomVersionStability, RoomVersionsCapability,
 };
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
-use serde_json::json;
 
 pub(super) fn versions(_: &Homeserver, _: cs::get_versions::Request) -> Result<cs::get_versions::Response> {
     let versions = [
@@ -26,9 +25,9 @@ pub(super) fn well_known(hs: &Homeserver, _: cs::get_wellknown::Request) -> Resu
         .public_url
         .as_deref()
         .ok_or_else(|| MatrixError::not_found("No client discovery information"))?;
-    Ok(cs::get_wellknown::Response::Ok(typed(
-        json!({ "m.homeserver": { "base_url": url } }),
-    )?))
+    Ok(cs::get_wellknown::Response::Ok(Full::new(WellKnownHomeserver::new(
+        url.to_owned(),
+    ))))
 }
 
 pub(super) fn capabilities(

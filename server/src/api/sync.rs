@@ -5,14 +5,23 @@
 //! form is `s{events}_{side}_{typing}`; `/messages` tokens are `s{events}`,
 //! and either is accepted where a stream position is expected.
 
-use super::events::{client_event, stripped};
+use super::events::{stripped, sync_room_event};
 use super::filter::EventFilter;
-use super::{internal, typed, Homeserver, Result};
+use super::{id, internal, json_of, Homeserver, Result};
 use crate::store::{AccountData, StoredEvent};
 use matrix_api::client_server::endpoints as cs;
+use matrix_api::client_server::{
+    EventBatch, InviteState, InvitedRoom, JoinedRoom, LeftRoom, Rooms, StateEventBatch, SyncResponse,
+    SyncResponseRoomsJoinValueSummary, TimelineBatch,
+};
+use matrix_api::events::{
+    AnySyncTimelineEvent, Event, EventReceipts, ReceiptEventContentValueMReadPrivateValue,
+    ReceiptEventContentValueMReadValue, TypingEventContent,
+};
+use matrix_api::{EventContent, EventId, Raw, RoomId, UserId};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -81,7 +90,7 @@ pub(super) async fn sync(
         changed.as_mut().enable();
         let (response, has_news) = build(hs, &user_id, since, &filter)?;
         if since.is_none() || has_news || tokio::time::Instant::now() >= deadline {
-            return Ok(cs::sync::Response::Ok(typed(response)?));
+            return Ok(cs::sync::Response::Ok(response));
         }
         let _ = tokio::time::timeout_at(deadline, changed).await;
     }
@@ -116,17 +125,27 @@ impl<'a> Selection<'a> {
     }
 }
 
-fn account_data_events(entries: &[&AccountData], filter: EventFilter<'_>) -> Vec<Value> {
+fn account_data_events(entries: &[&AccountData], filter: EventFilter<'_>) -> Vec<Event> {
     entries
         .iter()
         .filter(|a| filter.allows(&a.data_type, ""))
-        .map(|a| json!({ "type": a.data_type, "content": a.content }))
+        .map(|a| Event::new(object(&a.content), a.data_type.clone()))
         .collect()
+}
+
+/// Stored content is always a JSON object (the store takes nothing else).
+fn object(value: &Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// An ephemeral or account-data event of a typed content.
+fn event_of<C: EventContent + serde::Serialize>(content: &C) -> Result<Event> {
+    Ok(Event::new(object(&json_of(content)?), C::EVENT_TYPE.to_owned()))
 }
 
 /// The sync response at the current positions, and whether it holds
 /// anything new for the user (an incremental sync waits until it does).
-fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Value) -> Result<(Value, bool)> {
+fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Value) -> Result<(SyncResponse, bool)> {
     let now = SyncToken {
         events: hs.store.max_stream().map_err(internal)?,
         side: hs.store.max_side_stream().map_err(internal)?,
@@ -144,11 +163,12 @@ fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Valu
             room_account_data.entry(&entry.room_id).or_default().push(entry);
         }
     }
-    let (mut join, mut invite, mut leave) = (Map::new(), Map::new(), Map::new());
+    let (mut join, mut invite, mut leave) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for (room_id, membership) in hs.store.rooms_of(user_id).map_err(internal)? {
         if !select.rooms.allows_room(&room_id) {
             continue;
         }
+        let typed_room_id: RoomId = id(&room_id)?;
         let events = hs
             .store
             .events_between(&room_id, from.events, now.events)
@@ -175,11 +195,11 @@ fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Valu
                     account_data,
                 )?;
                 if let Some(room) = room {
-                    join.insert(room_id, room);
+                    join.insert(typed_room_id, room);
                 }
             }
             "invite" if since.is_none() || own_change.is_some() => {
-                let state: Vec<Value> = hs
+                let state = hs
                     .store
                     .current_state(&room_id)
                     .map_err(internal)?
@@ -191,8 +211,14 @@ fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Valu
                         ) || (e.event_type == "m.room.member" && e.state_key.as_deref() == Some(user_id))
                     })
                     .map(stripped)
-                    .collect();
-                invite.insert(room_id, json!({ "invite_state": { "events": state } }));
+                    .collect::<Result<_>>()?;
+                let invite_state = InviteState { events: Some(state) };
+                invite.insert(
+                    typed_room_id,
+                    InvitedRoom {
+                        invite_state: Some(invite_state),
+                    },
+                );
             }
             "leave" | "ban" => {
                 let Some(left) = own_change.filter(|_| since.is_some() || select.include_leave) else {
@@ -202,29 +228,40 @@ fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Valu
                     continue;
                 }
                 // What happened up to (and including) the user's departure.
-                let timeline: Vec<Value> = events
+                let timeline = events
                     .iter()
                     .filter(|e| e.stream <= left.stream && select.timeline.allows(&e.event_type, &e.sender))
-                    .map(|e| client_event(e, false))
-                    .collect();
-                leave.insert(
-                    room_id,
-                    json!({ "timeline": { "events": timeline, "limited": false }, "state": { "events": [] } }),
-                );
+                    .map(sync_room_event)
+                    .collect::<Result<_>>()?;
+                let mut timeline = TimelineBatch::new(timeline);
+                timeline.limited = Some(false);
+                let left = LeftRoom {
+                    timeline: Some(timeline),
+                    state: Some(StateEventBatch {
+                        events: Some(Vec::new()),
+                    }),
+                    ..LeftRoom::default()
+                };
+                leave.insert(typed_room_id, left);
             }
             _ => {}
         }
     }
     let global = account_data_events(&global, select.account_data);
     let has_news = !join.is_empty() || !invite.is_empty() || !leave.is_empty() || !global.is_empty();
-    let response = json!({
-        "next_batch": now.render(),
-        "rooms": { "join": join, "invite": invite, "leave": leave },
-        "account_data": { "events": global },
-        "presence": { "events": [] },
-        "to_device": { "events": [] },
-        "device_one_time_keys_count": {},
+    let mut response = SyncResponse::new(now.render());
+    response.rooms = Some(Rooms {
+        join: Some(join),
+        invite: Some(invite),
+        leave: Some(leave),
+        ..Rooms::default()
     });
+    response.account_data = Some(EventBatch { events: Some(global) });
+    response.presence = Some(EventBatch {
+        events: Some(Vec::new()),
+    });
+    response.to_device = Some(Map::from_iter([("events".to_owned(), Value::Array(Vec::new()))]));
+    response.device_one_time_keys_count = Some(BTreeMap::new());
     Ok((response, has_news))
 }
 
@@ -239,7 +276,7 @@ fn joined_room(
     from: SyncToken,
     select: &Selection<'_>,
     account_data: &[&AccountData],
-) -> Result<Option<Value>> {
+) -> Result<Option<JoinedRoom>> {
     let visible: Vec<&StoredEvent> = events
         .iter()
         .filter(|e| select.timeline.allows(&e.event_type, &e.sender))
@@ -250,15 +287,15 @@ fn joined_room(
     let first = timeline
         .first()
         .map_or(events.last().map_or(from.events, |e| e.stream), |e| e.stream);
-    let state: Vec<Value> = if full_state || limited {
+    let state: Vec<Raw<AnySyncTimelineEvent>> = if full_state || limited {
         hs.store
             .current_state(room_id)
             .map_err(internal)?
             .iter()
             .filter(|e| e.stream < first && (full_state || e.stream > from.events))
             .filter(|e| select.state.allows(&e.event_type, &e.sender))
-            .map(|e| client_event(e, false))
-            .collect()
+            .map(sync_room_event)
+            .collect::<Result<_>>()?
     } else {
         Vec::new()
     };
@@ -266,39 +303,57 @@ fn joined_room(
     let typing_since = if full_state { i64::MIN } else { from.typing };
     if let Some(users) = hs.typing.changed_since(room_id, typing_since) {
         if select.ephemeral.allows("m.typing", "") {
-            ephemeral.push(json!({ "type": "m.typing", "content": { "user_ids": users } }));
+            let users = users.iter().map(|u| id(u)).collect::<Result<_>>()?;
+            ephemeral.push(event_of(&TypingEventContent::new(users))?);
         }
     }
     let receipts_since = if full_state { 0 } else { from.side };
-    let mut receipts = Map::new();
+    let mut receipts: BTreeMap<EventId, EventReceipts> = BTreeMap::new();
     for r in hs.store.receipts_since(room_id, receipts_since).map_err(internal)? {
-        if r.receipt_type == "m.read.private" && r.user_id != user_id {
-            continue;
+        let thread_id = Some(r.thread_id).filter(|t| !t.is_empty());
+        let by_type = receipts.entry(id(&r.event_id)?).or_default();
+        let user: UserId = id(&r.user_id)?;
+        match r.receipt_type.as_str() {
+            "m.read" => {
+                let receipt = ReceiptEventContentValueMReadValue {
+                    ts: Some(r.ts),
+                    thread_id,
+                };
+                by_type.m_read.get_or_insert_default().insert(user, receipt);
+            }
+            // Private receipts are shown to their owner only.
+            "m.read.private" if r.user_id == user_id => {
+                let receipt = ReceiptEventContentValueMReadPrivateValue {
+                    ts: Some(r.ts),
+                    thread_id,
+                };
+                by_type.m_read_private.get_or_insert_default().insert(user, receipt);
+            }
+            _ => {}
         }
-        let mut detail = json!({ "ts": r.ts });
-        if !r.thread_id.is_empty() {
-            detail["thread_id"] = json!(r.thread_id);
-        }
-        let by_type = receipts.entry(r.event_id).or_insert_with(|| json!({}));
-        by_type[&r.receipt_type][&r.user_id] = detail;
     }
+    receipts.retain(|_, r| r.m_read.is_some() || r.m_read_private.is_some());
     if !receipts.is_empty() && select.ephemeral.allows("m.receipt", "") {
-        ephemeral.push(json!({ "type": "m.receipt", "content": receipts }));
+        ephemeral.push(Event::new(object(&json_of(&receipts)?), "m.receipt".to_owned()));
     }
     let account_data = account_data_events(account_data, select.room_account_data);
     if !full_state && timeline.is_empty() && state.is_empty() && ephemeral.is_empty() && account_data.is_empty() {
         return Ok(None);
     }
-    let mut room = json!({
-        "timeline": {
-            "events": timeline.iter().map(|e| client_event(e, false)).collect::<Vec<_>>(),
-            "limited": limited,
-            "prev_batch": format!("s{}", first - 1),
-        },
-        "state": { "events": state },
-        "ephemeral": { "events": ephemeral },
-        "account_data": { "events": account_data },
-    });
+    let mut timeline_batch = TimelineBatch::new(timeline.iter().map(|e| sync_room_event(e)).collect::<Result<_>>()?);
+    timeline_batch.limited = Some(limited);
+    timeline_batch.prev_batch = Some(format!("s{}", first - 1));
+    let mut room = JoinedRoom {
+        timeline: Some(timeline_batch),
+        state: Some(StateEventBatch { events: Some(state) }),
+        ephemeral: Some(EventBatch {
+            events: Some(ephemeral),
+        }),
+        account_data: Some(EventBatch {
+            events: Some(account_data),
+        }),
+        ..JoinedRoom::default()
+    };
     if full_state {
         let members = hs.store.current_state(room_id).map_err(internal)?;
         let count = |m: &str| {
@@ -307,7 +362,11 @@ fn joined_room(
                 .filter(|e| e.event_type == "m.room.member" && e.content["membership"] == m)
                 .count()
         };
-        room["summary"] = json!({ "m.joined_member_count": count("join"), "m.invited_member_count": count("invite") });
+        room.summary = Some(SyncResponseRoomsJoinValueSummary {
+            m_joined_member_count: Some(count("join") as i64),
+            m_invited_member_count: Some(count("invite") as i64),
+            ..SyncResponseRoomsJoinValueSummary::default()
+        });
     }
     Ok(Some(room))
 }

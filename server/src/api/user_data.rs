@@ -2,9 +2,10 @@
 
 use super::{internal, typed, Homeserver, Result};
 use matrix_api::client_server::endpoints as cs;
+use matrix_api::client_server::DefineFilterResponse;
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::{ErrorCode, MatrixError};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// The caller, who must be the user named in the path.
 fn caller_is(hs: &Homeserver, credentials: &Credentials, user_id: &str) -> Result<String> {
@@ -106,9 +107,9 @@ pub(super) fn define_filter(
     let definition = serde_json::to_value(&request.body).map_err(internal)?;
     super::filter::validate(&definition).map_err(|e| MatrixError::new(400, ErrorCode::BadJson, e))?;
     let id = hs.store.add_filter(&user_id, &definition).map_err(internal)?;
-    Ok(cs::define_filter::Response::Ok(typed(
-        json!({ "filter_id": id.to_string() }),
-    )?))
+    Ok(cs::define_filter::Response::Ok(DefineFilterResponse::new(
+        id.to_string(),
+    )))
 }
 
 pub(super) fn get_filter(
