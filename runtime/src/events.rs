@@ -3,6 +3,7 @@
 //! JSON event is (its `type`, whether it has a `state_key`, a `msgtype`)
 //! without decoding the rest.
 
+use crate::text::Key;
 use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -29,8 +30,8 @@ pub struct EventHead<'a> {
 
 /// Reads `type`, the presence of `state_key` and the string field
 /// `discriminator` (if given) of a JSON object, skipping everything else.
-pub fn head<'a>(json: &'a RawValue, discriminator: Option<&'static str>) -> Result<EventHead<'a>, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_str(json.get());
+pub fn head<'a>(json: &'a str, discriminator: Option<&'static str>) -> Result<EventHead<'a>, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
     de::Deserializer::deserialize_map(&mut deserializer, HeadVisitor { discriminator })
 }
 
@@ -47,16 +48,17 @@ impl<'de> Visitor<'de> for HeadVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<EventHead<'de>, A::Error> {
         let mut head = EventHead::default();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        // Keys borrowed from the text: `Cow<str>` would allocate every one.
+        while let Some(Key(key)) = map.next_key()? {
             if key == "type" {
-                head.event_type = Some(map.next_value::<BorrowedText<'de>>()?.0);
+                head.event_type = Some(map.next_value::<Key<'de>>()?.0);
             } else if key == "unsigned" {
                 head.redacted = map.next_value::<RedactedProbe>()?.0;
             } else if key == "state_key" {
                 head.has_state_key = true;
                 map.next_value::<IgnoredAny>()?;
             } else if Some(key.as_ref()) == self.discriminator {
-                head.discriminator = Some(map.next_value::<BorrowedText<'de>>()?.0);
+                head.discriminator = Some(map.next_value::<Key<'de>>()?.0);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -79,7 +81,7 @@ impl<'de> serde::Deserialize<'de> for RedactedProbe {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RedactedProbe, A::Error> {
                 let mut redacted = false;
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                while let Some(Key(key)) = map.next_key()? {
                     if key == "redacted_because" {
                         redacted |= map.next_value::<Option<IgnoredAny>>()?.is_some();
                     } else {
@@ -115,40 +117,87 @@ impl<'de> serde::Deserialize<'de> for RedactedProbe {
     }
 }
 
-/// A string, borrowed from the input when it has no escapes.
-struct BorrowedText<'a>(Cow<'a, str>);
-
-impl<'de> serde::Deserialize<'de> for BorrowedText<'de> {
-    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = BorrowedText<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(BorrowedText(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(BorrowedText(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(BorrowedText(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(V)
-    }
-}
-
 /// Decodes the JSON text of a variant the head has chosen.
-pub fn decode<T: DeserializeOwned, E: de::Error>(json: &RawValue) -> Result<T, E> {
-    serde_json::from_str(json.get()).map_err(E::custom)
+pub fn decode<T: DeserializeOwned, E: de::Error>(json: &str) -> Result<T, E> {
+    serde_json::from_str(json).map_err(E::custom)
 }
 
 /// Reads the JSON text of a value being decoded (the first step of every
-/// generated enum's `Deserialize`).
-pub fn capture<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<Box<RawValue>, D::Error> {
-    serde::Deserialize::deserialize(deserializer)
+/// generated enum's `Deserialize`): borrowed from the input when the input
+/// is text in memory (`from_str`, `from_slice`, `Raw::deserialize`), copied
+/// otherwise (`from_reader`, `from_value`).
+pub fn capture<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<Captured<'de>, D::Error> {
+    // serde_json hands raw JSON text to a newtype struct of this name, as a
+    // map of one entry whose value is the text: what its own `RawValue`
+    // impls ask for; accepting both borrowed and owned text is what they
+    // cannot do together.
+    const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+    struct CaptureVisitor;
+    impl<'de> Visitor<'de> for CaptureVisitor {
+        type Value = Captured<'de>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any valid JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Captured<'de>, A::Error> {
+            if map.next_key::<IgnoredAny>()?.is_none() {
+                return Err(de::Error::invalid_type(de::Unexpected::Map, &self));
+            }
+            map.next_value::<RawText<'de>>().map(|text| text.0)
+        }
+    }
+    struct RawText<'de>(Captured<'de>);
+    impl<'de> serde::Deserialize<'de> for RawText<'de> {
+        fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct TextVisitor;
+            impl<'de> Visitor<'de> for TextVisitor {
+                type Value = RawText<'de>;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("raw JSON text")
+                }
+                fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<RawText<'de>, E> {
+                    Ok(RawText(Captured::Borrowed(text)))
+                }
+                fn visit_str<E: de::Error>(self, text: &str) -> Result<RawText<'de>, E> {
+                    RawValue::from_string(text.to_owned())
+                        .map(|raw| RawText(Captured::Owned(raw)))
+                        .map_err(E::custom)
+                }
+            }
+            deserializer.deserialize_str(TextVisitor)
+        }
+    }
+    deserializer.deserialize_newtype_struct(RAW_VALUE_TOKEN, CaptureVisitor)
+}
+
+/// The JSON text of one value (valid JSON: serde_json checked it while
+/// reading), borrowed from the input where it could be.
+pub enum Captured<'de> {
+    Borrowed(&'de str),
+    Owned(Box<RawValue>),
+}
+
+impl Captured<'_> {
+    /// The text as an owned value (a copy only when it was borrowed).
+    pub fn into_owned(self) -> Box<RawValue> {
+        match self {
+            // Checked again here, as `RawValue` offers no unchecked
+            // constructor; only unknown event types take this path.
+            Captured::Borrowed(text) => {
+                RawValue::from_string(text.to_owned()).expect("serde_json checked this JSON text")
+            }
+            Captured::Owned(raw) => raw,
+        }
+    }
+}
+
+impl std::ops::Deref for Captured<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Captured::Borrowed(text) => text,
+            Captured::Owned(raw) => raw.get(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -163,7 +212,7 @@ mod tests {
                 .to_owned(),
         )
         .unwrap();
-        let h = head(&json, None).unwrap();
+        let h = head(json.get(), None).unwrap();
         assert_eq!(h.event_type.as_deref(), Some("m.room.message"));
         assert!(h.has_state_key);
         assert!(!h.redacted);
@@ -172,19 +221,47 @@ mod tests {
                 .to_owned(),
         )
         .unwrap();
-        assert!(head(&redacted, None).unwrap().redacted);
+        assert!(head(redacted.get(), None).unwrap().redacted);
         let not = RawValue::from_string(r#"{"unsigned":{"redacted_because":null}}"#.to_owned()).unwrap();
-        assert!(!head(&not, None).unwrap().redacted);
+        assert!(!head(not.get(), None).unwrap().redacted);
         let content = RawValue::from_string(r#"{"body":"hi","msgtype":"m.te\u0078t"}"#.to_owned()).unwrap();
-        let h = head(&content, Some("msgtype")).unwrap();
+        let h = head(content.get(), Some("msgtype")).unwrap();
         assert_eq!(h.discriminator.as_deref(), Some("m.text"));
         assert_eq!(h.event_type, None);
         assert!(!h.has_state_key);
     }
 
+    /// A value that keeps its JSON text, as the generated enums do.
+    struct Text(String, bool);
+    impl<'de> serde::Deserialize<'de> for Text {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let captured = super::capture(d)?;
+            let borrowed = matches!(captured, super::Captured::Borrowed(_));
+            Ok(Text(captured.to_string(), borrowed))
+        }
+    }
+
+    #[test]
+    fn capture_borrows_from_text_and_copies_from_values() {
+        let json = r#"{"type":"m.x","content":{"a":[1,2]}}"#;
+        let Text(text, borrowed) = serde_json::from_str(json).unwrap();
+        assert_eq!((text.as_str(), borrowed), (json, true));
+        // A `Value` re-encodes its (sorted) object: the same JSON, copied.
+        let value: serde_json::Value = serde_json::from_str(json).unwrap();
+        let Text(text, borrowed) = serde_json::from_value(value.clone()).unwrap();
+        assert_eq!(
+            (serde_json::from_str::<serde_json::Value>(&text).unwrap(), borrowed),
+            (value, false)
+        );
+        let Text(text, borrowed) = serde_json::from_reader(json.as_bytes()).unwrap();
+        assert_eq!((text.as_str(), borrowed), (json, false));
+        let captured = super::capture(&mut serde_json::Deserializer::from_str(json)).unwrap();
+        assert_eq!(captured.into_owned().get(), json);
+    }
+
     #[test]
     fn rejects_non_objects() {
         let json = RawValue::from_string("[1]".to_owned()).unwrap();
-        assert!(head(&json, None).is_err());
+        assert!(head(json.get(), None).is_err());
     }
 }

@@ -20,6 +20,7 @@ pub mod raw;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod signing;
+mod text;
 
 pub use endpoint::{AuthScheme, Empty, Encoded, Endpoint, EndpointResponse, HttpResponse, Metadata, RawBody};
 pub use error::{ErrorCode, MatrixError};
@@ -63,6 +64,7 @@ impl XMatrixHeader {
 /// Re-exports for generated code.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::text::{next_field, required, Key};
     pub use bytes::Bytes;
 }
 

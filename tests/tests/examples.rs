@@ -24,11 +24,6 @@ const SPEC_EXAMPLE_DEFECTS: &[(&str, &str, &str)] = &[
         "the core example room_event.json carries `unsigned.membership`, which event-schemas' UnsignedData (core-event-schema/unsigned_prop.yaml) does not declare",
     ),
     (
-        "api/application-service/transactions.yaml#/paths/~1transactions~1{txnId}/put/requestBody/content/application~1json/schema/example",
-        "/ephemeral/0/room_id (dropped)",
-        "the ephemeral event example has `room_id`; the schema (core-event-schema/event.yaml) declares only `type` and `content`",
-    ),
-    (
         "api/client-server/definitions/m.relates_to.yaml#/example",
         "missing field `rel_type`",
         "the spec says it 'deliberately breaks' this example by wrapping it in `m.relates_to`",
@@ -62,16 +57,6 @@ const SPEC_EXAMPLE_DEFECTS: &[(&str, &str, &str)] = &[
         "api/client-server/notifications.yaml#/paths/~1notifications/get/responses/200/content/application~1json/examples/response/value",
         "/notifications/0/event/room_id (dropped)",
         "the notification's event is typed as ClientEventWithoutRoomID but the example has `room_id`",
-    ),
-    (
-        "api/client-server/old_sync.yaml#/paths/~1initialSync/get/responses/200/content/application~1json/examples/response/value",
-        "/presence/0/sender (dropped)",
-        "presence events are typed as the bare Event (`type`, `content`) but the example has `sender`",
-    ),
-    (
-        "api/client-server/sync.yaml#/paths/~1sync/get/responses/200/content/application~1json/examples/response/value",
-        "/presence/events/0/sender (dropped)",
-        "presence events are typed as the bare Event (`type`, `content`) but the example has `sender`",
     ),
     (
         "api/client-server/third_party_lookup.yaml#/paths/~1thirdparty~1protocols/get/responses/200/content/application~1json/schema/example",

@@ -15,17 +15,43 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Median time of `iterations` runs of `f`, after one warm-up run (so a
-/// closure that consumes prepared inputs needs `iterations + 1` of them).
-fn time(iterations: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    f()?; // warm-up
-    let mut runs = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
-        let t = Instant::now();
-        f()?;
-        runs.push(t.elapsed().as_secs_f64());
+/// Measurements taken in turns: one run of each per round, so that all
+/// see the same machine (on a shared VM the speed drifts within seconds,
+/// and measuring ours then Ruma's would compare two different machines).
+#[derive(Default)]
+struct Rounds<'a> {
+    measurements: Vec<(&'static str, Measurement<'a>)>,
+}
+
+/// One run of one measurement.
+type Measurement<'a> = Box<dyn FnMut() -> Result<()> + 'a>;
+
+impl<'a> Rounds<'a> {
+    fn add(&mut self, name: &'static str, f: impl FnMut() -> Result<()> + 'a) {
+        self.measurements.push((name, Box::new(f)));
     }
-    Ok(median(runs))
+
+    /// Median seconds per measurement over `iterations` rounds, after one
+    /// warm-up round (so a closure that consumes prepared inputs needs
+    /// `iterations + 1` of them).
+    fn run(mut self, iterations: usize) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let mut samples = vec![Vec::with_capacity(iterations); self.measurements.len()];
+        for round in 0..=iterations {
+            for (i, (_, f)) in self.measurements.iter_mut().enumerate() {
+                let t = Instant::now();
+                f()?;
+                if round > 0 {
+                    samples[i].push(t.elapsed().as_secs_f64());
+                }
+            }
+        }
+        Ok(self
+            .measurements
+            .iter()
+            .zip(samples)
+            .map(|((name, _), runs)| ((*name).to_owned(), json!(median(runs))))
+            .collect())
+    }
 }
 
 fn http(bytes: &bytes::Bytes) -> HttpResponse {
@@ -45,13 +71,15 @@ fn main() -> Result<()> {
     let iterations: usize = args.next().unwrap_or_else(|| "10".into()).parse()?;
     let body = bytes::Bytes::from(matrix_bench::fixture::sync_response(spec.as_ref(), 200, 50)?);
 
-    let ours_decode = time(iterations, || {
+    let value: serde_json::Value = serde_json::from_slice(&body)?;
+    let mut rounds = Rounds::default();
+    rounds.add("ours_decode", || {
         black_box(sync::Response::from_http(http(&body)).map_err(anyhow::Error::msg)?);
         Ok(())
-    })?;
+    });
     // Every timeline and state event then decoded into its kind's enum (what
     // a client reading them pays; compare with Ruma's deep figure).
-    let ours_decode_deep = time(iterations, || {
+    rounds.add("ours_decode_deep", || {
         let sync::Response::Ok(response) = sync::Response::from_http(http(&body)).map_err(anyhow::Error::msg)?;
         let joined = response
             .rooms
@@ -67,28 +95,21 @@ fn main() -> Result<()> {
             }
         }
         Ok(())
-    })?;
+    });
     let decoded = sync::Response::from_http(http(&body)).map_err(anyhow::Error::msg)?;
     let mut copies = vec![decoded; iterations + 1];
-    let ours_encode = time(iterations, || {
+    rounds.add("ours_encode", move || {
         let one = copies.pop().context("out of copies")?;
         black_box(one.into_http().map_err(anyhow::Error::msg)?);
         Ok(())
-    })?;
-    let value_decode = time(iterations, || {
+    });
+    rounds.add("value_decode", || {
         black_box(serde_json::from_slice::<serde_json::Value>(&body)?);
         Ok(())
-    })?;
-    let value: serde_json::Value = serde_json::from_slice(&body)?;
-    let value_encode = time(iterations, || {
+    });
+    rounds.add("value_encode", || {
         black_box(serde_json::to_vec(&value)?);
         Ok(())
-    })?;
-    #[cfg_attr(not(feature = "ruma"), allow(unused_mut))]
-    let mut result = json!({
-        "bytes": body.len(),
-        "ours_decode": ours_decode, "ours_decode_deep": ours_decode_deep, "ours_encode": ours_encode,
-        "value_decode": value_decode, "value_encode": value_encode,
     });
     #[cfg(feature = "ruma")]
     {
@@ -100,13 +121,13 @@ fn main() -> Result<()> {
                 .body(&body[..])
                 .expect("a response")
         };
-        result["ruma_decode"] = json!(time(iterations, || {
+        rounds.add("ruma_decode", move || {
             black_box(RumaSync::try_from_http_response(request()).map_err(|e| anyhow::anyhow!("{e}"))?);
             Ok(())
-        })?);
+        });
         // Ruma keeps events as raw JSON until asked; a client reading them
         // pays for this too.
-        result["ruma_decode_deep"] = json!(time(iterations, || {
+        rounds.add("ruma_decode_deep", move || {
             let response = RumaSync::try_from_http_response(request()).map_err(|e| anyhow::anyhow!("{e}"))?;
             for room in response.rooms.join.values() {
                 for event in &room.timeline.events {
@@ -119,10 +140,10 @@ fn main() -> Result<()> {
                 }
             }
             Ok(())
-        })?);
+        });
         let decoded = RumaSync::try_from_http_response(request()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut copies = vec![decoded; iterations + 1];
-        result["ruma_encode"] = json!(time(iterations, || {
+        rounds.add("ruma_encode", move || {
             black_box(
                 copies
                     .pop()
@@ -131,8 +152,10 @@ fn main() -> Result<()> {
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
             );
             Ok(())
-        })?);
+        });
     }
-    println!("{result}");
+    let mut result = rounds.run(iterations)?;
+    result.insert("bytes".to_owned(), json!(body.len()));
+    println!("{}", serde_json::Value::Object(result));
     Ok(())
 }

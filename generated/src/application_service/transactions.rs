@@ -22,7 +22,9 @@ pub struct SendTransactionRequest {
     ///
     /// - Added in Matrix v1.13.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub ephemeral: ::std::option::Option<::std::vec::Vec<crate::events::Event>>,
+    pub ephemeral: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::Event>>,
+    >,
 }
 impl SendTransactionRequest {
     /// A value with the required fields; the optional ones are absent.

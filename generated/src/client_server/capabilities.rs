@@ -36,7 +36,7 @@ impl GetCapabilitiesResponse {
 /// Java package naming convention.
 ///
 /// Spec source: `api/client-server/capabilities.yaml#/paths/~1capabilities/get/responses/200/content/application~1json/schema/properties/capabilities`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct Capabilities {
     /// Capability to indicate if the user can change their password.
     #[serde(
@@ -147,6 +147,146 @@ pub struct Capabilities {
         ::std::string::String,
         ::serde_json::Value,
     >,
+}
+impl<'de> ::serde::Deserialize<'de> for Capabilities {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Capabilities;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct Capabilities")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Capabilities, __A::Error> {
+                let mut m_change_password: ::std::option::Option<
+                    ::std::option::Option<crate::client_server::BooleanCapability>,
+                > = ::std::option::Option::None;
+                let mut m_forget_forced_upon_leave: ::std::option::Option<
+                    ::std::option::Option<crate::client_server::BooleanCapability>,
+                > = ::std::option::Option::None;
+                let mut m_room_versions: ::std::option::Option<
+                    ::std::option::Option<crate::client_server::RoomVersionsCapability>,
+                > = ::std::option::Option::None;
+                let mut m_set_displayname: ::std::option::Option<
+                    ::std::option::Option<crate::client_server::BooleanCapability>,
+                > = ::std::option::Option::None;
+                let mut m_set_avatar_url: ::std::option::Option<
+                    ::std::option::Option<crate::client_server::BooleanCapability>,
+                > = ::std::option::Option::None;
+                let mut m_3pid_changes: ::std::option::Option<
+                    ::std::option::Option<crate::client_server::BooleanCapability>,
+                > = ::std::option::Option::None;
+                let mut m_get_login_token: ::std::option::Option<
+                    ::std::option::Option<crate::client_server::BooleanCapability>,
+                > = ::std::option::Option::None;
+                let mut m_profile_fields: ::std::option::Option<
+                    ::std::option::Option<crate::client_server::ProfileFieldsCapability>,
+                > = ::std::option::Option::None;
+                let mut m_account_moderation: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::client_server::AccountModerationCapability,
+                    >,
+                > = ::std::option::Option::None;
+                let mut additional_properties = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "m.change_password" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_change_password,
+                                "m.change_password",
+                            )?
+                        }
+                        "m.forget_forced_upon_leave" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_forget_forced_upon_leave,
+                                "m.forget_forced_upon_leave",
+                            )?
+                        }
+                        "m.room_versions" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_room_versions,
+                                "m.room_versions",
+                            )?
+                        }
+                        "m.set_displayname" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_set_displayname,
+                                "m.set_displayname",
+                            )?
+                        }
+                        "m.set_avatar_url" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_set_avatar_url,
+                                "m.set_avatar_url",
+                            )?
+                        }
+                        "m.3pid_changes" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_3pid_changes,
+                                "m.3pid_changes",
+                            )?
+                        }
+                        "m.get_login_token" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_get_login_token,
+                                "m.get_login_token",
+                            )?
+                        }
+                        "m.profile_fields" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_profile_fields,
+                                "m.profile_fields",
+                            )?
+                        }
+                        "m.account_moderation" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_account_moderation,
+                                "m.account_moderation",
+                            )?
+                        }
+                        _ => {
+                            additional_properties
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Capabilities {
+                    m_change_password: m_change_password.flatten(),
+                    m_forget_forced_upon_leave: m_forget_forced_upon_leave.flatten(),
+                    m_room_versions: m_room_versions.flatten(),
+                    m_set_displayname: m_set_displayname.flatten(),
+                    m_set_avatar_url: m_set_avatar_url.flatten(),
+                    m_3pid_changes: m_3pid_changes.flatten(),
+                    m_get_login_token: m_get_login_token.flatten(),
+                    m_profile_fields: m_profile_fields.flatten(),
+                    m_account_moderation: m_account_moderation.flatten(),
+                    additional_properties,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }
 /// Capability to indicate if the user can perform account moderation actions
 /// via [server administration](https://spec.matrix.org/v1.19/client-server-api/#server-administration)

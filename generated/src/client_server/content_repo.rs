@@ -52,7 +52,7 @@ pub struct GetConfigResponse {
 /// described here.
 ///
 /// Spec source: `api/client-server/content-repo.yaml#/paths/~1media~1v3~1preview_url/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct GetUrlPreviewResponse {
     /// The byte-size of the image. Omitted if there is no image attached.
     ///
@@ -78,6 +78,67 @@ pub struct GetUrlPreviewResponse {
         ::std::string::String,
         ::serde_json::Value,
     >,
+}
+impl<'de> ::serde::Deserialize<'de> for GetUrlPreviewResponse {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = GetUrlPreviewResponse;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct GetUrlPreviewResponse")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<GetUrlPreviewResponse, __A::Error> {
+                let mut matrix_image_size: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut og_image: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut additional_properties = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "matrix:image:size" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut matrix_image_size,
+                                "matrix:image:size",
+                            )?
+                        }
+                        "og:image" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut og_image,
+                                "og:image",
+                            )?
+                        }
+                        _ => {
+                            additional_properties
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(GetUrlPreviewResponse {
+                    matrix_image_size: matrix_image_size.flatten(),
+                    og_image: og_image.flatten(),
+                    additional_properties,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }
 /// `api/client-server/content-repo.yaml` from the spec.
 ///

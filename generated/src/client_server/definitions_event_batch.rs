@@ -8,5 +8,7 @@
 pub struct EventBatch {
     /// List of events.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub events: ::std::option::Option<::std::vec::Vec<crate::events::Event>>,
+    pub events: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::Event>>,
+    >,
 }

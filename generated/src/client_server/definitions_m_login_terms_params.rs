@@ -28,7 +28,7 @@ impl LoginTermsParams {
 /// Policy Definition
 ///
 /// Spec source: `api/client-server/definitions/m.login.terms_params.yaml#/properties/policies/additionalProperties`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct PolicyDefinition {
     /// The version of this policy document. This is provided as a convenience for the client,
     /// and uses the [Opaque Identifier Grammar](https://spec.matrix.org/v1.19/appendices/#opaque-identifiers).
@@ -48,6 +48,58 @@ impl PolicyDefinition {
             version,
             additional_properties: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PolicyDefinition {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = PolicyDefinition;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct PolicyDefinition")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<PolicyDefinition, __A::Error> {
+                let mut version: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut additional_properties = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "version" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut version,
+                                "version",
+                            )?
+                        }
+                        _ => {
+                            additional_properties
+                                .insert(
+                                    __key.into_string(),
+                                    __map
+                                        .next_value::<crate::client_server::PolicyTranslation>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(PolicyDefinition {
+                    version: ::matrix_api_runtime::__private::required(
+                        version,
+                        "version",
+                    )?,
+                    additional_properties,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Map from language codes to details of the document in that language.

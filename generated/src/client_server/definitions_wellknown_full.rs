@@ -5,7 +5,7 @@
 /// optional components they should be interacting with.
 ///
 /// Spec source: `api/client-server/definitions/wellknown/full.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct Full {
     /// Used by clients to discover homeserver information.
     #[serde(rename = "m.homeserver")]
@@ -33,5 +33,69 @@ impl Full {
             m_identity_server: ::std::option::Option::None,
             additional_properties: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for Full {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Full;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct Full")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Full, __A::Error> {
+                let mut m_homeserver: ::std::option::Option<
+                    crate::client_server::Homeserver,
+                > = ::std::option::Option::None;
+                let mut m_identity_server: ::std::option::Option<
+                    ::std::option::Option<crate::client_server::IdentityServer>,
+                > = ::std::option::Option::None;
+                let mut additional_properties = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "m.homeserver" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_homeserver,
+                                "m.homeserver",
+                            )?
+                        }
+                        "m.identity_server" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_identity_server,
+                                "m.identity_server",
+                            )?
+                        }
+                        _ => {
+                            additional_properties
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Full {
+                    m_homeserver: ::matrix_api_runtime::__private::required(
+                        m_homeserver,
+                        "m.homeserver",
+                    )?,
+                    m_identity_server: m_identity_server.flatten(),
+                    additional_properties,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -30,19 +30,21 @@ pub struct InitialSyncResponse {
     /// events.
     pub end: ::std::string::String,
     /// A list of presence events.
-    pub presence: ::std::vec::Vec<crate::events::Event>,
+    pub presence: ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::Event>>,
     /// `rooms`
     pub rooms: ::std::vec::Vec<crate::client_server::RoomInfo>,
     /// The global private data created by this user.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub account_data: ::std::option::Option<::std::vec::Vec<crate::events::Event>>,
+    pub account_data: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::Event>>,
+    >,
 }
 impl InitialSyncResponse {
     /// A value with the required fields; the optional ones are absent.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         end: ::std::string::String,
-        presence: ::std::vec::Vec<crate::events::Event>,
+        presence: ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::Event>>,
         rooms: ::std::vec::Vec<crate::client_server::RoomInfo>,
     ) -> Self {
         Self {
@@ -90,7 +92,9 @@ pub struct RoomInfo {
     /// The private data that this user has attached to
     /// this room.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub account_data: ::std::option::Option<::std::vec::Vec<crate::events::Event>>,
+    pub account_data: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::Event>>,
+    >,
 }
 impl RoomInfo {
     /// A value with the required fields; the optional ones are absent.

@@ -24,7 +24,7 @@ impl GetWellknownPolicyResponse {
 /// at least `ed25519`.
 ///
 /// Spec source: `api/client-server/policy_server.yaml#/paths/~1matrix~1policy_server/get/responses/200/content/application~1json/schema/properties/public_keys`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct GetWellknownPolicyResponsePublicKeys {
     /// The unpadded base64-encoded ed25519 public key for the Policy Server.
     pub ed25519: ::std::string::String,
@@ -43,5 +43,59 @@ impl GetWellknownPolicyResponsePublicKeys {
             ed25519,
             additional_properties: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for GetWellknownPolicyResponsePublicKeys {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = GetWellknownPolicyResponsePublicKeys;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct GetWellknownPolicyResponsePublicKeys")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<
+                GetWellknownPolicyResponsePublicKeys,
+                __A::Error,
+            > {
+                let mut ed25519: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut additional_properties = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "ed25519" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut ed25519,
+                                "ed25519",
+                            )?
+                        }
+                        _ => {
+                            additional_properties
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::std::string::String>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(GetWellknownPolicyResponsePublicKeys {
+                    ed25519: ::matrix_api_runtime::__private::required(
+                        ed25519,
+                        "ed25519",
+                    )?,
+                    additional_properties,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

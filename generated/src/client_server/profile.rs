@@ -4,7 +4,7 @@
 /// Response body of `GET /_matrix/client/v3/profile/{userId}` (`getUserProfile`) with status 200: The profile information for this user.
 ///
 /// Spec source: `api/client-server/profile.yaml#/paths/~1profile~1{userId}/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct GetUserProfileResponse {
     /// The user's avatar URL if they have set one, otherwise not present.
     ///
@@ -29,4 +29,76 @@ pub struct GetUserProfileResponse {
         ::std::string::String,
         ::serde_json::Value,
     >,
+}
+impl<'de> ::serde::Deserialize<'de> for GetUserProfileResponse {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = GetUserProfileResponse;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct GetUserProfileResponse")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<GetUserProfileResponse, __A::Error> {
+                let mut avatar_url: ::std::option::Option<
+                    ::std::option::Option<crate::identifiers::MxcUri>,
+                > = ::std::option::Option::None;
+                let mut displayname: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut m_tz: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut additional_properties = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "avatar_url" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut avatar_url,
+                                "avatar_url",
+                            )?
+                        }
+                        "displayname" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut displayname,
+                                "displayname",
+                            )?
+                        }
+                        "m.tz" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_tz,
+                                "m.tz",
+                            )?
+                        }
+                        _ => {
+                            additional_properties
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(GetUserProfileResponse {
+                    avatar_url: avatar_url.flatten(),
+                    displayname: displayname.flatten(),
+                    m_tz: m_tz.flatten(),
+                    additional_properties,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }

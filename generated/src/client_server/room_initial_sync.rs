@@ -37,7 +37,9 @@ pub struct RoomInitialSyncResponse {
     >,
     /// The private data that this user has attached to this room.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub account_data: ::std::option::Option<::std::vec::Vec<crate::events::Event>>,
+    pub account_data: ::std::option::Option<
+        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::Event>>,
+    >,
 }
 impl RoomInitialSyncResponse {
     /// A value with the required fields; the optional ones are absent.

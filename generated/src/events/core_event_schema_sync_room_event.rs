@@ -53,7 +53,7 @@ impl<C> SyncRoomEvent<C> {
 /// Contains optional extra information about the event.
 ///
 /// Spec source: `event-schemas/schema/core-event-schema/sync_room_event.yaml#/allOf/1/properties/unsigned`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct SyncRoomEventUnsigned {
     /// The time in milliseconds that has elapsed since the event was sent.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -62,4 +62,52 @@ pub struct SyncRoomEventUnsigned {
     /// (extensions such as `m.relates_to` on a message variant, newer fields).
     #[serde(flatten)]
     pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::serde::Deserialize<'de> for SyncRoomEventUnsigned {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SyncRoomEventUnsigned;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct SyncRoomEventUnsigned")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SyncRoomEventUnsigned, __A::Error> {
+                let mut age: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "age" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut age,
+                                "age",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SyncRoomEventUnsigned {
+                    age: age.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }

@@ -46,7 +46,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyKeyVerificationStartEventContent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -142,7 +142,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyRoomMessageEventContent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -400,7 +400,7 @@ impl ::matrix_api_runtime::events::EventContent for crate::events::TypingEventCo
 /// The content of a redacted `m.room.create` event: the redaction algorithm keeps all of it.
 pub type RedactedRoomCreateEventContent = crate::events::RoomCreateEventContent;
 /// The content of a redacted `m.room.history_visibility` event: what the redaction algorithm keeps (`history_visibility`; sub-keys are kept as received in `extra`).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RedactedRoomHistoryVisibilityEventContent {
     /// Who can see the room history.
     pub history_visibility: crate::events::RoomHistoryVisibilityEventContentHistoryVisibility,
@@ -421,8 +421,64 @@ impl RedactedRoomHistoryVisibilityEventContent {
         }
     }
 }
+impl<'de> ::serde::Deserialize<'de> for RedactedRoomHistoryVisibilityEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RedactedRoomHistoryVisibilityEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RedactedRoomHistoryVisibilityEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<
+                RedactedRoomHistoryVisibilityEventContent,
+                __A::Error,
+            > {
+                let mut history_visibility: ::std::option::Option<
+                    crate::events::RoomHistoryVisibilityEventContentHistoryVisibility,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "history_visibility" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut history_visibility,
+                                "history_visibility",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RedactedRoomHistoryVisibilityEventContent {
+                    history_visibility: ::matrix_api_runtime::__private::required(
+                        history_visibility,
+                        "history_visibility",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
+}
 /// The content of a redacted `m.room.join_rules` event: what the redaction algorithm keeps (`join_rule`, `allow`; sub-keys are kept as received in `extra`).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RedactedRoomJoinRulesEventContent {
     /// The type of rules used for users wishing to join this room.
     pub join_rule: crate::events::RoomJoinRulesEventContentJoinRule,
@@ -452,8 +508,72 @@ impl RedactedRoomJoinRulesEventContent {
         }
     }
 }
+impl<'de> ::serde::Deserialize<'de> for RedactedRoomJoinRulesEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RedactedRoomJoinRulesEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RedactedRoomJoinRulesEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RedactedRoomJoinRulesEventContent, __A::Error> {
+                let mut join_rule: ::std::option::Option<
+                    crate::events::RoomJoinRulesEventContentJoinRule,
+                > = ::std::option::Option::None;
+                let mut allow: ::std::option::Option<
+                    ::std::option::Option<::std::vec::Vec<crate::events::AllowCondition>>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "join_rule" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut join_rule,
+                                "join_rule",
+                            )?
+                        }
+                        "allow" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut allow,
+                                "allow",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RedactedRoomJoinRulesEventContent {
+                    join_rule: ::matrix_api_runtime::__private::required(
+                        join_rule,
+                        "join_rule",
+                    )?,
+                    allow: allow.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
+}
 /// The content of a redacted `m.room.member` event: what the redaction algorithm keeps (`membership`, `join_authorised_via_users_server`, `third_party_invite.signed`; sub-keys are kept as received in `extra`).
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RedactedRoomMemberEventContent {
     /// The membership state of the user.
     pub membership: crate::events::RoomMemberEventContentMembership,
@@ -490,8 +610,73 @@ impl RedactedRoomMemberEventContent {
         }
     }
 }
+impl<'de> ::serde::Deserialize<'de> for RedactedRoomMemberEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RedactedRoomMemberEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RedactedRoomMemberEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RedactedRoomMemberEventContent, __A::Error> {
+                let mut membership: ::std::option::Option<
+                    crate::events::RoomMemberEventContentMembership,
+                > = ::std::option::Option::None;
+                let mut join_authorised_via_users_server: ::std::option::Option<
+                    ::std::option::Option<crate::identifiers::UserId>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "membership" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut membership,
+                                "membership",
+                            )?
+                        }
+                        "join_authorised_via_users_server" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut join_authorised_via_users_server,
+                                "join_authorised_via_users_server",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RedactedRoomMemberEventContent {
+                    membership: ::matrix_api_runtime::__private::required(
+                        membership,
+                        "membership",
+                    )?,
+                    join_authorised_via_users_server: join_authorised_via_users_server
+                        .flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
+}
 /// The content of a redacted `m.room.power_levels` event: what the redaction algorithm keeps (`ban`, `events`, `events_default`, `invite`, `kick`, `redact`, `state_default`, `users`, `users_default`; sub-keys are kept as received in `extra`).
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct RedactedRoomPowerLevelsEventContent {
     /// The level required to ban a user. Defaults to 50 if unspecified.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -553,8 +738,142 @@ pub struct RedactedRoomPowerLevelsEventContent {
     #[serde(flatten)]
     pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
+impl<'de> ::serde::Deserialize<'de> for RedactedRoomPowerLevelsEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RedactedRoomPowerLevelsEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RedactedRoomPowerLevelsEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RedactedRoomPowerLevelsEventContent, __A::Error> {
+                let mut ban: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut events: ::std::option::Option<
+                    ::std::option::Option<
+                        ::std::collections::BTreeMap<::std::string::String, i64>,
+                    >,
+                > = ::std::option::Option::None;
+                let mut events_default: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut invite: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut kick: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut redact: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut state_default: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut users: ::std::option::Option<
+                    ::std::option::Option<
+                        ::std::collections::BTreeMap<crate::identifiers::UserId, i64>,
+                    >,
+                > = ::std::option::Option::None;
+                let mut users_default: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "ban" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut ban,
+                                "ban",
+                            )?
+                        }
+                        "events" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut events,
+                                "events",
+                            )?
+                        }
+                        "events_default" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut events_default,
+                                "events_default",
+                            )?
+                        }
+                        "invite" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut invite,
+                                "invite",
+                            )?
+                        }
+                        "kick" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut kick,
+                                "kick",
+                            )?
+                        }
+                        "redact" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut redact,
+                                "redact",
+                            )?
+                        }
+                        "state_default" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut state_default,
+                                "state_default",
+                            )?
+                        }
+                        "users" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut users,
+                                "users",
+                            )?
+                        }
+                        "users_default" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut users_default,
+                                "users_default",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RedactedRoomPowerLevelsEventContent {
+                    ban: ban.flatten(),
+                    events: events.flatten(),
+                    events_default: events_default.flatten(),
+                    invite: invite.flatten(),
+                    kick: kick.flatten(),
+                    redact: redact.flatten(),
+                    state_default: state_default.flatten(),
+                    users: users.flatten(),
+                    users_default: users_default.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
+}
 /// The content of a redacted `m.room.redaction` event: what the redaction algorithm keeps (`redacts`; sub-keys are kept as received in `extra`).
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct RedactedRoomRedactionEventContent {
     /// The event ID that was redacted. Required for, and present starting in, room version 11.
     ///
@@ -566,6 +885,56 @@ pub struct RedactedRoomRedactionEventContent {
     /// (extensions such as `m.relates_to` on a message variant, newer fields).
     #[serde(flatten)]
     pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::serde::Deserialize<'de> for RedactedRoomRedactionEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RedactedRoomRedactionEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RedactedRoomRedactionEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RedactedRoomRedactionEventContent, __A::Error> {
+                let mut redacts: ::std::option::Option<
+                    ::std::option::Option<crate::identifiers::EventId>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "redacts" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut redacts,
+                                "redacts",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RedactedRoomRedactionEventContent {
+                    redacts: redacts.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }
 /// The content of a redacted event of a type whose content the redaction
 /// algorithm empties (and of one the spec does not define).
@@ -924,7 +1293,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyTimelineEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -1251,7 +1620,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyRedactedTimelineEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -1628,7 +1997,7 @@ impl<'de> ::serde::Deserialize<'de> for AnySyncTimelineEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -1977,7 +2346,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyRedactedSyncTimelineEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -2167,7 +2536,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyMessageLikeEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -2337,7 +2706,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyRedactedMessageLikeEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -2537,7 +2906,7 @@ impl<'de> ::serde::Deserialize<'de> for AnySyncMessageLikeEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -2721,7 +3090,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyRedactedSyncMessageLikeEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -2920,7 +3289,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyStateEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -3107,7 +3476,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyRedactedStateEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -3320,7 +3689,7 @@ impl<'de> ::serde::Deserialize<'de> for AnySyncStateEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -3515,7 +3884,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyRedactedSyncStateEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -3722,7 +4091,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyStrippedStateEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -3814,7 +4183,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyGlobalAccountDataEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -3866,7 +4235,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyRoomAccountDataEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -3911,7 +4280,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyEphemeralRoomEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }
@@ -4062,7 +4431,7 @@ impl<'de> ::serde::Deserialize<'de> for AnyToDeviceEvent {
             _ => {}
         }
         ::std::result::Result::Ok(
-            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)),
+            Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())),
         )
     }
 }

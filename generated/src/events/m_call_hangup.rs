@@ -79,7 +79,7 @@ impl CallHangupEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.call.hangup.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CallHangupEventContent {
     /// The ID of the call this event relates to.
     pub call_id: ::std::string::String,
@@ -114,6 +114,92 @@ impl CallHangupEventContent {
             reason,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CallHangupEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = CallHangupEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct CallHangupEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<CallHangupEventContent, __A::Error> {
+                let mut call_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut version: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut party_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut reason: ::std::option::Option<
+                    crate::events::CallHangupEventContentReason,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "call_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut call_id,
+                                "call_id",
+                            )?
+                        }
+                        "version" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut version,
+                                "version",
+                            )?
+                        }
+                        "party_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut party_id,
+                                "party_id",
+                            )?
+                        }
+                        "reason" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut reason,
+                                "reason",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(CallHangupEventContent {
+                    call_id: ::matrix_api_runtime::__private::required(
+                        call_id,
+                        "call_id",
+                    )?,
+                    version: ::matrix_api_runtime::__private::required(
+                        version,
+                        "version",
+                    )?,
+                    party_id: ::matrix_api_runtime::__private::required(
+                        party_id,
+                        "party_id",
+                    )?,
+                    reason: ::matrix_api_runtime::__private::required(reason, "reason")?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Reason for the hangup. Note that this was optional in previous previous versions of the spec, so a missing value should be treated as `user_hangup`.

@@ -60,7 +60,7 @@ impl CallInviteEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.call.invite.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CallInviteEventContent {
     /// The ID of the call this event relates to.
     pub call_id: ::std::string::String,
@@ -114,6 +114,124 @@ impl CallInviteEventContent {
             sdp_stream_metadata: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CallInviteEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = CallInviteEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct CallInviteEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<CallInviteEventContent, __A::Error> {
+                let mut call_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut version: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut party_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut offer: ::std::option::Option<crate::events::Offer> = ::std::option::Option::None;
+                let mut lifetime: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut invitee: ::std::option::Option<
+                    ::std::option::Option<crate::identifiers::UserId>,
+                > = ::std::option::Option::None;
+                let mut sdp_stream_metadata: ::std::option::Option<
+                    ::std::option::Option<crate::events::SdpStreamMetadata>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "call_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut call_id,
+                                "call_id",
+                            )?
+                        }
+                        "version" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut version,
+                                "version",
+                            )?
+                        }
+                        "party_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut party_id,
+                                "party_id",
+                            )?
+                        }
+                        "offer" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut offer,
+                                "offer",
+                            )?
+                        }
+                        "lifetime" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut lifetime,
+                                "lifetime",
+                            )?
+                        }
+                        "invitee" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut invitee,
+                                "invitee",
+                            )?
+                        }
+                        "sdp_stream_metadata" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sdp_stream_metadata,
+                                "sdp_stream_metadata",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(CallInviteEventContent {
+                    call_id: ::matrix_api_runtime::__private::required(
+                        call_id,
+                        "call_id",
+                    )?,
+                    version: ::matrix_api_runtime::__private::required(
+                        version,
+                        "version",
+                    )?,
+                    party_id: ::matrix_api_runtime::__private::required(
+                        party_id,
+                        "party_id",
+                    )?,
+                    offer: ::matrix_api_runtime::__private::required(offer, "offer")?,
+                    lifetime: ::matrix_api_runtime::__private::required(
+                        lifetime,
+                        "lifetime",
+                    )?,
+                    invitee: invitee.flatten(),
+                    sdp_stream_metadata: sdp_stream_metadata.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// The session description object

@@ -94,7 +94,7 @@ impl CallNegotiateEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.call.negotiate.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CallNegotiateEventContent {
     /// The ID of the call this event relates to.
     pub call_id: ::std::string::String,
@@ -140,6 +140,116 @@ impl CallNegotiateEventContent {
             sdp_stream_metadata: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CallNegotiateEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = CallNegotiateEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct CallNegotiateEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<CallNegotiateEventContent, __A::Error> {
+                let mut call_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut version: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut party_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut description: ::std::option::Option<crate::events::Description> = ::std::option::Option::None;
+                let mut lifetime: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut sdp_stream_metadata: ::std::option::Option<
+                    ::std::option::Option<crate::events::SdpStreamMetadata>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "call_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut call_id,
+                                "call_id",
+                            )?
+                        }
+                        "version" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut version,
+                                "version",
+                            )?
+                        }
+                        "party_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut party_id,
+                                "party_id",
+                            )?
+                        }
+                        "description" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut description,
+                                "description",
+                            )?
+                        }
+                        "lifetime" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut lifetime,
+                                "lifetime",
+                            )?
+                        }
+                        "sdp_stream_metadata" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sdp_stream_metadata,
+                                "sdp_stream_metadata",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(CallNegotiateEventContent {
+                    call_id: ::matrix_api_runtime::__private::required(
+                        call_id,
+                        "call_id",
+                    )?,
+                    version: ::matrix_api_runtime::__private::required(
+                        version,
+                        "version",
+                    )?,
+                    party_id: ::matrix_api_runtime::__private::required(
+                        party_id,
+                        "party_id",
+                    )?,
+                    description: ::matrix_api_runtime::__private::required(
+                        description,
+                        "description",
+                    )?,
+                    lifetime: ::matrix_api_runtime::__private::required(
+                        lifetime,
+                        "lifetime",
+                    )?,
+                    sdp_stream_metadata: sdp_stream_metadata.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// The session description object

@@ -63,7 +63,7 @@ impl CallSelectAnswerEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.call.select_answer.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CallSelectAnswerEventContent {
     /// The ID of the call this event relates to.
     pub call_id: ::std::string::String,
@@ -96,5 +96,94 @@ impl CallSelectAnswerEventContent {
             selected_party_id,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CallSelectAnswerEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = CallSelectAnswerEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct CallSelectAnswerEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<CallSelectAnswerEventContent, __A::Error> {
+                let mut call_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut version: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut party_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut selected_party_id: ::std::option::Option<
+                    ::std::string::String,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "call_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut call_id,
+                                "call_id",
+                            )?
+                        }
+                        "version" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut version,
+                                "version",
+                            )?
+                        }
+                        "party_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut party_id,
+                                "party_id",
+                            )?
+                        }
+                        "selected_party_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut selected_party_id,
+                                "selected_party_id",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(CallSelectAnswerEventContent {
+                    call_id: ::matrix_api_runtime::__private::required(
+                        call_id,
+                        "call_id",
+                    )?,
+                    version: ::matrix_api_runtime::__private::required(
+                        version,
+                        "version",
+                    )?,
+                    party_id: ::matrix_api_runtime::__private::required(
+                        party_id,
+                        "party_id",
+                    )?,
+                    selected_party_id: ::matrix_api_runtime::__private::required(
+                        selected_party_id,
+                        "selected_party_id",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

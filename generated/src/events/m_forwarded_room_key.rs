@@ -28,7 +28,7 @@ impl ForwardedRoomKeyEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.forwarded_room_key.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ForwardedRoomKeyEventContent {
     /// The encryption algorithm the key in this event is to be used with.
     pub algorithm: ::std::string::String,
@@ -89,5 +89,145 @@ impl ForwardedRoomKeyEventContent {
             withheld: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ForwardedRoomKeyEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ForwardedRoomKeyEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct ForwardedRoomKeyEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ForwardedRoomKeyEventContent, __A::Error> {
+                let mut algorithm: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut room_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut sender_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut session_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut session_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut sender_claimed_ed25519_key: ::std::option::Option<
+                    ::std::string::String,
+                > = ::std::option::Option::None;
+                let mut forwarding_curve25519_key_chain: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut withheld: ::std::option::Option<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "algorithm" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut algorithm,
+                                "algorithm",
+                            )?
+                        }
+                        "room_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut room_id,
+                                "room_id",
+                            )?
+                        }
+                        "sender_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sender_key,
+                                "sender_key",
+                            )?
+                        }
+                        "session_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut session_id,
+                                "session_id",
+                            )?
+                        }
+                        "session_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut session_key,
+                                "session_key",
+                            )?
+                        }
+                        "sender_claimed_ed25519_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sender_claimed_ed25519_key,
+                                "sender_claimed_ed25519_key",
+                            )?
+                        }
+                        "forwarding_curve25519_key_chain" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut forwarding_curve25519_key_chain,
+                                "forwarding_curve25519_key_chain",
+                            )?
+                        }
+                        "withheld" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut withheld,
+                                "withheld",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ForwardedRoomKeyEventContent {
+                    algorithm: ::matrix_api_runtime::__private::required(
+                        algorithm,
+                        "algorithm",
+                    )?,
+                    room_id: ::matrix_api_runtime::__private::required(
+                        room_id,
+                        "room_id",
+                    )?,
+                    sender_key: ::matrix_api_runtime::__private::required(
+                        sender_key,
+                        "sender_key",
+                    )?,
+                    session_id: ::matrix_api_runtime::__private::required(
+                        session_id,
+                        "session_id",
+                    )?,
+                    session_key: ::matrix_api_runtime::__private::required(
+                        session_key,
+                        "session_key",
+                    )?,
+                    sender_claimed_ed25519_key: ::matrix_api_runtime::__private::required(
+                        sender_claimed_ed25519_key,
+                        "sender_claimed_ed25519_key",
+                    )?,
+                    forwarding_curve25519_key_chain: ::matrix_api_runtime::__private::required(
+                        forwarding_curve25519_key_chain,
+                        "forwarding_curve25519_key_chain",
+                    )?,
+                    withheld: withheld.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -26,7 +26,7 @@ impl KeyVerificationAcceptEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.key.verification.accept.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct KeyVerificationAcceptEventContent {
     /// Required when sent as a to-device message. An opaque identifier for
     /// the verification process. Must be the same as the one used for the
@@ -92,6 +92,132 @@ impl KeyVerificationAcceptEventContent {
             m_relates_to: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for KeyVerificationAcceptEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = KeyVerificationAcceptEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct KeyVerificationAcceptEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<KeyVerificationAcceptEventContent, __A::Error> {
+                let mut transaction_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut key_agreement_protocol: ::std::option::Option<
+                    ::std::string::String,
+                > = ::std::option::Option::None;
+                let mut hash: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut message_authentication_code: ::std::option::Option<
+                    ::std::string::String,
+                > = ::std::option::Option::None;
+                let mut short_authentication_string: ::std::option::Option<
+                    ::std::vec::Vec<
+                        crate::events::KeyVerificationAcceptEventContentShortAuthenticationStringItem,
+                    >,
+                > = ::std::option::Option::None;
+                let mut commitment: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut m_relates_to: ::std::option::Option<
+                    ::std::option::Option<crate::events::KeyVerificationMRelatesToEvent>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "transaction_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut transaction_id,
+                                "transaction_id",
+                            )?
+                        }
+                        "key_agreement_protocol" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut key_agreement_protocol,
+                                "key_agreement_protocol",
+                            )?
+                        }
+                        "hash" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut hash,
+                                "hash",
+                            )?
+                        }
+                        "message_authentication_code" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut message_authentication_code,
+                                "message_authentication_code",
+                            )?
+                        }
+                        "short_authentication_string" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut short_authentication_string,
+                                "short_authentication_string",
+                            )?
+                        }
+                        "commitment" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut commitment,
+                                "commitment",
+                            )?
+                        }
+                        "m.relates_to" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_relates_to,
+                                "m.relates_to",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(KeyVerificationAcceptEventContent {
+                    transaction_id: transaction_id.flatten(),
+                    key_agreement_protocol: ::matrix_api_runtime::__private::required(
+                        key_agreement_protocol,
+                        "key_agreement_protocol",
+                    )?,
+                    hash: ::matrix_api_runtime::__private::required(hash, "hash")?,
+                    message_authentication_code: ::matrix_api_runtime::__private::required(
+                        message_authentication_code,
+                        "message_authentication_code",
+                    )?,
+                    short_authentication_string: ::matrix_api_runtime::__private::required(
+                        short_authentication_string,
+                        "short_authentication_string",
+                    )?,
+                    commitment: ::matrix_api_runtime::__private::required(
+                        commitment,
+                        "commitment",
+                    )?,
+                    m_relates_to: m_relates_to.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// `event-schemas/schema/m.key.verification.accept.yaml` from the spec.

@@ -26,7 +26,7 @@ impl KeyVerificationCancelEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.key.verification.cancel.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct KeyVerificationCancelEventContent {
     /// Required when sent as a to-device message. The opaque identifier for
     /// the verification process/request.
@@ -97,5 +97,84 @@ impl KeyVerificationCancelEventContent {
             m_relates_to: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for KeyVerificationCancelEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = KeyVerificationCancelEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct KeyVerificationCancelEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<KeyVerificationCancelEventContent, __A::Error> {
+                let mut transaction_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut reason: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut code: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut m_relates_to: ::std::option::Option<
+                    ::std::option::Option<crate::events::KeyVerificationMRelatesToEvent>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "transaction_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut transaction_id,
+                                "transaction_id",
+                            )?
+                        }
+                        "reason" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut reason,
+                                "reason",
+                            )?
+                        }
+                        "code" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut code,
+                                "code",
+                            )?
+                        }
+                        "m.relates_to" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_relates_to,
+                                "m.relates_to",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(KeyVerificationCancelEventContent {
+                    transaction_id: transaction_id.flatten(),
+                    reason: ::matrix_api_runtime::__private::required(reason, "reason")?,
+                    code: ::matrix_api_runtime::__private::required(code, "code")?,
+                    m_relates_to: m_relates_to.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -27,7 +27,7 @@ impl KeyVerificationReadyEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.key.verification.ready.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct KeyVerificationReadyEventContent {
     /// The device ID which is accepting the request.
     pub from_device: ::std::string::String,
@@ -71,5 +71,92 @@ impl KeyVerificationReadyEventContent {
             m_relates_to: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for KeyVerificationReadyEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = KeyVerificationReadyEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct KeyVerificationReadyEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<KeyVerificationReadyEventContent, __A::Error> {
+                let mut from_device: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut transaction_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut methods: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut m_relates_to: ::std::option::Option<
+                    ::std::option::Option<crate::events::KeyVerificationMRelatesToEvent>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "from_device" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut from_device,
+                                "from_device",
+                            )?
+                        }
+                        "transaction_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut transaction_id,
+                                "transaction_id",
+                            )?
+                        }
+                        "methods" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut methods,
+                                "methods",
+                            )?
+                        }
+                        "m.relates_to" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_relates_to,
+                                "m.relates_to",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(KeyVerificationReadyEventContent {
+                    from_device: ::matrix_api_runtime::__private::required(
+                        from_device,
+                        "from_device",
+                    )?,
+                    transaction_id: transaction_id.flatten(),
+                    methods: ::matrix_api_runtime::__private::required(
+                        methods,
+                        "methods",
+                    )?,
+                    m_relates_to: m_relates_to.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

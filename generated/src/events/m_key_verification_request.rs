@@ -29,7 +29,7 @@ impl KeyVerificationRequestEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.key.verification.request.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct KeyVerificationRequestEventContent {
     /// The device ID which is initiating the request.
     pub from_device: ::std::string::String,
@@ -67,5 +67,90 @@ impl KeyVerificationRequestEventContent {
             timestamp: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for KeyVerificationRequestEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = KeyVerificationRequestEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct KeyVerificationRequestEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<KeyVerificationRequestEventContent, __A::Error> {
+                let mut from_device: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut transaction_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut methods: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut timestamp: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "from_device" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut from_device,
+                                "from_device",
+                            )?
+                        }
+                        "transaction_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut transaction_id,
+                                "transaction_id",
+                            )?
+                        }
+                        "methods" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut methods,
+                                "methods",
+                            )?
+                        }
+                        "timestamp" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut timestamp,
+                                "timestamp",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(KeyVerificationRequestEventContent {
+                    from_device: ::matrix_api_runtime::__private::required(
+                        from_device,
+                        "from_device",
+                    )?,
+                    transaction_id: transaction_id.flatten(),
+                    methods: ::matrix_api_runtime::__private::required(
+                        methods,
+                        "methods",
+                    )?,
+                    timestamp: timestamp.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

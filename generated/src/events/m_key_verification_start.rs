@@ -28,7 +28,7 @@ impl KeyVerificationStartEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.key.verification.start.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct KeyVerificationStartEventContent {
     /// The device ID which is initiating the process.
     pub from_device: ::std::string::String,
@@ -78,5 +78,98 @@ impl KeyVerificationStartEventContent {
             m_relates_to: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for KeyVerificationStartEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = KeyVerificationStartEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct KeyVerificationStartEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<KeyVerificationStartEventContent, __A::Error> {
+                let mut from_device: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut transaction_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut method: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut next_method: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut m_relates_to: ::std::option::Option<
+                    ::std::option::Option<crate::events::KeyVerificationMRelatesToEvent>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "from_device" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut from_device,
+                                "from_device",
+                            )?
+                        }
+                        "transaction_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut transaction_id,
+                                "transaction_id",
+                            )?
+                        }
+                        "method" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut method,
+                                "method",
+                            )?
+                        }
+                        "next_method" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut next_method,
+                                "next_method",
+                            )?
+                        }
+                        "m.relates_to" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_relates_to,
+                                "m.relates_to",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(KeyVerificationStartEventContent {
+                    from_device: ::matrix_api_runtime::__private::required(
+                        from_device,
+                        "from_device",
+                    )?,
+                    transaction_id: transaction_id.flatten(),
+                    method: ::matrix_api_runtime::__private::required(method, "method")?,
+                    next_method: next_method.flatten(),
+                    m_relates_to: m_relates_to.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

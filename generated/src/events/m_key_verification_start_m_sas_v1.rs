@@ -26,7 +26,7 @@ impl KeyVerificationStartSasV1Event {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.key.verification.start$m.sas.v1.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct KeyVerificationStartSasV1EventContent {
     /// The device ID which is initiating the process.
     pub from_device: ::std::string::String,
@@ -99,6 +99,146 @@ impl KeyVerificationStartSasV1EventContent {
             m_relates_to: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for KeyVerificationStartSasV1EventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = KeyVerificationStartSasV1EventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct KeyVerificationStartSasV1EventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<
+                KeyVerificationStartSasV1EventContent,
+                __A::Error,
+            > {
+                let mut from_device: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut transaction_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut method: ::std::option::Option<crate::constants::MSasV1> = ::std::option::Option::None;
+                let mut key_agreement_protocols: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut hashes: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut message_authentication_codes: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut short_authentication_string: ::std::option::Option<
+                    ::std::vec::Vec<
+                        crate::events::KeyVerificationStartSasV1EventContentShortAuthenticationStringItem,
+                    >,
+                > = ::std::option::Option::None;
+                let mut m_relates_to: ::std::option::Option<
+                    ::std::option::Option<crate::events::KeyVerificationMRelatesToEvent>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "from_device" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut from_device,
+                                "from_device",
+                            )?
+                        }
+                        "transaction_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut transaction_id,
+                                "transaction_id",
+                            )?
+                        }
+                        "method" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut method,
+                                "method",
+                            )?
+                        }
+                        "key_agreement_protocols" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut key_agreement_protocols,
+                                "key_agreement_protocols",
+                            )?
+                        }
+                        "hashes" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut hashes,
+                                "hashes",
+                            )?
+                        }
+                        "message_authentication_codes" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut message_authentication_codes,
+                                "message_authentication_codes",
+                            )?
+                        }
+                        "short_authentication_string" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut short_authentication_string,
+                                "short_authentication_string",
+                            )?
+                        }
+                        "m.relates_to" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_relates_to,
+                                "m.relates_to",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(KeyVerificationStartSasV1EventContent {
+                    from_device: ::matrix_api_runtime::__private::required(
+                        from_device,
+                        "from_device",
+                    )?,
+                    transaction_id: transaction_id.flatten(),
+                    method: ::matrix_api_runtime::__private::required(method, "method")?,
+                    key_agreement_protocols: ::matrix_api_runtime::__private::required(
+                        key_agreement_protocols,
+                        "key_agreement_protocols",
+                    )?,
+                    hashes: ::matrix_api_runtime::__private::required(hashes, "hashes")?,
+                    message_authentication_codes: ::matrix_api_runtime::__private::required(
+                        message_authentication_codes,
+                        "message_authentication_codes",
+                    )?,
+                    short_authentication_string: ::matrix_api_runtime::__private::required(
+                        short_authentication_string,
+                        "short_authentication_string",
+                    )?,
+                    m_relates_to: m_relates_to.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// `event-schemas/schema/m.key.verification.start$m.sas.v1.yaml` from the spec.

@@ -64,7 +64,7 @@ impl PolicyRuleRoomEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.policy.rule.room.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct PolicyRuleRoomEventContent {
     /// The entity affected by this rule. Glob characters `*` and `?` can be used
     /// to match zero or more characters or exactly one character respectively.
@@ -92,5 +92,74 @@ impl PolicyRuleRoomEventContent {
             reason,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PolicyRuleRoomEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = PolicyRuleRoomEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct PolicyRuleRoomEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<PolicyRuleRoomEventContent, __A::Error> {
+                let mut entity: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut recommendation: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut reason: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "entity" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut entity,
+                                "entity",
+                            )?
+                        }
+                        "recommendation" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut recommendation,
+                                "recommendation",
+                            )?
+                        }
+                        "reason" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut reason,
+                                "reason",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(PolicyRuleRoomEventContent {
+                    entity: ::matrix_api_runtime::__private::required(entity, "entity")?,
+                    recommendation: ::matrix_api_runtime::__private::required(
+                        recommendation,
+                        "recommendation",
+                    )?,
+                    reason: ::matrix_api_runtime::__private::required(reason, "reason")?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

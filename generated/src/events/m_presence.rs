@@ -32,7 +32,7 @@ impl PresenceEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.presence.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct PresenceEventContent {
     /// The current avatar URL for this user, if any.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -69,6 +69,114 @@ impl PresenceEventContent {
             status_msg: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PresenceEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = PresenceEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct PresenceEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<PresenceEventContent, __A::Error> {
+                let mut avatar_url: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut displayname: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut last_active_ago: ::std::option::Option<
+                    ::std::option::Option<f64>,
+                > = ::std::option::Option::None;
+                let mut presence: ::std::option::Option<
+                    crate::events::PresenceEventContentPresence,
+                > = ::std::option::Option::None;
+                let mut currently_active: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut status_msg: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "avatar_url" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut avatar_url,
+                                "avatar_url",
+                            )?
+                        }
+                        "displayname" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut displayname,
+                                "displayname",
+                            )?
+                        }
+                        "last_active_ago" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut last_active_ago,
+                                "last_active_ago",
+                            )?
+                        }
+                        "presence" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut presence,
+                                "presence",
+                            )?
+                        }
+                        "currently_active" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut currently_active,
+                                "currently_active",
+                            )?
+                        }
+                        "status_msg" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut status_msg,
+                                "status_msg",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(PresenceEventContent {
+                    avatar_url: avatar_url.flatten(),
+                    displayname: displayname.flatten(),
+                    last_active_ago: last_active_ago.flatten(),
+                    presence: ::matrix_api_runtime::__private::required(
+                        presence,
+                        "presence",
+                    )?,
+                    currently_active: currently_active.flatten(),
+                    status_msg: status_msg.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// The presence state for this user.

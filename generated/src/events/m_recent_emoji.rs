@@ -26,7 +26,7 @@ impl RecentEmojiEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.recent_emoji.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RecentEmojiEventContent {
     /// The list of recently used emoji. Elements in the list are ordered descendingly by last usage time.
     pub recent_emoji: ::std::vec::Vec<crate::client_server::RecentEmoji>,
@@ -45,5 +45,58 @@ impl RecentEmojiEventContent {
             recent_emoji,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RecentEmojiEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RecentEmojiEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RecentEmojiEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RecentEmojiEventContent, __A::Error> {
+                let mut recent_emoji: ::std::option::Option<
+                    ::std::vec::Vec<crate::client_server::RecentEmoji>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "recent_emoji" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut recent_emoji,
+                                "recent_emoji",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RecentEmojiEventContent {
+                    recent_emoji: ::matrix_api_runtime::__private::required(
+                        recent_emoji,
+                        "recent_emoji",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

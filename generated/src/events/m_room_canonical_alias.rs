@@ -69,7 +69,7 @@ impl RoomCanonicalAliasEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.canonical_alias.yaml#/properties/content`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct RoomCanonicalAliasEventContent {
     /// The canonical alias for the room. If not present, null, or empty the
     /// room should be considered to have no canonical alias.
@@ -88,4 +88,65 @@ pub struct RoomCanonicalAliasEventContent {
     /// (extensions such as `m.relates_to` on a message variant, newer fields).
     #[serde(flatten)]
     pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::serde::Deserialize<'de> for RoomCanonicalAliasEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomCanonicalAliasEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomCanonicalAliasEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomCanonicalAliasEventContent, __A::Error> {
+                let mut alias: ::std::option::Option<
+                    ::std::option::Option<crate::identifiers::RoomAlias>,
+                > = ::std::option::Option::None;
+                let mut alt_aliases: ::std::option::Option<
+                    ::std::option::Option<::std::vec::Vec<crate::identifiers::RoomAlias>>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "alias" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut alias,
+                                "alias",
+                            )?
+                        }
+                        "alt_aliases" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut alt_aliases,
+                                "alt_aliases",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomCanonicalAliasEventContent {
+                    alias: alias.flatten(),
+                    alt_aliases: alt_aliases.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }

@@ -66,7 +66,7 @@ impl RoomCreateEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.create.yaml#/properties/content`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct RoomCreateEventContent {
     /// The `user_id` of the room creator. **Required** for, and only present in, room versions 1 - 10. Starting with
     /// room version 11 the event `sender` should be used instead.
@@ -115,6 +115,109 @@ pub struct RoomCreateEventContent {
     /// (extensions such as `m.relates_to` on a message variant, newer fields).
     #[serde(flatten)]
     pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::serde::Deserialize<'de> for RoomCreateEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomCreateEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomCreateEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomCreateEventContent, __A::Error> {
+                let mut creator: ::std::option::Option<
+                    ::std::option::Option<crate::identifiers::UserId>,
+                > = ::std::option::Option::None;
+                let mut m_federate: ::std::option::Option<::std::option::Option<bool>> = ::std::option::Option::None;
+                let mut room_version: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut r#type: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut predecessor: ::std::option::Option<
+                    ::std::option::Option<crate::events::PreviousRoom>,
+                > = ::std::option::Option::None;
+                let mut additional_creators: ::std::option::Option<
+                    ::std::option::Option<::std::vec::Vec<crate::identifiers::UserId>>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "creator" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut creator,
+                                "creator",
+                            )?
+                        }
+                        "m.federate" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_federate,
+                                "m.federate",
+                            )?
+                        }
+                        "room_version" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut room_version,
+                                "room_version",
+                            )?
+                        }
+                        "type" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut r#type,
+                                "type",
+                            )?
+                        }
+                        "predecessor" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut predecessor,
+                                "predecessor",
+                            )?
+                        }
+                        "additional_creators" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut additional_creators,
+                                "additional_creators",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomCreateEventContent {
+                    creator: creator.flatten(),
+                    m_federate: m_federate.flatten(),
+                    room_version: room_version.flatten(),
+                    r#type: r#type.flatten(),
+                    predecessor: predecessor.flatten(),
+                    additional_creators: additional_creators.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }
 /// A reference to the room this room replaces, if the previous room was upgraded.
 ///

@@ -29,7 +29,7 @@ impl RoomEncryptedEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.encrypted.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomEncryptedEventContent {
     /// The encryption algorithm used to encrypt this event. The
     /// value of this field determines which other properties will be
@@ -88,6 +88,106 @@ impl RoomEncryptedEventContent {
             session_id: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomEncryptedEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomEncryptedEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomEncryptedEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomEncryptedEventContent, __A::Error> {
+                let mut algorithm: ::std::option::Option<
+                    crate::events::RoomEncryptedEventContentAlgorithm,
+                > = ::std::option::Option::None;
+                let mut ciphertext: ::std::option::Option<
+                    crate::events::RoomEncryptedEventContentCiphertext,
+                > = ::std::option::Option::None;
+                let mut sender_key: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut device_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut session_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "algorithm" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut algorithm,
+                                "algorithm",
+                            )?
+                        }
+                        "ciphertext" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut ciphertext,
+                                "ciphertext",
+                            )?
+                        }
+                        "sender_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sender_key,
+                                "sender_key",
+                            )?
+                        }
+                        "device_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut device_id,
+                                "device_id",
+                            )?
+                        }
+                        "session_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut session_id,
+                                "session_id",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomEncryptedEventContent {
+                    algorithm: ::matrix_api_runtime::__private::required(
+                        algorithm,
+                        "algorithm",
+                    )?,
+                    ciphertext: ::matrix_api_runtime::__private::required(
+                        ciphertext,
+                        "ciphertext",
+                    )?,
+                    sender_key: sender_key.flatten(),
+                    device_id: device_id.flatten(),
+                    session_id: session_id.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// The encryption algorithm used to encrypt this event. The

@@ -66,7 +66,7 @@ impl RoomEncryptionEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.encryption.yaml#/properties/content`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct RoomEncryptionEventContent {
     /// The encryption algorithm to be used to encrypt messages sent in this
     /// room.
@@ -85,4 +85,79 @@ pub struct RoomEncryptionEventContent {
     /// (extensions such as `m.relates_to` on a message variant, newer fields).
     #[serde(flatten)]
     pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::serde::Deserialize<'de> for RoomEncryptionEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomEncryptionEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomEncryptionEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomEncryptionEventContent, __A::Error> {
+                let mut algorithm: ::std::option::Option<
+                    crate::constants::MMegolmV1AesSha2,
+                > = ::std::option::Option::None;
+                let mut rotation_period_ms: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut rotation_period_msgs: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "algorithm" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut algorithm,
+                                "algorithm",
+                            )?
+                        }
+                        "rotation_period_ms" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut rotation_period_ms,
+                                "rotation_period_ms",
+                            )?
+                        }
+                        "rotation_period_msgs" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut rotation_period_msgs,
+                                "rotation_period_msgs",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomEncryptionEventContent {
+                    algorithm: ::matrix_api_runtime::__private::required(
+                        algorithm,
+                        "algorithm",
+                    )?,
+                    rotation_period_ms: rotation_period_ms.flatten(),
+                    rotation_period_msgs: rotation_period_msgs.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }

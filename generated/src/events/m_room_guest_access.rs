@@ -66,7 +66,7 @@ impl RoomGuestAccessEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.guest_access.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomGuestAccessEventContent {
     /// Whether guests can join the room.
     pub guest_access: crate::events::RoomGuestAccessEventContentGuestAccess,
@@ -85,6 +85,59 @@ impl RoomGuestAccessEventContent {
             guest_access,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomGuestAccessEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomGuestAccessEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomGuestAccessEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomGuestAccessEventContent, __A::Error> {
+                let mut guest_access: ::std::option::Option<
+                    crate::events::RoomGuestAccessEventContentGuestAccess,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "guest_access" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut guest_access,
+                                "guest_access",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomGuestAccessEventContent {
+                    guest_access: ::matrix_api_runtime::__private::required(
+                        guest_access,
+                        "guest_access",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Whether guests can join the room.

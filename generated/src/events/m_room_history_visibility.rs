@@ -66,7 +66,7 @@ impl RoomHistoryVisibilityEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.history_visibility.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomHistoryVisibilityEventContent {
     /// Who can see the room history.
     pub history_visibility: crate::events::RoomHistoryVisibilityEventContentHistoryVisibility,
@@ -85,6 +85,59 @@ impl RoomHistoryVisibilityEventContent {
             history_visibility,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomHistoryVisibilityEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomHistoryVisibilityEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomHistoryVisibilityEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomHistoryVisibilityEventContent, __A::Error> {
+                let mut history_visibility: ::std::option::Option<
+                    crate::events::RoomHistoryVisibilityEventContentHistoryVisibility,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "history_visibility" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut history_visibility,
+                                "history_visibility",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomHistoryVisibilityEventContent {
+                    history_visibility: ::matrix_api_runtime::__private::required(
+                        history_visibility,
+                        "history_visibility",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Who can see the room history.

@@ -68,7 +68,7 @@ impl RoomImagePackEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.image_pack.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomImagePackEventContent {
     /// A map from a [shortcode](https://spec.matrix.org/v1.19/#shortcode-grammar) to an image object.
     /// Each entry defines one image available in this pack.
@@ -101,6 +101,70 @@ impl RoomImagePackEventContent {
             pack: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomImagePackEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomImagePackEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomImagePackEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomImagePackEventContent, __A::Error> {
+                let mut images: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        crate::events::ImagePackImage,
+                    >,
+                > = ::std::option::Option::None;
+                let mut pack: ::std::option::Option<
+                    ::std::option::Option<crate::events::ImagePackMeta>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "images" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut images,
+                                "images",
+                            )?
+                        }
+                        "pack" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut pack,
+                                "pack",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomImagePackEventContent {
+                    images: ::matrix_api_runtime::__private::required(images, "images")?,
+                    pack: pack.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// An image available in the pack.

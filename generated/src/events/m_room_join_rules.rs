@@ -80,7 +80,7 @@ impl RoomJoinRulesEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.join_rules.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomJoinRulesEventContent {
     /// The type of rules used for users wishing to join this room.
     pub join_rule: crate::events::RoomJoinRulesEventContentJoinRule,
@@ -108,6 +108,70 @@ impl RoomJoinRulesEventContent {
             allow: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomJoinRulesEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomJoinRulesEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomJoinRulesEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomJoinRulesEventContent, __A::Error> {
+                let mut join_rule: ::std::option::Option<
+                    crate::events::RoomJoinRulesEventContentJoinRule,
+                > = ::std::option::Option::None;
+                let mut allow: ::std::option::Option<
+                    ::std::option::Option<::std::vec::Vec<crate::events::AllowCondition>>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "join_rule" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut join_rule,
+                                "join_rule",
+                            )?
+                        }
+                        "allow" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut allow,
+                                "allow",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomJoinRulesEventContent {
+                    join_rule: ::matrix_api_runtime::__private::required(
+                        join_rule,
+                        "join_rule",
+                    )?,
+                    allow: allow.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// AllowCondition

@@ -28,7 +28,7 @@ impl RoomKeyEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room_key.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomKeyEventContent {
     /// The encryption algorithm the key in this event is to be used with.
     ///
@@ -74,5 +74,105 @@ impl RoomKeyEventContent {
             shared_history: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomKeyEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomKeyEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomKeyEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomKeyEventContent, __A::Error> {
+                let mut algorithm: ::std::option::Option<
+                    crate::constants::MMegolmV1AesSha2,
+                > = ::std::option::Option::None;
+                let mut room_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut session_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut session_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut shared_history: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "algorithm" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut algorithm,
+                                "algorithm",
+                            )?
+                        }
+                        "room_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut room_id,
+                                "room_id",
+                            )?
+                        }
+                        "session_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut session_id,
+                                "session_id",
+                            )?
+                        }
+                        "session_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut session_key,
+                                "session_key",
+                            )?
+                        }
+                        "shared_history" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut shared_history,
+                                "shared_history",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomKeyEventContent {
+                    algorithm: ::matrix_api_runtime::__private::required(
+                        algorithm,
+                        "algorithm",
+                    )?,
+                    room_id: ::matrix_api_runtime::__private::required(
+                        room_id,
+                        "room_id",
+                    )?,
+                    session_id: ::matrix_api_runtime::__private::required(
+                        session_id,
+                        "session_id",
+                    )?,
+                    session_key: ::matrix_api_runtime::__private::required(
+                        session_key,
+                        "session_key",
+                    )?,
+                    shared_history: shared_history.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

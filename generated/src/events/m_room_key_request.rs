@@ -27,7 +27,7 @@ impl RoomKeyRequestEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room_key_request.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomKeyRequestEventContent {
     /// Information about the requested key. Required when `action` is
     /// `request`.
@@ -61,6 +61,93 @@ impl RoomKeyRequestEventContent {
             request_id,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomKeyRequestEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomKeyRequestEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomKeyRequestEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomKeyRequestEventContent, __A::Error> {
+                let mut body: ::std::option::Option<
+                    ::std::option::Option<crate::events::RequestedKeyInfo>,
+                > = ::std::option::Option::None;
+                let mut action: ::std::option::Option<
+                    crate::events::RoomKeyRequestEventContentAction,
+                > = ::std::option::Option::None;
+                let mut requesting_device_id: ::std::option::Option<
+                    ::std::string::String,
+                > = ::std::option::Option::None;
+                let mut request_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut body,
+                                "body",
+                            )?
+                        }
+                        "action" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut action,
+                                "action",
+                            )?
+                        }
+                        "requesting_device_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut requesting_device_id,
+                                "requesting_device_id",
+                            )?
+                        }
+                        "request_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut request_id,
+                                "request_id",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomKeyRequestEventContent {
+                    body: body.flatten(),
+                    action: ::matrix_api_runtime::__private::required(action, "action")?,
+                    requesting_device_id: ::matrix_api_runtime::__private::required(
+                        requesting_device_id,
+                        "requesting_device_id",
+                    )?,
+                    request_id: ::matrix_api_runtime::__private::required(
+                        request_id,
+                        "request_id",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// `event-schemas/schema/m.room_key_request.yaml` from the spec.

@@ -61,7 +61,7 @@ impl RoomKeyWithheldEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room_key.withheld.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomKeyWithheldEventContent {
     /// The encryption algorithm for the key that this event is about.
     ///
@@ -114,6 +114,117 @@ impl RoomKeyWithheldEventContent {
             reason: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomKeyWithheldEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomKeyWithheldEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomKeyWithheldEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomKeyWithheldEventContent, __A::Error> {
+                let mut algorithm: ::std::option::Option<
+                    crate::constants::MMegolmV1AesSha2,
+                > = ::std::option::Option::None;
+                let mut room_id: ::std::option::Option<
+                    ::std::option::Option<crate::identifiers::RoomId>,
+                > = ::std::option::Option::None;
+                let mut session_id: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut sender_key: ::std::option::Option<
+                    crate::identifiers::UnpaddedBase64,
+                > = ::std::option::Option::None;
+                let mut code: ::std::option::Option<
+                    crate::events::RoomKeyWithheldEventContentCode,
+                > = ::std::option::Option::None;
+                let mut reason: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "algorithm" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut algorithm,
+                                "algorithm",
+                            )?
+                        }
+                        "room_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut room_id,
+                                "room_id",
+                            )?
+                        }
+                        "session_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut session_id,
+                                "session_id",
+                            )?
+                        }
+                        "sender_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sender_key,
+                                "sender_key",
+                            )?
+                        }
+                        "code" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut code,
+                                "code",
+                            )?
+                        }
+                        "reason" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut reason,
+                                "reason",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomKeyWithheldEventContent {
+                    algorithm: ::matrix_api_runtime::__private::required(
+                        algorithm,
+                        "algorithm",
+                    )?,
+                    room_id: room_id.flatten(),
+                    session_id: session_id.flatten(),
+                    sender_key: ::matrix_api_runtime::__private::required(
+                        sender_key,
+                        "sender_key",
+                    )?,
+                    code: ::matrix_api_runtime::__private::required(code, "code")?,
+                    reason: reason.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// A machine-readable code for why the key was not sent. Codes beginning

@@ -110,7 +110,7 @@ impl RoomMemberEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.member.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomMemberEventContent {
     /// The avatar URL for this user, if any.
     ///
@@ -184,6 +184,124 @@ impl RoomMemberEventContent {
             third_party_invite: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomMemberEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomMemberEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomMemberEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomMemberEventContent, __A::Error> {
+                let mut avatar_url: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut displayname: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut membership: ::std::option::Option<
+                    crate::events::RoomMemberEventContentMembership,
+                > = ::std::option::Option::None;
+                let mut is_direct: ::std::option::Option<::std::option::Option<bool>> = ::std::option::Option::None;
+                let mut join_authorised_via_users_server: ::std::option::Option<
+                    ::std::option::Option<crate::identifiers::UserId>,
+                > = ::std::option::Option::None;
+                let mut reason: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut third_party_invite: ::std::option::Option<
+                    ::std::option::Option<crate::events::ThirdPartyInvite>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "avatar_url" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut avatar_url,
+                                "avatar_url",
+                            )?
+                        }
+                        "displayname" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut displayname,
+                                "displayname",
+                            )?
+                        }
+                        "membership" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut membership,
+                                "membership",
+                            )?
+                        }
+                        "is_direct" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut is_direct,
+                                "is_direct",
+                            )?
+                        }
+                        "join_authorised_via_users_server" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut join_authorised_via_users_server,
+                                "join_authorised_via_users_server",
+                            )?
+                        }
+                        "reason" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut reason,
+                                "reason",
+                            )?
+                        }
+                        "third_party_invite" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut third_party_invite,
+                                "third_party_invite",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomMemberEventContent {
+                    avatar_url: avatar_url.flatten(),
+                    displayname,
+                    membership: ::matrix_api_runtime::__private::required(
+                        membership,
+                        "membership",
+                    )?,
+                    is_direct: is_direct.flatten(),
+                    join_authorised_via_users_server: join_authorised_via_users_server
+                        .flatten(),
+                    reason: reason.flatten(),
+                    third_party_invite: third_party_invite.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// The membership state of the user.

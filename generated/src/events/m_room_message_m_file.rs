@@ -60,7 +60,7 @@ impl RoomMessageFileEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.message$m.file.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomMessageFileEventContent {
     /// If `filename` is not set or the value of both properties are
     /// identical, this is the filename of the original upload. Otherwise,
@@ -120,6 +120,134 @@ impl RoomMessageFileEventContent {
             file: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomMessageFileEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomMessageFileEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomMessageFileEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomMessageFileEventContent, __A::Error> {
+                let mut body: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut format: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut formatted_body: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut filename: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut info: ::std::option::Option<
+                    ::std::option::Option<crate::events::FileInfo>,
+                > = ::std::option::Option::None;
+                let mut msgtype: ::std::option::Option<crate::constants::MFile> = ::std::option::Option::None;
+                let mut url: ::std::option::Option<
+                    ::std::option::Option<crate::identifiers::MxcUri>,
+                > = ::std::option::Option::None;
+                let mut file: ::std::option::Option<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut body,
+                                "body",
+                            )?
+                        }
+                        "format" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut format,
+                                "format",
+                            )?
+                        }
+                        "formatted_body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut formatted_body,
+                                "formatted_body",
+                            )?
+                        }
+                        "filename" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut filename,
+                                "filename",
+                            )?
+                        }
+                        "info" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut info,
+                                "info",
+                            )?
+                        }
+                        "msgtype" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut msgtype,
+                                "msgtype",
+                            )?
+                        }
+                        "url" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut url,
+                                "url",
+                            )?
+                        }
+                        "file" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut file,
+                                "file",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomMessageFileEventContent {
+                    body: ::matrix_api_runtime::__private::required(body, "body")?,
+                    format: format.flatten(),
+                    formatted_body: formatted_body.flatten(),
+                    filename: filename.flatten(),
+                    info: info.flatten(),
+                    msgtype: ::matrix_api_runtime::__private::required(
+                        msgtype,
+                        "msgtype",
+                    )?,
+                    url: url.flatten(),
+                    file: file.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Information about the file referred to in `url`.

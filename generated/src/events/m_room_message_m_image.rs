@@ -60,7 +60,7 @@ impl RoomMessageImageEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.message$m.image.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomMessageImageEventContent {
     /// If `filename` is not set or the value of both properties are
     /// identical, this is the filename of the original upload. Otherwise,
@@ -122,5 +122,133 @@ impl RoomMessageImageEventContent {
             file: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomMessageImageEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomMessageImageEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomMessageImageEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomMessageImageEventContent, __A::Error> {
+                let mut body: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut format: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut formatted_body: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut filename: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut info: ::std::option::Option<
+                    ::std::option::Option<crate::events::ImageInfo>,
+                > = ::std::option::Option::None;
+                let mut msgtype: ::std::option::Option<crate::constants::MImage> = ::std::option::Option::None;
+                let mut url: ::std::option::Option<
+                    ::std::option::Option<crate::identifiers::MxcUri>,
+                > = ::std::option::Option::None;
+                let mut file: ::std::option::Option<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut body,
+                                "body",
+                            )?
+                        }
+                        "format" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut format,
+                                "format",
+                            )?
+                        }
+                        "formatted_body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut formatted_body,
+                                "formatted_body",
+                            )?
+                        }
+                        "filename" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut filename,
+                                "filename",
+                            )?
+                        }
+                        "info" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut info,
+                                "info",
+                            )?
+                        }
+                        "msgtype" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut msgtype,
+                                "msgtype",
+                            )?
+                        }
+                        "url" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut url,
+                                "url",
+                            )?
+                        }
+                        "file" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut file,
+                                "file",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomMessageImageEventContent {
+                    body: ::matrix_api_runtime::__private::required(body, "body")?,
+                    format: format.flatten(),
+                    formatted_body: formatted_body.flatten(),
+                    filename: filename.flatten(),
+                    info: info.flatten(),
+                    msgtype: ::matrix_api_runtime::__private::required(
+                        msgtype,
+                        "msgtype",
+                    )?,
+                    url: url.flatten(),
+                    file: file.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

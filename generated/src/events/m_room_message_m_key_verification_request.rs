@@ -60,7 +60,7 @@ impl RoomMessageKeyVerificationRequestEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.message$m.key.verification.request.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomMessageKeyVerificationRequestEventContent {
     /// A fallback message to alert users that their client does not support
     /// the key verification framework, and that they should use a different method
@@ -118,5 +118,129 @@ impl RoomMessageKeyVerificationRequestEventContent {
             msgtype: crate::constants::MKeyVerificationRequest,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomMessageKeyVerificationRequestEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomMessageKeyVerificationRequestEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomMessageKeyVerificationRequestEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<
+                RoomMessageKeyVerificationRequestEventContent,
+                __A::Error,
+            > {
+                let mut body: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut format: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut formatted_body: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut from_device: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut methods: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut to: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut msgtype: ::std::option::Option<
+                    crate::constants::MKeyVerificationRequest,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut body,
+                                "body",
+                            )?
+                        }
+                        "format" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut format,
+                                "format",
+                            )?
+                        }
+                        "formatted_body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut formatted_body,
+                                "formatted_body",
+                            )?
+                        }
+                        "from_device" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut from_device,
+                                "from_device",
+                            )?
+                        }
+                        "methods" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut methods,
+                                "methods",
+                            )?
+                        }
+                        "to" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut to,
+                                "to",
+                            )?
+                        }
+                        "msgtype" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut msgtype,
+                                "msgtype",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomMessageKeyVerificationRequestEventContent {
+                    body: body.flatten(),
+                    format: format.flatten(),
+                    formatted_body: formatted_body.flatten(),
+                    from_device: ::matrix_api_runtime::__private::required(
+                        from_device,
+                        "from_device",
+                    )?,
+                    methods: ::matrix_api_runtime::__private::required(
+                        methods,
+                        "methods",
+                    )?,
+                    to: ::matrix_api_runtime::__private::required(to, "to")?,
+                    msgtype: ::matrix_api_runtime::__private::required(
+                        msgtype,
+                        "msgtype",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -60,7 +60,7 @@ impl RoomMessageLocationEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.message$m.location.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomMessageLocationEventContent {
     /// A description of the location e.g. 'Big Ben, London, UK', or some kind of content description for accessibility e.g. 'location attachment'.
     pub body: ::std::string::String,
@@ -90,6 +90,89 @@ impl RoomMessageLocationEventContent {
             info: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomMessageLocationEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomMessageLocationEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomMessageLocationEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomMessageLocationEventContent, __A::Error> {
+                let mut body: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut geo_uri: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut msgtype: ::std::option::Option<crate::constants::MLocation> = ::std::option::Option::None;
+                let mut info: ::std::option::Option<
+                    ::std::option::Option<crate::events::LocationInfo>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut body,
+                                "body",
+                            )?
+                        }
+                        "geo_uri" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut geo_uri,
+                                "geo_uri",
+                            )?
+                        }
+                        "msgtype" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut msgtype,
+                                "msgtype",
+                            )?
+                        }
+                        "info" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut info,
+                                "info",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomMessageLocationEventContent {
+                    body: ::matrix_api_runtime::__private::required(body, "body")?,
+                    geo_uri: ::matrix_api_runtime::__private::required(
+                        geo_uri,
+                        "geo_uri",
+                    )?,
+                    msgtype: ::matrix_api_runtime::__private::required(
+                        msgtype,
+                        "msgtype",
+                    )?,
+                    info: info.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// LocationInfo

@@ -60,7 +60,7 @@ impl RoomMessageNoticeEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.message$m.notice.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomMessageNoticeEventContent {
     /// The notice text to send.
     pub body: ::std::string::String,
@@ -90,5 +90,87 @@ impl RoomMessageNoticeEventContent {
             formatted_body: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomMessageNoticeEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomMessageNoticeEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomMessageNoticeEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomMessageNoticeEventContent, __A::Error> {
+                let mut body: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut msgtype: ::std::option::Option<crate::constants::MNotice> = ::std::option::Option::None;
+                let mut format: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut formatted_body: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut body,
+                                "body",
+                            )?
+                        }
+                        "msgtype" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut msgtype,
+                                "msgtype",
+                            )?
+                        }
+                        "format" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut format,
+                                "format",
+                            )?
+                        }
+                        "formatted_body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut formatted_body,
+                                "formatted_body",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomMessageNoticeEventContent {
+                    body: ::matrix_api_runtime::__private::required(body, "body")?,
+                    msgtype: ::matrix_api_runtime::__private::required(
+                        msgtype,
+                        "msgtype",
+                    )?,
+                    format: format.flatten(),
+                    formatted_body: formatted_body.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -60,7 +60,7 @@ impl RoomMessageServerNoticeEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.message$m.server_notice.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomMessageServerNoticeEventContent {
     /// A human-readable description of the notice.
     pub body: ::std::string::String,
@@ -96,5 +96,103 @@ impl RoomMessageServerNoticeEventContent {
             limit_type: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomMessageServerNoticeEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomMessageServerNoticeEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomMessageServerNoticeEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomMessageServerNoticeEventContent, __A::Error> {
+                let mut body: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut msgtype: ::std::option::Option<
+                    crate::constants::MServerNotice,
+                > = ::std::option::Option::None;
+                let mut server_notice_type: ::std::option::Option<
+                    ::std::string::String,
+                > = ::std::option::Option::None;
+                let mut admin_contact: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut limit_type: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut body,
+                                "body",
+                            )?
+                        }
+                        "msgtype" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut msgtype,
+                                "msgtype",
+                            )?
+                        }
+                        "server_notice_type" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut server_notice_type,
+                                "server_notice_type",
+                            )?
+                        }
+                        "admin_contact" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut admin_contact,
+                                "admin_contact",
+                            )?
+                        }
+                        "limit_type" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut limit_type,
+                                "limit_type",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomMessageServerNoticeEventContent {
+                    body: ::matrix_api_runtime::__private::required(body, "body")?,
+                    msgtype: ::matrix_api_runtime::__private::required(
+                        msgtype,
+                        "msgtype",
+                    )?,
+                    server_notice_type: ::matrix_api_runtime::__private::required(
+                        server_notice_type,
+                        "server_notice_type",
+                    )?,
+                    admin_contact: admin_contact.flatten(),
+                    limit_type: limit_type.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

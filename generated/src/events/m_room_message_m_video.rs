@@ -60,7 +60,7 @@ impl RoomMessageVideoEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.message$m.video.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomMessageVideoEventContent {
     /// If `filename` is not set or the value of both properties are
     /// identical, this is the filename of the original upload. Otherwise,
@@ -122,6 +122,134 @@ impl RoomMessageVideoEventContent {
             file: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomMessageVideoEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomMessageVideoEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomMessageVideoEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomMessageVideoEventContent, __A::Error> {
+                let mut body: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut format: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut formatted_body: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut filename: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut info: ::std::option::Option<
+                    ::std::option::Option<crate::events::VideoInfo>,
+                > = ::std::option::Option::None;
+                let mut msgtype: ::std::option::Option<crate::constants::MVideo> = ::std::option::Option::None;
+                let mut url: ::std::option::Option<
+                    ::std::option::Option<crate::identifiers::MxcUri>,
+                > = ::std::option::Option::None;
+                let mut file: ::std::option::Option<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut body,
+                                "body",
+                            )?
+                        }
+                        "format" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut format,
+                                "format",
+                            )?
+                        }
+                        "formatted_body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut formatted_body,
+                                "formatted_body",
+                            )?
+                        }
+                        "filename" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut filename,
+                                "filename",
+                            )?
+                        }
+                        "info" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut info,
+                                "info",
+                            )?
+                        }
+                        "msgtype" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut msgtype,
+                                "msgtype",
+                            )?
+                        }
+                        "url" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut url,
+                                "url",
+                            )?
+                        }
+                        "file" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut file,
+                                "file",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomMessageVideoEventContent {
+                    body: ::matrix_api_runtime::__private::required(body, "body")?,
+                    format: format.flatten(),
+                    formatted_body: formatted_body.flatten(),
+                    filename: filename.flatten(),
+                    info: info.flatten(),
+                    msgtype: ::matrix_api_runtime::__private::required(
+                        msgtype,
+                        "msgtype",
+                    )?,
+                    url: url.flatten(),
+                    file: file.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Metadata about the video clip referred to in `url`.

@@ -65,7 +65,7 @@ impl RoomPolicyEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.policy.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomPolicyEventContent {
     /// The server name to use as a Policy Server. MUST have a joined user in
     /// the room.
@@ -92,11 +92,73 @@ impl RoomPolicyEventContent {
         }
     }
 }
+impl<'de> ::serde::Deserialize<'de> for RoomPolicyEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomPolicyEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomPolicyEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomPolicyEventContent, __A::Error> {
+                let mut via: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut public_keys: ::std::option::Option<
+                    crate::events::RoomPolicyEventContentPublicKeys,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "via" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut via,
+                                "via",
+                            )?
+                        }
+                        "public_keys" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut public_keys,
+                                "public_keys",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomPolicyEventContent {
+                    via: ::matrix_api_runtime::__private::required(via, "via")?,
+                    public_keys: ::matrix_api_runtime::__private::required(
+                        public_keys,
+                        "public_keys",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
+}
 /// The unpadded base64-encoded public keys for the Policy Server. MUST contain at
 /// least `ed25519`.
 ///
 /// Spec source: `event-schemas/schema/m.room.policy.yaml#/properties/content/properties/public_keys`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomPolicyEventContentPublicKeys {
     /// The unpadded base64-encoded ed25519 public key for the Policy Server.
     pub ed25519: ::std::string::String,
@@ -115,5 +177,56 @@ impl RoomPolicyEventContentPublicKeys {
             ed25519,
             additional_properties: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomPolicyEventContentPublicKeys {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomPolicyEventContentPublicKeys;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomPolicyEventContentPublicKeys")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomPolicyEventContentPublicKeys, __A::Error> {
+                let mut ed25519: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut additional_properties = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "ed25519" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut ed25519,
+                                "ed25519",
+                            )?
+                        }
+                        _ => {
+                            additional_properties
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::std::string::String>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomPolicyEventContentPublicKeys {
+                    ed25519: ::matrix_api_runtime::__private::required(
+                        ed25519,
+                        "ed25519",
+                    )?,
+                    additional_properties,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -107,7 +107,7 @@ impl RoomPowerLevelsEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.power_levels.yaml#/properties/content`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct RoomPowerLevelsEventContent {
     /// The level required to ban a user. Defaults to 50 if unspecified.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -173,11 +173,156 @@ pub struct RoomPowerLevelsEventContent {
     #[serde(flatten)]
     pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
+impl<'de> ::serde::Deserialize<'de> for RoomPowerLevelsEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomPowerLevelsEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomPowerLevelsEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomPowerLevelsEventContent, __A::Error> {
+                let mut ban: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut events: ::std::option::Option<
+                    ::std::option::Option<
+                        ::std::collections::BTreeMap<::std::string::String, i64>,
+                    >,
+                > = ::std::option::Option::None;
+                let mut events_default: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut invite: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut kick: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut redact: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut state_default: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut users: ::std::option::Option<
+                    ::std::option::Option<
+                        ::std::collections::BTreeMap<crate::identifiers::UserId, i64>,
+                    >,
+                > = ::std::option::Option::None;
+                let mut users_default: ::std::option::Option<
+                    ::std::option::Option<i64>,
+                > = ::std::option::Option::None;
+                let mut notifications: ::std::option::Option<
+                    ::std::option::Option<crate::events::Notifications>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "ban" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut ban,
+                                "ban",
+                            )?
+                        }
+                        "events" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut events,
+                                "events",
+                            )?
+                        }
+                        "events_default" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut events_default,
+                                "events_default",
+                            )?
+                        }
+                        "invite" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut invite,
+                                "invite",
+                            )?
+                        }
+                        "kick" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut kick,
+                                "kick",
+                            )?
+                        }
+                        "redact" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut redact,
+                                "redact",
+                            )?
+                        }
+                        "state_default" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut state_default,
+                                "state_default",
+                            )?
+                        }
+                        "users" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut users,
+                                "users",
+                            )?
+                        }
+                        "users_default" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut users_default,
+                                "users_default",
+                            )?
+                        }
+                        "notifications" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut notifications,
+                                "notifications",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomPowerLevelsEventContent {
+                    ban: ban.flatten(),
+                    events: events.flatten(),
+                    events_default: events_default.flatten(),
+                    invite: invite.flatten(),
+                    kick: kick.flatten(),
+                    redact: redact.flatten(),
+                    state_default: state_default.flatten(),
+                    users: users.flatten(),
+                    users_default: users_default.flatten(),
+                    notifications: notifications.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
+}
 /// The power level requirements for specific notification types.
 /// This is a mapping from `key` to power level for that notifications key.
 ///
 /// Spec source: `event-schemas/schema/m.room.power_levels.yaml#/properties/content/properties/notifications`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct Notifications {
     /// The level required to trigger an `@room` notification. Defaults to 50 if unspecified.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
@@ -185,4 +330,49 @@ pub struct Notifications {
     /// Properties beyond the declared ones (`additionalProperties` / `patternProperties`).
     #[serde(flatten)]
     pub additional_properties: ::std::collections::BTreeMap<::std::string::String, i64>,
+}
+impl<'de> ::serde::Deserialize<'de> for Notifications {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Notifications;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct Notifications")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Notifications, __A::Error> {
+                let mut room: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut additional_properties = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "room" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut room,
+                                "room",
+                            )?
+                        }
+                        _ => {
+                            additional_properties
+                                .insert(__key.into_string(), __map.next_value::<i64>()?);
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Notifications {
+                    room: room.flatten(),
+                    additional_properties,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }

@@ -106,7 +106,7 @@ impl RoomServerAclEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.server_acl.yaml#/properties/content`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct RoomServerAclEventContent {
     /// True to allow server names that are IP address literals. False to
     /// deny. Defaults to `true` if missing or otherwise not a boolean.
@@ -135,4 +135,76 @@ pub struct RoomServerAclEventContent {
     /// (extensions such as `m.relates_to` on a message variant, newer fields).
     #[serde(flatten)]
     pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::serde::Deserialize<'de> for RoomServerAclEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomServerAclEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomServerAclEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomServerAclEventContent, __A::Error> {
+                let mut allow_ip_literals: ::std::option::Option<
+                    ::std::option::Option<bool>,
+                > = ::std::option::Option::None;
+                let mut allow: ::std::option::Option<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                > = ::std::option::Option::None;
+                let mut deny: ::std::option::Option<
+                    ::std::option::Option<::std::vec::Vec<::std::string::String>>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "allow_ip_literals" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut allow_ip_literals,
+                                "allow_ip_literals",
+                            )?
+                        }
+                        "allow" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut allow,
+                                "allow",
+                            )?
+                        }
+                        "deny" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut deny,
+                                "deny",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomServerAclEventContent {
+                    allow_ip_literals: allow_ip_literals.flatten(),
+                    allow: allow.flatten(),
+                    deny: deny.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }

@@ -68,7 +68,7 @@ impl RoomThirdPartyInviteEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.third_party_invite.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomThirdPartyInviteEventContent {
     /// A user-readable string which represents the user who has been invited.
     /// This should not contain the user's third-party ID, as otherwise when
@@ -112,6 +112,92 @@ impl RoomThirdPartyInviteEventContent {
             public_keys: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomThirdPartyInviteEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomThirdPartyInviteEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomThirdPartyInviteEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomThirdPartyInviteEventContent, __A::Error> {
+                let mut display_name: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut key_validity_url: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut public_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut public_keys: ::std::option::Option<
+                    ::std::option::Option<::std::vec::Vec<crate::events::PublicKeys>>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "display_name" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut display_name,
+                                "display_name",
+                            )?
+                        }
+                        "key_validity_url" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut key_validity_url,
+                                "key_validity_url",
+                            )?
+                        }
+                        "public_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut public_key,
+                                "public_key",
+                            )?
+                        }
+                        "public_keys" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut public_keys,
+                                "public_keys",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomThirdPartyInviteEventContent {
+                    display_name: ::matrix_api_runtime::__private::required(
+                        display_name,
+                        "display_name",
+                    )?,
+                    key_validity_url: ::matrix_api_runtime::__private::required(
+                        key_validity_url,
+                        "key_validity_url",
+                    )?,
+                    public_key: ::matrix_api_runtime::__private::required(
+                        public_key,
+                        "public_key",
+                    )?,
+                    public_keys: public_keys.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// PublicKeys

@@ -66,7 +66,7 @@ impl RoomTombstoneEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.tombstone.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomTombstoneEventContent {
     /// A server-defined message.
     pub body: ::std::string::String,
@@ -89,5 +89,65 @@ impl RoomTombstoneEventContent {
             replacement_room,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomTombstoneEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomTombstoneEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomTombstoneEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomTombstoneEventContent, __A::Error> {
+                let mut body: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut replacement_room: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut body,
+                                "body",
+                            )?
+                        }
+                        "replacement_room" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut replacement_room,
+                                "replacement_room",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomTombstoneEventContent {
+                    body: ::matrix_api_runtime::__private::required(body, "body")?,
+                    replacement_room: ::matrix_api_runtime::__private::required(
+                        replacement_room,
+                        "replacement_room",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

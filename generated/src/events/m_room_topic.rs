@@ -80,7 +80,7 @@ impl RoomTopicEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.room.topic.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct RoomTopicEventContent {
     /// The topic in plain text.
     ///
@@ -110,6 +110,65 @@ impl RoomTopicEventContent {
             m_topic: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for RoomTopicEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = RoomTopicEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct RoomTopicEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<RoomTopicEventContent, __A::Error> {
+                let mut topic: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut m_topic: ::std::option::Option<
+                    ::std::option::Option<crate::events::TopicContentBlock>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "topic" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut topic,
+                                "topic",
+                            )?
+                        }
+                        "m.topic" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_topic,
+                                "m.topic",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(RoomTopicEventContent {
+                    topic: ::matrix_api_runtime::__private::required(topic, "topic")?,
+                    m_topic: m_topic.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Textual representation of the room topic in different mimetypes.

@@ -64,7 +64,7 @@ impl SpaceChildEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.space.child.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct SpaceChildEventContent {
     /// A list of servers to try and join through. See also: [Routing](https://spec.matrix.org/v1.19/appendices/#routing).
     ///
@@ -105,5 +105,75 @@ impl SpaceChildEventContent {
             suggested: ::std::option::Option::None,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for SpaceChildEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SpaceChildEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct SpaceChildEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SpaceChildEventContent, __A::Error> {
+                let mut via: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut order: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut suggested: ::std::option::Option<::std::option::Option<bool>> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "via" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut via,
+                                "via",
+                            )?
+                        }
+                        "order" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut order,
+                                "order",
+                            )?
+                        }
+                        "suggested" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut suggested,
+                                "suggested",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SpaceChildEventContent {
+                    via: ::matrix_api_runtime::__private::required(via, "via")?,
+                    order: order.flatten(),
+                    suggested: suggested.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

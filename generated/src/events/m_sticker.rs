@@ -60,7 +60,7 @@ impl StickerEvent {
 /// The fields in this object will vary depending on the type of event. When interacting with the REST API, this is the HTTP body.
 ///
 /// Spec source: `event-schemas/schema/m.sticker.yaml#/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct StickerEventContent {
     /// A textual representation or associated description of the sticker
     /// image. This could be the alt text of the original image, or a message
@@ -90,5 +90,71 @@ impl StickerEventContent {
             url,
             extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for StickerEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = StickerEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct StickerEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<StickerEventContent, __A::Error> {
+                let mut body: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut info: ::std::option::Option<crate::events::ImageInfo> = ::std::option::Option::None;
+                let mut url: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "body" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut body,
+                                "body",
+                            )?
+                        }
+                        "info" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut info,
+                                "info",
+                            )?
+                        }
+                        "url" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut url,
+                                "url",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(StickerEventContent {
+                    body: ::matrix_api_runtime::__private::required(body, "body")?,
+                    info: ::matrix_api_runtime::__private::required(info, "info")?,
+                    url: ::matrix_api_runtime::__private::required(url, "url")?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -29,7 +29,7 @@ impl GetTermsResponse {
 /// policy information.
 ///
 /// Spec source: `api/identity/v2_terms.yaml#/paths/~1terms/get/responses/200/content/application~1json/schema/properties/policies/additionalProperties`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct PolicyObject {
     /// The version for the policy. There are no requirements on what this
     /// might be and could be "alpha", semantically versioned, or arbitrary.
@@ -49,6 +49,58 @@ impl PolicyObject {
             version,
             additional_properties: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PolicyObject {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = PolicyObject;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct PolicyObject")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<PolicyObject, __A::Error> {
+                let mut version: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut additional_properties = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "version" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut version,
+                                "version",
+                            )?
+                        }
+                        _ => {
+                            additional_properties
+                                .insert(
+                                    __key.into_string(),
+                                    __map
+                                        .next_value::<crate::identity::InternationalisedPolicy>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(PolicyObject {
+                    version: ::matrix_api_runtime::__private::required(
+                        version,
+                        "version",
+                    )?,
+                    additional_properties,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// The policy information for the specified language.

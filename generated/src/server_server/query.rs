@@ -34,7 +34,7 @@ impl QueryRoomDirectoryResponse {
 /// MUST either exclude it from the response body or give it the value `null`.
 ///
 /// Spec source: `api/server-server/query.yaml#/paths/~1query~1profile/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct QueryProfileResponse {
     /// The display name of the user. MUST either be omitted or set to `null` if
     /// the user does not have a display name set.
@@ -59,4 +59,76 @@ pub struct QueryProfileResponse {
         ::std::string::String,
         ::serde_json::Value,
     >,
+}
+impl<'de> ::serde::Deserialize<'de> for QueryProfileResponse {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = QueryProfileResponse;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct QueryProfileResponse")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<QueryProfileResponse, __A::Error> {
+                let mut displayname: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut avatar_url: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut m_tz: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut additional_properties = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "displayname" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut displayname,
+                                "displayname",
+                            )?
+                        }
+                        "avatar_url" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut avatar_url,
+                                "avatar_url",
+                            )?
+                        }
+                        "m.tz" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut m_tz,
+                                "m.tz",
+                            )?
+                        }
+                        _ => {
+                            additional_properties
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(QueryProfileResponse {
+                    displayname: displayname.flatten(),
+                    avatar_url: avatar_url.flatten(),
+                    m_tz: m_tz.flatten(),
+                    additional_properties,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }

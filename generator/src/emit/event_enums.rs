@@ -288,7 +288,7 @@ fn content_enum(api: &Api, ce: &ContentEnum) -> TokenStream {
                     #(#arms)*
                     _ => {}
                 }
-                ::std::result::Result::Ok(Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)))
+                ::std::result::Result::Ok(Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())))
             }
         }
     }
@@ -533,7 +533,7 @@ fn kind_enum(api: &Api, ke: &KindEnum, enums: &BTreeMap<String, ContentEnum>, mo
                     #(#arms)*
                     _ => {}
                 }
-                ::std::result::Result::Ok(Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json)))
+                ::std::result::Result::Ok(Self::Custom(::matrix_api_runtime::Raw::from_raw_value(json.into_owned())))
             }
         }
     })
@@ -569,9 +569,39 @@ pub fn list_enum(api: &Api, id: TypeId) -> Option<&'static str> {
         .map(|ke| ke.name)
 }
 
-/// `Raw<Enum>` for the items of an event list (see [`list_enum`]).
+/// `Raw<Enum>` for the items of an event list (see [`list_enum`]); a list of
+/// generic events whose kind the schema does not tell (`type` and `content`
+/// only: account data, ephemeral events, presence) is kept raw too, as
+/// `Raw<Event>`, to be decoded as whatever kind the reader knows it holds.
 pub fn raw_item(api: &Api, ty: &Ty) -> Option<TokenStream> {
     let Ty::Named(id) = ty else { return None };
-    let name = format_ident!("{}", list_enum(api, *id)?);
-    Some(quote! { ::matrix_api_runtime::Raw<crate::events::#name> })
+    if let Some(name) = list_enum(api, *id) {
+        let name = format_ident!("{}", name);
+        return Some(quote! { ::matrix_api_runtime::Raw<crate::events::#name> });
+    }
+    is_kindless_event(api, *id).then(|| {
+        let item = super::types::rust_type(api, ty);
+        quote! { ::matrix_api_runtime::Raw<#item> }
+    })
+}
+
+/// The generic event form with only `type` and `content` required
+/// (`event.yaml`), not a look-alike such as `createRoom`'s `initial_state`
+/// entries, which a caller writes rather than reads.
+fn is_kindless_event(api: &Api, id: TypeId) -> bool {
+    if !api.is_event_form(id) {
+        return false;
+    }
+    let TypeKind::Struct { fields, .. } = &api.ty(id).kind else {
+        return false;
+    };
+    let field = |name: &str| fields.iter().find(|f| f.wire_name == name);
+    let required = |name: &str| field(name).is_some_and(|f| f.required);
+    field("type").is_some_and(|f| matches!(f.ty, Ty::String))
+        && field("content").is_some_and(|f| f.ty == Ty::Object)
+        && required("type")
+        && required("content")
+        && fields
+            .iter()
+            .all(|f| !f.required || matches!(f.wire_name.as_str(), "type" | "content"))
 }

@@ -5,6 +5,7 @@ pub mod constants;
 pub mod doc;
 pub mod endpoints;
 pub mod event_enums;
+mod flat_de;
 pub mod identifiers;
 pub mod models;
 pub mod registry;

@@ -2,6 +2,7 @@
 //! aliases, with serde attributes for every wire name.
 
 use super::doc::{doc_attrs, render, DocContext};
+use super::flat_de;
 use super::types::{ident, needs_box, rust_type};
 use crate::ir::{Api, Field, Ty, TypeDef, TypeId, TypeKind};
 use proc_macro2::TokenStream;
@@ -137,6 +138,7 @@ pub(super) fn struct_item(
     // `new`: the required fields as arguments, constants filled in, the rest absent.
     let mut args = Vec::new();
     let mut inits = Vec::new();
+    let mut de_fields = Vec::new();
     for f in fields {
         let fname = ident(&f.rust_name);
         let mut attrs = Vec::new();
@@ -204,6 +206,12 @@ pub(super) fn struct_item(
                 inits.push(quote! { #fname: ::std::option::Option::None, });
                 attrs.push(quote! { default, skip_serializing_if = "::std::option::Option::is_none", with = "::matrix_api_runtime::double_option" });
                 let t = base(inner);
+                de_fields.push(flat_de::DeField {
+                    ident: fname.clone(),
+                    wire: f.wire_name.clone(),
+                    shape: flat_de::FieldShape::OptionalNullable,
+                    read_ty: quote! { ::std::option::Option<#t> },
+                });
                 quote! { ::std::option::Option<::std::option::Option<#t>> }
             }
             (ty, false) => {
@@ -213,6 +221,19 @@ pub(super) fn struct_item(
                 quote! { ::std::option::Option<#t> }
             }
         };
+        if !matches!(&f.ty, Ty::Nullable(_)) || f.required {
+            let shape = if f.required && !matches!(&f.ty, Ty::Nullable(_)) {
+                flat_de::FieldShape::Required
+            } else {
+                flat_de::FieldShape::Optional
+            };
+            de_fields.push(flat_de::DeField {
+                ident: fname.clone(),
+                wire: f.wire_name.clone(),
+                shape,
+                read_ty: ty.clone(),
+            });
+        }
         let mut doc = render(&f.doc, ctx);
         if doc.is_empty() {
             doc = format!("`{}`", f.wire_name);
@@ -229,8 +250,12 @@ pub(super) fn struct_item(
             pub #fname: #ty,
         });
     }
+    // Where undeclared properties go, if anywhere: read by a written
+    // `Deserialize` (see `flat_de`) rather than serde's buffering flatten.
+    let mut rest = None;
     if let Some(value_ty) = additional {
         let t = rust_type(api, value_ty);
+        rest = Some((format_ident!("additional_properties"), t.clone()));
         field_items.push(quote! {
             /// Properties beyond the declared ones (`additionalProperties` / `patternProperties`).
             #[serde(flatten)]
@@ -238,6 +263,7 @@ pub(super) fn struct_item(
         });
         inits.push(quote! { additional_properties: ::std::collections::BTreeMap::new(), });
     } else if def_keeps_unknown {
+        rest = Some((format_ident!("extra"), quote! { ::serde_json::Value }));
         field_items.push(quote! {
             /// Fields this version of the spec does not define, kept as received
             /// (extensions such as `m.relates_to` on a message variant, newer fields).
@@ -274,12 +300,19 @@ pub(super) fn struct_item(
             }
         }
     };
+    let (derive_de, de_impl) = match &rest {
+        Some((rest, rest_value)) if !generic_form => {
+            (quote! {}, flat_de::deserialize_impl(name, &de_fields, rest, rest_value))
+        }
+        _ => (quote! { ::serde::Deserialize, }, quote! {}),
+    };
     quote! {
         #docs
-        #[derive(Clone, Debug, #default PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        #[derive(Clone, Debug, #default PartialEq, ::serde::Serialize, #derive_de)]
         pub struct #name #generics {
             #(#field_items)*
         }
         #constructor
+        #de_impl
     }
 }

@@ -7,7 +7,7 @@
 
 use super::events::{stripped, sync_room_event};
 use super::filter::EventFilter;
-use super::{id, internal, json_of, Homeserver, Result};
+use super::{id, internal, Homeserver, Result};
 use crate::store::{AccountData, StoredEvent};
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
@@ -125,12 +125,16 @@ impl<'a> Selection<'a> {
     }
 }
 
-fn account_data_events(entries: &[&AccountData], filter: EventFilter<'_>) -> Vec<Event> {
+fn account_data_events(entries: &[&AccountData], filter: EventFilter<'_>) -> Result<Vec<Raw<Event>>> {
     entries
         .iter()
         .filter(|a| filter.allows(&a.data_type, ""))
-        .map(|a| Event::new(object(&a.content), a.data_type.clone()))
+        .map(|a| raw(&Event::new(object(&a.content), a.data_type.clone())))
         .collect()
+}
+
+fn raw<T: serde::Serialize, U>(value: &T) -> Result<Raw<U>> {
+    Ok(Raw::new(value).map_err(internal)?.cast())
 }
 
 /// Stored content is always a JSON object (the store takes nothing else).
@@ -139,8 +143,8 @@ fn object(value: &Value) -> Map<String, Value> {
 }
 
 /// An ephemeral or account-data event of a typed content.
-fn event_of<C: EventContent + serde::Serialize>(content: &C) -> Result<Event> {
-    Ok(Event::new(object(&json_of(content)?), C::EVENT_TYPE.to_owned()))
+fn event_of<C: EventContent + serde::Serialize>(content: C) -> Result<Raw<Event>> {
+    raw(&Event::new(content, C::EVENT_TYPE.to_owned()))
 }
 
 /// The sync response at the current positions, and whether it holds
@@ -247,7 +251,7 @@ fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Valu
             _ => {}
         }
     }
-    let global = account_data_events(&global, select.account_data);
+    let global = account_data_events(&global, select.account_data)?;
     let has_news = !join.is_empty() || !invite.is_empty() || !leave.is_empty() || !global.is_empty();
     let mut response = SyncResponse::new(now.render());
     response.rooms = Some(Rooms {
@@ -304,7 +308,7 @@ fn joined_room(
     if let Some(users) = hs.typing.changed_since(room_id, typing_since) {
         if select.ephemeral.allows("m.typing", "") {
             let users = users.iter().map(|u| id(u)).collect::<Result<_>>()?;
-            ephemeral.push(event_of(&TypingEventContent::new(users))?);
+            ephemeral.push(event_of(TypingEventContent::new(users))?);
         }
     }
     let receipts_since = if full_state { 0 } else { from.side };
@@ -334,9 +338,10 @@ fn joined_room(
     }
     receipts.retain(|_, r| r.m_read.is_some() || r.m_read_private.is_some());
     if !receipts.is_empty() && select.ephemeral.allows("m.receipt", "") {
-        ephemeral.push(Event::new(object(&json_of(&receipts)?), "m.receipt".to_owned()));
+        // m.receipt has no content type of its own: its content is the map.
+        ephemeral.push(raw(&Event::new(receipts, "m.receipt".to_owned()))?);
     }
-    let account_data = account_data_events(account_data, select.room_account_data);
+    let account_data = account_data_events(account_data, select.room_account_data)?;
     if !full_state && timeline.is_empty() && state.is_empty() && ephemeral.is_empty() && account_data.is_empty() {
         return Ok(None);
     }
