@@ -2,67 +2,14 @@
 //! gets its status and Matrix errcode, the server stays up, and nothing is
 //! stored by a request that failed.
 
+mod raw;
+use raw::{code, http, register, serve, Answer, Expected};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
-/// Status and JSON body (or `Null`) as the server sent them.
-type Answer = (u16, Value);
-/// Status and errcode a case must get.
-type Expected<'a> = (u16, &'a str);
-
-/// One HTTP/1.1 exchange on a fresh connection.
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8], extra: &str) -> Answer {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    // `extra` may announce its own length (a body larger than what is sent).
-    let length = if extra.contains("Content-Length") {
-        String::new()
-    } else {
-        format!("Content-Length: {}\r\n", body.len())
-    };
-    let head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{extra}{length}Connection: close\r\n\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer);
-    let status = text
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let json = text
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    (status, json)
-}
-
-fn code(answer: &Answer) -> Expected<'_> {
-    (answer.0, answer.1["errcode"].as_str().unwrap_or_default())
-}
-
-fn register(addr: &str, name: &str) -> String {
-    let body = json!({ "username": name, "password": "pw", "auth": { "type": "m.login.dummy" } }).to_string();
-    let (status, r) = http(addr, "POST", "/_matrix/client/v3/register", None, body.as_bytes(), "");
-    assert_eq!(status, 200, "{r}");
-    r["access_token"].as_str().unwrap().to_owned()
-}
 
 #[test]
 fn mistakes_get_their_errcodes_and_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let addr = runtime.block_on(async {
-        let router = server::router("test.local", &dir.path().join("hs.db")).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        tokio::spawn(matrix_api_runtime::server::serve(listener, router));
-        addr
-    });
+    let (_runtime, addr) = serve(dir.path());
     let a = addr.as_str();
     let alice = register(a, "alice");
     let eve = register(a, "eve");

@@ -2,28 +2,22 @@
 //! unban, forget. Each checks the transition is valid from the target's
 //! current membership and that the sender's power level allows it.
 
-use super::power::Action;
 use super::{id, internal, Homeserver, Result};
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{JoinRoomByIdResponse, JoinRoomResponse, JoinRoomRoomIdOrAlias};
-use matrix_api::events::{
-    RoomJoinRulesEventContent, RoomJoinRulesEventContentJoinRule as JoinRule, RoomMemberEventContent,
-    RoomMemberEventContentMembership as Membership,
-};
+use matrix_api::events::{RoomMemberEventContent, RoomMemberEventContentMembership as Membership};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::{ErrorCode, MatrixError};
 use serde_json::{Map, Value};
 
 impl Homeserver {
-    /// Sends an `m.room.member` event; joins carry the user's profile.
-    pub(super) fn set_membership(
+    /// The content of an `m.room.member` event; joins carry the user's profile.
+    pub(super) fn member_content(
         &self,
-        room_id: &str,
-        sender: &str,
         target: &str,
         membership: &str,
         reason: Option<String>,
-    ) -> Result<String> {
+    ) -> Result<RoomMemberEventContent> {
         let mut content = RoomMemberEventContent::new(Membership::from(membership));
         if membership == "join" {
             let profile = self.store.profile(target).map_err(internal)?;
@@ -32,43 +26,33 @@ impl Homeserver {
             content.avatar_url = text("avatar_url");
         }
         content.reason = reason;
+        Ok(content)
+    }
+
+    /// Sends an `m.room.member` event.
+    pub(super) fn set_membership(
+        &self,
+        room_id: &str,
+        sender: &str,
+        target: &str,
+        membership: &str,
+        reason: Option<String>,
+    ) -> Result<String> {
+        let content = self.member_content(target, membership, reason)?;
         if matches!(membership, "join" | "invite") {
             self.store.unforget(target, room_id).map_err(internal)?;
         }
         self.send_state(room_id, sender, target, &content)
     }
 
-    /// Joins if invited, already joined, or the room is public.
+    /// Joins (a no-op when joined already); whether the user may is the
+    /// room rules' call (`auth`).
     fn join(&self, room_id: &str, user_id: &str, reason: Option<String>) -> Result<()> {
         self.room(room_id)?;
-        let rule: Option<RoomJoinRulesEventContent> = self.state_content(room_id, "")?;
-        let public = rule.is_some_and(|r| r.join_rule == JoinRule::Public);
-        match self.membership(room_id, user_id)?.as_deref() {
-            Some("join") => {}
-            Some("ban") => return Err(MatrixError::forbidden("You are banned from this room")),
-            Some("invite") => {
-                self.set_membership(room_id, user_id, user_id, "join", reason)?;
-            }
-            _ if public => {
-                self.set_membership(room_id, user_id, user_id, "join", reason)?;
-            }
-            _ => return Err(MatrixError::forbidden("You are not invited to this room")),
+        if self.membership(room_id, user_id)?.as_deref() != Some("join") {
+            self.set_membership(room_id, user_id, user_id, "join", reason)?;
         }
         Ok(())
-    }
-
-    /// Kick and ban need the level for the action and a level above the target's.
-    fn require_outranks(&self, room_id: &str, sender: &str, target: &str, action: Action) -> Result<()> {
-        let level = self.require_level(room_id, sender, |l| action.level(l))?;
-        let (target_level, _) = self.power_level(room_id, target)?;
-        if level > target_level || sender == target && matches!(action, Action::Kick) {
-            Ok(())
-        } else {
-            Err(MatrixError::forbidden(format!(
-                "You cannot {} a user with a power level of yours or higher",
-                action.name()
-            )))
-        }
     }
 }
 
@@ -116,16 +100,10 @@ pub(super) fn invite(
 ) -> Result<cs::invite_user::Response> {
     let (user_id, _) = hs.user(&credentials)?;
     let room_id = request.path.room_id;
-    hs.require_joined(&room_id, &user_id)?;
-    hs.require_level(&room_id, &user_id, |l| Action::Invite.level(l))?;
+    hs.room(&room_id)?;
     let target = request.body.user_id;
     if !hs.store.user_exists(&target).map_err(internal)? {
         return Err(MatrixError::not_found("Unknown user"));
-    }
-    match hs.membership(&room_id, &target)?.as_deref() {
-        Some("join") => return Err(MatrixError::forbidden("User is already in the room")),
-        Some("ban") => return Err(MatrixError::forbidden("User is banned")),
-        _ => {}
     }
     hs.set_membership(&room_id, &user_id, &target, "invite", request.body.reason)?;
     Ok(cs::invite_user::Response::Ok(empty()))
@@ -163,7 +141,6 @@ pub(super) fn kick(
     ) {
         return Err(MatrixError::forbidden("The user is not in this room"));
     }
-    hs.require_outranks(&room_id, &user_id, &target, Action::Kick)?;
     hs.set_membership(&room_id, &user_id, &target, "leave", request.body.reason)?;
     Ok(cs::kick::Response::Ok(empty()))
 }
@@ -172,8 +149,7 @@ pub(super) fn ban(hs: &Homeserver, request: cs::ban::Request, credentials: Crede
     let (user_id, _) = hs.user(&credentials)?;
     let room_id = request.path.room_id;
     let target = request.body.user_id;
-    hs.require_joined(&room_id, &user_id)?;
-    hs.require_outranks(&room_id, &user_id, &target, Action::Ban)?;
+    hs.room(&room_id)?;
     hs.set_membership(&room_id, &user_id, &target, "ban", request.body.reason)?;
     Ok(cs::ban::Response::Ok(empty()))
 }
@@ -190,7 +166,6 @@ pub(super) fn unban(
     if hs.membership(&room_id, &target)?.as_deref() != Some("ban") {
         return Err(MatrixError::forbidden("The user is not banned"));
     }
-    hs.require_level(&room_id, &user_id, |l| Action::Ban.level(l))?;
     hs.set_membership(&room_id, &user_id, &target, "leave", request.body.reason)?;
     Ok(cs::unban::Response::Ok(empty()))
 }

@@ -6,6 +6,7 @@
 //! answers `404 M_UNRECOGNIZED` through the generated default.
 
 mod account;
+mod auth;
 mod directory;
 mod ephemeral;
 mod events;
@@ -192,6 +193,15 @@ impl Homeserver {
         txn_key: Option<&str>,
     ) -> Result<String> {
         let version = self.room(room_id)?.version;
+        // The room's rules decide, whichever endpoint asked.
+        let state = self.store.current_state(room_id).map_err(internal)?;
+        let proposed = auth::Proposed {
+            event_type,
+            state_key,
+            sender,
+            content: &content,
+        };
+        auth::authorize(&auth::RoomState::new(&version, &state), &proposed).map_err(MatrixError::forbidden)?;
         let origin_server_ts = now_ms();
         let event_id = event_id.unwrap_or_else(|| {
             events::event_id(

@@ -13,15 +13,6 @@ pub(super) enum Action {
 }
 
 impl Action {
-    pub(super) fn name(self) -> &'static str {
-        match self {
-            Action::Ban => "ban",
-            Action::Kick => "kick",
-            Action::Redact => "redact",
-            Action::Invite => "invite",
-        }
-    }
-
     /// The level the action needs: `invite` defaults to 0, the others to 50.
     pub(super) fn level(self, levels: &Levels) -> i64 {
         let (value, default) = match self {

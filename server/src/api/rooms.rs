@@ -1,11 +1,12 @@
 //! Rooms: creation, state, sending and redacting events, history
 //! (`/messages`, `/context`, single events) and member lists.
 
+use super::auth;
 use super::events::{client_event, redacted_content, room_event};
 use super::filter::EventFilter;
-use super::power::{self, Action};
+use super::power::Action;
 use super::sync::stream_position;
-use super::{id, internal, json_of, level_for_state, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
+use super::{id, internal, json_of, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
 use crate::store::StoredEvent;
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
@@ -16,8 +17,8 @@ use matrix_api::client_server::{
 use matrix_api::events::{
     RoomCanonicalAliasEventContent, RoomCreateEventContent, RoomHistoryVisibilityEventContent,
     RoomHistoryVisibilityEventContentHistoryVisibility as HistoryVisibility, RoomJoinRulesEventContent,
-    RoomJoinRulesEventContentJoinRule as JoinRule, RoomNameEventContent, RoomPowerLevelsEventContent,
-    RoomRedactionEventContent, RoomTopicEventContent, StateEvent, SyncRoomEventUnsigned,
+    RoomJoinRulesEventContentJoinRule as JoinRule, RoomMemberEventContent, RoomNameEventContent,
+    RoomPowerLevelsEventContent, RoomRedactionEventContent, RoomTopicEventContent, StateEvent, SyncRoomEventUnsigned,
 };
 use matrix_api::{EventContent, RoomAlias, UserId};
 use matrix_api_runtime::server::Credentials;
@@ -98,57 +99,72 @@ pub(super) fn create_room(
     }
     let create = json_of(&create)?;
 
-    let (room_id, create_event_id) = super::events::room_id(&version, &hs.server_name, &create);
-    hs.store.create_room(&room_id, &user_id, &version).map_err(internal)?;
-    hs.append_event(
-        create_event_id,
-        &room_id,
-        &user_id,
-        RoomCreateEventContent::EVENT_TYPE,
-        Some(""),
-        create,
-        None,
-    )?;
-    hs.set_membership(&room_id, &user_id, &user_id, "join", None)?;
-    hs.send_state(&room_id, &user_id, "", &levels)?;
+    // Every event of the new room, in order: checked against the room rules
+    // as a whole before any is stored, so a refused request leaves nothing.
+    let mut plan: Vec<(&str, String, Value)> = vec![
+        (RoomCreateEventContent::EVENT_TYPE, String::new(), create.clone()),
+        (
+            RoomMemberEventContent::EVENT_TYPE,
+            user_id.clone(),
+            json_of(&hs.member_content(&user_id, "join", None)?)?,
+        ),
+        (
+            RoomPowerLevelsEventContent::EVENT_TYPE,
+            String::new(),
+            json_of(&levels)?,
+        ),
+    ];
     if let Some(alias) = &alias {
         let content = RoomCanonicalAliasEventContent {
             alias: Some(alias.clone()),
             ..RoomCanonicalAliasEventContent::default()
         };
-        hs.send_state(&room_id, &user_id, "", &content)?;
+        plan.push((
+            RoomCanonicalAliasEventContent::EVENT_TYPE,
+            String::new(),
+            json_of(&content)?,
+        ));
     }
     let join_rule = match preset {
         CreateRoomRequestPreset::PublicChat => JoinRule::Public,
         _ => JoinRule::Invite,
     };
-    hs.send_state(&room_id, &user_id, "", &RoomJoinRulesEventContent::new(join_rule))?;
-    hs.send_state(
-        &room_id,
-        &user_id,
-        "",
-        &RoomHistoryVisibilityEventContent::new(HistoryVisibility::Shared),
-    )?;
-    // Free-form in the spec: any state event, its content as sent.
-    for event in body.initial_state.unwrap_or_default() {
-        let key = event.state_key.unwrap_or_default();
-        hs.send_event(
-            &room_id,
-            &user_id,
-            &event.r#type,
-            Some(&key),
-            Value::Object(event.content),
-            None,
-        )?;
+    let join_rule = json_of(&RoomJoinRulesEventContent::new(join_rule))?;
+    plan.push((RoomJoinRulesEventContent::EVENT_TYPE, String::new(), join_rule));
+    let visibility = json_of(&RoomHistoryVisibilityEventContent::new(HistoryVisibility::Shared))?;
+    plan.push((RoomHistoryVisibilityEventContent::EVENT_TYPE, String::new(), visibility));
+    let initial_state = body.initial_state.unwrap_or_default();
+    // Free-form in the spec: any state event, its content as sent (the
+    // rules below refuse a second create event or someone else's join).
+    for event in &initial_state {
+        let key = event.state_key.clone().unwrap_or_default();
+        plan.push((event.r#type.as_str(), key, Value::Object(event.content.clone())));
     }
     if let Some(name) = body.name {
-        hs.send_state(&room_id, &user_id, "", &RoomNameEventContent::new(name))?;
+        plan.push((
+            RoomNameEventContent::EVENT_TYPE,
+            String::new(),
+            json_of(&RoomNameEventContent::new(name))?,
+        ));
     }
     if let Some(topic) = body.topic {
-        hs.send_state(&room_id, &user_id, "", &RoomTopicEventContent::new(topic))?;
+        let topic = json_of(&RoomTopicEventContent::new(topic))?;
+        plan.push((RoomTopicEventContent::EVENT_TYPE, String::new(), topic));
     }
     for invitee in &invitees {
-        hs.set_membership(&room_id, &user_id, invitee.as_str(), "invite", None)?;
+        let content = json_of(&hs.member_content(invitee.as_str(), "invite", None)?)?;
+        plan.push((RoomMemberEventContent::EVENT_TYPE, invitee.to_string(), content));
+    }
+    dry_run(&version, &user_id, &plan)?;
+
+    let (room_id, create_event_id) = super::events::room_id(&version, &hs.server_name, &create);
+    hs.store.create_room(&room_id, &user_id, &version).map_err(internal)?;
+    for (i, (event_type, key, content)) in plan.into_iter().enumerate() {
+        let event_id = if i == 0 { create_event_id.clone() } else { None };
+        hs.append_event(event_id, &room_id, &user_id, event_type, Some(&key), content, None)?;
+    }
+    for invitee in &invitees {
+        hs.store.unforget(invitee.as_str(), &room_id).map_err(internal)?;
     }
     if let Some(alias) = &alias {
         hs.store
@@ -159,6 +175,35 @@ pub(super) fn create_room(
         hs.store.set_published(&room_id, true).map_err(internal)?;
     }
     Ok(cs::create_room::Response::Ok(CreateRoomResponse::new(id(&room_id)?)))
+}
+
+/// Checks the events of a new room against the room rules, each on the
+/// state the ones before it make, storing nothing.
+fn dry_run(version: &str, creator: &str, plan: &[(&str, String, Value)]) -> Result<()> {
+    let mut state: Vec<StoredEvent> = Vec::new();
+    for (stream, (event_type, key, content)) in plan.iter().enumerate() {
+        let proposed = auth::Proposed {
+            event_type,
+            state_key: Some(key),
+            sender: creator,
+            content,
+        };
+        auth::authorize(&auth::RoomState::new(version, &state), &proposed)
+            .map_err(|why| MatrixError::forbidden(format!("{event_type} ({key:?}): {why}")))?;
+        state.retain(|e| !(e.event_type == *event_type && e.state_key.as_deref() == Some(key)));
+        state.push(StoredEvent {
+            stream: stream as i64,
+            event_id: String::new(),
+            room_id: String::new(),
+            sender: creator.to_owned(),
+            event_type: (*event_type).to_owned(),
+            state_key: Some(key.clone()),
+            content: content.clone(),
+            origin_server_ts: 0,
+            redacted_because: None,
+        });
+    }
+    Ok(())
 }
 
 /// The power levels of a new room: the creator at 100 (before room version
@@ -221,10 +266,18 @@ pub(super) fn send_message(
 ) -> Result<cs::send_message::Response> {
     let (user_id, device_id) = hs.user(&credentials)?;
     let p = request.path;
-    hs.require_joined(&p.room_id, &user_id)?;
-    hs.require_level(&p.room_id, &user_id, |l| power::message_level(l, &p.event_type))?;
     // Transaction IDs are scoped to the device and the endpoint.
     let txn_key = format!("send\u{1f}{user_id}\u{1f}{device_id}\u{1f}{}", p.txn_id);
+    if p.event_type == RoomRedactionEventContent::EVENT_TYPE {
+        // A redaction sent as a plain event is still a redaction: checked and applied.
+        let content = Value::Object(request.body);
+        let redacts = <RoomRedactionEventContent as serde::Deserialize>::deserialize(&content)
+            .ok()
+            .and_then(|c| c.redacts)
+            .ok_or_else(|| MatrixError::new(400, ErrorCode::BadJson, "a redaction needs `redacts`: an event ID"))?;
+        let event_id = send_redaction(hs, &p.room_id, &user_id, redacts.as_str(), content, &txn_key)?;
+        return Ok(cs::send_message::Response::Ok(SendMessageResponse::new(id(&event_id)?)));
+    }
     let event_id = hs.send_event(
         &p.room_id,
         &user_id,
@@ -249,11 +302,6 @@ pub(super) fn set_state(
             "{} is changed through its own endpoints",
             p.event_type
         )));
-    }
-    hs.require_level(&p.room_id, &user_id, level_for_state(&p.event_type))?;
-    if p.state_key.starts_with('@') && p.state_key != user_id {
-        // State keyed by another user's ID is theirs to set.
-        hs.require_level(&p.room_id, &user_id, |l| l.state_default.unwrap_or(50).max(100))?;
     }
     let event_id = hs.send_event(
         &p.room_id,
@@ -352,33 +400,54 @@ pub(super) fn redact(
 ) -> Result<cs::redact_event::Response> {
     let (user_id, device_id) = hs.user(&credentials)?;
     let p = request.path;
-    let target = joined_room_event(hs, &p.room_id, &p.event_id, &user_id)?;
-    if target.sender == user_id {
-        hs.require_level(&p.room_id, &user_id, |l| {
-            power::message_level(l, RoomRedactionEventContent::EVENT_TYPE)
-        })?;
-    } else {
-        hs.require_level(&p.room_id, &user_id, |l| Action::Redact.level(l))?;
-    }
     let content = RoomRedactionEventContent {
         redacts: Some(id(&p.event_id)?),
         reason: request.body.reason,
         ..RoomRedactionEventContent::default()
     };
     let txn_key = format!("redact\u{1f}{user_id}\u{1f}{device_id}\u{1f}{}", p.txn_id);
+    let event_id = send_redaction(hs, &p.room_id, &user_id, &p.event_id, json_of(&content)?, &txn_key)?;
+    Ok(cs::redact_event::Response::Ok(RedactEventResponse {
+        event_id: Some(id(&event_id)?),
+    }))
+}
+
+/// Sends a redaction of `target_id` and applies it, whichever endpoint was
+/// used: one's own events need only the level to send `m.room.redaction`
+/// (the room rules check that), other people's the `redact` level too.
+fn send_redaction(
+    hs: &Homeserver,
+    room_id: &str,
+    user_id: &str,
+    target_id: &str,
+    content: Value,
+    txn_key: &str,
+) -> Result<String> {
+    let target = joined_room_event(hs, room_id, target_id, user_id)?;
+    if target.sender != user_id {
+        hs.require_level(room_id, user_id, |l| Action::Redact.level(l))?;
+    }
     let event_id = hs.send_event(
-        &p.room_id,
-        &user_id,
+        room_id,
+        user_id,
         RoomRedactionEventContent::EVENT_TYPE,
         None,
-        json_of(&content)?,
-        Some(&txn_key),
+        content,
+        Some(txn_key),
     )?;
     let redaction = hs
         .store
         .event(&event_id)
         .map_err(internal)?
         .ok_or_else(|| internal("redaction event vanished"))?;
+    // A reused transaction ID gives back the earlier redaction: apply what
+    // it names, never the event this request names.
+    let redacts = redaction
+        .content_as::<RoomRedactionEventContent>()
+        .and_then(|c| c.redacts);
+    if redacts.as_ref().map(|r| r.as_str()) != Some(target_id) {
+        return Ok(event_id);
+    }
     hs.store
         .redact(
             &target.event_id,
@@ -386,9 +455,7 @@ pub(super) fn redact(
             &json_of(&client_event(&redaction)?)?,
         )
         .map_err(internal)?;
-    Ok(cs::redact_event::Response::Ok(RedactEventResponse {
-        event_id: Some(id(&event_id)?),
-    }))
+    Ok(event_id)
 }
 
 /// A page of a room's timeline from position `from` (a stream position:
