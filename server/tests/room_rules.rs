@@ -218,3 +218,111 @@ fn the_room_rules_hold_whichever_endpoint_is_used() {
     let state = room.put(&eve, "state/m.room.topic/", json!({ "topic": "mine" }));
     assert_eq!(code(&state), (403, "M_FORBIDDEN"), "{state:?}");
 }
+
+fn bodies(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn sync(addr: &str, token: &str, query: &str) -> Value {
+    let (status, r) = http(
+        addr,
+        "GET",
+        &format!("/_matrix/client/v3/sync?{query}"),
+        Some(token),
+        b"",
+        "",
+    );
+    assert_eq!(status, 200, "{r}");
+    r
+}
+
+#[test]
+fn history_visibility_is_kept_on_every_read_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_runtime, addr) = serve(dir.path());
+    let a = addr.as_str();
+    let alice = register(a, "alice");
+    let late = register(a, "late");
+    let invitee = register(a, "invitee");
+    let rejecter = register(a, "rejecter");
+
+    // (setting, what the late joiner sees, what the one who rejected sees)
+    let all = ["before the invite", "after the invite", "after the join"];
+    let cases: [(&str, &[&str], &[&str]); 3] = [
+        ("joined", &all[2..], &[]),
+        ("invited", &all[1..], &all[1..]),
+        ("shared", &all, &[]),
+    ];
+    for (setting, late_sees, rejecter_sees) in cases {
+        let (status, r) = create_room(a, &alice, json!({ "preset": "private_chat" }));
+        assert_eq!(status, 200, "{r}");
+        let room = Room {
+            addr: a,
+            id: r["room_id"].as_str().unwrap().to_owned(),
+        };
+        let (status, r) = room.put(
+            &alice,
+            "state/m.room.history_visibility/",
+            json!({ "history_visibility": setting }),
+        );
+        assert_eq!(status, 200, "{r}");
+        let secret = room.send(&alice, &format!("{setting}1"), "before the invite");
+        for token_user in ["@late:test.local", "@rejecter:test.local"] {
+            let (status, r) = room.post(&alice, "invite", json!({ "user_id": token_user }));
+            assert_eq!(status, 200, "{r}");
+        }
+        room.send(&alice, &format!("{setting}2"), "after the invite");
+        let (status, r) = room.post(&late, "join", json!({}));
+        assert_eq!(status, 200, "{r}");
+        room.send(&alice, &format!("{setting}3"), "after the join");
+        let (status, r) = room.post(&rejecter, "leave", json!({}));
+        assert_eq!(status, 200, "{r}");
+
+        let expected = late_sees.to_vec();
+        // /messages, newest first.
+        let (status, page) = room.get(&late, "messages?dir=b&limit=50");
+        assert_eq!(status, 200, "{page}");
+        let mut seen = bodies(&page["chunk"]);
+        seen.reverse();
+        assert_eq!(seen, expected, "/messages with history_visibility {setting}");
+        // /event and /context of what came before.
+        let single = room.get(&late, &format!("event/{secret}"));
+        let context = room.get(&late, &format!("context/{secret}"));
+        if late_sees.contains(&"before the invite") {
+            assert_eq!((single.0, context.0), (200, 200), "/event and /context with {setting}");
+        } else {
+            assert_eq!(code(&single), (404, "M_NOT_FOUND"), "/event with {setting}: {single:?}");
+            assert_eq!(
+                code(&context),
+                (404, "M_NOT_FOUND"),
+                "/context with {setting}: {context:?}"
+            );
+        }
+        // An initial /sync.
+        let initial = sync(a, &late, "");
+        let timeline = &initial["rooms"]["join"][&room.id]["timeline"]["events"];
+        assert_eq!(bodies(timeline), expected, "initial /sync with {setting}");
+        // Who rejected the invite sees only what was sent while invited,
+        // and that only where the setting is `invited`.
+        let left = sync(
+            a,
+            &rejecter,
+            "filter=%7B%22room%22%3A%7B%22include_leave%22%3Atrue%7D%7D",
+        );
+        let timeline = &left["rooms"]["leave"][&room.id]["timeline"]["events"];
+        assert_eq!(
+            bodies(timeline),
+            rejecter_sees,
+            "the leave section with {setting}: {timeline}"
+        );
+        // The invitee of an `invited` room would see from the invite; one who
+        // never joined reads nothing through /messages at all.
+        let (status, _) = room.get(&invitee, "messages?dir=b");
+        assert_eq!(status, 403);
+    }
+}

@@ -19,6 +19,7 @@ mod rooms;
 mod server_info;
 mod sync;
 mod user_data;
+mod visibility;
 
 use crate::store::{NewEvent, RoomInfo, Storage};
 use matrix_api::client_server::endpoints::{self as cs, ClientServerApi};

@@ -6,6 +6,7 @@ use super::events::{client_event, redacted_content, room_event};
 use super::filter::EventFilter;
 use super::power::Action;
 use super::sync::stream_position;
+use super::visibility::Visible;
 use super::{id, internal, json_of, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
 use crate::store::StoredEvent;
 use matrix_api::client_server::endpoints as cs;
@@ -373,13 +374,28 @@ pub(super) fn get_state(
 }
 
 /// An event of a room the caller is joined to.
+/// An event of a room the caller is joined to, if its history visibility
+/// lets the caller see it (otherwise it does not exist for them).
 fn joined_room_event(hs: &Homeserver, room_id: &str, event_id: &str, user_id: &str) -> Result<StoredEvent> {
     hs.require_joined(room_id, user_id)?;
-    hs.store
+    let event = hs
+        .store
         .event(event_id)
         .map_err(internal)?
         .filter(|e| e.room_id == room_id)
-        .ok_or_else(|| MatrixError::not_found("Event not found"))
+        .ok_or_else(|| MatrixError::not_found("Event not found"))?;
+    let visible = Visible::compute(hs.store.as_ref(), room_id, user_id, event.stream).map_err(internal)?;
+    if visible.allows(&event) {
+        Ok(event)
+    } else {
+        Err(MatrixError::not_found("Event not found"))
+    }
+}
+
+/// What the caller may see of a room's history up to now.
+fn visible_now(hs: &Homeserver, room_id: &str, user_id: &str) -> Result<Visible> {
+    let now = hs.store.max_stream().map_err(internal)?;
+    Visible::compute(hs.store.as_ref(), room_id, user_id, now).map_err(internal)
 }
 
 pub(super) fn get_event(
@@ -461,6 +477,19 @@ fn send_redaction(
 /// A page of a room's timeline from position `from` (a stream position:
 /// "after every event up to and including it"), in either direction, up to
 /// `to`. Returns the events and the position to continue from, if any.
+/// Which events a page holds: those the filter selects and the caller may see.
+#[derive(Clone, Copy)]
+struct Shown<'a> {
+    filter: EventFilter<'a>,
+    visible: &'a Visible,
+}
+
+impl Shown<'_> {
+    fn shows(&self, e: &StoredEvent) -> bool {
+        self.filter.allows(&e.event_type, &e.sender) && self.visible.allows(e)
+    }
+}
+
 fn paginate(
     hs: &Homeserver,
     room_id: &str,
@@ -468,7 +497,7 @@ fn paginate(
     to: Option<i64>,
     backwards: bool,
     limit: usize,
-    filter: EventFilter<'_>,
+    shown: Shown<'_>,
 ) -> Result<(Vec<StoredEvent>, Option<i64>)> {
     let mut out = Vec::new();
     let mut cursor = from;
@@ -489,7 +518,7 @@ fn paginate(
                 return Ok((out, None));
             }
             cursor = if backwards { e.stream - 1 } else { e.stream };
-            if filter.allows(&e.event_type, &e.sender) {
+            if shown.shows(&e) {
                 out.push(e);
                 if out.len() == limit {
                     return Ok((out, Some(cursor)));
@@ -519,7 +548,12 @@ pub(super) fn messages(
         None => 0,
     };
     let to = q.to.as_deref().map(|t| token(t, "to")).transpose()?;
-    let (events, next) = paginate(hs, &room_id, from, to, backwards, limit, filter)?;
+    let visible = visible_now(hs, &room_id, &user_id)?;
+    let shown = Shown {
+        filter,
+        visible: &visible,
+    };
+    let (events, next) = paginate(hs, &room_id, from, to, backwards, limit, shown)?;
     let chunk = events.iter().map(room_event).collect::<Result<_>>()?;
     let mut response = GetRoomEventsResponse::new(format!("s{from}"), chunk);
     response.end = next.map(|next| format!("s{next}"));
@@ -537,17 +571,22 @@ pub(super) fn context(
     let filter = query_filter(request.query.filter.as_deref())?;
     let filter = EventFilter(&filter);
     let limit = request.query.limit.unwrap_or(10).clamp(0, 1000) as usize;
+    let visible = visible_now(hs, &p.room_id, &user_id)?;
+    let shown = Shown {
+        filter,
+        visible: &visible,
+    };
     let before_count = limit / 2;
     let after_count = limit - before_count;
     let (before, start) = if before_count == 0 {
         (Vec::new(), Some(event.stream - 1))
     } else {
-        paginate(hs, &p.room_id, event.stream - 1, None, true, before_count, filter)?
+        paginate(hs, &p.room_id, event.stream - 1, None, true, before_count, shown)?
     };
     let (after, end) = if after_count == 0 {
         (Vec::new(), Some(event.stream))
     } else {
-        paginate(hs, &p.room_id, event.stream, None, false, after_count, filter)?
+        paginate(hs, &p.room_id, event.stream, None, false, after_count, shown)?
     };
     let start = start.unwrap_or(0);
     let end = end.unwrap_or_else(|| after.last().map_or(event.stream, |e| e.stream));

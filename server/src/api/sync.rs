@@ -7,6 +7,7 @@
 
 use super::events::{stripped, sync_room_event};
 use super::filter::EventFilter;
+use super::visibility::Visible;
 use super::{id, internal, Homeserver, Result};
 use crate::store::{AccountData, StoredEvent};
 use matrix_api::client_server::endpoints as cs;
@@ -231,10 +232,14 @@ fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Valu
                 if hs.store.forgotten(user_id, &room_id).map_err(internal)? {
                     continue;
                 }
-                // What happened up to (and including) the user's departure.
+                // What happened up to (and including) the user's departure,
+                // of what they could see: a rejected invite or a ban
+                // without a join shows only the user's own membership.
+                let visible = Visible::compute(hs.store.as_ref(), &room_id, user_id, now.events).map_err(internal)?;
                 let timeline = events
                     .iter()
                     .filter(|e| e.stream <= left.stream && select.timeline.allows(&e.event_type, &e.sender))
+                    .filter(|e| visible.allows(e))
                     .map(sync_room_event)
                     .collect::<Result<_>>()?;
                 let mut timeline = TimelineBatch::new(timeline);
@@ -281,9 +286,11 @@ fn joined_room(
     select: &Selection<'_>,
     account_data: &[&AccountData],
 ) -> Result<Option<JoinedRoom>> {
+    let upto = events.last().map_or(from.events, |e| e.stream);
+    let history = Visible::compute(hs.store.as_ref(), room_id, user_id, upto).map_err(internal)?;
     let visible: Vec<&StoredEvent> = events
         .iter()
-        .filter(|e| select.timeline.allows(&e.event_type, &e.sender))
+        .filter(|e| select.timeline.allows(&e.event_type, &e.sender) && history.allows(e))
         .collect();
     let limited = visible.len() > select.timeline_limit;
     let timeline = &visible[visible.len().saturating_sub(select.timeline_limit)..];
