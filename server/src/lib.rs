@@ -52,6 +52,7 @@ pub fn router_with(config: Config) -> Result<matrix_api_runtime::server::Router,
         media_dir: config.media_dir,
         changes: Arc::new(tokio::sync::Notify::new()),
         typing: api::Typing::default(),
+        appending: std::sync::Mutex::new(()),
     };
     let server_config = ServerConfig {
         body_limit: api::MAX_UPLOAD_BYTES,

@@ -47,6 +47,10 @@ pub struct Homeserver {
     pub changes: Arc<Notify>,
     /// Typing notifications (ephemeral: never stored).
     pub typing: Typing,
+    /// Held from the room-rules check to the append, so that two events
+    /// checked against the same state cannot both be stored (two bans of
+    /// each other, two changes of one power level).
+    pub appending: std::sync::Mutex<()>,
 }
 
 type Result<T> = std::result::Result<T, MatrixError>;
@@ -194,6 +198,7 @@ impl Homeserver {
         txn_key: Option<&str>,
     ) -> Result<String> {
         let version = self.room(room_id)?.version;
+        let _appending = self.appending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         // The room's rules decide, whichever endpoint asked.
         let state = self.store.current_state(room_id).map_err(internal)?;
         let proposed = auth::Proposed {
