@@ -9,6 +9,7 @@
 //! nothing to check; a third-party invite (4.4.1) is refused until invites
 //! by identity servers exist.
 
+use super::content_in;
 use super::power::{self, Action};
 use crate::store::StoredEvent;
 use matrix_api::events::{
@@ -34,68 +35,67 @@ pub(super) type Denied = String;
 pub(super) struct RoomState<'a> {
     version: u32,
     state: &'a [StoredEvent],
-    create: Option<(&'a StoredEvent, RoomCreateEventContent)>,
+    has_create: bool,
+    /// The create event's sender (or, before v11, its `creator`) first,
+    /// then from v12 its `additional_creators`.
+    creators: Vec<String>,
     levels: Option<Levels>,
 }
 
 impl<'a> RoomState<'a> {
     pub(super) fn new(version: &str, state: &'a [StoredEvent]) -> Self {
-        let find = |t: &str| {
-            state
-                .iter()
-                .find(|e| e.event_type == t && e.state_key.as_deref() == Some(""))
-        };
+        let version = version.parse().unwrap_or(1);
+        let create = state
+            .iter()
+            .find(|e| e.event_type == RoomCreateEventContent::EVENT_TYPE && e.state_key.as_deref() == Some(""))
+            .and_then(|e| e.content_as::<RoomCreateEventContent>().map(|c| (e, c)));
+        let mut creators = Vec::new();
+        if let Some((event, content)) = &create {
+            creators.push(match &content.creator {
+                Some(creator) if version < 11 => creator.to_string(),
+                _ => event.sender.clone(),
+            });
+            if version >= 12 {
+                creators.extend(content.additional_creators.iter().flatten().map(|u| u.to_string()));
+            }
+        }
         RoomState {
-            version: version.parse().unwrap_or(1),
+            version,
             state,
-            create: find(RoomCreateEventContent::EVENT_TYPE).and_then(|e| e.content_as().map(|c| (e, c))),
-            levels: find(Levels::EVENT_TYPE).and_then(|e| e.content_as()),
+            has_create: create.is_some(),
+            creators,
+            levels: content_in(state, ""),
         }
     }
 
     fn membership(&self, user_id: &str) -> Option<Membership> {
-        self.state
-            .iter()
-            .find(|e| e.event_type == RoomMemberEventContent::EVENT_TYPE && e.state_key.as_deref() == Some(user_id))
-            .and_then(|e| e.content_as::<RoomMemberEventContent>())
-            .map(|m| m.membership)
+        content_in::<RoomMemberEventContent>(self.state, user_id).map(|m| m.membership)
     }
 
     fn join_rule(&self) -> Option<JoinRule> {
-        self.state
-            .iter()
-            .find(|e| e.event_type == RoomJoinRulesEventContent::EVENT_TYPE && e.state_key.as_deref() == Some(""))
-            .and_then(|e| e.content_as::<RoomJoinRulesEventContent>())
-            .map(|r| r.join_rule)
+        content_in::<RoomJoinRulesEventContent>(self.state, "").map(|r| r.join_rule)
     }
 
-    /// The room's creators: the create event's sender (or, before v11,
-    /// its `creator`), and from v12 its `additional_creators`.
-    fn creators(&self) -> Vec<&str> {
-        let Some((event, content)) = &self.create else {
-            return Vec::new();
-        };
-        let mut creators = vec![match (&content.creator, self.version) {
-            (Some(creator), v) if v < 11 => creator.as_str(),
-            _ => event.sender.as_str(),
-        }];
-        if self.version >= 12 {
-            creators.extend(content.additional_creators.iter().flatten().map(|u| u.as_str()));
-        }
-        creators
+    fn is_creator(&self, user_id: &str) -> bool {
+        self.creators.iter().any(|c| c == user_id)
     }
 
     /// A user's power level. From v12 creators are above every level;
     /// before it, without a power levels event, the creator has 100.
-    fn level(&self, user_id: &str) -> i64 {
-        if self.version >= 12 && self.creators().contains(&user_id) {
+    pub(super) fn level(&self, user_id: &str) -> i64 {
+        if self.version >= 12 && self.is_creator(user_id) {
             return i64::MAX;
         }
         match &self.levels {
             Some(levels) => power::user_level(levels, user_id),
-            None if self.creators().first() == Some(&user_id) => 100,
+            None if self.creators.first().is_some_and(|c| c == user_id) => 100,
             None => 0,
         }
+    }
+
+    /// The room's power levels (the defaults when it has none).
+    pub(super) fn levels(&self) -> Levels {
+        self.levels.clone().unwrap_or_default()
     }
 
     fn action_level(&self, action: Action) -> i64 {
@@ -116,12 +116,12 @@ impl<'a> RoomState<'a> {
 pub(super) fn authorize(room: &RoomState<'_>, event: &Proposed<'_>) -> Result<(), Denied> {
     // 1. A create event starts a room: there can be only one.
     if event.event_type == RoomCreateEventContent::EVENT_TYPE {
-        return match room.create {
-            None => Ok(()),
-            Some(_) => Err("the room already has a create event".into()),
+        return match room.has_create {
+            false => Ok(()),
+            true => Err("the room already has a create event".into()),
         };
     }
-    if room.create.is_none() {
+    if !room.has_create {
         return Err("the room has no create event".into());
     }
     // 4. Membership.
@@ -183,7 +183,7 @@ fn membership(room: &RoomState<'_>, event: &Proposed<'_>) -> Result<(), Denied> 
         Membership::Join => {
             // 4.3.1: the creator's first join, right after the create event.
             let only_create = room.state.len() == 1;
-            if only_create && room.creators().first() == Some(&target) && event.sender == target {
+            if only_create && room.creators.first().is_some_and(|c| c == target) && event.sender == target {
                 return Ok(());
             }
             // 4.3.2
@@ -323,7 +323,7 @@ fn power_levels(room: &RoomState<'_>, event: &Proposed<'_>, sender_level: i64) -
     let new_users = new.users.clone().unwrap_or_default();
     // Room version 12: creators are above every level and not listed.
     if room.version >= 12 {
-        if let Some(creator) = room.creators().into_iter().find(|c| new_users.contains_key(*c)) {
+        if let Some(creator) = room.creators.iter().find(|c| new_users.contains_key(c.as_str())) {
             return Err(format!(
                 "{creator} is a creator of the room and cannot be given a power level"
             ));
@@ -406,17 +406,7 @@ mod tests {
     use serde_json::json;
 
     fn event(stream: i64, t: &str, key: &str, sender: &str, content: Value) -> StoredEvent {
-        StoredEvent {
-            stream,
-            event_id: format!("$e{stream}"),
-            room_id: "!r:hs".into(),
-            sender: sender.into(),
-            event_type: t.into(),
-            state_key: Some(key.into()),
-            content,
-            origin_server_ts: 0,
-            redacted_because: None,
-        }
+        StoredEvent::unstored(stream, t, Some(key), sender, content)
     }
 
     /// A v11 room: @a created it (100), @m is a moderator (50), @u a user.
@@ -460,65 +450,20 @@ mod tests {
     #[test]
     fn power_level_changes_stay_below_the_sender() {
         let state = room();
-        let levels = |users: Value| json!({ "users": users, "events": { "m.room.power_levels": 50 } });
+        let set_levels = |sender: &str, users: Value| {
+            let levels = json!({ "users": users, "events": { "m.room.power_levels": 50 } });
+            check("11", &state, "m.room.power_levels", Some(""), sender, levels)
+        };
         // A moderator raises himself above his level, or lowers a higher user.
-        assert!(check(
-            "11",
-            &state,
-            "m.room.power_levels",
-            Some(""),
-            "@m:hs",
-            levels(json!({ "@a:hs": 100, "@m:hs": 100, "@b:hs": 100 }))
-        )
-        .is_err());
-        assert!(check(
-            "11",
-            &state,
-            "m.room.power_levels",
-            Some(""),
-            "@m:hs",
-            levels(json!({ "@a:hs": 0, "@m:hs": 50, "@b:hs": 100 }))
-        )
-        .is_err());
+        assert!(set_levels("@m:hs", json!({ "@a:hs": 100, "@m:hs": 100, "@b:hs": 100 })).is_err());
+        assert!(set_levels("@m:hs", json!({ "@a:hs": 0, "@m:hs": 50, "@b:hs": 100 })).is_err());
         // An admin demotes another admin of equal level: rule 9.6.
-        assert!(check(
-            "11",
-            &state,
-            "m.room.power_levels",
-            Some(""),
-            "@a:hs",
-            levels(json!({ "@a:hs": 100, "@m:hs": 50, "@b:hs": 0 }))
-        )
-        .is_err());
+        assert!(set_levels("@a:hs", json!({ "@a:hs": 100, "@m:hs": 50, "@b:hs": 0 })).is_err());
         // An admin promotes a moderator to his own level; a moderator lowers himself.
-        assert!(check(
-            "11",
-            &state,
-            "m.room.power_levels",
-            Some(""),
-            "@a:hs",
-            levels(json!({ "@a:hs": 100, "@m:hs": 100, "@b:hs": 100 }))
-        )
-        .is_ok());
-        assert!(check(
-            "11",
-            &state,
-            "m.room.power_levels",
-            Some(""),
-            "@m:hs",
-            levels(json!({ "@a:hs": 100, "@m:hs": 10, "@b:hs": 100 }))
-        )
-        .is_ok());
+        assert!(set_levels("@a:hs", json!({ "@a:hs": 100, "@m:hs": 100, "@b:hs": 100 })).is_ok());
+        assert!(set_levels("@m:hs", json!({ "@a:hs": 100, "@m:hs": 10, "@b:hs": 100 })).is_ok());
         // Strings and non-integers are refused.
-        assert!(check(
-            "11",
-            &state,
-            "m.room.power_levels",
-            Some(""),
-            "@a:hs",
-            levels(json!({ "@a:hs": "100" }))
-        )
-        .is_err());
+        assert!(set_levels("@a:hs", json!({ "@a:hs": "100" })).is_err());
     }
 
     #[test]

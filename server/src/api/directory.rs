@@ -144,19 +144,19 @@ fn chunk(hs: &Homeserver, room_id: &str) -> Result<PublicRoomsChunk> {
         .filter_map(|e| e.content_as::<RoomMemberEventContent>())
         .filter(|m| m.membership == Membership::Join)
         .count();
-    let world_readable = content_in::<RoomHistoryVisibilityEventContent>(&state)
+    let world_readable = content_in::<RoomHistoryVisibilityEventContent>(&state, "")
         .is_some_and(|c| c.history_visibility == HistoryVisibility::WorldReadable);
     let guest_can_join =
-        content_in::<RoomGuestAccessEventContent>(&state).is_some_and(|c| c.guest_access == GuestAccess::CanJoin);
+        content_in::<RoomGuestAccessEventContent>(&state, "").is_some_and(|c| c.guest_access == GuestAccess::CanJoin);
     let mut room = PublicRoomsChunk::new(joined as i64, id(room_id)?, world_readable, guest_can_join);
-    room.name = content_in::<RoomNameEventContent>(&state).map(|c| c.name);
-    room.topic = content_in::<RoomTopicEventContent>(&state).map(|c| c.topic);
-    room.canonical_alias = content_in::<RoomCanonicalAliasEventContent>(&state).and_then(|c| c.alias);
-    room.avatar_url = content_in::<RoomAvatarEventContent>(&state)
+    room.name = content_in::<RoomNameEventContent>(&state, "").map(|c| c.name);
+    room.topic = content_in::<RoomTopicEventContent>(&state, "").map(|c| c.topic);
+    room.canonical_alias = content_in::<RoomCanonicalAliasEventContent>(&state, "").and_then(|c| c.alias);
+    room.avatar_url = content_in::<RoomAvatarEventContent>(&state, "")
         .and_then(|c| c.url)
         .map(|u| u.to_string());
-    room.join_rule = content_in::<RoomJoinRulesEventContent>(&state).map(|c| c.join_rule.to_string());
-    room.room_type = content_in::<RoomCreateEventContent>(&state).and_then(|c| c.r#type);
+    room.join_rule = content_in::<RoomJoinRulesEventContent>(&state, "").map(|c| c.join_rule.to_string());
+    room.room_type = content_in::<RoomCreateEventContent>(&state, "").and_then(|c| c.r#type);
     Ok(room)
 }
 

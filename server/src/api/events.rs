@@ -1,7 +1,7 @@
 //! Events as clients see them, and what the room version decides about them:
 //! the format of event and room IDs, and what a redaction keeps.
 
-use super::{id, internal, Result};
+use super::{id, object, raw, Result};
 use crate::store::StoredEvent;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -110,7 +110,7 @@ fn with_redacts<E: serde::Serialize, T>(e: &StoredEvent, event: E) -> Result<Raw
         "m.room.redaction" => e.content_as::<RoomRedactionEventContent>().and_then(|c| c.redacts),
         _ => None,
     };
-    Ok(Raw::new(&WithRedacts { event, redacts }).map_err(internal)?.cast())
+    raw(&WithRedacts { event, redacts })
 }
 
 /// A room event for a response's event list (`/messages`, `/context`, ...).
@@ -131,12 +131,7 @@ pub(super) fn stripped(e: &StoredEvent) -> Result<Raw<AnyStrippedStateEvent>> {
         e.event_type.clone(),
         id::<UserId>(&e.sender)?,
     );
-    Ok(Raw::new(&event).map_err(internal)?.cast())
-}
-
-/// Stored content is always a JSON object (the store takes nothing else).
-fn object(value: &Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap_or_default()
+    raw(&event)
 }
 
 /// The content a redaction leaves: the keys the room version's redaction

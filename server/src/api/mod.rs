@@ -23,8 +23,8 @@ mod visibility;
 
 use crate::store::{NewEvent, RoomInfo, Storage};
 use matrix_api::client_server::endpoints::{self as cs, ClientServerApi};
-use matrix_api::events::{RoomCreateEventContent, RoomPowerLevelsEventContent};
-use matrix_api::{ErrorCode, EventContent, MatrixError};
+use matrix_api::events::RoomPowerLevelsEventContent;
+use matrix_api::{ErrorCode, EventContent, MatrixError, Raw};
 use matrix_api_runtime::server::Credentials;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -59,13 +59,13 @@ fn internal(e: impl std::fmt::Display) -> MatrixError {
     MatrixError::new(500, ErrorCode::Unknown, format!("internal error: {e}"))
 }
 
-/// Builds a generated response type from JSON the server assembled.
 /// An identifier this server made or stored (an invalid one is a bug here,
 /// so it answers 500).
 fn id<T: std::str::FromStr<Err = matrix_api::IdError>>(value: &str) -> Result<T> {
     value.parse().map_err(internal)
 }
 
+/// Builds a generated response type from JSON the server assembled.
 fn typed<T: serde::de::DeserializeOwned>(value: Value) -> Result<T> {
     serde_json::from_value(value).map_err(internal)
 }
@@ -76,15 +76,45 @@ fn json_of<T: serde::Serialize>(value: &T) -> Result<Value> {
     serde_json::to_value(value).map_err(internal)
 }
 
-/// The content of `C`'s type at the empty state key, among `state`.
-fn content_in<C: EventContent + serde::de::DeserializeOwned>(state: &[crate::store::StoredEvent]) -> Option<C> {
+/// A generated value as the raw JSON of the type `U` it stands for (an
+/// event of some kind, written from its generic form).
+fn raw<T: serde::Serialize, U>(value: &T) -> Result<Raw<U>> {
+    Ok(Raw::new(value).map_err(internal)?.cast())
+}
+
+/// Stored content is always a JSON object (the store takes nothing else).
+fn object(value: &Value) -> serde_json::Map<String, Value> {
+    value.as_object().cloned().unwrap_or_default()
+}
+
+/// The content of `C`'s type at `state_key`, among `state`.
+fn content_in<C: EventContent + serde::de::DeserializeOwned>(
+    state: &[crate::store::StoredEvent],
+    state_key: &str,
+) -> Option<C> {
     state
         .iter()
-        .find(|e| e.event_type == C::EVENT_TYPE && e.state_key.as_deref() == Some(""))
+        .find(|e| e.event_type == C::EVENT_TYPE && e.state_key.as_deref() == Some(state_key))
         .and_then(|e| e.content_as())
 }
 
 impl crate::store::StoredEvent {
+    /// An event at stream position `stream` that is not in the store: what
+    /// `createRoom` checks its plan against, and what tests build rooms of.
+    fn unstored(stream: i64, event_type: &str, state_key: Option<&str>, sender: &str, content: Value) -> Self {
+        crate::store::StoredEvent {
+            stream,
+            event_id: format!("$unstored{stream}"),
+            room_id: String::new(),
+            sender: sender.to_owned(),
+            event_type: event_type.to_owned(),
+            state_key: state_key.map(str::to_owned),
+            content,
+            origin_server_ts: 0,
+            redacted_because: None,
+        }
+    }
+
     /// The content as its generated type; `None` when the stored JSON does
     /// not fit it (content is whatever the sender sent).
     fn content_as<C: serde::de::DeserializeOwned>(&self) -> Option<C> {
@@ -145,19 +175,6 @@ impl Homeserver {
             Some("join") => Ok(room),
             _ => Err(MatrixError::forbidden("You are not joined to this room")),
         }
-    }
-
-    /// The current state event of `C`'s type at `state_key`, as `C`.
-    fn state_content<C: EventContent + serde::de::DeserializeOwned>(
-        &self,
-        room_id: &str,
-        state_key: &str,
-    ) -> Result<Option<C>> {
-        let event = self
-            .store
-            .state_event(room_id, C::EVENT_TYPE, state_key)
-            .map_err(internal)?;
-        Ok(event.and_then(|e| e.content_as()))
     }
 
     /// Sends a state event of `C`'s type.
@@ -234,25 +251,14 @@ impl Homeserver {
         Ok(id)
     }
 
-    /// A user's power level in a room and the room's power levels.
-    /// Room version 12 gives its creators a level above every other.
+    /// A user's power level in a room and the room's power levels, as the
+    /// room rules read them (room version 12 puts its creators above every
+    /// level).
     fn power_level(&self, room_id: &str, user_id: &str) -> Result<(i64, RoomPowerLevelsEventContent)> {
-        let room = self.room(room_id)?;
-        let levels: RoomPowerLevelsEventContent = self.state_content(room_id, "")?.unwrap_or_default();
-        if events::creators_are_privileged(&room.version) && self.is_creator(room_id, &room, user_id)? {
-            return Ok((i64::MAX, levels));
-        }
-        Ok((power::user_level(&levels, user_id), levels))
-    }
-
-    fn is_creator(&self, room_id: &str, room: &RoomInfo, user_id: &str) -> Result<bool> {
-        if room.creator == user_id {
-            return Ok(true);
-        }
-        let create: Option<RoomCreateEventContent> = self.state_content(room_id, "")?;
-        Ok(create
-            .and_then(|c| c.additional_creators)
-            .is_some_and(|creators| creators.iter().any(|u| u.as_str() == user_id)))
+        let version = self.room(room_id)?.version;
+        let state = self.store.current_state(room_id).map_err(internal)?;
+        let room = auth::RoomState::new(&version, &state);
+        Ok((room.level(user_id), room.levels()))
     }
 
     /// Fails with `M_FORBIDDEN` unless the user's level reaches `needed(levels)`.

@@ -7,7 +7,7 @@ use super::filter::EventFilter;
 use super::power::Action;
 use super::sync::stream_position;
 use super::visibility::Visible;
-use super::{id, internal, json_of, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
+use super::{id, internal, json_of, object, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
 use crate::store::StoredEvent;
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
@@ -192,17 +192,13 @@ fn dry_run(version: &str, creator: &str, plan: &[(&str, String, Value)]) -> Resu
         auth::authorize(&auth::RoomState::new(version, &state), &proposed)
             .map_err(|why| MatrixError::forbidden(format!("{event_type} ({key:?}): {why}")))?;
         state.retain(|e| !(e.event_type == *event_type && e.state_key.as_deref() == Some(key)));
-        state.push(StoredEvent {
-            stream: stream as i64,
-            event_id: String::new(),
-            room_id: String::new(),
-            sender: creator.to_owned(),
-            event_type: (*event_type).to_owned(),
-            state_key: Some(key.clone()),
-            content: content.clone(),
-            origin_server_ts: 0,
-            redacted_because: None,
-        });
+        state.push(StoredEvent::unstored(
+            stream as i64,
+            event_type,
+            Some(key),
+            creator,
+            content.clone(),
+        ));
     }
     Ok(())
 }
@@ -350,7 +346,7 @@ pub(super) fn get_state_event(
             });
         GetRoomStateWithKeyResponse::StateEvent(state)
     } else {
-        GetRoomStateWithKeyResponse::Object(event.content.as_object().cloned().unwrap_or_default())
+        GetRoomStateWithKeyResponse::Object(object(&event.content))
     };
     Ok(cs::get_room_state_with_key::Response::Ok(response))
 }

@@ -8,7 +8,7 @@
 use super::events::{stripped, sync_room_event};
 use super::filter::EventFilter;
 use super::visibility::Visible;
-use super::{id, internal, Homeserver, Result};
+use super::{id, internal, object, raw, Homeserver, Result};
 use crate::store::{AccountData, StoredEvent};
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
@@ -132,15 +132,6 @@ fn account_data_events(entries: &[&AccountData], filter: EventFilter<'_>) -> Res
         .filter(|a| filter.allows(&a.data_type, ""))
         .map(|a| raw(&Event::new(object(&a.content), a.data_type.clone())))
         .collect()
-}
-
-fn raw<T: serde::Serialize, U>(value: &T) -> Result<Raw<U>> {
-    Ok(Raw::new(value).map_err(internal)?.cast())
-}
-
-/// Stored content is always a JSON object (the store takes nothing else).
-fn object(value: &Value) -> Map<String, Value> {
-    value.as_object().cloned().unwrap_or_default()
 }
 
 /// An ephemeral or account-data event of a typed content.

@@ -103,17 +103,7 @@ mod tests {
     use serde_json::{json, Value};
 
     fn event(stream: i64, t: &str, key: Option<&str>, content: Value) -> StoredEvent {
-        StoredEvent {
-            stream,
-            event_id: format!("$e{stream}"),
-            room_id: "!r:hs".into(),
-            sender: "@a:hs".into(),
-            event_type: t.into(),
-            state_key: key.map(str::to_owned),
-            content,
-            origin_server_ts: 0,
-            redacted_because: None,
-        }
+        StoredEvent::unstored(stream, t, key, "@a:hs", content)
     }
 
     fn member(stream: i64, who: &str, membership: &str) -> StoredEvent {
