@@ -22,13 +22,12 @@ pub(super) enum FieldShape {
     OptionalNullable,
 }
 
-/// One declared field: its Rust name, wire name, shape, and the type read
-/// from the JSON value (`T` for `Required`, `Option<T>` for the others).
+/// One declared field: its Rust name, wire name, shape and Rust type.
 pub(super) struct DeField {
     pub ident: syn::Ident,
     pub wire: String,
     pub shape: FieldShape,
-    pub read_ty: TokenStream,
+    pub ty: TokenStream,
 }
 
 /// The `impl Deserialize` for struct `name` whose undeclared properties go
@@ -40,9 +39,15 @@ pub(super) fn deserialize_impl(
     rest_value: &TokenStream,
 ) -> TokenStream {
     let expecting = format!("struct {name}");
+    // A slot per field, `None` until its key is read; a nullable optional
+    // field is its own slot (absent stays `None`, `null` becomes `Some(None)`).
     let slots = fields.iter().map(|f| {
-        let (ident, ty) = (&f.ident, &f.read_ty);
-        quote! { let mut #ident: ::std::option::Option<#ty> = ::std::option::Option::None; }
+        let (ident, ty) = (&f.ident, &f.ty);
+        let slot = match f.shape {
+            FieldShape::OptionalNullable => quote! { #ty },
+            _ => quote! { ::std::option::Option<#ty> },
+        };
+        quote! { let mut #ident: #slot = ::std::option::Option::None; }
     });
     let arms = fields.iter().map(|f| {
         let (ident, wire) = (&f.ident, &f.wire);

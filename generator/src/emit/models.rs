@@ -206,12 +206,6 @@ pub(super) fn struct_item(
                 inits.push(quote! { #fname: ::std::option::Option::None, });
                 attrs.push(quote! { default, skip_serializing_if = "::std::option::Option::is_none", with = "::matrix_api_runtime::double_option" });
                 let t = base(inner);
-                de_fields.push(flat_de::DeField {
-                    ident: fname.clone(),
-                    wire: f.wire_name.clone(),
-                    shape: flat_de::FieldShape::OptionalNullable,
-                    read_ty: quote! { ::std::option::Option<#t> },
-                });
                 quote! { ::std::option::Option<::std::option::Option<#t>> }
             }
             (ty, false) => {
@@ -221,19 +215,17 @@ pub(super) fn struct_item(
                 quote! { ::std::option::Option<#t> }
             }
         };
-        if !matches!(&f.ty, Ty::Nullable(_)) || f.required {
-            let shape = if f.required && !matches!(&f.ty, Ty::Nullable(_)) {
-                flat_de::FieldShape::Required
-            } else {
-                flat_de::FieldShape::Optional
-            };
-            de_fields.push(flat_de::DeField {
-                ident: fname.clone(),
-                wire: f.wire_name.clone(),
-                shape,
-                read_ty: ty.clone(),
-            });
-        }
+        let shape = match (&f.ty, f.required) {
+            (Ty::Nullable(_), false) => flat_de::FieldShape::OptionalNullable,
+            (Ty::Nullable(_), true) | (_, false) => flat_de::FieldShape::Optional,
+            (_, true) => flat_de::FieldShape::Required,
+        };
+        de_fields.push(flat_de::DeField {
+            ident: fname.clone(),
+            wire: f.wire_name.clone(),
+            shape,
+            ty: ty.clone(),
+        });
         let mut doc = render(&f.doc, ctx);
         if doc.is_empty() {
             doc = format!("`{}`", f.wire_name);
