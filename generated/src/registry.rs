@@ -495,9 +495,9 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "client-server")]
-        "client_server::DeletePushRuleKind" => {
+        "client_server::Dir" => {
             ::std::option::Option::Some(
-                round_trip_as::<crate::client_server::DeletePushRuleKind>(value),
+                round_trip_as::<crate::client_server::Dir>(value),
             )
         }
         #[cfg(feature = "client-server")]
@@ -558,14 +558,6 @@ pub fn round_trip(
         "client_server::GetConfigResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetConfigResponse>(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
-        "client_server::GetContentThumbnailAuthedMethod" => {
-            ::std::option::Option::Some(
-                round_trip_as::<
-                    crate::client_server::GetContentThumbnailAuthedMethod,
-                >(value),
             )
         }
         #[cfg(feature = "client-server")]
@@ -637,14 +629,6 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "client-server")]
-        "client_server::GetMembersByRoomNotMembership" => {
-            ::std::option::Option::Some(
-                round_trip_as::<
-                    crate::client_server::GetMembersByRoomNotMembership,
-                >(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
         "client_server::GetMembersByRoomResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetMembersByRoomResponse>(value),
@@ -660,12 +644,6 @@ pub fn round_trip(
         "client_server::GetPresenceResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetPresenceResponse>(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
-        "client_server::GetPushRuleActionsKind" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::client_server::GetPushRuleActionsKind>(value),
             )
         }
         #[cfg(feature = "client-server")]
@@ -690,12 +668,6 @@ pub fn round_trip(
         "client_server::GetRelatingEventsResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetRelatingEventsResponse>(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
-        "client_server::GetRoomEventsDir" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::client_server::GetRoomEventsDir>(value),
             )
         }
         #[cfg(feature = "client-server")]
@@ -726,12 +698,6 @@ pub fn round_trip(
         "client_server::GetRoomSummaryResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::GetRoomSummaryResponse>(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
-        "client_server::GetRoomSummaryRoomIdOrAlias" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::client_server::GetRoomSummaryRoomIdOrAlias>(value),
             )
         }
         #[cfg(feature = "client-server")]
@@ -839,12 +805,6 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "client-server")]
-        "client_server::IsPushRuleEnabledKind" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::client_server::IsPushRuleEnabledKind>(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
         "client_server::IsPushRuleEnabledResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::IsPushRuleEnabledResponse>(value),
@@ -878,12 +838,6 @@ pub fn round_trip(
         "client_server::KnockRoomResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::KnockRoomResponse>(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
-        "client_server::KnockRoomRoomIdOrAlias" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::client_server::KnockRoomRoomIdOrAlias>(value),
             )
         }
         #[cfg(feature = "client-server")]
@@ -1141,33 +1095,15 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "client-server")]
-        "client_server::SetPushRuleActionsKind" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::client_server::SetPushRuleActionsKind>(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
         "client_server::SetPushRuleActionsRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetPushRuleActionsRequest>(value),
             )
         }
         #[cfg(feature = "client-server")]
-        "client_server::SetPushRuleEnabledKind" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::client_server::SetPushRuleEnabledKind>(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
         "client_server::SetPushRuleEnabledRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::SetPushRuleEnabledRequest>(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
-        "client_server::SetPushRuleKind" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::client_server::SetPushRuleKind>(value),
             )
         }
         #[cfg(feature = "client-server")]
@@ -1224,14 +1160,6 @@ pub fn round_trip(
         "client_server::UnbanRequest" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::client_server::UnbanRequest>(value),
-            )
-        }
-        #[cfg(feature = "client-server")]
-        "client_server::Unbind3pidFromAccountRequestMedium" => {
-            ::std::option::Option::Some(
-                round_trip_as::<
-                    crate::client_server::Unbind3pidFromAccountRequestMedium,
-                >(value),
             )
         }
         #[cfg(feature = "client-server")]
@@ -1915,6 +1843,12 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "server-server")]
+        "server_server::EventContainer" => {
+            ::std::option::Option::Some(
+                round_trip_as::<crate::server_server::EventContainer>(value),
+            )
+        }
+        #[cfg(feature = "server-server")]
         "server_server::EventContent" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::EventContent>(value),
@@ -2135,12 +2069,6 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "server-server")]
-        "server_server::SendInviteV2Response" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::server_server::SendInviteV2Response>(value),
-            )
-        }
-        #[cfg(feature = "server-server")]
         "server_server::SendInviteV2ResponseN400" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendInviteV2ResponseN400>(value),
@@ -2171,12 +2099,6 @@ pub fn round_trip(
             )
         }
         #[cfg(feature = "server-server")]
-        "server_server::SendKnockRequestContent" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::server_server::SendKnockRequestContent>(value),
-            )
-        }
-        #[cfg(feature = "server-server")]
         "server_server::SendKnockResponse" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendKnockResponse>(value),
@@ -2186,12 +2108,6 @@ pub fn round_trip(
         "server_server::SendLeaveV2Request" => {
             ::std::option::Option::Some(
                 round_trip_as::<crate::server_server::SendLeaveV2Request>(value),
-            )
-        }
-        #[cfg(feature = "server-server")]
-        "server_server::SendLeaveV2RequestContent" => {
-            ::std::option::Option::Some(
-                round_trip_as::<crate::server_server::SendLeaveV2RequestContent>(value),
             )
         }
         #[cfg(feature = "server-server")]

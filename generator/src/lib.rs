@@ -30,3 +30,12 @@ pub fn load_spec(dir: &Path) -> Result<Spec> {
     let api = ir::build(&store)?;
     Ok(Spec { store, api })
 }
+
+/// Loads one loose API description and the files it refers to, taken from
+/// the release folder `refs_from` or else from beside the file
+/// ([`load::loose`]).
+pub fn load_spec_file(file: &Path, refs_from: Option<&Path>) -> Result<Spec> {
+    let store = load::loose::load_file(file, refs_from)?;
+    let api = ir::build(&store)?;
+    Ok(Spec { store, api })
+}

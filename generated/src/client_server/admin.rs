@@ -4,18 +4,7 @@
 /// Response body of `GET /_matrix/client/v1/admin/lock/{userId}` (`getAdminLockUser`) with status 200: The lookup was successful.
 ///
 /// Spec source: `api/client-server/admin.yaml#/paths/~1v1~1admin~1lock~1{userId}/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct GetAdminLockUserResponse {
-    /// Whether the target account is locked.
-    pub locked: bool,
-}
-impl GetAdminLockUserResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(locked: bool) -> Self {
-        Self { locked }
-    }
-}
+pub type GetAdminLockUserResponse = crate::client_server::SetAdminLockUserRequest;
 /// Request body of `PUT /_matrix/client/v1/admin/lock/{userId}` (`setAdminLockUser`).
 ///
 /// Spec source: `api/client-server/admin.yaml#/paths/~1v1~1admin~1lock~1{userId}/put/requestBody/content/application~1json/schema`.
@@ -34,33 +23,11 @@ impl SetAdminLockUserRequest {
 /// Response body of `PUT /_matrix/client/v1/admin/lock/{userId}` (`setAdminLockUser`) with status 200: The action was successful.
 ///
 /// Spec source: `api/client-server/admin.yaml#/paths/~1v1~1admin~1lock~1{userId}/put/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SetAdminLockUserResponse {
-    /// Whether the target account is locked.
-    pub locked: bool,
-}
-impl SetAdminLockUserResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(locked: bool) -> Self {
-        Self { locked }
-    }
-}
+pub type SetAdminLockUserResponse = crate::client_server::SetAdminLockUserRequest;
 /// Response body of `GET /_matrix/client/v1/admin/suspend/{userId}` (`getAdminSuspendUser`) with status 200: The lookup was successful.
 ///
 /// Spec source: `api/client-server/admin.yaml#/paths/~1v1~1admin~1suspend~1{userId}/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct GetAdminSuspendUserResponse {
-    /// Whether the target account is suspended.
-    pub suspended: bool,
-}
-impl GetAdminSuspendUserResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(suspended: bool) -> Self {
-        Self { suspended }
-    }
-}
+pub type GetAdminSuspendUserResponse = crate::client_server::SetAdminSuspendUserRequest;
 /// Request body of `PUT /_matrix/client/v1/admin/suspend/{userId}` (`setAdminSuspendUser`).
 ///
 /// Spec source: `api/client-server/admin.yaml#/paths/~1v1~1admin~1suspend~1{userId}/put/requestBody/content/application~1json/schema`.
@@ -79,18 +46,7 @@ impl SetAdminSuspendUserRequest {
 /// Response body of `PUT /_matrix/client/v1/admin/suspend/{userId}` (`setAdminSuspendUser`) with status 200: The action was successful.
 ///
 /// Spec source: `api/client-server/admin.yaml#/paths/~1v1~1admin~1suspend~1{userId}/put/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SetAdminSuspendUserResponse {
-    /// Whether the target account is suspended.
-    pub suspended: bool,
-}
-impl SetAdminSuspendUserResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(suspended: bool) -> Self {
-        Self { suspended }
-    }
-}
+pub type SetAdminSuspendUserResponse = crate::client_server::SetAdminSuspendUserRequest;
 /// Response body of `GET /_matrix/client/v3/admin/whois/{userId}` (`getWhoIs`) with status 200: The lookup was successful.
 ///
 /// Spec source: `api/client-server/admin.yaml#/paths/~1v3~1admin~1whois~1{userId}/get/responses/200/content/application~1json/schema`.

@@ -51,18 +51,7 @@ impl ThirdPartyIdentifier {
 /// The medium of the third-party identifier.
 ///
 /// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid/get/responses/200/content/application~1json/schema/properties/threepids/items/properties/medium`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum GetAccount3PiDsResponseThreepidsItemMedium {
-    /// `email`
-    Email,
-    /// `msisdn`
-    Msisdn,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    GetAccount3PiDsResponseThreepidsItemMedium { Email => "email", Msisdn => "msisdn" }
-);
+pub type GetAccount3PiDsResponseThreepidsItemMedium = crate::client_server::Delete3pidFromAccountRequestMedium;
 /// Request body of `POST /_matrix/client/v3/account/3pid` (`post3PIDs`).
 ///
 /// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid/post/requestBody/content/application~1json/schema`.
@@ -81,36 +70,7 @@ impl Post3PiDsRequest {
 /// The third-party credentials to associate with the account.
 ///
 /// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid/post/requestBody/content/application~1json/schema/properties/three_pid_creds`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct ThreePidCredentials {
-    /// The client secret used in the session with the identity server.
-    pub client_secret: ::std::string::String,
-    /// The identity server to use.
-    pub id_server: ::std::string::String,
-    /// An access token previously registered with the identity server. Servers
-    /// can treat this as optional to distinguish between r0.5-compatible clients
-    /// and this specification version.
-    pub id_access_token: ::std::string::String,
-    /// The session identifier given by the identity server.
-    pub sid: ::std::string::String,
-}
-impl ThreePidCredentials {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        client_secret: ::std::string::String,
-        id_server: ::std::string::String,
-        id_access_token: ::std::string::String,
-        sid: ::std::string::String,
-    ) -> Self {
-        Self {
-            client_secret,
-            id_server,
-            id_access_token,
-            sid,
-        }
-    }
-}
+pub type ThreePidCredentials = crate::client_server::Bind3PidRequest;
 /// Response body of `POST /_matrix/client/v3/account/3pid` (`post3PIDs`) with status 200: The addition was successful.
 ///
 /// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid/post/responses/200/content/application~1json/schema`.
@@ -284,70 +244,12 @@ pub enum Delete3pidFromAccountResponseIdServerUnbindResult {
 /// Request body of `POST /_matrix/client/v3/account/3pid/unbind` (`unbind3pidFromAccount`).
 ///
 /// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid~1unbind/post/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct Unbind3pidFromAccountRequest {
-    /// The identity server to unbind from. If not provided, the homeserver
-    /// MUST use the `id_server` the identifier was added through. If the
-    /// homeserver does not know the original `id_server`, it MUST return
-    /// a `id_server_unbind_result` of `no-support`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub id_server: ::std::option::Option<::std::string::String>,
-    /// The medium of the third-party identifier being removed.
-    pub medium: crate::client_server::Unbind3pidFromAccountRequestMedium,
-    /// The third-party address being removed.
-    pub address: ::std::string::String,
-}
-impl Unbind3pidFromAccountRequest {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        medium: crate::client_server::Unbind3pidFromAccountRequestMedium,
-        address: ::std::string::String,
-    ) -> Self {
-        Self {
-            id_server: ::std::option::Option::None,
-            medium,
-            address,
-        }
-    }
-}
-/// The medium of the third-party identifier being removed.
-///
-/// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid~1unbind/post/requestBody/content/application~1json/schema/properties/medium`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Unbind3pidFromAccountRequestMedium {
-    /// `email`
-    Email,
-    /// `msisdn`
-    Msisdn,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    Unbind3pidFromAccountRequestMedium { Email => "email", Msisdn => "msisdn" }
-);
+pub type Unbind3pidFromAccountRequest = crate::client_server::Delete3pidFromAccountRequest;
 /// Response body of `POST /_matrix/client/v3/account/3pid/unbind` (`unbind3pidFromAccount`) with status 200: The identity server has disassociated the third-party identifier from the
 /// user.
 ///
 /// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid~1unbind/post/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct Unbind3pidFromAccountResponse {
-    /// An indicator as to whether or not the identity server was able to unbind
-    /// the 3PID. `success` indicates that the identity server has unbound the
-    /// identifier whereas `no-support` indicates that the identity server
-    /// refuses to support the request or the homeserver was not able to determine
-    /// an identity server to unbind from.
-    pub id_server_unbind_result: crate::client_server::Unbind3pidFromAccountResponseIdServerUnbindResult,
-}
-impl Unbind3pidFromAccountResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        id_server_unbind_result: crate::client_server::Unbind3pidFromAccountResponseIdServerUnbindResult,
-    ) -> Self {
-        Self { id_server_unbind_result }
-    }
-}
+pub type Unbind3pidFromAccountResponse = crate::client_server::Delete3pidFromAccountResponse;
 /// An indicator as to whether or not the identity server was able to unbind
 /// the 3PID. `success` indicates that the identity server has unbound the
 /// identifier whereas `no-support` indicates that the identity server
@@ -355,16 +257,4 @@ impl Unbind3pidFromAccountResponse {
 /// an identity server to unbind from.
 ///
 /// Spec source: `api/client-server/administrative_contact.yaml#/paths/~1account~13pid~1unbind/post/responses/200/content/application~1json/schema/properties/id_server_unbind_result`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Unbind3pidFromAccountResponseIdServerUnbindResult {
-    /// `no-support`
-    NoSupport,
-    /// `success`
-    Success,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    Unbind3pidFromAccountResponseIdServerUnbindResult { NoSupport => "no-support",
-    Success => "success" }
-);
+pub type Unbind3pidFromAccountResponseIdServerUnbindResult = crate::client_server::Delete3pidFromAccountResponseIdServerUnbindResult;

@@ -23,16 +23,4 @@ impl UpdateAppserviceRoomDirectoryVisibilityRequest {
 /// or not (private).
 ///
 /// Spec source: `api/client-server/appservice_room_directory.yaml#/paths/~1directory~1list~1appservice~1{networkId}~1{roomId}/put/requestBody/content/application~1json/schema/properties/visibility`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum UpdateAppserviceRoomDirectoryVisibilityRequestVisibility {
-    /// `public`
-    Public,
-    /// `private`
-    Private,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    UpdateAppserviceRoomDirectoryVisibilityRequestVisibility { Public => "public",
-    Private => "private" }
-);
+pub type UpdateAppserviceRoomDirectoryVisibilityRequestVisibility = crate::client_server::CreateRoomRequestVisibility;

@@ -30,27 +30,4 @@ impl BanRequest {
 /// Request body of `POST /_matrix/client/v3/rooms/{roomId}/unban` (`unban`).
 ///
 /// Spec source: `api/client-server/banning.yaml#/paths/~1rooms~1{roomId}~1unban/post/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct UnbanRequest {
-    /// The fully qualified user ID of the user being unbanned.
-    ///
-    /// - Spec constraint, format: `mx-user-id`
-    /// - Spec constraint, pattern: `^@`
-    pub user_id: crate::identifiers::UserId,
-    /// Optional reason to be included as the `reason` on the subsequent
-    /// membership event.
-    ///
-    /// - Added in Matrix v1.1.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub reason: ::std::option::Option<::std::string::String>,
-}
-impl UnbanRequest {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(user_id: crate::identifiers::UserId) -> Self {
-        Self {
-            user_id,
-            reason: ::std::option::Option::None,
-        }
-    }
-}
+pub type UnbanRequest = crate::client_server::BanRequest;

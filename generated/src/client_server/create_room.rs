@@ -176,18 +176,4 @@ pub enum CreateRoomRequestVisibility {
 /// Information about the newly created room.
 ///
 /// Spec source: `api/client-server/create_room.yaml#/paths/~1createRoom/post/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct CreateRoomResponse {
-    /// The created room's ID.
-    ///
-    /// - Spec constraint, format: `mx-room-id`
-    /// - Spec constraint, pattern: `^!`
-    pub room_id: crate::identifiers::RoomId,
-}
-impl CreateRoomResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(room_id: crate::identifiers::RoomId) -> Self {
-        Self { room_id }
-    }
-}
+pub type CreateRoomResponse = crate::client_server::JoinRoomResponse;

@@ -4,7 +4,7 @@
 /// Key used for cross signing
 ///
 /// Spec source: `api/client-server/definitions/cross_signing_key.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct CrossSigningKey {
     /// The ID of the user the key belongs to.
     pub user_id: ::std::string::String,
@@ -24,6 +24,10 @@ pub struct CrossSigningKey {
     pub signatures: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl CrossSigningKey {
     /// A value with the required fields; the optional ones are absent.
@@ -38,7 +42,97 @@ impl CrossSigningKey {
             usage,
             keys,
             signatures: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CrossSigningKey {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = CrossSigningKey;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct CrossSigningKey")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<CrossSigningKey, __A::Error> {
+                let mut user_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut usage: ::std::option::Option<
+                    ::std::vec::Vec<crate::client_server::CrossSigningKeyUsageItem>,
+                > = ::std::option::Option::None;
+                let mut keys: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::string::String,
+                    >,
+                > = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "user_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut user_id,
+                                "user_id",
+                            )?
+                        }
+                        "usage" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut usage,
+                                "usage",
+                            )?
+                        }
+                        "keys" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut keys,
+                                "keys",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(CrossSigningKey {
+                    user_id: ::matrix_api_runtime::__private::required(
+                        user_id,
+                        "user_id",
+                    )?,
+                    usage: ::matrix_api_runtime::__private::required(usage, "usage")?,
+                    keys: ::matrix_api_runtime::__private::required(keys, "keys")?,
+                    signatures: signatures.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// `api/client-server/definitions/cross_signing_key.yaml` from the spec.

@@ -4,7 +4,7 @@
 /// Device identity keys
 ///
 /// Spec source: `api/client-server/definitions/device_keys.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct DeviceKeys {
     /// The ID of the user the device belongs to. Must match the user ID used
     /// when logging in.
@@ -26,6 +26,10 @@ pub struct DeviceKeys {
         crate::identifiers::UserId,
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl DeviceKeys {
     /// A value with the required fields; the optional ones are absent.
@@ -46,6 +50,118 @@ impl DeviceKeys {
             algorithms,
             keys,
             signatures,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for DeviceKeys {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = DeviceKeys;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct DeviceKeys")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<DeviceKeys, __A::Error> {
+                let mut user_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut device_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut algorithms: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut keys: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::string::String,
+                    >,
+                > = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::UserId,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            ::std::string::String,
+                        >,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "user_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut user_id,
+                                "user_id",
+                            )?
+                        }
+                        "device_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut device_id,
+                                "device_id",
+                            )?
+                        }
+                        "algorithms" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut algorithms,
+                                "algorithms",
+                            )?
+                        }
+                        "keys" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut keys,
+                                "keys",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(DeviceKeys {
+                    user_id: ::matrix_api_runtime::__private::required(
+                        user_id,
+                        "user_id",
+                    )?,
+                    device_id: ::matrix_api_runtime::__private::required(
+                        device_id,
+                        "device_id",
+                    )?,
+                    algorithms: ::matrix_api_runtime::__private::required(
+                        algorithms,
+                        "algorithms",
+                    )?,
+                    keys: ::matrix_api_runtime::__private::required(keys, "keys")?,
+                    signatures: ::matrix_api_runtime::__private::required(
+                        signatures,
+                        "signatures",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

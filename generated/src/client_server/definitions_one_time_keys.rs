@@ -22,7 +22,7 @@ pub enum OneTimeKeysValue {
 /// KeyObject
 ///
 /// Spec source: `api/client-server/definitions/one_time_keys.yaml#/additionalProperties/oneOf/1`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct KeyObject {
     /// The key, encoded using unpadded base64.
     pub key: ::std::string::String,
@@ -33,6 +33,10 @@ pub struct KeyObject {
         crate::identifiers::UserId,
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl KeyObject {
     /// A value with the required fields; the optional ones are absent.
@@ -44,6 +48,75 @@ impl KeyObject {
             ::serde_json::Map<::std::string::String, ::serde_json::Value>,
         >,
     ) -> Self {
-        Self { key, signatures }
+        Self {
+            key,
+            signatures,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for KeyObject {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = KeyObject;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct KeyObject")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<KeyObject, __A::Error> {
+                let mut key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::UserId,
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut key,
+                                "key",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(KeyObject {
+                    key: ::matrix_api_runtime::__private::required(key, "key")?,
+                    signatures: ::matrix_api_runtime::__private::required(
+                        signatures,
+                        "signatures",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

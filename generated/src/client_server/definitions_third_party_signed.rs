@@ -5,7 +5,7 @@
 /// owns a third-party identity which has been invited to the room.
 ///
 /// Spec source: `api/client-server/definitions/third_party_signed.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct ThirdPartySigned {
     /// The Matrix ID of the user who issued the invite.
     ///
@@ -24,6 +24,10 @@ pub struct ThirdPartySigned {
         ::std::string::String,
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl ThirdPartySigned {
     /// A value with the required fields; the optional ones are absent.
@@ -42,6 +46,93 @@ impl ThirdPartySigned {
             mxid,
             token,
             signatures,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for ThirdPartySigned {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = ThirdPartySigned;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct ThirdPartySigned")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<ThirdPartySigned, __A::Error> {
+                let mut sender: ::std::option::Option<crate::identifiers::UserId> = ::std::option::Option::None;
+                let mut mxid: ::std::option::Option<crate::identifiers::UserId> = ::std::option::Option::None;
+                let mut token: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            ::std::string::String,
+                        >,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "sender" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sender,
+                                "sender",
+                            )?
+                        }
+                        "mxid" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut mxid,
+                                "mxid",
+                            )?
+                        }
+                        "token" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut token,
+                                "token",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(ThirdPartySigned {
+                    sender: ::matrix_api_runtime::__private::required(sender, "sender")?,
+                    mxid: ::matrix_api_runtime::__private::required(mxid, "mxid")?,
+                    token: ::matrix_api_runtime::__private::required(token, "token")?,
+                    signatures: ::matrix_api_runtime::__private::required(
+                        signatures,
+                        "signatures",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -4,17 +4,4 @@
 /// Used by clients to discover identity server information.
 ///
 /// Spec source: `api/client-server/definitions/wellknown/identity_server.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct IdentityServer {
-    /// The base URL for the identity server for client-server connections.
-    ///
-    /// - Spec constraint, format: `uri`
-    pub base_url: ::std::string::String,
-}
-impl IdentityServer {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(base_url: ::std::string::String) -> Self {
-        Self { base_url }
-    }
-}
+pub type IdentityServer = crate::client_server::Homeserver;

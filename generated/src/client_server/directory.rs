@@ -19,21 +19,7 @@ pub struct GetRoomIdByAliasResponse {
 /// Request body of `PUT /_matrix/client/v3/directory/room/{roomAlias}` (`setRoomAlias`).
 ///
 /// Spec source: `api/client-server/directory.yaml#/paths/~1directory~1room~1{roomAlias}/put/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SetRoomAliasRequest {
-    /// The room ID to set.
-    ///
-    /// - Spec constraint, format: `mx-room-id`
-    /// - Spec constraint, pattern: `^!`
-    pub room_id: crate::identifiers::RoomId,
-}
-impl SetRoomAliasRequest {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(room_id: crate::identifiers::RoomId) -> Self {
-        Self { room_id }
-    }
-}
+pub type SetRoomAliasRequest = crate::client_server::JoinRoomResponse;
 /// Response body of `GET /_matrix/client/v3/rooms/{roomId}/aliases` (`getLocalAliases`) with status 200: The list of local aliases for the room.
 ///
 /// Spec source: `api/client-server/directory.yaml#/paths/~1rooms~1{roomId}~1aliases/get/responses/200/content/application~1json/schema`.

@@ -4,27 +4,4 @@
 /// Request body of `POST /_matrix/client/v3/rooms/{roomId}/invite` (`inviteUser`).
 ///
 /// Spec source: `api/client-server/inviting.yaml#/paths/~1rooms~1{roomId}~1invite /post/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct InviteUserRequest {
-    /// The fully qualified user ID of the invitee.
-    ///
-    /// - Spec constraint, format: `mx-user-id`
-    /// - Spec constraint, pattern: `^@`
-    pub user_id: crate::identifiers::UserId,
-    /// Optional reason to be included as the `reason` on the subsequent
-    /// membership event.
-    ///
-    /// - Added in Matrix v1.1.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub reason: ::std::option::Option<::std::string::String>,
-}
-impl InviteUserRequest {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(user_id: crate::identifiers::UserId) -> Self {
-        Self {
-            user_id,
-            reason: ::std::option::Option::None,
-        }
-    }
-}
+pub type InviteUserRequest = crate::client_server::BanRequest;

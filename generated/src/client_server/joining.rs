@@ -71,39 +71,10 @@ impl JoinRoomResponse {
 /// Request body of `POST /_matrix/client/v3/rooms/{roomId}/join` (`joinRoomById`).
 ///
 /// Spec source: `api/client-server/joining.yaml#/paths/~1rooms~1{roomId}~1join/post/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct JoinRoomByIdRequest {
-    /// If supplied, the homeserver must verify that it matches a pending
-    /// `m.room.third_party_invite` event in the room, and perform
-    /// key validity checking if required by the event.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub third_party_signed: ::std::option::Option<
-        crate::client_server::ThirdPartySigned,
-    >,
-    /// Optional reason to be included as the `reason` on the subsequent
-    /// membership event.
-    ///
-    /// - Added in Matrix v1.1.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub reason: ::std::option::Option<::std::string::String>,
-}
+pub type JoinRoomByIdRequest = crate::client_server::JoinRoomRequest;
 /// Response body of `POST /_matrix/client/v3/rooms/{roomId}/join` (`joinRoomById`) with status 200: The room has been joined.
 ///
 /// The joined room ID must be returned in the `room_id` field.
 ///
 /// Spec source: `api/client-server/joining.yaml#/paths/~1rooms~1{roomId}~1join/post/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct JoinRoomByIdResponse {
-    /// The joined room ID.
-    ///
-    /// - Spec constraint, format: `mx-room-id`
-    /// - Spec constraint, pattern: `^!`
-    pub room_id: crate::identifiers::RoomId,
-}
-impl JoinRoomByIdResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(room_id: crate::identifiers::RoomId) -> Self {
-        Self { room_id }
-    }
-}
+pub type JoinRoomByIdResponse = crate::client_server::JoinRoomResponse;

@@ -25,26 +25,7 @@ impl RoomKeysUpdateResponse {
 /// `rooms` property will be returned (`{"rooms": {}}`).
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1keys/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct GetRoomKeysResponse {
-    /// A map of room IDs to room key backup data.
-    pub rooms: ::std::collections::BTreeMap<
-        crate::identifiers::RoomId,
-        crate::client_server::RoomKeyBackup,
-    >,
-}
-impl GetRoomKeysResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        rooms: ::std::collections::BTreeMap<
-            crate::identifiers::RoomId,
-            crate::client_server::RoomKeyBackup,
-        >,
-    ) -> Self {
-        Self { rooms }
-    }
-}
+pub type GetRoomKeysResponse = crate::client_server::PutRoomKeysRequest;
 /// Request body of `PUT /_matrix/client/v3/room_keys/keys` (`putRoomKeys`).
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1keys/put/requestBody/content/application~1json/schema`.
@@ -68,70 +49,10 @@ impl PutRoomKeysRequest {
         Self { rooms }
     }
 }
-/// The backed up keys for a room.
-///
-/// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1keys~1{roomId}/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct GetRoomKeysByRoomIdResponse {
-    /// A map of session IDs to key data.
-    pub sessions: ::std::collections::BTreeMap<
-        ::std::string::String,
-        crate::client_server::KeyBackupData,
-    >,
-}
-impl GetRoomKeysByRoomIdResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        sessions: ::std::collections::BTreeMap<
-            ::std::string::String,
-            crate::client_server::KeyBackupData,
-        >,
-    ) -> Self {
-        Self { sessions }
-    }
-}
 /// Response body of `GET /_matrix/client/v3/room_keys/version` (`getRoomKeysVersionCurrent`) with status 200: The information about the backup.
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1version/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct GetRoomKeysVersionCurrentResponse {
-    /// The algorithm used for storing backups.
-    ///
-    /// - Spec constraint, one of: `m.megolm_backup.v1.curve25519-aes-sha2`
-    pub algorithm: crate::constants::MMegolmBackupV1Curve25519AesSha2,
-    /// Algorithm-dependent data. See the documentation for the backup
-    /// algorithms in [Server-side key backups](https://spec.matrix.org/v1.19/client-server-api/#server-side-key-backups) for more information on the
-    /// expected format of the data.
-    pub auth_data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    /// The number of keys stored in the backup.
-    pub count: i64,
-    /// An opaque string representing stored keys in the backup.
-    /// Clients can compare it with the `etag` value they received
-    /// in the request of their last key storage request.  If not
-    /// equal, another client has modified the backup.
-    pub etag: ::std::string::String,
-    /// The backup version.
-    pub version: ::std::string::String,
-}
-impl GetRoomKeysVersionCurrentResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        auth_data: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        count: i64,
-        etag: ::std::string::String,
-        version: ::std::string::String,
-    ) -> Self {
-        Self {
-            algorithm: crate::constants::MMegolmBackupV1Curve25519AesSha2,
-            auth_data,
-            count,
-            etag,
-            version,
-        }
-    }
-}
+pub type GetRoomKeysVersionCurrentResponse = crate::client_server::GetRoomKeysVersionResponse;
 /// Request body of `POST /_matrix/client/v3/room_keys/version` (`postRoomKeysVersion`).
 ///
 /// Spec source: `api/client-server/key_backup.yaml#/paths/~1room_keys~1version/post/requestBody/content/application~1json/schema`.

@@ -210,7 +210,7 @@ pub struct QueryKeysResponse {
 /// DeviceInformation
 ///
 /// Spec source: `api/client-server/keys.yaml#/paths/~1keys~1query/post/responses/200/content/application~1json/schema/properties/device_keys/patternProperties/^@/additionalProperties`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct DeviceInformation {
     /// The ID of the user the device belongs to. Must match the user ID used
     /// when logging in.
@@ -237,6 +237,10 @@ pub struct DeviceInformation {
     /// signatures.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unsigned: ::std::option::Option<crate::client_server::UnsignedDeviceInfo>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl DeviceInformation {
     /// A value with the required fields; the optional ones are absent.
@@ -258,7 +262,130 @@ impl DeviceInformation {
             keys,
             signatures,
             unsigned: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for DeviceInformation {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = DeviceInformation;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct DeviceInformation")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<DeviceInformation, __A::Error> {
+                let mut user_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut device_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut algorithms: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut keys: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::string::String,
+                    >,
+                > = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::UserId,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            ::std::string::String,
+                        >,
+                    >,
+                > = ::std::option::Option::None;
+                let mut unsigned: ::std::option::Option<
+                    ::std::option::Option<crate::client_server::UnsignedDeviceInfo>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "user_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut user_id,
+                                "user_id",
+                            )?
+                        }
+                        "device_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut device_id,
+                                "device_id",
+                            )?
+                        }
+                        "algorithms" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut algorithms,
+                                "algorithms",
+                            )?
+                        }
+                        "keys" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut keys,
+                                "keys",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        "unsigned" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut unsigned,
+                                "unsigned",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(DeviceInformation {
+                    user_id: ::matrix_api_runtime::__private::required(
+                        user_id,
+                        "user_id",
+                    )?,
+                    device_id: ::matrix_api_runtime::__private::required(
+                        device_id,
+                        "device_id",
+                    )?,
+                    algorithms: ::matrix_api_runtime::__private::required(
+                        algorithms,
+                        "algorithms",
+                    )?,
+                    keys: ::matrix_api_runtime::__private::required(keys, "keys")?,
+                    signatures: ::matrix_api_runtime::__private::required(
+                        signatures,
+                        "signatures",
+                    )?,
+                    unsigned: unsigned.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Additional data added to the device key information

@@ -4,25 +4,4 @@
 /// Request body of `POST /_matrix/client/v3/rooms/{roomId}/kick` (`kick`).
 ///
 /// Spec source: `api/client-server/kicking.yaml#/paths/~1rooms~1{roomId}~1kick/post/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct KickRequest {
-    /// The fully qualified user ID of the user being kicked.
-    ///
-    /// - Spec constraint, format: `mx-user-id`
-    /// - Spec constraint, pattern: `^@`
-    pub user_id: crate::identifiers::UserId,
-    /// The reason the user has been kicked. This will be supplied as the
-    /// `reason` on the target's updated [`m.room.member`](https://spec.matrix.org/v1.19/client-server-api/#mroommember) event.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub reason: ::std::option::Option<::std::string::String>,
-}
-impl KickRequest {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(user_id: crate::identifiers::UserId) -> Self {
-        Self {
-            user_id,
-            reason: ::std::option::Option::None,
-        }
-    }
-}
+pub type KickRequest = crate::client_server::BanRequest;

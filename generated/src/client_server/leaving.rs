@@ -4,12 +4,4 @@
 /// Request body of `POST /_matrix/client/v3/rooms/{roomId}/leave` (`leaveRoom`).
 ///
 /// Spec source: `api/client-server/leaving.yaml#/paths/~1rooms~1{roomId}~1leave/post/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct LeaveRoomRequest {
-    /// Optional reason to be included as the `reason` on the subsequent
-    /// membership event.
-    ///
-    /// - Added in Matrix v1.1.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub reason: ::std::option::Option<::std::string::String>,
-}
+pub type LeaveRoomRequest = crate::client_server::KnockRoomRequest;

@@ -4,30 +4,11 @@
 /// Response body of `GET /_matrix/client/v3/directory/list/room/{roomId}` (`getRoomVisibilityOnDirectory`) with status 200: The visibility of the room in the directory.
 ///
 /// Spec source: `api/client-server/list_public_rooms.yaml#/paths/~1directory~1list~1room~1{roomId}/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct GetRoomVisibilityOnDirectoryResponse {
-    /// The visibility of the room in the directory.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub visibility: ::std::option::Option<
-        crate::client_server::GetRoomVisibilityOnDirectoryResponseVisibility,
-    >,
-}
+pub type GetRoomVisibilityOnDirectoryResponse = crate::client_server::SetRoomVisibilityOnDirectoryRequest;
 /// The visibility of the room in the directory.
 ///
 /// Spec source: `api/client-server/list_public_rooms.yaml#/paths/~1directory~1list~1room~1{roomId}/get/responses/200/content/application~1json/schema/properties/visibility`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum GetRoomVisibilityOnDirectoryResponseVisibility {
-    /// `private`
-    Private,
-    /// `public`
-    Public,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    GetRoomVisibilityOnDirectoryResponseVisibility { Private => "private", Public =>
-    "public" }
-);
+pub type GetRoomVisibilityOnDirectoryResponseVisibility = crate::client_server::RoomInitialSyncResponseVisibility;
 /// Request body of `PUT /_matrix/client/v3/directory/list/room/{roomId}` (`setRoomVisibilityOnDirectory`).
 ///
 /// Spec source: `api/client-server/list_public_rooms.yaml#/paths/~1directory~1list~1room~1{roomId}/put/requestBody/content/application~1json/schema`.
@@ -44,19 +25,7 @@ pub struct SetRoomVisibilityOnDirectoryRequest {
 /// Defaults to `public`.
 ///
 /// Spec source: `api/client-server/list_public_rooms.yaml#/paths/~1directory~1list~1room~1{roomId}/put/requestBody/content/application~1json/schema/properties/visibility`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SetRoomVisibilityOnDirectoryRequestVisibility {
-    /// `private`
-    Private,
-    /// `public`
-    Public,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    SetRoomVisibilityOnDirectoryRequestVisibility { Private => "private", Public =>
-    "public" }
-);
+pub type SetRoomVisibilityOnDirectoryRequestVisibility = crate::client_server::RoomInitialSyncResponseVisibility;
 /// Request body of `POST /_matrix/client/v3/publicRooms` (`queryPublicRooms`).
 ///
 /// Spec source: `api/client-server/list_public_rooms.yaml#/paths/~1publicRooms/post/requestBody/content/application~1json/schema`.

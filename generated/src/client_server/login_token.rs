@@ -4,12 +4,7 @@
 /// Request body of `POST /_matrix/client/v1/login/get_token` (`generateLoginToken`).
 ///
 /// Spec source: `api/client-server/login_token.yaml#/paths/~1login~1get_token/post/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct GenerateLoginTokenRequest {
-    /// Additional authentication information for the user-interactive authentication API.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub auth: ::std::option::Option<crate::client_server::AuthData>,
-}
+pub type GenerateLoginTokenRequest = crate::client_server::DeleteDeviceRequest;
 /// Response body of `POST /_matrix/client/v1/login/get_token` (`generateLoginToken`) with status 200: The login token an unauthenticated client can use to log in as the requesting user.
 ///
 /// Spec source: `api/client-server/login_token.yaml#/paths/~1login~1get_token/post/responses/200/content/application~1json/schema`.

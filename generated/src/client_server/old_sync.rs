@@ -66,7 +66,7 @@ pub struct RoomInfo {
     /// - Spec constraint, pattern: `^!`
     pub room_id: crate::identifiers::RoomId,
     /// The user's membership state in this room.
-    pub membership: crate::client_server::InitialSyncResponseRoomsItemMembership,
+    pub membership: crate::client_server::RoomInitialSyncResponseMembership,
     /// The invite event if `membership` is `invite`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub invite: ::std::option::Option<crate::client_server::ClientEvent>,
@@ -87,7 +87,7 @@ pub struct RoomInfo {
     /// or not.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub visibility: ::std::option::Option<
-        crate::client_server::InitialSyncResponseRoomsItemVisibility,
+        crate::client_server::RoomInitialSyncResponseVisibility,
     >,
     /// The private data that this user has attached to
     /// this room.
@@ -101,7 +101,7 @@ impl RoomInfo {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         room_id: crate::identifiers::RoomId,
-        membership: crate::client_server::InitialSyncResponseRoomsItemMembership,
+        membership: crate::client_server::RoomInitialSyncResponseMembership,
     ) -> Self {
         Self {
             room_id,
@@ -114,26 +114,6 @@ impl RoomInfo {
         }
     }
 }
-/// The user's membership state in this room.
-///
-/// Spec source: `api/client-server/old_sync.yaml#/paths/~1initialSync/get/responses/200/content/application~1json/schema/properties/rooms/items/properties/membership`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum InitialSyncResponseRoomsItemMembership {
-    /// `invite`
-    Invite,
-    /// `join`
-    Join,
-    /// `leave`
-    Leave,
-    /// `ban`
-    Ban,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    InitialSyncResponseRoomsItemMembership { Invite => "invite", Join => "join", Leave =>
-    "leave", Ban => "ban" }
-);
 /// The pagination chunk for this room.
 ///
 /// Spec source: `api/client-server/old_sync.yaml#/paths/~1initialSync/get/responses/200/content/application~1json/schema/properties/rooms/items/properties/messages`.
@@ -178,19 +158,3 @@ impl InitialSyncResponseRoomsItemMessages {
         }
     }
 }
-/// Whether this room is visible to the `/publicRooms` API
-/// or not.
-///
-/// Spec source: `api/client-server/old_sync.yaml#/paths/~1initialSync/get/responses/200/content/application~1json/schema/properties/rooms/items/properties/visibility`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum InitialSyncResponseRoomsItemVisibility {
-    /// `private`
-    Private,
-    /// `public`
-    Public,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    InitialSyncResponseRoomsItemVisibility { Private => "private", Public => "public" }
-);

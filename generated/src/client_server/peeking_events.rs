@@ -4,19 +4,4 @@
 /// Response body of `GET /_matrix/client/v3/events` (`peekEvents`) with status 200: The events received, which may be none.
 ///
 /// Spec source: `api/client-server/peeking_events.yaml#/paths/~1events /get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct PeekEventsResponse {
-    /// A token which correlates to the first value in `chunk`. This
-    /// is usually the same token supplied to `from=`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start: ::std::option::Option<::std::string::String>,
-    /// A token which correlates to the last value in `chunk`. This
-    /// token should be used in the next request to `/events`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub end: ::std::option::Option<::std::string::String>,
-    /// An array of events.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub chunk: ::std::option::Option<
-        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>>,
-    >,
-}
+pub type PeekEventsResponse = crate::client_server::GetEventsResponse;

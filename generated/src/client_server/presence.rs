@@ -38,21 +38,7 @@ impl GetPresenceResponse {
 /// This user's presence.
 ///
 /// Spec source: `api/client-server/presence.yaml#/paths/~1presence~1{userId}~1status/get/responses/200/content/application~1json/schema/properties/presence`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum GetPresenceResponsePresence {
-    /// `online`
-    Online,
-    /// `offline`
-    Offline,
-    /// `unavailable`
-    Unavailable,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    GetPresenceResponsePresence { Online => "online", Offline => "offline", Unavailable
-    => "unavailable" }
-);
+pub type GetPresenceResponsePresence = crate::client_server::SetPresenceRequestPresence;
 /// Request body of `PUT /_matrix/client/v3/presence/{userId}/status` (`setPresence`).
 ///
 /// Spec source: `api/client-server/presence.yaml#/paths/~1presence~1{userId}~1status/put/requestBody/content/application~1json/schema`.

@@ -18,28 +18,6 @@ impl GetPushRulesResponse {
 }
 /// `api/client-server/pushrules.yaml` from the spec.
 ///
-/// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}/delete/parameters/0/schema`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DeletePushRuleKind {
-    /// `override`
-    Override,
-    /// `underride`
-    Underride,
-    /// `sender`
-    Sender,
-    /// `room`
-    Room,
-    /// `content`
-    Content,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    DeletePushRuleKind { Override => "override", Underride => "underride", Sender =>
-    "sender", Room => "room", Content => "content" }
-);
-/// `api/client-server/pushrules.yaml` from the spec.
-///
 /// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}/get/parameters/0/schema`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GetPushRuleKind {
@@ -60,35 +38,13 @@ pub enum GetPushRuleKind {
     GetPushRuleKind { Override => "override", Underride => "underride", Sender =>
     "sender", Room => "room", Content => "content" }
 );
-/// `api/client-server/pushrules.yaml` from the spec.
-///
-/// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}/put/parameters/0/schema`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SetPushRuleKind {
-    /// `override`
-    Override,
-    /// `underride`
-    Underride,
-    /// `sender`
-    Sender,
-    /// `room`
-    Room,
-    /// `content`
-    Content,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    SetPushRuleKind { Override => "override", Underride => "underride", Sender =>
-    "sender", Room => "room", Content => "content" }
-);
 /// Request body of `PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}` (`setPushRule`).
 ///
 /// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}/put/requestBody/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SetPushRuleRequest {
     /// The action(s) to perform when the conditions for this rule are met.
-    pub actions: ::std::vec::Vec<crate::client_server::SetPushRuleRequestActionsItem>,
+    pub actions: ::std::vec::Vec<crate::client_server::PushRuleActionsItem>,
     /// The conditions that must hold true for an event in order for a
     /// rule to be applied to an event. A rule with no conditions
     /// always matches. Only applicable to `underride` and `override` rules.
@@ -104,7 +60,7 @@ impl SetPushRuleRequest {
     /// A value with the required fields; the optional ones are absent.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        actions: ::std::vec::Vec<crate::client_server::SetPushRuleRequestActionsItem>,
+        actions: ::std::vec::Vec<crate::client_server::PushRuleActionsItem>,
     ) -> Self {
         Self {
             actions,
@@ -113,190 +69,32 @@ impl SetPushRuleRequest {
         }
     }
 }
-/// `api/client-server/pushrules.yaml` from the spec.
-///
-/// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}/put/requestBody/content/application~1json/schema/properties/actions/items`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-#[serde(untagged)]
-pub enum SetPushRuleRequestActionsItem {
-    String(::std::string::String),
-    Object(::serde_json::Map<::std::string::String, ::serde_json::Value>),
-}
-/// `api/client-server/pushrules.yaml` from the spec.
-///
-/// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1actions/get/parameters/0/schema`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum GetPushRuleActionsKind {
-    /// `override`
-    Override,
-    /// `underride`
-    Underride,
-    /// `sender`
-    Sender,
-    /// `room`
-    Room,
-    /// `content`
-    Content,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    GetPushRuleActionsKind { Override => "override", Underride => "underride", Sender =>
-    "sender", Room => "room", Content => "content" }
-);
 /// Response body of `GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions` (`getPushRuleActions`) with status 200: The actions for this push rule.
 ///
 /// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1actions/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct GetPushRuleActionsResponse {
-    /// The action(s) to perform for this rule.
-    pub actions: ::std::vec::Vec<
-        crate::client_server::GetPushRuleActionsResponseActionsItem,
-    >,
-}
-impl GetPushRuleActionsResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        actions: ::std::vec::Vec<
-            crate::client_server::GetPushRuleActionsResponseActionsItem,
-        >,
-    ) -> Self {
-        Self { actions }
-    }
-}
-/// `api/client-server/pushrules.yaml` from the spec.
-///
-/// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1actions/get/responses/200/content/application~1json/schema/properties/actions/items`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-#[serde(untagged)]
-pub enum GetPushRuleActionsResponseActionsItem {
-    String(::std::string::String),
-    Object(::serde_json::Map<::std::string::String, ::serde_json::Value>),
-}
-/// `api/client-server/pushrules.yaml` from the spec.
-///
-/// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1actions/put/parameters/0/schema`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SetPushRuleActionsKind {
-    /// `override`
-    Override,
-    /// `underride`
-    Underride,
-    /// `sender`
-    Sender,
-    /// `room`
-    Room,
-    /// `content`
-    Content,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    SetPushRuleActionsKind { Override => "override", Underride => "underride", Sender =>
-    "sender", Room => "room", Content => "content" }
-);
+pub type GetPushRuleActionsResponse = crate::client_server::SetPushRuleActionsRequest;
 /// Request body of `PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/actions` (`setPushRuleActions`).
 ///
 /// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1actions/put/requestBody/content/application~1json/schema`.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct SetPushRuleActionsRequest {
     /// The action(s) to perform for this rule.
-    pub actions: ::std::vec::Vec<
-        crate::client_server::SetPushRuleActionsRequestActionsItem,
-    >,
+    pub actions: ::std::vec::Vec<crate::client_server::PushRuleActionsItem>,
 }
 impl SetPushRuleActionsRequest {
     /// A value with the required fields; the optional ones are absent.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        actions: ::std::vec::Vec<
-            crate::client_server::SetPushRuleActionsRequestActionsItem,
-        >,
+        actions: ::std::vec::Vec<crate::client_server::PushRuleActionsItem>,
     ) -> Self {
         Self { actions }
     }
 }
-/// `api/client-server/pushrules.yaml` from the spec.
-///
-/// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1actions/put/requestBody/content/application~1json/schema/properties/actions/items`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-#[serde(untagged)]
-pub enum SetPushRuleActionsRequestActionsItem {
-    String(::std::string::String),
-    Object(::serde_json::Map<::std::string::String, ::serde_json::Value>),
-}
-/// `api/client-server/pushrules.yaml` from the spec.
-///
-/// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1enabled/get/parameters/0/schema`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum IsPushRuleEnabledKind {
-    /// `override`
-    Override,
-    /// `underride`
-    Underride,
-    /// `sender`
-    Sender,
-    /// `room`
-    Room,
-    /// `content`
-    Content,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    IsPushRuleEnabledKind { Override => "override", Underride => "underride", Sender =>
-    "sender", Room => "room", Content => "content" }
-);
 /// Response body of `GET /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled` (`isPushRuleEnabled`) with status 200: Whether the push rule is enabled.
 ///
 /// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1enabled/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct IsPushRuleEnabledResponse {
-    /// Whether the push rule is enabled or not.
-    pub enabled: bool,
-}
-impl IsPushRuleEnabledResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(enabled: bool) -> Self {
-        Self { enabled }
-    }
-}
-/// `api/client-server/pushrules.yaml` from the spec.
-///
-/// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1enabled/put/parameters/0/schema`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SetPushRuleEnabledKind {
-    /// `override`
-    Override,
-    /// `underride`
-    Underride,
-    /// `sender`
-    Sender,
-    /// `room`
-    Room,
-    /// `content`
-    Content,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    SetPushRuleEnabledKind { Override => "override", Underride => "underride", Sender =>
-    "sender", Room => "room", Content => "content" }
-);
+pub type IsPushRuleEnabledResponse = crate::client_server::BooleanCapability;
 /// Request body of `PUT /_matrix/client/v3/pushrules/global/{kind}/{ruleId}/enabled` (`setPushRuleEnabled`).
 ///
 /// Spec source: `api/client-server/pushrules.yaml#/paths/~1pushrules~1global~1{kind}~1{ruleId}~1enabled/put/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SetPushRuleEnabledRequest {
-    /// Whether the push rule is enabled or not.
-    pub enabled: bool,
-}
-impl SetPushRuleEnabledRequest {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(enabled: bool) -> Self {
-        Self { enabled }
-    }
-}
+pub type SetPushRuleEnabledRequest = crate::client_server::BooleanCapability;

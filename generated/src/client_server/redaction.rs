@@ -4,12 +4,7 @@
 /// Request body of `PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}` (`redactEvent`).
 ///
 /// Spec source: `api/client-server/redaction.yaml#/paths/~1rooms~1{roomId}~1redact~1{eventId}~1{txnId}/put/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct RedactEventRequest {
-    /// The reason for the event being redacted.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub reason: ::std::option::Option<::std::string::String>,
-}
+pub type RedactEventRequest = crate::client_server::KnockRoomRequest;
 /// Response body of `PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId}` (`redactEvent`) with status 200: An ID for the redaction event.
 ///
 /// Spec source: `api/client-server/redaction.yaml#/paths/~1rooms~1{roomId}~1redact~1{eventId}~1{txnId}/put/responses/200/content/application~1json/schema`.

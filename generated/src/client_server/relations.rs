@@ -60,84 +60,10 @@ impl GetRelatingEventsResponse {
 /// is returned.
 ///
 /// Spec source: `api/client-server/relations.yaml#/paths/~1rooms~1{roomId}~1relations~1{eventId}~1{relType}/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct GetRelatingEventsWithRelTypeResponse {
-    /// An opaque string representing a pagination token. The absence of this token
-    /// means there are no more results to fetch and the client should stop paginating.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub next_batch: ::std::option::Option<::std::string::String>,
-    /// An opaque string representing a pagination token. The absence of this token
-    /// means this is the start of the result set, i.e. this is the first batch/page.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub prev_batch: ::std::option::Option<::std::string::String>,
-    /// If the `recurse` parameter was supplied by the client, this response field is
-    /// mandatory and gives the actual depth to which the server recursed. If the client
-    /// did not specify the `recurse` parameter, this field must be absent.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recursion_depth: ::std::option::Option<i64>,
-    /// The child events of the requested event, ordered topologically
-    /// most-recent first. The events returned will match the `relType`
-    /// supplied in the URL.
-    pub chunk: ::std::vec::Vec<
-        ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
-    >,
-}
-impl GetRelatingEventsWithRelTypeResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        chunk: ::std::vec::Vec<
-            ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
-        >,
-    ) -> Self {
-        Self {
-            next_batch: ::std::option::Option::None,
-            prev_batch: ::std::option::Option::None,
-            recursion_depth: ::std::option::Option::None,
-            chunk,
-        }
-    }
-}
+pub type GetRelatingEventsWithRelTypeResponse = crate::client_server::GetRelatingEventsResponse;
 /// Response body of `GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}` (`getRelatingEventsWithRelTypeAndEventType`) with status 200: The paginated child events which point to the parent. If no events are
 /// pointing to the parent or the pagination yields no results, an empty `chunk`
 /// is returned.
 ///
 /// Spec source: `api/client-server/relations.yaml#/paths/~1rooms~1{roomId}~1relations~1{eventId}~1{relType}~1{eventType}/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct GetRelatingEventsWithRelTypeAndEventTypeResponse {
-    /// An opaque string representing a pagination token. The absence of this token
-    /// means there are no more results to fetch and the client should stop paginating.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub next_batch: ::std::option::Option<::std::string::String>,
-    /// An opaque string representing a pagination token. The absence of this token
-    /// means this is the start of the result set, i.e. this is the first batch/page.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub prev_batch: ::std::option::Option<::std::string::String>,
-    /// If the `recurse` parameter was supplied by the client, this response field is
-    /// mandatory and gives the actual depth to which the server recursed. If the client
-    /// did not specify the `recurse` parameter, this field must be absent.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub recursion_depth: ::std::option::Option<i64>,
-    /// The child events of the requested event, ordered topologically most-recent
-    /// first. The events returned will match the `relType` and `eventType` supplied
-    /// in the URL.
-    pub chunk: ::std::vec::Vec<
-        ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
-    >,
-}
-impl GetRelatingEventsWithRelTypeAndEventTypeResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        chunk: ::std::vec::Vec<
-            ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
-        >,
-    ) -> Self {
-        Self {
-            next_batch: ::std::option::Option::None,
-            prev_batch: ::std::option::Option::None,
-            recursion_depth: ::std::option::Option::None,
-            chunk,
-        }
-    }
-}
+pub type GetRelatingEventsWithRelTypeAndEventTypeResponse = crate::client_server::GetRelatingEventsResponse;

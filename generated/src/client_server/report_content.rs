@@ -19,24 +19,8 @@ impl ReportRoomRequest {
 /// Request body of `POST /_matrix/client/v3/rooms/{roomId}/report/{eventId}` (`reportEvent`).
 ///
 /// Spec source: `api/client-server/report_content.yaml#/paths/~1rooms~1{roomId}~1report~1{eventId}/post/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct ReportEventRequest {
-    /// The reason the content is being reported.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub reason: ::std::option::Option<::std::string::String>,
-}
+pub type ReportEventRequest = crate::client_server::KnockRoomRequest;
 /// Request body of `POST /_matrix/client/v3/users/{userId}/report` (`reportUser`).
 ///
 /// Spec source: `api/client-server/report_content.yaml#/paths/~1users~1{userId}~1report/post/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct ReportUserRequest {
-    /// The reason the room is being reported. May be blank.
-    pub reason: ::std::string::String,
-}
-impl ReportUserRequest {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(reason: ::std::string::String) -> Self {
-        Self { reason }
-    }
-}
+pub type ReportUserRequest = crate::client_server::ReportRoomRequest;

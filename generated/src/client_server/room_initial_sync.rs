@@ -78,45 +78,7 @@ pub enum RoomInitialSyncResponseMembership {
 /// The pagination chunk for this room.
 ///
 /// Spec source: `api/client-server/room_initial_sync.yaml#/paths/~1rooms~1{roomId}~1initialSync/get/responses/200/content/application~1json/schema/properties/messages`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct RoomInitialSyncResponseMessages {
-    /// A token which correlates to the start of `chunk`. Can be passed to
-    /// [`/rooms/<room_id>/messages`](https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidmessages)
-    /// to retrieve earlier events.
-    ///
-    /// If no earlier events are available, this property may be omitted from
-    /// the response.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub start: ::std::option::Option<::std::string::String>,
-    /// A token which correlates to the end of `chunk`. Can be passed to
-    /// [`/rooms/<room_id>/messages`](https://spec.matrix.org/v1.19/client-server-api/#get_matrixclientv3roomsroomidmessages)
-    /// to retrieve later events.
-    pub end: ::std::string::String,
-    /// If the user is a member of the room this will be a
-    /// list of the most recent messages for this room. If
-    /// the user has left the room this will be the
-    /// messages that preceded them leaving. This array
-    /// will consist of at most `limit` elements.
-    pub chunk: ::std::vec::Vec<
-        ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
-    >,
-}
-impl RoomInitialSyncResponseMessages {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        end: ::std::string::String,
-        chunk: ::std::vec::Vec<
-            ::matrix_api_runtime::Raw<crate::events::AnyTimelineEvent>,
-        >,
-    ) -> Self {
-        Self {
-            start: ::std::option::Option::None,
-            end,
-            chunk,
-        }
-    }
-}
+pub type RoomInitialSyncResponseMessages = crate::client_server::InitialSyncResponseRoomsItemMessages;
 /// Whether this room is visible to the `/publicRooms` API
 /// or not.
 ///

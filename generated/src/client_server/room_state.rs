@@ -4,18 +4,4 @@
 /// Response body of `PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey}` (`setRoomStateWithKey`) with status 200: An ID for the sent event.
 ///
 /// Spec source: `api/client-server/room_state.yaml#/paths/~1rooms~1{roomId}~1state~1{eventType}~1{stateKey}/put/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SetRoomStateWithKeyResponse {
-    /// A unique identifier for the event.
-    ///
-    /// - Spec constraint, format: `mx-event-id`
-    /// - Spec constraint, pattern: `^\$`
-    pub event_id: crate::identifiers::EventId,
-}
-impl SetRoomStateWithKeyResponse {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(event_id: crate::identifiers::EventId) -> Self {
-        Self { event_id }
-    }
-}
+pub type SetRoomStateWithKeyResponse = crate::client_server::SendMessageResponse;

@@ -54,28 +54,6 @@ pub enum GetMembersByRoomMembership {
     GetMembersByRoomMembership { Join => "join", Invite => "invite", Knock => "knock",
     Leave => "leave", Ban => "ban" }
 );
-/// `api/client-server/rooms.yaml` from the spec.
-///
-/// Spec source: `api/client-server/rooms.yaml#/paths/~1rooms~1{roomId}~1members/get/parameters/3/schema`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum GetMembersByRoomNotMembership {
-    /// `join`
-    Join,
-    /// `invite`
-    Invite,
-    /// `knock`
-    Knock,
-    /// `leave`
-    Leave,
-    /// `ban`
-    Ban,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    GetMembersByRoomNotMembership { Join => "join", Invite => "invite", Knock => "knock",
-    Leave => "leave", Ban => "ban" }
-);
 /// Response body of `GET /_matrix/client/v3/rooms/{roomId}/members` (`getMembersByRoom`) with status 200: A list of members of the room. If you are joined to the room then
 /// this will be the current members of the room. If you have left the
 /// room then this will be the members of the room when you left.

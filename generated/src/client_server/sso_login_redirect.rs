@@ -16,18 +16,3 @@ pub enum RedirectToSsoAction {
 ::matrix_api_runtime::string_enum_impls!(
     RedirectToSsoAction { Login => "login", Register => "register" }
 );
-/// `api/client-server/sso_login_redirect.yaml` from the spec.
-///
-/// Spec source: `api/client-server/sso_login_redirect.yaml#/paths/~1login~1sso~1redirect~1{idpId}/get/parameters/2/schema`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RedirectToIdPAction {
-    /// `login`
-    Login,
-    /// `register`
-    Register,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    RedirectToIdPAction { Login => "login", Register => "register" }
-);

@@ -128,15 +128,7 @@ pub struct InvitedRoom {
 /// been invited to.
 ///
 /// Spec source: `api/client-server/sync.yaml#/paths/~1sync/get/responses/200/content/application~1json/schema/properties/rooms/properties/invite/patternProperties/^!/properties/invite_state`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct InviteState {
-    /// The [stripped state events](https://spec.matrix.org/v1.19/client-server-api/#stripped-state) that form the
-    /// invite state.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub events: ::std::option::Option<
-        ::std::vec::Vec<::matrix_api_runtime::Raw<crate::events::AnyStrippedStateEvent>>,
-    >,
-}
+pub type InviteState = crate::client_server::KnockState;
 /// Joined Room
 ///
 /// - Spec constraint, pattern-format: `mx-room-id`
@@ -317,15 +309,7 @@ pub struct UnreadNotificationCounts {
 ///
 ///
 /// Spec source: `api/client-server/sync.yaml#/paths/~1sync/get/responses/200/content/application~1json/schema/properties/rooms/properties/join/patternProperties/^!/properties/unread_thread_notifications/patternProperties/^\$`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct ThreadNotificationCounts {
-    /// The number of unread notifications for this *thread* with the highlight flag set.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub highlight_count: ::std::option::Option<i64>,
-    /// The total number of unread notifications for this *thread*.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub notification_count: ::std::option::Option<i64>,
-}
+pub type ThreadNotificationCounts = crate::client_server::UnreadNotificationCounts;
 /// Knocked Room
 ///
 /// - Spec constraint, pattern-format: `mx-room-id`

@@ -5,7 +5,7 @@
 /// homeservers can use to verify the event. Clients should ignore this.
 ///
 /// Spec source: `event-schemas/schema/components/signed_third_party_invite.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct SignedThirdPartyInvite {
     /// The user ID that has been bound to the third-party identifier.
     ///
@@ -31,6 +31,10 @@ pub struct SignedThirdPartyInvite {
     /// It matches the `state_key` of the corresponding [`m.room.third_party_invite`](https://spec.matrix.org/v1.19/client-server-api/#mroomthird_party_invite)
     /// event.
     pub token: ::std::string::String,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl SignedThirdPartyInvite {
     /// A value with the required fields; the optional ones are absent.
@@ -46,6 +50,88 @@ impl SignedThirdPartyInvite {
         >,
         token: ::std::string::String,
     ) -> Self {
-        Self { mxid, signatures, token }
+        Self {
+            mxid,
+            signatures,
+            token,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for SignedThirdPartyInvite {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SignedThirdPartyInvite;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct SignedThirdPartyInvite")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SignedThirdPartyInvite, __A::Error> {
+                let mut mxid: ::std::option::Option<crate::identifiers::UserId> = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::ServerName,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            crate::identifiers::UnpaddedBase64,
+                        >,
+                    >,
+                > = ::std::option::Option::None;
+                let mut token: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "mxid" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut mxid,
+                                "mxid",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        "token" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut token,
+                                "token",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SignedThirdPartyInvite {
+                    mxid: ::matrix_api_runtime::__private::required(mxid, "mxid")?,
+                    signatures: ::matrix_api_runtime::__private::required(
+                        signatures,
+                        "signatures",
+                    )?,
+                    token: ::matrix_api_runtime::__private::required(token, "token")?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

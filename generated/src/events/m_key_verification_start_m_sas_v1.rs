@@ -57,7 +57,7 @@ pub struct KeyVerificationStartSasV1EventContent {
     /// understands. Must include at least `decimal`. Optionally can include
     /// `emoji`.
     pub short_authentication_string: ::std::vec::Vec<
-        crate::events::KeyVerificationStartSasV1EventContentShortAuthenticationStringItem,
+        crate::events::KeyVerificationAcceptEventContentShortAuthenticationStringItem,
     >,
     /// Required when sent as an in-room message. Indicates the
     /// `m.key.verification.request` that this message is related to. Note that for
@@ -85,7 +85,7 @@ impl KeyVerificationStartSasV1EventContent {
         hashes: ::std::vec::Vec<::std::string::String>,
         message_authentication_codes: ::std::vec::Vec<::std::string::String>,
         short_authentication_string: ::std::vec::Vec<
-            crate::events::KeyVerificationStartSasV1EventContentShortAuthenticationStringItem,
+            crate::events::KeyVerificationAcceptEventContentShortAuthenticationStringItem,
         >,
     ) -> Self {
         Self {
@@ -137,7 +137,7 @@ impl<'de> ::serde::Deserialize<'de> for KeyVerificationStartSasV1EventContent {
                 > = ::std::option::Option::None;
                 let mut short_authentication_string: ::std::option::Option<
                     ::std::vec::Vec<
-                        crate::events::KeyVerificationStartSasV1EventContentShortAuthenticationStringItem,
+                        crate::events::KeyVerificationAcceptEventContentShortAuthenticationStringItem,
                     >,
                 > = ::std::option::Option::None;
                 let mut m_relates_to: ::std::option::Option<
@@ -241,19 +241,3 @@ impl<'de> ::serde::Deserialize<'de> for KeyVerificationStartSasV1EventContent {
         deserializer.deserialize_map(__Visitor)
     }
 }
-/// `event-schemas/schema/m.key.verification.start$m.sas.v1.yaml` from the spec.
-///
-/// Spec source: `event-schemas/schema/m.key.verification.start$m.sas.v1.yaml#/properties/content/properties/short_authentication_string/items`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum KeyVerificationStartSasV1EventContentShortAuthenticationStringItem {
-    /// `decimal`
-    Decimal,
-    /// `emoji`
-    Emoji,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    KeyVerificationStartSasV1EventContentShortAuthenticationStringItem { Decimal =>
-    "decimal", Emoji => "emoji" }
-);

@@ -49,10 +49,7 @@ pub struct EventReceipts {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub m_read: ::std::option::Option<
-        ::std::collections::BTreeMap<
-            crate::identifiers::UserId,
-            crate::events::ReceiptEventContentValueMReadValue,
-        >,
+        ::std::collections::BTreeMap<crate::identifiers::UserId, crate::events::Receipt>,
     >,
     /// Similar to `m.read`, the users who have sent `m.read.private`
     /// receipts for this event. Due to the nature of private read
@@ -63,34 +60,8 @@ pub struct EventReceipts {
         skip_serializing_if = "::std::option::Option::is_none"
     )]
     pub m_read_private: ::std::option::Option<
-        ::std::collections::BTreeMap<
-            crate::identifiers::UserId,
-            crate::events::ReceiptEventContentValueMReadPrivateValue,
-        >,
+        ::std::collections::BTreeMap<crate::identifiers::UserId, crate::events::Receipt>,
     >,
-}
-/// The mapping of user ID to receipt. The user ID is the
-/// entity who sent this receipt.
-///
-/// - Spec constraint, pattern-format: `mx-user-id`
-///
-///
-/// Spec source: `event-schemas/schema/m.receipt.yaml#/properties/content/patternProperties/^\$/properties/m.read.private/patternProperties/^@`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct ReceiptEventContentValueMReadPrivateValue {
-    /// The timestamp the receipt was sent at.
-    ///
-    /// - Spec constraint, format: `int64`
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub ts: ::std::option::Option<i64>,
-    /// The [thread root](https://spec.matrix.org/v1.19/client-server-api/#threading)'s
-    /// [event ID](https://spec.matrix.org/v1.19/appendices#event-ids) (or `main`) for which
-    /// thread this receipt is intended to be under. If not
-    /// specified, the read receipt is *unthreaded* (default).
-    ///
-    /// - Added in Matrix v1.4.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub thread_id: ::std::option::Option<::std::string::String>,
 }
 /// The mapping of user ID to receipt. The user ID is the
 /// entity who sent this receipt.
@@ -100,7 +71,7 @@ pub struct ReceiptEventContentValueMReadPrivateValue {
 ///
 /// Spec source: `event-schemas/schema/m.receipt.yaml#/properties/content/patternProperties/^\$/properties/m.read/patternProperties/^@`.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct ReceiptEventContentValueMReadValue {
+pub struct Receipt {
     /// The timestamp the receipt was sent at.
     ///
     /// - Spec constraint, format: `int64`

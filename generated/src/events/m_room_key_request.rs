@@ -34,7 +34,7 @@ pub struct RoomKeyRequestEventContent {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub body: ::std::option::Option<crate::events::RequestedKeyInfo>,
     /// `action`
-    pub action: crate::events::RoomKeyRequestEventContentAction,
+    pub action: crate::events::SecretRequestEventContentAction,
     /// ID of the device requesting the key.
     pub requesting_device_id: ::std::string::String,
     /// A random string uniquely identifying the request for a key. If the key is
@@ -50,7 +50,7 @@ impl RoomKeyRequestEventContent {
     /// A value with the required fields; the optional ones are absent.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        action: crate::events::RoomKeyRequestEventContentAction,
+        action: crate::events::SecretRequestEventContentAction,
         requesting_device_id: ::std::string::String,
         request_id: ::std::string::String,
     ) -> Self {
@@ -84,7 +84,7 @@ impl<'de> ::serde::Deserialize<'de> for RoomKeyRequestEventContent {
                     ::std::option::Option<crate::events::RequestedKeyInfo>,
                 > = ::std::option::Option::None;
                 let mut action: ::std::option::Option<
-                    crate::events::RoomKeyRequestEventContentAction,
+                    crate::events::SecretRequestEventContentAction,
                 > = ::std::option::Option::None;
                 let mut requesting_device_id: ::std::option::Option<
                     ::std::string::String,
@@ -150,22 +150,6 @@ impl<'de> ::serde::Deserialize<'de> for RoomKeyRequestEventContent {
         deserializer.deserialize_map(__Visitor)
     }
 }
-/// `event-schemas/schema/m.room_key_request.yaml` from the spec.
-///
-/// Spec source: `event-schemas/schema/m.room_key_request.yaml#/properties/content/properties/action`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RoomKeyRequestEventContentAction {
-    /// `request`
-    Request,
-    /// `request_cancellation`
-    RequestCancellation,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    RoomKeyRequestEventContentAction { Request => "request", RequestCancellation =>
-    "request_cancellation" }
-);
 /// Information about the requested key. Required when `action` is
 /// `request`.
 ///

@@ -87,7 +87,7 @@ pub struct RoomKeyWithheldEventContent {
     /// with `m.` are reserved for codes defined in the Matrix
     /// specification. Custom codes must use the Java package naming
     /// convention.
-    pub code: crate::events::RoomKeyWithheldEventContentCode,
+    pub code: crate::events::RoomKeyWithheldContentCode,
     /// A human-readable reason for why the key was not sent. The receiving
     /// client should only use this string if it does not understand the
     /// `code`.
@@ -103,7 +103,7 @@ impl RoomKeyWithheldEventContent {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         sender_key: crate::identifiers::UnpaddedBase64,
-        code: crate::events::RoomKeyWithheldEventContentCode,
+        code: crate::events::RoomKeyWithheldContentCode,
     ) -> Self {
         Self {
             algorithm: crate::constants::MMegolmV1AesSha2,
@@ -146,7 +146,7 @@ impl<'de> ::serde::Deserialize<'de> for RoomKeyWithheldEventContent {
                     crate::identifiers::UnpaddedBase64,
                 > = ::std::option::Option::None;
                 let mut code: ::std::option::Option<
-                    crate::events::RoomKeyWithheldEventContentCode,
+                    crate::events::RoomKeyWithheldContentCode,
                 > = ::std::option::Option::None;
                 let mut reason: ::std::option::Option<
                     ::std::option::Option<::std::string::String>,
@@ -227,31 +227,3 @@ impl<'de> ::serde::Deserialize<'de> for RoomKeyWithheldEventContent {
         deserializer.deserialize_map(__Visitor)
     }
 }
-/// A machine-readable code for why the key was not sent. Codes beginning
-/// with `m.` are reserved for codes defined in the Matrix
-/// specification. Custom codes must use the Java package naming
-/// convention.
-///
-/// Spec source: `event-schemas/schema/m.room_key.withheld.yaml#/properties/content/properties/code`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum RoomKeyWithheldEventContentCode {
-    /// `m.blacklisted`
-    Blacklisted,
-    /// `m.unverified`
-    Unverified,
-    /// `m.unauthorised`
-    Unauthorised,
-    /// `m.unavailable`
-    Unavailable,
-    /// `m.no_olm`
-    NoOlm,
-    /// `m.history_not_shared`
-    HistoryNotShared,
-    /// A value this version of the spec does not list, kept exactly as received.
-    Other(::std::string::String),
-}
-::matrix_api_runtime::string_enum_impls!(
-    RoomKeyWithheldEventContentCode { Blacklisted => "m.blacklisted", Unverified =>
-    "m.unverified", Unauthorised => "m.unauthorised", Unavailable => "m.unavailable",
-    NoOlm => "m.no_olm", HistoryNotShared => "m.history_not_shared" }
-);

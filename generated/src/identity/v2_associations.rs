@@ -27,7 +27,7 @@ impl BindV2Request {
 /// Response body of `POST /_matrix/identity/v2/3pid/bind` (`bindV2`) with status 200: The association was published.
 ///
 /// Spec source: `api/identity/v2_associations.yaml#/paths/~13pid~1bind/post/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct BindV2Response {
     /// The 3pid address of the user being looked up.
     pub address: ::std::string::String,
@@ -51,6 +51,10 @@ pub struct BindV2Response {
     /// association should be trusted, if you trust the verifying identity
     /// services.
     pub signatures: crate::common::ServerSignatures,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl BindV2Response {
     /// A value with the required fields; the optional ones are absent.
@@ -72,7 +76,124 @@ impl BindV2Response {
             not_after,
             ts,
             signatures,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BindV2Response {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = BindV2Response;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct BindV2Response")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<BindV2Response, __A::Error> {
+                let mut address: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut medium: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut mxid: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut not_before: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut not_after: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut ts: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    crate::common::ServerSignatures,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "address" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut address,
+                                "address",
+                            )?
+                        }
+                        "medium" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut medium,
+                                "medium",
+                            )?
+                        }
+                        "mxid" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut mxid,
+                                "mxid",
+                            )?
+                        }
+                        "not_before" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut not_before,
+                                "not_before",
+                            )?
+                        }
+                        "not_after" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut not_after,
+                                "not_after",
+                            )?
+                        }
+                        "ts" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut ts,
+                                "ts",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(BindV2Response {
+                    address: ::matrix_api_runtime::__private::required(
+                        address,
+                        "address",
+                    )?,
+                    medium: ::matrix_api_runtime::__private::required(medium, "medium")?,
+                    mxid: ::matrix_api_runtime::__private::required(mxid, "mxid")?,
+                    not_before: ::matrix_api_runtime::__private::required(
+                        not_before,
+                        "not_before",
+                    )?,
+                    not_after: ::matrix_api_runtime::__private::required(
+                        not_after,
+                        "not_after",
+                    )?,
+                    ts: ::matrix_api_runtime::__private::required(ts, "ts")?,
+                    signatures: ::matrix_api_runtime::__private::required(
+                        signatures,
+                        "signatures",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Response body of `GET /_matrix/identity/v2/3pid/getValidated3pid` (`getValidated3pidV2`) with status 200: Validation information for the session.

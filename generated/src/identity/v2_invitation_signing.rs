@@ -27,7 +27,7 @@ impl BlindlySignStuffV2Request {
 /// Response body of `POST /_matrix/identity/v2/sign-ed25519` (`blindlySignStuffV2`) with status 200: The signed JSON of the mxid, sender, and token.
 ///
 /// Spec source: `api/identity/v2_invitation_signing.yaml#/paths/~1sign-ed25519/post/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct BlindlySignStuffV2Response {
     /// The Matrix user ID of the user accepting the invitation.
     pub mxid: ::std::string::String,
@@ -37,6 +37,10 @@ pub struct BlindlySignStuffV2Response {
     pub signatures: crate::common::ServerSignatures,
     /// The token for the invitation.
     pub token: ::std::string::String,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl BlindlySignStuffV2Response {
     /// A value with the required fields; the optional ones are absent.
@@ -52,6 +56,87 @@ impl BlindlySignStuffV2Response {
             sender,
             signatures,
             token,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for BlindlySignStuffV2Response {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = BlindlySignStuffV2Response;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct BlindlySignStuffV2Response")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<BlindlySignStuffV2Response, __A::Error> {
+                let mut mxid: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut sender: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    crate::common::ServerSignatures,
+                > = ::std::option::Option::None;
+                let mut token: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "mxid" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut mxid,
+                                "mxid",
+                            )?
+                        }
+                        "sender" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sender,
+                                "sender",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        "token" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut token,
+                                "token",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(BlindlySignStuffV2Response {
+                    mxid: ::matrix_api_runtime::__private::required(mxid, "mxid")?,
+                    sender: ::matrix_api_runtime::__private::required(sender, "sender")?,
+                    signatures: ::matrix_api_runtime::__private::required(
+                        signatures,
+                        "signatures",
+                    )?,
+                    token: ::matrix_api_runtime::__private::required(token, "token")?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -4,18 +4,7 @@
 /// Response body of `GET /_matrix/identity/v2/pubkey/ephemeral/isvalid` (`isEphemeralPubKeyValidV2`) with status 200: The validity of the public key.
 ///
 /// Spec source: `api/identity/v2_pubkey.yaml#/paths/~1pubkey~1ephemeral~1isvalid/get/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct IsEphemeralPubKeyValidV2Response {
-    /// Whether the public key is recognised and is currently valid.
-    pub valid: bool,
-}
-impl IsEphemeralPubKeyValidV2Response {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(valid: bool) -> Self {
-        Self { valid }
-    }
-}
+pub type IsEphemeralPubKeyValidV2Response = crate::identity::IsPubKeyValidV2Response;
 /// Response body of `GET /_matrix/identity/v2/pubkey/isvalid` (`isPubKeyValidV2`) with status 200: The validity of the public key.
 ///
 /// Spec source: `api/identity/v2_pubkey.yaml#/paths/~1pubkey~1isvalid/get/responses/200/content/application~1json/schema`.

@@ -4,15 +4,4 @@
 /// The room_id field of PDUs for room version 11 and prior.
 ///
 /// Spec source: `api/server-server/definitions/components/room_id_before_v12.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct RoomIdBeforeV12 {
-    /// Room identifier.
-    pub room_id: ::std::string::String,
-}
-impl RoomIdBeforeV12 {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(room_id: ::std::string::String) -> Self {
-        Self { room_id }
-    }
-}
+pub type RoomIdBeforeV12 = crate::server_server::RoomIdV12;

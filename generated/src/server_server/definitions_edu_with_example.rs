@@ -4,20 +4,4 @@
 /// `api/server-server/definitions/edu_with_example.yaml` from the spec.
 ///
 /// Spec source: `api/server-server/definitions/edu_with_example.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct EduWithExample {
-    /// The type of ephemeral message.
-    pub edu_type: ::std::string::String,
-    /// The content of the ephemeral message.
-    pub content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-}
-impl EduWithExample {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        edu_type: ::std::string::String,
-        content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    ) -> Self {
-        Self { edu_type, content }
-    }
-}
+pub type EduWithExample = crate::server_server::Edu;

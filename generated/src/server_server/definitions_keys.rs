@@ -4,7 +4,7 @@
 /// Server keys
 ///
 /// Spec source: `api/server-server/definitions/keys.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct Keys {
     /// The homeserver's [server name](https://spec.matrix.org/v1.19/appendices/#server-name).
     pub server_name: ::std::string::String,
@@ -50,6 +50,10 @@ pub struct Keys {
     ///
     /// - Spec constraint, format: `int64`
     pub valid_until_ts: i64,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl Keys {
     /// A value with the required fields; the optional ones are absent.
@@ -72,7 +76,124 @@ impl Keys {
             old_verify_keys: ::std::option::Option::None,
             signatures,
             valid_until_ts,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for Keys {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = Keys;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct Keys")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<Keys, __A::Error> {
+                let mut server_name: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut verify_keys: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        crate::server_server::VerifyKey,
+                    >,
+                > = ::std::option::Option::None;
+                let mut old_verify_keys: ::std::option::Option<
+                    ::std::option::Option<
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            crate::server_server::OldVerifyKey,
+                        >,
+                    >,
+                > = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            ::std::string::String,
+                        >,
+                    >,
+                > = ::std::option::Option::None;
+                let mut valid_until_ts: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "server_name" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut server_name,
+                                "server_name",
+                            )?
+                        }
+                        "verify_keys" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut verify_keys,
+                                "verify_keys",
+                            )?
+                        }
+                        "old_verify_keys" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut old_verify_keys,
+                                "old_verify_keys",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        "valid_until_ts" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut valid_until_ts,
+                                "valid_until_ts",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(Keys {
+                    server_name: ::matrix_api_runtime::__private::required(
+                        server_name,
+                        "server_name",
+                    )?,
+                    verify_keys: ::matrix_api_runtime::__private::required(
+                        verify_keys,
+                        "verify_keys",
+                    )?,
+                    old_verify_keys: old_verify_keys.flatten(),
+                    signatures: ::matrix_api_runtime::__private::required(
+                        signatures,
+                        "signatures",
+                    )?,
+                    valid_until_ts: ::matrix_api_runtime::__private::required(
+                        valid_until_ts,
+                        "valid_until_ts",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Old Verify Key

@@ -4,7 +4,7 @@
 /// A persistent data unit (event) for room versions 4, 5, 6, 7, 8, 9 and 10.
 ///
 /// Spec source: `api/server-server/definitions/pdu_v6.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct PduV6 {
     /// The ID of the user sending the event.
     pub sender: ::std::string::String,
@@ -51,6 +51,10 @@ pub struct PduV6 {
     /// For redaction events, the ID of the event being redacted.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub redacts: ::std::option::Option<::std::string::String>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl PduV6 {
     /// A value with the required fields; the optional ones are absent.
@@ -84,6 +88,201 @@ impl PduV6 {
             room_id,
             depth,
             redacts: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for PduV6 {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = PduV6;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct PduV6")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<PduV6, __A::Error> {
+                let mut sender: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut origin_server_ts: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut r#type: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut state_key: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut content: ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                > = ::std::option::Option::None;
+                let mut hashes: ::std::option::Option<crate::server_server::EventHash> = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            ::std::string::String,
+                        >,
+                    >,
+                > = ::std::option::Option::None;
+                let mut unsigned: ::std::option::Option<
+                    ::std::option::Option<crate::server_server::PduBaseUnsigned>,
+                > = ::std::option::Option::None;
+                let mut auth_events: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut prev_events: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut room_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut depth: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut redacts: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "sender" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sender,
+                                "sender",
+                            )?
+                        }
+                        "origin_server_ts" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut origin_server_ts,
+                                "origin_server_ts",
+                            )?
+                        }
+                        "type" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut r#type,
+                                "type",
+                            )?
+                        }
+                        "state_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut state_key,
+                                "state_key",
+                            )?
+                        }
+                        "content" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut content,
+                                "content",
+                            )?
+                        }
+                        "hashes" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut hashes,
+                                "hashes",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        "unsigned" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut unsigned,
+                                "unsigned",
+                            )?
+                        }
+                        "auth_events" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut auth_events,
+                                "auth_events",
+                            )?
+                        }
+                        "prev_events" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut prev_events,
+                                "prev_events",
+                            )?
+                        }
+                        "room_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut room_id,
+                                "room_id",
+                            )?
+                        }
+                        "depth" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut depth,
+                                "depth",
+                            )?
+                        }
+                        "redacts" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut redacts,
+                                "redacts",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(PduV6 {
+                    sender: ::matrix_api_runtime::__private::required(sender, "sender")?,
+                    origin_server_ts: ::matrix_api_runtime::__private::required(
+                        origin_server_ts,
+                        "origin_server_ts",
+                    )?,
+                    r#type: ::matrix_api_runtime::__private::required(r#type, "type")?,
+                    state_key: state_key.flatten(),
+                    content: ::matrix_api_runtime::__private::required(
+                        content,
+                        "content",
+                    )?,
+                    hashes: ::matrix_api_runtime::__private::required(hashes, "hashes")?,
+                    signatures: ::matrix_api_runtime::__private::required(
+                        signatures,
+                        "signatures",
+                    )?,
+                    unsigned: unsigned.flatten(),
+                    auth_events: ::matrix_api_runtime::__private::required(
+                        auth_events,
+                        "auth_events",
+                    )?,
+                    prev_events: ::matrix_api_runtime::__private::required(
+                        prev_events,
+                        "prev_events",
+                    )?,
+                    room_id: ::matrix_api_runtime::__private::required(
+                        room_id,
+                        "room_id",
+                    )?,
+                    depth: ::matrix_api_runtime::__private::required(depth, "depth")?,
+                    redacts: redacts.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -4,35 +4,4 @@
 /// `api/server-server/definitions/single_pdu_transaction.yaml` from the spec.
 ///
 /// Spec source: `api/server-server/definitions/single_pdu_transaction.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SinglePduTransaction {
-    /// The `server_name` of the homeserver sending this transaction.
-    pub origin: ::std::string::String,
-    /// POSIX timestamp in milliseconds on originating homeserver when this
-    /// transaction started.
-    ///
-    /// - Spec constraint, format: `int64`
-    pub origin_server_ts: i64,
-    /// A single PDU. Note that events have a different format depending on the room
-    /// version - check the [room version specification](https://spec.matrix.org/v1.19/rooms) for precise event formats.
-    pub pdus: ::std::vec::Vec<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-}
-impl SinglePduTransaction {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        origin: ::std::string::String,
-        origin_server_ts: i64,
-        pdus: ::std::vec::Vec<
-            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-        >,
-    ) -> Self {
-        Self {
-            origin,
-            origin_server_ts,
-            pdus,
-        }
-    }
-}
+pub type SinglePduTransaction = crate::server_server::Transaction;

@@ -45,22 +45,6 @@ impl SendInviteV2Request {
         }
     }
 }
-/// An object containing the signed invite event.
-///
-/// Spec source: `api/server-server/invites-v2.yaml#/paths/~1invite~1{roomId}~1{eventId}/put/responses/200/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SendInviteV2Response {
-    /// An invite event. Note that events have a different format depending on the
-    /// room version - check the [room version specification](https://spec.matrix.org/v1.19/rooms) for precise event formats.
-    pub event: crate::server_server::InviteEvent,
-}
-impl SendInviteV2Response {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(event: crate::server_server::InviteEvent) -> Self {
-        Self { event }
-    }
-}
 /// Response body of `PUT /_matrix/federation/v2/invite/{roomId}/{eventId}` (`sendInviteV2`) with status 400: The request is invalid or the room the server is attempting
 /// to join has a version that is not listed in the `ver`
 /// parameters.
@@ -73,26 +57,4 @@ impl SendInviteV2Response {
 /// with a 5xx error rather than being passed through.
 ///
 /// Spec source: `api/server-server/invites-v2.yaml#/paths/~1invite~1{roomId}~1{eventId}/put/responses/400/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SendInviteV2ResponseN400 {
-    /// An error code.
-    pub errcode: ::std::string::String,
-    /// A human-readable error message.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub error: ::std::option::Option<::std::string::String>,
-    /// The version of the room. Required if the `errcode`
-    /// is `M_INCOMPATIBLE_ROOM_VERSION`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub room_version: ::std::option::Option<::std::string::String>,
-}
-impl SendInviteV2ResponseN400 {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(errcode: ::std::string::String) -> Self {
-        Self {
-            errcode,
-            error: ::std::option::Option::None,
-            room_version: ::std::option::Option::None,
-        }
-    }
-}
+pub type SendInviteV2ResponseN400 = crate::server_server::MakeJoinResponseN400;

@@ -4,79 +4,11 @@
 /// Request body of `PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}` (`sendJoinV2`).
 ///
 /// Spec source: `api/server-server/joins-v2.yaml#/paths/~1send_join~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SendJoinV2Request {
-    /// The user ID of the joining member.
-    pub sender: ::std::string::String,
-    /// The name of the joining homeserver.
-    pub origin: ::std::string::String,
-    /// A timestamp added by the joining homeserver.
-    ///
-    /// - Spec constraint, format: `int64`
-    pub origin_server_ts: i64,
-    /// The value `m.room.member`.
-    pub r#type: ::std::string::String,
-    /// The user ID of the joining member.
-    pub state_key: ::std::string::String,
-    /// The content of the event.
-    pub content: crate::server_server::SendJoinV2RequestContent,
-}
-impl SendJoinV2Request {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        sender: ::std::string::String,
-        origin: ::std::string::String,
-        origin_server_ts: i64,
-        r#type: ::std::string::String,
-        state_key: ::std::string::String,
-        content: crate::server_server::SendJoinV2RequestContent,
-    ) -> Self {
-        Self {
-            sender,
-            origin,
-            origin_server_ts,
-            r#type,
-            state_key,
-            content,
-        }
-    }
-}
+pub type SendJoinV2Request = crate::server_server::MakeJoinResponseEvent;
 /// The content of the event.
 ///
 /// Spec source: `api/server-server/joins-v2.yaml#/paths/~1send_join~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SendJoinV2RequestContent {
-    /// The value `join`.
-    pub membership: ::std::string::String,
-    /// Required if the room is [restricted](https://spec.matrix.org/v1.19/client-server-api/#restricted-rooms)
-    /// and is joining through one of the conditions available. If the
-    /// user is responding to an invite, this is not required.
-    ///
-    /// An arbitrary user ID belonging to the resident server in
-    /// the room being joined that is able to issue invites to other
-    /// users. This is used in later validation of the auth rules for
-    /// the `m.room.member` event.
-    ///
-    /// The resident server which owns the provided user ID must have a
-    /// valid signature on the event. If the resident server is receiving
-    /// the `/send_join` request, the signature must be added before sending
-    /// or persisting the event to other servers.
-    ///
-    /// - Added in Matrix v1.2.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub join_authorised_via_users_server: ::std::option::Option<::std::string::String>,
-}
-impl SendJoinV2RequestContent {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(membership: ::std::string::String) -> Self {
-        Self {
-            membership,
-            join_authorised_via_users_server: ::std::option::Option::None,
-        }
-    }
-}
+pub type SendJoinV2RequestContent = crate::server_server::MakeJoinResponseEventContent;
 /// Response body of `PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}` (`sendJoinV2`) with status 200: The join event has been accepted into the room.
 ///
 /// Spec source: `api/server-server/joins-v2.yaml#/paths/~1send_join~1{roomId}~1{eventId}/put/responses/200/content/application~1json/schema`.

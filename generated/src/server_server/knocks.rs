@@ -32,59 +32,11 @@ impl MakeKnockResponse {
 /// for precise event formats.
 ///
 /// Spec source: `api/server-server/knocks.yaml#/paths/~1make_knock~1{roomId}~1{userId}/get/responses/200/content/application~1json/schema/properties/event`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct MakeKnockResponseEvent {
-    /// The user ID of the knocking member.
-    pub sender: ::std::string::String,
-    /// The name of the resident homeserver.
-    pub origin: ::std::string::String,
-    /// A timestamp added by the resident homeserver.
-    ///
-    /// - Spec constraint, format: `int64`
-    pub origin_server_ts: i64,
-    /// The value `m.room.member`.
-    pub r#type: ::std::string::String,
-    /// The user ID of the knocking member.
-    pub state_key: ::std::string::String,
-    /// The content of the event.
-    pub content: crate::server_server::MakeKnockResponseEventContent,
-}
-impl MakeKnockResponseEvent {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        sender: ::std::string::String,
-        origin: ::std::string::String,
-        origin_server_ts: i64,
-        r#type: ::std::string::String,
-        state_key: ::std::string::String,
-        content: crate::server_server::MakeKnockResponseEventContent,
-    ) -> Self {
-        Self {
-            sender,
-            origin,
-            origin_server_ts,
-            r#type,
-            state_key,
-            content,
-        }
-    }
-}
+pub type MakeKnockResponseEvent = crate::server_server::InviteEvent;
 /// The content of the event.
 ///
 /// Spec source: `api/server-server/knocks.yaml#/paths/~1make_knock~1{roomId}~1{userId}/get/responses/200/content/application~1json/schema/properties/event/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct MakeKnockResponseEventContent {
-    /// The value `knock`.
-    pub membership: ::std::string::String,
-}
-impl MakeKnockResponseEventContent {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(membership: ::std::string::String) -> Self {
-        Self { membership }
-    }
-}
+pub type MakeKnockResponseEventContent = crate::server_server::InviteEventContent;
 /// Response body of `GET /_matrix/federation/v1/make_knock/{roomId}/{userId}` (`makeKnock`) with status 400: The request is invalid or the room the server is attempting
 /// to knock upon has a version that is not listed in the `ver`
 /// parameters.
@@ -93,85 +45,11 @@ impl MakeKnockResponseEventContent {
 /// may give better feedback to users.
 ///
 /// Spec source: `api/server-server/knocks.yaml#/paths/~1make_knock~1{roomId}~1{userId}/get/responses/400/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct MakeKnockResponseN400 {
-    /// An error code.
-    pub errcode: ::std::string::String,
-    /// A human-readable error message.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub error: ::std::option::Option<::std::string::String>,
-    /// The version of the room. Required if the `errcode`
-    /// is `M_INCOMPATIBLE_ROOM_VERSION`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub room_version: ::std::option::Option<::std::string::String>,
-}
-impl MakeKnockResponseN400 {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(errcode: ::std::string::String) -> Self {
-        Self {
-            errcode,
-            error: ::std::option::Option::None,
-            room_version: ::std::option::Option::None,
-        }
-    }
-}
+pub type MakeKnockResponseN400 = crate::server_server::MakeJoinResponseN400;
 /// Request body of `PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}` (`sendKnock`).
 ///
 /// Spec source: `api/server-server/knocks.yaml#/paths/~1send_knock~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SendKnockRequest {
-    /// The user ID of the knocking member.
-    pub sender: ::std::string::String,
-    /// The name of the knocking homeserver.
-    pub origin: ::std::string::String,
-    /// A timestamp added by the knocking homeserver.
-    ///
-    /// - Spec constraint, format: `int64`
-    pub origin_server_ts: i64,
-    /// The value `m.room.member`.
-    pub r#type: ::std::string::String,
-    /// The user ID of the knocking member.
-    pub state_key: ::std::string::String,
-    /// The content of the event.
-    pub content: crate::server_server::SendKnockRequestContent,
-}
-impl SendKnockRequest {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        sender: ::std::string::String,
-        origin: ::std::string::String,
-        origin_server_ts: i64,
-        r#type: ::std::string::String,
-        state_key: ::std::string::String,
-        content: crate::server_server::SendKnockRequestContent,
-    ) -> Self {
-        Self {
-            sender,
-            origin,
-            origin_server_ts,
-            r#type,
-            state_key,
-            content,
-        }
-    }
-}
-/// The content of the event.
-///
-/// Spec source: `api/server-server/knocks.yaml#/paths/~1send_knock~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SendKnockRequestContent {
-    /// The value `knock`.
-    pub membership: ::std::string::String,
-}
-impl SendKnockRequestContent {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(membership: ::std::string::String) -> Self {
-        Self { membership }
-    }
-}
+pub type SendKnockRequest = crate::server_server::InviteEvent;
 /// Response body of `PUT /_matrix/federation/v1/send_knock/{roomId}/{eventId}` (`sendKnock`) with status 200: Information about the room to pass along to clients regarding the
 /// knock.
 ///

@@ -25,56 +25,8 @@ pub struct MakeLeaveResponse {
 /// for precise event formats.
 ///
 /// Spec source: `api/server-server/leaving-v1.yaml#/paths/~1make_leave~1{roomId}~1{userId}/get/responses/200/content/application~1json/schema/properties/event`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct MakeLeaveResponseEvent {
-    /// The user ID of the leaving member.
-    pub sender: ::std::string::String,
-    /// The name of the resident homeserver.
-    pub origin: ::std::string::String,
-    /// A timestamp added by the resident homeserver.
-    ///
-    /// - Spec constraint, format: `int64`
-    pub origin_server_ts: i64,
-    /// The value `m.room.member`.
-    pub r#type: ::std::string::String,
-    /// The user ID of the leaving member.
-    pub state_key: ::std::string::String,
-    /// The content of the event.
-    pub content: crate::server_server::MakeLeaveResponseEventContent,
-}
-impl MakeLeaveResponseEvent {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        sender: ::std::string::String,
-        origin: ::std::string::String,
-        origin_server_ts: i64,
-        r#type: ::std::string::String,
-        state_key: ::std::string::String,
-        content: crate::server_server::MakeLeaveResponseEventContent,
-    ) -> Self {
-        Self {
-            sender,
-            origin,
-            origin_server_ts,
-            r#type,
-            state_key,
-            content,
-        }
-    }
-}
+pub type MakeLeaveResponseEvent = crate::server_server::InviteEvent;
 /// The content of the event.
 ///
 /// Spec source: `api/server-server/leaving-v1.yaml#/paths/~1make_leave~1{roomId}~1{userId}/get/responses/200/content/application~1json/schema/properties/event/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct MakeLeaveResponseEventContent {
-    /// The value `leave`.
-    pub membership: ::std::string::String,
-}
-impl MakeLeaveResponseEventContent {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(membership: ::std::string::String) -> Self {
-        Self { membership }
-    }
-}
+pub type MakeLeaveResponseEventContent = crate::server_server::InviteEventContent;

@@ -19,7 +19,7 @@ pub struct SendLeaveV2Request {
     /// The user ID of the leaving member.
     pub state_key: ::std::string::String,
     /// The content of the event.
-    pub content: crate::server_server::SendLeaveV2RequestContent,
+    pub content: crate::server_server::MakeLeaveResponseEventContent,
     /// This field must be present but is ignored; it may be 0.
     pub depth: i64,
 }
@@ -32,7 +32,7 @@ impl SendLeaveV2Request {
         origin_server_ts: i64,
         r#type: ::std::string::String,
         state_key: ::std::string::String,
-        content: crate::server_server::SendLeaveV2RequestContent,
+        content: crate::server_server::MakeLeaveResponseEventContent,
         depth: i64,
     ) -> Self {
         Self {
@@ -44,20 +44,5 @@ impl SendLeaveV2Request {
             content,
             depth,
         }
-    }
-}
-/// The content of the event.
-///
-/// Spec source: `api/server-server/leaving-v2.yaml#/paths/~1send_leave~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct SendLeaveV2RequestContent {
-    /// The value `leave`.
-    pub membership: ::std::string::String,
-}
-impl SendLeaveV2RequestContent {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(membership: ::std::string::String) -> Self {
-        Self { membership }
     }
 }

@@ -73,7 +73,7 @@ impl UserDevice {
 /// The user\'s master signing key.
 ///
 /// Spec source: `api/server-server/user_devices.yaml#/paths/~1user~1devices~1{userId}/get/responses/200/content/application~1json/schema/properties/master_key`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct GetUserDevicesResponseMasterKey {
     /// The ID of the user the key belongs to.
     pub user_id: ::std::string::String,
@@ -93,6 +93,10 @@ pub struct GetUserDevicesResponseMasterKey {
     pub signatures: ::std::option::Option<
         ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl GetUserDevicesResponseMasterKey {
     /// A value with the required fields; the optional ones are absent.
@@ -107,46 +111,100 @@ impl GetUserDevicesResponseMasterKey {
             usage,
             keys,
             signatures: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for GetUserDevicesResponseMasterKey {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = GetUserDevicesResponseMasterKey;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct GetUserDevicesResponseMasterKey")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<GetUserDevicesResponseMasterKey, __A::Error> {
+                let mut user_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut usage: ::std::option::Option<
+                    ::std::vec::Vec<crate::client_server::CrossSigningKeyUsageItem>,
+                > = ::std::option::Option::None;
+                let mut keys: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::string::String,
+                    >,
+                > = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    ::std::option::Option<
+                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "user_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut user_id,
+                                "user_id",
+                            )?
+                        }
+                        "usage" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut usage,
+                                "usage",
+                            )?
+                        }
+                        "keys" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut keys,
+                                "keys",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(GetUserDevicesResponseMasterKey {
+                    user_id: ::matrix_api_runtime::__private::required(
+                        user_id,
+                        "user_id",
+                    )?,
+                    usage: ::matrix_api_runtime::__private::required(usage, "usage")?,
+                    keys: ::matrix_api_runtime::__private::required(keys, "keys")?,
+                    signatures: signatures.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// The user\'s self-signing key.
 ///
 /// Spec source: `api/server-server/user_devices.yaml#/paths/~1user~1devices~1{userId}/get/responses/200/content/application~1json/schema/properties/self_signing_key`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct GetUserDevicesResponseSelfSigningKey {
-    /// The ID of the user the key belongs to.
-    pub user_id: ::std::string::String,
-    /// What the key is used for.
-    pub usage: ::std::vec::Vec<crate::client_server::CrossSigningKeyUsageItem>,
-    /// The public key.  The object must have exactly one property, whose name is
-    /// in the form `<algorithm>:<unpadded_base64_public_key>`, and whose value
-    /// is the unpadded base64 public key.
-    ///
-    /// - Spec constraint, minProperties: `1`
-    /// - Spec constraint, maxProperties: `1`
-    pub keys: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
-    /// Signatures of the key, calculated using the process described at [Signing JSON](https://spec.matrix.org/v1.19/appendices/#signing-json).
-    /// Optional for the master signing key. Other keys must be signed by the
-    /// user\'s master signing key.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub signatures: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-}
-impl GetUserDevicesResponseSelfSigningKey {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        user_id: ::std::string::String,
-        usage: ::std::vec::Vec<crate::client_server::CrossSigningKeyUsageItem>,
-        keys: ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
-    ) -> Self {
-        Self {
-            user_id,
-            usage,
-            keys,
-            signatures: ::std::option::Option::None,
-        }
-    }
-}
+pub type GetUserDevicesResponseSelfSigningKey = crate::server_server::GetUserDevicesResponseMasterKey;

@@ -77,7 +77,7 @@ pub enum ClaimUserEncryptionKeysResponseOneTimeKeysValueValueValue {
 /// KeyObject
 ///
 /// Spec source: `api/server-server/user_keys.yaml#/paths/~1user~1keys~1claim/post/responses/200/content/application~1json/schema/properties/one_time_keys/patternProperties/^@/additionalProperties/additionalProperties/oneOf/1`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct KeyObject {
     /// The key, encoded using unpadded base64.
     pub key: ::std::string::String,
@@ -88,6 +88,10 @@ pub struct KeyObject {
         ::std::string::String,
         ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl KeyObject {
     /// A value with the required fields; the optional ones are absent.
@@ -99,7 +103,79 @@ impl KeyObject {
             ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
         >,
     ) -> Self {
-        Self { key, signatures }
+        Self {
+            key,
+            signatures,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for KeyObject {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = KeyObject;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct KeyObject")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<KeyObject, __A::Error> {
+                let mut key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            ::std::string::String,
+                        >,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut key,
+                                "key",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(KeyObject {
+                    key: ::matrix_api_runtime::__private::required(key, "key")?,
+                    signatures: ::matrix_api_runtime::__private::required(
+                        signatures,
+                        "signatures",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Request body of `POST /_matrix/federation/v1/user/keys/query` (`queryUserEncryptionKeys`).
@@ -196,7 +272,7 @@ impl QueryUserEncryptionKeysResponse {
 /// `api/server-server/user_keys.yaml` from the spec.
 ///
 /// Spec source: `api/server-server/user_keys.yaml#/paths/~1user~1keys~1query/post/responses/200/content/application~1json/schema/properties/device_keys/patternProperties/^@/additionalProperties`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct QueryUserEncryptionKeysResponseDeviceKeysValueValue {
     /// The ID of the user the device belongs to. Must match the user ID used
     /// when logging in.
@@ -223,6 +299,10 @@ pub struct QueryUserEncryptionKeysResponseDeviceKeysValueValue {
     /// signatures.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub unsigned: ::std::option::Option<crate::server_server::UnsignedDeviceInfo>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl QueryUserEncryptionKeysResponseDeviceKeysValueValue {
     /// A value with the required fields; the optional ones are absent.
@@ -244,7 +324,134 @@ impl QueryUserEncryptionKeysResponseDeviceKeysValueValue {
             keys,
             signatures,
             unsigned: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de>
+for QueryUserEncryptionKeysResponseDeviceKeysValueValue {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = QueryUserEncryptionKeysResponseDeviceKeysValueValue;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct QueryUserEncryptionKeysResponseDeviceKeysValueValue")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<
+                QueryUserEncryptionKeysResponseDeviceKeysValueValue,
+                __A::Error,
+            > {
+                let mut user_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut device_id: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut algorithms: ::std::option::Option<
+                    ::std::vec::Vec<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut keys: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        ::std::string::String,
+                        ::std::string::String,
+                    >,
+                > = ::std::option::Option::None;
+                let mut signatures: ::std::option::Option<
+                    ::std::collections::BTreeMap<
+                        crate::identifiers::UserId,
+                        ::std::collections::BTreeMap<
+                            ::std::string::String,
+                            ::std::string::String,
+                        >,
+                    >,
+                > = ::std::option::Option::None;
+                let mut unsigned: ::std::option::Option<
+                    ::std::option::Option<crate::server_server::UnsignedDeviceInfo>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "user_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut user_id,
+                                "user_id",
+                            )?
+                        }
+                        "device_id" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut device_id,
+                                "device_id",
+                            )?
+                        }
+                        "algorithms" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut algorithms,
+                                "algorithms",
+                            )?
+                        }
+                        "keys" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut keys,
+                                "keys",
+                            )?
+                        }
+                        "signatures" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut signatures,
+                                "signatures",
+                            )?
+                        }
+                        "unsigned" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut unsigned,
+                                "unsigned",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(QueryUserEncryptionKeysResponseDeviceKeysValueValue {
+                    user_id: ::matrix_api_runtime::__private::required(
+                        user_id,
+                        "user_id",
+                    )?,
+                    device_id: ::matrix_api_runtime::__private::required(
+                        device_id,
+                        "device_id",
+                    )?,
+                    algorithms: ::matrix_api_runtime::__private::required(
+                        algorithms,
+                        "algorithms",
+                    )?,
+                    keys: ::matrix_api_runtime::__private::required(keys, "keys")?,
+                    signatures: ::matrix_api_runtime::__private::required(
+                        signatures,
+                        "signatures",
+                    )?,
+                    unsigned: unsigned.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Additional data added to the device key information

@@ -4,7 +4,7 @@
 //! spec's own `x-addedInMatrixVersion` / `x-changedInMatrixVersion`
 //! annotations say.
 
-use super::{diff, normalize_path, Options, Subject};
+use super::{diff, match_operations, normalize_path, Options, Subject};
 use crate::family::Family;
 use crate::ir::{ty_refs, Api, Doc, Operation, TypeKind};
 use serde::Serialize;
@@ -19,6 +19,10 @@ pub struct Entry {
     pub first_release: String,
     /// Releases whose shape differs from the release before.
     pub changed_in: Vec<String>,
+    /// Releases where the path changed (`/r0/` → `/v3/`), with the path
+    /// before: the operation is the same one, linked by its path modulo the
+    /// API version segment or by its operationId.
+    pub moved_in: Vec<(String, String)>,
     pub annotated_added: Option<String>,
     pub annotated_changed: Vec<String>,
     /// Where the structure and the annotations disagree.
@@ -84,15 +88,26 @@ fn reachable_docs(api: &Api, mut stack: Vec<usize>, add: &mut dyn FnMut(&Doc)) {
     }
 }
 
-/// `releases` oldest first. Entries are for the newest release's operations
-/// and events.
+/// `releases` oldest first (archived releases, then v1.x). Entries are for
+/// the newest release's operations and events; an operation is followed
+/// back through every release where [`match_operations`] links it, also
+/// across a changed path.
 pub fn history(releases: &[(String, Api)]) -> Vec<Entry> {
     let Some((_, newest)) = releases.last() else {
         return Vec::new();
     };
-    let first_name = releases.first().map(|(n, _)| n.clone()).unwrap_or_default();
-    // For every release after the first: which operation keys and events changed shape.
-    let mut op_changes: BTreeMap<(Family, String, String, String), Vec<String>> = BTreeMap::new();
+    // The spec annotates (`x-addedInMatrixVersion`) from v1.1 on: the first
+    // annotated release stands for every release before it.
+    let first_name = releases
+        .iter()
+        .map(|(n, _)| n.clone())
+        .find(|n| n.starts_with('v'))
+        .or_else(|| releases.first().map(|(n, _)| n.clone()))
+        .unwrap_or_default();
+    // Per release after the first: the links to the release before, and
+    // which operations (by their key in this release) and events changed.
+    let mut links: Vec<Vec<(&Operation, &Operation)>> = vec![Vec::new()];
+    let mut changed_ops: Vec<BTreeSet<(Family, String, String, String)>> = vec![BTreeSet::new()];
     let mut event_changes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for pair in releases.windows(2) {
         let ((_, old), (name, new)) = (&pair[0], &pair[1]);
@@ -111,12 +126,17 @@ pub fn history(releases: &[(String, Api)]) -> Vec<Entry> {
                 )
             })
             .collect();
-        let mut changed_ops = BTreeSet::new();
+        let mut changed = BTreeSet::new();
         let mut changed_events = BTreeSet::new();
         for c in &report.changes {
             if matches!(
                 c.rule,
-                "operation-added" | "operation-removed" | "schema-added" | "event-added" | "event-removed"
+                "operation-added"
+                    | "operation-removed"
+                    | "operation-moved"
+                    | "schema-added"
+                    | "event-added"
+                    | "event-removed"
             ) {
                 continue;
             }
@@ -127,7 +147,7 @@ pub fn history(releases: &[(String, Api)]) -> Vec<Entry> {
                     path,
                     operation_id,
                 } => {
-                    changed_ops.insert((*family, method.clone(), normalize_path(path), operation_id.clone()));
+                    changed.insert((*family, method.clone(), normalize_path(path), operation_id.clone()));
                 }
                 Subject::Event { name } => {
                     changed_events.insert(name.clone());
@@ -136,16 +156,15 @@ pub fn history(releases: &[(String, Api)]) -> Vec<Entry> {
             }
             for label in &c.reaches {
                 if let Some(ops) = by_label.get(label) {
-                    changed_ops.extend(ops.iter().map(|o| op_key(o)));
+                    changed.extend(ops.iter().map(|o| op_key(o)));
                 }
                 if let Some(e) = event_by_label.get(label) {
                     changed_events.insert((*e).to_owned());
                 }
             }
         }
-        for k in changed_ops {
-            op_changes.entry(k).or_default().push(name.clone());
-        }
+        links.push(match_operations(old, new));
+        changed_ops.push(changed);
         for e in changed_events {
             event_changes.entry(e).or_default().push(name.clone());
         }
@@ -153,26 +172,32 @@ pub fn history(releases: &[(String, Api)]) -> Vec<Entry> {
 
     let mut out = Vec::new();
     for o in &newest.operations {
-        let key = op_key(o);
-        let present: Vec<bool> = releases
-            .iter()
-            .map(|(_, api)| api.operations.iter().any(|p| op_key(p) == key))
-            .collect();
-        let first = first_present(releases, &present);
-        let changed: Vec<String> = op_changes
-            .get(&key)
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|r| later(r, &first))
-            .collect();
+        let mut current = o;
+        let mut first_index = releases.len() - 1;
+        let (mut changed, mut moved) = (Vec::new(), Vec::new());
+        for i in (1..releases.len()).rev() {
+            if changed_ops[i].contains(&op_key(current)) {
+                changed.push(releases[i].0.clone());
+            }
+            let Some((before, _)) = links[i].iter().find(|(_, n)| std::ptr::eq(*n, current)) else {
+                break;
+            };
+            if normalize_path(&before.path) != normalize_path(&current.path) {
+                moved.push((releases[i].0.clone(), before.path.clone()));
+            }
+            current = before;
+            first_index = i - 1;
+        }
+        changed.reverse();
+        moved.reverse();
+        let first = releases[first_index].0.clone();
         let annotations = op_annotations(newest, o);
         let annotated_added = o.added_in.as_deref().map(release_name);
         let annotated_changed: Vec<String> = o.changed_in.iter().map(|(v, _)| release_name(v)).collect();
         let disagreements = compare(
-            &first,
+            annotated_era(&first, &first_name, releases),
             &first_name,
-            &changed,
+            &annotated_changes(&changed, &first_name, releases),
             annotated_added.as_deref(),
             &annotated_changed,
             &annotations,
@@ -183,6 +208,7 @@ pub fn history(releases: &[(String, Api)]) -> Vec<Entry> {
             name: format!("{} ({})", op_label(o), o.operation_id),
             first_release: first,
             changed_in: changed,
+            moved_in: moved,
             annotated_added,
             annotated_changed,
             disagreements,
@@ -199,7 +225,7 @@ pub fn history(releases: &[(String, Api)]) -> Vec<Entry> {
             .cloned()
             .unwrap_or_default()
             .into_iter()
-            .filter(|r| later(r, &first))
+            .filter(|r| later(r, &first, releases))
             .collect();
         let mut annotations = BTreeSet::new();
         let (mut added, mut changed_ann) = (None, Vec::new());
@@ -213,9 +239,9 @@ pub fn history(releases: &[(String, Api)]) -> Vec<Entry> {
             });
         }
         let disagreements = compare(
-            &first,
+            annotated_era(&first, &first_name, releases),
             &first_name,
-            &changed,
+            &annotated_changes(&changed, &first_name, releases),
             added.as_deref(),
             &changed_ann,
             &annotations,
@@ -226,6 +252,7 @@ pub fn history(releases: &[(String, Api)]) -> Vec<Entry> {
             name: e.schema_name.clone(),
             first_release: first,
             changed_in: changed,
+            moved_in: Vec::new(),
             annotated_added: added,
             annotated_changed: changed_ann,
             disagreements,
@@ -243,8 +270,39 @@ fn first_present(releases: &[(String, Api)], present: &[bool]) -> String {
     releases.get(i).map(|(n, _)| n.clone()).unwrap_or_default()
 }
 
-fn later(release: &str, than: &str) -> bool {
-    crate::load::spec::release_key(release) > crate::load::spec::release_key(than)
+/// The release to hold annotations against: `first` itself, or the first
+/// annotated release when `first` is older.
+fn annotated_era<'a>(first: &'a str, first_annotated: &'a str, releases: &[(String, Api)]) -> &'a str {
+    if later(first_annotated, first, releases) {
+        first_annotated
+    } else {
+        first
+    }
+}
+
+/// The changes of releases after the first annotated one (what annotations
+/// could have said).
+fn annotated_changes(changed: &[String], first_annotated: &str, releases: &[(String, Api)]) -> Vec<String> {
+    changed
+        .iter()
+        .filter(|r| later(r, first_annotated, releases))
+        .cloned()
+        .collect()
+}
+
+/// Whether `release` comes after `than`: by their places in `releases`
+/// when both are there, else by their version numbers (annotations name
+/// releases that may not be loaded). Archived releases (`r0.x`) come
+/// before every `v1.x`.
+fn later(release: &str, than: &str, releases: &[(String, Api)]) -> bool {
+    let place = |name: &str| releases.iter().position(|(n, _)| n == name);
+    match (place(release), place(than)) {
+        (Some(a), Some(b)) => a > b,
+        _ => {
+            let key = |name: &str| (name.starts_with('v'), crate::load::spec::release_key(name));
+            key(release) > key(than)
+        }
+    }
 }
 
 fn compare(
@@ -259,7 +317,7 @@ fn compare(
     let known: BTreeSet<&str> = releases.iter().map(|(n, _)| n.as_str()).collect();
     let mut out = Vec::new();
     match added {
-        Some(a) if a != first && (first != oldest || later(a, oldest)) => {
+        Some(a) if a != first && (first != oldest || later(a, oldest, releases)) => {
             out.push(format!("annotated as added in {a}, but first present in {first}"))
         }
         None if first != oldest => out.push(format!("first present in {first}, but has no x-addedInMatrixVersion")),
@@ -273,7 +331,7 @@ fn compare(
         }
     }
     for a in changed_annotations {
-        if known.contains(a.as_str()) && later(a, oldest) && !changed.contains(a) {
+        if known.contains(a.as_str()) && later(a, oldest, releases) && !changed.contains(a) {
             out.push(format!(
                 "annotated as changed in {a}, but its shape did not change in {a}"
             ));

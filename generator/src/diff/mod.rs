@@ -9,6 +9,7 @@
 pub mod history;
 pub mod render;
 pub mod rules;
+pub mod wire;
 
 use crate::emit::types::ty_key;
 use crate::family::Family;
@@ -17,6 +18,7 @@ use crate::load::api::{ParamIn, SecurityScheme};
 use rules::{rule, Breaking, Direction};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use wire::wire_key;
 
 /// What a change is about.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -195,6 +197,130 @@ fn op_keys(api: &Api) -> BTreeMap<(Family, String, String, String), &Operation> 
         .collect()
 }
 
+/// The definition a type stands for: itself, or the type an alias names
+/// (through chains of aliases, bounded).
+fn shared_definition<'a>(api: &'a Api, def: &'a TypeDef) -> &'a TypeDef {
+    let mut current = def;
+    for _ in 0..16 {
+        match &current.kind {
+            TypeKind::Alias(Ty::Named(id)) => current = api.ty(*id),
+            _ => break,
+        }
+    }
+    current
+}
+
+/// The constraints in a doc's notes (`maxLength: \`255\``), by keyword;
+/// defaults and documentation-only notes left out.
+fn constraints_of(doc: &Doc) -> BTreeMap<String, String> {
+    const CONSTRAINTS: &[&str] = &[
+        "format",
+        "pattern",
+        "pattern-format",
+        "minItems",
+        "maxItems",
+        "minProperties",
+        "maxProperties",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "uniqueItems",
+        "property names",
+        "one of",
+    ];
+    doc.notes
+        .iter()
+        .filter_map(|note| note.split_once(": "))
+        .filter(|(key, _)| CONSTRAINTS.contains(key))
+        .map(|(key, value)| (key.to_owned(), value.trim_matches('`').to_owned()))
+        .collect()
+}
+
+/// Whether a constraint's new value is narrower than its old one (`Some`),
+/// where the keyword orders its values (bounds; `uniqueItems` turned on).
+fn narrower(key: &str, old: &str, new: &str) -> Option<bool> {
+    let (o, n) = (old.parse::<f64>(), new.parse::<f64>());
+    match key {
+        "minItems" | "minProperties" | "minLength" | "minimum" | "exclusiveMinimum" => Some(n.ok()? > o.ok()?),
+        "maxItems" | "maxProperties" | "maxLength" | "maximum" | "exclusiveMaximum" => Some(n.ok()? < o.ok()?),
+        "uniqueItems" => Some(new == "true"),
+        _ => None,
+    }
+}
+
+/// The operations of two versions that are one endpoint, old and new, in
+/// the new version's order: first by [`op_keys`] (same method and path);
+/// then, among the rest, an operation whose path only changed its API
+/// version segment (`/_matrix/client/r0/…` → `/_matrix/client/v3/…`), or
+/// that kept its operationId, when that pairs exactly one old with one new
+/// operation.
+pub fn match_operations<'a>(old: &'a Api, new: &'a Api) -> Vec<(&'a Operation, &'a Operation)> {
+    let (old_keys, new_keys) = (op_keys(old), op_keys(new));
+    let mut pairs: Vec<(&Operation, &Operation)> = Vec::new();
+    for (key, n) in &new_keys {
+        if let Some(o) = old_keys.get(key) {
+            pairs.push((o, n));
+        }
+    }
+    let unmatched_old: Vec<&Operation> = old_keys
+        .iter()
+        .filter(|(k, _)| !new_keys.contains_key(*k))
+        .map(|(_, o)| *o)
+        .collect();
+    let unmatched_new: Vec<&Operation> = new_keys
+        .iter()
+        .filter(|(k, _)| !old_keys.contains_key(*k))
+        .map(|(_, n)| *n)
+        .collect();
+    let by = |key: &dyn Fn(&Operation) -> (Family, String, String)| {
+        let mut found = Vec::new();
+        for n in &unmatched_new {
+            let olds: Vec<&&Operation> = unmatched_old.iter().filter(|o| key(o) == key(n)).collect();
+            let news = unmatched_new.iter().filter(|m| key(m) == key(n)).count();
+            if let ([o], 1) = (olds.as_slice(), news) {
+                found.push((**o, *n));
+            }
+        }
+        found
+    };
+    let unversioned = |o: &Operation| (o.family, o.method.clone(), unversioned_path(&normalize_path(&o.path)));
+    let by_id = |o: &Operation| (o.family, o.method.clone(), o.operation_id.clone());
+    for (o, n) in by(&unversioned).into_iter().chain(by(&by_id)) {
+        if !pairs.iter().any(|(a, b)| std::ptr::eq(*a, o) || std::ptr::eq(*b, n)) {
+            pairs.push((o, n));
+        }
+    }
+    pairs.sort_by_key(|(_, n)| new.operations.iter().position(|m| std::ptr::eq(m, *n)));
+    pairs
+}
+
+/// A path with its API version segment blanked: `/_matrix/client/r0/sync`,
+/// `/_matrix/client/v3/sync` and `/_matrix/client/api/v1/sync` are all
+/// `/_matrix/client/*/sync`.
+pub fn unversioned_path(path: &str) -> String {
+    let Some(rest) = path.strip_prefix("/_matrix/") else {
+        return path.to_owned();
+    };
+    let mut parts: Vec<&str> = rest.split('/').collect();
+    let is_version = |s: &str| {
+        s == "unstable"
+            || s.strip_prefix('r').or_else(|| s.strip_prefix('v')).is_some_and(|n| {
+                let n = n.split('_').next().unwrap_or(n);
+                !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())
+            })
+    };
+    if parts.len() > 2 && parts[1] == "api" && is_version(parts[2]) {
+        parts.drain(1..3);
+        parts.insert(1, "*");
+    } else if parts.len() > 1 && is_version(parts[1]) {
+        parts[1] = "*";
+    }
+    format!("/_matrix/{}", parts.join("/"))
+}
+
 /// `/rooms/{roomId}/state/{eventType}` → `/rooms/{}/state/{}`.
 pub fn normalize_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
@@ -213,16 +339,22 @@ pub fn normalize_path(path: &str) -> String {
     out
 }
 
-/// The kinds of credential an operation accepts, by meaning: the user's
-/// access token (in the query or as a bearer token — Swagger 2.0 could only
-/// say the former), an application service token, a server signature.
+/// The credentials an operation accepts, by meaning and by how they are
+/// sent: the user's access token as the `access_token` query parameter or
+/// as a bearer token (two ways, told apart: dropping one breaks clients
+/// that use it), an application service token, a server signature. The
+/// scheme's name in the spec does not matter.
 fn credentials(op: &Operation) -> BTreeSet<String> {
     op.security
         .iter()
         .flat_map(|alt| alt.iter())
         .map(|(name, scheme)| match scheme {
-            SecurityScheme::Http { scheme, .. } if scheme.eq_ignore_ascii_case("bearer") => credential_of(name),
-            SecurityScheme::ApiKey { name: key, .. } if key == "access_token" => credential_of(name),
+            SecurityScheme::Http { scheme, .. } if scheme.eq_ignore_ascii_case("bearer") => {
+                format!("{} (Authorization: Bearer)", credential_of(name))
+            }
+            SecurityScheme::ApiKey { name: key, place, .. } if key == "access_token" && place == "query" => {
+                format!("{} (?access_token=)", credential_of(name))
+            }
             SecurityScheme::Http { scheme, .. } => format!("http {scheme}"),
             SecurityScheme::ApiKey { name, place, .. } => format!("key {name} in {place}"),
             SecurityScheme::Other { kind, .. } => format!("{kind} ({name})"),
@@ -283,6 +415,74 @@ impl Differ<'_> {
         });
     }
 
+    /// A type change whose verdict for clients and servers follows from the
+    /// two JSON shapes (`old` in the old spec, `new` in the new one) and
+    /// the direction the value travels: a reader breaks when the writer
+    /// may send what it cannot read. Same JSON, other Rust type:
+    /// `rust-type-changed`.
+    fn push_type_change(
+        &mut self,
+        rule_id: &'static str,
+        subject: Subject,
+        detail: String,
+        direction: Direction,
+        (old, new): (&Ty, &Ty),
+    ) {
+        if wire_key(self.old, old) == wire_key(self.new, new) {
+            return self.push("rust-type-changed", subject, detail, direction, Vec::new());
+        }
+        // Old readers of what the new side writes, and new readers of what
+        // the old side writes.
+        let new_read_by_old = wire::fits(self.new, new, self.old, old);
+        let old_read_by_new = wire::fits(self.old, old, self.new, new);
+        let breaking = Breaking {
+            client: (direction.response && !new_read_by_old) || (direction.request && !old_read_by_new),
+            server: (direction.request && !new_read_by_old) || (direction.response && !old_read_by_new),
+            rust: true,
+        };
+        self.changes.push(Change {
+            rule: rule_id,
+            subject,
+            detail,
+            breaking,
+            reaches: Vec::new(),
+        });
+    }
+
+    /// The constraints Rust does not enforce (`format`, `pattern`,
+    /// `maxLength`, `minimum`, a single allowed value …), compared one by
+    /// one: one added or made narrower rejects values that were valid
+    /// (breaks whoever sends them: old clients in requests, old servers in
+    /// responses); one dropped or made wider lets through values old
+    /// readers reject; one otherwise changed (another `pattern`) does both.
+    fn constraints(&mut self, subject: &Subject, what: &str, old: &Doc, new: &Doc, direction: Direction) {
+        let (old, new) = (constraints_of(old), constraints_of(new));
+        for (key, value) in &new {
+            let (rule, detail) = match old.get(key) {
+                None => ("constraint-tightened", format!("{what}: {key} `{value}` added")),
+                Some(before) if before == value => continue,
+                Some(before) => {
+                    let rule = match narrower(key, before, value) {
+                        Some(true) => "constraint-tightened",
+                        Some(false) => "constraint-loosened",
+                        None => "constraint-changed",
+                    };
+                    (rule, format!("{what}: {key} `{before}` → `{value}`"))
+                }
+            };
+            self.push(rule, subject.clone(), detail, direction, Vec::new());
+        }
+        for (key, value) in old.iter().filter(|(k, _)| !new.contains_key(*k)) {
+            self.push(
+                "constraint-loosened",
+                subject.clone(),
+                format!("{what}: {key} `{value}` dropped"),
+                direction,
+                Vec::new(),
+            );
+        }
+    }
+
     fn doc_change(&mut self, subject: Subject, what: &str, old: &Doc, new: &Doc) {
         if self.options.include_docs && old.description.trim() != new.description.trim() {
             self.push(
@@ -296,29 +496,38 @@ impl Differ<'_> {
     }
 
     fn operations(&mut self) {
-        let (old, new) = (op_keys(self.old), op_keys(self.new));
-        for (key, o) in &old {
-            if !new.contains_key(key) {
+        let matched = match_operations(self.old, self.new);
+        let is_old_matched = |o: &Operation| matched.iter().any(|(m, _)| std::ptr::eq(*m, o));
+        let is_new_matched = |n: &Operation| matched.iter().any(|(_, m)| std::ptr::eq(*m, n));
+        for o in self.old.operations.iter().filter(|o| !is_old_matched(o)) {
+            self.push(
+                "operation-removed",
+                op_subject(o),
+                format!("`{}` removed", o.operation_id),
+                Direction::BOTH,
+                Vec::new(),
+            );
+        }
+        for n in self.new.operations.iter().filter(|n| !is_new_matched(n)) {
+            self.push(
+                "operation-added",
+                op_subject(n),
+                format!("`{}` added", n.operation_id),
+                Direction::BOTH,
+                Vec::new(),
+            );
+        }
+        for (o, n) in matched {
+            if o.path != n.path && normalize_path(&o.path) != normalize_path(&n.path) {
                 self.push(
-                    "operation-removed",
-                    op_subject(o),
-                    format!("`{}` removed", o.operation_id),
+                    "operation-moved",
+                    op_subject(n),
+                    format!("moved from {}", o.path),
                     Direction::BOTH,
                     Vec::new(),
                 );
             }
-        }
-        for (key, n) in &new {
-            match old.get(key) {
-                None => self.push(
-                    "operation-added",
-                    op_subject(n),
-                    format!("`{}` added", n.operation_id),
-                    Direction::BOTH,
-                    Vec::new(),
-                ),
-                Some(o) => self.operation(o, n),
-            }
+            self.operation(o, n);
         }
     }
 
@@ -432,14 +641,19 @@ impl Differ<'_> {
             ),
         }
         // Responses.
-        let responses = |op: &Operation, api: &Api| -> BTreeMap<String, BTreeMap<String, Option<String>>> {
+        let responses = |op: &Operation, api: &Api| -> BTreeMap<String, BTreeMap<String, Option<TypeKeys>>> {
             op.responses
                 .iter()
                 .map(|r| {
                     let c = r
                         .content
                         .iter()
-                        .map(|c| (content_type_key(&c.content_type), c.ty.as_ref().map(|t| ty_key(api, t))))
+                        .map(|c| {
+                            (
+                                content_type_key(&c.content_type),
+                                c.ty.as_ref().map(|t| TypeKeys::of(api, t)),
+                            )
+                        })
                         .collect();
                     (r.status.to_uppercase(), c)
                 })
@@ -475,7 +689,7 @@ impl Differ<'_> {
             }
         }
         let (oc, nc) = (credentials(o), credentials(n));
-        if oc != nc {
+        if oc.is_empty() != nc.is_empty() {
             let show = |s: &BTreeSet<String>| {
                 if s.is_empty() {
                     "none".to_owned()
@@ -490,6 +704,27 @@ impl Differ<'_> {
                 Direction::BOTH,
                 Vec::new(),
             );
+        } else {
+            // One way of sending a credential less (the `access_token` query
+            // parameter no longer accepted) or more, each its own change.
+            for gone in oc.difference(&nc) {
+                self.push(
+                    "credential-removed",
+                    subject.clone(),
+                    format!("no longer accepts {gone}"),
+                    Direction::REQUEST,
+                    Vec::new(),
+                );
+            }
+            for added in nc.difference(&oc) {
+                self.push(
+                    "credential-added",
+                    subject.clone(),
+                    format!("accepts {added} too"),
+                    Direction::REQUEST,
+                    Vec::new(),
+                );
+            }
         }
     }
 
@@ -510,13 +745,16 @@ impl Differ<'_> {
         }
         let (ot, nt) = (ty_key(self.old, &o.ty), ty_key(self.new, &n.ty));
         if ot != nt {
-            self.push(
+            self.push_type_change(
                 "parameter-type-changed",
                 subject.clone(),
                 format!("{} parameter `{}`: {ot} → {nt}", place(n.place), n.name),
                 Direction::REQUEST,
-                Vec::new(),
+                (&o.ty, &n.ty),
             );
+        } else {
+            let what = format!("{} parameter `{}`", place(n.place), n.name);
+            self.constraints(subject, &what, &o.doc, &n.doc, Direction::REQUEST);
         }
     }
 
@@ -524,8 +762,8 @@ impl Differ<'_> {
         &mut self,
         subject: &Subject,
         what: &str,
-        o: &BTreeMap<String, Option<String>>,
-        n: &BTreeMap<String, Option<String>>,
+        o: &BTreeMap<String, Option<TypeKeys>>,
+        n: &BTreeMap<String, Option<TypeKeys>>,
         direction: Direction,
         type_rule: &'static str,
     ) {
@@ -547,15 +785,22 @@ impl Differ<'_> {
                     direction,
                     Vec::new(),
                 ),
-                Some(ot) if ot != nt => {
-                    let show = |t: &Option<String>| t.clone().unwrap_or_else(|| "no schema".into());
-                    self.push(
-                        type_rule,
-                        subject.clone(),
-                        format!("{what} body: {} → {}", show(ot), show(nt)),
-                        direction,
-                        Vec::new(),
-                    );
+                // The same Rust type with another shape is reported under
+                // the schema, once.
+                Some(ot) if ot.as_ref().map(|k| &k.rust) != nt.as_ref().map(|k| &k.rust) => {
+                    let show =
+                        |t: &Option<TypeKeys>| t.as_ref().map(|k| k.rust.clone()).unwrap_or_else(|| "no schema".into());
+                    let detail = format!("{what} body: {} → {}", show(ot), show(nt));
+                    match (ot, nt) {
+                        (Some(a), Some(b)) => {
+                            self.push_type_change(type_rule, subject.clone(), detail, direction, (&a.ty, &b.ty))
+                        }
+                        // A body without a schema says nothing to compare
+                        // JSON with (Swagger 2.0 releases gave some only an
+                        // example): documented now, or no longer.
+                        (None, _) => self.push("body-schema-added", subject.clone(), detail, direction, Vec::new()),
+                        (_, None) => self.push("body-schema-removed", subject.clone(), detail, direction, Vec::new()),
+                    }
                 }
                 Some(_) => {}
             }
@@ -571,15 +816,30 @@ impl Differ<'_> {
                 .collect()
         };
         let (old, new) = (index(self.old), index(self.new));
-        for (name, &i) in &old {
-            if !new.contains_key(name) {
+        let renamed = self.renamed_schemas(&old, &new);
+        for (from, to) in &renamed {
+            let reaches = self
+                .new_uses
+                .reaches
+                .get(to)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default();
+            self.push(
+                "schema-renamed",
+                Subject::Schema { name: from.clone() },
+                format!("renamed to {to}"),
+                Direction::BOTH,
+                reaches,
+            );
+        }
+        for name in old.keys() {
+            if !new.contains_key(name) && !renamed.contains_key(name) {
                 let reaches = self
                     .old_uses
                     .reaches
                     .get(name)
                     .map(|s| s.iter().cloned().collect())
                     .unwrap_or_default();
-                let _ = i;
                 self.push(
                     "schema-removed",
                     Subject::Schema { name: name.clone() },
@@ -591,6 +851,7 @@ impl Differ<'_> {
         }
         for (name, &j) in &new {
             match old.get(name) {
+                None if renamed.values().any(|to| to == name) => {}
                 None => self.push(
                     "schema-added",
                     Subject::Schema { name: name.clone() },
@@ -601,6 +862,37 @@ impl Differ<'_> {
                 Some(&i) => self.schema_pair(name, &self.old.types[i], &self.new.types[j]),
             }
         }
+    }
+
+    /// Removed schemas that live on under another name: a removed and an
+    /// added schema of one module with the same JSON shape, where that shape
+    /// picks exactly one of each. Old name → new name.
+    fn renamed_schemas(
+        &self,
+        old: &BTreeMap<String, usize>,
+        new: &BTreeMap<String, usize>,
+    ) -> BTreeMap<String, String> {
+        let shapes = |api: &Api, names: &BTreeMap<String, usize>, other: &BTreeMap<String, usize>| {
+            let mut by_shape: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+            for (name, &id) in names.iter().filter(|(n, _)| !other.contains_key(*n)) {
+                let module = api.types[id].module.rust_name().to_owned();
+                by_shape
+                    .entry((module, wire_key(api, &Ty::Named(id))))
+                    .or_default()
+                    .push(name.clone());
+            }
+            by_shape
+        };
+        let (removed, added) = (shapes(self.old, old, new), shapes(self.new, new, old));
+        removed
+            .into_iter()
+            .filter_map(
+                |(shape, from)| match (from.as_slice(), added.get(&shape).map(Vec::as_slice)) {
+                    ([from], Some([to])) => Some((from.clone(), to.clone())),
+                    _ => None,
+                },
+            )
+            .collect()
     }
 
     fn schema_pair(&mut self, name: &str, o: &TypeDef, n: &TypeDef) {
@@ -620,6 +912,10 @@ impl Differ<'_> {
             .unwrap_or_default();
         let before = self.changes.len();
         self.doc_change(subject.clone(), "the schema", &o.doc, &n.doc);
+        // A type that shares another's definition (`pub type KickRequest =
+        // BanRequest;`) is compared as that definition: which of the two
+        // holds it may differ from release to release.
+        let (o, n) = (shared_definition(self.old, o), shared_definition(self.new, n));
         match (&o.kind, &n.kind) {
             (
                 TypeKind::Struct {
@@ -664,13 +960,16 @@ impl Differ<'_> {
                             }
                             let (ot, nt) = (ty_key(self.old, &f.ty), ty_key(self.new, &g.ty));
                             if ot != nt {
-                                self.push(
+                                self.push_type_change(
                                     "field-type-changed",
                                     subject.clone(),
                                     format!("property `{}`: {ot} → {nt}", g.wire_name),
                                     direction,
-                                    Vec::new(),
+                                    (&f.ty, &g.ty),
                                 );
+                            } else {
+                                let what = format!("property `{}`", g.wire_name);
+                                self.constraints(&subject, &what, &f.doc, &g.doc, direction);
                             }
                             self.doc_change(subject.clone(), &format!("property `{}`", g.wire_name), &f.doc, &g.doc);
                         }
@@ -818,12 +1117,34 @@ impl Differ<'_> {
 }
 
 /// Content type → body type key of an operation's request.
-fn request_types(op: &Operation, api: &Api) -> BTreeMap<String, Option<String>> {
+fn request_types(op: &Operation, api: &Api) -> BTreeMap<String, Option<TypeKeys>> {
     op.request
         .iter()
         .flat_map(|b| &b.content)
-        .map(|c| (content_type_key(&c.content_type), c.ty.as_ref().map(|t| ty_key(api, t))))
+        .map(|c| {
+            (
+                content_type_key(&c.content_type),
+                c.ty.as_ref().map(|t| TypeKeys::of(api, t)),
+            )
+        })
         .collect()
+}
+
+/// A body type's Rust name and JSON shape: a change of the first alone
+/// breaks Rust callers only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct TypeKeys {
+    rust: String,
+    ty: Ty,
+}
+
+impl TypeKeys {
+    fn of(api: &Api, ty: &Ty) -> TypeKeys {
+        TypeKeys {
+            rust: ty_key(api, ty),
+            ty: ty.clone(),
+        }
+    }
 }
 
 /// `*/*` and `application/octet-stream` both mean "any bytes" (Swagger 2.0

@@ -338,6 +338,11 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
             quote! { let _ = (content_type, bytes); ::std::result::Result::Ok(::matrix_api_runtime::Empty {}) },
             quote! { let _ = body; ::std::result::Result::Ok(::matrix_api_runtime::Encoded::default()) },
         ),
+        // A body the spec marks required must be sent: empty is not `{}`.
+        BodyKind::Json(_) if op.request.as_ref().is_some_and(|b| b.required) => (
+            quote! { let _ = content_type; ::matrix_api_runtime::endpoint::body::json_required(&bytes) },
+            quote! { ::matrix_api_runtime::endpoint::body::to_json(body) },
+        ),
         BodyKind::Json(_) => (
             quote! { let _ = content_type; ::matrix_api_runtime::endpoint::body::json(&bytes) },
             quote! { ::matrix_api_runtime::endpoint::body::to_json(body) },

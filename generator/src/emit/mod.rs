@@ -184,7 +184,10 @@ pub fn submodule_name(file: &str) -> String {
                 .and_then(|r| r.split_once('/').map(|(_, r)| r))
         })
         .unwrap_or(file);
-    let rest = rest.rsplit_once('.').map(|(s, _)| s).unwrap_or(rest);
+    let rest = [".yaml", ".yml", ".json"]
+        .iter()
+        .find_map(|ext| rest.strip_suffix(ext))
+        .unwrap_or(rest);
     let name = crate::ir::naming_snake(rest);
     let name = name.trim_start_matches("r#").to_owned();
     if matches!(name.as_str(), "self_" | "crate_" | "super_") {

@@ -9,7 +9,7 @@ use super::{
 use crate::diag::{Location, Result};
 use crate::family::Family;
 use crate::load::api::{self, RawMedia, RawParam};
-use crate::load::docs::DocStore;
+use crate::load::docs::{doc_stem, DocStore};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -46,7 +46,9 @@ pub fn build(store: &DocStore) -> Result<Api> {
         if name.contains('/') || !is_schema_doc(doc) {
             continue;
         }
-        let schema_name = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name).to_owned();
+        // Releases before 2021 separate a content variant with `#`
+        // (`m.room.message#m.text`), later ones with `$`.
+        let schema_name = doc_stem(name).replace('#', "$");
         let loc = Location::new(file.clone(), "");
         let ty = conv.ty(&loc, doc)?;
         api.events.push(Event {
@@ -67,7 +69,8 @@ pub fn build(store: &DocStore) -> Result<Api> {
     api.unhandled.append(&mut conv.unhandled);
     api.warnings.append(&mut conv.warnings);
     api.identifiers = std::mem::take(&mut conv.identifiers);
-    naming::assign(conv.drafts, &mut api);
+    let drafts = super::copies::merge(std::mem::take(&mut conv.drafts), &mut api);
+    naming::assign(drafts, &mut api);
     api.constants = naming::constants(&api);
 
     for event in &mut api.events {
@@ -90,8 +93,22 @@ pub fn build(store: &DocStore) -> Result<Api> {
 /// Event contents, and the `unsigned` data of the generic event forms, keep
 /// fields the spec does not declare: a bridge that forwards an event must
 /// not drop what a newer spec (or an extension) put in it.
+///
+/// So do signed objects (those with a `signatures` property): the spec's
+/// Signing JSON appendix signs every key but `signatures` and `unsigned`,
+/// so a server that stores device keys or one-time keys and gives them out
+/// again must keep each key it was sent, or the receiver's signature check
+/// fails. The spec's own examples carry such undeclared keys (`fallback` on
+/// fallback keys).
 fn mark_open_types(api: &mut Api) {
     let mut open = Vec::new();
+    for (id, def) in api.types.iter().enumerate() {
+        if let TypeKind::Struct { fields, .. } = &def.kind {
+            if fields.iter().any(|f| f.wire_name == "signatures") {
+                open.push(id);
+            }
+        }
+    }
     for event in &api.events {
         if let Some(Ty::Named(id)) = event.content {
             open.push(id);
@@ -345,7 +362,8 @@ fn event_examples(store: &DocStore, api: &mut Api) -> Result<()> {
         if name.contains('/') {
             continue;
         }
-        let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
+        let stem = doc_stem(name).replace('#', "$");
+        let stem = stem.as_str();
         let base = stem.split('$').next().unwrap_or(stem);
         let event = api
             .events

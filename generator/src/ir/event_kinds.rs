@@ -59,8 +59,7 @@ fn core_base(store: &DocStore, loc: &Location, doc: &Value) -> Option<String> {
         if !file.contains("core-event-schema/") {
             continue;
         }
-        let stem = file.rsplit('/').next().unwrap_or(file);
-        let stem = stem.split('.').next().unwrap_or(stem);
+        let stem = crate::load::docs::doc_stem(file);
         if matches!(
             stem,
             "state_event" | "room_event" | "event" | "sync_room_event" | "sync_state_event"

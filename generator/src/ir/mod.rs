@@ -3,9 +3,11 @@
 //! by an emitter.
 
 mod build;
+pub(crate) mod copies;
 pub mod event_kinds;
 mod naming;
 mod schema;
+pub mod shapes;
 
 pub use build::build;
 pub use naming::{pascal as naming_pascal, snake as naming_snake};
@@ -332,7 +334,9 @@ impl Api {
     }
 
     /// Whether a type is one of the [`EVENT_FORMS`]: a whole core event
-    /// schema whose `content` is an unconstrained object.
+    /// schema whose `content` is a required, unconstrained object. (In
+    /// r0.0.0–r0.2.0 the core schemas require nothing; they stay plain
+    /// structs there.)
     pub fn is_event_form(&self, id: TypeId) -> bool {
         let def = &self.types[id];
         let Some(stem) = form_stem(&def.origin) else {
@@ -340,7 +344,7 @@ impl Api {
         };
         EVENT_FORMS.contains(&stem)
             && matches!(&def.kind, TypeKind::Struct { fields, .. }
-                if fields.iter().any(|f| f.wire_name == "content" && f.ty == Ty::Object))
+                if fields.iter().any(|f| f.wire_name == "content" && f.required && f.ty == Ty::Object))
     }
 
     /// Every type expression the API holds: fields, variants, aliases,
@@ -386,7 +390,7 @@ fn form_stem(origin: &Location) -> Option<&str> {
         return None;
     }
     let name = origin.file.strip_prefix("event-schemas/schema/core-event-schema/")?;
-    Some(name.split('.').next().unwrap_or(name))
+    Some(crate::load::docs::doc_stem(name))
 }
 
 /// The innermost type expressions of `ty`: through arrays, maps, tuples and

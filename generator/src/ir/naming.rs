@@ -96,8 +96,7 @@ fn unescape(segment: &str) -> String {
 }
 
 fn file_stem(file: &str) -> &str {
-    let base = file.rsplit('/').next().unwrap_or(file);
-    base.rsplit_once('.').map(|(s, _)| s).unwrap_or(base)
+    crate::load::docs::doc_stem(file)
 }
 
 fn compute(store: &DocStore, loc: &Location) -> String {
@@ -117,8 +116,9 @@ fn compute(store: &DocStore, loc: &Location) -> String {
             .get(&Location::new(loc.file.clone(), format!("{op_pointer}/operationId")))
             .ok()
             .and_then(|v| v.as_str())
-            .unwrap_or(&segments[2]);
-        name = pascal(op_id);
+            .map(str::to_owned)
+            .unwrap_or_else(|| crate::load::api::synthesized_operation_id(&segments[2], &segments[1]));
+        name = pascal(&op_id);
         rest = &segments[3..];
         match rest.first().map(String::as_str) {
             Some("requestBody") => {

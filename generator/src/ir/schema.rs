@@ -226,12 +226,19 @@ impl<'a> Converter<'a> {
             let reference = reference
                 .as_str()
                 .ok_or_else(|| Error::spec(&loc.child("$ref"), "$ref must be a string"))?;
-            let only_docs = obj
-                .keys()
-                .all(|k| k == "$ref" || DOC_ONLY.contains(&k.as_str()) || k.starts_with("x-"));
-            if only_docs {
-                let resolved = self.store.resolve_ref(loc, reference)?;
-                let (target_loc, target) = (resolved.location, resolved.value);
+            let resolved = self.store.resolve_ref(loc, reference)?;
+            let (target_loc, target) = (resolved.location, resolved.value);
+            // Siblings that only document the schema, or that repeat what
+            // the target says (`type: object` beside a `$ref` to an object
+            // schema), leave it the referenced type: one type per schema.
+            let shape_neutral = obj.iter().all(|(k, v)| {
+                k == "$ref"
+                    || DOC_ONLY.contains(&k.as_str())
+                    || k.starts_with("x-")
+                    || target.get(k) == Some(v)
+                    || (k == "type" && v == "object" && is_object_schema(target))
+            });
+            if shape_neutral {
                 return self.ty(&target_loc, target);
             }
             // Siblings that change the shape: the merged schema is a new type here.
@@ -784,6 +791,19 @@ fn merge_schemas(parent: Value, child: Value) -> Value {
         }
         (_, child) => child,
     }
+}
+
+/// Whether a schema describes a JSON object (says so, or has what only an
+/// object has).
+fn is_object_schema(schema: &Value) -> bool {
+    schema.get("type").and_then(Value::as_str) == Some("object")
+        || ["properties", "additionalProperties", "patternProperties"]
+            .iter()
+            .any(|k| schema.get(k).is_some())
+        || schema
+            .get("allOf")
+            .and_then(Value::as_array)
+            .is_some_and(|parts| parts.iter().any(|p| p.get("$ref").is_some() || is_object_schema(p)))
 }
 
 fn doc_of(value: &Value) -> Doc {

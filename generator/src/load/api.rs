@@ -120,14 +120,17 @@ pub struct ApiFile<'a> {
     pub format: Format,
 }
 
-/// The top-level API files of a family, in file-name order.
+/// The top-level API files of a family, in file-name order: the files
+/// directly in `api/<family>/`, and those of versioned folders in it, as
+/// the 2015 layout has them (`api/client-server/v1/`, `v2_alpha/`).
 pub fn api_files(store: &DocStore) -> Vec<ApiFile<'_>> {
     let mut out = Vec::new();
     for (file, doc) in store.files() {
-        let mut parts = file.split('/');
-        let (Some("api"), Some(dir), Some(name), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            continue;
+        let parts: Vec<&str> = file.split('/').collect();
+        let (dir, name) = match parts.as_slice() {
+            ["api", dir, name] => (*dir, *name),
+            ["api", dir, folder, name] if is_version_folder(folder) => (*dir, *name),
+            _ => continue,
         };
         let Some(family) = Family::from_dir(dir) else { continue };
         if !(name.ends_with(".yaml") || name.ends_with(".yml")) || doc.get("paths").is_none() {
@@ -146,6 +149,14 @@ pub fn api_files(store: &DocStore) -> Vec<ApiFile<'_>> {
         });
     }
     out
+}
+
+/// `v1`, `v2`, `v2_alpha`: a folder of one API version's files.
+fn is_version_folder(name: &str) -> bool {
+    name.strip_prefix('v').is_some_and(|rest| {
+        let digits = rest.split('_').next().unwrap_or(rest);
+        !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())
+    })
 }
 
 /// All operations of all families, in (family, file, path, method) order.
@@ -201,6 +212,11 @@ struct FileReader<'a> {
     default_security: Option<Value>,
     /// Spellings read leniently while reading this file.
     warnings: std::cell::RefCell<Vec<(Location, String)>>,
+    /// Operations without an `operationId` (every one before r0.3.0): the
+    /// names given to them, in spec order.
+    unnamed: std::cell::RefCell<Vec<String>>,
+    /// JSON examples written as a string of JSON text (before r0.3.0).
+    text_examples: std::cell::Cell<usize>,
 }
 
 fn text(v: &Value, key: &str) -> String {
@@ -220,6 +236,7 @@ impl<'a> FileReader<'a> {
             Format::Swagger2 => text(api.doc, "basePath"),
             Format::OpenApi3 => openapi_base_path(api.doc),
         };
+        let (base_path, placeholder_note) = fill_placeholders(&base_path)?;
         let mut reader = FileReader {
             store,
             api,
@@ -228,7 +245,12 @@ impl<'a> FileReader<'a> {
             schemes: Vec::new(),
             default_security: api.doc.get("security").cloned(),
             warnings: Default::default(),
+            unnamed: Default::default(),
+            text_examples: Default::default(),
         };
+        if let Some(note) = placeholder_note {
+            reader.warnings.get_mut().push((root.clone(), note));
+        }
         let (defs_loc, defs) = match api.format {
             Format::Swagger2 => (root.child("securityDefinitions"), api.doc.get("securityDefinitions")),
             Format::OpenApi3 => (
@@ -277,6 +299,25 @@ impl<'a> FileReader<'a> {
                 out.operations.push(op);
             }
         }
+        let unnamed = self.unnamed.borrow();
+        if let Some(first) = unnamed.first() {
+            out.warnings.push((
+                paths_loc.clone(),
+                format!(
+                    "{} operation(s) have no operationId; each is named after its method and path (`{first}`)",
+                    unnamed.len()
+                ),
+            ));
+        }
+        let text_examples = self.text_examples.get();
+        if text_examples > 0 {
+            out.warnings.push((
+                paths_loc,
+                format!(
+                    "{text_examples} JSON example(s) are written as a string of JSON text; read as the JSON it holds"
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -297,11 +338,15 @@ impl<'a> FileReader<'a> {
         if !op.is_object() {
             return Err(Error::spec(loc, "operation must be a mapping"));
         }
-        let operation_id = op
-            .get("operationId")
-            .and_then(Value::as_str)
-            .ok_or_else(|| Error::spec(loc, "operation has no operationId"))?
-            .to_owned();
+        let operation_id = match op.get("operationId") {
+            Some(Value::String(id)) if !id.trim().is_empty() => id.clone(),
+            Some(Value::String(_)) | None => {
+                let id = synthesized_operation_id(method, path_key);
+                self.unnamed.borrow_mut().push(id.clone());
+                id
+            }
+            Some(_) => return Err(Error::spec(&loc.child("operationId"), "operationId must be a string")),
+        };
         let mut parameters = Vec::new();
         let mut request_body = None;
         let mut param_nodes = Vec::new();
@@ -559,7 +604,7 @@ impl<'a> FileReader<'a> {
                                     mime.clone(),
                                     RawExample {
                                         location: loc.child("examples").child(mime),
-                                        value: v.clone(),
+                                        value: self.example_value(mime, v),
                                     },
                                 )
                             })
@@ -615,6 +660,22 @@ impl<'a> FileReader<'a> {
         })
     }
 
+    /// A Swagger 2.0 response example. Releases before r0.3.0 write JSON
+    /// examples as a block of JSON text (`application/json: |- {...}`):
+    /// such a string is read as the JSON it holds.
+    fn example_value(&self, mime: &str, value: &Value) -> Value {
+        if let Value::String(text) = value {
+            let is_json = mime == "application/json" || mime.ends_with("+json");
+            if let Ok(parsed @ (Value::Object(_) | Value::Array(_))) = serde_json::from_str::<Value>(text) {
+                if is_json {
+                    self.text_examples.set(self.text_examples.get() + 1);
+                    return parsed;
+                }
+            }
+        }
+        value.clone()
+    }
+
     fn security(
         &self,
         loc: &Location,
@@ -659,6 +720,71 @@ impl<'a> FileReader<'a> {
         }
         Ok(out)
     }
+}
+
+/// `api-specs/placeholders.toml`: build-time template variables of the
+/// archived releases and the value a published release used.
+const PLACEHOLDERS_FILE: &str = include_str!("../../../api-specs/placeholders.toml");
+
+#[derive(serde::Deserialize)]
+struct Placeholders {
+    placeholders: std::collections::BTreeMap<String, String>,
+}
+
+/// Replaces `%NAME%` placeholders in a base path with their published
+/// value; the note says what was replaced (or left, when unknown).
+fn fill_placeholders(base_path: &str) -> Result<(String, Option<String>)> {
+    if !base_path.contains('%') {
+        return Ok((base_path.to_owned(), None));
+    }
+    let data: Placeholders =
+        toml::from_str(PLACEHOLDERS_FILE).map_err(|e| Error::Other(format!("api-specs/placeholders.toml: {e}")))?;
+    let mut filled = base_path.to_owned();
+    let mut replaced = Vec::new();
+    for (name, value) in &data.placeholders {
+        let placeholder = format!("%{name}%");
+        if filled.contains(&placeholder) {
+            filled = filled.replace(&placeholder, value);
+            replaced.push(format!("`{placeholder}` → `{value}`"));
+        }
+    }
+    let note = if filled.contains('%') {
+        format!(
+            "base path `{base_path}` holds a placeholder api-specs/placeholders.toml does not list; left as written"
+        )
+    } else if replaced.is_empty() {
+        return Ok((filled, None));
+    } else {
+        format!(
+            "base path `{base_path}` holds the release build's placeholder; read as `{filled}` ({}, api-specs/placeholders.toml)",
+            replaced.join(", ")
+        )
+    };
+    Ok((filled, Some(note)))
+}
+
+/// The name of an operation the spec leaves unnamed (releases before r0.3.0
+/// have no `operationId`s): the method, then every word of the path key
+/// (literal segments and parameter names alike, base path left out), in
+/// camel case like the spec's own ids. `POST /rooms/{roomId}/join` →
+/// `postRoomsRoomIdJoin`, `PUT /user/{userId}/account_data/{type}` →
+/// `putUserUserIdAccountDataType`. Two operations that get the same name
+/// (the two documented forms of one endpoint) are told apart by the IR's
+/// numeric suffix, in spec order.
+pub fn synthesized_operation_id(method: &str, path_key: &str) -> String {
+    let mut id = method.to_ascii_lowercase();
+    for word in path_key
+        .trim()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        let mut chars = word.chars();
+        if let Some(first) = chars.next() {
+            id.push(first.to_ascii_uppercase());
+            id.extend(chars);
+        }
+    }
+    id
 }
 
 /// Whether a schema describes JSON (anything but a raw file/byte stream).
@@ -732,4 +858,24 @@ fn openapi_base_path(doc: &Value) -> String {
         return rest.find('/').map(|j| rest[j..].to_owned()).unwrap_or_default();
     }
     url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::synthesized_operation_id as id;
+
+    #[test]
+    fn unnamed_operations_are_named_by_method_and_path() {
+        assert_eq!(id("post", "/rooms/{roomId}/join"), "postRoomsRoomIdJoin");
+        assert_eq!(
+            id("put", "/user/{userId}/account_data/{type}"),
+            "putUserUserIdAccountDataType"
+        );
+        // The trailing-space key documents a second form of the same endpoint.
+        assert_eq!(
+            id("post", "/rooms/{roomId}/invite "),
+            id("post", "/rooms/{roomId}/invite")
+        );
+        assert_eq!(id("get", "/"), "get");
+    }
 }

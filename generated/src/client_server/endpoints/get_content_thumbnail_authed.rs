@@ -53,9 +53,7 @@ pub struct Query {
     /// The desired resizing method. See the [Thumbnails](https://spec.matrix.org/v1.19/client-server-api/#thumbnails)
     /// section for more information.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub method: ::std::option::Option<
-        crate::client_server::GetContentThumbnailAuthedMethod,
-    >,
+    pub method: ::std::option::Option<crate::client_server::GetContentThumbnailMethod>,
     /// The maximum number of milliseconds that the client is willing to wait to
     /// start receiving data, in the case that the content has not yet been
     /// uploaded. The default value is 20000 (20 seconds). The content

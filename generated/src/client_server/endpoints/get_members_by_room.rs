@@ -47,7 +47,7 @@ pub struct Query {
     /// filtering if unspecified.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub not_membership: ::std::option::Option<
-        crate::client_server::GetMembersByRoomNotMembership,
+        crate::client_server::GetMembersByRoomMembership,
     >,
 }
 /// Request headers.

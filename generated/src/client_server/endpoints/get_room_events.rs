@@ -55,7 +55,7 @@ pub struct Query {
     /// will be returned in chronological order starting at `from`. If it
     /// is set to `b`, events will be returned in *reverse* chronological
     /// order, again starting at `from`.
-    pub dir: crate::client_server::GetRoomEventsDir,
+    pub dir: crate::client_server::Dir,
     /// The maximum number of events to return. Default: 10.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub limit: ::std::option::Option<i64>,
@@ -80,7 +80,7 @@ impl Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         room_id: crate::identifiers::RoomId,
-        dir: crate::client_server::GetRoomEventsDir,
+        dir: crate::client_server::Dir,
     ) -> Self {
         Request {
             path: Path { room_id },

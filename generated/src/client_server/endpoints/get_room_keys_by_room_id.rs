@@ -61,7 +61,7 @@ impl Request {
 pub enum Response {
     /// Status 200: The key data.  If no keys are found, then an object with an empty
     /// `sessions` property will be returned (`{"sessions": {}}`).
-    Ok(crate::client_server::GetRoomKeysByRoomIdResponse),
+    Ok(crate::client_server::RoomKeyBackup),
 }
 impl ::matrix_api_runtime::Endpoint for Request {
     const METADATA: ::matrix_api_runtime::Metadata = METADATA;

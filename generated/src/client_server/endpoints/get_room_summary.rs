@@ -37,7 +37,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
 pub struct Path {
     /// The room identifier or alias to summarise.
     #[serde(rename = "roomIdOrAlias")]
-    pub room_id_or_alias: crate::client_server::GetRoomSummaryRoomIdOrAlias,
+    pub room_id_or_alias: crate::client_server::JoinRoomRoomIdOrAlias,
 }
 /// Query parameters.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -63,9 +63,7 @@ impl Request {
     /// A request with the required parameters (path first, in the
     /// order of the path) and the body; optional parameters are absent.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        room_id_or_alias: crate::client_server::GetRoomSummaryRoomIdOrAlias,
-    ) -> Self {
+    pub fn new(room_id_or_alias: crate::client_server::JoinRoomRoomIdOrAlias) -> Self {
         Request {
             path: Path { room_id_or_alias },
             query: Query {

@@ -37,7 +37,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
 pub struct Path {
     /// The room identifier or alias to knock upon.
     #[serde(rename = "roomIdOrAlias")]
-    pub room_id_or_alias: crate::client_server::KnockRoomRoomIdOrAlias,
+    pub room_id_or_alias: crate::client_server::JoinRoomRoomIdOrAlias,
 }
 /// Query parameters.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
@@ -63,7 +63,7 @@ impl Request {
     /// order of the path) and the body; optional parameters are absent.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        room_id_or_alias: crate::client_server::KnockRoomRoomIdOrAlias,
+        room_id_or_alias: crate::client_server::JoinRoomRoomIdOrAlias,
         body: crate::client_server::KnockRoomRequest,
     ) -> Self {
         Request {
@@ -118,7 +118,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
         ::matrix_api_runtime::MatrixError,
     > {
         let _ = content_type;
-        ::matrix_api_runtime::endpoint::body::json(&bytes)
+        ::matrix_api_runtime::endpoint::body::json_required(&bytes)
     }
     fn encode_body(
         body: &crate::client_server::KnockRoomRequest,

@@ -46,7 +46,7 @@ pub struct Query {
     ///   * `register`: the SSO redirect is for the purpose of registering a
     ///     new user account.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub action: ::std::option::Option<crate::client_server::RedirectToIdPAction>,
+    pub action: ::std::option::Option<crate::client_server::RedirectToSsoAction>,
 }
 /// Request headers.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

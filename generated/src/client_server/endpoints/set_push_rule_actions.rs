@@ -21,7 +21,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Path {
     /// The kind of rule
-    pub kind: crate::client_server::SetPushRuleActionsKind,
+    pub kind: crate::client_server::GetPushRuleKind,
     /// The identifier for the rule.
     #[serde(rename = "ruleId")]
     pub rule_id: ::std::string::String,
@@ -45,7 +45,7 @@ impl Request {
     /// order of the path) and the body; optional parameters are absent.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        kind: crate::client_server::SetPushRuleActionsKind,
+        kind: crate::client_server::GetPushRuleKind,
         rule_id: ::std::string::String,
         body: crate::client_server::SetPushRuleActionsRequest,
     ) -> Self {
@@ -97,7 +97,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
         ::matrix_api_runtime::MatrixError,
     > {
         let _ = content_type;
-        ::matrix_api_runtime::endpoint::body::json(&bytes)
+        ::matrix_api_runtime::endpoint::body::json_required(&bytes)
     }
     fn encode_body(
         body: &crate::client_server::SetPushRuleActionsRequest,

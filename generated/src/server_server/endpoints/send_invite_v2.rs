@@ -105,7 +105,7 @@ pub enum Response {
     /// Status 200: The event with the invited server's signature added. All other fields of the events
     /// should remain untouched. Note that events have a different format depending on the
     /// room version - check the [room version specification](https://spec.matrix.org/v1.19/rooms) for precise event formats.
-    Ok(crate::server_server::SendInviteV2Response),
+    Ok(crate::server_server::EventContainer),
 }
 impl ::matrix_api_runtime::Endpoint for Request {
     const METADATA: ::matrix_api_runtime::Metadata = METADATA;
@@ -140,7 +140,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
         ::matrix_api_runtime::MatrixError,
     > {
         let _ = content_type;
-        ::matrix_api_runtime::endpoint::body::json(&bytes)
+        ::matrix_api_runtime::endpoint::body::json_required(&bytes)
     }
     fn encode_body(
         body: &crate::server_server::SendInviteV2Request,
