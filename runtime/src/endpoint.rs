@@ -97,14 +97,18 @@ pub mod body {
     use super::*;
 
     /// Decodes a JSON body: bytes that are not JSON are `M_NOT_JSON`, JSON
-    /// of the wrong shape `M_BAD_JSON` (naming the field). An empty body
-    /// reads as `{}`, so optional bodies may be left out.
+    /// of the wrong shape `M_BAD_JSON` (naming the field), and so is an
+    /// object that repeats a key ([`crate::strict`]). An empty body reads as
+    /// `{}`, so optional bodies may be left out.
     pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MatrixError> {
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
             bytes
         };
+        if let Some(key) = crate::strict::repeated_key(bytes) {
+            return Err(MatrixError::bad_json(format!("the body repeats the key {key}")));
+        }
         // One pass in the common case; on failure, a second tells bytes that
         // are not JSON from JSON of the wrong shape.
         serde_json::from_slice(bytes).map_err(|shape_error| {
@@ -117,6 +121,18 @@ pub mod body {
                 Ok(_) => MatrixError::bad_json(shape_error),
             }
         })
+    }
+
+    /// [`json`] for a body the spec marks required: an empty body is
+    /// `M_NOT_JSON`, not `{}` (an empty `PUT /send` is not an event with
+    /// empty content).
+    pub fn json_required<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MatrixError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(MatrixError::not_json(
+                "the body is empty, and this operation requires one",
+            ));
+        }
+        json(bytes)
     }
 
     pub fn to_json<T: Serialize>(value: &T) -> Result<Encoded, String> {
@@ -167,11 +183,25 @@ pub mod body {
         }
     }
 
-    /// Response headers of a [`RawBody`] (content disposition).
+    /// The sandbox a served file (a download, a thumbnail: bytes someone
+    /// uploaded) is given, as the spec's content repository module
+    /// recommends: never sniffed into another type, never run as a page.
+    pub const RAW_SANDBOX: [(&str, &str); 3] = [
+        ("x-content-type-options", "nosniff"),
+        (
+            "content-security-policy",
+            "sandbox; default-src 'none'; script-src 'none'; plugin-types application/pdf; style-src 'unsafe-inline'; object-src 'self';",
+        ),
+        ("cross-origin-resource-policy", "cross-origin"),
+    ];
+
+    /// Response headers of a [`RawBody`]: its content disposition, and the
+    /// [`RAW_SANDBOX`] headers.
     pub fn raw_headers(body: &RawBody) -> Vec<(String, String)> {
         body.content_disposition
             .iter()
             .map(|d| ("content-disposition".to_owned(), d.clone()))
+            .chain(RAW_SANDBOX.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
             .collect()
     }
 }

@@ -196,6 +196,20 @@ impl MatrixError {
             format!("Request body is larger than {limit} bytes"),
         )
     }
+    /// `429 M_LIMIT_EXCEEDED`, retry after `wait` (`retry_after_ms`).
+    pub fn limit_exceeded(wait: std::time::Duration) -> Self {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+        Self::new(429, ErrorCode::LimitExceeded, "Too many requests").with("retry_after_ms", ms)
+    }
+    /// `408`: the request body did not arrive in time (Matrix has no code
+    /// of its own for this, so `M_UNKNOWN`).
+    pub fn body_timeout(after: std::time::Duration) -> Self {
+        Self::new(
+            408,
+            ErrorCode::Unknown,
+            format!("The request body did not arrive within {} s", after.as_secs()),
+        )
+    }
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(403, ErrorCode::Forbidden, detail)
     }

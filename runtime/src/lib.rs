@@ -16,10 +16,13 @@ pub mod error;
 pub mod events;
 pub mod id;
 pub mod path;
+#[cfg(feature = "server")]
+mod rate_limit;
 pub mod raw;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod signing;
+pub mod strict;
 mod text;
 
 pub use endpoint::{AuthScheme, Empty, Encoded, Endpoint, EndpointResponse, HttpResponse, Metadata, RawBody};
@@ -91,6 +94,12 @@ macro_rules! string_enum_impls {
                     Self::Other(value) => value.as_str(),
                 }
             }
+
+            /// Whether the value is one the spec lists (not `Other`): a
+            /// server uses it to refuse values a closed enum does not allow.
+            pub fn is_listed(&self) -> bool {
+                !matches!(self, Self::Other(_))
+            }
         }
 
         impl ::std::convert::From<&str> for $name {
@@ -159,6 +168,7 @@ mod tests {
         let t: Kind = serde_json::from_str("\"m.text\"").unwrap();
         assert_eq!(t, Kind::Text);
         assert_eq!(t.to_string(), "m.text");
+        assert!(t.is_listed() && !k.is_listed());
     }
 
     #[test]

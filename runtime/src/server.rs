@@ -15,8 +15,13 @@ pub use axum::Router;
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
+
+use crate::rate_limit::Limiter;
+pub use crate::rate_limit::RateLimit;
 
 /// What the caller presented, for the handler to judge (the glue only
 /// checks that required credentials are there at all).
@@ -47,6 +52,12 @@ pub struct ServerConfig {
     /// With keys, every `X-Matrix` signature is verified before a handler
     /// runs (`401 M_UNAUTHORIZED` otherwise); without, only its presence.
     pub keys: Option<Arc<dyn KeyLookup>>,
+    /// Limits for the operations the spec documents with a `429`; `None`
+    /// serves them unlimited.
+    pub rate_limit: Option<RateLimit>,
+    /// A request body not received within this time gets `408`: a client
+    /// that announces a body and never sends it holds nothing for long.
+    pub body_read_timeout: Duration,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -56,6 +67,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("cors", &self.cors)
             .field("server_name", &self.server_name)
             .field("verifies_signatures", &self.keys.is_some())
+            .field("rate_limit", &self.rate_limit)
+            .field("body_read_timeout", &self.body_read_timeout)
             .finish()
     }
 }
@@ -67,6 +80,8 @@ impl Default for ServerConfig {
             cors: true,
             server_name: None,
             keys: None,
+            rate_limit: None,
+            body_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -81,11 +96,23 @@ struct Incoming {
     headers: Vec<(String, String)>,
     body: Bytes,
     credentials: Credentials,
+    /// The peer, when the server was started by [`serve`].
+    peer: Option<SocketAddr>,
 }
 
 impl Incoming {
     fn query(&self) -> &str {
         self.uri.query().unwrap_or_default()
+    }
+
+    /// Who a rate limit counts this request against: the access token,
+    /// else the peer's address.
+    fn requester(&self) -> String {
+        match (&self.credentials.access_token, self.peer) {
+            (Some(token), _) => format!("token:{token}"),
+            (None, Some(peer)) => format!("ip:{}", peer.ip()),
+            (None, None) => "unknown".to_owned(),
+        }
     }
 }
 
@@ -93,8 +120,10 @@ impl Incoming {
 /// that a request copies none of it.
 struct Settings {
     body_limit: usize,
+    body_read_timeout: Duration,
     server_name: Option<String>,
     keys: Option<Arc<dyn KeyLookup>>,
+    limiter: Option<Limiter>,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -300,6 +329,12 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
         let handler: Handler<S> = Arc::new(move |api: Arc<S>, incoming: Arc<Incoming>| {
             let call = call.clone();
             Box::pin(async move {
+                let meta = E::METADATA;
+                if let (true, Some(limiter)) = (meta.rate_limited, &incoming.settings.limiter) {
+                    if let Err(wait) = limiter.take(meta.operation_id, &incoming.requester()) {
+                        return Outcome::Done(error_response(MatrixError::limit_exceeded(wait)));
+                    }
+                }
                 let request = match parse::<E>(&incoming) {
                     Ok(r) => r,
                     Err((err, true)) => return Outcome::BodyMismatch(error_response(err)),
@@ -352,8 +387,10 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
         let mut router = Router::new();
         let settings = Arc::new(Settings {
             body_limit: self.config.body_limit,
+            body_read_timeout: self.config.body_read_timeout,
             server_name: self.config.server_name.clone(),
             keys: self.config.keys.clone(),
+            limiter: self.config.rate_limit.map(Limiter::new),
         });
         for (route, methods) in self.routes {
             let mut method_router: MethodRouter = MethodRouter::new();
@@ -424,9 +461,11 @@ async fn dispatch<S: Send + Sync + 'static>(
     let bytes = if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
         Bytes::new()
     } else {
-        match Box::pin(axum::body::to_bytes(body, limit)).await {
-            Ok(b) => b,
-            Err(_) => return error_response(MatrixError::too_large(limit)),
+        let read = Box::pin(axum::body::to_bytes(body, limit));
+        match tokio::time::timeout(settings.body_read_timeout, read).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(_)) => return error_response(MatrixError::too_large(limit)),
+            Err(_) => return error_response(MatrixError::body_timeout(settings.body_read_timeout)),
         }
     };
     let headers: Vec<(String, String)> = parts
@@ -436,6 +475,10 @@ async fn dispatch<S: Send + Sync + 'static>(
         .collect();
     let query = parts.uri.query().unwrap_or_default();
     let credentials = credentials(&headers, query);
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
     let incoming = Arc::new(Incoming {
         method: parts.method,
         uri: parts.uri,
@@ -444,6 +487,7 @@ async fn dispatch<S: Send + Sync + 'static>(
         headers,
         body: bytes,
         credentials,
+        peer,
     });
     if let [only] = entries.as_slice() {
         return match (only.handler)(api, incoming).await {
@@ -483,9 +527,60 @@ pub trait AnyHandler: Send + Sync + 'static {
 /// Wraps an [`AnyHandler`] so it implements every generated family trait.
 pub struct Dynamic<H>(pub H);
 
-/// Serves `router` on `listener` until the task is dropped.
+/// How long a connection may take to send what it owes.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionTimeouts {
+    /// A request's headers must arrive within this time of the connection
+    /// opening or of the previous response (slow or idle connections are
+    /// closed).
+    pub header_read: Duration,
+}
+
+impl Default for ConnectionTimeouts {
+    fn default() -> Self {
+        ConnectionTimeouts {
+            header_read: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Serves `router` on `listener` until the task is dropped, with the
+/// default [`ConnectionTimeouts`].
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+    serve_with(listener, router, ConnectionTimeouts::default()).await
+}
+
+/// Serves `router` on `listener`: HTTP/1.1, each connection on its own
+/// task, the peer's address given to the router (for rate limits), and
+/// connections that are slow to send headers closed.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    timeouts: ConnectionTimeouts,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            // Out of file descriptors and the like: wait, then go on.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let router = router.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |mut request: axum::http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(request.map(Body::new))
+            });
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new()).header_read_timeout(timeouts.header_read);
+            // A connection that breaks off is that client's affair.
+            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
 }
 
 #[cfg(test)]
