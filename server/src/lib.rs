@@ -4,7 +4,7 @@
 pub mod api;
 pub mod store;
 
-use matrix_api_runtime::server::ServerConfig;
+use matrix_api_runtime::server::{RateLimit, ServerConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,7 +19,22 @@ pub struct Config {
     pub media_dir: PathBuf,
     /// The URL clients reach the server at, for `/.well-known/matrix/client`.
     pub public_url: Option<String>,
+    /// The limit on each operation the spec documents as rate-limited, per
+    /// access token (or address, before login); `None` turns limits off.
+    pub rate_limit: Option<RateLimit>,
+    /// How long a request body may take to arrive (`408` after).
+    pub body_read_timeout: std::time::Duration,
+    /// The TURN server for calls, if any.
+    pub turn: Option<api::TurnConfig>,
 }
+
+/// The default limit: a burst of 30 requests to one operation, then one a
+/// second (a client that logs in, registers devices and joins rooms at
+/// start-up stays within it; guessing passwords does not).
+pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
+    burst: 30,
+    per_second: 1.0,
+};
 
 impl Config {
     /// Defaults for a database file: media beside it in `<db>.media/`.
@@ -31,6 +46,9 @@ impl Config {
             db: db.to_owned(),
             media_dir: PathBuf::from(media),
             public_url: None,
+            rate_limit: Some(DEFAULT_RATE_LIMIT),
+            body_read_timeout: ServerConfig::default().body_read_timeout,
+            turn: None,
         }
     }
 }
@@ -53,9 +71,14 @@ pub fn router_with(config: Config) -> Result<matrix_api_runtime::server::Router,
         changes: Arc::new(tokio::sync::Notify::new()),
         typing: api::Typing::default(),
         appending: std::sync::Mutex::new(()),
+        uia: api::UiaSessions::default(),
+        push_cache: api::RuleCache::default(),
+        turn: config.turn,
     };
     let server_config = ServerConfig {
         body_limit: api::MAX_UPLOAD_BYTES,
+        rate_limit: config.rate_limit,
+        body_read_timeout: config.body_read_timeout,
         ..ServerConfig::default()
     };
     Ok(matrix_api::client_server::endpoints::router_with_config(

@@ -23,6 +23,29 @@ struct Args {
     /// [default: `http://<listen address>`].
     #[arg(long, env = "MATRIX_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Limit on each rate-limited operation, as `BURST/PER_SECOND` (per
+    /// access token, or address before login), or `off`.
+    #[arg(long, env = "MATRIX_RATE_LIMIT", default_value = "30/1")]
+    rate_limit: String,
+    /// A TURN server URI for calls (repeatable); needs --turn-secret.
+    #[arg(long = "turn-uri")]
+    turn_uris: Vec<String>,
+    /// The secret shared with the TURN server (coturn's `static-auth-secret`).
+    #[arg(long, env = "MATRIX_TURN_SECRET")]
+    turn_secret: Option<String>,
+}
+
+fn rate_limit(text: &str) -> anyhow::Result<Option<matrix_api_runtime::server::RateLimit>> {
+    if text == "off" {
+        return Ok(None);
+    }
+    let (burst, per_second) = text
+        .split_once('/')
+        .ok_or_else(|| anyhow!("--rate-limit: expected BURST/PER_SECOND or off, got {text}"))?;
+    Ok(Some(matrix_api_runtime::server::RateLimit {
+        burst: burst.parse().context("--rate-limit burst")?,
+        per_second: per_second.parse().context("--rate-limit per second")?,
+    }))
 }
 
 #[tokio::main]
@@ -37,6 +60,16 @@ async fn main() -> anyhow::Result<()> {
         config.media_dir = dir;
     }
     config.public_url = Some(args.public_url.unwrap_or_else(|| format!("http://{address}")));
+    config.rate_limit = rate_limit(&args.rate_limit)?;
+    config.turn = match (args.turn_uris.is_empty(), args.turn_secret) {
+        (true, None) => None,
+        (false, Some(secret)) => Some(server::api::TurnConfig {
+            uris: args.turn_uris,
+            secret,
+            ttl: std::time::Duration::from_secs(24 * 3600),
+        }),
+        _ => return Err(anyhow!("--turn-uri and --turn-secret go together")),
+    };
     let router = server::router_with(config).map_err(|e| anyhow!("opening {}: {e}", args.db.display()))?;
     eprintln!("serving {} on http://{address}", args.server_name);
     matrix_api_runtime::server::serve(listener, router).await?;

@@ -69,7 +69,14 @@ fn mistakes_get_their_errcodes_and_store_nothing() {
         ),
         (
             "an operation the server does not implement",
-            get("/_matrix/client/v3/devices", Some(&alice)),
+            http(
+                a,
+                "POST",
+                "/_matrix/client/v3/rooms/!x:test.local/upgrade",
+                Some(&alice),
+                b"{\"new_version\":\"11\"}",
+                "",
+            ),
             (404, "M_UNRECOGNIZED"),
         ),
         (
@@ -128,6 +135,18 @@ fn mistakes_get_their_errcodes_and_store_nothing() {
             (400, "M_INVALID_PARAM"),
         ),
         (
+            "a filter with an event_format the spec does not list",
+            http(
+                a,
+                "POST",
+                "/_matrix/client/v3/user/@alice:test.local/filter",
+                Some(&alice),
+                &json_body(json!({ "event_format": "AAA" })),
+                "",
+            ),
+            (400, "M_BAD_JSON"),
+        ),
+        (
             "an unknown room",
             http(
                 a,
@@ -176,6 +195,26 @@ fn mistakes_get_their_errcodes_and_store_nothing() {
     );
     assert_eq!(code(&answer), (403, "M_FORBIDDEN"), "sending to a room one is not in");
 
+    // An empty body is not an event with empty content.
+    for (path, what) in [
+        (
+            format!("/_matrix/client/v3/rooms/{room_id}/send/m.room.message/t3"),
+            "an empty /send",
+        ),
+        (
+            format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.topic/"),
+            "an empty PUT /state",
+        ),
+    ] {
+        let answer = http(a, "PUT", &path, Some(&alice), b"", "");
+        assert_eq!(code(&answer), (400, "M_NOT_JSON"), "{what}: {}", answer.1);
+    }
+    let (_, topic) = get(
+        &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.topic/"),
+        Some(&alice),
+    );
+    assert_eq!(topic["errcode"], "M_NOT_FOUND", "an empty topic was stored: {topic}");
+
     // Nothing partial: eve's rejected createRoom left no room, the taken-name
     // attempt did not change alice's password, eve's message is not in the room.
     let (_, rooms) = get("/_matrix/client/v3/joined_rooms", Some(&eve));
@@ -200,13 +239,13 @@ fn mistakes_get_their_errcodes_and_store_nothing() {
         b"",
         "",
     );
-    let from_eve = messages["chunk"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["sender"] == "@eve:test.local")
-        .count();
+    let chunk = messages["chunk"].as_array().unwrap();
+    let from_eve = chunk.iter().filter(|e| e["sender"] == "@eve:test.local").count();
     assert_eq!(from_eve, 0, "a rejected message was stored");
+    assert!(
+        !chunk.iter().any(|e| e["type"] == "m.room.message"),
+        "an empty message was stored"
+    );
 
     // Still up.
     let (status, me) = get("/_matrix/client/v3/account/whoami", Some(&alice));

@@ -326,3 +326,59 @@ fn history_visibility_is_kept_on_every_read_path() {
         assert_eq!(status, 403);
     }
 }
+
+/// `/state` and `/members` for those who are not joined: a former member
+/// reads the room as it was when they left, a `world_readable` room is
+/// readable by anyone, and someone who never joined reads nothing.
+#[test]
+fn state_and_members_as_visibility_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_runtime, addr) = serve(dir.path());
+    let a = addr.as_str();
+    let (alice, bob, stranger) = (register(a, "alice"), register(a, "bob"), register(a, "stranger"));
+    let (_, r) = create_room(a, &alice, json!({ "preset": "public_chat", "topic": "before" }));
+    let room = Room {
+        addr: a,
+        id: r["room_id"].as_str().unwrap().to_owned(),
+    };
+    assert_eq!(room.post(&bob, "join", json!({})).0, 200);
+    let mid = sync_token(a, &alice);
+    assert_eq!(room.post(&bob, "leave", json!({})).0, 200);
+    room.put(&alice, "state/m.room.topic/", json!({ "topic": "after bob left" }));
+    let (status, topic) = room.get(&bob, "state/m.room.topic/");
+    assert_eq!(
+        (status, topic["topic"].as_str()),
+        (200, Some("before")),
+        "bob reads the room as he left it"
+    );
+    let (status, state) = room.get(&bob, "state");
+    assert_eq!(status, 200, "{state}");
+    let (_, members) = room.get(&bob, "members");
+    let bob_member = members["chunk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["state_key"] == "@bob:test.local")
+        .cloned()
+        .unwrap();
+    assert_eq!(bob_member["content"]["membership"], "leave");
+    // Members at a point: while bob was still in.
+    let (status, then) = room.get(&alice, &format!("members?at={mid}&membership=join"));
+    assert_eq!(status, 200, "{then}");
+    assert_eq!(then["chunk"].as_array().unwrap().len(), 2, "{then}");
+    // Someone who never joined reads nothing, until the room is world-readable.
+    assert_eq!(code(&room.get(&stranger, "state")), (403, "M_FORBIDDEN"));
+    assert_eq!(code(&room.get(&stranger, "members")), (403, "M_FORBIDDEN"));
+    room.put(
+        &alice,
+        "state/m.room.history_visibility/",
+        json!({ "history_visibility": "world_readable" }),
+    );
+    let (status, topic) = room.get(&stranger, "state/m.room.topic/");
+    assert_eq!((status, topic["topic"].as_str()), (200, Some("after bob left")));
+}
+
+/// The `next_batch` of an initial sync.
+fn sync_token(addr: &str, token: &str) -> String {
+    sync(addr, token, "")["next_batch"].as_str().unwrap().to_owned()
+}

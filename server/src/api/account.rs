@@ -1,6 +1,8 @@
 //! Registration, login, logout, whoami and password change.
 
-use super::{id, internal, random_id, Homeserver, Result};
+use super::uia::Reauthentication;
+use super::{id, internal, now_ms, random_id, Homeserver, Result};
+use crate::store::Device;
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
     AuthResponse, FlowInformation, GetLoginFlowsResponse, GetTokenOwnerResponse, LoginFlow, LoginResponse,
@@ -19,11 +21,22 @@ fn valid_localpart(localpart: &str) -> bool {
 }
 
 impl Homeserver {
-    fn issue_token(&self, user_id: &str, device_id: Option<String>) -> Result<(String, String)> {
+    /// A new access token for a device: the given one (created if new) or
+    /// a fresh one.
+    fn issue_token(
+        &self,
+        user_id: &str,
+        device_id: Option<String>,
+        display_name: Option<String>,
+    ) -> Result<(String, String)> {
         let token = format!("syt_{}", random_id(32));
-        let device = device_id.unwrap_or_else(|| random_id(10).to_uppercase());
+        let device = Device {
+            device_id: device_id.unwrap_or_else(|| random_id(10).to_uppercase()),
+            display_name,
+            last_seen_ts: Some(now_ms()),
+        };
         self.store.add_token(&token, user_id, &device).map_err(internal)?;
-        Ok((token, device))
+        Ok((token, device.device_id))
     }
 }
 
@@ -44,6 +57,14 @@ pub(super) fn register(hs: &Homeserver, request: cs::register::Request) -> Resul
         return Err(MatrixError::new(400, ErrorCode::InvalidUsername, "Invalid username"));
     }
     let user_id = hs.user_id(&localpart);
+    // The whole user ID, sigil and server name included, is at most 255 bytes.
+    if user_id.len() > super::limits::MAX_KEY_BYTES {
+        return Err(MatrixError::new(
+            400,
+            ErrorCode::InvalidUsername,
+            format!("{} bytes make a user ID longer than 255 bytes", localpart.len()),
+        ));
+    }
     // User-interactive auth: one dummy stage.
     let auth_type = body.auth.as_ref().and_then(|a| a.r#type.as_deref());
     if auth_type != Some("m.login.dummy") {
@@ -62,9 +83,14 @@ pub(super) fn register(hs: &Homeserver, request: cs::register::Request) -> Resul
     hs.store
         .set_profile_field(&user_id, "displayname", Some(&Value::String(localpart.to_owned())))
         .map_err(internal)?;
+    hs.set_push_rules(&user_id, &hs.push_rules(&user_id)?)?;
     let mut response = RegisterResponse::new(id(&user_id)?);
     if !body.inhibit_login.unwrap_or(false) {
-        let (token, device) = hs.issue_token(&user_id, body.device_id.clone())?;
+        let (token, device) = hs.issue_token(
+            &user_id,
+            body.device_id.clone(),
+            body.initial_device_display_name.clone(),
+        )?;
         response.access_token = Some(token);
         response.device_id = Some(device);
     }
@@ -93,32 +119,49 @@ pub(super) fn login(hs: &Homeserver, request: cs::login::Request) -> Result<cs::
     if !ok {
         return Err(MatrixError::forbidden("Invalid username or password"));
     }
-    let (token, device) = hs.issue_token(&user_id, body.device_id.clone())?;
+    let (token, device) = hs.issue_token(
+        &user_id,
+        body.device_id.clone(),
+        body.initial_device_display_name.clone(),
+    )?;
     let mut session = LoginResponse::new(id(&user_id)?, token, device);
     session.home_server = Some(id(&hs.server_name)?);
     Ok(cs::login::Response::Ok(session))
 }
 
+/// Ends the caller's session: the spec deletes the token's device with it.
 pub(super) fn logout(
     hs: &Homeserver,
     _: cs::logout::Request,
     credentials: Credentials,
 ) -> Result<cs::logout::Response> {
-    hs.user(&credentials)?;
-    hs.store
-        .delete_token(credentials.access_token.as_deref().unwrap_or_default())
-        .map_err(internal)?;
+    let (user_id, device_id) = hs.user(&credentials)?;
+    hs.store.delete_devices(&user_id, &[device_id]).map_err(internal)?;
     Ok(cs::logout::Response::Ok(Map::new()))
 }
 
+/// Every token and device of the caller, this one included.
 pub(super) fn logout_all(
     hs: &Homeserver,
     _: cs::logout_all::Request,
     credentials: Credentials,
 ) -> Result<cs::logout_all::Response> {
     let (user_id, _) = hs.user(&credentials)?;
-    hs.store.delete_tokens_of(&user_id).map_err(internal)?;
+    let devices = device_ids(hs, &user_id, |_| true)?;
+    hs.store.delete_devices(&user_id, &devices).map_err(internal)?;
     Ok(cs::logout_all::Response::Ok(Map::new()))
+}
+
+/// The IDs of the user's devices that `keep` selects.
+fn device_ids(hs: &Homeserver, user_id: &str, keep: impl Fn(&str) -> bool) -> Result<Vec<String>> {
+    Ok(hs
+        .store
+        .devices(user_id)
+        .map_err(internal)?
+        .into_iter()
+        .map(|d| d.device_id)
+        .filter(|d| keep(d))
+        .collect())
 }
 
 pub(super) fn whoami(
@@ -132,17 +175,24 @@ pub(super) fn whoami(
     Ok(cs::get_token_owner::Response::Ok(owner))
 }
 
+/// A new password, once the caller has given the current one again. With
+/// `logout_devices` (the default) every *other* device is logged out.
 pub(super) fn change_password(
     hs: &Homeserver,
     request: cs::change_password::Request,
     credentials: Credentials,
 ) -> Result<cs::change_password::Response> {
-    let (user_id, _) = hs.user(&credentials)?;
+    let (user_id, own_device) = hs.user(&credentials)?;
+    let body = request.body;
+    if let Reauthentication::Required(challenge) = hs.reauthenticate(&user_id, "change_password", body.auth.as_ref())? {
+        return Ok(cs::change_password::Response::Unauthorized(challenge));
+    }
     hs.store
-        .set_password_hash(&user_id, &hash_password(&request.body.new_password)?)
+        .set_password_hash(&user_id, &hash_password(&body.new_password)?)
         .map_err(internal)?;
-    if request.body.logout_devices.unwrap_or(true) {
-        hs.store.delete_tokens_of(&user_id).map_err(internal)?;
+    if body.logout_devices.unwrap_or(true) {
+        let others = device_ids(hs, &user_id, |d| d != own_device)?;
+        hs.store.delete_devices(&user_id, &others).map_err(internal)?;
     }
     Ok(cs::change_password::Response::Ok(Map::new()))
 }
@@ -156,7 +206,7 @@ fn hash_password(password: &str) -> Result<String> {
         .map_err(internal)
 }
 
-fn verify_password(hash: &str, password: &str) -> bool {
+pub(super) fn verify_password(hash: &str, password: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(hash).is_ok_and(|h| {
         argon2::Argon2::default()

@@ -24,12 +24,28 @@ fn local_alias(hs: &Homeserver, alias: &str) -> Result<()> {
         .and_then(|a| a.split_once(':'))
         .is_some_and(|(local, server)| !local.is_empty() && server == hs.server_name);
     if ok {
-        Ok(())
+        alias_text(alias)
     } else {
         Err(MatrixError::invalid_param(format!(
             "{alias} is not an alias of this server"
         )))
     }
+}
+
+/// An alias is at most 255 bytes, sigil and server name included (the
+/// spec's size limits), and holds no control characters (a NUL or a line
+/// break in an alias only ever serves to confuse what displays or logs it).
+pub(super) fn alias_text(alias: &str) -> Result<()> {
+    if alias.len() > super::limits::MAX_KEY_BYTES {
+        return Err(MatrixError::invalid_param(format!(
+            "the alias is {} bytes; the limit is 255",
+            alias.len()
+        )));
+    }
+    if alias.chars().any(char::is_control) {
+        return Err(MatrixError::invalid_param("the alias holds a control character"));
+    }
+    Ok(())
 }
 
 pub(super) fn set_alias(

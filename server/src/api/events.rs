@@ -76,7 +76,7 @@ pub(super) fn client_event(e: &StoredEvent) -> Result<ClientEvent> {
 }
 
 /// The event as `/sync` gives it: without `room_id`.
-fn sync_event(e: &StoredEvent) -> Result<ClientEventWithoutRoomId> {
+pub(super) fn sync_event(e: &StoredEvent) -> Result<ClientEventWithoutRoomId> {
     let mut event = ClientEventWithoutRoomId::new(
         id(&e.event_id)?,
         e.event_type.clone(),

@@ -7,19 +7,28 @@
 
 mod account;
 mod auth;
+mod backup;
+mod devices;
 mod directory;
 mod ephemeral;
 mod events;
 mod filter;
+mod keys;
+mod limits;
 mod media;
 mod membership;
 mod power;
+mod presence;
 mod profile;
+mod push;
 mod rooms;
 mod server_info;
 mod sync;
+mod to_device;
+mod uia;
 mod user_data;
 mod visibility;
+mod voip;
 
 use crate::store::{NewEvent, RoomInfo, Storage};
 use matrix_api::client_server::endpoints::{self as cs, ClientServerApi};
@@ -34,6 +43,9 @@ use tokio::sync::Notify;
 
 pub use ephemeral::Typing;
 pub use media::MAX_UPLOAD_BYTES;
+pub use push::RuleCache;
+pub use uia::UiaSessions;
+pub use voip::TurnConfig;
 
 /// The homeserver: configuration, storage and what lives only in memory.
 pub struct Homeserver {
@@ -51,6 +63,12 @@ pub struct Homeserver {
     /// checked against the same state cannot both be stored (two bans of
     /// each other, two changes of one power level).
     pub appending: std::sync::Mutex<()>,
+    /// User-interactive authentication sessions in progress.
+    pub uia: UiaSessions,
+    /// Push rule sets read so far (the store has the same).
+    pub push_cache: push::RuleCache,
+    /// The TURN server whose credentials `/voip/turnServer` hands out.
+    pub turn: Option<TurnConfig>,
 }
 
 type Result<T> = std::result::Result<T, MatrixError>;
@@ -224,7 +242,8 @@ impl Homeserver {
             sender,
             content: &content,
         };
-        auth::authorize(&auth::RoomState::new(&version, &state), &proposed).map_err(MatrixError::forbidden)?;
+        let room = auth::RoomState::new(&version, &state);
+        auth::authorize(&room, &proposed).map_err(MatrixError::forbidden)?;
         let origin_server_ts = now_ms();
         let event_id = event_id.unwrap_or_else(|| {
             events::event_id(
@@ -234,6 +253,22 @@ impl Homeserver {
                          "content": content, "origin_server_ts": origin_server_ts }),
             )
         });
+        limits::check(&limits::Parts {
+            room_version: &version,
+            event_id: &event_id,
+            room_id,
+            sender,
+            event_type,
+            state_key,
+            content: &content,
+            origin_server_ts,
+        })?;
+        let notifications = self.notifications_for(
+            &room,
+            &state,
+            &json!({ "room_id": room_id, "sender": sender, "type": event_type, "state_key": state_key,
+                     "content": content }),
+        )?;
         let (id, _) = self
             .store
             .append(NewEvent {
@@ -245,6 +280,7 @@ impl Homeserver {
                 content: &content,
                 origin_server_ts,
                 txn_key,
+                notifications: &notifications,
             })
             .map_err(internal)?;
         self.changes.notify_waiters();
@@ -342,6 +378,51 @@ pub fn implemented_operations() -> Vec<&'static str> {
         cs::get_content_authed::METADATA.operation_id,
         cs::get_content_override_name_authed::METADATA.operation_id,
         cs::get_config_authed::METADATA.operation_id,
+        cs::get_devices::METADATA.operation_id,
+        cs::get_device::METADATA.operation_id,
+        cs::update_device::METADATA.operation_id,
+        cs::delete_device::METADATA.operation_id,
+        cs::delete_devices::METADATA.operation_id,
+        cs::get_push_rules::METADATA.operation_id,
+        cs::get_push_rules_global::METADATA.operation_id,
+        cs::get_push_rule::METADATA.operation_id,
+        cs::set_push_rule::METADATA.operation_id,
+        cs::delete_push_rule::METADATA.operation_id,
+        cs::is_push_rule_enabled::METADATA.operation_id,
+        cs::set_push_rule_enabled::METADATA.operation_id,
+        cs::get_push_rule_actions::METADATA.operation_id,
+        cs::set_push_rule_actions::METADATA.operation_id,
+        cs::get_notifications::METADATA.operation_id,
+        cs::upload_keys::METADATA.operation_id,
+        cs::query_keys::METADATA.operation_id,
+        cs::claim_keys::METADATA.operation_id,
+        cs::get_keys_changes::METADATA.operation_id,
+        cs::upload_cross_signing_keys::METADATA.operation_id,
+        cs::upload_cross_signing_signatures::METADATA.operation_id,
+        cs::send_to_device::METADATA.operation_id,
+        cs::get_turn_server::METADATA.operation_id,
+        cs::post_room_keys_version::METADATA.operation_id,
+        cs::get_room_keys_version_current::METADATA.operation_id,
+        cs::get_room_keys_version::METADATA.operation_id,
+        cs::put_room_keys_version::METADATA.operation_id,
+        cs::delete_room_keys_version::METADATA.operation_id,
+        cs::put_room_keys::METADATA.operation_id,
+        cs::put_room_keys_by_room_id::METADATA.operation_id,
+        cs::put_room_key_by_session_id::METADATA.operation_id,
+        cs::get_room_keys::METADATA.operation_id,
+        cs::get_room_keys_by_room_id::METADATA.operation_id,
+        cs::get_room_key_by_session_id::METADATA.operation_id,
+        cs::delete_room_keys::METADATA.operation_id,
+        cs::delete_room_keys_by_room_id::METADATA.operation_id,
+        cs::delete_room_key_by_session_id::METADATA.operation_id,
+        cs::set_presence::METADATA.operation_id,
+        cs::get_presence::METADATA.operation_id,
+        cs::get_protocols::METADATA.operation_id,
+        cs::get_protocol_metadata::METADATA.operation_id,
+        cs::query_location_by_protocol::METADATA.operation_id,
+        cs::query_user_by_protocol::METADATA.operation_id,
+        cs::query_location_by_alias::METADATA.operation_id,
+        cs::query_user_by_id::METADATA.operation_id,
     ]
 }
 
@@ -399,6 +480,305 @@ impl ClientServerApi for Homeserver {
         c: Credentials,
     ) -> Result<cs::change_password::Response> {
         account::change_password(self, r, c)
+    }
+
+    // Push rules and notifications.
+    async fn get_push_rules(
+        &self,
+        r: cs::get_push_rules::Request,
+        c: Credentials,
+    ) -> Result<cs::get_push_rules::Response> {
+        push::get_all(self, r, c)
+    }
+    async fn get_push_rules_global(
+        &self,
+        r: cs::get_push_rules_global::Request,
+        c: Credentials,
+    ) -> Result<cs::get_push_rules_global::Response> {
+        push::get_global(self, r, c)
+    }
+    async fn get_push_rule(
+        &self,
+        r: cs::get_push_rule::Request,
+        c: Credentials,
+    ) -> Result<cs::get_push_rule::Response> {
+        push::get_rule(self, r, c)
+    }
+    async fn set_push_rule(
+        &self,
+        r: cs::set_push_rule::Request,
+        c: Credentials,
+    ) -> Result<cs::set_push_rule::Response> {
+        push::set_rule(self, r, c)
+    }
+    async fn delete_push_rule(
+        &self,
+        r: cs::delete_push_rule::Request,
+        c: Credentials,
+    ) -> Result<cs::delete_push_rule::Response> {
+        push::delete_rule(self, r, c)
+    }
+    async fn is_push_rule_enabled(
+        &self,
+        r: cs::is_push_rule_enabled::Request,
+        c: Credentials,
+    ) -> Result<cs::is_push_rule_enabled::Response> {
+        push::is_enabled(self, r, c)
+    }
+    async fn set_push_rule_enabled(
+        &self,
+        r: cs::set_push_rule_enabled::Request,
+        c: Credentials,
+    ) -> Result<cs::set_push_rule_enabled::Response> {
+        push::set_enabled(self, r, c)
+    }
+    async fn get_push_rule_actions(
+        &self,
+        r: cs::get_push_rule_actions::Request,
+        c: Credentials,
+    ) -> Result<cs::get_push_rule_actions::Response> {
+        push::get_actions(self, r, c)
+    }
+    async fn set_push_rule_actions(
+        &self,
+        r: cs::set_push_rule_actions::Request,
+        c: Credentials,
+    ) -> Result<cs::set_push_rule_actions::Response> {
+        push::set_actions(self, r, c)
+    }
+    async fn get_notifications(
+        &self,
+        r: cs::get_notifications::Request,
+        c: Credentials,
+    ) -> Result<cs::get_notifications::Response> {
+        push::list(self, r, c)
+    }
+
+    // End-to-end encryption.
+    async fn upload_keys(&self, r: cs::upload_keys::Request, c: Credentials) -> Result<cs::upload_keys::Response> {
+        keys::upload(self, r, c)
+    }
+    async fn query_keys(&self, r: cs::query_keys::Request, c: Credentials) -> Result<cs::query_keys::Response> {
+        keys::query(self, r, c)
+    }
+    async fn claim_keys(&self, r: cs::claim_keys::Request, c: Credentials) -> Result<cs::claim_keys::Response> {
+        keys::claim(self, r, c)
+    }
+    async fn get_keys_changes(
+        &self,
+        r: cs::get_keys_changes::Request,
+        c: Credentials,
+    ) -> Result<cs::get_keys_changes::Response> {
+        keys::changes(self, r, c)
+    }
+    async fn upload_cross_signing_keys(
+        &self,
+        r: cs::upload_cross_signing_keys::Request,
+        c: Credentials,
+    ) -> Result<cs::upload_cross_signing_keys::Response> {
+        keys::upload_cross_signing(self, r, c)
+    }
+    async fn upload_cross_signing_signatures(
+        &self,
+        r: cs::upload_cross_signing_signatures::Request,
+        c: Credentials,
+    ) -> Result<cs::upload_cross_signing_signatures::Response> {
+        keys::upload_signatures(self, r, c)
+    }
+    async fn send_to_device(
+        &self,
+        r: cs::send_to_device::Request,
+        c: Credentials,
+    ) -> Result<cs::send_to_device::Response> {
+        to_device::send(self, r, c)
+    }
+
+    // Key backup.
+    async fn post_room_keys_version(
+        &self,
+        r: cs::post_room_keys_version::Request,
+        c: Credentials,
+    ) -> Result<cs::post_room_keys_version::Response> {
+        backup::create_version(self, r, c)
+    }
+    async fn get_room_keys_version_current(
+        &self,
+        r: cs::get_room_keys_version_current::Request,
+        c: Credentials,
+    ) -> Result<cs::get_room_keys_version_current::Response> {
+        backup::current_version(self, r, c)
+    }
+    async fn get_room_keys_version(
+        &self,
+        r: cs::get_room_keys_version::Request,
+        c: Credentials,
+    ) -> Result<cs::get_room_keys_version::Response> {
+        backup::get_version(self, r, c)
+    }
+    async fn put_room_keys_version(
+        &self,
+        r: cs::put_room_keys_version::Request,
+        c: Credentials,
+    ) -> Result<cs::put_room_keys_version::Response> {
+        backup::update_version(self, r, c)
+    }
+    async fn delete_room_keys_version(
+        &self,
+        r: cs::delete_room_keys_version::Request,
+        c: Credentials,
+    ) -> Result<cs::delete_room_keys_version::Response> {
+        backup::delete_version(self, r, c)
+    }
+    async fn put_room_keys(
+        &self,
+        r: cs::put_room_keys::Request,
+        c: Credentials,
+    ) -> Result<cs::put_room_keys::Response> {
+        backup::put_all(self, r, c)
+    }
+    async fn put_room_keys_by_room_id(
+        &self,
+        r: cs::put_room_keys_by_room_id::Request,
+        c: Credentials,
+    ) -> Result<cs::put_room_keys_by_room_id::Response> {
+        backup::put_room(self, r, c)
+    }
+    async fn put_room_key_by_session_id(
+        &self,
+        r: cs::put_room_key_by_session_id::Request,
+        c: Credentials,
+    ) -> Result<cs::put_room_key_by_session_id::Response> {
+        backup::put_session(self, r, c)
+    }
+    async fn get_room_keys(
+        &self,
+        r: cs::get_room_keys::Request,
+        c: Credentials,
+    ) -> Result<cs::get_room_keys::Response> {
+        backup::get_all(self, r, c)
+    }
+    async fn get_room_keys_by_room_id(
+        &self,
+        r: cs::get_room_keys_by_room_id::Request,
+        c: Credentials,
+    ) -> Result<cs::get_room_keys_by_room_id::Response> {
+        backup::get_room(self, r, c)
+    }
+    async fn get_room_key_by_session_id(
+        &self,
+        r: cs::get_room_key_by_session_id::Request,
+        c: Credentials,
+    ) -> Result<cs::get_room_key_by_session_id::Response> {
+        backup::get_session(self, r, c)
+    }
+    async fn delete_room_keys(
+        &self,
+        r: cs::delete_room_keys::Request,
+        c: Credentials,
+    ) -> Result<cs::delete_room_keys::Response> {
+        backup::delete_all(self, r, c)
+    }
+    async fn delete_room_keys_by_room_id(
+        &self,
+        r: cs::delete_room_keys_by_room_id::Request,
+        c: Credentials,
+    ) -> Result<cs::delete_room_keys_by_room_id::Response> {
+        backup::delete_room(self, r, c)
+    }
+    async fn delete_room_key_by_session_id(
+        &self,
+        r: cs::delete_room_key_by_session_id::Request,
+        c: Credentials,
+    ) -> Result<cs::delete_room_key_by_session_id::Response> {
+        backup::delete_session(self, r, c)
+    }
+
+    // Presence.
+    async fn set_presence(&self, r: cs::set_presence::Request, c: Credentials) -> Result<cs::set_presence::Response> {
+        presence::set(self, r, c)
+    }
+    async fn get_presence(&self, r: cs::get_presence::Request, c: Credentials) -> Result<cs::get_presence::Response> {
+        presence::get(self, r, c)
+    }
+
+    // Calls and third-party networks.
+    async fn get_turn_server(
+        &self,
+        r: cs::get_turn_server::Request,
+        c: Credentials,
+    ) -> Result<cs::get_turn_server::Response> {
+        voip::turn_server(self, r, c)
+    }
+    async fn get_protocols(
+        &self,
+        r: cs::get_protocols::Request,
+        c: Credentials,
+    ) -> Result<cs::get_protocols::Response> {
+        server_info::protocols(self, r, c)
+    }
+    async fn get_protocol_metadata(
+        &self,
+        r: cs::get_protocol_metadata::Request,
+        c: Credentials,
+    ) -> Result<cs::get_protocol_metadata::Response> {
+        server_info::protocol(self, r, c)
+    }
+    async fn query_location_by_protocol(
+        &self,
+        r: cs::query_location_by_protocol::Request,
+        c: Credentials,
+    ) -> Result<cs::query_location_by_protocol::Response> {
+        server_info::locations_by_protocol(self, r, c)
+    }
+    async fn query_user_by_protocol(
+        &self,
+        r: cs::query_user_by_protocol::Request,
+        c: Credentials,
+    ) -> Result<cs::query_user_by_protocol::Response> {
+        server_info::users_by_protocol(self, r, c)
+    }
+    async fn query_location_by_alias(
+        &self,
+        r: cs::query_location_by_alias::Request,
+        c: Credentials,
+    ) -> Result<cs::query_location_by_alias::Response> {
+        server_info::locations_by_alias(self, r, c)
+    }
+    async fn query_user_by_id(
+        &self,
+        r: cs::query_user_by_id::Request,
+        c: Credentials,
+    ) -> Result<cs::query_user_by_id::Response> {
+        server_info::users_by_id(self, r, c)
+    }
+
+    // Devices.
+    async fn get_devices(&self, r: cs::get_devices::Request, c: Credentials) -> Result<cs::get_devices::Response> {
+        devices::list(self, r, c)
+    }
+    async fn get_device(&self, r: cs::get_device::Request, c: Credentials) -> Result<cs::get_device::Response> {
+        devices::get(self, r, c)
+    }
+    async fn update_device(
+        &self,
+        r: cs::update_device::Request,
+        c: Credentials,
+    ) -> Result<cs::update_device::Response> {
+        devices::rename(self, r, c)
+    }
+    async fn delete_device(
+        &self,
+        r: cs::delete_device::Request,
+        c: Credentials,
+    ) -> Result<cs::delete_device::Response> {
+        devices::delete(self, r, c)
+    }
+    async fn delete_devices(
+        &self,
+        r: cs::delete_devices::Request,
+        c: Credentials,
+    ) -> Result<cs::delete_devices::Response> {
+        devices::delete_many(self, r, c)
     }
 
     // Profiles.

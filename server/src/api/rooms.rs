@@ -71,6 +71,7 @@ pub(super) fn create_room(
             let alias: RoomAlias = format!("#{name}:{}", hs.server_name)
                 .parse()
                 .map_err(|e| MatrixError::invalid_param(format!("room_alias_name: {e}")))?;
+            super::directory::alias_text(alias.as_str())?;
             if hs.store.alias(alias.as_str()).map_err(internal)?.is_some() {
                 return Err(MatrixError::new(400, ErrorCode::RoomInUse, "Room alias already taken"));
             }
@@ -156,9 +157,9 @@ pub(super) fn create_room(
         let content = json_of(&hs.member_content(invitee.as_str(), "invite", None)?)?;
         plan.push((RoomMemberEventContent::EVENT_TYPE, invitee.to_string(), content));
     }
-    dry_run(&version, &user_id, &plan)?;
-
     let (room_id, create_event_id) = super::events::room_id(&version, &hs.server_name, &create);
+    dry_run(&version, &room_id, &user_id, &plan)?;
+
     hs.store.create_room(&room_id, &user_id, &version).map_err(internal)?;
     for (i, (event_type, key, content)) in plan.into_iter().enumerate() {
         let event_id = if i == 0 { create_event_id.clone() } else { None };
@@ -180,9 +181,21 @@ pub(super) fn create_room(
 
 /// Checks the events of a new room against the room rules, each on the
 /// state the ones before it make, storing nothing.
-fn dry_run(version: &str, creator: &str, plan: &[(&str, String, Value)]) -> Result<()> {
+fn dry_run(version: &str, room_id: &str, creator: &str, plan: &[(&str, String, Value)]) -> Result<()> {
     let mut state: Vec<StoredEvent> = Vec::new();
     for (stream, (event_type, key, content)) in plan.iter().enumerate() {
+        // The size limits too, with an event ID as long as the room version
+        // makes them (44 bytes: `$` and 43 characters of unpadded base64).
+        super::limits::check(&super::limits::Parts {
+            room_version: version,
+            event_id: &format!("${}", "A".repeat(43)),
+            room_id,
+            sender: creator,
+            event_type,
+            state_key: Some(key),
+            content,
+            origin_server_ts: super::now_ms(),
+        })?;
         let proposed = auth::Proposed {
             event_type,
             state_key: Some(key),
@@ -313,6 +326,55 @@ pub(super) fn set_state(
     ))
 }
 
+/// The room state a user may read: the current state while joined (or
+/// when the room is `world_readable`), the state as it was when they left
+/// for a former member (the spec's rule for `/state` and `/members`), and
+/// nothing for anyone else (`403`).
+fn readable_state(hs: &Homeserver, room_id: &str, user_id: &str) -> Result<Vec<StoredEvent>> {
+    hs.room(room_id)?;
+    let current = hs.store.current_state(room_id).map_err(internal)?;
+    let own = current
+        .iter()
+        .find(|e| e.event_type == "m.room.member" && e.state_key.as_deref() == Some(user_id));
+    let membership = own.and_then(|e| e.content["membership"].as_str());
+    let world_readable = current
+        .iter()
+        .any(|e| e.event_type == "m.room.history_visibility" && e.content["history_visibility"] == "world_readable");
+    if membership == Some("join") || world_readable {
+        return Ok(current);
+    }
+    if let (Some(left), Some("leave" | "ban")) = (own, membership) {
+        let before = hs
+            .store
+            .events_between(room_id, i64::MIN, left.stream)
+            .map_err(internal)?;
+        let was_member = before.iter().any(|e| {
+            e.event_type == "m.room.member"
+                && e.state_key.as_deref() == Some(user_id)
+                && e.content["membership"] == "join"
+        });
+        if was_member {
+            return Ok(state_of(before));
+        }
+    }
+    Err(MatrixError::forbidden(
+        "You are not a member of this room and never were",
+    ))
+}
+
+/// The state an event history ends in: the last event of each state key.
+fn state_of(events: Vec<StoredEvent>) -> Vec<StoredEvent> {
+    let mut state: BTreeMap<(String, String), StoredEvent> = BTreeMap::new();
+    for e in events {
+        if let Some(key) = e.state_key.clone() {
+            state.insert((e.event_type.clone(), key), e);
+        }
+    }
+    let mut state: Vec<StoredEvent> = state.into_values().collect();
+    state.sort_by_key(|e| e.stream);
+    state
+}
+
 pub(super) fn get_state_event(
     hs: &Homeserver,
     request: cs::get_room_state_with_key::Request,
@@ -320,11 +382,9 @@ pub(super) fn get_state_event(
 ) -> Result<cs::get_room_state_with_key::Response> {
     let (user_id, _) = hs.user(&credentials)?;
     let p = request.path;
-    hs.require_joined(&p.room_id, &user_id)?;
-    let event = hs
-        .store
-        .state_event(&p.room_id, &p.event_type, &p.state_key)
-        .map_err(internal)?
+    let event = readable_state(hs, &p.room_id, &user_id)?
+        .into_iter()
+        .find(|e| e.event_type == p.event_type && e.state_key.as_deref() == Some(p.state_key.as_str()))
         .ok_or_else(|| MatrixError::not_found("Event not found"))?;
     let response = if request.query.format.as_ref().is_some_and(|f| f.as_str() == "event") {
         let e = client_event(&event)?;
@@ -358,11 +418,7 @@ pub(super) fn get_state(
 ) -> Result<cs::get_room_state::Response> {
     let (user_id, _) = hs.user(&credentials)?;
     let room_id = request.path.room_id;
-    hs.require_joined(&room_id, &user_id)?;
-    let state = hs
-        .store
-        .current_state(&room_id)
-        .map_err(internal)?
+    let state = readable_state(hs, &room_id, &user_id)?
         .iter()
         .map(client_event)
         .collect::<Result<_>>()?;
@@ -536,7 +592,15 @@ pub(super) fn messages(
     let filter = query_filter(q.filter.as_deref())?;
     let filter = EventFilter(&filter);
     let limit = q.limit.unwrap_or(10).clamp(1, 1000) as usize;
-    let backwards = q.dir.as_str() == "b";
+    let backwards = match &q.dir {
+        matrix_api::client_server::Dir::B => true,
+        matrix_api::client_server::Dir::F => false,
+        matrix_api::client_server::Dir::Other(dir) => {
+            return Err(MatrixError::invalid_param(format!(
+                "dir must be `b` or `f`, not `{dir}`"
+            )));
+        }
+    };
     let token = |t: &str, name: &str| stream_position(t).ok_or_else(|| MatrixError::invalid_param(name));
     let from = match q.from.as_deref() {
         Some(t) => token(t, "from")?,
@@ -604,14 +668,22 @@ pub(super) fn members(
 ) -> Result<cs::get_members_by_room::Response> {
     let (user_id, _) = hs.user(&credentials)?;
     let room_id = request.path.room_id;
-    hs.require_joined(&room_id, &user_id)?;
     let q = request.query;
+    let mut state = readable_state(hs, &room_id, &user_id)?;
+    // `at`: the members as of a pagination token, never later than what
+    // the caller may read.
+    if let Some(at) = q.at.as_deref() {
+        let position = stream_position(at).ok_or_else(|| MatrixError::invalid_param("at is not a token"))?;
+        let readable_upto = state.iter().map(|e| e.stream).max().unwrap_or(0);
+        let events = hs
+            .store
+            .events_between(&room_id, i64::MIN, position.min(readable_upto))
+            .map_err(internal)?;
+        state = state_of(events);
+    }
     let wanted = q.membership.as_ref().map(|m| m.as_str().to_owned());
     let unwanted = q.not_membership.as_ref().map(|m| m.as_str().to_owned());
-    let chunk = hs
-        .store
-        .current_state(&room_id)
-        .map_err(internal)?
+    let chunk = state
         .iter()
         .filter(|e| e.event_type == "m.room.member")
         .filter(|e| {

@@ -1,4 +1,5 @@
-//! What the server tells about itself: versions, well-known, capabilities.
+//! What the server tells about itself: versions, well-known, capabilities,
+//! and the third-party networks it bridges (none).
 
 use super::{Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
 use matrix_api::client_server::endpoints as cs;
@@ -55,4 +56,64 @@ pub(super) fn capabilities(
     Ok(cs::get_capabilities::Response::Ok(GetCapabilitiesResponse::new(
         capabilities,
     )))
+}
+
+/// Third-party networks: this server bridges none (application services
+/// would add them), so there are no protocols, and lookups find nothing.
+pub(super) fn protocols(
+    hs: &Homeserver,
+    _: cs::get_protocols::Request,
+    credentials: Credentials,
+) -> Result<cs::get_protocols::Response> {
+    hs.user(&credentials)?;
+    Ok(cs::get_protocols::Response::Ok(Default::default()))
+}
+
+fn no_protocol(protocol: &str) -> MatrixError {
+    MatrixError::not_found(format!("No bridge serves the protocol {protocol}"))
+}
+
+pub(super) fn protocol(
+    hs: &Homeserver,
+    r: cs::get_protocol_metadata::Request,
+    credentials: Credentials,
+) -> Result<cs::get_protocol_metadata::Response> {
+    hs.user(&credentials)?;
+    Err(no_protocol(&r.path.protocol))
+}
+
+pub(super) fn locations_by_protocol(
+    hs: &Homeserver,
+    r: cs::query_location_by_protocol::Request,
+    credentials: Credentials,
+) -> Result<cs::query_location_by_protocol::Response> {
+    hs.user(&credentials)?;
+    Err(no_protocol(&r.path.protocol))
+}
+
+pub(super) fn users_by_protocol(
+    hs: &Homeserver,
+    r: cs::query_user_by_protocol::Request,
+    credentials: Credentials,
+) -> Result<cs::query_user_by_protocol::Response> {
+    hs.user(&credentials)?;
+    Err(no_protocol(&r.path.protocol))
+}
+
+pub(super) fn locations_by_alias(
+    hs: &Homeserver,
+    _: cs::query_location_by_alias::Request,
+    credentials: Credentials,
+) -> Result<cs::query_location_by_alias::Response> {
+    hs.user(&credentials)?;
+    Ok(cs::query_location_by_alias::Response::Ok(Vec::new()))
+}
+
+pub(super) fn users_by_id(
+    hs: &Homeserver,
+    _: cs::query_user_by_id::Request,
+    credentials: Credentials,
+) -> Result<cs::query_user_by_id::Response> {
+    hs.user(&credentials)?;
+    Ok(cs::query_user_by_id::Response::Ok(Vec::new()))
 }

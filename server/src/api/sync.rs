@@ -15,10 +15,7 @@ use matrix_api::client_server::{
     EventBatch, InviteState, InvitedRoom, JoinedRoom, LeftRoom, Rooms, StateEventBatch, SyncResponse,
     SyncResponseRoomsJoinValueSummary, TimelineBatch,
 };
-use matrix_api::events::{
-    AnySyncTimelineEvent, Event, EventReceipts, ReceiptEventContentValueMReadPrivateValue,
-    ReceiptEventContentValueMReadValue, TypingEventContent,
-};
+use matrix_api::events::{AnySyncTimelineEvent, Event, EventReceipts, Receipt, TypingEventContent};
 use matrix_api::{EventContent, EventId, Raw, RoomId, UserId};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
@@ -52,6 +49,11 @@ pub(super) fn stream_position(token: &str) -> Option<i64> {
     SyncToken::parse(token).map(|t| t.events)
 }
 
+/// The (event, side) positions of a sync token, for `/keys/changes`.
+pub(super) fn positions(token: &str) -> Option<(i64, i64)> {
+    SyncToken::parse(token).map(|t| (t.events, t.side))
+}
+
 const DEFAULT_TIMELINE_LIMIT: usize = 20;
 const MAX_TIMEOUT_MS: i64 = 60_000;
 
@@ -60,7 +62,7 @@ pub(super) async fn sync(
     request: cs::sync::Request,
     credentials: Credentials,
 ) -> Result<cs::sync::Response> {
-    let (user_id, _) = hs.user(&credentials)?;
+    let (user_id, device_id) = hs.user(&credentials)?;
     let q = request.query;
     let since = match q.since.as_deref() {
         Some(t) => Some(SyncToken::parse(t).ok_or_else(|| MatrixError::invalid_param("since"))?),
@@ -82,6 +84,12 @@ pub(super) async fn sync(
             .flatten()
             .ok_or_else(|| MatrixError::invalid_param("filter: no such filter ID"))?,
     };
+    // Syncing marks the user online unless the client says otherwise.
+    match &q.set_presence {
+        Some(p) if !p.is_listed() => return Err(MatrixError::invalid_param(format!("set_presence {p}"))),
+        Some(p) => hs.mark_presence(&user_id, p.as_str())?,
+        None => hs.mark_presence(&user_id, "online")?,
+    }
     let timeout = Duration::from_millis(q.timeout.unwrap_or(0).clamp(0, MAX_TIMEOUT_MS) as u64);
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
@@ -89,7 +97,11 @@ pub(super) async fn sync(
         let changed = hs.changes.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
-        let (response, has_news) = build(hs, &user_id, since, &filter)?;
+        let asked = Asked {
+            full_state: q.full_state.unwrap_or(false),
+            state_after: q.use_state_after.unwrap_or(false),
+        };
+        let (response, has_news) = build(hs, &user_id, &device_id, since, &filter, asked)?;
         if since.is_none() || has_news || tokio::time::Instant::now() >= deadline {
             return Ok(cs::sync::Response::Ok(response));
         }
@@ -97,7 +109,14 @@ pub(super) async fn sync(
     }
 }
 
-/// What the sync filter selects, in one place.
+/// What the query asks for beside the filter.
+#[derive(Clone, Copy)]
+struct Asked {
+    full_state: bool,
+    state_after: bool,
+}
+
+/// What the sync filter and query select, in one place.
 struct Selection<'a> {
     rooms: EventFilter<'a>,
     timeline: EventFilter<'a>,
@@ -105,8 +124,13 @@ struct Selection<'a> {
     ephemeral: EventFilter<'a>,
     room_account_data: EventFilter<'a>,
     account_data: EventFilter<'a>,
+    presence: EventFilter<'a>,
     include_leave: bool,
     timeline_limit: usize,
+    /// `full_state`: every joined room with all its state, as if new.
+    full_state: bool,
+    /// `use_state_after`: state up to the end of the timeline, in `state_after`.
+    state_after: bool,
 }
 
 impl<'a> Selection<'a> {
@@ -120,8 +144,11 @@ impl<'a> Selection<'a> {
             ephemeral: EventFilter(&room["ephemeral"]),
             room_account_data: EventFilter(&room["account_data"]),
             account_data: EventFilter(&filter["account_data"]),
+            presence: EventFilter(&filter["presence"]),
             include_leave: room["include_leave"].as_bool().unwrap_or(false),
             timeline_limit: timeline.limit().unwrap_or(DEFAULT_TIMELINE_LIMIT).max(1),
+            full_state: false,
+            state_after: false,
         }
     }
 }
@@ -141,14 +168,25 @@ fn event_of<C: EventContent + serde::Serialize>(content: C) -> Result<Raw<Event>
 
 /// The sync response at the current positions, and whether it holds
 /// anything new for the user (an incremental sync waits until it does).
-fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Value) -> Result<(SyncResponse, bool)> {
+fn build(
+    hs: &Homeserver,
+    user_id: &str,
+    device_id: &str,
+    since: Option<SyncToken>,
+    filter: &Value,
+    asked: Asked,
+) -> Result<(SyncResponse, bool)> {
     let now = SyncToken {
         events: hs.store.max_stream().map_err(internal)?,
         side: hs.store.max_side_stream().map_err(internal)?,
         typing: hs.typing.serial(),
     };
     let from = since.unwrap_or_default();
-    let select = Selection::of(filter);
+    let select = Selection {
+        full_state: asked.full_state,
+        state_after: asked.state_after,
+        ..Selection::of(filter)
+    };
     let account_data = hs.store.account_data_since(user_id, from.side).map_err(internal)?;
     let mut room_account_data: BTreeMap<&str, Vec<&AccountData>> = BTreeMap::new();
     let mut global = Vec::new();
@@ -179,7 +217,9 @@ fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Valu
             .unwrap_or_default();
         match membership.as_str() {
             "join" => {
-                let newly_joined = since.is_none() || own_change.is_some_and(|e| e.content["membership"] == "join");
+                let newly_joined = since.is_none()
+                    || select.full_state
+                    || own_change.is_some_and(|e| e.content["membership"] == "join");
                 let room = joined_room(
                     hs,
                     &room_id,
@@ -248,7 +288,20 @@ fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Valu
         }
     }
     let global = account_data_events(&global, select.account_data)?;
-    let has_news = !join.is_empty() || !invite.is_empty() || !leave.is_empty() || !global.is_empty();
+    let to_device = to_device_events(hs, user_id, device_id, from.side, now.side)?;
+    let presence = super::presence::sync_events(hs, user_id, from.side, select.presence)?;
+    let (changed, left) = match since {
+        Some(since) => super::keys::device_list_delta(hs, user_id, (since.events, since.side), (now.events, now.side))?,
+        None => Default::default(),
+    };
+    let has_news = !join.is_empty()
+        || !invite.is_empty()
+        || !leave.is_empty()
+        || !global.is_empty()
+        || !to_device.is_empty()
+        || !presence.is_empty()
+        || !changed.is_empty()
+        || !left.is_empty();
     let mut response = SyncResponse::new(now.render());
     response.rooms = Some(Rooms {
         join: Some(join),
@@ -257,12 +310,61 @@ fn build(hs: &Homeserver, user_id: &str, since: Option<SyncToken>, filter: &Valu
         ..Rooms::default()
     });
     response.account_data = Some(EventBatch { events: Some(global) });
-    response.presence = Some(EventBatch {
-        events: Some(Vec::new()),
-    });
-    response.to_device = Some(Map::from_iter([("events".to_owned(), Value::Array(Vec::new()))]));
-    response.device_one_time_keys_count = Some(BTreeMap::new());
+    response.presence = Some(EventBatch { events: Some(presence) });
+    response.to_device = Some(Map::from_iter([("events".to_owned(), Value::Array(to_device))]));
+    response.device_lists = Some(Map::from_iter([
+        ("changed".to_owned(), Value::from(changed)),
+        ("left".to_owned(), Value::from(left)),
+    ]));
+    response.device_one_time_keys_count = Some(hs.store.one_time_key_counts(user_id, device_id).map_err(internal)?);
     Ok((response, has_news))
+}
+
+/// Member counts and heroes: given on a room's first appearance and
+/// whenever its membership changed, since a client keeps the last ones.
+fn summary(hs: &Homeserver, room_id: &str, user_id: &str) -> Result<SyncResponseRoomsJoinValueSummary> {
+    let state = hs.store.current_state(room_id).map_err(internal)?;
+    let mut members: Vec<&StoredEvent> = state.iter().filter(|e| e.event_type == "m.room.member").collect();
+    members.sort_by_key(|e| e.stream);
+    let with = |m: &str| members.iter().filter(|e| e.content["membership"] == m).count() as i64;
+    let named = state.iter().any(|e| {
+        (e.event_type == "m.room.name" && e.content["name"].as_str().is_some_and(|n| !n.is_empty()))
+            || (e.event_type == "m.room.canonical_alias" && e.content["alias"].is_string())
+    });
+    // The first five others who are joined or invited, else those who left.
+    let others = |present: bool| {
+        members
+            .iter()
+            .filter(|e| e.state_key.as_deref() != Some(user_id))
+            .filter(|e| matches!(e.content["membership"].as_str(), Some("join" | "invite")) == present)
+            .filter_map(|e| e.state_key.as_deref())
+            .take(5)
+            .map(id)
+            .collect::<Result<Vec<UserId>>>()
+    };
+    let heroes = match others(true)? {
+        present if present.is_empty() => others(false)?,
+        present => present,
+    };
+    Ok(SyncResponseRoomsJoinValueSummary {
+        m_heroes: (!named).then_some(heroes),
+        m_joined_member_count: Some(with("join")),
+        m_invited_member_count: Some(with("invite")),
+    })
+}
+
+/// The device's to-device messages after `from` (those up to it were
+/// received: the client asks from there), as `{ sender, type, content }`.
+/// Messages queued after `upto` wait for the next sync.
+fn to_device_events(hs: &Homeserver, user_id: &str, device_id: &str, from: i64, upto: i64) -> Result<Vec<Value>> {
+    Ok(hs
+        .store
+        .to_device_inbox(user_id, device_id, from)
+        .map_err(internal)?
+        .into_iter()
+        .filter(|m| m.pos <= upto)
+        .map(|m| serde_json::json!({ "sender": m.sender, "type": m.event_type, "content": m.content }))
+        .collect())
 }
 
 /// A joined room's section, or `None` when nothing in it is new.
@@ -289,7 +391,18 @@ fn joined_room(
     let first = timeline
         .first()
         .map_or(events.last().map_or(from.events, |e| e.stream), |e| e.stream);
-    let state: Vec<Raw<AnySyncTimelineEvent>> = if full_state || limited {
+    // State before the timeline (`state`), or up to its end (`state_after`,
+    // which the client reads instead of the timeline's state events).
+    let state: Vec<Raw<AnySyncTimelineEvent>> = if select.state_after {
+        hs.store
+            .current_state(room_id)
+            .map_err(internal)?
+            .iter()
+            .filter(|e| full_state || e.stream > from.events)
+            .filter(|e| select.state.allows(&e.event_type, &e.sender))
+            .map(sync_room_event)
+            .collect::<Result<_>>()?
+    } else if full_state || limited {
         hs.store
             .current_state(room_id)
             .map_err(internal)?
@@ -317,7 +430,7 @@ fn joined_room(
         let user: UserId = id(&r.user_id)?;
         match r.receipt_type.as_str() {
             "m.read" => {
-                let receipt = ReceiptEventContentValueMReadValue {
+                let receipt = Receipt {
                     ts: Some(r.ts),
                     thread_id,
                 };
@@ -325,7 +438,7 @@ fn joined_room(
             }
             // Private receipts are shown to their owner only.
             "m.read.private" if r.user_id == user_id => {
-                let receipt = ReceiptEventContentValueMReadPrivateValue {
+                let receipt = Receipt {
                     ts: Some(r.ts),
                     thread_id,
                 };
@@ -347,8 +460,8 @@ fn joined_room(
     timeline_batch.limited = Some(limited);
     timeline_batch.prev_batch = Some(format!("s{}", first - 1));
     let mut room = JoinedRoom {
+        unread_notifications: Some(hs.unread_counts(room_id, user_id)?),
         timeline: Some(timeline_batch),
-        state: Some(StateEventBatch { events: Some(state) }),
         ephemeral: Some(EventBatch {
             events: Some(ephemeral),
         }),
@@ -357,19 +470,15 @@ fn joined_room(
         }),
         ..JoinedRoom::default()
     };
-    if full_state {
-        let members = hs.store.current_state(room_id).map_err(internal)?;
-        let count = |m: &str| {
-            members
-                .iter()
-                .filter(|e| e.event_type == "m.room.member" && e.content["membership"] == m)
-                .count()
-        };
-        room.summary = Some(SyncResponseRoomsJoinValueSummary {
-            m_joined_member_count: Some(count("join") as i64),
-            m_invited_member_count: Some(count("invite") as i64),
-            ..SyncResponseRoomsJoinValueSummary::default()
-        });
+    let state = Some(StateEventBatch { events: Some(state) });
+    if select.state_after {
+        room.state_after = state;
+    } else {
+        room.state = state;
+    }
+    let members_changed = events.iter().any(|e| e.event_type == "m.room.member");
+    if full_state || members_changed {
+        room.summary = Some(summary(hs, room_id, user_id)?);
     }
     Ok(Some(room))
 }

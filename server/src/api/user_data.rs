@@ -104,6 +104,13 @@ pub(super) fn define_filter(
     credentials: Credentials,
 ) -> Result<cs::define_filter::Response> {
     let user_id = caller_is(hs, &credentials, &request.path.user_id)?;
+    if let Some(format) = request.body.event_format.as_ref().filter(|f| !f.is_listed()) {
+        return Err(MatrixError::new(
+            400,
+            ErrorCode::BadJson,
+            format!("event_format must be client or federation, not {format}"),
+        ));
+    }
     let definition = serde_json::to_value(&request.body).map_err(internal)?;
     super::filter::validate(&definition).map_err(|e| MatrixError::new(400, ErrorCode::BadJson, e))?;
     let id = hs.store.add_filter(&user_id, &definition).map_err(internal)?;

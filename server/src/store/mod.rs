@@ -2,8 +2,11 @@
 //! and its SQLite implementation. Kept narrow so that another database
 //! (PostgreSQL, say) could back the same homeserver.
 
+mod keys;
 mod sqlite;
+mod sqlite_keys;
 
+pub use keys::{BackedUpKey, BackupVersion, KeyConflict, KeyStorage, NewToDevice, Replaces, ToDevice};
 pub use sqlite::SqliteStore;
 
 use serde_json::{Map, Value};
@@ -35,6 +38,48 @@ pub struct NewEvent<'a> {
     pub origin_server_ts: i64,
     /// `user:device:txn` for transaction-ID idempotency.
     pub txn_key: Option<&'a str>,
+    /// What the members' push rules made of the event, stored with it so
+    /// that an acknowledged event never lacks its notifications.
+    pub notifications: &'a [NewNotification],
+}
+
+/// A notification for one user, as the push rules decided it.
+#[derive(Clone, Debug)]
+pub struct NewNotification {
+    pub user_id: String,
+    /// The matching rule's actions (`notify`, tweaks).
+    pub actions: Value,
+    pub highlight: bool,
+}
+
+/// A stored notification, with the event it is about.
+#[derive(Clone, Debug)]
+pub struct Notification {
+    pub stream: i64,
+    pub room_id: String,
+    pub event_id: String,
+    pub actions: Value,
+    pub highlight: bool,
+    pub ts: i64,
+}
+
+/// A user's presence as last set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Presence {
+    /// `online`, `unavailable` or `offline`.
+    pub state: String,
+    pub status_msg: Option<String>,
+    /// When the state was last set (ms since the epoch).
+    pub last_active_ts: i64,
+}
+
+/// One of a user's devices (a login), which its access tokens belong to.
+#[derive(Clone, Debug)]
+pub struct Device {
+    pub device_id: String,
+    pub display_name: Option<String>,
+    /// When a token for it was last issued.
+    pub last_seen_ts: Option<i64>,
 }
 
 /// A room's creator and version.
@@ -78,16 +123,23 @@ pub type StoreResult<T> = Result<T, String>;
 ///
 /// Two stream positions order everything a `/sync` can return: the event
 /// stream (rooms' timelines) and the side stream (account data, receipts).
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: KeyStorage + Send + Sync + 'static {
     // Users, passwords, tokens.
     fn create_user(&self, user_id: &str, password_hash: &str) -> StoreResult<bool>;
     fn user_exists(&self, user_id: &str) -> StoreResult<bool>;
     fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>>;
     fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()>;
-    fn add_token(&self, token: &str, user_id: &str, device_id: &str) -> StoreResult<()>;
+    /// Issues a token for a device, creating the device when it is new
+    /// (named `display_name`) and noting when it was seen.
+    fn add_token(&self, token: &str, user_id: &str, device: &Device) -> StoreResult<()>;
     fn token_owner(&self, token: &str) -> StoreResult<Option<(String, String)>>;
-    fn delete_token(&self, token: &str) -> StoreResult<()>;
-    fn delete_tokens_of(&self, user_id: &str) -> StoreResult<()>;
+
+    // Devices.
+    fn devices(&self, user_id: &str) -> StoreResult<Vec<Device>>;
+    /// False when the user has no such device.
+    fn set_device_name(&self, user_id: &str, device_id: &str, name: Option<&str>) -> StoreResult<bool>;
+    /// Deletes the devices and every access token of theirs, atomically.
+    fn delete_devices(&self, user_id: &str, device_ids: &[String]) -> StoreResult<()>;
 
     // Profiles: one JSON value per field.
     fn profile(&self, user_id: &str) -> StoreResult<Map<String, Value>>;
@@ -126,6 +178,24 @@ pub trait Storage: Send + Sync + 'static {
     fn set_receipt(&self, room_id: &str, receipt: &Receipt) -> StoreResult<()>;
     /// Receipts of a room changed after side position `after`.
     fn receipts_since(&self, room_id: &str, after: i64) -> StoreResult<Vec<Receipt>>;
+
+    // Notifications (written by `append`).
+    /// The user's notifications, newest first, before stream `before`.
+    fn notifications(
+        &self,
+        user_id: &str,
+        before: Option<i64>,
+        limit: i64,
+        highlights_only: bool,
+    ) -> StoreResult<Vec<Notification>>;
+    /// `(notifications, highlights)` of a room after stream position `after`.
+    fn notification_counts(&self, user_id: &str, room_id: &str, after: i64) -> StoreResult<(i64, i64)>;
+
+    // Presence (on the side stream).
+    fn set_presence(&self, user_id: &str, presence: &Presence) -> StoreResult<()>;
+    fn presence(&self, user_id: &str) -> StoreResult<Option<Presence>>;
+    /// Presence set after side position `after`, by user.
+    fn presence_since(&self, after: i64) -> StoreResult<Vec<(String, Presence)>>;
 
     // Filters.
     fn add_filter(&self, user_id: &str, definition: &Value) -> StoreResult<i64>;

@@ -2,7 +2,10 @@
 //! mode, full fsync, one connection behind a mutex (SQLite serialises
 //! writers anyway).
 
-use super::{AccountData, MediaInfo, NewEvent, Receipt, RoomInfo, Storage, StoreResult, StoredEvent};
+use super::{
+    AccountData, Device, MediaInfo, NewEvent, Notification, Presence, Receipt, RoomInfo, Storage, StoreResult,
+    StoredEvent,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
 use std::path::Path;
@@ -52,6 +55,24 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE media (
          media_id TEXT PRIMARY KEY, uploader TEXT NOT NULL, content_type TEXT, filename TEXT, size INTEGER NOT NULL
      );",
+    "CREATE TABLE devices (
+         user_id TEXT NOT NULL, device_id TEXT NOT NULL, display_name TEXT, last_seen_ts INTEGER,
+         PRIMARY KEY (user_id, device_id)
+     );
+     INSERT INTO devices (user_id, device_id) SELECT DISTINCT user_id, device_id FROM tokens;
+     CREATE INDEX tokens_by_device ON tokens (user_id, device_id);
+     CREATE TABLE notifications (
+         user_id TEXT NOT NULL, stream INTEGER NOT NULL, room_id TEXT NOT NULL, event_id TEXT NOT NULL,
+         actions TEXT NOT NULL, highlight INTEGER NOT NULL, ts INTEGER NOT NULL,
+         PRIMARY KEY (user_id, stream)
+     );
+     CREATE INDEX notifications_by_room ON notifications (user_id, room_id, stream);",
+    super::sqlite_keys::MIGRATION,
+    "CREATE TABLE presence (
+         user_id TEXT PRIMARY KEY, state TEXT NOT NULL, status_msg TEXT, last_active_ts INTEGER NOT NULL,
+         pos INTEGER NOT NULL
+     );
+     CREATE INDEX presence_by_pos ON presence (pos);",
 ];
 
 fn err(e: rusqlite::Error) -> String {
@@ -93,7 +114,7 @@ impl SqliteStore {
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+    pub(super) fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         let mut conn = self.conn.lock().map_err(|_| "storage lock poisoned".to_owned())?;
         f(&mut conn).map_err(err)
     }
@@ -133,13 +154,20 @@ impl Storage for SqliteStore {
             .map(|_| ())
         })
     }
-    fn add_token(&self, token: &str, user_id: &str, device_id: &str) -> StoreResult<()> {
+    fn add_token(&self, token: &str, user_id: &str, device: &Device) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO devices (user_id, device_id, display_name, last_seen_ts) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_ts = excluded.last_seen_ts,
+                     display_name = coalesce(excluded.display_name, display_name)",
+                params![user_id, device.device_id, device.display_name, device.last_seen_ts],
+            )?;
+            tx.execute(
                 "INSERT INTO tokens (token, user_id, device_id) VALUES (?1, ?2, ?3)",
-                params![token, user_id, device_id],
-            )
-            .map(|_| ())
+                params![token, user_id, device.device_id],
+            )?;
+            tx.commit()
         })
     }
     fn token_owner(&self, token: &str) -> StoreResult<Option<(String, String)>> {
@@ -150,13 +178,48 @@ impl Storage for SqliteStore {
             .optional()
         })
     }
-    fn delete_token(&self, token: &str) -> StoreResult<()> {
-        self.with(|c| c.execute("DELETE FROM tokens WHERE token = ?1", [token]).map(|_| ()))
-    }
-    fn delete_tokens_of(&self, user_id: &str) -> StoreResult<()> {
+    fn devices(&self, user_id: &str) -> StoreResult<Vec<Device>> {
         self.with(|c| {
-            c.execute("DELETE FROM tokens WHERE user_id = ?1", [user_id])
-                .map(|_| ())
+            let mut st = c.prepare(
+                "SELECT device_id, display_name, last_seen_ts FROM devices WHERE user_id = ?1 ORDER BY device_id",
+            )?;
+            let rows = st.query_map([user_id], |r| {
+                Ok(Device {
+                    device_id: r.get(0)?,
+                    display_name: r.get(1)?,
+                    last_seen_ts: r.get(2)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+    fn set_device_name(&self, user_id: &str, device_id: &str, name: Option<&str>) -> StoreResult<bool> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE devices SET display_name = ?3 WHERE user_id = ?1 AND device_id = ?2",
+                params![user_id, device_id, name],
+            )
+            .map(|n| n == 1)
+        })
+    }
+    fn delete_devices(&self, user_id: &str, device_ids: &[String]) -> StoreResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for device_id in device_ids {
+                tx.execute(
+                    "DELETE FROM tokens WHERE user_id = ?1 AND device_id = ?2",
+                    params![user_id, device_id],
+                )?;
+                tx.execute(
+                    "DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2",
+                    params![user_id, device_id],
+                )?;
+                super::sqlite_keys::forget_device(&tx, user_id, device_id)?;
+            }
+            if !device_ids.is_empty() {
+                super::sqlite_keys::device_list_changed(&tx, user_id)?;
+            }
+            tx.commit()
         })
     }
     fn create_room(&self, room_id: &str, creator: &str, version: &str) -> StoreResult<()> {
@@ -211,6 +274,21 @@ impl Storage for SqliteStore {
                 ],
             )?;
             let stream = tx.last_insert_rowid();
+            for n in e.notifications {
+                tx.execute(
+                    "INSERT INTO notifications (user_id, stream, room_id, event_id, actions, highlight, ts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![
+                        n.user_id,
+                        stream,
+                        e.room_id,
+                        e.event_id,
+                        n.actions.to_string(),
+                        n.highlight,
+                        e.origin_server_ts
+                    ],
+                )?;
+            }
             if let Some(key) = e.state_key {
                 tx.execute(
                     "INSERT INTO room_state (room_id, type, state_key, stream) VALUES (?1, ?2, ?3, ?4)
@@ -449,6 +527,98 @@ impl Storage for SqliteStore {
             rows.collect()
         })
     }
+    fn notifications(
+        &self,
+        user_id: &str,
+        before: Option<i64>,
+        limit: i64,
+        highlights_only: bool,
+    ) -> StoreResult<Vec<Notification>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT stream, room_id, event_id, actions, highlight, ts FROM notifications
+                 WHERE user_id = ?1 AND stream < ?2 AND (highlight OR NOT ?3) ORDER BY stream DESC LIMIT ?4",
+            )?;
+            let rows = st.query_map(
+                params![user_id, before.unwrap_or(i64::MAX), highlights_only, limit],
+                |r| {
+                    let actions: String = r.get(3)?;
+                    Ok(Notification {
+                        stream: r.get(0)?,
+                        room_id: r.get(1)?,
+                        event_id: r.get(2)?,
+                        actions: serde_json::from_str(&actions).unwrap_or(Value::Null),
+                        highlight: r.get(4)?,
+                        ts: r.get(5)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+    }
+    fn notification_counts(&self, user_id: &str, room_id: &str, after: i64) -> StoreResult<(i64, i64)> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT count(*), coalesce(sum(highlight), 0) FROM notifications
+                 WHERE user_id = ?1 AND room_id = ?2 AND stream > ?3",
+                params![user_id, room_id, after],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+        })
+    }
+    fn set_presence(&self, user_id: &str, presence: &Presence) -> StoreResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let pos = next_side_position(&tx)?;
+            tx.execute(
+                "INSERT INTO presence (user_id, state, status_msg, last_active_ts, pos) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, status_msg = excluded.status_msg,
+                     last_active_ts = excluded.last_active_ts, pos = excluded.pos",
+                params![
+                    user_id,
+                    presence.state,
+                    presence.status_msg,
+                    presence.last_active_ts,
+                    pos
+                ],
+            )?;
+            tx.commit()
+        })
+    }
+    fn presence(&self, user_id: &str) -> StoreResult<Option<Presence>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT state, status_msg, last_active_ts FROM presence WHERE user_id = ?1",
+                [user_id],
+                |r| {
+                    Ok(Presence {
+                        state: r.get(0)?,
+                        status_msg: r.get(1)?,
+                        last_active_ts: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+    fn presence_since(&self, after: i64) -> StoreResult<Vec<(String, Presence)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT user_id, state, status_msg, last_active_ts FROM presence WHERE pos > ?1 ORDER BY pos",
+            )?;
+            let rows = st.query_map([after], |r| {
+                Ok((
+                    r.get(0)?,
+                    Presence {
+                        state: r.get(1)?,
+                        status_msg: r.get(2)?,
+                        last_active_ts: r.get(3)?,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
     fn add_filter(&self, user_id: &str, definition: &Value) -> StoreResult<i64> {
         self.with(|c| {
             c.execute(
@@ -542,7 +712,7 @@ impl Storage for SqliteStore {
 }
 
 /// Takes the next position of the side stream (account data, receipts).
-fn next_side_position(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
+pub(super) fn next_side_position(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
     tx.execute("INSERT INTO side_stream DEFAULT VALUES", [])?;
     Ok(tx.last_insert_rowid())
 }

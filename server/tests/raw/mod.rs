@@ -1,6 +1,9 @@
 //! Raw HTTP/1.1 against the homeserver (no generated client in the way), for
 //! the tests that send what a careless client or an attacker would.
+// Each test file compiles this module on its own and uses a part of it.
+#![allow(dead_code)]
 
+use matrix_api_runtime::server::ConnectionTimeouts;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -9,12 +12,24 @@ use std::path::Path;
 /// Starts the homeserver on loopback with its database in `dir`; it runs
 /// as long as the returned runtime lives.
 pub fn serve(dir: &Path) -> (tokio::runtime::Runtime, String) {
+    serve_with(dir, |_| {}, ConnectionTimeouts::default())
+}
+
+/// [`serve`] with the configuration changed by `configure` and the given
+/// connection timeouts.
+pub fn serve_with(
+    dir: &Path,
+    configure: impl FnOnce(&mut server::Config),
+    timeouts: ConnectionTimeouts,
+) -> (tokio::runtime::Runtime, String) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut config = server::Config::new("test.local", &dir.join("hs.db"));
+    configure(&mut config);
     let addr = runtime.block_on(async {
-        let router = server::router("test.local", &dir.join("hs.db")).unwrap();
+        let router = server::router_with(config).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
-        tokio::spawn(matrix_api_runtime::server::serve(listener, router));
+        tokio::spawn(matrix_api_runtime::server::serve_with(listener, router, timeouts));
         addr
     });
     (runtime, addr)
@@ -25,8 +40,9 @@ pub type Answer = (u16, Value);
 /// Status and errcode a case must get.
 pub type Expected<'a> = (u16, &'a str);
 
-/// One HTTP/1.1 exchange on a fresh connection.
-pub fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8], extra: &str) -> Answer {
+/// One HTTP/1.1 exchange on a fresh connection: the status and the whole
+/// answer as text (status line, headers, body).
+pub fn exchange(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8], extra: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
@@ -42,12 +58,23 @@ pub fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u
     stream.write_all(body).unwrap();
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
-    let text = String::from_utf8_lossy(&answer);
+    let text = String::from_utf8_lossy(&answer).into_owned();
     let status = text
         .split(' ')
         .nth(1)
         .and_then(|s| s.parse().ok())
         .expect("a status line");
+    (status, text)
+}
+
+/// The headers of an answer, lowercased.
+pub fn headers_of(text: &str) -> String {
+    text.split("\r\n\r\n").next().unwrap_or_default().to_ascii_lowercase()
+}
+
+/// One HTTP/1.1 exchange on a fresh connection: status and JSON body (or `Null`).
+pub fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &[u8], extra: &str) -> Answer {
+    let (status, text) = exchange(addr, method, path, token, body, extra);
     let json = text
         .split_once("\r\n\r\n")
         .and_then(|(_, b)| serde_json::from_str(b).ok())

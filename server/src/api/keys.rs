@@ -1,0 +1,354 @@
+//! End-to-end encryption keys: `/keys/upload`, `/keys/query`,
+//! `/keys/claim`, `/keys/changes`, cross-signing keys and signatures, and
+//! which users' device lists changed for a sync.
+//!
+//! The server never reads what the keys encrypt; it keeps them as uploaded
+//! (the generated types of signed objects keep every key, so nothing a
+//! signature covers is lost) and hands them to the users who ask.
+
+use super::uia::Reauthentication;
+use super::{internal, json_of, typed, Homeserver, Result};
+use crate::store::{KeyConflict, StoredEvent};
+use matrix_api::client_server::endpoints as cs;
+use matrix_api::client_server::{
+    ClaimKeysResponse, CrossSigningKey, GetKeysChangesResponse, QueryKeysResponse,
+    UploadCrossSigningSignaturesResponse, UploadKeysResponse,
+};
+use matrix_api::UserId;
+use matrix_api_runtime::server::Credentials;
+use matrix_api_runtime::MatrixError;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The cross-signing key types, as `/keys/query` names their maps.
+const CROSS_SIGNING: [(&str, &str); 3] = [
+    ("master", "master_keys"),
+    ("self_signing", "self_signing_keys"),
+    ("user_signing", "user_signing_keys"),
+];
+
+impl Homeserver {
+    fn is_local(&self, user_id: &str) -> bool {
+        user_id
+            .split_once(':')
+            .is_some_and(|(_, server)| server == self.server_name)
+    }
+}
+
+pub(super) fn upload(
+    hs: &Homeserver,
+    request: cs::upload_keys::Request,
+    credentials: Credentials,
+) -> Result<cs::upload_keys::Response> {
+    let (user_id, device_id) = hs.user(&credentials)?;
+    let body = request.body;
+    let device_keys = match &body.device_keys {
+        Some(keys) if keys.user_id != user_id || keys.device_id != device_id => {
+            return Err(MatrixError::invalid_param(
+                "device_keys must be for the device of the access token",
+            ))
+        }
+        Some(keys) => Some(json_of(keys)?),
+        None => None,
+    };
+    let listed = |keys: &Option<matrix_api::client_server::OneTimeKeys>| -> Result<Vec<(String, Value)>> {
+        keys.iter()
+            .flatten()
+            .map(|(id, key)| Ok((id.clone(), json_of(key)?)))
+            .collect()
+    };
+    let one_time = listed(&body.one_time_keys)?;
+    let fallback = listed(&body.fallback_keys)?;
+    if let Some(bad) = one_time.iter().chain(&fallback).find(|(id, _)| !id.contains(':')) {
+        return Err(MatrixError::invalid_param(format!(
+            "key ID {} is not <algorithm>:<key_id>",
+            bad.0
+        )));
+    }
+    match hs
+        .store
+        .upload_keys(&user_id, &device_id, device_keys.as_ref(), &one_time, &fallback)
+        .map_err(internal)?
+    {
+        Ok(()) => {}
+        Err(KeyConflict::OneTimeKeyChanged(id)) => {
+            return Err(MatrixError::invalid_param(format!(
+                "one-time key {id} already exists with other content"
+            )))
+        }
+    }
+    hs.changes.notify_waiters();
+    let counts = hs.store.one_time_key_counts(&user_id, &device_id).map_err(internal)?;
+    Ok(cs::upload_keys::Response::Ok(UploadKeysResponse::new(counts)))
+}
+
+/// A local user's device keys, with each device's display name in
+/// `unsigned` as the spec describes (not signed, so it may be added).
+fn devices_of(hs: &Homeserver, user_id: &str, only: &[String]) -> Result<Map<String, Value>> {
+    let names: BTreeMap<String, Option<String>> = hs
+        .store
+        .devices(user_id)
+        .map_err(internal)?
+        .into_iter()
+        .map(|d| (d.device_id, d.display_name))
+        .collect();
+    let mut out = Map::new();
+    for (device, mut keys) in hs.store.device_keys(user_id).map_err(internal)? {
+        if !only.is_empty() && !only.contains(&device) {
+            continue;
+        }
+        if let Some(Some(name)) = names.get(&device) {
+            keys["unsigned"] = json!({ "device_display_name": name });
+        }
+        out.insert(device, keys);
+    }
+    Ok(out)
+}
+
+pub(super) fn query(
+    hs: &Homeserver,
+    request: cs::query_keys::Request,
+    credentials: Credentials,
+) -> Result<cs::query_keys::Response> {
+    let (caller, _) = hs.user(&credentials)?;
+    let mut response = json!({
+        "device_keys": {}, "failures": {}, "master_keys": {}, "self_signing_keys": {}, "user_signing_keys": {},
+    });
+    for (user, devices) in &request.body.device_keys {
+        let user = user.as_str();
+        if !hs.is_local(user) {
+            let server = user.split_once(':').map_or(user, |(_, s)| s);
+            response["failures"][server] =
+                json!({ "errcode": "M_UNAVAILABLE", "error": "This server does not federate" });
+            continue;
+        }
+        response["device_keys"][user] = Value::Object(devices_of(hs, user, devices)?);
+        let cross_signing = hs.store.cross_signing_keys(user).map_err(internal)?;
+        for (key_type, field) in CROSS_SIGNING {
+            // A user-signing key is only ever shown to its owner.
+            if key_type == "user_signing" && user != caller {
+                continue;
+            }
+            if let Some(key) = cross_signing.get(key_type) {
+                response[field][user] = key.clone();
+            }
+        }
+    }
+    Ok(cs::query_keys::Response::Ok(typed::<QueryKeysResponse>(response)?))
+}
+
+pub(super) fn claim(
+    hs: &Homeserver,
+    request: cs::claim_keys::Request,
+    credentials: Credentials,
+) -> Result<cs::claim_keys::Response> {
+    hs.user(&credentials)?;
+    let mut claimed = json!({});
+    let mut failures = Map::new();
+    for (user, devices) in &request.body.one_time_keys {
+        let user = user.as_str();
+        if !hs.is_local(user) {
+            let server = user.split_once(':').map_or(user, |(_, s)| s);
+            failures.insert(
+                server.to_owned(),
+                json!({ "errcode": "M_UNAVAILABLE", "error": "This server does not federate" }),
+            );
+            continue;
+        }
+        for (device, algorithm) in devices {
+            if let Some((key_id, key)) = hs.store.claim_key(user, device, algorithm).map_err(internal)? {
+                claimed[user][device] = json!({ key_id: key });
+            }
+        }
+    }
+    let mut response: ClaimKeysResponse = typed(json!({ "one_time_keys": claimed }))?;
+    response.failures = Some(failures.into_iter().map(|(k, v)| (k, super::object(&v))).collect());
+    Ok(cs::claim_keys::Response::Ok(response))
+}
+
+/// The users whose device lists a user must refetch between two positions
+/// (events, side), and those they no longer share a room with.
+pub(super) fn device_list_delta(
+    hs: &Homeserver,
+    user_id: &str,
+    from: (i64, i64),
+    to: (i64, i64),
+) -> Result<(Vec<String>, Vec<String>)> {
+    let mut sharing = BTreeSet::new();
+    let mut changed = BTreeSet::new();
+    let mut departed = BTreeSet::new();
+    for (room_id, membership) in hs.store.rooms_of(user_id).map_err(internal)? {
+        let window = hs.store.events_between(&room_id, from.0, to.0).map_err(internal)?;
+        let member_changes = window.iter().filter(|e| e.event_type == "m.room.member");
+        let joined_now = |e: &&StoredEvent| e.content["membership"] == "join";
+        if membership == "join" {
+            let state = hs.store.current_state(&room_id).map_err(internal)?;
+            let members = state
+                .iter()
+                .filter(|e| e.event_type == "m.room.member" && e.content["membership"] == "join")
+                .filter_map(|e| e.state_key.clone());
+            let i_joined = member_changes
+                .clone()
+                .any(|e| e.state_key.as_deref() == Some(user_id) && joined_now(&e));
+            for member in members {
+                if i_joined {
+                    changed.insert(member.clone());
+                }
+                sharing.insert(member);
+            }
+        }
+        for e in member_changes {
+            let Some(member) = e.state_key.clone() else { continue };
+            if joined_now(&e) {
+                changed.insert(member);
+            } else {
+                departed.insert(member);
+            }
+        }
+    }
+    sharing.insert(user_id.to_owned());
+    for user in hs.store.device_list_changes_since(from.1).map_err(internal)? {
+        changed.insert(user);
+    }
+    let changed: Vec<String> = changed.into_iter().filter(|u| sharing.contains(u)).collect();
+    let left = departed.into_iter().filter(|u| !sharing.contains(u)).collect();
+    Ok((changed, left))
+}
+
+pub(super) fn changes(
+    hs: &Homeserver,
+    request: cs::get_keys_changes::Request,
+    credentials: Credentials,
+) -> Result<cs::get_keys_changes::Response> {
+    let (user_id, _) = hs.user(&credentials)?;
+    let position = |token: &str, name: &str| {
+        super::sync::positions(token).ok_or_else(|| MatrixError::invalid_param(format!("{name} is not a sync token")))
+    };
+    let from = position(&request.query.from, "from")?;
+    let to = position(&request.query.to, "to")?;
+    let (changed, left) = device_list_delta(hs, &user_id, from, to)?;
+    Ok(cs::get_keys_changes::Response::Ok(GetKeysChangesResponse {
+        changed: Some(changed),
+        left: Some(left),
+    }))
+}
+
+/// Cross-signing keys. The first upload needs only the access token (there
+/// is nothing to take over yet); replacing keys needs the password again.
+pub(super) fn upload_cross_signing(
+    hs: &Homeserver,
+    request: cs::upload_cross_signing_keys::Request,
+    credentials: Credentials,
+) -> Result<cs::upload_cross_signing_keys::Response> {
+    let (user_id, _) = hs.user(&credentials)?;
+    let body = request.body;
+    let existing = hs.store.cross_signing_keys(&user_id).map_err(internal)?;
+    if existing.contains_key("master") {
+        if let Reauthentication::Required(challenge) =
+            hs.reauthenticate(&user_id, "upload_cross_signing_keys", body.auth.as_ref())?
+        {
+            // The spec documents no 401 for this operation (its description
+            // says it uses user-interactive auth), so the challenge goes out
+            // as an error with the flows beside the errcode.
+            return Err(super::uia::challenge_error(challenge));
+        }
+    }
+    let given: [(&str, &Option<CrossSigningKey>); 3] = [
+        ("master", &body.master_key),
+        ("self_signing", &body.self_signing_key),
+        ("user_signing", &body.user_signing_key),
+    ];
+    let mut keys = Vec::new();
+    for (key_type, key) in given {
+        let Some(key) = key else { continue };
+        if key.user_id != user_id {
+            return Err(MatrixError::invalid_param(format!(
+                "the {key_type} key is not the caller's"
+            )));
+        }
+        keys.push((key_type, json_of(key)?));
+    }
+    if keys.iter().all(|(t, _)| *t != "master") && !existing.contains_key("master") {
+        return Err(MatrixError::invalid_param("the first upload must include a master key"));
+    }
+    hs.store.set_cross_signing_keys(&user_id, &keys).map_err(internal)?;
+    hs.changes.notify_waiters();
+    Ok(cs::upload_cross_signing_keys::Response::Ok(Map::new()))
+}
+
+/// Merges the caller's signatures on their own devices and cross-signing
+/// keys into the stored keys. Signatures on other users' keys are refused
+/// (reported per key): this server does not keep them.
+pub(super) fn upload_signatures(
+    hs: &Homeserver,
+    request: cs::upload_cross_signing_signatures::Request,
+    credentials: Credentials,
+) -> Result<cs::upload_cross_signing_signatures::Response> {
+    let (caller, _) = hs.user(&credentials)?;
+    let mut failures: BTreeMap<UserId, BTreeMap<String, Map<String, Value>>> = BTreeMap::new();
+    for (user, signed) in request.body {
+        for (key_id, object) in signed {
+            let fail = |why: &str| super::object(&json!({ "errcode": "M_INVALID_PARAM", "error": why }));
+            if user.as_str() != caller {
+                failures
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(key_id, fail("signatures of other users' keys are not kept"));
+                continue;
+            }
+            let signatures = object.get("signatures").and_then(|s| s.get(&caller)).cloned();
+            let Some(Value::Object(signatures)) = signatures else {
+                failures
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(key_id, fail("no signatures by the caller"));
+                continue;
+            };
+            if !merge_signatures(hs, &caller, &key_id, &signatures)? {
+                failures
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(key_id, fail("no such device or cross-signing key"));
+            }
+        }
+    }
+    hs.changes.notify_waiters();
+    Ok(cs::upload_cross_signing_signatures::Response::Ok(
+        UploadCrossSigningSignaturesResponse {
+            failures: Some(failures),
+        },
+    ))
+}
+
+/// Adds signatures to the device `key_id` or the cross-signing key whose
+/// public key is `key_id`; false when there is neither.
+fn merge_signatures(hs: &Homeserver, user_id: &str, key_id: &str, signatures: &Map<String, Value>) -> Result<bool> {
+    let add = |keys: &mut Value| {
+        let mine = &mut keys["signatures"][user_id];
+        if !mine.is_object() {
+            *mine = json!({});
+        }
+        for (k, v) in signatures {
+            mine[k] = v.clone();
+        }
+    };
+    if let Some(mut keys) = hs.store.device_keys(user_id).map_err(internal)?.remove(key_id) {
+        add(&mut keys);
+        hs.store.set_device_keys(user_id, key_id, &keys).map_err(internal)?;
+        return Ok(true);
+    }
+    let cross_signing = hs.store.cross_signing_keys(user_id).map_err(internal)?;
+    for (key_type, mut key) in cross_signing {
+        let holds = key["keys"]
+            .as_object()
+            .is_some_and(|k| k.values().any(|public| public == key_id));
+        if holds {
+            add(&mut key);
+            hs.store
+                .set_cross_signing_keys(user_id, &[(key_type.as_str(), key)])
+                .map_err(internal)?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

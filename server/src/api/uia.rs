@@ -1,0 +1,143 @@
+//! User-interactive authentication for the operations that must make sure
+//! the person holding an access token is the account's owner (changing the
+//! password, deleting devices): one flow, one `m.login.password` stage.
+//!
+//! The first request without `auth` gets `401` with the flow and a new
+//! session; the client repeats it with `auth` carrying the session and the
+//! password. A wrong password is `401 M_FORBIDDEN` with the flow again. A
+//! session serves one operation of one user and expires after ten minutes.
+
+use super::{internal, random_id, Homeserver, Result};
+use matrix_api::client_server::{AuthData, AuthResponse, FlowInformation};
+use matrix_api_runtime::{ErrorCode, MatrixError};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const PASSWORD_STAGE: &str = "m.login.password";
+const SESSION_LIFETIME: Duration = Duration::from_secs(600);
+
+/// Sessions handed out and not yet used: session ID → (user, operation, issued).
+#[derive(Default)]
+pub struct UiaSessions(Mutex<HashMap<String, Session>>);
+
+struct Session {
+    user_id: String,
+    operation: &'static str,
+    issued: Instant,
+}
+
+/// What the caller must do before the operation runs.
+pub(super) enum Reauthentication {
+    /// The caller proved who they are: go on.
+    Done,
+    /// The caller has not authenticated yet: answer `401` with this.
+    Required(AuthResponse),
+}
+
+impl UiaSessions {
+    fn issue(&self, user_id: &str, operation: &'static str) -> String {
+        let session = random_id(24);
+        let mut sessions = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        sessions.retain(|_, s| s.issued.elapsed() < SESSION_LIFETIME);
+        sessions.insert(
+            session.clone(),
+            Session {
+                user_id: user_id.to_owned(),
+                operation,
+                issued: Instant::now(),
+            },
+        );
+        session
+    }
+
+    /// Whether `session` was issued to this user for this operation (and is
+    /// still fresh); it is used up either way.
+    fn take(&self, session: &str, user_id: &str, operation: &'static str) -> bool {
+        let mut sessions = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        sessions
+            .remove(session)
+            .is_some_and(|s| s.user_id == user_id && s.operation == operation && s.issued.elapsed() < SESSION_LIFETIME)
+    }
+}
+
+fn challenge(session: String) -> AuthResponse {
+    let mut response = AuthResponse::new(vec![FlowInformation::new(vec![PASSWORD_STAGE.into()])]);
+    response.params = Some(Default::default());
+    response.session = Some(session);
+    response.completed = Some(Vec::new());
+    response
+}
+
+/// A challenge for an operation whose documented responses have no `401`:
+/// `401 M_UNAUTHORIZED` carrying the flows and session.
+pub(super) fn challenge_error(challenge: AuthResponse) -> MatrixError {
+    with_challenge(
+        MatrixError::new(401, ErrorCode::Unauthorized, "Authenticate again to do this"),
+        challenge,
+    )
+}
+
+/// An error with what the client needs to authenticate beside it.
+fn with_challenge(error: MatrixError, challenge: AuthResponse) -> MatrixError {
+    error
+        .with("flows", serde_json::to_value(&challenge.flows).unwrap_or_default())
+        .with("params", serde_json::json!({}))
+        .with("completed", serde_json::json!([]))
+        .with("session", challenge.session.unwrap_or_default())
+}
+
+impl Homeserver {
+    /// Checks the `auth` of a request by `user_id` for `operation` (a
+    /// stable name such as `"change_password"`).
+    pub(super) fn reauthenticate(
+        &self,
+        user_id: &str,
+        operation: &'static str,
+        auth: Option<&AuthData>,
+    ) -> Result<Reauthentication> {
+        let Some(auth) = auth else {
+            return Ok(Reauthentication::Required(challenge(
+                self.uia.issue(user_id, operation),
+            )));
+        };
+        // A session this server did not issue for this (or one that ran
+        // out): start over, as if no `auth` had been sent.
+        let session_ok = auth
+            .session
+            .as_deref()
+            .is_some_and(|s| self.uia.take(s, user_id, operation));
+        if !session_ok {
+            return Ok(Reauthentication::Required(challenge(
+                self.uia.issue(user_id, operation),
+            )));
+        }
+        if auth.r#type.as_deref() != Some(PASSWORD_STAGE) {
+            return Err(self.failed(user_id, operation, "Only m.login.password is offered"));
+        }
+        let claimed = auth
+            .additional_properties
+            .get("identifier")
+            .and_then(|i| i.get("user"))
+            .or_else(|| auth.additional_properties.get("user"))
+            .and_then(|u| u.as_str())
+            .map(|u| self.user_id(u));
+        let password = auth.additional_properties.get("password").and_then(|p| p.as_str());
+        let hash = self.store.password_hash(user_id).map_err(internal)?;
+        let proven = claimed.as_deref() == Some(user_id)
+            && match (hash.as_deref(), password) {
+                (Some(hash), Some(password)) if !hash.is_empty() => super::account::verify_password(hash, password),
+                _ => false,
+            };
+        if !proven {
+            return Err(self.failed(user_id, operation, "Invalid username or password"));
+        }
+        Ok(Reauthentication::Done)
+    }
+
+    /// `401 M_FORBIDDEN` with the flow and a fresh session to try again.
+    fn failed(&self, user_id: &str, operation: &'static str, why: &str) -> MatrixError {
+        let retry = challenge(self.uia.issue(user_id, operation));
+        with_challenge(MatrixError::new(401, ErrorCode::Forbidden, why), retry)
+    }
+}
