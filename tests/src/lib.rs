@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests and the `check-examples` binary.
 
 pub mod bot;
+pub mod crates;
+pub mod history;
 pub mod process;
 pub mod python;
 pub mod scenario;

@@ -98,6 +98,11 @@ disable_existing_loggers: false
 ";
 
 impl Synapse {
+    /// The Synapse process, for measuring what it spends.
+    pub fn pid(&self) -> u32 {
+        self._process.id()
+    }
+
     /// Installs (first time only) and starts Synapse; waits until it answers.
     pub fn start() -> Synapse {
         let venv = python::venv("synapse");

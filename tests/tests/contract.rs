@@ -14,14 +14,35 @@ use std::process::Command;
 /// Operations left out: they end the session the run authenticates with.
 const SESSION_ENDING: &[&str] = &["logout", "logout_all", "changePassword"];
 
+/// Response schemas whose `oneOf` no answer can satisfy, read as `anyOf`.
+/// `GET /rooms/{roomId}/state/{eventType}/{stateKey}` answers either the
+/// content or, with `format=event`, the whole event: the spec writes this as
+/// `oneOf: [{type: object}, StateEvent]`, and every event is also an object,
+/// so a correct `format=event` answer matches both branches and fails a
+/// strict `oneOf`. Each entry must still find a `oneOf` in the bundle, so the
+/// erratum goes away (and this test says so) once the spec is fixed.
+const ONE_OF_ERRATA: &[&str] = &[
+    "/paths/~1_matrix~1client~1v3~1rooms~1{roomId}~1state~1{eventType}~1{stateKey}/get/responses/200/content/application~1json/schema",
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
     let dir = tempfile::tempdir().unwrap();
     let store = matrix_codegen::load::docs::DocStore::load(&release_dir("v1.19")).unwrap();
     let docs = matrix_codegen::bundle::bundle(&store, "v1.19").unwrap();
-    let document = &docs[&matrix_codegen::family::Family::ClientServer];
+    let mut document = docs[&matrix_codegen::family::Family::ClientServer].clone();
+    for pointer in ONE_OF_ERRATA {
+        let schema = document
+            .pointer_mut(pointer)
+            .and_then(Value::as_object_mut)
+            .unwrap_or_else(|| panic!("erratum {pointer}: no schema there any more"));
+        let branches = schema
+            .remove("oneOf")
+            .unwrap_or_else(|| panic!("erratum {pointer}: no `oneOf` there any more; drop the erratum"));
+        schema.insert("anyOf".to_owned(), branches);
+    }
     let schema = dir.path().join("client-server.json");
-    std::fs::write(&schema, serde_json::to_vec_pretty(document).unwrap()).unwrap();
+    std::fs::write(&schema, serde_json::to_vec_pretty(&document).unwrap()).unwrap();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

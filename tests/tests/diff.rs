@@ -59,7 +59,7 @@ fn v1_7_to_v1_8_reports_no_format_only_changes() {
         // v1.8 gave this 400 response a schema (v1.7 had only an example).
         (
             "GET /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}",
-            "response-body-type-changed",
+            "body-schema-added",
         ),
         // New 404 responses documented in v1.8.
         (
@@ -86,18 +86,10 @@ fn v1_7_to_v1_8_reports_no_format_only_changes() {
         ("server_server::Pdu", "field-type-changed"),
         ("server_server::UnsignedPdu", "field-type-changed"),
         ("server_server::UnsignedPduBase", "field-type-changed"),
-        ("server_server::UnsignedPduBaseAuthEventsItemItem", "schema-added"),
-        ("server_server::UnsignedPduBaseAuthEventsItemItemN1", "schema-removed"),
-        (
-            "server_server::UnsignedPduBaseAuthEventsItemItemOption1",
-            "schema-added",
-        ),
+        // `auth_events` and `prev_events` items are one type (copies of each other).
         ("server_server::UnsignedPduBasePrevEventsItemItem", "schema-added"),
-        ("server_server::UnsignedPduBasePrevEventsItemItemN1", "schema-removed"),
-        (
-            "server_server::UnsignedPduBasePrevEventsItemItemOption1",
-            "schema-added",
-        ),
+        // The tuple's second item is named `Option1` now: the same shape, renamed.
+        ("server_server::UnsignedPduBasePrevEventsItemItemN1", "schema-renamed"),
         // Room version 11 (v1.8): `redacts` moves into content, `creator` becomes optional.
         ("events::RoomCreateEventContent", "field-became-optional"),
         ("events::RoomRedactionEvent", "field-became-optional"),
@@ -105,7 +97,6 @@ fn v1_7_to_v1_8_reports_no_format_only_changes() {
         ("server_server::UnsignedPdu", "field-removed-optional"),
         ("server_server::UnsignedPduBase", "field-removed-optional"),
         ("server_server::PduV11", "schema-added"),
-        ("server_server::PduV11Hashes", "schema-added"),
         // m.reaction's `type` is pinned to `m.reaction` (v1.8): a constant type now.
         ("events::ReactionEvent", "field-type-changed"),
         // `room_types` entries may be null (v1.8).
@@ -115,6 +106,33 @@ fn v1_7_to_v1_8_reports_no_format_only_changes() {
         ("server_server::ClaimUserEncryptionKeysResponse", "field-type-changed"),
         (
             "server_server::ClaimUserEncryptionKeysResponseOneTimeKeysValueValueValue",
+            "schema-added",
+        ),
+        // Copies are one type (one type per schema). v1.8 made the relations
+        // endpoints' `dir` a copy of /messages' and the push rule action lists
+        // copies of the `PushRule` definition's (their texts now agree), and
+        // the notifications' action list no longer one: the same JSON, other
+        // Rust types.
+        (
+            "GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}",
+            "rust-type-changed",
+        ),
+        (
+            "GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}",
+            "rust-type-changed",
+        ),
+        (
+            "GET /_matrix/client/v1/rooms/{roomId}/relations/{eventId}/{relType}/{eventType}",
+            "rust-type-changed",
+        ),
+        ("client_server::GetRelatingEventsDir", "schema-removed"),
+        ("client_server::GetPushRuleActionsResponse", "rust-type-changed"),
+        ("client_server::SetPushRuleActionsRequest", "rust-type-changed"),
+        ("client_server::SetPushRuleRequest", "rust-type-changed"),
+        ("client_server::SetPushRuleRequestActionsItem", "schema-removed"),
+        ("client_server::Notification", "rust-type-changed"),
+        (
+            "client_server::GetNotificationsResponseNotificationsItemActionsItem",
             "schema-added",
         ),
     ]
@@ -282,4 +300,290 @@ fn classification_follows_direction() {
     // An optional field added breaks only Rust struct literals.
     let b = find(&report, "client_server::Shared", "field-added-optional").breaking;
     assert!(!b.client && !b.server && b.rust);
+}
+
+/// Query token and bearer token are two ways of sending a credential: one
+/// dropped breaks the clients that use it, one added the servers that do
+/// not know it.
+#[test]
+fn each_way_of_sending_a_credential_counts() {
+    let report = fixture_report(false);
+    let gone = find(&report, "GET /_matrix/client/v3/credentials", "credential-removed");
+    assert_eq!(gone.detail, "no longer accepts access token (?access_token=)");
+    assert!(gone.breaking.client && !gone.breaking.server && !gone.breaking.rust);
+    let added = find(&report, "GET /_matrix/client/v3/credentials", "credential-added");
+    assert!(!added.breaking.client && added.breaking.server);
+}
+
+/// v1.1 → v1.2, reviewed: every change that breaks someone on the wire,
+/// with whom. v1.2 moved the event lists from `event-schemas/` (events::*)
+/// to `ClientEvent`; where the JSON shape is the same that is a Rust-only
+/// change, and where it is not the verdict follows from the shapes: a
+/// `state` list of `StateEvent` (which requires `state_key`) became a list
+/// of `ClientEvent` (where `state_key` is optional), so an old client may
+/// miss the `state_key` it relies on; a bare `Event` response became a
+/// `ClientEvent`, whose required `event_id`, `sender` … an old server never
+/// promised. 200 responses that only had an example and got a schema are
+/// `body-schema-added` (nothing to compare; Rust only).
+#[test]
+fn v1_1_to_v1_2_wire_verdicts_are_the_reviewed_ones() {
+    let report = release_diff("v1.1", "v1.2");
+    let mut got: Vec<(String, &str, String, bool, bool)> = report
+        .changes
+        .iter()
+        .filter(|c| c.breaking.wire())
+        .map(|c| {
+            (
+                c.subject.label(),
+                c.rule,
+                c.detail.clone(),
+                c.breaking.client,
+                c.breaking.server,
+            )
+        })
+        .collect();
+    got.sort();
+    let ev = "events::Event → client_server::ClientEvent";
+    let state = "Vec<events::StateEvent> → Vec<client_server::ClientEvent>";
+    let mut expected: Vec<(String, &str, String, bool, bool)> = [
+        // Responses that are now full client events: old servers never promised their fields.
+        (
+            "GET /_matrix/client/v3/events/{eventId}",
+            "response-body-type-changed",
+            format!("status 200 body: {ev}"),
+            false,
+            true,
+        ),
+        (
+            "GET /_matrix/client/v3/rooms/{roomId}/event/{eventId}",
+            "response-body-type-changed",
+            format!("status 200 body: {ev}"),
+            false,
+            true,
+        ),
+        (
+            "client_server::InitialSyncResponse",
+            "field-type-changed",
+            "property `presence`: Vec<events::Event> → Vec<client_server::ClientEvent>".into(),
+            false,
+            true,
+        ),
+        (
+            "client_server::RoomInfo",
+            "field-type-changed",
+            "property `account_data`: Vec<events::Event> → Vec<client_server::ClientEvent>".into(),
+            false,
+            true,
+        ),
+        (
+            "client_server::Notification",
+            "field-type-changed",
+            "property `event`: client_server::Event → client_server::ClientEventWithoutRoomId".into(),
+            false,
+            true,
+        ),
+        // State lists: `state_key` no longer required by the schema.
+        (
+            "GET /_matrix/client/v3/rooms/{roomId}/state",
+            "response-body-type-changed",
+            format!("status 200 body: {state}"),
+            true,
+            false,
+        ),
+        (
+            "client_server::GetEventContextResponse",
+            "field-type-changed",
+            format!("property `state`: {state}"),
+            true,
+            false,
+        ),
+        (
+            "client_server::GetRoomEventsResponse",
+            "field-type-changed",
+            format!("property `state`: {state}"),
+            true,
+            false,
+        ),
+        (
+            "client_server::RoomInfo",
+            "field-type-changed",
+            format!("property `state`: {state}"),
+            true,
+            false,
+        ),
+        (
+            "client_server::RoomInitialSyncResponse",
+            "field-type-changed",
+            format!("property `state`: {state}"),
+            true,
+            false,
+        ),
+        (
+            "client_server::ResultRoomEvents",
+            "field-type-changed",
+            "property `state`: Map<Vec<events::StateEvent>> → Map<Vec<client_server::ClientEvent>>".into(),
+            true,
+            false,
+        ),
+        (
+            "client_server::StateEventBatch",
+            "field-type-changed",
+            "property `events`: Vec<events::SyncStateEvent> → Vec<client_server::ClientEventWithoutRoomId>".into(),
+            true,
+            false,
+        ),
+        (
+            "client_server::GetMembersByRoomResponse",
+            "field-type-changed",
+            "property `chunk`: Vec<events::RoomMemberEvent> → Vec<client_server::ClientEvent>".into(),
+            true,
+            false,
+        ),
+        (
+            "client_server::RoomInfo",
+            "field-type-changed",
+            "property `invite`: events::RoomMemberEvent → client_server::ClientEvent".into(),
+            true,
+            false,
+        ),
+        // An appservice (the server here) receiving transactions now expects full client events.
+        (
+            "application_service::SendTransactionRequest",
+            "field-type-changed",
+            "property `events`: Vec<Object> → Vec<client_server::ClientEvent>".into(),
+            true,
+            false,
+        ),
+        // Real changes of v1.2.
+        (
+            "GET /_matrix/app/v1/thirdparty/protocol/{protocol}",
+            "response-body-type-changed",
+            "status 200 body: application_service::ProtocolMetadata → application_service::Protocol".into(),
+            true,
+            true,
+        ),
+        (
+            "events::KeyVerificationMRelatesToEvent",
+            "field-type-changed",
+            "property `event_id`: Object → String".into(),
+            true,
+            true,
+        ),
+        (
+            "events::RoomJoinRulesEventContentJoinRule",
+            "enum-value-added",
+            "value `restricted` added".into(),
+            true,
+            true,
+        ),
+        (
+            "client_server::GetRoomKeysResponse",
+            "field-became-required",
+            "property `rooms`".into(),
+            false,
+            true,
+        ),
+        (
+            "client_server::TimelineBatch",
+            "field-became-required",
+            "property `events`".into(),
+            false,
+            true,
+        ),
+        (
+            "GET /_matrix/client/v3/profile/{userId}",
+            "response-status-added",
+            "status 403 added".into(),
+            true,
+            false,
+        ),
+        (
+            "GET /_matrix/federation/v1/make_join/{roomId}/{userId}",
+            "response-status-added",
+            "status 403 added".into(),
+            true,
+            false,
+        ),
+        (
+            "PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}",
+            "response-status-added",
+            "status 400 added".into(),
+            true,
+            false,
+        ),
+        (
+            "PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}",
+            "response-status-added",
+            "status 403 added".into(),
+            true,
+            false,
+        ),
+        // Responses documented as JSON where v1.1 gave no content type.
+        (
+            "GET /_matrix/client/v3/profile/{userId}",
+            "content-type-added",
+            "status 404: content type `application/json` added".into(),
+            true,
+            false,
+        ),
+        (
+            "PUT /_matrix/client/v3/user/{userId}/account_data/{type}",
+            "content-type-added",
+            "status 200: content type `application/json` added".into(),
+            true,
+            false,
+        ),
+        (
+            "PUT /_matrix/client/v3/user/{userId}/rooms/{roomId}/account_data/{type}",
+            "content-type-added",
+            "status 200: content type `application/json` added".into(),
+            true,
+            false,
+        ),
+        // v1.1 wrote `schema` under `examples` (a spec mistake read as a media type).
+        (
+            "POST /_matrix/client/v3/account/3pid",
+            "content-type-removed",
+            "status 200: content type `schema` removed".into(),
+            false,
+            true,
+        ),
+        (
+            "POST /_matrix/client/v3/account/3pid/add",
+            "content-type-removed",
+            "status 200: content type `schema` removed".into(),
+            false,
+            true,
+        ),
+        (
+            "POST /_matrix/client/v3/account/3pid/bind",
+            "content-type-removed",
+            "status 200: content type `schema` removed".into(),
+            false,
+            true,
+        ),
+    ]
+    .into_iter()
+    .map(|(l, r, d, c, s): (&str, &str, String, bool, bool)| (l.to_owned(), r, d, c, s))
+    .collect();
+    expected.sort();
+    assert_eq!(got, expected);
+    // Most of what v1.2 changed breaks nobody on the wire.
+    assert!(report.changes.len() > 4 * got.len(), "{} changes", report.changes.len());
+}
+
+/// Constraints the Rust type does not enforce: narrowed breaks senders of
+/// what was valid (old clients, in a request body), dropped breaks old
+/// readers, changed breaks both.
+#[test]
+fn constraint_changes_are_classified_by_direction() {
+    let report = fixture_report(false);
+    let c = find(&report, "client_server::Constrained", "constraint-tightened");
+    assert_eq!(c.detail, "property `tightened`: maxLength `10` → `5`");
+    assert!(c.breaking.client && !c.breaking.server && !c.breaking.rust);
+    let c = find(&report, "client_server::Constrained", "constraint-loosened");
+    assert_eq!(c.detail, "property `loosened`: minimum `0` dropped");
+    assert!(!c.breaking.client && c.breaking.server);
+    let c = find(&report, "client_server::Constrained", "constraint-changed");
+    assert!(c.breaking.client && c.breaking.server);
 }

@@ -49,11 +49,6 @@ const SPEC_EXAMPLE_DEFECTS: &[(&str, &str, &str)] = &[
         "`mxid` is an error field described only in prose; the error schema declares `errcode` and `error`",
     ),
     (
-        "api/client-server/keys.yaml#/paths/~1keys~1upload/post/requestBody/content/application~1json/schema/properties/fallback_keys/example",
-        "/fallback (dropped)",
-        "the fallback key example sets `fallback`, which the key object schema (one_time_keys.yaml) does not declare",
-    ),
-    (
         "api/client-server/notifications.yaml#/paths/~1notifications/get/responses/200/content/application~1json/examples/response/value",
         "/notifications/0/event/room_id (dropped)",
         "the notification's event is typed as ClientEventWithoutRoomID but the example has `room_id`",

@@ -1,13 +1,15 @@
-//! Every release in the spec root (v1.1 … v1.19) loads with zero errors and
-//! generates a crate that compiles; operation counts match the spec files.
+//! Every release in the spec root (v1.1 … v1.19) and every archived older
+//! release (r0.0.0 of 2015 … client-server r0.5.0 of 2019) loads with zero
+//! errors and generates a crate that compiles; operation counts match the
+//! spec files.
 
+use matrix_api_tests::crates::Workspace;
+use matrix_api_tests::history::history_releases;
 use matrix_api_tests::{release_dir, spec_root, workspace_root};
-use matrix_codegen::emit;
 use matrix_codegen::family::Family;
 use matrix_codegen::load::spec::releases;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
 /// Counts (family → operations) straight from the YAML files, without the
 /// generator's loader: every method key under `paths` of every top-level
@@ -17,7 +19,8 @@ fn operations_in_files(dir: &Path) -> BTreeMap<String, usize> {
     for family in Family::ALL {
         let fdir = dir.join("api").join(family.dir());
         let mut n = 0;
-        for entry in std::fs::read_dir(&fdir).unwrap() {
+        // The earliest releases have fewer families.
+        for entry in std::fs::read_dir(&fdir).into_iter().flatten() {
             let path = entry.unwrap().path();
             if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
                 continue;
@@ -91,8 +94,15 @@ fn swagger_v1_7_and_openapi_v1_8_have_the_same_endpoints() {
     assert_eq!(ids("v1.7"), ids("v1.8"));
 }
 
-/// All releases: load, count, generate; then one `cargo check` over a
-/// workspace holding all 19 generated crates, so dependencies build once.
+/// The package name of a release's generated crate (`matrix-api-v1-19`,
+/// `matrix-api-client-server-r0-2-0`).
+fn package(release: &str) -> String {
+    format!("matrix-api-{}", release.replace(['.', '_'], "-"))
+}
+
+/// All releases, archived and current: load, count, generate; then one
+/// `cargo check` over a workspace holding every generated crate, so
+/// dependencies build once.
 #[test]
 fn every_release_loads_and_its_generated_crate_compiles() {
     let root = spec_root();
@@ -102,56 +112,42 @@ fn every_release_loads_and_its_generated_crate_compiles() {
         "expected v1.1 … v1.19 under {}, found {names:?}",
         root.display()
     );
-    let out = workspace_root().join("target/release-matrix");
-    std::fs::create_dir_all(&out).unwrap();
-    let runtime = workspace_root().join("runtime");
-    let mut members = Vec::new();
-    for name in &names {
-        let dir = root.join(name);
-        let spec = matrix_codegen::load_spec(&dir).unwrap_or_else(|e| panic!("{name} does not load: {e}"));
+    let history = history_releases();
+    assert!(history.len() >= 5, "expected five archived releases, found {history:?}");
+    let archived: Vec<String> = history.iter().map(|(name, _)| name.clone()).collect();
+    let all: Vec<(String, std::path::PathBuf)> = history
+        .into_iter()
+        .chain(names.iter().map(|n| (n.clone(), root.join(n))))
+        .collect();
+    let mut workspace = Workspace::new(workspace_root().join("target/release-matrix"));
+    for (name, dir) in &all {
+        let spec = matrix_codegen::load_spec(dir).unwrap_or_else(|e| panic!("{name} does not load: {e}"));
         assert_eq!(
             ir_counts(&spec.api),
-            operations_in_files(&dir),
+            operations_in_files(dir),
             "{name}: operation counts differ from the files"
         );
-        let mut options = emit::Options::new(name);
-        options.crate_name = format!("matrix-api-{}", name.replace('.', "-"));
-        options.runtime_dependency = format!("{{ path = {:?} }}", runtime.display().to_string());
-        let files = emit::generate(&spec.api, &options).unwrap();
-        let crate_dir = out.join(name);
-        emit::write::write(&files, &crate_dir).unwrap();
-        members.push(format!("{name:?}"));
+        workspace.add(name, &package(name), name, &spec.api);
     }
-    std::fs::write(
-        out.join("Cargo.toml"),
-        format!("[workspace]\nresolver = \"2\"\nmembers = [{}]\n", members.join(", ")),
-    )
-    .unwrap();
-    std::fs::copy(workspace_root().join("Cargo.lock"), out.join("Cargo.lock")).unwrap();
-    let check = |args: &[&str]| {
-        Command::new(env!("CARGO"))
-            .arg("check")
-            .args(args)
-            .arg("--quiet")
-            .current_dir(&out)
-            .env("CARGO_TARGET_DIR", out.join("target"))
-            // 19 crates' worth of incremental state would take gigabytes of disk.
-            .env("CARGO_INCREMENTAL", "0")
-            .status()
-            .unwrap()
-            .success()
-    };
-    // Every release's models; the per-operation code of a sample (the first and
-    // last Swagger 2.0 release, the first OpenAPI 3.1 one, the newest), to keep CI time sane.
+    let out = workspace.dir().to_owned();
+    let check = |args: &[&str]| workspace.check(args);
+    // Every release's models; the per-operation code of every archived release
+    // (they are small) and of a sample of the rest (the first and last Swagger
+    // 2.0 v1.x release, the first OpenAPI 3.1 one, the newest), to keep CI time sane.
     assert!(
         check(&["--workspace", "--features", "full"]),
         "generated models do not compile (see {})",
         out.display()
     );
-    let sample: Vec<String> = ["v1.1", "v1.7", "v1.8", "v1.19"]
+    let sample: Vec<String> = archived
         .iter()
-        .filter(|r| names.contains(&r.to_string()))
-        .flat_map(|r| ["-p".to_owned(), format!("matrix-api-{}", r.replace('.', "-"))])
+        .map(String::as_str)
+        .chain(
+            ["v1.1", "v1.7", "v1.8", "v1.19"]
+                .into_iter()
+                .filter(|r| names.contains(&r.to_string())),
+        )
+        .flat_map(|r| ["-p".to_owned(), package(r)])
         .collect();
     let mut args: Vec<&str> = sample.iter().map(String::as_str).collect();
     args.extend(["--features", "full,endpoints,server,client"]);
@@ -175,4 +171,121 @@ fn manifest_matches_the_spec_root() {
         assert_eq!(format_of(&dir).unwrap(), release.format, "{}: format", release.name);
         assert_eq!(release.upstream_commit.len(), 40);
     }
+}
+
+/// What the archived layouts need from the loader, checked where each first
+/// appears: unnamed operations, two documented forms of one endpoint, event
+/// schemas without an extension (and `#` for content variants), a folder
+/// reached through a symbolic link, and the non-spec files beside the YAML.
+#[test]
+fn archived_layouts_load_as_written() {
+    let history: BTreeMap<String, std::path::PathBuf> = history_releases().into_iter().collect();
+
+    // r0.0.0 (2015): no operationIds at all; `/rooms/{roomId}/invite` is
+    // documented twice, once under a key with a trailing space.
+    let r0 = matrix_codegen::load_spec(&history["r0.0.0"]).unwrap();
+    let invites: Vec<_> = r0
+        .api
+        .operations
+        .iter()
+        .filter(|o| o.method == "post" && o.path == "/_matrix/client/r0/rooms/{roomId}/invite")
+        .collect();
+    assert_eq!(invites.len(), 2, "both invite forms are kept");
+    assert!(invites.iter().all(|o| o.operation_id == "postRoomsRoomIdInvite"));
+    let names: BTreeSet<&str> = invites.iter().map(|o| o.type_name.as_str()).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from(["PostRoomsRoomIdInvite", "PostRoomsRoomIdInvite2"])
+    );
+    let files: BTreeSet<&str> = invites.iter().map(|o| o.location.file.as_str()).collect();
+    assert_eq!(
+        files,
+        BTreeSet::from([
+            "api/client-server/inviting.yaml",
+            "api/client-server/third_party_membership.yaml"
+        ])
+    );
+    assert!(r0.api.warnings.iter().any(|(_, m)| m.contains("have no operationId")));
+
+    // Event schemas named without `.yaml`, content variants with `#`.
+    let events: BTreeMap<&str, Option<&str>> = r0
+        .api
+        .events
+        .iter()
+        .map(|e| (e.schema_name.as_str(), e.event_type.as_deref()))
+        .collect();
+    assert_eq!(events.get("m.room.member"), Some(&Some("m.room.member")));
+    assert!(events.contains_key("m.room.message$m.text"), "{events:?}");
+
+    // r0.5.0 (2019): `api/client-server/definitions/event-schemas` links to
+    // `event-schemas`; files are read once, under their real path.
+    let r5 = matrix_codegen::load_spec(&history["client_server_r0.5.0"]).unwrap();
+    assert_eq!(
+        r5.store
+            .links()
+            .get("api/client-server/definitions/event-schemas")
+            .map(String::as_str),
+        Some("event-schemas")
+    );
+    assert!(r5
+        .store
+        .files()
+        .all(|(file, _)| !file.starts_with("api/client-server/definitions/event-schemas/")));
+    let ignored = r5.store.ignored_files();
+    for file in [
+        "api/README",
+        "api/package.json",
+        "api/validator.js",
+        "event-schemas/README.md",
+    ] {
+        assert!(
+            ignored.iter().any(|f| f == file),
+            "{file} is listed as not read: {ignored:?}"
+        );
+    }
+    let stats = matrix_codegen::stats::stats(&r5.api, "r0.5.0").with_files(&r5.store);
+    assert!(stats.to_text().contains("api/package.json"));
+}
+
+/// The 2015 layout keeps each API version's files in its own folder inside
+/// the family's (`api/client-server/v1/`, `v2_alpha/`): both are read.
+#[test]
+fn versioned_folders_are_read() {
+    let dir = workspace_root().join("tests/fixtures/versioned");
+    let spec = matrix_codegen::load_spec(&dir).unwrap();
+    let ops: BTreeSet<(String, String, String)> = spec
+        .api
+        .operations
+        .iter()
+        .map(|o| (o.method.clone(), o.path.clone(), o.operation_id.clone()))
+        .collect();
+    assert_eq!(
+        ops,
+        BTreeSet::from([
+            (
+                "post".to_owned(),
+                "/_matrix/client/api/v1/rooms/{roomId}/leave".to_owned(),
+                "postRoomsRoomIdLeave".to_owned()
+            ),
+            (
+                "get".to_owned(),
+                "/_matrix/client/v2_alpha/sync".to_owned(),
+                "getSync".to_owned()
+            ),
+        ])
+    );
+    // Both 403/400 bodies are the one error type of `v1/definitions/`.
+    let errors: BTreeSet<String> = spec
+        .api
+        .operations
+        .iter()
+        .flat_map(|o| &o.responses)
+        .filter(|r| r.status.starts_with('4'))
+        .flat_map(|r| &r.content)
+        .filter_map(|c| match &c.ty {
+            Some(matrix_codegen::ir::Ty::Named(id)) => Some(spec.api.types[*id].name.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
 }

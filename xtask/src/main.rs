@@ -21,9 +21,14 @@ struct Cli {
 enum Command {
     /// Generate the `generated/` crate from a spec.
     Codegen {
-        /// A spec directory (holding `api/`) or a release name under the spec root.
+        /// A spec directory (holding `api/`), a release name under the spec
+        /// root, or one API description file.
         #[arg(long)]
         spec: Option<String>,
+        /// With a single file as `--spec`: the release (folder or name) to
+        /// read the files it refers to from (default: beside the file).
+        #[arg(long)]
+        refs: Option<String>,
         /// Where to write the crate.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -35,6 +40,9 @@ enum Command {
     Stats {
         #[arg(long)]
         spec: Option<String>,
+        /// With a single file as `--spec`: where the files it refers to are.
+        #[arg(long)]
+        refs: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -78,6 +86,15 @@ enum Command {
         #[arg(long)]
         disagreements_only: bool,
     },
+    /// Recover a spec file from a copy of a web page that showed it (the page
+    /// header, a blame view's `|` gutter and the lost indentation put back).
+    Recover {
+        /// The copied text.
+        copy: PathBuf,
+        /// Where to write the YAML (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Verify (or rewrite) the checksums in `api-specs/manifest.toml` against the spec root.
     Manifest {
         /// Rewrite the checksums of the releases present under the spec root.
@@ -85,7 +102,7 @@ enum Command {
         update: bool,
     },
     /// Benchmarks against the alternatives (release builds; see README):
-    /// codegen, compile, decode, server, diff, or all. Writes
+    /// codegen, compile, decode, server, send, diff, or all. Writes
     /// target/bench/report.md and target/bench/ratios.svg.
     Bench {
         /// What to measure.
@@ -144,6 +161,32 @@ fn spec_label(arg: Option<&str>, dir: &Path) -> String {
     }
 }
 
+/// Reads `--spec`: a spec folder or release name (its folder is returned
+/// too), or a single API description file, whose references come from the
+/// `--refs` release or from beside it.
+fn load_input(
+    spec_arg: Option<&str>,
+    refs: Option<&str>,
+    root: &Path,
+) -> Result<(String, Option<PathBuf>, matrix_codegen::Spec)> {
+    if let Some(file) = spec_arg.map(Path::new).filter(|p| p.is_file()) {
+        let refs_dir = refs.map(|r| spec::locate(Some(r), root)).transpose()?;
+        let spec = matrix_codegen::load_spec_file(file, refs_dir.as_deref())?;
+        let label = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok((label, None, spec));
+    }
+    if refs.is_some() {
+        bail!("--refs goes with a single file as --spec");
+    }
+    let dir = spec::locate(spec_arg, root)?;
+    let label = spec_label(spec_arg, &dir);
+    let spec = matrix_codegen::load_spec(&dir)?;
+    Ok((label, Some(dir), spec))
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -159,20 +202,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Codegen {
             spec: spec_arg,
+            refs,
             out,
             check,
         } => {
-            let dir = spec::locate(spec_arg.as_deref(), &root)?;
-            let label = spec_label(spec_arg.as_deref(), &dir);
+            let started = Instant::now();
+            let (label, dir, spec) = load_input(spec_arg.as_deref(), refs.as_deref(), &root)?;
             let out = out.unwrap_or_else(|| root.join("generated"));
             let mut options = emit::Options::new(&label);
             if out != root.join("generated") {
                 let runtime = root.join("runtime").canonicalize().context("locating runtime/")?;
                 options.runtime_dependency = format!("{{ path = {:?} }}", runtime.display().to_string());
             }
-            warn_if_unlike_manifest(&root, &label, &dir);
-            let started = Instant::now();
-            let spec = matrix_codegen::load_spec(&dir)?;
+            if let Some(dir) = &dir {
+                warn_if_unlike_manifest(&root, &label, dir);
+            }
             let files = emit::generate(&spec.api, &options)?;
             if check {
                 let stale = write::check(&files, &out)?;
@@ -194,12 +238,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Stats { spec: spec_arg, json } => {
-            let dir = spec::locate(spec_arg.as_deref(), &root)?;
-            let label = spec_label(spec_arg.as_deref(), &dir);
-            let spec = matrix_codegen::load_spec(&dir)?;
-            let mut stats = matrix_codegen::stats::stats(&spec.api, &label);
-            example_results(&root, &dir, &label, &spec, &mut stats)?;
+        Command::Stats {
+            spec: spec_arg,
+            refs,
+            json,
+        } => {
+            let (label, dir, spec) = load_input(spec_arg.as_deref(), refs.as_deref(), &root)?;
+            let mut stats = matrix_codegen::stats::stats(&spec.api, &label).with_files(&spec.store);
+            if let Some(dir) = &dir {
+                example_results(&root, dir, &label, &spec, &mut stats)?;
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&stats)?);
             } else {
@@ -224,12 +272,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Manifest { update } => manifest(&root, update),
+        Command::Recover { copy, out } => {
+            let text = std::fs::read_to_string(&copy).with_context(|| format!("reading {}", copy.display()))?;
+            let yaml = matrix_codegen::load::web_copy::recover(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", copy.display()))?;
+            match out {
+                Some(path) => std::fs::write(&path, yaml).with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{yaml}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::History {
             json,
             disagreements_only,
         } => {
             let spec_root = spec::spec_root(&root);
             let mut loaded = Vec::new();
+            // The archived releases (2015–2019) first, when they are beside the spec root.
+            if let Some(archives) = matrix_codegen::load::archive::beside(&spec_root) {
+                for (name, dir) in
+                    matrix_codegen::load::archive::releases(&archives, &root.join("target/spec-history"))?
+                {
+                    loaded.push((name, matrix_codegen::load_spec(&dir)?.api));
+                }
+            }
             for name in spec::releases(&spec_root)? {
                 let api = matrix_codegen::load_spec(&spec_root.join(&name))?.api;
                 loaded.push((name, api));
@@ -248,9 +314,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         e.changed_in.join(", ")
                     };
                     println!(
-                        "{:<9} {:<90} first {:<6} changed {changed}",
+                        "{:<9} {:<90} first {:<20} changed {changed}",
                         e.kind, e.name, e.first_release
                     );
+                    for (release, before) in &e.moved_in {
+                        println!("          moved in {release} from {before}");
+                    }
                     for d in &e.disagreements {
                         println!("          ! {d}");
                     }

@@ -1,6 +1,7 @@
 //! diff: `cargo xtask diff` from scratch (loading included), the newest
-//! release against the oldest and every consecutive pair; the baseline is
-//! parsing the YAML of the releases involved.
+//! release against the oldest v1.x and every consecutive pair from r0.0.0
+//! (the archived releases, when they are beside the spec root) to the
+//! newest; the baseline is parsing the YAML of the releases involved.
 
 use super::{median, Context, Row};
 use anyhow::{Context as _, Result};
@@ -53,23 +54,46 @@ pub fn run(cx: &Context) -> Result<Vec<Row>> {
     if cx.quick {
         return Ok(rows);
     }
-    let all_names: Vec<&String> = names.iter().collect();
-    let parse_all = time(n, &mut || parse(&all_names))?;
-    let all = time(n, &mut || {
-        let apis = names
-            .iter()
-            .map(|name| Ok(matrix_codegen::load_spec(&root.join(name))?.api))
-            .collect::<Result<Vec<_>>>()?;
-        for (i, w) in apis.windows(2).enumerate() {
-            std::hint::black_box(diff(&w[0], &w[1], &names[i], &names[i + 1], Options::default()));
+    // Every release since 2015: the archived ones, then v1.x.
+    let mut timeline: Vec<(String, std::path::PathBuf)> = Vec::new();
+    if let Some(archives) = matrix_codegen::load::archive::beside(root) {
+        timeline.extend(matrix_codegen::load::archive::releases(
+            &archives,
+            &cx.root.join("target/spec-history"),
+        )?);
+    }
+    timeline.extend(names.iter().map(|name| (name.clone(), root.join(name))));
+    let parse_all = time(n, &mut || {
+        for (_, dir) in &timeline {
+            std::hint::black_box(matrix_codegen::load::docs::DocStore::load(dir)?);
         }
         Ok(())
     })?;
+    let all = time(n, &mut || {
+        let apis = timeline
+            .iter()
+            .map(|(_, dir)| Ok(matrix_codegen::load_spec(dir)?.api))
+            .collect::<Result<Vec<_>>>()?;
+        for (i, w) in apis.windows(2).enumerate() {
+            std::hint::black_box(diff(
+                &w[0],
+                &w[1],
+                &timeline[i].0,
+                &timeline[i + 1].0,
+                Options::default(),
+            ));
+        }
+        Ok(())
+    })?;
+    let (oldest, newest) = (&timeline[0].0, &timeline[timeline.len() - 1].0);
     rows.push(Row {
         benchmark: "diff",
-        measurement: format!("diff all {} consecutive pairs, loading included", names.len() - 1),
+        measurement: format!(
+            "diff all {} consecutive pairs {oldest} … {newest}, loading included",
+            timeline.len() - 1
+        ),
         ours: all,
-        baseline_name: format!("parse the YAML of all {} releases", names.len()),
+        baseline_name: format!("parse the YAML of all {} releases", timeline.len()),
         baseline: parse_all,
         unit: "s",
         higher_is_better: false,

@@ -1,4 +1,4 @@
-//! `cargo xtask bench [codegen|compile|decode|server|diff|all] [--quick]`:
+//! `cargo xtask bench [codegen|compile|decode|server|send|diff|all] [--quick]`:
 //! this project measured beside the tools users would otherwise pick, in the
 //! same run on the same machine. Every figure comes with its baseline from
 //! that run and the ratio between them; the table goes to the terminal and
@@ -14,6 +14,7 @@ mod compile;
 mod decode;
 mod diff;
 mod report;
+mod send;
 mod server;
 mod tools;
 
@@ -90,7 +91,7 @@ impl Context {
     }
 }
 
-pub const KINDS: &[&str] = &["codegen", "compile", "decode", "server", "diff"];
+pub const KINDS: &[&str] = &["codegen", "compile", "decode", "server", "send", "diff"];
 
 pub fn run(
     root: &Path,
@@ -123,6 +124,7 @@ pub fn run(
             "compile" => compile::run(&cx),
             "decode" => decode::run(&cx),
             "server" => server::run(&cx),
+            "send" => send::run(&cx),
             _ => diff::run(&cx),
         };
         rows.extend(result?);

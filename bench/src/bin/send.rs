@@ -1,0 +1,245 @@
+//! The send benchmark's load, against one homeserver: `send ours
+//! <server binary> <clients> <messages>` or `send synapse <clients>
+//! <messages>`. Registers the clients, puts them in one room, has each send
+//! its messages while the others do too, then reads every message back
+//! from every member's `/sync` (a `limited` timeline filled from
+//! `/messages`, as clients do). Prints one JSON line: messages, lost, the
+//! seconds sending and reading back took, and the server's CPU seconds
+//! over both (from `/proc`). Rate limits are off (ours) or raised (Synapse,
+//! as the interop test configures it), so both do the same work.
+
+use anyhow::{bail, Context as _, Result};
+use matrix_api::client_server::endpoints as cs;
+use matrix_api::RoomId;
+use matrix_api_runtime::client::Client;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
+use std::io::BufRead;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Our server, stopped when dropped.
+struct Ours(Child);
+
+impl Drop for Ours {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_ours(binary: &str, dir: &std::path::Path) -> Result<(Ours, String, u32)> {
+    let mut child = Command::new(binary)
+        .args([
+            "--server-name",
+            "bench.local",
+            "--listen",
+            "127.0.0.1:0",
+            "--rate-limit",
+            "off",
+            "--db",
+        ])
+        .arg(dir.join("hs.db"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {binary}"))?;
+    let stderr = child.stderr.take().context("no stderr")?;
+    let pid = child.id();
+    let ours = Ours(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stderr).read_line(&mut line)?;
+    let base = line.rsplit(' ').next().unwrap_or_default().trim().to_owned();
+    if !base.starts_with("http://") {
+        bail!("the server did not say where it listens: {line}");
+    }
+    Ok((ours, base, pid))
+}
+
+/// CPU seconds (user + system) a process has used, from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = &stat[stat.rfind(')').context("odd /proc/PID/stat")? + 2..];
+    let fields: Vec<f64> = after.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    // utime and stime, in clock ticks (100 a second on Linux).
+    let ticks = fields.get(11).copied().unwrap_or(0.0) + fields.get(12).copied().unwrap_or(0.0);
+    Ok(ticks / 100.0)
+}
+
+fn request<R: serde::de::DeserializeOwned>(path: Value, query: Value, body: Value) -> Result<R> {
+    Ok(serde_json::from_value(
+        json!({ "path": path, "query": query, "headers": {}, "body": body }),
+    )?)
+}
+
+/// Registers `name` through user-interactive auth with the dummy stage.
+async fn register(base: &str, name: &str) -> Result<cs::Client> {
+    let anonymous = cs::Client::new(base);
+    let body = json!({ "username": name, "password": "bench-password" });
+    let session = match anonymous.register(request(json!({}), json!({}), body.clone())?).await? {
+        cs::register::Response::Unauthorized(auth) => auth.session,
+        cs::register::Response::Ok(_) => bail!("registration without auth"),
+    };
+    let mut body = body;
+    body["auth"] = json!({ "type": "m.login.dummy", "session": session });
+    let cs::register::Response::Ok(user) = anonymous.register(request(json!({}), json!({}), body)?).await? else {
+        bail!("the dummy stage did not complete for {name}");
+    };
+    let token = user.access_token.context("registration logs in")?;
+    Ok(cs::Client(Client::new(base).with_access_token(token)))
+}
+
+async fn next_batch(client: &cs::Client) -> Result<String> {
+    let cs::sync::Response::Ok(sync) = client.sync(cs::sync::Request::new()).await?;
+    Ok(sync.next_batch)
+}
+
+/// Adds the message bodies of a list of events to `seen`.
+fn collect(events: &Value, seen: &mut BTreeSet<String>) {
+    for event in events.as_array().into_iter().flatten() {
+        if event["type"] == "m.room.message" {
+            if let Some(body) = event["content"]["body"].as_str() {
+                seen.insert(body.to_owned());
+            }
+        }
+    }
+}
+
+/// What a client does with a `limited` timeline: pages `/messages`
+/// backwards from `prev_batch` until it reaches `since` (the gap's start).
+async fn fill_gap(
+    client: &cs::Client,
+    room_id: &RoomId,
+    prev_batch: &str,
+    since: &str,
+    seen: &mut BTreeSet<String>,
+) -> Result<()> {
+    let mut from = prev_batch.to_owned();
+    loop {
+        let mut page = cs::get_room_events::Request::new(room_id.clone(), matrix_api::client_server::Dir::B);
+        page.query.from = Some(from.clone());
+        page.query.to = Some(since.to_owned());
+        page.query.limit = Some(100);
+        let cs::get_room_events::Response::Ok(page) = client.get_room_events(page).await?;
+        let page = serde_json::to_value(&page)?;
+        collect(&page["chunk"], seen);
+        match page["end"].as_str() {
+            Some(end) if page["chunk"].as_array().is_some_and(|c| !c.is_empty()) => from = end.to_owned(),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// The message bodies a member sees in `/sync` from `since` (filling gaps
+/// as clients do) until it has `expected` of them or `deadline` passes.
+async fn read_back(
+    client: cs::Client,
+    room_id: RoomId,
+    since: String,
+    expected: usize,
+    deadline: Instant,
+) -> Result<usize> {
+    let filter = json!({ "room": { "timeline": { "limit": 10_000 } } }).to_string();
+    let (mut since, mut seen) = (since, BTreeSet::new());
+    while seen.len() < expected && Instant::now() < deadline {
+        let mut sync = cs::sync::Request::new();
+        sync.query.since = Some(since.clone());
+        sync.query.timeout = Some(2_000);
+        sync.query.filter = Some(filter.clone());
+        let cs::sync::Response::Ok(response) = client.sync(sync).await?;
+        let response = serde_json::to_value(&response)?;
+        let timeline = &response["rooms"]["join"][room_id.as_str()]["timeline"];
+        collect(&timeline["events"], &mut seen);
+        if let (Some(true), Some(prev_batch)) = (timeline["limited"].as_bool(), timeline["prev_batch"].as_str()) {
+            fill_gap(&client, &room_id, prev_batch, &since, &mut seen).await?;
+        }
+        since = response["next_batch"].as_str().context("next_batch")?.to_owned();
+    }
+    Ok(seen.len())
+}
+
+async fn load(base: &str, clients: usize, messages: usize, pid: u32) -> Result<Value> {
+    let run = format!("r{}", std::process::id());
+    let mut members = Vec::new();
+    for i in 0..clients {
+        members.push(register(base, &format!("{run}u{i}")).await?);
+    }
+    let create = request::<cs::create_room::Request>(json!({}), json!({}), json!({ "preset": "public_chat" }))?;
+    let cs::create_room::Response::Ok(room) = members[0].create_room(create).await?;
+    let room_id = room.room_id;
+    for member in &members[1..] {
+        member
+            .join_room_by_id(request(json!({ "roomId": room_id }), json!({}), json!({}))?)
+            .await?;
+    }
+    let mut tokens = Vec::new();
+    for member in &members {
+        tokens.push(next_batch(member).await?);
+    }
+
+    let cpu_before = cpu_seconds(pid)?;
+    let started = Instant::now();
+    let mut senders = Vec::new();
+    for (i, member) in members.iter().cloned().enumerate() {
+        let room_id = room_id.clone();
+        senders.push(tokio::spawn(async move {
+            for j in 0..messages {
+                let content = Map::from_iter([
+                    ("msgtype".to_owned(), json!("m.text")),
+                    ("body".to_owned(), json!(format!("{i}-{j}"))),
+                ]);
+                let send =
+                    cs::send_message::Request::new(room_id.clone(), "m.room.message".into(), format!("t{j}"), content);
+                member.send_message(send).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for sender in senders {
+        sender.await??;
+    }
+    let sending = started.elapsed().as_secs_f64();
+
+    let total = clients * messages;
+    let reading_started = Instant::now();
+    let deadline = reading_started + Duration::from_secs(120);
+    let mut readers = Vec::new();
+    for (member, since) in members.iter().cloned().zip(tokens) {
+        readers.push(tokio::spawn(read_back(member, room_id.clone(), since, total, deadline)));
+    }
+    let mut lost = 0;
+    for reader in readers {
+        lost += total - reader.await??;
+    }
+    let reading = reading_started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds(pid)? - cpu_before;
+    Ok(json!({
+        "messages": total, "lost": lost, "send_seconds": sending, "read_seconds": reading, "cpu_seconds": cpu,
+    }))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let number = |i: usize| -> Result<usize> {
+        args.get(i)
+            .context("usage: send ours <server binary> <clients> <messages> | send synapse <clients> <messages>")?
+            .parse()
+            .context("a count")
+    };
+    let result = match args.first().map(String::as_str) {
+        Some("ours") => {
+            let dir = tempfile::tempdir()?;
+            let binary = args.get(1).context("the server binary")?;
+            let (_ours, base, pid) = start_ours(binary, dir.path())?;
+            load(&base, number(2)?, number(3)?, pid).await?
+        }
+        Some("synapse") => {
+            let synapse = matrix_api_tests::synapse::Synapse::start();
+            load(&synapse.base_url, number(1)?, number(2)?, synapse.pid()).await?
+        }
+        _ => bail!("usage: send ours <server binary> <clients> <messages> | send synapse <clients> <messages>"),
+    };
+    println!("{result}");
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! No library: the test is in `tests/encrypted_room.rs`.

@@ -1,0 +1,101 @@
+//! send: many clients sending into one room at once, every message then
+//! read back from every member's `/sync`, against our homeserver and
+//! against Synapse (PyPI, as the interop test runs it: SQLite, rate limits
+//! raised; ours with limits off), in the same run. The load itself is the
+//! `send` program of `matrix-bench`, which starts each server and reports
+//! what it measured as JSON.
+
+use super::{tools, Context, Row};
+use anyhow::{bail, Context as _, Result};
+use serde_json::Value;
+use std::process::Command;
+
+/// What one run of the load reported.
+struct Load {
+    messages: f64,
+    send_seconds: f64,
+    read_seconds: f64,
+    cpu_seconds: f64,
+}
+
+fn run_load(exe: &std::path::Path, args: &[&str], what: &str) -> Result<Load> {
+    let output = tools::run(Command::new(exe).args(args), what)?;
+    let report: Value = serde_json::from_slice(&output.stdout).with_context(|| format!("{what} printed no JSON"))?;
+    let number = |k: &str| report[k].as_f64().with_context(|| format!("{what}: no {k}"));
+    if number("lost")? > 0.0 {
+        bail!("{what} lost {} messages: {report}", number("lost")?);
+    }
+    Ok(Load {
+        messages: number("messages")?,
+        send_seconds: number("send_seconds")?,
+        read_seconds: number("read_seconds")?,
+        cpu_seconds: number("cpu_seconds")?,
+    })
+}
+
+pub fn run(cx: &Context) -> Result<Vec<Row>> {
+    let (clients, messages) = if cx.quick { (4, 5) } else { (20, 25) };
+    let exe = tools::bench_binary(cx, "send", &[])?;
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "server",
+            "--bin",
+            "server",
+            "--profile",
+            cx.profile(),
+        ])
+        .current_dir(&cx.root);
+    tools::run(&mut build, "building the homeserver")?;
+    let server = cx.root.join("target").join(cx.profile_dir()).join("server");
+    tools::venv(&cx.root, "synapse")?;
+    let (c, m) = (clients.to_string(), messages.to_string());
+    let ours = run_load(
+        &exe,
+        &["ours", &server.display().to_string(), &c, &m],
+        "the send load on our server",
+    )?;
+    let synapse = run_load(&exe, &["synapse", &c, &m], "the send load on Synapse")?;
+    let shape = format!("{clients} clients × {messages} messages into one room, 0 lost");
+    let rate = |l: &Load| l.messages / l.send_seconds;
+    let per_message = |l: &Load| l.cpu_seconds * 1000.0 / l.messages;
+    let read_back = |l: &Load| l.read_seconds;
+    Ok(vec![
+        Row {
+            benchmark: "send",
+            measurement: format!("{shape}: messages/s sent"),
+            ours: rate(&ours),
+            baseline_name: "Synapse (SQLite), same load".into(),
+            baseline: rate(&synapse),
+            unit: "msg/s",
+            higher_is_better: true,
+            goal: Some(10.0),
+            note: "each message a PUT /send acknowledged after it is stored".into(),
+        },
+        Row {
+            benchmark: "send",
+            measurement: format!("{shape}: server CPU per message (user + system, sending and reading back)"),
+            ours: per_message(&ours),
+            baseline_name: "Synapse (SQLite), same load".into(),
+            baseline: per_message(&synapse),
+            unit: "ms",
+            higher_is_better: false,
+            goal: None,
+            note: "from /proc".into(),
+        },
+        Row {
+            benchmark: "send",
+            measurement: format!("{shape}: every member reads all messages back through /sync"),
+            ours: read_back(&ours),
+            baseline_name: "Synapse (SQLite), same load".into(),
+            baseline: read_back(&synapse),
+            unit: "s",
+            higher_is_better: false,
+            goal: None,
+            note: String::new(),
+        },
+    ])
+}
