@@ -9,6 +9,8 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
+mod scan;
+
 /// The content of one event type.
 pub trait EventContent {
     /// The event `type` this content travels in (`m.room.message`).
@@ -30,7 +32,20 @@ pub struct EventHead<'a> {
 
 /// Reads `type`, the presence of `state_key` and the string field
 /// `discriminator` (if given) of a JSON object, skipping everything else.
+///
+/// Text a generated enum captured is valid JSON, and a byte scanner reads
+/// its head about three times faster than serde's visitor; where the scanner
+/// meets anything it does not expect (escaped keys, malformed text) serde
+/// reads the head instead, so the answer and its errors are serde's.
 pub fn head<'a>(json: &'a str, discriminator: Option<&'static str>) -> Result<EventHead<'a>, serde_json::Error> {
+    match scan::head(json, discriminator) {
+        Some(head) => Ok(head),
+        None => serde_head(json, discriminator),
+    }
+}
+
+/// [`head`] through serde: general, and the reference the scanner is tested against.
+fn serde_head<'a>(json: &'a str, discriminator: Option<&'static str>) -> Result<EventHead<'a>, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(json);
     de::Deserializer::deserialize_map(&mut deserializer, HeadVisitor { discriminator })
 }
