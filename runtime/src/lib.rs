@@ -15,6 +15,7 @@ pub mod endpoint;
 pub mod error;
 pub mod events;
 pub mod id;
+pub mod number;
 pub mod path;
 #[cfg(feature = "server")]
 mod rate_limit;

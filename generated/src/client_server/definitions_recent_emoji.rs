@@ -10,6 +10,7 @@ pub struct RecentEmoji {
     pub emoji: ::std::string::String,
     /// The number of times the emoji has been used.
     /// MUST be non-negative and smaller than 2^53.
+    #[serde(serialize_with = "::matrix_api_runtime::number::whole_as_integer")]
     pub total: f64,
 }
 impl RecentEmoji {

@@ -10,6 +10,10 @@ pub struct Tag {
     /// position of the room under the given tag.
     ///
     /// - Spec constraint, format: `float`
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        serialize_with = "::matrix_api_runtime::number::option_whole_as_integer"
+    )]
     pub order: ::std::option::Option<f64>,
 }

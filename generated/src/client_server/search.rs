@@ -262,7 +262,11 @@ pub struct GroupValue {
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Result {
     /// A number that describes how closely this result matches the search. Higher is closer.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        serialize_with = "::matrix_api_runtime::number::option_whole_as_integer"
+    )]
     pub rank: ::std::option::Option<f64>,
     /// The event that matched.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]

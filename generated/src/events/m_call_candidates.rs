@@ -208,7 +208,8 @@ pub struct Candidate {
     #[serde(
         rename = "sdpMLineIndex",
         default,
-        skip_serializing_if = "::std::option::Option::is_none"
+        skip_serializing_if = "::std::option::Option::is_none",
+        serialize_with = "::matrix_api_runtime::number::option_whole_as_integer"
     )]
     pub sdp_m_line_index: ::std::option::Option<f64>,
     /// The SDP 'a' line of the candidate.

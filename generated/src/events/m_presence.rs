@@ -41,7 +41,11 @@ pub struct PresenceEventContent {
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub displayname: ::std::option::Option<::std::string::String>,
     /// The last time since this used performed some action, in milliseconds.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "::std::option::Option::is_none",
+        serialize_with = "::matrix_api_runtime::number::option_whole_as_integer"
+    )]
     pub last_active_ago: ::std::option::Option<f64>,
     /// The presence state for this user.
     pub presence: crate::events::PresenceEventContentPresence,

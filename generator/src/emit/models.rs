@@ -185,6 +185,9 @@ pub(super) fn struct_item(
             }
             (ty, true) => {
                 let t = base(ty);
+                if matches!(ty, Ty::Number) {
+                    attrs.push(quote! { serialize_with = "::matrix_api_runtime::number::whole_as_integer" });
+                }
                 if matches!(ty, Ty::Const(_)) {
                     // A constant has a default: its only value.
                     inits.push(quote! { #fname: #t, });
@@ -211,6 +214,9 @@ pub(super) fn struct_item(
             (ty, false) => {
                 inits.push(quote! { #fname: ::std::option::Option::None, });
                 attrs.push(quote! { default, skip_serializing_if = "::std::option::Option::is_none" });
+                if matches!(ty, Ty::Number) {
+                    attrs.push(quote! { serialize_with = "::matrix_api_runtime::number::option_whole_as_integer" });
+                }
                 let t = base(ty);
                 quote! { ::std::option::Option<#t> }
             }

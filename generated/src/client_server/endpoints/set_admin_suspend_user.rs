@@ -105,7 +105,7 @@ impl ::matrix_api_runtime::Endpoint for Request {
         ::matrix_api_runtime::MatrixError,
     > {
         let _ = content_type;
-        ::matrix_api_runtime::endpoint::body::json_required(&bytes)
+        ::matrix_api_runtime::endpoint::body::json(&bytes)
     }
     fn encode_body(
         body: &crate::client_server::SetAdminSuspendUserRequest,
