@@ -7,18 +7,12 @@ use std::collections::BTreeMap;
 
 /// Files under `server/src/api/` and how many `json!` each may hold
 /// outside its tests, with why the value is free-form.
-const ALLOWED: &[(&str, usize, &str)] = &[
-    (
-        "events.rs",
-        1,
-        "the redaction algorithm works on any event's content, whose JSON the spec leaves free-form",
-    ),
-    (
-        "mod.rs",
-        1,
-        "an event ID hashes the event's fields as canonical JSON, whatever the content",
-    ),
-];
+const ALLOWED: &[(&str, usize, &str)] = &[(
+    "mod.rs",
+    2,
+    "an event ID hashes the event's fields as canonical JSON, and push rules match dot-paths into the \
+     whole event; both work on any content, whose JSON the spec leaves free-form",
+)];
 
 /// The text of a source file before its `#[cfg(test)]` module.
 fn without_tests(text: &str) -> &str {

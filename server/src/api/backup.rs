@@ -61,10 +61,13 @@ fn updated((etag, count): (i64, i64)) -> RoomKeysUpdateResponse {
 }
 
 fn info(version: BackupVersion) -> Result<GetRoomKeysVersionResponse> {
-    typed(serde_json::json!({
-        "algorithm": version.algorithm, "auth_data": version.auth_data, "count": version.count,
-        "etag": version.etag.to_string(), "version": version.version.to_string(),
-    }))
+    Ok(GetRoomKeysVersionResponse {
+        algorithm: typed(Value::String(version.algorithm))?,
+        auth_data: super::object(&version.auth_data),
+        count: version.count,
+        etag: version.etag.to_string(),
+        version: version.version.to_string(),
+    })
 }
 
 pub(super) fn create_version(

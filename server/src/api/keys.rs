@@ -11,21 +11,18 @@ use super::{internal, json_of, typed, Homeserver, Result};
 use crate::store::{KeyConflict, StoredEvent};
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
-    ClaimKeysResponse, CrossSigningKey, GetKeysChangesResponse, QueryKeysResponse,
-    UploadCrossSigningSignaturesResponse, UploadKeysResponse,
+    ClaimKeysResponse, CrossSigningKey, DeviceInformation, GetKeysChangesResponse, OneTimeKeys, QueryKeysResponse,
+    UnsignedDeviceInfo, UploadCrossSigningSignaturesResponse, UploadKeysResponse,
 };
 use matrix_api::UserId;
 use matrix_api_runtime::server::Credentials;
-use matrix_api_runtime::MatrixError;
-use serde_json::{json, Map, Value};
+use matrix_api_runtime::{ErrorCode, MatrixError};
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The cross-signing key types, as `/keys/query` names their maps.
-const CROSS_SIGNING: [(&str, &str); 3] = [
-    ("master", "master_keys"),
-    ("self_signing", "self_signing_keys"),
-    ("user_signing", "user_signing_keys"),
-];
+/// The cross-signing key types, in the order of `/keys/query`'s fields.
+const CROSS_SIGNING: [&str; 3] = ["master", "self_signing", "user_signing"];
 
 impl Homeserver {
     fn is_local(&self, user_id: &str) -> bool {
@@ -84,7 +81,7 @@ pub(super) fn upload(
 
 /// A local user's device keys, with each device's display name in
 /// `unsigned` as the spec describes (not signed, so it may be added).
-fn devices_of(hs: &Homeserver, user_id: &str, only: &[String]) -> Result<Map<String, Value>> {
+fn devices_of(hs: &Homeserver, user_id: &str, only: &[String]) -> Result<BTreeMap<String, DeviceInformation>> {
     let names: BTreeMap<String, Option<String>> = hs
         .store
         .devices(user_id)
@@ -92,17 +89,35 @@ fn devices_of(hs: &Homeserver, user_id: &str, only: &[String]) -> Result<Map<Str
         .into_iter()
         .map(|d| (d.device_id, d.display_name))
         .collect();
-    let mut out = Map::new();
-    for (device, mut keys) in hs.store.device_keys(user_id).map_err(internal)? {
+    let mut out = BTreeMap::new();
+    for (device, keys) in hs.store.device_keys(user_id).map_err(internal)? {
         if !only.is_empty() && !only.contains(&device) {
             continue;
         }
+        let mut info: DeviceInformation = typed(keys)?;
         if let Some(Some(name)) = names.get(&device) {
-            keys["unsigned"] = json!({ "device_display_name": name });
+            info.unsigned = Some(UnsignedDeviceInfo {
+                device_display_name: Some(name.clone()),
+            });
         }
-        out.insert(device, keys);
+        out.insert(device, info);
     }
     Ok(out)
+}
+
+/// The per-server failure for users on other servers: this one does not
+/// query them (yet).
+fn unavailable() -> Result<Map<String, Value>> {
+    let error = MatrixError::new(
+        503,
+        ErrorCode::Other("M_UNAVAILABLE".to_owned()),
+        "This server does not federate",
+    );
+    Ok(super::object(&json_of(&error.body)?))
+}
+
+fn server_of(user: &str) -> &str {
+    user.split_once(':').map_or(user, |(_, server)| server)
 }
 
 pub(super) fn query(
@@ -111,30 +126,34 @@ pub(super) fn query(
     credentials: Credentials,
 ) -> Result<cs::query_keys::Response> {
     let (caller, _) = hs.user(&credentials)?;
-    let mut response = json!({
-        "device_keys": {}, "failures": {}, "master_keys": {}, "self_signing_keys": {}, "user_signing_keys": {},
-    });
+    let mut failures = BTreeMap::new();
+    let mut device_keys = BTreeMap::new();
+    let mut cross_signing: [BTreeMap<UserId, CrossSigningKey>; 3] = Default::default();
     for (user, devices) in &request.body.device_keys {
-        let user = user.as_str();
-        if !hs.is_local(user) {
-            let server = user.split_once(':').map_or(user, |(_, s)| s);
-            response["failures"][server] =
-                json!({ "errcode": "M_UNAVAILABLE", "error": "This server does not federate" });
+        if !hs.is_local(user.as_str()) {
+            failures.insert(server_of(user.as_str()).to_owned(), unavailable()?);
             continue;
         }
-        response["device_keys"][user] = Value::Object(devices_of(hs, user, devices)?);
-        let cross_signing = hs.store.cross_signing_keys(user).map_err(internal)?;
-        for (key_type, field) in CROSS_SIGNING {
+        device_keys.insert(user.clone(), devices_of(hs, user.as_str(), devices)?);
+        let mut stored = hs.store.cross_signing_keys(user.as_str()).map_err(internal)?;
+        for (slot, key_type) in cross_signing.iter_mut().zip(CROSS_SIGNING) {
             // A user-signing key is only ever shown to its owner.
-            if key_type == "user_signing" && user != caller {
+            if key_type == "user_signing" && user.as_str() != caller {
                 continue;
             }
-            if let Some(key) = cross_signing.get(key_type) {
-                response[field][user] = key.clone();
+            if let Some(key) = stored.remove(key_type) {
+                slot.insert(user.clone(), typed(key)?);
             }
         }
     }
-    Ok(cs::query_keys::Response::Ok(typed::<QueryKeysResponse>(response)?))
+    let [master_keys, self_signing_keys, user_signing_keys] = cross_signing;
+    Ok(cs::query_keys::Response::Ok(QueryKeysResponse {
+        failures: Some(failures),
+        device_keys: Some(device_keys),
+        master_keys: Some(master_keys),
+        self_signing_keys: Some(self_signing_keys),
+        user_signing_keys: Some(user_signing_keys),
+    }))
 }
 
 pub(super) fn claim(
@@ -143,27 +162,26 @@ pub(super) fn claim(
     credentials: Credentials,
 ) -> Result<cs::claim_keys::Response> {
     hs.user(&credentials)?;
-    let mut claimed = json!({});
-    let mut failures = Map::new();
+    let mut one_time_keys: BTreeMap<UserId, BTreeMap<String, OneTimeKeys>> = BTreeMap::new();
+    let mut failures = BTreeMap::new();
     for (user, devices) in &request.body.one_time_keys {
-        let user = user.as_str();
-        if !hs.is_local(user) {
-            let server = user.split_once(':').map_or(user, |(_, s)| s);
-            failures.insert(
-                server.to_owned(),
-                json!({ "errcode": "M_UNAVAILABLE", "error": "This server does not federate" }),
-            );
+        if !hs.is_local(user.as_str()) {
+            failures.insert(server_of(user.as_str()).to_owned(), unavailable()?);
             continue;
         }
         for (device, algorithm) in devices {
-            if let Some((key_id, key)) = hs.store.claim_key(user, device, algorithm).map_err(internal)? {
-                claimed[user][device] = json!({ key_id: key });
+            if let Some((key_id, key)) = hs.store.claim_key(user.as_str(), device, algorithm).map_err(internal)? {
+                one_time_keys
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(device.clone(), OneTimeKeys::from([(key_id, typed(key)?)]));
             }
         }
     }
-    let mut response: ClaimKeysResponse = typed(json!({ "one_time_keys": claimed }))?;
-    response.failures = Some(failures.into_iter().map(|(k, v)| (k, super::object(&v))).collect());
-    Ok(cs::claim_keys::Response::Ok(response))
+    Ok(cs::claim_keys::Response::Ok(ClaimKeysResponse {
+        failures: Some(failures),
+        one_time_keys,
+    }))
 }
 
 /// The users whose device lists a user must refetch between two positions
@@ -288,12 +306,15 @@ pub(super) fn upload_signatures(
     let mut failures: BTreeMap<UserId, BTreeMap<String, Map<String, Value>>> = BTreeMap::new();
     for (user, signed) in request.body {
         for (key_id, object) in signed {
-            let fail = |why: &str| super::object(&json!({ "errcode": "M_INVALID_PARAM", "error": why }));
+            let fail = |why: &str| {
+                let error = MatrixError::invalid_param(why);
+                json_of(&error.body).map(|body| super::object(&body))
+            };
             if user.as_str() != caller {
                 failures
                     .entry(user.clone())
                     .or_default()
-                    .insert(key_id, fail("signatures of other users' keys are not kept"));
+                    .insert(key_id, fail("signatures of other users' keys are not kept")?);
                 continue;
             }
             let signatures = object.get("signatures").and_then(|s| s.get(&caller)).cloned();
@@ -301,14 +322,14 @@ pub(super) fn upload_signatures(
                 failures
                     .entry(user.clone())
                     .or_default()
-                    .insert(key_id, fail("no signatures by the caller"));
+                    .insert(key_id, fail("no signatures by the caller")?);
                 continue;
             };
             if !merge_signatures(hs, &caller, &key_id, &signatures)? {
                 failures
                     .entry(user.clone())
                     .or_default()
-                    .insert(key_id, fail("no such device or cross-signing key"));
+                    .insert(key_id, fail("no such device or cross-signing key")?);
             }
         }
     }
@@ -326,7 +347,7 @@ fn merge_signatures(hs: &Homeserver, user_id: &str, key_id: &str, signatures: &M
     let add = |keys: &mut Value| {
         let mine = &mut keys["signatures"][user_id];
         if !mine.is_object() {
-            *mine = json!({});
+            *mine = Value::Object(Map::new());
         }
         for (k, v) in signatures {
             mine[k] = v.clone();

@@ -12,7 +12,7 @@ use matrix_api::events::{Event, PresenceEvent, PresenceEventContent};
 use matrix_api::Raw;
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
-use serde_json::Map;
+use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
 const STATES: [&str; 3] = ["online", "unavailable", "offline"];
@@ -54,8 +54,8 @@ impl Homeserver {
 }
 
 fn content(presence: &Presence) -> Result<PresenceEventContent> {
-    let mut content: PresenceEventContent =
-        serde_json::from_value(serde_json::json!({ "presence": presence.state })).map_err(internal)?;
+    let state = serde_json::from_value(Value::String(presence.state.clone())).map_err(internal)?;
+    let mut content = PresenceEventContent::new(state);
     content.last_active_ago = Some((now_ms() - presence.last_active_ts).max(0) as f64);
     content.currently_active = Some(presence.state == "online");
     content.status_msg = presence.status_msg.clone();

@@ -8,7 +8,7 @@
 use super::events::{stripped, sync_room_event};
 use super::filter::EventFilter;
 use super::visibility::Visible;
-use super::{id, internal, object, raw, Homeserver, Result};
+use super::{id, internal, json_of, object, raw, Homeserver, Result};
 use crate::store::{AccountData, StoredEvent};
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
@@ -357,14 +357,29 @@ fn summary(hs: &Homeserver, room_id: &str, user_id: &str) -> Result<SyncResponse
 /// received: the client asks from there), as `{ sender, type, content }`.
 /// Messages queued after `upto` wait for the next sync.
 fn to_device_events(hs: &Homeserver, user_id: &str, device_id: &str, from: i64, upto: i64) -> Result<Vec<Value>> {
-    Ok(hs
-        .store
+    hs.store
         .to_device_inbox(user_id, device_id, from)
         .map_err(internal)?
         .into_iter()
         .filter(|m| m.pos <= upto)
-        .map(|m| serde_json::json!({ "sender": m.sender, "type": m.event_type, "content": m.content }))
-        .collect())
+        .map(|m| {
+            json_of(&ToDeviceMessage {
+                sender: m.sender,
+                event_type: m.event_type,
+                content: m.content,
+            })
+        })
+        .collect()
+}
+
+/// A to-device message as `/sync` delivers it (`to_device.events`, which
+/// the spec leaves as a free-form object).
+#[derive(serde::Serialize)]
+struct ToDeviceMessage {
+    sender: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    content: Value,
 }
 
 /// A joined room's section, or `None` when nothing in it is new.

@@ -79,12 +79,16 @@ pub(super) fn challenge_error(challenge: AuthResponse) -> MatrixError {
 }
 
 /// An error with what the client needs to authenticate beside it.
-fn with_challenge(error: MatrixError, challenge: AuthResponse) -> MatrixError {
-    error
-        .with("flows", serde_json::to_value(&challenge.flows).unwrap_or_default())
-        .with("params", serde_json::json!({}))
-        .with("completed", serde_json::json!([]))
-        .with("session", challenge.session.unwrap_or_default())
+fn with_challenge(error: MatrixError, mut challenge: AuthResponse) -> MatrixError {
+    challenge.params.get_or_insert_with(Default::default);
+    challenge.completed.get_or_insert_with(Vec::new);
+    challenge.session.get_or_insert_with(String::new);
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(&challenge) else {
+        return error;
+    };
+    fields
+        .into_iter()
+        .fold(error, |error, (key, value)| error.with(&key, value))
 }
 
 impl Homeserver {
