@@ -2,6 +2,7 @@
 //! reference example of building on the generated crate.
 
 pub mod api;
+pub mod federation;
 pub mod store;
 
 use matrix_api_runtime::server::{RateLimit, ServerConfig};
@@ -26,6 +27,8 @@ pub struct Config {
     pub body_read_timeout: std::time::Duration,
     /// The TURN server for calls, if any.
     pub turn: Option<api::TurnConfig>,
+    /// The file of this server's ed25519 signing key (created if missing).
+    pub signing_key: PathBuf,
 }
 
 /// The default limit: a burst of 30 requests to one operation, then one a
@@ -39,16 +42,20 @@ pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
 impl Config {
     /// Defaults for a database file: media beside it in `<db>.media/`.
     pub fn new(server_name: &str, db: &Path) -> Config {
-        let mut media = db.as_os_str().to_owned();
-        media.push(".media");
+        let beside_db = |suffix: &str| {
+            let mut path = db.as_os_str().to_owned();
+            path.push(suffix);
+            PathBuf::from(path)
+        };
         Config {
             server_name: server_name.to_owned(),
             db: db.to_owned(),
-            media_dir: PathBuf::from(media),
+            media_dir: beside_db(".media"),
             public_url: None,
             rate_limit: Some(DEFAULT_RATE_LIMIT),
             body_read_timeout: ServerConfig::default().body_read_timeout,
             turn: None,
+            signing_key: beside_db(".signing.key"),
         }
     }
 }
@@ -58,8 +65,32 @@ pub fn router(server_name: &str, db: &Path) -> Result<matrix_api_runtime::server
     router_with(Config::new(server_name, db))
 }
 
-/// The router of a homeserver configured by `config`.
+/// The client-server router of a homeserver configured by `config`.
 pub fn router_with(config: Config) -> Result<matrix_api_runtime::server::Router, String> {
+    routers(config).map(|routers| routers.client)
+}
+
+/// What a homeserver serves, one router per listener.
+pub struct Routers {
+    /// The client-server API (and `/.well-known/matrix/client`).
+    pub client: matrix_api_runtime::server::Router,
+    /// The server-server API and `/_matrix/key`.
+    pub federation: matrix_api_runtime::server::Router,
+}
+
+/// The routers of a homeserver configured by `config`.
+pub fn routers(config: Config) -> Result<Routers, String> {
+    let identity = Arc::new(federation::SigningIdentity::load_or_create(
+        &config.signing_key,
+        &config.server_name,
+    )?);
+    let federation = matrix_api::server_server::endpoints::router_with_config(
+        federation::Federation { identity },
+        ServerConfig {
+            server_name: Some(config.server_name.clone()),
+            ..ServerConfig::default()
+        },
+    );
     let store = store::SqliteStore::open(&config.db)?;
     std::fs::create_dir_all(&config.media_dir)
         .map_err(|e| format!("creating media folder {}: {e}", config.media_dir.display()))?;
@@ -81,8 +112,6 @@ pub fn router_with(config: Config) -> Result<matrix_api_runtime::server::Router,
         body_read_timeout: config.body_read_timeout,
         ..ServerConfig::default()
     };
-    Ok(matrix_api::client_server::endpoints::router_with_config(
-        server,
-        server_config,
-    ))
+    let client = matrix_api::client_server::endpoints::router_with_config(server, server_config);
+    Ok(Routers { client, federation })
 }

@@ -13,6 +13,10 @@ struct Args {
     /// Address to listen on.
     #[arg(long, env = "MATRIX_LISTEN", default_value = "127.0.0.1:8008")]
     listen: String,
+    /// Address to serve the server-server API on (`/_matrix/federation`,
+    /// `/_matrix/key`); without it the server does not federate.
+    #[arg(long, env = "MATRIX_FEDERATION_LISTEN")]
+    federation_listen: Option<String>,
     /// SQLite database file (created, migrated at start).
     #[arg(long, env = "MATRIX_DB", default_value = "homeserver.db")]
     db: PathBuf,
@@ -70,8 +74,23 @@ async fn main() -> anyhow::Result<()> {
         }),
         _ => return Err(anyhow!("--turn-uri and --turn-secret go together")),
     };
-    let router = server::router_with(config).map_err(|e| anyhow!("opening {}: {e}", args.db.display()))?;
+    let routers = server::routers(config).map_err(|e| anyhow!("opening {}: {e}", args.db.display()))?;
     eprintln!("serving {} on http://{address}", args.server_name);
-    matrix_api_runtime::server::serve(listener, router).await?;
+    let Some(federation_address) = args.federation_listen else {
+        matrix_api_runtime::server::serve(listener, routers.client).await?;
+        return Ok(());
+    };
+    let federation_listener = tokio::net::TcpListener::bind(&federation_address)
+        .await
+        .with_context(|| format!("binding {federation_address}"))?;
+    eprintln!(
+        "federation for {} on http://{}",
+        args.server_name,
+        federation_listener.local_addr()?
+    );
+    tokio::try_join!(
+        matrix_api_runtime::server::serve(listener, routers.client),
+        matrix_api_runtime::server::serve(federation_listener, routers.federation),
+    )?;
     Ok(())
 }

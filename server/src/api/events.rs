@@ -1,5 +1,6 @@
 //! Events as clients see them, and what the room version decides about them:
-//! the format of event and room IDs, and what a redaction keeps.
+//! the format of event and room IDs. (What a redaction keeps is the room
+//! version's redaction algorithm, `federation::pdu`, shared with federation.)
 
 use super::{id, object, raw, Result};
 use crate::store::StoredEvent;
@@ -11,7 +12,7 @@ use matrix_api::client_server::{
 use matrix_api::events::{AnyStrippedStateEvent, RoomRedactionEventContent, StrippedState};
 use matrix_api::{EventId, Raw, UserId};
 use matrix_api_runtime::signing::canonical_json;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// An event ID in the format of `version`.
@@ -134,46 +135,10 @@ pub(super) fn stripped(e: &StoredEvent) -> Result<Raw<AnyStrippedStateEvent>> {
     raw(&event)
 }
 
-/// The content a redaction leaves: the keys the room version's redaction
-/// algorithm protects for this event type (v11 rules; older versions keep a
-/// subset of the same keys, which is what matters to clients).
-pub(super) fn redacted_content(event_type: &str, content: &Value) -> Value {
-    let keep: &[&str] = match event_type {
-        "m.room.member" => &["membership", "join_authorised_via_users_server", "third_party_invite"],
-        "m.room.create" => return content.clone(),
-        "m.room.join_rules" => &["join_rule", "allow"],
-        "m.room.power_levels" => &[
-            "ban",
-            "events",
-            "events_default",
-            "invite",
-            "kick",
-            "redact",
-            "state_default",
-            "users",
-            "users_default",
-        ],
-        "m.room.history_visibility" => &["history_visibility"],
-        "m.room.redaction" => &["redacts"],
-        _ => &[],
-    };
-    let mut kept = Map::new();
-    for key in keep {
-        if let Some(v) = content.get(*key) {
-            let v = if *key == "third_party_invite" {
-                json!({ "signed": v.get("signed").cloned().unwrap_or(Value::Null) })
-            } else {
-                v.clone()
-            };
-            kept.insert((*key).to_owned(), v);
-        }
-    }
-    Value::Object(kept)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn event_ids_follow_the_room_version() {
@@ -194,15 +159,5 @@ mod tests {
         assert_eq!(&room[1..], &create.unwrap()[1..]);
         let (room, create) = room_id("11", "hs", &json!({}));
         assert!(room.ends_with(":hs") && create.is_none());
-    }
-
-    #[test]
-    fn redaction_keeps_only_protected_keys() {
-        let content = json!({ "membership": "join", "displayname": "Alice" });
-        assert_eq!(
-            redacted_content("m.room.member", &content),
-            json!({ "membership": "join" })
-        );
-        assert_eq!(redacted_content("m.room.message", &json!({ "body": "x" })), json!({}));
     }
 }

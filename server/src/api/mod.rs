@@ -73,7 +73,7 @@ pub struct Homeserver {
 
 type Result<T> = std::result::Result<T, MatrixError>;
 
-fn internal(e: impl std::fmt::Display) -> MatrixError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> MatrixError {
     MatrixError::new(500, ErrorCode::Unknown, format!("internal error: {e}"))
 }
 
@@ -140,14 +140,14 @@ impl crate::store::StoredEvent {
     }
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
-fn random_id(len: usize) -> String {
+pub(crate) fn random_id(len: usize) -> String {
     use rand::distr::{Alphanumeric, SampleString};
     Alphanumeric.sample_string(&mut rand::rng(), len)
 }

@@ -2,7 +2,7 @@
 //! (`/messages`, `/context`, single events) and member lists.
 
 use super::auth;
-use super::events::{client_event, redacted_content, room_event};
+use super::events::{client_event, room_event};
 use super::filter::EventFilter;
 use super::power::Action;
 use super::sync::stream_position;
@@ -516,10 +516,12 @@ fn send_redaction(
     if redacts.as_ref().map(|r| r.as_str()) != Some(target_id) {
         return Ok(event_id);
     }
+    let rules = crate::federation::pdu::VersionRules::of(&hs.room(&target.room_id)?.version)
+        .ok_or_else(|| internal("a stored room of an unknown version"))?;
     hs.store
         .redact(
             &target.event_id,
-            &redacted_content(&target.event_type, &target.content),
+            &rules.redacted_content(&target.event_type, &target.content),
             &json_of(&client_event(&redaction)?)?,
         )
         .map_err(internal)?;
