@@ -85,7 +85,9 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         &config.server_name,
     )?);
     let federation = matrix_api::server_server::endpoints::router_with_config(
-        federation::Federation { identity },
+        federation::Federation {
+            identity: identity.clone(),
+        },
         ServerConfig {
             server_name: Some(config.server_name.clone()),
             ..ServerConfig::default()
@@ -105,6 +107,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         uia: api::UiaSessions::default(),
         push_cache: api::RuleCache::default(),
         turn: config.turn,
+        identity,
     };
     let server_config = ServerConfig {
         body_limit: api::MAX_UPLOAD_BYTES,

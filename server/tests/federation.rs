@@ -5,6 +5,7 @@
 
 use matrix_api::server_server::endpoints as ss;
 use matrix_api_runtime::signing::verify_json;
+use serde_json::json;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 
@@ -89,4 +90,125 @@ async fn published_keys_are_self_signed_and_survive_a_restart() {
         .await
         .unwrap();
     assert_eq!(version.server.unwrap().name.as_deref(), Some("server"));
+}
+
+mod common;
+use common::{register, req};
+use matrix_api::client_server::endpoints as cs;
+use server::federation::pdu::VersionRules;
+use server::store::Storage;
+
+/// Every event the server appends is a signed PDU of its room's version:
+/// named by its reference hash, chained through `prev_events` with rising
+/// `depth`, authorized by the events the spec selects, verifiable with the
+/// server's published key, and redacted in place when redacted.
+#[tokio::test]
+async fn appended_events_are_signed_pdus_of_their_room_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hs.db");
+    let config = server::Config::new("pdu.test", &db);
+    let key_file = config.signing_key.clone();
+    let router = server::router_with(config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(matrix_api_runtime::server::serve(listener, router));
+    let alice = register(&base, "alice").await;
+    let identity = server::federation::SigningIdentity::load_or_create(&key_file, "pdu.test").unwrap();
+
+    for version in ["1", "3", "10", "11", "12"] {
+        let cs::create_room::Response::Ok(room) = alice
+            .create_room(req(
+                json!({}),
+                json!({}),
+                json!({ "room_version": version, "name": "r" }),
+            ))
+            .await
+            .unwrap();
+        let room_id = room.room_id.to_string();
+        let mut sent = Vec::new();
+        for body in ["one", "two"] {
+            let cs::send_message::Response::Ok(r) = alice
+                .send_message(req(
+                    json!({ "roomId": room_id, "eventType": "m.room.message", "txnId": format!("{version}{body}") }),
+                    json!({}),
+                    json!({ "msgtype": "m.text", "body": body }),
+                ))
+                .await
+                .unwrap();
+            sent.push(r.event_id.to_string());
+        }
+        let cs::redact_event::Response::Ok(_) = alice
+            .redact_event(req(
+                json!({ "roomId": room_id, "eventId": sent[0], "txnId": format!("r{version}") }),
+                json!({}),
+                json!({}),
+            ))
+            .await
+            .unwrap();
+
+        let store = server::store::SqliteStore::open(&db).unwrap();
+        let rules = VersionRules::of(version).unwrap();
+        let events = store.events_between(&room_id, 0, store.max_stream().unwrap()).unwrap();
+        let mut previous: Option<(String, i64)> = None;
+        for event in &events {
+            let pdu = store.pdu(&event.event_id).unwrap().expect("every new event has a PDU");
+            rules
+                .verify_signature(&pdu, "pdu.test", &identity.key_id, &identity.verifying_key())
+                .unwrap_or_else(|e| panic!("v{version} {}: {e}", event.event_type));
+            if rules.event_id_in_event() {
+                assert_eq!(pdu["event_id"], json!(event.event_id), "v{version}");
+            } else {
+                assert_eq!(
+                    rules.event_id(&pdu).as_deref(),
+                    Some(event.event_id.as_str()),
+                    "v{version}"
+                );
+            }
+            let depth = pdu["depth"].as_i64().unwrap();
+            let prevs: Vec<String> = pdu["prev_events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().or_else(|| p[0].as_str()).unwrap().to_owned())
+                .collect();
+            match &previous {
+                None => {
+                    assert_eq!(event.event_type, "m.room.create");
+                    assert_eq!(
+                        (depth, prevs.len()),
+                        (1, 0),
+                        "v{version}: the create event starts the graph"
+                    );
+                    if version == "12" {
+                        assert!(!pdu.contains_key("room_id"));
+                        assert_eq!(
+                            &room_id[1..],
+                            &event.event_id[1..],
+                            "v12: the room ID is the create event's hash"
+                        );
+                    }
+                }
+                Some((id, previous_depth)) => {
+                    assert_eq!(prevs, std::slice::from_ref(id), "v{version}: one linear chain");
+                    assert_eq!(depth, previous_depth + 1, "v{version}");
+                }
+            }
+            previous = Some((event.event_id.clone(), depth));
+        }
+        // A message is authorized by create (not from v12), levels and the sender's join.
+        let message = store.pdu(&sent[1]).unwrap().unwrap();
+        let auth = message["auth_events"].as_array().unwrap().len();
+        assert_eq!(auth, if version == "12" { 2 } else { 3 }, "v{version}: {message:?}");
+        // The redacted message keeps a valid signature, and its content is gone.
+        let redacted = store.pdu(&sent[0]).unwrap().unwrap();
+        assert_eq!(redacted["content"], json!({}), "v{version}");
+        rules
+            .verify_signature(&redacted, "pdu.test", &identity.key_id, &identity.verifying_key())
+            .unwrap();
+        assert!(!rules.content_hash_matches(&redacted));
+        let extremities = store.forward_extremities(&room_id).unwrap();
+        assert_eq!(extremities.len(), 1);
+        assert_eq!(extremities[0].0, events.last().unwrap().event_id);
+    }
+    task.abort();
 }

@@ -30,6 +30,7 @@ mod user_data;
 mod visibility;
 mod voip;
 
+use crate::federation::build::{Built, Draft, Extremity};
 use crate::store::{NewEvent, RoomInfo, Storage};
 use matrix_api::client_server::endpoints::{self as cs, ClientServerApi};
 use matrix_api::events::RoomPowerLevelsEventContent;
@@ -69,6 +70,8 @@ pub struct Homeserver {
     pub push_cache: push::RuleCache,
     /// The TURN server whose credentials `/voip/turnServer` hands out.
     pub turn: Option<TurnConfig>,
+    /// The key every event this server creates is signed with.
+    pub identity: Arc<crate::federation::SigningIdentity>,
 }
 
 type Result<T> = std::result::Result<T, MatrixError>;
@@ -119,7 +122,13 @@ fn content_in<C: EventContent + serde::de::DeserializeOwned>(
 impl crate::store::StoredEvent {
     /// An event at stream position `stream` that is not in the store: what
     /// `createRoom` checks its plan against, and what tests build rooms of.
-    fn unstored(stream: i64, event_type: &str, state_key: Option<&str>, sender: &str, content: Value) -> Self {
+    pub(crate) fn unstored(
+        stream: i64,
+        event_type: &str,
+        state_key: Option<&str>,
+        sender: &str,
+        content: Value,
+    ) -> Self {
         crate::store::StoredEvent {
             stream,
             event_id: format!("$unstored{stream}"),
@@ -219,12 +228,13 @@ impl Homeserver {
         self.append_event(None, room_id, sender, event_type, state_key, content, txn_key)
     }
 
-    /// Appends an event; `event_id` is given only when the room version
-    /// derives it from elsewhere (the v12 create event).
+    /// Appends an event, built as a signed PDU of the room's version;
+    /// `prebuilt` is given only for an event built before its room existed
+    /// (the v12 create event, whose hash is the room ID).
     #[allow(clippy::too_many_arguments)]
     fn append_event(
         &self,
-        event_id: Option<String>,
+        prebuilt: Option<Built>,
         room_id: &str,
         sender: &str,
         event_type: &str,
@@ -244,15 +254,47 @@ impl Homeserver {
         };
         let room = auth::RoomState::new(&version, &state);
         auth::authorize(&room, &proposed).map_err(MatrixError::forbidden)?;
-        let origin_server_ts = now_ms();
-        let event_id = event_id.unwrap_or_else(|| {
-            events::event_id(
-                &version,
-                &self.server_name,
-                &json!({ "room_id": room_id, "sender": sender, "type": event_type, "state_key": state_key,
-                         "content": content, "origin_server_ts": origin_server_ts }),
-            )
-        });
+        let built = match prebuilt {
+            Some(built) => built,
+            None => {
+                let draft = Draft {
+                    room_id: Some(room_id),
+                    sender,
+                    event_type,
+                    state_key,
+                    content: &content,
+                    origin_server_ts: now_ms(),
+                };
+                let extremities: Vec<Extremity> = self
+                    .store
+                    .forward_extremities(room_id)
+                    .map_err(internal)?
+                    .into_iter()
+                    .map(|(event_id, depth)| Extremity { event_id, depth })
+                    .collect();
+                let auth_events = crate::federation::build::auth_event_ids(&version, &state, &draft);
+                let reference_hash = |event_id: &str| {
+                    let rules = crate::federation::pdu::VersionRules::of(&version)?;
+                    let pdu = self.store.pdu(event_id).ok().flatten()?;
+                    Some(rules.reference_hash(&pdu))
+                };
+                crate::federation::build::build(
+                    &version,
+                    &self.identity,
+                    &draft,
+                    &extremities,
+                    &auth_events,
+                    reference_hash,
+                )
+                .map_err(internal)?
+            }
+        };
+        let event_id = built.event_id.clone();
+        let origin_server_ts = built
+            .pdu
+            .get("origin_server_ts")
+            .and_then(Value::as_i64)
+            .unwrap_or_else(now_ms);
         limits::check(&limits::Parts {
             room_version: &version,
             event_id: &event_id,
@@ -281,6 +323,9 @@ impl Homeserver {
                 origin_server_ts,
                 txn_key,
                 notifications: &notifications,
+                depth: built.depth,
+                prev_events: &built.prev_events,
+                pdu: &built.pdu,
             })
             .map_err(internal)?;
         self.changes.notify_waiters();

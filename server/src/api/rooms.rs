@@ -8,6 +8,7 @@ use super::power::Action;
 use super::sync::stream_position;
 use super::visibility::Visible;
 use super::{id, internal, json_of, object, Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
+use crate::federation::build::Draft;
 use crate::store::StoredEvent;
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
@@ -157,13 +158,29 @@ pub(super) fn create_room(
         let content = json_of(&hs.member_content(invitee.as_str(), "invite", None)?)?;
         plan.push((RoomMemberEventContent::EVENT_TYPE, invitee.to_string(), content));
     }
-    let (room_id, create_event_id) = super::events::room_id(&version, &hs.server_name, &create);
+    // From v12 the room ID is the create event's reference hash: that
+    // event is built (and signed) before the room exists.
+    let (room_id, mut create_event) = if super::events::room_id_is_create_hash(&version) {
+        let draft = Draft {
+            room_id: None,
+            sender: &user_id,
+            event_type: RoomCreateEventContent::EVENT_TYPE,
+            state_key: Some(""),
+            content: &create,
+            origin_server_ts: super::now_ms(),
+        };
+        let built =
+            crate::federation::build::build(&version, &hs.identity, &draft, &[], &[], |_| None).map_err(internal)?;
+        (format!("!{}", &built.event_id[1..]), Some(built))
+    } else {
+        (format!("!{}:{}", super::random_id(18), hs.server_name), None)
+    };
     dry_run(&version, &room_id, &user_id, &plan)?;
 
     hs.store.create_room(&room_id, &user_id, &version).map_err(internal)?;
-    for (i, (event_type, key, content)) in plan.into_iter().enumerate() {
-        let event_id = if i == 0 { create_event_id.clone() } else { None };
-        hs.append_event(event_id, &room_id, &user_id, event_type, Some(&key), content, None)?;
+    for (event_type, key, content) in plan {
+        let prebuilt = create_event.take();
+        hs.append_event(prebuilt, &room_id, &user_id, event_type, Some(&key), content, None)?;
     }
     for invitee in &invitees {
         hs.store.unforget(invitee.as_str(), &room_id).map_err(internal)?;
@@ -518,10 +535,16 @@ fn send_redaction(
     }
     let rules = crate::federation::pdu::VersionRules::of(&hs.room(&target.room_id)?.version)
         .ok_or_else(|| internal("a stored room of an unknown version"))?;
+    let redacted_pdu = hs
+        .store
+        .pdu(&target.event_id)
+        .map_err(internal)?
+        .map(|pdu| rules.redact(&pdu));
     hs.store
         .redact(
             &target.event_id,
             &rules.redacted_content(&target.event_type, &target.content),
+            redacted_pdu.as_ref(),
             &json_of(&client_event(&redaction)?)?,
         )
         .map_err(internal)?;

@@ -4,11 +4,14 @@
 //! Served on a listener of its own (`--federation-listen`), as the
 //! server-server API is in deployments. What is here so far: the persisted
 //! signing key, `/_matrix/key/v2/server`, `/_matrix/federation/v1/version`,
-//! and the hashing, redaction and signing of PDUs for every room version
-//! (checked against the spec appendix's test vectors). Joining, sending and
-//! receiving PDUs are not yet wired in (see the README).
+//! the hashing, redaction and signing of PDUs for every room version
+//! (checked against the spec appendix's test vectors), and every event this
+//! server appends built as a signed PDU (`build`: prev and auth events,
+//! depth, reference-hash IDs). Joining, sending and receiving PDUs over
+//! federation are not yet wired in (see the README).
 
 pub mod api;
+pub mod build;
 pub mod identity;
 pub mod pdu;
 

@@ -38,6 +38,12 @@ pub struct NewEvent<'a> {
     pub origin_server_ts: i64,
     /// `user:device:txn` for transaction-ID idempotency.
     pub txn_key: Option<&'a str>,
+    /// Its depth in the room's event graph.
+    pub depth: i64,
+    /// The events it follows: the room's forward extremities it replaces.
+    pub prev_events: &'a [String],
+    /// The signed PDU, as other servers are sent it.
+    pub pdu: &'a Map<String, Value>,
     /// What the members' push rules made of the event, stored with it so
     /// that an acknowledged event never lacks its notifications.
     pub notifications: &'a [NewNotification],
@@ -153,8 +159,19 @@ pub trait Storage: KeyStorage + Send + Sync + 'static {
     /// With a `txn_key` seen before, returns the earlier event's ID instead.
     fn append(&self, event: NewEvent<'_>) -> StoreResult<(String, i64)>;
     fn event(&self, event_id: &str) -> StoreResult<Option<StoredEvent>>;
-    /// Replaces an event's content by its redacted form and records why.
-    fn redact(&self, event_id: &str, redacted_content: &Value, because: &Value) -> StoreResult<()>;
+    /// The PDU of an event (none for events stored before PDUs were kept).
+    fn pdu(&self, event_id: &str) -> StoreResult<Option<Map<String, Value>>>;
+    /// The room's forward extremities, `(event ID, depth)`: the events the
+    /// next one follows.
+    fn forward_extremities(&self, room_id: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// Replaces an event's content (and PDU) by its redacted form and records why.
+    fn redact(
+        &self,
+        event_id: &str,
+        redacted_content: &Value,
+        redacted_pdu: Option<&Map<String, Value>>,
+        because: &Value,
+    ) -> StoreResult<()>;
     fn state_event(&self, room_id: &str, event_type: &str, state_key: &str) -> StoreResult<Option<StoredEvent>>;
     fn current_state(&self, room_id: &str) -> StoreResult<Vec<StoredEvent>>;
     fn membership(&self, room_id: &str, user_id: &str) -> StoreResult<Option<String>>;

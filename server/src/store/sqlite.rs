@@ -73,6 +73,19 @@ const MIGRATIONS: &[&str] = &[
          pos INTEGER NOT NULL
      );
      CREATE INDEX presence_by_pos ON presence (pos);",
+    // Events as PDUs: depth, the signed PDU, and each room's forward
+    // extremities. Events stored before have no PDU; their depth is their
+    // place in the room, and each room's last event is its extremity.
+    "ALTER TABLE events ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE events ADD COLUMN pdu TEXT;
+     UPDATE events SET depth = placed.n FROM
+         (SELECT stream, ROW_NUMBER() OVER (PARTITION BY room_id ORDER BY stream) AS n FROM events) AS placed
+         WHERE placed.stream = events.stream;
+     CREATE TABLE forward_extremities (
+         room_id TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (room_id, event_id)
+     );
+     INSERT INTO forward_extremities (room_id, event_id)
+         SELECT room_id, event_id FROM events WHERE stream IN (SELECT MAX(stream) FROM events GROUP BY room_id);",
 ];
 
 fn err(e: rusqlite::Error) -> String {
@@ -260,8 +273,9 @@ impl Storage for SqliteStore {
                 }
             }
             tx.execute(
-                "INSERT INTO events (event_id, room_id, sender, type, state_key, content, origin_server_ts, txn_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO events (event_id, room_id, sender, type, state_key, content, origin_server_ts, txn_key,
+                                     depth, pdu)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     e.event_id,
                     e.room_id,
@@ -270,10 +284,22 @@ impl Storage for SqliteStore {
                     e.state_key,
                     e.content.to_string(),
                     e.origin_server_ts,
-                    e.txn_key
+                    e.txn_key,
+                    e.depth,
+                    Value::Object(e.pdu.clone()).to_string(),
                 ],
             )?;
             let stream = tx.last_insert_rowid();
+            for prev in e.prev_events {
+                tx.execute(
+                    "DELETE FROM forward_extremities WHERE room_id = ?1 AND event_id = ?2",
+                    params![e.room_id, prev],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO forward_extremities (room_id, event_id) VALUES (?1, ?2)",
+                params![e.room_id, e.event_id],
+            )?;
             for n in e.notifications {
                 tx.execute(
                     "INSERT INTO notifications (user_id, stream, room_id, event_id, actions, highlight, ts)
@@ -381,11 +407,36 @@ impl Storage for SqliteStore {
             .optional()
         })
     }
-    fn redact(&self, event_id: &str, redacted_content: &Value, because: &Value) -> StoreResult<()> {
+    fn pdu(&self, event_id: &str) -> StoreResult<Option<Map<String, Value>>> {
+        self.with(|c| {
+            let text: Option<Option<String>> = c
+                .query_row("SELECT pdu FROM events WHERE event_id = ?1", [event_id], |r| r.get(0))
+                .optional()?;
+            Ok(text.flatten().and_then(|text| serde_json::from_str(&text).ok()))
+        })
+    }
+    fn forward_extremities(&self, room_id: &str) -> StoreResult<Vec<(String, i64)>> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT f.event_id, e.depth FROM forward_extremities AS f JOIN events AS e ON e.event_id = f.event_id
+                 WHERE f.room_id = ?1 ORDER BY e.stream",
+            )?;
+            let rows = st.query_map([room_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+    fn redact(
+        &self,
+        event_id: &str,
+        redacted_content: &Value,
+        redacted_pdu: Option<&Map<String, Value>>,
+        because: &Value,
+    ) -> StoreResult<()> {
+        let pdu = redacted_pdu.map(|pdu| Value::Object(pdu.clone()).to_string());
         self.with(|c| {
             c.execute(
-                "UPDATE events SET content = ?2, redacted_because = ?3 WHERE event_id = ?1",
-                params![event_id, redacted_content.to_string(), because.to_string()],
+                "UPDATE events SET content = ?2, redacted_because = ?3, pdu = COALESCE(?4, pdu) WHERE event_id = ?1",
+                params![event_id, redacted_content.to_string(), because.to_string(), pdu],
             )
             .map(|_| ())
         })
