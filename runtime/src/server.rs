@@ -35,9 +35,20 @@ pub struct Credentials {
 
 pub use crate::XMatrixHeader as XMatrix;
 
+/// A key lookup in progress (see [`KeyLookup::fetch`]).
+pub type KeyFuture<'a> = Pin<Box<dyn Future<Output = Option<ed25519_dalek::VerifyingKey>> + Send + 'a>>;
+
 /// Finds the public key an origin server signed with (`key_id` like `ed25519:abc`).
 pub trait KeyLookup: Send + Sync + 'static {
+    /// A key known without asking anyone (configured, or cached).
     fn key(&self, origin: &str, key_id: &str) -> Option<ed25519_dalek::VerifyingKey>;
+
+    /// A key, fetched from the origin (or a notary) when it is not known:
+    /// what the router awaits before a signed request's handler runs. By
+    /// default, only the known keys.
+    fn fetch<'a>(&'a self, origin: &'a str, key_id: &'a str) -> KeyFuture<'a> {
+        Box::pin(std::future::ready(self.key(origin, key_id)))
+    }
 }
 
 /// Server settings.
@@ -249,7 +260,7 @@ fn param_error(err: impl std::fmt::Display) -> MatrixError {
     }
 }
 
-fn verify_signature(incoming: &Incoming) -> Result<(), MatrixError> {
+async fn verify_signature(incoming: &Incoming) -> Result<(), MatrixError> {
     let Some(x) = &incoming.credentials.x_matrix else {
         return Err(MatrixError::unauthorized("Missing or malformed X-Matrix authorization"));
     };
@@ -257,7 +268,8 @@ fn verify_signature(incoming: &Incoming) -> Result<(), MatrixError> {
         return Ok(());
     };
     let key = keys
-        .key(&x.origin, &x.key)
+        .fetch(&x.origin, &x.key)
+        .await
         .ok_or_else(|| MatrixError::unauthorized(format!("Unknown key {} of {}", x.key, x.origin)))?;
     let destination = incoming
         .settings
@@ -281,7 +293,6 @@ fn parse<E: Endpoint>(incoming: &Incoming) -> Result<E, (MatrixError, bool)> {
         AuthScheme::AccessToken if incoming.credentials.access_token.is_none() => {
             return Err((MatrixError::missing_token(), false));
         }
-        AuthScheme::ServerSignature => verify_signature(incoming).map_err(|e| (e, false))?,
         _ => {}
     }
     // Path parameters straight into the typed struct, by name.
@@ -333,6 +344,11 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
                 if let (true, Some(limiter)) = (meta.rate_limited, &incoming.settings.limiter) {
                     if let Err(wait) = limiter.take(meta.operation_id, &incoming.requester()) {
                         return Outcome::Done(error_response(MatrixError::limit_exceeded(wait)));
+                    }
+                }
+                if meta.auth == AuthScheme::ServerSignature {
+                    if let Err(err) = verify_signature(&incoming).await {
+                        return Outcome::Done(error_response(err));
                     }
                 }
                 let request = match parse::<E>(&incoming) {
@@ -558,6 +574,41 @@ pub async fn serve_with(
     router: Router,
     timeouts: ConnectionTimeouts,
 ) -> std::io::Result<()> {
+    serve_streams(listener, router, timeouts, |stream| async move { Some(stream) }).await
+}
+
+/// [`serve_with`] over TLS (rustls): the server-server API is served only
+/// this way. A handshake that fails or takes longer than the header timeout
+/// closes that connection only.
+#[cfg(feature = "tls")]
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    tls: Arc<tokio_rustls::rustls::ServerConfig>,
+    timeouts: ConnectionTimeouts,
+) -> std::io::Result<()> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let limit = timeouts.header_read;
+    serve_streams(listener, router, timeouts, move |stream| {
+        let acceptor = acceptor.clone();
+        async move { tokio::time::timeout(limit, acceptor.accept(stream)).await.ok()?.ok() }
+    })
+    .await
+}
+
+/// Accepts connections, turns each into a byte stream with `open` (as is,
+/// or after a TLS handshake) on its own task, and serves HTTP/1.1 on it.
+async fn serve_streams<Open, Opening, Stream>(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    timeouts: ConnectionTimeouts,
+    open: Open,
+) -> std::io::Result<()>
+where
+    Open: Fn(tokio::net::TcpStream) -> Opening,
+    Opening: Future<Output = Option<Stream>> + Send + 'static,
+    Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
     loop {
@@ -570,7 +621,11 @@ pub async fn serve_with(
             }
         };
         let router = router.clone();
+        let opening = open(stream);
         tokio::spawn(async move {
+            let Some(stream) = opening.await else {
+                return;
+            };
             let service = hyper::service::service_fn(move |mut request: axum::http::Request<hyper::body::Incoming>| {
                 request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
                 router.clone().oneshot(request.map(Body::new))

@@ -29,6 +29,12 @@ pub struct Config {
     pub turn: Option<api::TurnConfig>,
     /// The file of this server's ed25519 signing key (created if missing).
     pub signing_key: PathBuf,
+    /// The federation listener's certificate and key (by default a
+    /// self-signed pair beside the database, made when missing).
+    pub tls: federation::tls::TlsFiles,
+    /// Whether other servers' certificates are checked: off only in test
+    /// setups whose servers present self-signed ones.
+    pub verify_remote_certificates: bool,
 }
 
 /// The default limit: a burst of 30 requests to one operation, then one a
@@ -56,6 +62,12 @@ impl Config {
             body_read_timeout: ServerConfig::default().body_read_timeout,
             turn: None,
             signing_key: beside_db(".signing.key"),
+            tls: federation::tls::TlsFiles {
+                certificate: beside_db(".tls.crt"),
+                key: beside_db(".tls.key"),
+                create_if_missing: true,
+            },
+            verify_remote_certificates: true,
         }
     }
 }
@@ -68,6 +80,11 @@ pub fn router(server_name: &str, db: &Path) -> Result<matrix_api_runtime::server
 /// The client-server router of a homeserver configured by `config`.
 pub fn router_with(config: Config) -> Result<matrix_api_runtime::server::Router, String> {
     routers(config).map(|routers| routers.client)
+}
+
+/// The TLS configuration of the federation listener (see [`Config::tls`]).
+pub fn federation_tls(config: &Config) -> Result<Arc<tokio_rustls::rustls::ServerConfig>, String> {
+    federation::tls::server_config(&config.tls, &config.server_name)
 }
 
 /// What a homeserver serves, one router per listener.
@@ -84,22 +101,33 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         &config.signing_key,
         &config.server_name,
     )?);
+    let store: Arc<dyn store::Storage> = Arc::new(store::SqliteStore::open(&config.db)?);
+    let http = reqwest::Client::builder()
+        .danger_accept_invalid_certs(!config.verify_remote_certificates)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .map_err(|e| format!("making the federation HTTP client: {e}"))?;
+    let keys = Arc::new(federation::keys::RemoteKeys::new(identity.clone(), http.clone()));
     let federation = matrix_api::server_server::endpoints::router_with_config(
         federation::Federation {
             identity: identity.clone(),
+            store: store.clone(),
+            keys: keys.clone(),
+            http,
         },
         ServerConfig {
             server_name: Some(config.server_name.clone()),
+            keys: Some(keys),
             ..ServerConfig::default()
         },
     );
-    let store = store::SqliteStore::open(&config.db)?;
     std::fs::create_dir_all(&config.media_dir)
         .map_err(|e| format!("creating media folder {}: {e}", config.media_dir.display()))?;
     let server = api::Homeserver {
         server_name: config.server_name,
         public_url: config.public_url,
-        store: Arc::new(store),
+        store,
         media_dir: config.media_dir,
         changes: Arc::new(tokio::sync::Notify::new()),
         typing: api::Typing::default(),

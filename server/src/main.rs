@@ -17,6 +17,17 @@ struct Args {
     /// `/_matrix/key`); without it the server does not federate.
     #[arg(long, env = "MATRIX_FEDERATION_LISTEN")]
     federation_listen: Option<String>,
+    /// The federation listener's TLS certificate chain (PEM) [default: a
+    /// self-signed one made beside the database].
+    #[arg(long, env = "MATRIX_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, env = "MATRIX_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Accept other servers' certificates unchecked (test setups with
+    /// self-signed certificates only).
+    #[arg(long)]
+    insecure_skip_certificate_checks: bool,
     /// SQLite database file (created, migrated at start).
     #[arg(long, env = "MATRIX_DB", default_value = "homeserver.db")]
     db: PathBuf,
@@ -65,6 +76,18 @@ async fn main() -> anyhow::Result<()> {
     }
     config.public_url = Some(args.public_url.unwrap_or_else(|| format!("http://{address}")));
     config.rate_limit = rate_limit(&args.rate_limit)?;
+    if let (Some(certificate), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = server::federation::tls::TlsFiles {
+            certificate,
+            key,
+            create_if_missing: false,
+        };
+    }
+    config.verify_remote_certificates = !args.insecure_skip_certificate_checks;
+    let tls = match args.federation_listen {
+        Some(_) => Some(server::federation_tls(&config).map_err(|e| anyhow!(e))?),
+        None => None,
+    };
     config.turn = match (args.turn_uris.is_empty(), args.turn_secret) {
         (true, None) => None,
         (false, Some(secret)) => Some(server::api::TurnConfig {
@@ -76,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let routers = server::routers(config).map_err(|e| anyhow!("opening {}: {e}", args.db.display()))?;
     eprintln!("serving {} on http://{address}", args.server_name);
-    let Some(federation_address) = args.federation_listen else {
+    let (Some(federation_address), Some(tls)) = (args.federation_listen, tls) else {
         matrix_api_runtime::server::serve(listener, routers.client).await?;
         return Ok(());
     };
@@ -84,13 +107,18 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {federation_address}"))?;
     eprintln!(
-        "federation for {} on http://{}",
+        "federation for {} on https://{}",
         args.server_name,
         federation_listener.local_addr()?
     );
     tokio::try_join!(
         matrix_api_runtime::server::serve(listener, routers.client),
-        matrix_api_runtime::server::serve(federation_listener, routers.federation),
+        matrix_api_runtime::server::serve_tls(
+            federation_listener,
+            routers.federation,
+            tls,
+            matrix_api_runtime::server::ConnectionTimeouts::default()
+        ),
     )?;
     Ok(())
 }

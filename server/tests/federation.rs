@@ -45,8 +45,25 @@ fn spawn(db: &std::path::Path) -> (Server, String) {
     (server, base)
 }
 
+/// HTTPS that accepts the servers' self-signed certificates.
+fn insecure_https() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+}
+
+/// A federation client for `base`, signing as nobody or as `signer`.
+fn federation_client(base: &str, signer: Option<matrix_api_runtime::client::Signer>) -> ss::Client {
+    let client = matrix_api_runtime::client::Client::new(base).with_http(insecure_https());
+    ss::Client(match signer {
+        Some(signer) => client.with_signer(signer),
+        None => client,
+    })
+}
+
 async fn keys(base: &str) -> matrix_api::server_server::Keys {
-    let ss::get_server_key::Response::Ok(keys) = ss::Client::new(base)
+    let ss::get_server_key::Response::Ok(keys) = federation_client(base, None)
         .get_server_key(ss::get_server_key::Request::new())
         .await
         .unwrap();
@@ -85,7 +102,7 @@ async fn published_keys_are_self_signed_and_survive_a_restart() {
     let again = keys(&base).await;
     assert_eq!(again.verify_keys, first.verify_keys, "the same key after a restart");
 
-    let ss::get_version::Response::Ok(version) = ss::Client::new(&base)
+    let ss::get_version::Response::Ok(version) = federation_client(&base, None)
         .get_version(ss::get_version::Request::new())
         .await
         .unwrap();
@@ -211,4 +228,110 @@ async fn appended_events_are_signed_pdus_of_their_room_version() {
         assert_eq!(extremities[0].0, events.last().unwrap().event_id);
     }
     task.abort();
+}
+
+/// One homeserver in-process, named after its federation port, serving
+/// both APIs on loopback; returns its name and both base URLs.
+async fn start_named(dir: &std::path::Path) -> (String, String, String, server::Config) {
+    let federation = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let name = federation.local_addr().unwrap().to_string();
+    let client = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client_base = format!("http://{}", client.local_addr().unwrap());
+    let mut config = server::Config::new(&name, &dir.join(format!("{}.db", name.replace([':', '.'], "_"))));
+    config.verify_remote_certificates = false;
+    let tls = server::federation_tls(&config).unwrap();
+    let routers = server::routers(config.clone()).unwrap();
+    tokio::spawn(matrix_api_runtime::server::serve(client, routers.client));
+    tokio::spawn(matrix_api_runtime::server::serve_tls(
+        federation,
+        routers.federation,
+        tls,
+        matrix_api_runtime::server::ConnectionTimeouts::default(),
+    ));
+    (name.clone(), client_base, format!("https://{name}"), config)
+}
+
+fn signer_of(config: &server::Config, destination: &str) -> matrix_api_runtime::client::Signer {
+    let identity =
+        server::federation::SigningIdentity::load_or_create(&config.signing_key, &config.server_name).unwrap();
+    matrix_api_runtime::client::Signer {
+        origin: config.server_name.clone(),
+        destination: destination.to_owned(),
+        key_id: identity.key_id.clone(),
+        key: identity.signing_key().clone(),
+    }
+}
+
+/// A signed request from one of our servers to another over TLS: the
+/// receiver fetches the sender's key from the sender itself and answers;
+/// a request signed with another key, from a server that cannot be
+/// reached, or not signed at all is refused with `401`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_requests_are_checked_against_keys_fetched_from_their_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_name, _, _, a_config) = start_named(dir.path()).await;
+    let (b_name, b_client, b_federation, _) = start_named(dir.path()).await;
+    let bob = register(&b_client, "bob").await;
+    let cs::set_profile_field::Response::Ok(_) = bob
+        .set_profile_field(req(
+            json!({ "userId": format!("@bob:{b_name}"), "keyName": "displayname" }),
+            json!({}),
+            json!({ "displayname": "Bob" }),
+        ))
+        .await
+        .unwrap();
+
+    let profile_request = |field: Option<&str>| -> ss::query_profile::Request {
+        let mut query = json!({ "user_id": format!("@bob:{b_name}") });
+        if let Some(field) = field {
+            query["field"] = json!(field);
+        }
+        req(json!({}), query, json!({}))
+    };
+    let signed = federation_client(&b_federation, Some(signer_of(&a_config, &b_name)));
+    let ss::query_profile::Response::Ok(profile) = signed.query_profile(profile_request(None)).await.unwrap();
+    assert_eq!(profile.displayname.as_deref(), Some("Bob"));
+    let ss::query_profile::Response::Ok(profile) =
+        signed.query_profile(profile_request(Some("avatar_url"))).await.unwrap();
+    assert_eq!(profile.displayname, None, "only the field asked for");
+
+    let status = |result: Result<ss::query_profile::Response, matrix_api_runtime::client::ClientError>| match result {
+        Err(matrix_api_runtime::client::ClientError::Matrix(e)) => (e.status, e.errcode().as_str().to_owned()),
+        other => panic!("expected a Matrix error, got {other:?}"),
+    };
+    let mut forged = signer_of(&a_config, &b_name);
+    forged.key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let answer = federation_client(&b_federation, Some(forged))
+        .query_profile(profile_request(None))
+        .await;
+    assert_eq!(
+        status(answer),
+        (401, "M_UNAUTHORIZED".to_owned()),
+        "another key, same key ID"
+    );
+    let mut unreachable = signer_of(&a_config, &b_name);
+    unreachable.origin = "127.0.0.1:1".to_owned();
+    let answer = federation_client(&b_federation, Some(unreachable))
+        .query_profile(profile_request(None))
+        .await;
+    assert_eq!(
+        status(answer),
+        (401, "M_UNAUTHORIZED".to_owned()),
+        "an origin that cannot be asked"
+    );
+    let answer = federation_client(&b_federation, None)
+        .query_profile(profile_request(None))
+        .await;
+    assert_eq!(status(answer), (401, "M_UNAUTHORIZED".to_owned()), "unsigned");
+    let mut elsewhere = signer_of(&a_config, &b_name);
+    elsewhere.destination = "other.example".to_owned();
+    let answer = federation_client(&b_federation, Some(elsewhere))
+        .query_profile(profile_request(None))
+        .await;
+    assert_eq!(
+        status(answer),
+        (401, "M_UNAUTHORIZED".to_owned()),
+        "signed for another destination"
+    );
+    let _ = a_name;
 }

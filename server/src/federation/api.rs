@@ -3,8 +3,11 @@
 //! trait's default (`404 M_UNRECOGNIZED`).
 
 use super::identity::SigningIdentity;
-use matrix_api::server_server::endpoints::{get_server_key, get_version, ServerServerApi};
-use matrix_api::server_server::{GetVersionResponse, Keys, Server, VerifyKey};
+use super::keys::RemoteKeys;
+use crate::store::Storage;
+use matrix_api::server_server::endpoints::{self as ss, get_server_key, get_version, query_profile, ServerServerApi};
+use matrix_api::server_server::{GetVersionResponse, Keys, QueryProfileResponse, Server, VerifyKey};
+use matrix_api_runtime::client::Signer;
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
 use std::collections::BTreeMap;
@@ -17,9 +20,31 @@ const KEY_VALIDITY_MS: i64 = 24 * 60 * 60 * 1000;
 /// The federation side of the homeserver.
 pub struct Federation {
     pub identity: Arc<SigningIdentity>,
+    pub store: Arc<dyn Storage>,
+    /// Other servers' keys, for their requests and events.
+    pub keys: Arc<RemoteKeys>,
+    /// HTTPS to other servers (certificate checks as configured).
+    pub http: reqwest::Client,
 }
 
 impl Federation {
+    /// A client for `destination`'s federation API, signing every request
+    /// as this server.
+    pub async fn client_for(&self, destination: &str) -> ss::Client {
+        let base = super::discovery::base_url(&self.http, destination).await;
+        let signer = Signer {
+            origin: self.identity.server_name.clone(),
+            destination: destination.to_owned(),
+            key_id: self.identity.key_id.clone(),
+            key: self.identity.signing_key().clone(),
+        };
+        ss::Client(
+            matrix_api_runtime::client::Client::new(base)
+                .with_http(self.http.clone())
+                .with_signer(signer),
+        )
+    }
+
     /// This server's keys, signed by itself, valid for [`KEY_VALIDITY_MS`].
     pub fn server_keys(&self, now_ms: i64) -> Result<Keys, MatrixError> {
         let identity = &self.identity;
@@ -48,6 +73,32 @@ impl ServerServerApi for Federation {
         _credentials: Credentials,
     ) -> Result<get_server_key::Response, MatrixError> {
         Ok(get_server_key::Response::Ok(self.server_keys(crate::api::now_ms())?))
+    }
+
+    async fn query_profile(
+        &self,
+        request: query_profile::Request,
+        _credentials: Credentials,
+    ) -> Result<query_profile::Response, MatrixError> {
+        let user_id = &request.query.user_id;
+        // The server name follows the first colon (it may hold a port).
+        let local = user_id
+            .split_once(':')
+            .is_some_and(|(_, server)| server == self.identity.server_name);
+        if !local || !self.store.user_exists(user_id).map_err(crate::api::internal)? {
+            return Err(MatrixError::not_found("No such user on this server"));
+        }
+        let profile = self.store.profile(user_id).map_err(crate::api::internal)?;
+        let text = |field: &str| profile.get(field).and_then(|v| v.as_str()).map(str::to_owned);
+        let wanted = |field: &str| request.query.field.as_deref().is_none_or(|f| f == field);
+        let mut response = QueryProfileResponse::default();
+        if wanted("displayname") {
+            response.displayname = text("displayname");
+        }
+        if wanted("avatar_url") {
+            response.avatar_url = text("avatar_url");
+        }
+        Ok(query_profile::Response::Ok(response))
     }
 
     async fn get_version(

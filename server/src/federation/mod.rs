@@ -12,8 +12,11 @@
 
 pub mod api;
 pub mod build;
+pub mod discovery;
 pub mod identity;
+pub mod keys;
 pub mod pdu;
+pub mod tls;
 
 pub use api::Federation;
 pub use identity::SigningIdentity;

@@ -1,0 +1,114 @@
+//! Other servers' signing keys: fetched from the server itself
+//! (`/_matrix/key/v2/server`), checked to be signed by themselves and
+//! named for that server, and cached until they expire. The federation
+//! router awaits them before a signed request's handler runs.
+//!
+//! Kept in memory (fetched again after a restart); notaries
+//! (`/_matrix/key/v2/query`) are not asked yet.
+
+use super::discovery;
+use super::identity::SigningIdentity;
+use ed25519_dalek::VerifyingKey;
+use matrix_api::server_server::endpoints as ss;
+use matrix_api_runtime::server::{KeyFuture, KeyLookup};
+use matrix_api_runtime::signing::{decode_base64, verify_json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// How long a fetched key is trusted at most, whatever it claims: the
+/// spec's limit for room versions 5 on.
+const MAX_VALIDITY_MS: i64 = 7 * 24 * 60 * 60 * 1000;
+
+/// A cached key and until when it may be used.
+#[derive(Clone, Copy)]
+struct Cached {
+    key: VerifyingKey,
+    valid_until_ts: i64,
+}
+
+/// This server's key and the keys of the servers it has heard from.
+pub struct RemoteKeys {
+    own: Arc<SigningIdentity>,
+    http: reqwest::Client,
+    cache: Mutex<HashMap<(String, String), Cached>>,
+}
+
+impl RemoteKeys {
+    pub fn new(own: Arc<SigningIdentity>, http: reqwest::Client) -> RemoteKeys {
+        RemoteKeys {
+            own,
+            http,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, origin: &str, key_id: &str, now: i64) -> Option<VerifyingKey> {
+        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache
+            .get(&(origin.to_owned(), key_id.to_owned()))
+            .filter(|cached| cached.valid_until_ts > now)
+            .map(|cached| cached.key)
+    }
+
+    /// Asks `origin` for its keys and caches those that are signed by
+    /// themselves. Errors say why nothing was cached.
+    pub async fn refresh(&self, origin: &str) -> Result<(), String> {
+        let base = discovery::base_url(&self.http, origin).await;
+        let client = ss::Client(matrix_api_runtime::client::Client::new(base).with_http(self.http.clone()));
+        let ss::get_server_key::Response::Ok(keys) = client
+            .get_server_key(ss::get_server_key::Request::new())
+            .await
+            .map_err(|e| format!("fetching the keys of {origin}: {e}"))?;
+        if keys.server_name != origin {
+            return Err(format!("{origin} answered with the keys of {}", keys.server_name));
+        }
+        let signed = serde_json::to_value(&keys).map_err(|e| e.to_string())?;
+        let now = crate::api::now_ms();
+        let valid_until_ts = keys.valid_until_ts.min(now + MAX_VALIDITY_MS);
+        let mut found = Vec::new();
+        for (key_id, key) in &keys.verify_keys {
+            let Some(key) = decode_base64(&key.key)
+                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok())
+            else {
+                continue;
+            };
+            // Each key must have signed the answer that publishes it.
+            if verify_json(&signed, origin, key_id, &key).is_ok() {
+                found.push((key_id.clone(), key));
+            }
+        }
+        if found.is_empty() {
+            return Err(format!("{origin} published no key signed by itself"));
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (key_id, key) in found {
+            cache.insert((origin.to_owned(), key_id), Cached { key, valid_until_ts });
+        }
+        Ok(())
+    }
+}
+
+impl KeyLookup for RemoteKeys {
+    fn key(&self, origin: &str, key_id: &str) -> Option<VerifyingKey> {
+        if origin == self.own.server_name {
+            return (key_id == self.own.key_id).then(|| self.own.verifying_key());
+        }
+        self.cached(origin, key_id, crate::api::now_ms())
+    }
+
+    fn fetch<'a>(&'a self, origin: &'a str, key_id: &'a str) -> KeyFuture<'a> {
+        Box::pin(async move {
+            if let Some(key) = self.key(origin, key_id) {
+                return Some(key);
+            }
+            if origin == self.own.server_name {
+                return None;
+            }
+            // A server that cannot be reached or answers badly signed no
+            // request we can check: the caller refuses it.
+            self.refresh(origin).await.ok()?;
+            self.key(origin, key_id)
+        })
+    }
+}
