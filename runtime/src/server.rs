@@ -321,8 +321,13 @@ fn parse<E: Endpoint>(incoming: &Incoming) -> Result<E, (MatrixError, bool)> {
 
 impl<S: Send + Sync + 'static> RouterBuilder<S> {
     pub fn new(api: S, config: ServerConfig) -> Self {
+        Self::shared(Arc::new(api), config)
+    }
+
+    /// A builder serving `api`, which other code holds too.
+    pub fn shared(api: Arc<S>, config: ServerConfig) -> Self {
         RouterBuilder {
-            api: Arc::new(api),
+            api,
             config,
             routes: BTreeMap::new(),
             empty_key_routes: Vec::new(),

@@ -109,23 +109,10 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         .build()
         .map_err(|e| format!("making the federation HTTP client: {e}"))?;
     let keys = Arc::new(federation::keys::RemoteKeys::new(identity.clone(), http.clone()));
-    let federation = matrix_api::server_server::endpoints::router_with_config(
-        federation::Federation {
-            identity: identity.clone(),
-            store: store.clone(),
-            keys: keys.clone(),
-            http,
-        },
-        ServerConfig {
-            server_name: Some(config.server_name.clone()),
-            keys: Some(keys),
-            ..ServerConfig::default()
-        },
-    );
     std::fs::create_dir_all(&config.media_dir)
         .map_err(|e| format!("creating media folder {}: {e}", config.media_dir.display()))?;
-    let server = api::Homeserver {
-        server_name: config.server_name,
+    let server = Arc::new(api::Homeserver {
+        server_name: config.server_name.clone(),
         public_url: config.public_url,
         store,
         media_dir: config.media_dir,
@@ -135,14 +122,27 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         uia: api::UiaSessions::default(),
         push_cache: api::RuleCache::default(),
         turn: config.turn,
-        identity,
-    };
+        identity: identity.clone(),
+    });
+    let federation = matrix_api::server_server::endpoints::router_with_config(
+        federation::Federation {
+            identity,
+            hs: server.clone(),
+            keys: keys.clone(),
+            http,
+        },
+        ServerConfig {
+            server_name: Some(config.server_name.clone()),
+            keys: Some(keys),
+            ..ServerConfig::default()
+        },
+    );
     let server_config = ServerConfig {
         body_limit: api::MAX_UPLOAD_BYTES,
         rate_limit: config.rate_limit,
         body_read_timeout: config.body_read_timeout,
         ..ServerConfig::default()
     };
-    let client = matrix_api::client_server::endpoints::router_with_config(server, server_config);
+    let client = matrix_api::client_server::endpoints::router_shared(server, server_config);
     Ok(Routers { client, federation })
 }

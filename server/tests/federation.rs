@@ -335,3 +335,134 @@ async fn signed_requests_are_checked_against_keys_fetched_from_their_origin() {
     );
     let _ = a_name;
 }
+
+/// A user of another server joins a public room here: `make_join` hands
+/// out a template in the room's version, the joining server signs it, and
+/// `send_join` checks and appends it and answers with the room's state and
+/// auth chain; the room's members here see the join. Forged, misdirected
+/// and disallowed joins are refused, and nothing of them is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_user_joins_a_room_here_through_make_join_and_send_join() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_name, a_client, a_federation, _) = start_named(dir.path()).await;
+    let (b_name, _, _, b_config) = start_named(dir.path()).await;
+    let alice = register(&a_client, "alice").await;
+    let cs::create_room::Response::Ok(room) = alice
+        .create_room(req(
+            json!({}),
+            json!({}),
+            json!({ "preset": "public_chat", "name": "lobby" }),
+        ))
+        .await
+        .unwrap();
+    let room_id = room.room_id.to_string();
+    let cs::create_room::Response::Ok(private) = alice
+        .create_room(req(json!({}), json!({}), json!({ "preset": "private_chat" })))
+        .await
+        .unwrap();
+    let bob = format!("@bob:{b_name}");
+    let versions: Vec<String> = (1..=12).map(|v| v.to_string()).collect();
+    let from_b = federation_client(&a_federation, Some(signer_of(&b_config, &a_name)));
+    let make_join = |room: &str, user: &str, ver: Option<&[String]>| {
+        let mut request = ss::make_join::Request::new(room.to_owned(), user.to_owned());
+        request.query.ver = ver.map(<[String]>::to_vec);
+        request
+    };
+    let status = |e: matrix_api_runtime::client::ClientError| match e {
+        matrix_api_runtime::client::ClientError::Matrix(e) => (e.status, e.errcode().as_str().to_owned()),
+        other => panic!("expected a Matrix error, got {other}"),
+    };
+
+    // Refused before any template: another server's user, an invite-only
+    // room, a joining server that does not support the room's version.
+    let other_user = from_b
+        .make_join(make_join(&room_id, &format!("@eve:{a_name}"), Some(&versions)))
+        .await;
+    assert_eq!(status(other_user.unwrap_err()).0, 403);
+    let invite_only = from_b
+        .make_join(make_join(private.room_id.as_ref(), &bob, Some(&versions)))
+        .await;
+    assert_eq!(status(invite_only.unwrap_err()), (403, "M_FORBIDDEN".to_owned()));
+    let old_server = from_b.make_join(make_join(&room_id, &bob, None)).await;
+    assert_eq!(
+        status(old_server.unwrap_err()),
+        (400, "M_INCOMPATIBLE_ROOM_VERSION".to_owned())
+    );
+
+    let ss::make_join::Response::Ok(template) = from_b
+        .make_join(make_join(&room_id, &bob, Some(&versions)))
+        .await
+        .unwrap();
+    let version = template.room_version.clone().unwrap();
+    let rules = VersionRules::of(&version).unwrap();
+    let serde_json::Value::Object(mut event) = serde_json::to_value(template.event.unwrap()).unwrap() else {
+        panic!("the template is not an object");
+    };
+    assert_eq!(event["room_id"], json!(room_id));
+    assert!(event.contains_key("prev_events") && event.contains_key("auth_events") && event.contains_key("depth"));
+    let b_identity = server::federation::SigningIdentity::load_or_create(&b_config.signing_key, &b_name).unwrap();
+    let sign = |event: &mut serde_json::Map<String, serde_json::Value>, key: &ed25519_dalek::SigningKey| {
+        rules.hash_and_sign(event, &b_name, &b_identity.key_id, key);
+        rules.event_id(event).unwrap()
+    };
+    let send_join = |event: &serde_json::Map<String, serde_json::Value>, event_id: &str| {
+        ss::send_join_v2::Request::new(
+            room_id.clone(),
+            event_id.to_owned(),
+            serde_json::from_value(serde_json::Value::Object(event.clone())).unwrap(),
+        )
+    };
+
+    // Signed with a key that is not B's: refused.
+    let mut forged = event.clone();
+    let forged_id = sign(&mut forged, &ed25519_dalek::SigningKey::from_bytes(&[3; 32]));
+    let answer = from_b.send_join_v2(send_join(&forged, &forged_id)).await;
+    assert_eq!(status(answer.unwrap_err()).0, 403, "a join not signed by its server");
+    // Under another event ID than its hash: refused.
+    let mut misnamed = event.clone();
+    sign(&mut misnamed, b_identity.signing_key());
+    let answer = from_b.send_join_v2(send_join(&misnamed, "$not-its-hash")).await;
+    assert_eq!(status(answer.unwrap_err()).0, 400);
+
+    let event_id = sign(&mut event, b_identity.signing_key());
+    let ss::send_join_v2::Response::Ok(joined) = from_b.send_join_v2(send_join(&event, &event_id)).await.unwrap();
+    let state_types: Vec<&str> = joined.state.iter().filter_map(|e| e["type"].as_str()).collect();
+    for expected in [
+        "m.room.create",
+        "m.room.power_levels",
+        "m.room.join_rules",
+        "m.room.member",
+    ] {
+        assert!(state_types.contains(&expected), "{expected} in {state_types:?}");
+    }
+    assert!(!joined.auth_chain.is_empty());
+    assert_eq!(
+        joined.servers_in_room.as_deref().map(|s| s[0].as_str()),
+        Some(a_name.as_str())
+    );
+
+    // Alice sees Bob among the members, and nothing of the refused joins.
+    let cs::get_members_by_room::Response::Ok(members) = alice
+        .get_members_by_room(req(json!({ "roomId": room_id }), json!({}), json!({})))
+        .await
+        .unwrap();
+    let members = serde_json::to_value(members).unwrap();
+    let joined_members: Vec<&str> = members["chunk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["content"]["membership"] == "join")
+        .filter_map(|m| m["state_key"].as_str())
+        .collect();
+    assert!(joined_members.contains(&bob.as_str()), "{joined_members:?}");
+    let store =
+        server::store::SqliteStore::open(&dir.path().join(format!("{}.db", a_name.replace([':', '.'], "_")))).unwrap();
+    // (The forged join had the same event ID: signatures are not hashed.)
+    assert_eq!(forged_id, event_id);
+    assert_eq!(store.event(&event_id).unwrap().unwrap().sender, bob);
+    let stored = store.pdu(&event_id).unwrap().unwrap();
+    rules
+        .verify_signature(&stored, &b_name, &b_identity.key_id, &b_identity.verifying_key())
+        .unwrap();
+    assert_eq!(store.forward_extremities(&room_id).unwrap()[0].0, event_id);
+}

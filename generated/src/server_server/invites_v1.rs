@@ -4,7 +4,7 @@
 /// Request body of `PUT /_matrix/federation/v1/invite/{roomId}/{eventId}` (`sendInviteV1`).
 ///
 /// Spec source: `api/server-server/invites-v1.yaml#/paths/~1invite~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct SendInviteV1Request {
     /// The matrix ID of the user who sent the original `m.room.third_party_invite`.
     pub sender: ::std::string::String,
@@ -27,6 +27,10 @@ pub struct SendInviteV1Request {
     pub unsigned: ::std::option::Option<
         crate::server_server::SendInviteV1RequestUnsigned,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl SendInviteV1Request {
     /// A value with the required fields; the optional ones are absent.
@@ -47,7 +51,125 @@ impl SendInviteV1Request {
             state_key,
             content,
             unsigned: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for SendInviteV1Request {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SendInviteV1Request;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct SendInviteV1Request")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SendInviteV1Request, __A::Error> {
+                let mut sender: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut origin: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut origin_server_ts: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut r#type: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut state_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut content: ::std::option::Option<
+                    crate::server_server::InviteEventContent,
+                > = ::std::option::Option::None;
+                let mut unsigned: ::std::option::Option<
+                    ::std::option::Option<
+                        crate::server_server::SendInviteV1RequestUnsigned,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "sender" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sender,
+                                "sender",
+                            )?
+                        }
+                        "origin" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut origin,
+                                "origin",
+                            )?
+                        }
+                        "origin_server_ts" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut origin_server_ts,
+                                "origin_server_ts",
+                            )?
+                        }
+                        "type" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut r#type,
+                                "type",
+                            )?
+                        }
+                        "state_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut state_key,
+                                "state_key",
+                            )?
+                        }
+                        "content" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut content,
+                                "content",
+                            )?
+                        }
+                        "unsigned" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut unsigned,
+                                "unsigned",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SendInviteV1Request {
+                    sender: ::matrix_api_runtime::__private::required(sender, "sender")?,
+                    origin: ::matrix_api_runtime::__private::required(origin, "origin")?,
+                    origin_server_ts: ::matrix_api_runtime::__private::required(
+                        origin_server_ts,
+                        "origin_server_ts",
+                    )?,
+                    r#type: ::matrix_api_runtime::__private::required(r#type, "type")?,
+                    state_key: ::matrix_api_runtime::__private::required(
+                        state_key,
+                        "state_key",
+                    )?,
+                    content: ::matrix_api_runtime::__private::required(
+                        content,
+                        "content",
+                    )?,
+                    unsigned: unsigned.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Information included alongside the event that is not signed. May include more

@@ -25,7 +25,7 @@ pub struct MakeJoinResponse {
 /// for precise event formats.
 ///
 /// Spec source: `api/server-server/joins-v1.yaml#/paths/~1make_join~1{roomId}~1{userId}/get/responses/200/content/application~1json/schema/properties/event`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct MakeJoinResponseEvent {
     /// The user ID of the joining member.
     pub sender: ::std::string::String,
@@ -41,6 +41,10 @@ pub struct MakeJoinResponseEvent {
     pub state_key: ::std::string::String,
     /// The content of the event.
     pub content: crate::server_server::MakeJoinResponseEventContent,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl MakeJoinResponseEvent {
     /// A value with the required fields; the optional ones are absent.
@@ -60,7 +64,112 @@ impl MakeJoinResponseEvent {
             r#type,
             state_key,
             content,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MakeJoinResponseEvent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = MakeJoinResponseEvent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct MakeJoinResponseEvent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<MakeJoinResponseEvent, __A::Error> {
+                let mut sender: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut origin: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut origin_server_ts: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut r#type: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut state_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut content: ::std::option::Option<
+                    crate::server_server::MakeJoinResponseEventContent,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "sender" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sender,
+                                "sender",
+                            )?
+                        }
+                        "origin" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut origin,
+                                "origin",
+                            )?
+                        }
+                        "origin_server_ts" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut origin_server_ts,
+                                "origin_server_ts",
+                            )?
+                        }
+                        "type" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut r#type,
+                                "type",
+                            )?
+                        }
+                        "state_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut state_key,
+                                "state_key",
+                            )?
+                        }
+                        "content" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut content,
+                                "content",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(MakeJoinResponseEvent {
+                    sender: ::matrix_api_runtime::__private::required(sender, "sender")?,
+                    origin: ::matrix_api_runtime::__private::required(origin, "origin")?,
+                    origin_server_ts: ::matrix_api_runtime::__private::required(
+                        origin_server_ts,
+                        "origin_server_ts",
+                    )?,
+                    r#type: ::matrix_api_runtime::__private::required(r#type, "type")?,
+                    state_key: ::matrix_api_runtime::__private::required(
+                        state_key,
+                        "state_key",
+                    )?,
+                    content: ::matrix_api_runtime::__private::required(
+                        content,
+                        "content",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// The content of the event.

@@ -4,7 +4,7 @@
 /// Request body of `PUT /_matrix/federation/v2/send_leave/{roomId}/{eventId}` (`sendLeaveV2`).
 ///
 /// Spec source: `api/server-server/leaving-v2.yaml#/paths/~1send_leave~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct SendLeaveV2Request {
     /// The user ID of the leaving member.
     pub sender: ::std::string::String,
@@ -22,6 +22,10 @@ pub struct SendLeaveV2Request {
     pub content: crate::server_server::MakeLeaveResponseEventContent,
     /// This field must be present but is ignored; it may be 0.
     pub depth: i64,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl SendLeaveV2Request {
     /// A value with the required fields; the optional ones are absent.
@@ -43,6 +47,120 @@ impl SendLeaveV2Request {
             state_key,
             content,
             depth,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for SendLeaveV2Request {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SendLeaveV2Request;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct SendLeaveV2Request")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SendLeaveV2Request, __A::Error> {
+                let mut sender: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut origin: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut origin_server_ts: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut r#type: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut state_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut content: ::std::option::Option<
+                    crate::server_server::MakeLeaveResponseEventContent,
+                > = ::std::option::Option::None;
+                let mut depth: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "sender" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sender,
+                                "sender",
+                            )?
+                        }
+                        "origin" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut origin,
+                                "origin",
+                            )?
+                        }
+                        "origin_server_ts" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut origin_server_ts,
+                                "origin_server_ts",
+                            )?
+                        }
+                        "type" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut r#type,
+                                "type",
+                            )?
+                        }
+                        "state_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut state_key,
+                                "state_key",
+                            )?
+                        }
+                        "content" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut content,
+                                "content",
+                            )?
+                        }
+                        "depth" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut depth,
+                                "depth",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SendLeaveV2Request {
+                    sender: ::matrix_api_runtime::__private::required(sender, "sender")?,
+                    origin: ::matrix_api_runtime::__private::required(origin, "origin")?,
+                    origin_server_ts: ::matrix_api_runtime::__private::required(
+                        origin_server_ts,
+                        "origin_server_ts",
+                    )?,
+                    r#type: ::matrix_api_runtime::__private::required(r#type, "type")?,
+                    state_key: ::matrix_api_runtime::__private::required(
+                        state_key,
+                        "state_key",
+                    )?,
+                    content: ::matrix_api_runtime::__private::required(
+                        content,
+                        "content",
+                    )?,
+                    depth: ::matrix_api_runtime::__private::required(depth, "depth")?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -232,7 +232,7 @@ impl GetSpaceHierarchyResponseRoom {
 /// `api/server-server/space_hierarchy.yaml` from the spec.
 ///
 /// Spec source: `api/server-server/space_hierarchy.yaml#/paths/~1hierarchy~1{roomId}/get/responses/200/content/application~1json/schema/properties/room/allOf/1/properties/children_state/items`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct GetSpaceHierarchyResponseRoomChildrenStateItem {
     /// The `content` for the event.
     pub content: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -249,6 +249,10 @@ pub struct GetSpaceHierarchyResponseRoomChildrenStateItem {
     ///
     /// - Spec constraint, format: `int64`
     pub origin_server_ts: i64,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl GetSpaceHierarchyResponseRoomChildrenStateItem {
     /// A value with the required fields; the optional ones are absent.
@@ -266,6 +270,105 @@ impl GetSpaceHierarchyResponseRoomChildrenStateItem {
             r#type,
             sender,
             origin_server_ts,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for GetSpaceHierarchyResponseRoomChildrenStateItem {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = GetSpaceHierarchyResponseRoomChildrenStateItem;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct GetSpaceHierarchyResponseRoomChildrenStateItem")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<
+                GetSpaceHierarchyResponseRoomChildrenStateItem,
+                __A::Error,
+            > {
+                let mut content: ::std::option::Option<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                > = ::std::option::Option::None;
+                let mut state_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut r#type: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut sender: ::std::option::Option<crate::identifiers::UserId> = ::std::option::Option::None;
+                let mut origin_server_ts: ::std::option::Option<i64> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "content" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut content,
+                                "content",
+                            )?
+                        }
+                        "state_key" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut state_key,
+                                "state_key",
+                            )?
+                        }
+                        "type" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut r#type,
+                                "type",
+                            )?
+                        }
+                        "sender" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sender,
+                                "sender",
+                            )?
+                        }
+                        "origin_server_ts" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut origin_server_ts,
+                                "origin_server_ts",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(GetSpaceHierarchyResponseRoomChildrenStateItem {
+                    content: ::matrix_api_runtime::__private::required(
+                        content,
+                        "content",
+                    )?,
+                    state_key: ::matrix_api_runtime::__private::required(
+                        state_key,
+                        "state_key",
+                    )?,
+                    r#type: ::matrix_api_runtime::__private::required(r#type, "type")?,
+                    sender: ::matrix_api_runtime::__private::required(sender, "sender")?,
+                    origin_server_ts: ::matrix_api_runtime::__private::required(
+                        origin_server_ts,
+                        "origin_server_ts",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

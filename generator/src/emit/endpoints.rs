@@ -629,7 +629,17 @@ pub fn family_module(api: &Api, family: Family, ops: &[&Operation], ctx: &DocCon
             api: A,
             config: ::matrix_api_runtime::server::ServerConfig,
         ) -> ::matrix_api_runtime::server::Router {
-            let mut builder = ::matrix_api_runtime::server::RouterBuilder::new(api, config);
+            router_shared(::std::sync::Arc::new(api), config)
+        }
+
+        /// The axum router serving an `api` shared with other code (the
+        /// federation side of a server that also serves clients).
+        #[cfg(feature = "server")]
+        pub fn router_shared<A: #trait_ident>(
+            api: ::std::sync::Arc<A>,
+            config: ::matrix_api_runtime::server::ServerConfig,
+        ) -> ::matrix_api_runtime::server::Router {
+            let mut builder = ::matrix_api_runtime::server::RouterBuilder::shared(api, config);
             #(
                 builder.add(|api: ::std::sync::Arc<A>, request: #mods::Request, credentials| async move {
                     api.#methods(request, credentials).await

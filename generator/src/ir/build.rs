@@ -100,11 +100,20 @@ pub fn build(store: &DocStore) -> Result<Api> {
 /// again must keep each key it was sent, or the receiver's signature check
 /// fails. The spec's own examples carry such undeclared keys (`fallback` on
 /// fallback keys).
+///
+/// And so do the server-server API's objects shaped like events (they
+/// declare `type`, `content`, `sender` and `origin_server_ts`): event
+/// templates and signed PDUs (`make_join`, `send_join`, ...), whose schemas
+/// the spec abbreviates to a few fields while the events travel whole,
+/// hashes and signatures covering every key.
 fn mark_open_types(api: &mut Api) {
     let mut open = Vec::new();
     for (id, def) in api.types.iter().enumerate() {
         if let TypeKind::Struct { fields, .. } = &def.kind {
-            if fields.iter().any(|f| f.wire_name == "signatures") {
+            let has = |name: &str| fields.iter().any(|f| f.wire_name == name);
+            let event_shaped = def.module == crate::family::Module::Family(crate::family::Family::ServerServer)
+                && ["type", "content", "sender", "origin_server_ts"].into_iter().all(has);
+            if has("signatures") || event_shaped {
                 open.push(id);
             }
         }

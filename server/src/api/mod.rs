@@ -185,7 +185,7 @@ impl Homeserver {
         }
     }
 
-    fn room(&self, room_id: &str) -> Result<RoomInfo> {
+    pub(crate) fn room(&self, room_id: &str) -> Result<RoomInfo> {
         self.store
             .room_info(room_id)
             .map_err(internal)?
@@ -228,11 +228,33 @@ impl Homeserver {
         self.append_event(None, room_id, sender, event_type, state_key, content, txn_key)
     }
 
+    /// Whether the room's rules would let `sender` append this event now
+    /// (`M_FORBIDDEN` with the rule's reason if not): what `make_join`
+    /// checks before handing out a template.
+    pub(crate) fn check_allowed(
+        &self,
+        room_id: &str,
+        sender: &str,
+        event_type: &str,
+        state_key: Option<&str>,
+        content: &Value,
+    ) -> Result<()> {
+        let version = self.room(room_id)?.version;
+        let state = self.store.current_state(room_id).map_err(internal)?;
+        let proposed = auth::Proposed {
+            event_type,
+            state_key,
+            sender,
+            content,
+        };
+        auth::authorize(&auth::RoomState::new(&version, &state), &proposed).map_err(MatrixError::forbidden)
+    }
+
     /// Appends an event, built as a signed PDU of the room's version;
     /// `prebuilt` is given only for an event built before its room existed
     /// (the v12 create event, whose hash is the room ID).
     #[allow(clippy::too_many_arguments)]
-    fn append_event(
+    pub(crate) fn append_event(
         &self,
         prebuilt: Option<Built>,
         room_id: &str,

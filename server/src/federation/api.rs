@@ -4,8 +4,10 @@
 
 use super::identity::SigningIdentity;
 use super::keys::RemoteKeys;
-use crate::store::Storage;
-use matrix_api::server_server::endpoints::{self as ss, get_server_key, get_version, query_profile, ServerServerApi};
+use crate::api::Homeserver;
+use matrix_api::server_server::endpoints::{
+    self as ss, get_server_key, get_version, make_join, query_profile, send_join_v2, ServerServerApi,
+};
 use matrix_api::server_server::{GetVersionResponse, Keys, QueryProfileResponse, Server, VerifyKey};
 use matrix_api_runtime::client::Signer;
 use matrix_api_runtime::server::Credentials;
@@ -20,7 +22,8 @@ const KEY_VALIDITY_MS: i64 = 24 * 60 * 60 * 1000;
 /// The federation side of the homeserver.
 pub struct Federation {
     pub identity: Arc<SigningIdentity>,
-    pub store: Arc<dyn Storage>,
+    /// The homeserver whose rooms and users this side serves.
+    pub hs: Arc<Homeserver>,
     /// Other servers' keys, for their requests and events.
     pub keys: Arc<RemoteKeys>,
     /// HTTPS to other servers (certificate checks as configured).
@@ -85,10 +88,10 @@ impl ServerServerApi for Federation {
         let local = user_id
             .split_once(':')
             .is_some_and(|(_, server)| server == self.identity.server_name);
-        if !local || !self.store.user_exists(user_id).map_err(crate::api::internal)? {
+        if !local || !self.hs.store.user_exists(user_id).map_err(crate::api::internal)? {
             return Err(MatrixError::not_found("No such user on this server"));
         }
-        let profile = self.store.profile(user_id).map_err(crate::api::internal)?;
+        let profile = self.hs.store.profile(user_id).map_err(crate::api::internal)?;
         let text = |field: &str| profile.get(field).and_then(|v| v.as_str()).map(str::to_owned);
         let wanted = |field: &str| request.query.field.as_deref().is_none_or(|f| f == field);
         let mut response = QueryProfileResponse::default();
@@ -99,6 +102,22 @@ impl ServerServerApi for Federation {
             response.avatar_url = text("avatar_url");
         }
         Ok(query_profile::Response::Ok(response))
+    }
+
+    async fn make_join(
+        &self,
+        request: make_join::Request,
+        credentials: Credentials,
+    ) -> Result<make_join::Response, MatrixError> {
+        Federation::make_join(self, request, credentials).await
+    }
+
+    async fn send_join_v2(
+        &self,
+        request: send_join_v2::Request,
+        credentials: Credentials,
+    ) -> Result<send_join_v2::Response, MatrixError> {
+        Federation::send_join(self, request, credentials).await
     }
 
     async fn get_version(

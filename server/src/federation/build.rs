@@ -92,19 +92,19 @@ pub fn auth_event_ids(room_version: &str, state: &[StoredEvent], draft: &Draft<'
     ids
 }
 
-/// Builds and signs the PDU of `draft`, after `extremities`, authorized by
-/// `auth_events`. `reference_hash` gives the reference hash of an earlier
-/// event (rooms v1–v2 name events with it beside their IDs; an event this
-/// server stored before it kept PDUs has none, and is named with no hash).
-#[allow(clippy::too_many_arguments)]
-pub fn build(
+/// The unsigned PDU of `draft`, after `extremities`, authorized by
+/// `auth_events`: what `make_join` hands a joining server to fill in, and
+/// what [`build`] hashes and signs. `reference_hash` gives the reference
+/// hash of an earlier event (rooms v1–v2 name events with it beside their
+/// IDs; an event this server stored before it kept PDUs has none, and is
+/// named with no hash).
+pub fn template(
     room_version: &str,
-    identity: &SigningIdentity,
     draft: &Draft<'_>,
     extremities: &[Extremity],
     auth_events: &[String],
     reference_hash: impl Fn(&str) -> Option<[u8; 32]>,
-) -> Result<Built, String> {
+) -> Result<(Map<String, Value>, i64), String> {
     let rules = VersionRules::of(room_version).ok_or_else(|| format!("unknown room version {room_version}"))?;
     let depth = extremities
         .iter()
@@ -150,6 +150,20 @@ pub fn build(
             pdu.insert("redacts".to_owned(), redacts.clone());
         }
     }
+    Ok((pdu, depth))
+}
+
+/// Builds and signs the PDU of `draft` (see [`template`]).
+pub fn build(
+    room_version: &str,
+    identity: &SigningIdentity,
+    draft: &Draft<'_>,
+    extremities: &[Extremity],
+    auth_events: &[String],
+    reference_hash: impl Fn(&str) -> Option<[u8; 32]>,
+) -> Result<Built, String> {
+    let rules = VersionRules::of(room_version).ok_or_else(|| format!("unknown room version {room_version}"))?;
+    let (mut pdu, depth) = template(room_version, draft, extremities, auth_events, reference_hash)?;
     let opaque_id = rules
         .event_id_in_event()
         .then(|| format!("${}:{}", crate::api::random_id(18), identity.server_name));
@@ -169,9 +183,21 @@ pub fn build(
     Ok(Built {
         event_id,
         depth,
-        prev_events,
+        prev_events: extremities.iter().map(|e| e.event_id.clone()).collect(),
         pdu,
     })
+}
+
+/// The event IDs a PDU names in `field` (`prev_events`, `auth_events`):
+/// plain strings, or `[id, hashes]` pairs in rooms v1–v2.
+pub fn named_events(pdu: &Map<String, Value>, field: &str) -> Vec<String> {
+    pdu.get(field)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.as_str().or_else(|| entry.get(0)?.as_str()))
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod api;
 pub mod build;
 pub mod discovery;
 pub mod identity;
+mod join;
 pub mod keys;
 pub mod pdu;
 pub mod tls;

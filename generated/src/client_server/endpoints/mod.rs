@@ -2840,7 +2840,16 @@ pub fn router_with_config<A: ClientServerApi>(
     api: A,
     config: ::matrix_api_runtime::server::ServerConfig,
 ) -> ::matrix_api_runtime::server::Router {
-    let mut builder = ::matrix_api_runtime::server::RouterBuilder::new(api, config);
+    router_shared(::std::sync::Arc::new(api), config)
+}
+/// The axum router serving an `api` shared with other code (the
+/// federation side of a server that also serves clients).
+#[cfg(feature = "server")]
+pub fn router_shared<A: ClientServerApi>(
+    api: ::std::sync::Arc<A>,
+    config: ::matrix_api_runtime::server::ServerConfig,
+) -> ::matrix_api_runtime::server::Router {
+    let mut builder = ::matrix_api_runtime::server::RouterBuilder::shared(api, config);
     builder
         .add(|api: ::std::sync::Arc<A>, request: set_account_data::Request, credentials| async move {
             api.set_account_data(request, credentials).await

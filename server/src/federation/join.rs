@@ -1,0 +1,244 @@
+//! Joining a room of this server from another one (this server resident):
+//! `make_join` hands out the join event's template, `send_join` takes the
+//! joining server's signed event, checks it (the origin's signature with
+//! its fetched key, the content hash, the event ID, the room's rules),
+//! appends it, and answers with the room's state and its auth chain.
+
+use super::build::{self, Built, Draft, Extremity};
+use super::pdu::VersionRules;
+use super::Federation;
+use matrix_api::server_server::endpoints::{make_join, send_join_v2};
+use matrix_api::server_server::{MakeJoinResponse, SendJoinV2Response};
+use matrix_api_runtime::server::{Credentials, KeyLookup};
+use matrix_api_runtime::{ErrorCode, MatrixError};
+use serde_json::{Map, Value};
+use std::collections::{BTreeSet, VecDeque};
+
+type Result<T> = std::result::Result<T, MatrixError>;
+
+fn internal(e: impl std::fmt::Display) -> MatrixError {
+    crate::api::internal(e)
+}
+
+/// The server name of a user ID (after the first colon: it may hold a port).
+fn server_of(user_id: &str) -> Option<&str> {
+    user_id.split_once(':').map(|(_, server)| server)
+}
+
+/// The origin of a verified federation request.
+fn origin(credentials: &Credentials) -> Result<&str> {
+    credentials
+        .x_matrix
+        .as_ref()
+        .map(|x| x.origin.as_str())
+        .ok_or_else(|| MatrixError::unauthorized("Missing X-Matrix authorization"))
+}
+
+fn membership_join() -> Value {
+    let mut content = Map::new();
+    content.insert("membership".to_owned(), Value::String("join".to_owned()));
+    Value::Object(content)
+}
+
+impl Federation {
+    pub(super) async fn make_join(
+        &self,
+        request: make_join::Request,
+        credentials: Credentials,
+    ) -> Result<make_join::Response> {
+        let hs = &self.hs;
+        let (room_id, user_id) = (&request.path.room_id, &request.path.user_id);
+        if server_of(user_id) != Some(origin(&credentials)?) {
+            return Err(MatrixError::forbidden(
+                "The user does not belong to the requesting server",
+            ));
+        }
+        let version = hs.room(room_id)?.version;
+        // Without `ver` the joining server supports room version 1 only.
+        let supported = request.query.ver.clone().unwrap_or_else(|| vec!["1".to_owned()]);
+        if !supported.contains(&version) {
+            return Err(MatrixError::new(
+                400,
+                ErrorCode::IncompatibleRoomVersion,
+                format!("The room is of version {version}"),
+            )
+            .with("room_version", version));
+        }
+        let content = membership_join();
+        hs.check_allowed(room_id, user_id, "m.room.member", Some(user_id), &content)?;
+        let draft = Draft {
+            room_id: Some(room_id),
+            sender: user_id,
+            event_type: "m.room.member",
+            state_key: Some(user_id),
+            content: &content,
+            origin_server_ts: crate::api::now_ms(),
+        };
+        let state = hs.store.current_state(room_id).map_err(internal)?;
+        let extremities = self.extremities(room_id)?;
+        let auth_events = build::auth_event_ids(&version, &state, &draft);
+        let rules = VersionRules::of(&version).ok_or_else(|| internal("unknown room version"))?;
+        let reference_hash = |id: &str| Some(rules.reference_hash(&hs.store.pdu(id).ok()??));
+        let (mut template, _) =
+            build::template(&version, &draft, &extremities, &auth_events, reference_hash).map_err(internal)?;
+        // The template names the joining server, as the spec's schema asks.
+        template.insert("origin".to_owned(), Value::String(origin(&credentials)?.to_owned()));
+        let response = MakeJoinResponse {
+            room_version: Some(version),
+            event: Some(serde_json::from_value(Value::Object(template)).map_err(internal)?),
+        };
+        Ok(make_join::Response::Ok(response))
+    }
+
+    pub(super) async fn send_join(
+        &self,
+        request: send_join_v2::Request,
+        credentials: Credentials,
+    ) -> Result<send_join_v2::Response> {
+        let hs = &self.hs;
+        let room_id = &request.path.room_id;
+        let origin = origin(&credentials)?.to_owned();
+        let version = hs.room(room_id)?.version;
+        let rules = VersionRules::of(&version).ok_or_else(|| internal("unknown room version"))?;
+        let pdu = match serde_json::to_value(&request.body).map_err(internal)? {
+            Value::Object(pdu) => pdu,
+            _ => return Err(MatrixError::bad_json("the join event is not an object")),
+        };
+        let text = |key: &str| pdu.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (sender, state_key) = (text("sender"), text("state_key"));
+        let bad = |why: &str| MatrixError::new(400, ErrorCode::BadJson, why.to_owned());
+        if text("type") != "m.room.member"
+            || pdu.get("content").and_then(|c| c.get("membership")) != Some(&"join".into())
+        {
+            return Err(bad("not a join event"));
+        }
+        if sender != state_key || server_of(&sender) != Some(origin.as_str()) {
+            return Err(MatrixError::forbidden(
+                "The join is not for a user of the requesting server",
+            ));
+        }
+        if pdu.get("room_id").and_then(Value::as_str) != Some(room_id.as_str()) {
+            return Err(bad("the join event is for another room"));
+        }
+        let event_id = if rules.event_id_in_event() {
+            text("event_id")
+        } else {
+            rules.event_id(&pdu).ok_or_else(|| internal("no event ID"))?
+        };
+        if event_id != request.path.event_id {
+            return Err(bad("the event ID does not match the event"));
+        }
+        self.check_signed_by(&rules, &pdu, &origin).await?;
+        if !rules.content_hash_matches(&pdu) {
+            return Err(bad("the join event's content hash does not match"));
+        }
+        let depth = pdu
+            .get("depth")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| bad("no depth"))?;
+        let prev_events = build::named_events(&pdu, "prev_events");
+        // The state the joining server will start from: the room's, before the join.
+        let state_before = hs.store.current_state(room_id).map_err(internal)?;
+        let content = pdu.get("content").cloned().unwrap_or(Value::Null);
+        let built = Built {
+            event_id: event_id.clone(),
+            depth,
+            prev_events,
+            pdu: pdu.clone(),
+        };
+        hs.append_event(
+            Some(built),
+            room_id,
+            &sender,
+            "m.room.member",
+            Some(&state_key),
+            content,
+            None,
+        )?;
+        let state: Vec<Map<String, Value>> = state_before
+            .iter()
+            .filter_map(|e| hs.store.pdu(&e.event_id).ok().flatten())
+            .collect();
+        let auth_chain = self.auth_chain(&state)?;
+        let mut response = SendJoinV2Response::new(auth_chain, state);
+        response.event = Some(pdu);
+        response.members_omitted = Some(false);
+        response.servers_in_room = Some(self.servers_in_room(room_id)?);
+        Ok(send_join_v2::Response::Ok(response))
+    }
+
+    /// The room's forward extremities.
+    fn extremities(&self, room_id: &str) -> Result<Vec<Extremity>> {
+        Ok(self
+            .hs
+            .store
+            .forward_extremities(room_id)
+            .map_err(internal)?
+            .into_iter()
+            .map(|(event_id, depth)| Extremity { event_id, depth })
+            .collect())
+    }
+
+    /// Checks that `server` signed the event with a key of its (fetched if
+    /// needed): at least one of its signatures must verify, and none may
+    /// fail with a key we know.
+    async fn check_signed_by(&self, rules: &VersionRules, pdu: &Map<String, Value>, server: &str) -> Result<()> {
+        let key_ids: Vec<String> = pdu
+            .get("signatures")
+            .and_then(|s| s.get(server))
+            .and_then(Value::as_object)
+            .map(|by_key| by_key.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut verified = false;
+        for key_id in key_ids.iter().filter(|id| id.starts_with("ed25519:")) {
+            let Some(key) = self.keys.fetch(server, key_id).await else {
+                continue;
+            };
+            rules
+                .verify_signature(pdu, server, key_id, &key)
+                .map_err(|e| MatrixError::forbidden(format!("The event's signature does not verify: {e}")))?;
+            verified = true;
+        }
+        if !verified {
+            return Err(MatrixError::forbidden(format!(
+                "The event carries no signature of {server} we can check"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every event the given events are authorized by, transitively.
+    fn auth_chain(&self, events: &[Map<String, Value>]) -> Result<Vec<Map<String, Value>>> {
+        let mut seen = BTreeSet::new();
+        let mut queue: VecDeque<String> = events
+            .iter()
+            .flat_map(|e| build::named_events(e, "auth_events"))
+            .collect();
+        let mut chain = Vec::new();
+        while let Some(id) = queue.pop_front() {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            if let Some(pdu) = self.hs.store.pdu(&id).map_err(internal)? {
+                queue.extend(build::named_events(&pdu, "auth_events"));
+                chain.push(pdu);
+            }
+        }
+        Ok(chain)
+    }
+
+    /// The servers with a joined member in the room, this one first.
+    pub(super) fn servers_in_room(&self, room_id: &str) -> Result<Vec<String>> {
+        let mut servers = vec![self.identity.server_name.clone()];
+        for event in self.hs.store.current_state(room_id).map_err(internal)? {
+            let joined = event.event_type == "m.room.member"
+                && event.content.get("membership").and_then(Value::as_str) == Some("join");
+            if let Some(server) = event.state_key.as_deref().filter(|_| joined).and_then(server_of) {
+                if !servers.iter().any(|s| s == server) {
+                    servers.push(server.to_owned());
+                }
+            }
+        }
+        Ok(servers)
+    }
+}
