@@ -465,4 +465,80 @@ async fn a_remote_user_joins_a_room_here_through_make_join_and_send_join() {
         .verify_signature(&stored, &b_name, &b_identity.key_id, &b_identity.verifying_key())
         .unwrap();
     assert_eq!(store.forward_extremities(&room_id).unwrap()[0].0, event_id);
+
+    // Bob's server sends his messages in a transaction: each PDU is checked
+    // and gets its own result; forged ones and ones the room's rules refuse
+    // do not enter the room.
+    let id_of = |event_type: &str| {
+        joined
+            .state
+            .iter()
+            .find(|e| e["type"] == event_type && e["state_key"] == "")
+            .map(|e| rules.event_id(e).unwrap())
+            .unwrap()
+    };
+    let auth = vec![id_of("m.room.create"), id_of("m.room.power_levels"), event_id.clone()];
+    let message = |sender: &str, body: &str, key: &ed25519_dalek::SigningKey, prev: &str, depth: i64| {
+        let content = json!({ "msgtype": "m.text", "body": body });
+        let draft = server::federation::build::Draft {
+            room_id: Some(&room_id),
+            sender,
+            event_type: "m.room.message",
+            state_key: None,
+            content: &content,
+            origin_server_ts: 1,
+        };
+        let previous = [server::federation::build::Extremity {
+            event_id: prev.to_owned(),
+            depth,
+        }];
+        let (mut pdu, _) = server::federation::build::template(&version, &draft, &previous, &auth, |_| None).unwrap();
+        rules.hash_and_sign(&mut pdu, &b_name, &b_identity.key_id, key);
+        let id = rules.event_id(&pdu).unwrap();
+        (pdu, id)
+    };
+    let depth = event["depth"].as_i64().unwrap();
+    let (hello, hello_id) = message(&bob, "hello from B", b_identity.signing_key(), &event_id, depth);
+    let (forged, forged_id) = message(
+        &bob,
+        "forged",
+        &ed25519_dalek::SigningKey::from_bytes(&[5; 32]),
+        &event_id,
+        depth,
+    );
+    let carol = format!("@carol:{b_name}");
+    let (outsider, outsider_id) = message(&carol, "not a member", b_identity.signing_key(), &event_id, depth);
+    let transaction =
+        |origin: &str, pdus: Vec<serde_json::Map<String, serde_json::Value>>| -> ss::send_transaction::Request {
+            req(
+                json!({ "txnId": format!("t{}", pdus.len()) }),
+                json!({}),
+                json!({ "origin": origin, "origin_server_ts": 1, "pdus": pdus }),
+            )
+        };
+    let ss::send_transaction::Response::Ok(results) = from_b
+        .send_transaction(transaction(&b_name, vec![hello, forged, outsider]))
+        .await
+        .unwrap();
+    let results = serde_json::to_value(results).unwrap();
+    assert_eq!(results["pdus"][&hello_id], json!({}), "{results}");
+    assert!(results["pdus"][&forged_id]["error"].is_string(), "{results}");
+    assert!(results["pdus"][&outsider_id]["error"].is_string(), "{results}");
+    assert_eq!(store.event(&hello_id).unwrap().unwrap().content["body"], "hello from B");
+    assert!(store.event(&forged_id).unwrap().is_none());
+    assert!(store.event(&outsider_id).unwrap().is_none());
+    let cs::get_room_events::Response::Ok(page) = alice
+        .get_room_events(req(
+            json!({ "roomId": room_id }),
+            json!({ "dir": "b", "limit": 1 }),
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    let page = serde_json::to_value(page).unwrap();
+    assert_eq!(page["chunk"][0]["content"]["body"], "hello from B");
+    assert_eq!(page["chunk"][0]["sender"], json!(bob));
+    // A transaction whose origin is not the server that signed it.
+    let answer = from_b.send_transaction(transaction("elsewhere.example", vec![])).await;
+    assert_eq!(status(answer.unwrap_err()).0, 400);
 }

@@ -6,7 +6,7 @@ use super::identity::SigningIdentity;
 use super::keys::RemoteKeys;
 use crate::api::Homeserver;
 use matrix_api::server_server::endpoints::{
-    self as ss, get_server_key, get_version, make_join, query_profile, send_join_v2, ServerServerApi,
+    self as ss, get_server_key, get_version, make_join, query_profile, send_join_v2, send_transaction, ServerServerApi,
 };
 use matrix_api::server_server::{GetVersionResponse, Keys, QueryProfileResponse, Server, VerifyKey};
 use matrix_api_runtime::client::Signer;
@@ -118,6 +118,14 @@ impl ServerServerApi for Federation {
         credentials: Credentials,
     ) -> Result<send_join_v2::Response, MatrixError> {
         Federation::send_join(self, request, credentials).await
+    }
+
+    async fn send_transaction(
+        &self,
+        request: send_transaction::Request,
+        credentials: Credentials,
+    ) -> Result<send_transaction::Response, MatrixError> {
+        Federation::send_transaction(self, request, credentials).await
     }
 
     async fn get_version(

@@ -182,7 +182,12 @@ impl Federation {
     /// Checks that `server` signed the event with a key of its (fetched if
     /// needed): at least one of its signatures must verify, and none may
     /// fail with a key we know.
-    async fn check_signed_by(&self, rules: &VersionRules, pdu: &Map<String, Value>, server: &str) -> Result<()> {
+    pub(super) async fn check_signed_by(
+        &self,
+        rules: &VersionRules,
+        pdu: &Map<String, Value>,
+        server: &str,
+    ) -> Result<()> {
         let key_ids: Vec<String> = pdu
             .get("signatures")
             .and_then(|s| s.get(server))

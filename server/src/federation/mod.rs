@@ -17,6 +17,7 @@ pub mod identity;
 mod join;
 pub mod keys;
 pub mod pdu;
+mod receive;
 pub mod tls;
 
 pub use api::Federation;
