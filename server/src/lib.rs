@@ -111,6 +111,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
     let keys = Arc::new(federation::keys::RemoteKeys::new(identity.clone(), http.clone()));
     std::fs::create_dir_all(&config.media_dir)
         .map_err(|e| format!("creating media folder {}: {e}", config.media_dir.display()))?;
+    let outbound = Arc::new(tokio::sync::Notify::new());
     let server = Arc::new(api::Homeserver {
         server_name: config.server_name.clone(),
         public_url: config.public_url,
@@ -123,14 +124,22 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         push_cache: api::RuleCache::default(),
         turn: config.turn,
         identity: identity.clone(),
+        outbound: outbound.clone(),
     });
-    let federation = matrix_api::server_server::endpoints::router_with_config(
-        federation::Federation {
-            identity,
-            hs: server.clone(),
-            keys: keys.clone(),
-            http,
-        },
+    let federation = Arc::new(federation::Federation {
+        identity,
+        hs: server.clone(),
+        keys: keys.clone(),
+        http,
+    });
+    // PDUs queued for other servers (also those left by an earlier run) are
+    // delivered from here on; without a runtime (a router built outside
+    // one) nothing is sent until one starts the server.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(federation::send::deliver(federation.clone(), outbound));
+    }
+    let federation = matrix_api::server_server::endpoints::router_shared(
+        federation,
         ServerConfig {
             server_name: Some(config.server_name.clone()),
             keys: Some(keys),

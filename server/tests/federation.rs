@@ -542,3 +542,145 @@ async fn a_remote_user_joins_a_room_here_through_make_join_and_send_join() {
     let answer = from_b.send_transaction(transaction("elsewhere.example", vec![])).await;
     assert_eq!(status(answer.unwrap_err()).0, 400);
 }
+
+/// A stand-in for another server: publishes its keys and records the
+/// transactions it is sent.
+struct Recorder {
+    identity: server::federation::SigningIdentity,
+    received: std::sync::Mutex<Vec<serde_json::Map<String, serde_json::Value>>>,
+}
+
+impl ss::ServerServerApi for Recorder {
+    async fn get_server_key(
+        &self,
+        _: ss::get_server_key::Request,
+        _: matrix_api_runtime::server::Credentials,
+    ) -> Result<ss::get_server_key::Response, matrix_api_runtime::MatrixError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        Ok(ss::get_server_key::Response::Ok(
+            server::federation::api::signed_keys(&self.identity, now).unwrap(),
+        ))
+    }
+
+    async fn send_transaction(
+        &self,
+        request: ss::send_transaction::Request,
+        credentials: matrix_api_runtime::server::Credentials,
+    ) -> Result<ss::send_transaction::Response, matrix_api_runtime::MatrixError> {
+        assert!(credentials.x_matrix.is_some(), "transactions are signed");
+        self.received.lock().unwrap().extend(request.body.pdus);
+        Ok(ss::send_transaction::Response::Ok(
+            matrix_api::server_server::SendTransactionResponse::new(Default::default()),
+        ))
+    }
+}
+
+/// Events of this server reach the other servers in the room: a remote
+/// user joins (as in the test above), and alice's message then arrives at
+/// the remote server in a signed transaction, as the PDU stored here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_here_are_delivered_to_the_servers_in_the_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_name, a_client, a_federation, a_config) = start_named(dir.path()).await;
+    // The recording server B, on TLS like a real one.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_name = listener.local_addr().unwrap().to_string();
+    let identity = server::federation::SigningIdentity::load_or_create(&dir.path().join("b.key"), &b_name).unwrap();
+    let recorder = std::sync::Arc::new(Recorder {
+        identity,
+        received: Default::default(),
+    });
+    let files = server::federation::tls::TlsFiles {
+        certificate: dir.path().join("b.crt"),
+        key: dir.path().join("b.tls.key"),
+        create_if_missing: true,
+    };
+    let tls = server::federation::tls::server_config(&files, &b_name).unwrap();
+    tokio::spawn(matrix_api_runtime::server::serve_tls(
+        listener,
+        ss::router_shared(recorder.clone(), Default::default()),
+        tls,
+        matrix_api_runtime::server::ConnectionTimeouts::default(),
+    ));
+
+    let alice = register(&a_client, "alice").await;
+    let cs::create_room::Response::Ok(room) = alice
+        .create_room(req(json!({}), json!({}), json!({ "preset": "public_chat" })))
+        .await
+        .unwrap();
+    let room_id = room.room_id.to_string();
+    let bob = format!("@bob:{b_name}");
+    let signer = matrix_api_runtime::client::Signer {
+        origin: b_name.clone(),
+        destination: a_name.clone(),
+        key_id: recorder.identity.key_id.clone(),
+        key: recorder.identity.signing_key().clone(),
+    };
+    let from_b = federation_client(&a_federation, Some(signer));
+    let mut request = ss::make_join::Request::new(room_id.clone(), bob.clone());
+    request.query.ver = Some((1..=12).map(|v| v.to_string()).collect());
+    let ss::make_join::Response::Ok(template) = from_b.make_join(request).await.unwrap();
+    let rules = VersionRules::of(template.room_version.as_deref().unwrap()).unwrap();
+    let serde_json::Value::Object(mut join) = serde_json::to_value(template.event.unwrap()).unwrap() else {
+        panic!("the template is not an object");
+    };
+    rules.hash_and_sign(
+        &mut join,
+        &b_name,
+        &recorder.identity.key_id,
+        recorder.identity.signing_key(),
+    );
+    let join_id = rules.event_id(&join).unwrap();
+    let body = serde_json::from_value(serde_json::Value::Object(join)).unwrap();
+    let ss::send_join_v2::Response::Ok(_) = from_b
+        .send_join_v2(ss::send_join_v2::Request::new(room_id.clone(), join_id, body))
+        .await
+        .unwrap();
+
+    let cs::send_message::Response::Ok(sent) = alice
+        .send_message(req(
+            json!({ "roomId": room_id, "eventType": "m.room.message", "txnId": "for-b" }),
+            json!({}),
+            json!({ "msgtype": "m.text", "body": "to B" }),
+        ))
+        .await
+        .unwrap();
+    let mut delivered = None;
+    for _ in 0..100 {
+        let received = recorder.received.lock().unwrap().clone();
+        if let Some(pdu) = received.into_iter().find(|p| p["content"]["body"] == "to B") {
+            delivered = Some(pdu);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let pdu = delivered.expect("alice's message reached B within 10 s");
+    assert_eq!(rules.event_id(&pdu).as_deref(), Some(sent.event_id.as_str()));
+    let a_identity = server::federation::SigningIdentity::load_or_create(&a_config.signing_key, &a_name).unwrap();
+    rules
+        .verify_signature(&pdu, &a_name, &a_identity.key_id, &a_identity.verifying_key())
+        .unwrap();
+    assert!(
+        recorder
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|p| p["sender"] != json!(bob)),
+        "B is not sent its own join back"
+    );
+    let store = server::store::SqliteStore::open(&a_config.db).unwrap();
+    for _ in 0..50 {
+        if store.outbound_destinations().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        store.outbound_destinations().unwrap().is_empty(),
+        "the queue is emptied once delivered"
+    );
+}

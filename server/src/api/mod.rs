@@ -72,6 +72,8 @@ pub struct Homeserver {
     pub turn: Option<TurnConfig>,
     /// The key every event this server creates is signed with.
     pub identity: Arc<crate::federation::SigningIdentity>,
+    /// Woken when PDUs are queued for other servers.
+    pub outbound: Arc<Notify>,
 }
 
 type Result<T> = std::result::Result<T, MatrixError>;
@@ -228,6 +230,35 @@ impl Homeserver {
         self.append_event(None, room_id, sender, event_type, state_key, content, txn_key)
     }
 
+    /// The other servers an event goes to: those with a joined member in the
+    /// room before it or because of it (a kicked user's server learns of the
+    /// kick), but neither this one nor the sender's.
+    fn destinations(
+        &self,
+        state: &[crate::store::StoredEvent],
+        sender: &str,
+        event_type: &str,
+        state_key: Option<&str>,
+        content: &Value,
+    ) -> Vec<String> {
+        let server_of = |user: &str| user.split_once(':').map(|(_, server)| server.to_owned());
+        let joined = |c: &Value| c.get("membership").and_then(Value::as_str) == Some("join");
+        let mut servers = std::collections::BTreeSet::new();
+        for event in state.iter().filter(|e| e.event_type == "m.room.member") {
+            if joined(&event.content) {
+                servers.extend(event.state_key.as_deref().and_then(server_of));
+            }
+        }
+        if event_type == "m.room.member" && joined(content) {
+            servers.extend(state_key.and_then(server_of));
+        }
+        servers.remove(&self.server_name);
+        if let Some(origin) = server_of(sender) {
+            servers.remove(&origin);
+        }
+        servers.into_iter().collect()
+    }
+
     /// Whether the room's rules would let `sender` append this event now
     /// (`M_FORBIDDEN` with the rule's reason if not): what `make_join`
     /// checks before handing out a template.
@@ -327,6 +358,11 @@ impl Homeserver {
             content: &content,
             origin_server_ts,
         })?;
+        let destinations = if built.fan_out {
+            self.destinations(&state, sender, event_type, state_key, &content)
+        } else {
+            Vec::new()
+        };
         let notifications = self.notifications_for(
             &room,
             &state,
@@ -348,9 +384,13 @@ impl Homeserver {
                 depth: built.depth,
                 prev_events: &built.prev_events,
                 pdu: &built.pdu,
+                destinations: &destinations,
             })
             .map_err(internal)?;
         self.changes.notify_waiters();
+        if !destinations.is_empty() {
+            self.outbound.notify_one();
+        }
         Ok(id)
     }
 

@@ -47,26 +47,26 @@ impl Federation {
                 .with_signer(signer),
         )
     }
+}
 
-    /// This server's keys, signed by itself, valid for [`KEY_VALIDITY_MS`].
-    pub fn server_keys(&self, now_ms: i64) -> Result<Keys, MatrixError> {
-        let identity = &self.identity;
-        let verify_keys = BTreeMap::from([(identity.key_id.clone(), VerifyKey::new(identity.public_key_base64()))]);
-        let mut keys = Keys::new(
-            identity.server_name.clone(),
-            verify_keys,
-            BTreeMap::new(),
-            now_ms + KEY_VALIDITY_MS,
-        );
-        keys.old_verify_keys = Some(BTreeMap::new());
-        let mut signed = serde_json::to_value(&keys).map_err(crate::api::internal)?;
-        if let Some(object) = signed.as_object_mut() {
-            object.remove("signatures");
-        }
-        identity.sign_json(&mut signed);
-        keys.signatures = serde_json::from_value(signed["signatures"].take()).map_err(crate::api::internal)?;
-        Ok(keys)
+/// `identity`'s keys, signed by itself, valid for [`KEY_VALIDITY_MS`]
+/// from `now_ms`: what `/_matrix/key/v2/server` answers.
+pub fn signed_keys(identity: &SigningIdentity, now_ms: i64) -> Result<Keys, MatrixError> {
+    let verify_keys = BTreeMap::from([(identity.key_id.clone(), VerifyKey::new(identity.public_key_base64()))]);
+    let mut keys = Keys::new(
+        identity.server_name.clone(),
+        verify_keys,
+        BTreeMap::new(),
+        now_ms + KEY_VALIDITY_MS,
+    );
+    keys.old_verify_keys = Some(BTreeMap::new());
+    let mut signed = serde_json::to_value(&keys).map_err(crate::api::internal)?;
+    if let Some(object) = signed.as_object_mut() {
+        object.remove("signatures");
     }
+    identity.sign_json(&mut signed);
+    keys.signatures = serde_json::from_value(signed["signatures"].take()).map_err(crate::api::internal)?;
+    Ok(keys)
 }
 
 impl ServerServerApi for Federation {
@@ -75,7 +75,10 @@ impl ServerServerApi for Federation {
         _request: get_server_key::Request,
         _credentials: Credentials,
     ) -> Result<get_server_key::Response, MatrixError> {
-        Ok(get_server_key::Response::Ok(self.server_keys(crate::api::now_ms())?))
+        Ok(get_server_key::Response::Ok(signed_keys(
+            &self.identity,
+            crate::api::now_ms(),
+        )?))
     }
 
     async fn query_profile(

@@ -39,6 +39,10 @@ pub struct Built {
     pub prev_events: Vec<String>,
     /// The PDU as it is sent to other servers.
     pub pdu: Map<String, Value>,
+    /// Whether this server sends it to the other servers in the room: its
+    /// own events and joins it accepted (`send_join`); not events other
+    /// servers sent it, which their origin delivers.
+    pub fan_out: bool,
 }
 
 /// The IDs of the events that authorize `draft`, from the room's current
@@ -185,6 +189,7 @@ pub fn build(
         depth,
         prev_events: extremities.iter().map(|e| e.event_id.clone()).collect(),
         pdu,
+        fan_out: true,
     })
 }
 

@@ -145,6 +145,7 @@ impl Federation {
             depth,
             prev_events,
             pdu: pdu.clone(),
+            fan_out: true,
         };
         hs.append_event(
             Some(built),

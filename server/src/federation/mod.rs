@@ -18,6 +18,7 @@ mod join;
 pub mod keys;
 pub mod pdu;
 mod receive;
+pub mod send;
 pub mod tls;
 
 pub use api::Federation;

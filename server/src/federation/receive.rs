@@ -107,6 +107,7 @@ impl Federation {
                 depth,
                 prev_events,
                 pdu: pdu.clone(),
+                fan_out: false,
             };
             hs.append_event(
                 Some(built),

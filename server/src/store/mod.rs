@@ -44,6 +44,9 @@ pub struct NewEvent<'a> {
     pub prev_events: &'a [String],
     /// The signed PDU, as other servers are sent it.
     pub pdu: &'a Map<String, Value>,
+    /// The servers the PDU is to be sent to, queued in the same
+    /// transaction (so an acknowledged event is never left unsent).
+    pub destinations: &'a [String],
     /// What the members' push rules made of the event, stored with it so
     /// that an acknowledged event never lacks its notifications.
     pub notifications: &'a [NewNotification],
@@ -164,6 +167,12 @@ pub trait Storage: KeyStorage + Send + Sync + 'static {
     /// The room's forward extremities, `(event ID, depth)`: the events the
     /// next one follows.
     fn forward_extremities(&self, room_id: &str) -> StoreResult<Vec<(String, i64)>>;
+    /// The servers with PDUs waiting to be sent to them.
+    fn outbound_destinations(&self) -> StoreResult<Vec<String>>;
+    /// Up to `limit` PDUs waiting for `destination`, oldest first, with their queue positions.
+    fn outbound_batch(&self, destination: &str, limit: i64) -> StoreResult<Vec<(i64, Map<String, Value>)>>;
+    /// Drops `destination`'s queued PDUs up to position `upto`: delivered.
+    fn outbound_delivered(&self, destination: &str, upto: i64) -> StoreResult<()>;
     /// Replaces an event's content (and PDU) by its redacted form and records why.
     fn redact(
         &self,

@@ -86,6 +86,11 @@ const MIGRATIONS: &[&str] = &[
      );
      INSERT INTO forward_extremities (room_id, event_id)
          SELECT room_id, event_id FROM events WHERE stream IN (SELECT MAX(stream) FROM events GROUP BY room_id);",
+    // PDUs waiting for other servers, queued with the event itself.
+    "CREATE TABLE outbound_pdus (
+         id INTEGER PRIMARY KEY AUTOINCREMENT, destination TEXT NOT NULL, pdu TEXT NOT NULL
+     );
+     CREATE INDEX outbound_by_destination ON outbound_pdus (destination, id);",
 ];
 
 fn err(e: rusqlite::Error) -> String {
@@ -300,6 +305,13 @@ impl Storage for SqliteStore {
                 "INSERT INTO forward_extremities (room_id, event_id) VALUES (?1, ?2)",
                 params![e.room_id, e.event_id],
             )?;
+            let pdu = Value::Object(e.pdu.clone()).to_string();
+            for destination in e.destinations {
+                tx.execute(
+                    "INSERT INTO outbound_pdus (destination, pdu) VALUES (?1, ?2)",
+                    params![destination, pdu],
+                )?;
+            }
             for n in e.notifications {
                 tx.execute(
                     "INSERT INTO notifications (user_id, stream, room_id, event_id, actions, highlight, ts)
@@ -413,6 +425,32 @@ impl Storage for SqliteStore {
                 .query_row("SELECT pdu FROM events WHERE event_id = ?1", [event_id], |r| r.get(0))
                 .optional()?;
             Ok(text.flatten().and_then(|text| serde_json::from_str(&text).ok()))
+        })
+    }
+    fn outbound_destinations(&self) -> StoreResult<Vec<String>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT DISTINCT destination FROM outbound_pdus ORDER BY destination")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+    fn outbound_batch(&self, destination: &str, limit: i64) -> StoreResult<Vec<(i64, Map<String, Value>)>> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT id, pdu FROM outbound_pdus WHERE destination = ?1 ORDER BY id LIMIT ?2")?;
+            let rows = st.query_map(params![destination, limit], |r| {
+                let text: String = r.get(1)?;
+                Ok((r.get(0)?, serde_json::from_str(&text).unwrap_or_default()))
+            })?;
+            rows.collect()
+        })
+    }
+    fn outbound_delivered(&self, destination: &str, upto: i64) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM outbound_pdus WHERE destination = ?1 AND id <= ?2",
+                params![destination, upto],
+            )
+            .map(|_| ())
         })
     }
     fn forward_extremities(&self, room_id: &str) -> StoreResult<Vec<(String, i64)>> {
