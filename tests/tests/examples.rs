@@ -64,31 +64,6 @@ const SPEC_EXAMPLE_DEFECTS: &[(&str, &str, &str)] = &[
         "the `unsigned` example has `key`, which the schema does not declare",
     ),
     (
-        "api/server-server/invites-v1.yaml#/paths/",
-        "/event/room_id (dropped)",
-        "the invite response's event schema does not declare `room_id`, the example has it",
-    ),
-    (
-        "api/server-server/invites-v2.yaml#/paths/",
-        "/event/room_id (dropped)",
-        "the invite response's event schema does not declare `room_id`, the example has it",
-    ),
-    (
-        "api/server-server/joins-v1.yaml#/paths/~1make_join~1{roomId}~1{userId}/get/responses/200/content/application~1json/examples/response/value",
-        "/event/room_id (dropped)",
-        "the make_join event template schema does not declare `room_id`, the example has it",
-    ),
-    (
-        "api/server-server/knocks.yaml#/paths/~1make_knock~1{roomId}~1{userId}/get/responses/200/content/application~1json/examples/response/value",
-        "/event/room_id (dropped)",
-        "the make_knock event template schema does not declare `room_id`, the example has it",
-    ),
-    (
-        "api/server-server/leaving-v1.yaml#/paths/~1make_leave~1{roomId}~1{userId}/get/responses/200/content/application~1json/examples/response/value",
-        "/event/room_id (dropped)",
-        "the make_leave event template schema does not declare `room_id`, the example has it",
-    ),
-    (
         "api/server-server/space_hierarchy.yaml#/paths/~1hierarchy~1{roomId}/get/responses/200/content/application~1json/examples/response/value",
         "/children/0/children_state (dropped)",
         "federation hierarchy children are typed without `children_state`, the example has it",
