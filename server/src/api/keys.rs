@@ -26,9 +26,7 @@ const CROSS_SIGNING: [&str; 3] = ["master", "self_signing", "user_signing"];
 
 impl Homeserver {
     fn is_local(&self, user_id: &str) -> bool {
-        user_id
-            .split_once(':')
-            .is_some_and(|(_, server)| server == self.server_name)
+        super::server_of(user_id) == Some(self.server_name.as_str())
     }
 }
 
@@ -117,7 +115,7 @@ fn unavailable() -> Result<Map<String, Value>> {
 }
 
 fn server_of(user: &str) -> &str {
-    user.split_once(':').map_or(user, |(_, server)| server)
+    super::server_of(user).unwrap_or(user)
 }
 
 pub(super) fn query(

@@ -151,6 +151,12 @@ impl crate::store::StoredEvent {
     }
 }
 
+/// The server name of a user ID: what follows the first colon (a server
+/// name may hold a port, a localpart no colon).
+pub(crate) fn server_of(user_id: &str) -> Option<&str> {
+    user_id.split_once(':').map(|(_, server)| server)
+}
+
 pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -241,22 +247,40 @@ impl Homeserver {
         state_key: Option<&str>,
         content: &Value,
     ) -> Vec<String> {
-        let server_of = |user: &str| user.split_once(':').map(|(_, server)| server.to_owned());
         let joined = |c: &Value| c.get("membership").and_then(Value::as_str) == Some("join");
         let mut servers = std::collections::BTreeSet::new();
         for event in state.iter().filter(|e| e.event_type == "m.room.member") {
             if joined(&event.content) {
-                servers.extend(event.state_key.as_deref().and_then(server_of));
+                servers.extend(event.state_key.as_deref().and_then(server_of).map(str::to_owned));
             }
         }
         if event_type == "m.room.member" && joined(content) {
-            servers.extend(state_key.and_then(server_of));
+            servers.extend(state_key.and_then(server_of).map(str::to_owned));
         }
         servers.remove(&self.server_name);
         if let Some(origin) = server_of(sender) {
-            servers.remove(&origin);
+            servers.remove(origin);
         }
         servers.into_iter().collect()
+    }
+
+    /// The room's forward extremities: the events the next one follows.
+    pub(crate) fn extremities(&self, room_id: &str) -> Result<Vec<Extremity>> {
+        Ok(self
+            .store
+            .forward_extremities(room_id)
+            .map_err(internal)?
+            .into_iter()
+            .map(|(event_id, depth)| Extremity { event_id, depth })
+            .collect())
+    }
+
+    /// The reference hash of a stored event, in a room of `version` (none
+    /// for events stored before PDUs were kept).
+    pub(crate) fn reference_hash(&self, version: &str, event_id: &str) -> Option<[u8; 32]> {
+        let rules = crate::federation::pdu::VersionRules::of(version)?;
+        let pdu = self.store.pdu(event_id).ok().flatten()?;
+        Some(rules.reference_hash(&pdu))
     }
 
     /// Whether the room's rules would let `sender` append this event now
@@ -318,26 +342,15 @@ impl Homeserver {
                     content: &content,
                     origin_server_ts: now_ms(),
                 };
-                let extremities: Vec<Extremity> = self
-                    .store
-                    .forward_extremities(room_id)
-                    .map_err(internal)?
-                    .into_iter()
-                    .map(|(event_id, depth)| Extremity { event_id, depth })
-                    .collect();
+                let extremities = self.extremities(room_id)?;
                 let auth_events = crate::federation::build::auth_event_ids(&version, &state, &draft);
-                let reference_hash = |event_id: &str| {
-                    let rules = crate::federation::pdu::VersionRules::of(&version)?;
-                    let pdu = self.store.pdu(event_id).ok().flatten()?;
-                    Some(rules.reference_hash(&pdu))
-                };
                 crate::federation::build::build(
                     &version,
                     &self.identity,
                     &draft,
                     &extremities,
                     &auth_events,
-                    reference_hash,
+                    |event_id| self.reference_hash(&version, event_id),
                 )
                 .map_err(internal)?
             }

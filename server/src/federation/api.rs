@@ -60,10 +60,8 @@ pub fn signed_keys(identity: &SigningIdentity, now_ms: i64) -> Result<Keys, Matr
         now_ms + KEY_VALIDITY_MS,
     );
     keys.old_verify_keys = Some(BTreeMap::new());
+    // Signing skips the (empty) `signatures`, and adds this server's there.
     let mut signed = serde_json::to_value(&keys).map_err(crate::api::internal)?;
-    if let Some(object) = signed.as_object_mut() {
-        object.remove("signatures");
-    }
     identity.sign_json(&mut signed);
     keys.signatures = serde_json::from_value(signed["signatures"].take()).map_err(crate::api::internal)?;
     Ok(keys)
@@ -87,10 +85,7 @@ impl ServerServerApi for Federation {
         _credentials: Credentials,
     ) -> Result<query_profile::Response, MatrixError> {
         let user_id = &request.query.user_id;
-        // The server name follows the first colon (it may hold a port).
-        let local = user_id
-            .split_once(':')
-            .is_some_and(|(_, server)| server == self.identity.server_name);
+        let local = crate::api::server_of(user_id) == Some(self.identity.server_name.as_str());
         if !local || !self.hs.store.user_exists(user_id).map_err(crate::api::internal)? {
             return Err(MatrixError::not_found("No such user on this server"));
         }

@@ -45,6 +45,21 @@ pub struct Built {
     pub fan_out: bool,
 }
 
+impl Built {
+    /// A PDU another server built and signed, named `event_id` (its depth
+    /// and previous events read from it); `fan_out` as for [`Built`].
+    pub fn received(event_id: String, pdu: Map<String, Value>, fan_out: bool) -> Result<Built, &'static str> {
+        let depth = pdu.get("depth").and_then(Value::as_i64).ok_or("no depth")?;
+        Ok(Built {
+            event_id,
+            depth,
+            prev_events: named_events(&pdu, "prev_events"),
+            pdu,
+            fan_out,
+        })
+    }
+}
+
 /// The IDs of the events that authorize `draft`, from the room's current
 /// `state`, in the order the spec lists them.
 pub fn auth_event_ids(room_version: &str, state: &[StoredEvent], draft: &Draft<'_>) -> Vec<String> {

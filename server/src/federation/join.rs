@@ -4,9 +4,10 @@
 //! its fetched key, the content hash, the event ID, the room's rules),
 //! appends it, and answers with the room's state and its auth chain.
 
-use super::build::{self, Built, Draft, Extremity};
+use super::build::{self, Built, Draft};
 use super::pdu::VersionRules;
 use super::Federation;
+use crate::api::server_of;
 use matrix_api::server_server::endpoints::{make_join, send_join_v2};
 use matrix_api::server_server::{MakeJoinResponse, SendJoinV2Response};
 use matrix_api_runtime::server::{Credentials, KeyLookup};
@@ -20,13 +21,8 @@ fn internal(e: impl std::fmt::Display) -> MatrixError {
     crate::api::internal(e)
 }
 
-/// The server name of a user ID (after the first colon: it may hold a port).
-fn server_of(user_id: &str) -> Option<&str> {
-    user_id.split_once(':').map(|(_, server)| server)
-}
-
 /// The origin of a verified federation request.
-fn origin(credentials: &Credentials) -> Result<&str> {
+pub(super) fn origin(credentials: &Credentials) -> Result<&str> {
     credentials
         .x_matrix
         .as_ref()
@@ -75,10 +71,9 @@ impl Federation {
             origin_server_ts: crate::api::now_ms(),
         };
         let state = hs.store.current_state(room_id).map_err(internal)?;
-        let extremities = self.extremities(room_id)?;
+        let extremities = hs.extremities(room_id)?;
         let auth_events = build::auth_event_ids(&version, &state, &draft);
-        let rules = VersionRules::of(&version).ok_or_else(|| internal("unknown room version"))?;
-        let reference_hash = |id: &str| Some(rules.reference_hash(&hs.store.pdu(id).ok()??));
+        let reference_hash = |id: &str| hs.reference_hash(&version, id);
         let (mut template, _) =
             build::template(&version, &draft, &extremities, &auth_events, reference_hash).map_err(internal)?;
         // The template names the joining server, as the spec's schema asks.
@@ -132,21 +127,10 @@ impl Federation {
         if !rules.content_hash_matches(&pdu) {
             return Err(bad("the join event's content hash does not match"));
         }
-        let depth = pdu
-            .get("depth")
-            .and_then(Value::as_i64)
-            .ok_or_else(|| bad("no depth"))?;
-        let prev_events = build::named_events(&pdu, "prev_events");
         // The state the joining server will start from: the room's, before the join.
         let state_before = hs.store.current_state(room_id).map_err(internal)?;
         let content = pdu.get("content").cloned().unwrap_or(Value::Null);
-        let built = Built {
-            event_id: event_id.clone(),
-            depth,
-            prev_events,
-            pdu: pdu.clone(),
-            fan_out: true,
-        };
+        let built = Built::received(event_id.clone(), pdu.clone(), true).map_err(bad)?;
         hs.append_event(
             Some(built),
             room_id,
@@ -166,18 +150,6 @@ impl Federation {
         response.members_omitted = Some(false);
         response.servers_in_room = Some(self.servers_in_room(room_id)?);
         Ok(send_join_v2::Response::Ok(response))
-    }
-
-    /// The room's forward extremities.
-    fn extremities(&self, room_id: &str) -> Result<Vec<Extremity>> {
-        Ok(self
-            .hs
-            .store
-            .forward_extremities(room_id)
-            .map_err(internal)?
-            .into_iter()
-            .map(|(event_id, depth)| Extremity { event_id, depth })
-            .collect())
     }
 
     /// Checks that `server` signed the event with a key of its (fetched if

@@ -9,7 +9,7 @@
 //! state resolution when forks meet, soft failure, and EDUs (typing,
 //! receipts, presence, device lists), which are accepted and dropped.
 
-use super::build::{self, Built};
+use super::build::Built;
 use super::pdu::VersionRules;
 use super::Federation;
 use matrix_api::server_server::endpoints::send_transaction;
@@ -28,11 +28,7 @@ impl Federation {
         request: send_transaction::Request,
         credentials: Credentials,
     ) -> Result<send_transaction::Response, MatrixError> {
-        let origin = credentials
-            .x_matrix
-            .as_ref()
-            .map(|x| x.origin.clone())
-            .ok_or_else(|| MatrixError::unauthorized("Missing X-Matrix authorization"))?;
+        let origin = super::join::origin(&credentials)?.to_owned();
         if request.body.origin != origin {
             return Err(MatrixError::bad_json(
                 "the transaction's origin is not the server that signed it",
@@ -82,33 +78,22 @@ impl Federation {
                 return Ok(()); // Seen before: a retried transaction.
             }
             let sender = text(&pdu, "sender").ok_or("no sender")?;
-            let sender_server = sender
-                .split_once(':')
-                .map(|(_, s)| s)
-                .ok_or("a sender without a server name")?;
+            let sender_server = crate::api::server_of(&sender).ok_or("a sender without a server name")?;
             self.check_signed_by(&rules, &pdu, sender_server)
                 .await
                 .map_err(|e| e.body.error.clone())?;
             if !rules.content_hash_matches(&pdu) {
                 pdu = rules.redact(&pdu);
             }
-            let prev_events = build::named_events(&pdu, "prev_events");
-            for prev in &prev_events {
+            let event_type = text(&pdu, "type").ok_or("no type")?;
+            let state_key = text(&pdu, "state_key");
+            let content = pdu.get("content").cloned().unwrap_or_else(|| Value::Object(Map::new()));
+            let built = Built::received(event_id.clone(), pdu, false)?;
+            for prev in &built.prev_events {
                 if hs.store.event(prev).map_err(|e| e.to_string())?.is_none() {
                     return Err(format!("previous event {prev} is not known here"));
                 }
             }
-            let event_type = text(&pdu, "type").ok_or("no type")?;
-            let state_key = text(&pdu, "state_key");
-            let depth = pdu.get("depth").and_then(Value::as_i64).ok_or("no depth")?;
-            let content = pdu.get("content").cloned().unwrap_or_else(|| Value::Object(Map::new()));
-            let built = Built {
-                event_id: event_id.clone(),
-                depth,
-                prev_events,
-                pdu: pdu.clone(),
-                fan_out: false,
-            };
             hs.append_event(
                 Some(built),
                 &room_id,
