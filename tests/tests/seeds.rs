@@ -125,7 +125,12 @@ fn recovered(seed: &SpecSeed) -> PathBuf {
     let dir = workspace_root().join("target/seeds").join(seed.prefix);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(Path::new(seed.file).file_name().unwrap());
-    std::fs::write(&path, yaml).unwrap();
+    // Tests run in parallel and recover the same seeds: each writes its own
+    // file and renames it into place, so no test ever reads a half-written
+    // one (a plain write truncates the file another test is loading).
+    let partial = dir.join(format!(".{}.{:?}", std::process::id(), std::thread::current().id()));
+    std::fs::write(&partial, yaml).unwrap();
+    std::fs::rename(&partial, &path).unwrap();
     path
 }
 
