@@ -100,18 +100,21 @@ pub mod body {
     /// of the wrong shape `M_BAD_JSON` (naming the field), and so is an
     /// object that repeats a key ([`crate::strict`]). An empty body reads as
     /// `{}`, so optional bodies may be left out.
-    pub fn json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MatrixError> {
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
+    ///
+    /// The [`Raw`](crate::Raw) values in it share `bytes` rather than copy.
+    pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, MatrixError> {
+        let empty = Bytes::from_static(b"{}");
+        let bytes: &Bytes = if body.iter().all(u8::is_ascii_whitespace) {
+            &empty
         } else {
-            bytes
+            body
         };
         if let Some(key) = crate::strict::repeated_key(bytes) {
             return Err(MatrixError::bad_json(format!("the body repeats the key {key}")));
         }
         // One pass in the common case; on failure, a second tells bytes that
         // are not JSON from JSON of the wrong shape.
-        serde_json::from_slice(bytes).map_err(|shape_error| {
+        crate::raw::with_shared_input(bytes, || serde_json::from_slice(bytes)).map_err(|shape_error| {
             match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
                 Err(syntax_error) => MatrixError::not_json(syntax_error),
                 // A value that is JSON of the right type but not a valid identifier.
@@ -126,7 +129,7 @@ pub mod body {
     /// [`json`] for a body the spec marks required: an empty body is
     /// `M_NOT_JSON`, not `{}` (an empty `PUT /send` is not an event with
     /// empty content).
-    pub fn json_required<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MatrixError> {
+    pub fn json_required<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, MatrixError> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(MatrixError::not_json(
                 "the body is empty, and this operation requires one",
@@ -159,13 +162,13 @@ pub mod body {
     }
 
     /// Decodes a JSON response body (for the client).
-    pub fn json_response<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            bytes
-        };
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+    ///
+    /// The [`Raw`](crate::Raw) values in it share `bytes` rather than copy.
+    pub fn json_response<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, String> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return serde_json::from_slice(b"{}").map_err(|e| e.to_string());
+        }
+        crate::raw::with_shared_input(bytes, || serde_json::from_slice(bytes)).map_err(|e| e.to_string())
     }
 
     pub fn raw_response(response: &HttpResponse) -> RawBody {

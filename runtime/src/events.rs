@@ -134,7 +134,7 @@ impl<'de> serde::Deserialize<'de> for RedactedProbe {
 
 /// Decodes the JSON text of a variant the head has chosen.
 pub fn decode<T: DeserializeOwned, E: de::Error>(json: &str) -> Result<T, E> {
-    serde_json::from_str(json).map_err(E::custom)
+    crate::checked::from_checked_str(json).map_err(E::custom)
 }
 
 /// Reads the JSON text of a value being decoded (the first step of every
@@ -146,7 +146,7 @@ pub fn capture<'de, D: de::Deserializer<'de>>(deserializer: D) -> Result<Capture
     // map of one entry whose value is the text: what its own `RawValue`
     // impls ask for; accepting both borrowed and owned text is what they
     // cannot do together.
-    const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+    use crate::checked::RAW_VALUE_TOKEN;
     struct CaptureVisitor;
     impl<'de> Visitor<'de> for CaptureVisitor {
         type Value = Captured<'de>;

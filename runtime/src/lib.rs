@@ -8,6 +8,7 @@
 //! and tested once.
 
 #[cfg(feature = "client")]
+pub mod checked;
 pub mod client;
 pub mod constant;
 pub mod double_option;

@@ -264,7 +264,7 @@ impl Session {
                     *self.timeline.custom.entry(kind).or_default() += 1;
                 }
                 Ok(_) => self.timeline.typed += 1,
-                Err(e) => self.timeline.failed.push(format!("{e}: {}", raw.json().get())),
+                Err(e) => self.timeline.failed.push(format!("{e}: {}", raw.json())),
             }
         }
     }
