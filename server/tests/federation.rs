@@ -541,6 +541,87 @@ async fn a_remote_user_joins_a_room_here_through_make_join_and_send_join() {
     // A transaction whose origin is not the server that signed it.
     let answer = from_b.send_transaction(transaction("elsewhere.example", vec![])).await;
     assert_eq!(status(answer.unwrap_err()).0, 400);
+
+    // The room's history, for a server in it: one event, the state before
+    // an event with its auth chain, and earlier events walked back.
+    let ss::get_event::Response::Ok(one) = from_b
+        .get_event(ss::get_event::Request::new(hello_id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(one.pdus.len(), 1);
+    assert_eq!(one.pdus[0]["content"]["body"], "hello from B");
+    let ss::get_room_state_ids::Response::Ok(ids) = from_b
+        .get_room_state_ids(ss::get_room_state_ids::Request::new(room_id.clone(), event_id.clone()))
+        .await
+        .unwrap();
+    assert!(ids.pdu_ids.contains(&id_of("m.room.create")), "{:?}", ids.pdu_ids);
+    assert!(!ids.pdu_ids.contains(&event_id), "the state before Bob's join lacks it");
+    assert!(ids.auth_chain_ids.contains(&id_of("m.room.create")));
+    let ss::get_room_state_ids::Response::Ok(after_join) = from_b
+        .get_room_state_ids(ss::get_room_state_ids::Request::new(room_id.clone(), hello_id.clone()))
+        .await
+        .unwrap();
+    assert!(
+        after_join.pdu_ids.contains(&event_id),
+        "Bob's join is state before his message"
+    );
+    let ss::get_room_state::Response::Ok(full) = from_b
+        .get_room_state(ss::get_room_state::Request::new(room_id.clone(), hello_id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(full.pdus.len(), after_join.pdu_ids.len());
+    let ss::get_event_auth::Response::Ok(auth_of_hello) = from_b
+        .get_event_auth(ss::get_event_auth::Request::new(room_id.clone(), hello_id.clone()))
+        .await
+        .unwrap();
+    let auth_ids: Vec<String> = auth_of_hello
+        .auth_chain
+        .iter()
+        .map(|e| rules.event_id(e).unwrap())
+        .collect();
+    assert!(auth_ids.contains(&event_id) && auth_ids.contains(&id_of("m.room.create")));
+    let ss::backfill_room::Response::Ok(back) = from_b
+        .backfill_room(req(
+            json!({ "roomId": room_id }),
+            json!({ "v": [hello_id], "limit": 2 }),
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    let back_ids: Vec<String> = back.pdus.iter().map(|e| rules.event_id(e).unwrap()).collect();
+    assert_eq!(
+        back_ids,
+        [hello_id.clone(), event_id.clone()],
+        "newest first, along prev_events"
+    );
+    let ss::get_missing_previous_events::Response::Ok(missing) = from_b
+        .get_missing_previous_events(req(
+            json!({ "roomId": room_id }),
+            json!({}),
+            json!({ "earliest_events": [id_of("m.room.create")], "latest_events": [hello_id], "limit": 3 }),
+        ))
+        .await
+        .unwrap();
+    let missing_ids: Vec<String> = missing.events.iter().map(|e| rules.event_id(e).unwrap()).collect();
+    assert_eq!(missing_ids.len(), 3, "{missing_ids:?}");
+    assert_eq!(
+        missing_ids.last(),
+        Some(&event_id),
+        "oldest first, ending before the latest"
+    );
+    assert!(!missing_ids.contains(&hello_id) && !missing_ids.contains(&id_of("m.room.create")));
+    let depths: Vec<i64> = missing.events.iter().map(|e| e["depth"].as_i64().unwrap()).collect();
+    assert!(depths.windows(2).all(|w| w[0] <= w[1]), "{depths:?}");
+
+    // A server with nobody in the room reads none of it.
+    let (c_name, _, _, c_config) = start_named(dir.path()).await;
+    let from_c = federation_client(&a_federation, Some(signer_of(&c_config, &a_name)));
+    let outside = from_c
+        .get_room_state_ids(ss::get_room_state_ids::Request::new(room_id.clone(), hello_id.clone()))
+        .await;
+    assert_eq!(status(outside.unwrap_err()).0, 403, "{c_name} is not in the room");
+    let outside = from_c.get_event(ss::get_event::Request::new(hello_id.clone())).await;
+    assert_eq!(status(outside.unwrap_err()).0, 403);
 }
 
 /// A stand-in for another server: publishes its keys and records the

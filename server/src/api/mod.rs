@@ -146,7 +146,7 @@ impl crate::store::StoredEvent {
 
     /// The content as its generated type; `None` when the stored JSON does
     /// not fit it (content is whatever the sender sent).
-    fn content_as<C: serde::de::DeserializeOwned>(&self) -> Option<C> {
+    pub(crate) fn content_as<C: serde::de::DeserializeOwned>(&self) -> Option<C> {
         C::deserialize(&self.content).ok()
     }
 }

@@ -6,7 +6,9 @@ use super::identity::SigningIdentity;
 use super::keys::RemoteKeys;
 use crate::api::Homeserver;
 use matrix_api::server_server::endpoints::{
-    self as ss, get_server_key, get_version, make_join, query_profile, send_join_v2, send_transaction, ServerServerApi,
+    self as ss, backfill_room, get_event, get_event_auth, get_missing_previous_events, get_room_state,
+    get_room_state_ids, get_server_key, get_version, make_join, query_profile, send_join_v2, send_transaction,
+    ServerServerApi,
 };
 use matrix_api::server_server::{GetVersionResponse, Keys, QueryProfileResponse, Server, VerifyKey};
 use matrix_api_runtime::client::Signer;
@@ -124,6 +126,54 @@ impl ServerServerApi for Federation {
         credentials: Credentials,
     ) -> Result<send_transaction::Response, MatrixError> {
         Federation::send_transaction(self, request, credentials).await
+    }
+
+    async fn get_event(
+        &self,
+        request: get_event::Request,
+        credentials: Credentials,
+    ) -> Result<get_event::Response, MatrixError> {
+        Federation::get_event(self, request, credentials).await
+    }
+
+    async fn get_room_state(
+        &self,
+        request: get_room_state::Request,
+        credentials: Credentials,
+    ) -> Result<get_room_state::Response, MatrixError> {
+        Federation::get_room_state(self, request, credentials).await
+    }
+
+    async fn get_room_state_ids(
+        &self,
+        request: get_room_state_ids::Request,
+        credentials: Credentials,
+    ) -> Result<get_room_state_ids::Response, MatrixError> {
+        Federation::get_room_state_ids(self, request, credentials).await
+    }
+
+    async fn get_event_auth(
+        &self,
+        request: get_event_auth::Request,
+        credentials: Credentials,
+    ) -> Result<get_event_auth::Response, MatrixError> {
+        Federation::get_event_auth(self, request, credentials).await
+    }
+
+    async fn backfill_room(
+        &self,
+        request: backfill_room::Request,
+        credentials: Credentials,
+    ) -> Result<backfill_room::Response, MatrixError> {
+        Federation::backfill(self, request, credentials).await
+    }
+
+    async fn get_missing_previous_events(
+        &self,
+        request: get_missing_previous_events::Request,
+        credentials: Credentials,
+    ) -> Result<get_missing_previous_events::Response, MatrixError> {
+        Federation::get_missing_events(self, request, credentials).await
     }
 
     async fn get_version(

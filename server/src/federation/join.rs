@@ -186,7 +186,7 @@ impl Federation {
     }
 
     /// Every event the given events are authorized by, transitively.
-    fn auth_chain(&self, events: &[Map<String, Value>]) -> Result<Vec<Map<String, Value>>> {
+    pub(super) fn auth_chain(&self, events: &[Map<String, Value>]) -> Result<Vec<Map<String, Value>>> {
         let mut seen = BTreeSet::new();
         let mut queue: VecDeque<String> = events
             .iter()

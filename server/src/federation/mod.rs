@@ -7,12 +7,14 @@
 //! the hashing, redaction and signing of PDUs for every room version
 //! (checked against the spec appendix's test vectors), and every event this
 //! server appends built as a signed PDU (`build`: prev and auth events,
-//! depth, reference-hash IDs). Joining, sending and receiving PDUs over
-//! federation are not yet wired in (see the README).
+//! depth, reference-hash IDs), joins of other servers' users (`join`),
+//! PDUs received (`receive`) and sent (`send`), and the room's history
+//! for other servers (`history`). What is not yet here is in the README.
 
 pub mod api;
 pub mod build;
 pub mod discovery;
+mod history;
 pub mod identity;
 mod join;
 pub mod keys;
