@@ -622,6 +622,38 @@ async fn a_remote_user_joins_a_room_here_through_make_join_and_send_join() {
     assert_eq!(status(outside.unwrap_err()).0, 403, "{c_name} is not in the room");
     let outside = from_c.get_event(ss::get_event::Request::new(hello_id.clone())).await;
     assert_eq!(status(outside.unwrap_err()).0, 403);
+
+    // Bob leaves through make_leave and send_leave; a leave for a user of
+    // another server is refused.
+    let foreign = from_b
+        .make_leave(ss::make_leave::Request::new(
+            room_id.clone(),
+            format!("@alice:{a_name}"),
+        ))
+        .await;
+    assert_eq!(status(foreign.unwrap_err()).0, 403);
+    let ss::make_leave::Response::Ok(template) = from_b
+        .make_leave(ss::make_leave::Request::new(room_id.clone(), bob.clone()))
+        .await
+        .unwrap();
+    let serde_json::Value::Object(mut leave) = serde_json::to_value(template.event.unwrap()).unwrap() else {
+        panic!("the template is not an object");
+    };
+    assert_eq!(leave["content"]["membership"], "leave");
+    let leave_id = sign(&mut leave, b_identity.signing_key());
+    let ss::send_leave_v2::Response::Ok(_) = from_b
+        .send_leave_v2(ss::send_leave_v2::Request::new(
+            room_id.clone(),
+            leave_id.clone(),
+            serde_json::from_value(serde_json::Value::Object(leave.clone())).unwrap(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(store.membership(&room_id, &bob).unwrap().as_deref(), Some("leave"));
+    assert_eq!(store.forward_extremities(&room_id).unwrap()[0].0, leave_id);
+    // Gone, Bob's server no longer reads the room.
+    let after_leave = from_b.get_event(ss::get_event::Request::new(hello_id.clone())).await;
+    assert_eq!(status(after_leave.unwrap_err()).0, 403);
 }
 
 /// A stand-in for another server: publishes its keys and records the

@@ -7,8 +7,8 @@ use super::keys::RemoteKeys;
 use crate::api::Homeserver;
 use matrix_api::server_server::endpoints::{
     self as ss, backfill_room, get_event, get_event_auth, get_missing_previous_events, get_room_state,
-    get_room_state_ids, get_server_key, get_version, make_join, query_profile, send_join_v2, send_transaction,
-    ServerServerApi,
+    get_room_state_ids, get_server_key, get_version, make_join, make_leave, query_profile, send_join_v2, send_leave_v2,
+    send_transaction, ServerServerApi,
 };
 use matrix_api::server_server::{GetVersionResponse, Keys, QueryProfileResponse, Server, VerifyKey};
 use matrix_api_runtime::client::Signer;
@@ -118,6 +118,22 @@ impl ServerServerApi for Federation {
         credentials: Credentials,
     ) -> Result<send_join_v2::Response, MatrixError> {
         Federation::send_join(self, request, credentials).await
+    }
+
+    async fn make_leave(
+        &self,
+        request: make_leave::Request,
+        credentials: Credentials,
+    ) -> Result<make_leave::Response, MatrixError> {
+        Federation::make_leave(self, request, credentials).await
+    }
+
+    async fn send_leave_v2(
+        &self,
+        request: send_leave_v2::Request,
+        credentials: Credentials,
+    ) -> Result<send_leave_v2::Response, MatrixError> {
+        Federation::send_leave(self, request, credentials).await
     }
 
     async fn send_transaction(

@@ -10,7 +10,7 @@
 //! (`invited`) or joined at that event; otherwise it comes redacted, so the
 //! room's graph stays walkable without leaking content.
 
-use super::join::origin;
+use super::membership::origin;
 use super::pdu::VersionRules;
 use super::Federation;
 use crate::api::server_of;

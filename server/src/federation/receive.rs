@@ -28,7 +28,7 @@ impl Federation {
         request: send_transaction::Request,
         credentials: Credentials,
     ) -> Result<send_transaction::Response, MatrixError> {
-        let origin = super::join::origin(&credentials)?.to_owned();
+        let origin = super::membership::origin(&credentials)?.to_owned();
         if request.body.origin != origin {
             return Err(MatrixError::bad_json(
                 "the transaction's origin is not the server that signed it",

@@ -1,15 +1,16 @@
-//! Joining a room of this server from another one (this server resident):
-//! `make_join` hands out the join event's template, `send_join` takes the
-//! joining server's signed event, checks it (the origin's signature with
-//! its fetched key, the content hash, the event ID, the room's rules),
-//! appends it, and answers with the room's state and its auth chain.
+//! Joining and leaving a room of this server from another one (this server
+//! resident): `make_join`/`make_leave` hand out the membership event's
+//! template, `send_join`/`send_leave` take the other server's signed event,
+//! check it (the origin's signature with its fetched key, the content hash,
+//! the event ID, the room's rules) and append it; a join is answered with
+//! the room's state and its auth chain.
 
 use super::build::{self, Built, Draft};
 use super::pdu::VersionRules;
 use super::Federation;
 use crate::api::server_of;
-use matrix_api::server_server::endpoints::{make_join, send_join_v2};
-use matrix_api::server_server::{MakeJoinResponse, SendJoinV2Response};
+use matrix_api::server_server::endpoints::{make_join, make_leave, send_join_v2, send_leave_v2};
+use matrix_api::server_server::{MakeJoinResponse, MakeLeaveResponse, SendJoinV2Response};
 use matrix_api_runtime::server::{Credentials, KeyLookup};
 use matrix_api_runtime::{ErrorCode, MatrixError};
 use serde_json::{Map, Value};
@@ -22,6 +23,13 @@ fn internal(e: impl std::fmt::Display) -> MatrixError {
 }
 
 /// The origin of a verified federation request.
+fn object(value: Value) -> Result<Map<String, Value>> {
+    match value {
+        Value::Object(pdu) => Ok(pdu),
+        _ => Err(MatrixError::bad_json("the event is not an object")),
+    }
+}
+
 pub(super) fn origin(credentials: &Credentials) -> Result<&str> {
     credentials
         .x_matrix
@@ -30,9 +38,9 @@ pub(super) fn origin(credentials: &Credentials) -> Result<&str> {
         .ok_or_else(|| MatrixError::unauthorized("Missing X-Matrix authorization"))
 }
 
-fn membership_join() -> Value {
+fn membership_content(membership: &str) -> Value {
     let mut content = Map::new();
-    content.insert("membership".to_owned(), Value::String("join".to_owned()));
+    content.insert("membership".to_owned(), Value::String(membership.to_owned()));
     Value::Object(content)
 }
 
@@ -42,14 +50,8 @@ impl Federation {
         request: make_join::Request,
         credentials: Credentials,
     ) -> Result<make_join::Response> {
-        let hs = &self.hs;
         let (room_id, user_id) = (&request.path.room_id, &request.path.user_id);
-        if server_of(user_id) != Some(origin(&credentials)?) {
-            return Err(MatrixError::forbidden(
-                "The user does not belong to the requesting server",
-            ));
-        }
-        let version = hs.room(room_id)?.version;
+        let version = self.hs.room(room_id)?.version;
         // Without `ver` the joining server supports room version 1 only.
         let supported = request.query.ver.clone().unwrap_or_else(|| vec!["1".to_owned()]);
         if !supported.contains(&version) {
@@ -60,7 +62,46 @@ impl Federation {
             )
             .with("room_version", version));
         }
-        let content = membership_join();
+        let template = self.membership_template(room_id, user_id, origin(&credentials)?, "join")?;
+        let response = MakeJoinResponse {
+            room_version: Some(version),
+            event: Some(serde_json::from_value(Value::Object(template)).map_err(internal)?),
+        };
+        Ok(make_join::Response::Ok(response))
+    }
+
+    pub(super) async fn make_leave(
+        &self,
+        request: make_leave::Request,
+        credentials: Credentials,
+    ) -> Result<make_leave::Response> {
+        let (room_id, user_id) = (&request.path.room_id, &request.path.user_id);
+        let version = self.hs.room(room_id)?.version;
+        let template = self.membership_template(room_id, user_id, origin(&credentials)?, "leave")?;
+        let response = MakeLeaveResponse {
+            room_version: Some(version),
+            event: Some(serde_json::from_value(Value::Object(template)).map_err(internal)?),
+        };
+        Ok(make_leave::Response::Ok(response))
+    }
+
+    /// The template of `user_id`'s `membership` event, for the origin's own
+    /// user only and only if the room's rules would accept it now.
+    fn membership_template(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        origin: &str,
+        membership: &str,
+    ) -> Result<Map<String, Value>> {
+        let hs = &self.hs;
+        if server_of(user_id) != Some(origin) {
+            return Err(MatrixError::forbidden(
+                "The user does not belong to the requesting server",
+            ));
+        }
+        let version = hs.room(room_id)?.version;
+        let content = membership_content(membership);
         hs.check_allowed(room_id, user_id, "m.room.member", Some(user_id), &content)?;
         let draft = Draft {
             room_id: Some(room_id),
@@ -76,13 +117,9 @@ impl Federation {
         let reference_hash = |id: &str| hs.reference_hash(&version, id);
         let (mut template, _) =
             build::template(&version, &draft, &extremities, &auth_events, reference_hash).map_err(internal)?;
-        // The template names the joining server, as the spec's schema asks.
-        template.insert("origin".to_owned(), Value::String(origin(&credentials)?.to_owned()));
-        let response = MakeJoinResponse {
-            room_version: Some(version),
-            event: Some(serde_json::from_value(Value::Object(template)).map_err(internal)?),
-        };
-        Ok(make_join::Response::Ok(response))
+        // The template names the requesting server, as the spec's schema asks.
+        template.insert("origin".to_owned(), Value::String(origin.to_owned()));
+        Ok(template)
     }
 
     pub(super) async fn send_join(
@@ -90,47 +127,87 @@ impl Federation {
         request: send_join_v2::Request,
         credentials: Credentials,
     ) -> Result<send_join_v2::Response> {
-        let hs = &self.hs;
         let room_id = &request.path.room_id;
-        let origin = origin(&credentials)?.to_owned();
+        let pdu = object(serde_json::to_value(&request.body).map_err(internal)?)?;
+        // The state the joining server will start from: the room's, before the join.
+        let state_before = self.hs.store.current_state(room_id).map_err(internal)?;
+        let pdu = self
+            .accept_membership(room_id, &request.path.event_id, origin(&credentials)?, pdu, "join")
+            .await?;
+        let state: Vec<Map<String, Value>> = state_before
+            .iter()
+            .filter_map(|e| self.hs.store.pdu(&e.event_id).ok().flatten())
+            .collect();
+        let auth_chain = self.auth_chain(&state)?;
+        let mut response = SendJoinV2Response::new(auth_chain, state);
+        response.event = Some(pdu);
+        response.members_omitted = Some(false);
+        response.servers_in_room = Some(self.servers_in_room(room_id)?);
+        Ok(send_join_v2::Response::Ok(response))
+    }
+
+    pub(super) async fn send_leave(
+        &self,
+        request: send_leave_v2::Request,
+        credentials: Credentials,
+    ) -> Result<send_leave_v2::Response> {
+        let pdu = object(serde_json::to_value(&request.body).map_err(internal)?)?;
+        self.accept_membership(
+            &request.path.room_id,
+            &request.path.event_id,
+            origin(&credentials)?,
+            pdu,
+            "leave",
+        )
+        .await?;
+        Ok(send_leave_v2::Response::Ok(Map::new()))
+    }
+
+    /// Checks a membership event another server built from our template
+    /// (its user's own, for this room, named by its hash, signed by that
+    /// server, content hash intact) and appends it under the room's rules.
+    /// Returns the PDU as appended.
+    async fn accept_membership(
+        &self,
+        room_id: &str,
+        claimed_event_id: &str,
+        origin: &str,
+        pdu: Map<String, Value>,
+        membership: &str,
+    ) -> Result<Map<String, Value>> {
+        let hs = &self.hs;
         let version = hs.room(room_id)?.version;
         let rules = VersionRules::of(&version).ok_or_else(|| internal("unknown room version"))?;
-        let pdu = match serde_json::to_value(&request.body).map_err(internal)? {
-            Value::Object(pdu) => pdu,
-            _ => return Err(MatrixError::bad_json("the join event is not an object")),
-        };
         let text = |key: &str| pdu.get(key).and_then(Value::as_str).unwrap_or_default().to_owned();
         let (sender, state_key) = (text("sender"), text("state_key"));
-        let bad = |why: &str| MatrixError::new(400, ErrorCode::BadJson, why.to_owned());
+        let bad = |why: String| MatrixError::new(400, ErrorCode::BadJson, why);
         if text("type") != "m.room.member"
-            || pdu.get("content").and_then(|c| c.get("membership")) != Some(&"join".into())
+            || pdu.get("content").and_then(|c| c.get("membership")) != Some(&membership.into())
         {
-            return Err(bad("not a join event"));
+            return Err(bad(format!("not a {membership} event")));
         }
-        if sender != state_key || server_of(&sender) != Some(origin.as_str()) {
-            return Err(MatrixError::forbidden(
-                "The join is not for a user of the requesting server",
-            ));
+        if sender != state_key || server_of(&sender) != Some(origin) {
+            return Err(MatrixError::forbidden(format!(
+                "The {membership} is not for a user of the requesting server"
+            )));
         }
-        if pdu.get("room_id").and_then(Value::as_str) != Some(room_id.as_str()) {
-            return Err(bad("the join event is for another room"));
+        if pdu.get("room_id").and_then(Value::as_str) != Some(room_id) {
+            return Err(bad(format!("the {membership} event is for another room")));
         }
         let event_id = if rules.event_id_in_event() {
             text("event_id")
         } else {
             rules.event_id(&pdu).ok_or_else(|| internal("no event ID"))?
         };
-        if event_id != request.path.event_id {
-            return Err(bad("the event ID does not match the event"));
+        if event_id != claimed_event_id {
+            return Err(bad("the event ID does not match the event".to_owned()));
         }
-        self.check_signed_by(&rules, &pdu, &origin).await?;
+        self.check_signed_by(&rules, &pdu, origin).await?;
         if !rules.content_hash_matches(&pdu) {
-            return Err(bad("the join event's content hash does not match"));
+            return Err(bad(format!("the {membership} event's content hash does not match")));
         }
-        // The state the joining server will start from: the room's, before the join.
-        let state_before = hs.store.current_state(room_id).map_err(internal)?;
         let content = pdu.get("content").cloned().unwrap_or(Value::Null);
-        let built = Built::received(event_id.clone(), pdu.clone(), true).map_err(bad)?;
+        let built = Built::received(event_id, pdu.clone(), true).map_err(|e| bad(e.to_owned()))?;
         hs.append_event(
             Some(built),
             room_id,
@@ -140,16 +217,7 @@ impl Federation {
             content,
             None,
         )?;
-        let state: Vec<Map<String, Value>> = state_before
-            .iter()
-            .filter_map(|e| hs.store.pdu(&e.event_id).ok().flatten())
-            .collect();
-        let auth_chain = self.auth_chain(&state)?;
-        let mut response = SendJoinV2Response::new(auth_chain, state);
-        response.event = Some(pdu);
-        response.members_omitted = Some(false);
-        response.servers_in_room = Some(self.servers_in_room(room_id)?);
-        Ok(send_join_v2::Response::Ok(response))
+        Ok(pdu)
     }
 
     /// Checks that `server` signed the event with a key of its (fetched if
