@@ -66,6 +66,15 @@ fn rate_limit(text: &str) -> anyhow::Result<Option<matrix_api_runtime::server::R
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // What the server noticed but could not answer for (a dropped EDU, a
+    // failed delivery), on stderr; `RUST_LOG` chooses how much (`info` by default).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

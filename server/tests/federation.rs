@@ -538,6 +538,56 @@ async fn a_remote_user_joins_a_room_here_through_make_join_and_send_join() {
     let page = serde_json::to_value(page).unwrap();
     assert_eq!(page["chunk"][0]["content"]["body"], "hello from B");
     assert_eq!(page["chunk"][0]["sender"], json!(bob));
+    // EDUs: Bob types, reads his message and is online; B's claims about
+    // Alice, a user of A, are dropped.
+    let edus = json!([
+        { "edu_type": "m.typing", "content": { "room_id": room_id, "user_id": bob, "typing": true } },
+        { "edu_type": "m.typing", "content": { "room_id": room_id, "user_id": format!("@alice:{a_name}"), "typing": true } },
+        { "edu_type": "m.receipt", "content": { &room_id: { "m.read": {
+            &bob: { "event_ids": [hello_id], "data": { "ts": 1_700_000_000_000i64 } } } } } },
+        { "edu_type": "m.presence", "content": { "push": [
+            { "user_id": bob, "presence": "online", "status_msg": "from B", "last_active_ago": 5 },
+            { "user_id": format!("@alice:{a_name}"), "presence": "offline", "last_active_ago": 5 } ] } },
+        { "edu_type": "m.unknown.thing", "content": {} },
+    ]);
+    let ss::send_transaction::Response::Ok(_) = from_b
+        .send_transaction(req(
+            json!({ "txnId": "edus" }),
+            json!({}),
+            json!({ "origin": b_name, "origin_server_ts": 1, "pdus": [], "edus": edus }),
+        ))
+        .await
+        .unwrap();
+    let cs::sync::Response::Ok(sync) = alice.sync(req(json!({}), json!({}), json!({}))).await.unwrap();
+    let sync = serde_json::to_value(sync).unwrap();
+    let ephemeral = &sync["rooms"]["join"][&room_id]["ephemeral"]["events"];
+    let of_type = |events: &serde_json::Value, t: &str| -> Vec<serde_json::Value> {
+        events
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["type"] == t)
+            .cloned()
+            .collect()
+    };
+    let typing = of_type(ephemeral, "m.typing");
+    assert_eq!(typing.len(), 1, "{ephemeral}");
+    assert_eq!(typing[0]["content"]["user_ids"], json!([bob]), "only Bob types");
+    let receipts = of_type(ephemeral, "m.receipt");
+    assert_eq!(
+        receipts[0]["content"][&hello_id]["m.read"][&bob]["ts"],
+        json!(1_700_000_000_000i64),
+        "{ephemeral}"
+    );
+    let presence = of_type(&sync["presence"]["events"], "m.presence");
+    let of = |user: &str| presence.iter().find(|p| p["sender"] == user).cloned();
+    assert_eq!(of(&bob).unwrap()["content"]["status_msg"], "from B", "{presence:?}");
+    assert_ne!(
+        of(&format!("@alice:{a_name}")).map(|p| p["content"]["presence"].clone()),
+        Some(json!("offline")),
+        "B cannot set Alice's presence"
+    );
+
     // A transaction whose origin is not the server that signed it.
     let answer = from_b.send_transaction(transaction("elsewhere.example", vec![])).await;
     assert_eq!(status(answer.unwrap_err()).0, 400);

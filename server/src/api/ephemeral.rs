@@ -32,7 +32,7 @@ impl Typing {
         self.state.lock().map(|s| s.serial).unwrap_or(0)
     }
 
-    fn set(&self, room_id: &str, user_id: &str, until: Option<Instant>) {
+    pub(crate) fn set(&self, room_id: &str, user_id: &str, until: Option<Instant>) {
         let Ok(mut state) = self.state.lock() else { return };
         state.serial += 1;
         let serial = state.serial;

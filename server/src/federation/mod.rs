@@ -14,6 +14,7 @@
 pub mod api;
 pub mod build;
 pub mod discovery;
+mod edus;
 mod history;
 pub mod identity;
 pub mod keys;

@@ -5,9 +5,10 @@
 //! previous events are known here, and the room's rules allow it on the
 //! current state — then appended like a local event. One result per PDU.
 //!
+//! EDUs come after the PDUs (`edus`).
+//!
 //! Not yet: fetching missing previous events (`get_missing_events`),
-//! state resolution when forks meet, soft failure, and EDUs (typing,
-//! receipts, presence, device lists), which are accepted and dropped.
+//! state resolution when forks meet, and soft failure.
 
 use super::build::Built;
 use super::pdu::VersionRules;
@@ -39,6 +40,13 @@ impl Federation {
                 "more than {MAX_PDUS} PDUs in one transaction"
             )));
         }
+        let edus = request.body.edus.unwrap_or_default();
+        if edus.len() > super::edus::MAX_EDUS {
+            return Err(MatrixError::bad_json(format!(
+                "more than {} EDUs in one transaction",
+                super::edus::MAX_EDUS
+            )));
+        }
         let mut results = BTreeMap::new();
         for pdu in request.body.pdus {
             let (event_id, outcome) = self.receive_pdu(pdu).await;
@@ -48,6 +56,8 @@ impl Federation {
             };
             results.insert(event_id, PduProcessingResult { error: outcome.err() });
         }
+        // After the PDUs, so that a receipt may name an event of the same transaction.
+        self.receive_edus(&origin, edus);
         Ok(send_transaction::Response::Ok(SendTransactionResponse::new(results)))
     }
 

@@ -48,8 +48,9 @@ pub async fn deliver(federation: Arc<Federation>, wake: Arc<Notify>) {
                         sleep = Duration::ZERO;
                     }
                 }
-                Err(_) => {
+                Err(why) => {
                     let next = backoff.get(&destination).map_or(FIRST_RETRY, |b| b.next);
+                    tracing::warn!(%destination, retry_in = ?next, "federation delivery failed: {why}");
                     backoff.insert(
                         destination,
                         Backoff {

@@ -1,0 +1,133 @@
+//! Ephemeral data other servers send in `/send/{txnId}`: typing
+//! notifications, read receipts and presence of their users, which this
+//! server's users then see in `/sync` like their neighbours' local ones.
+//!
+//! A server speaks only for its own users (an EDU about a user of another
+//! server is dropped), and only about rooms where they are joined here;
+//! presence is kept only for users who share a room with someone here.
+//! EDUs have no result in the transaction's answer, so one that is dropped
+//! is only logged. Not yet: device list updates, signing key updates and
+//! direct to-device messages (dropped, and logged as such).
+
+use super::Federation;
+use crate::api::{now_ms, server_of};
+use crate::store::{Presence, Receipt};
+use matrix_api::identifiers::RoomId;
+use matrix_api::server_server::{
+    Edu, PresenceContentPushItemPresence as PresenceState, PresenceUpdate, RoomReceipts, TypingNotification,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// How long a remote user shows as typing without a new notification: the
+/// spec gives servers no timeout, and Synapse keeps remote typing for 30 s.
+const REMOTE_TYPING: Duration = Duration::from_secs(30);
+
+/// The most EDUs one transaction may carry (the spec's limit).
+pub(super) const MAX_EDUS: usize = 100;
+
+impl Federation {
+    /// Applies the EDUs of a transaction from `origin`.
+    pub(super) fn receive_edus(&self, origin: &str, edus: Vec<Edu>) {
+        let mut applied = false;
+        for edu in edus {
+            let outcome = match edu.edu_type.as_str() {
+                "m.typing" => content(edu.content).and_then(|c| self.typing(origin, c)),
+                "m.receipt" => content(edu.content).and_then(|c| self.receipts(origin, c)),
+                "m.presence" => content(edu.content).and_then(|c| self.presence(origin, c)),
+                other => Err(format!("{other} EDUs are not handled yet")),
+            };
+            match outcome {
+                Ok(()) => applied = true,
+                Err(why) => tracing::debug!(origin, edu_type = %edu.edu_type, "EDU dropped: {why}"),
+            }
+        }
+        if applied {
+            self.hs.changes.notify_waiters();
+        }
+    }
+
+    /// Whether `user_id` belongs to `origin` and is joined to `room_id` here.
+    fn speaks_for(&self, origin: &str, room_id: &str, user_id: &str) -> Result<(), String> {
+        if server_of(user_id) != Some(origin) {
+            return Err(format!("{origin} does not speak for {user_id}"));
+        }
+        match self.hs.store.membership(room_id, user_id).map_err(|e| e.to_string())? {
+            Some(m) if m == "join" => Ok(()),
+            _ => Err(format!("{user_id} is not joined to {room_id}")),
+        }
+    }
+
+    fn typing(&self, origin: &str, typing: TypingNotification) -> Result<(), String> {
+        self.speaks_for(origin, &typing.room_id, &typing.user_id)?;
+        let until = typing.typing.then(|| Instant::now() + REMOTE_TYPING);
+        self.hs.typing.set(&typing.room_id, &typing.user_id, until);
+        Ok(())
+    }
+
+    fn receipts(&self, origin: &str, rooms: BTreeMap<RoomId, RoomReceipts>) -> Result<(), String> {
+        for (room_id, receipts) in rooms {
+            for (user_id, receipt) in receipts.m_read {
+                self.speaks_for(origin, room_id.as_str(), user_id.as_str())?;
+                // A receipt names the newest event read; servers send one.
+                let Some(event_id) = receipt.event_ids.last() else {
+                    continue;
+                };
+                let known = self.hs.store.event(event_id).map_err(|e| e.to_string())?;
+                if known.is_none_or(|e| e.room_id != room_id.as_str()) {
+                    return Err(format!("{event_id} is not an event of {room_id} here"));
+                }
+                let receipt = Receipt {
+                    user_id: user_id.to_string(),
+                    receipt_type: "m.read".to_owned(),
+                    thread_id: receipt.data.thread_id.unwrap_or_default(),
+                    event_id: event_id.clone(),
+                    ts: receipt.data.ts,
+                };
+                self.hs
+                    .store
+                    .set_receipt(room_id.as_str(), &receipt)
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn presence(&self, origin: &str, update: PresenceUpdate) -> Result<(), String> {
+        for user in update.push {
+            if server_of(&user.user_id) != Some(origin) {
+                return Err(format!("{origin} does not speak for {}", user.user_id));
+            }
+            let shares_a_room = self
+                .hs
+                .store
+                .rooms_of(&user.user_id)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .any(|(_, membership)| membership == "join");
+            if !shares_a_room {
+                continue;
+            }
+            if matches!(user.presence, PresenceState::Other(_)) {
+                return Err(format!("unknown presence {}", user.presence.as_str()));
+            }
+            let presence = Presence {
+                state: user.presence.as_str().to_owned(),
+                status_msg: user.status_msg,
+                last_active_ts: now_ms() - user.last_active_ago.max(0),
+            };
+            self.hs
+                .store
+                .set_presence(&user.user_id, &presence)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// An EDU's content as its schema's type.
+fn content<T: DeserializeOwned>(content: serde_json::Map<String, Value>) -> Result<T, String> {
+    serde_json::from_value(Value::Object(content)).map_err(|e| format!("malformed content: {e}"))
+}
