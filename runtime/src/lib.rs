@@ -7,8 +7,8 @@
 //! type (open string enums, `Option<Option<T>>` fields) lives here, written
 //! and tested once.
 
-#[cfg(feature = "client")]
 pub mod checked;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod constant;
 pub mod double_option;
