@@ -156,6 +156,16 @@ impl Federation {
         Ok(state.into_values().collect())
     }
 
+    /// The state before `event_id` of `room_id`: its events, their PDUs,
+    /// and the auth chain of those (what `/state` and `/state_ids` answer).
+    fn state_with_auth_chain(&self, room_id: &str, event_id: &str) -> Result<(Vec<StoredEvent>, Vec<Pdu>, Vec<Pdu>)> {
+        let (event, _) = self.stored(Some(room_id), event_id)?;
+        let state = self.state_before(room_id, &event)?;
+        let pdus = self.pdus_of(&state)?;
+        let auth_chain = self.auth_chain(&pdus)?;
+        Ok((state, pdus, auth_chain))
+    }
+
     fn pdus_of(&self, events: &[StoredEvent]) -> Result<Vec<Pdu>> {
         let mut pdus = Vec::new();
         for e in events {
@@ -186,9 +196,7 @@ impl Federation {
     ) -> Result<get_room_state::Response> {
         let room_id = &request.path.room_id;
         self.room_for(room_id, origin(&credentials)?)?;
-        let (event, _) = self.stored(Some(room_id), &request.query.event_id)?;
-        let pdus = self.pdus_of(&self.state_before(room_id, &event)?)?;
-        let auth_chain = self.auth_chain(&pdus)?;
+        let (_, pdus, auth_chain) = self.state_with_auth_chain(room_id, &request.query.event_id)?;
         Ok(get_room_state::Response::Ok(GetRoomStateResponse::new(
             auth_chain, pdus,
         )))
@@ -201,13 +209,8 @@ impl Federation {
     ) -> Result<get_room_state_ids::Response> {
         let room_id = &request.path.room_id;
         let rules = self.room_for(room_id, origin(&credentials)?)?;
-        let (event, _) = self.stored(Some(room_id), &request.query.event_id)?;
-        let state = self.state_before(room_id, &event)?;
-        let auth_chain = self.auth_chain(&self.pdus_of(&state)?)?;
-        let auth_chain_ids = auth_chain
-            .iter()
-            .filter_map(|pdu| self.event_id_of(rules, pdu))
-            .collect();
+        let (state, _, auth_chain) = self.state_with_auth_chain(room_id, &request.query.event_id)?;
+        let auth_chain_ids = auth_chain.iter().filter_map(|pdu| rules.id_of(pdu)).collect();
         let pdu_ids = state.into_iter().map(|e| e.event_id).collect();
         Ok(get_room_state_ids::Response::Ok(GetRoomStateIdsResponse::new(
             auth_chain_ids,
@@ -277,32 +280,35 @@ impl Federation {
         limit: usize,
         include_from: bool,
     ) -> Result<Vec<(i64, Pdu)>> {
+        // Deepest first; the PDUs of queued events wait beside the queue.
         let mut queue: BinaryHeap<(i64, i64, String)> = BinaryHeap::new();
+        let mut queued: BTreeMap<String, Pdu> = BTreeMap::new();
         let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut out = Vec::new();
         // Events this server does not have are not walked through.
-        let mut push = |queue: &mut BinaryHeap<_>, id: String| {
+        let mut push = |queue: &mut BinaryHeap<_>, queued: &mut BTreeMap<_, _>, id: String| {
             if stop.contains(&id) || !seen.insert(id.clone()) {
                 return;
             }
             if let Ok((event, pdu)) = self.stored(Some(room_id), &id) {
                 let depth = pdu.get("depth").and_then(Value::as_i64).unwrap_or(0);
                 if depth >= min_depth {
-                    queue.push((depth, event.stream, id));
+                    queue.push((depth, event.stream, id.clone()));
+                    queued.insert(id, pdu);
                 }
             }
         };
         for id in from {
-            push(&mut queue, id.clone());
+            push(&mut queue, &mut queued, id.clone());
         }
         let starts: BTreeSet<&String> = from.iter().collect();
         while let Some((_, stream, id)) = queue.pop() {
             if out.len() >= limit {
                 break;
             }
-            let (_, pdu) = self.stored(Some(room_id), &id)?;
+            let Some(pdu) = queued.remove(&id) else { continue };
             for prev in super::build::named_events(&pdu, "prev_events") {
-                push(&mut queue, prev);
+                push(&mut queue, &mut queued, prev);
             }
             // A start point is walked from; it is returned only when asked.
             if include_from || !starts.contains(&id) {
@@ -310,16 +316,6 @@ impl Federation {
             }
         }
         Ok(out)
-    }
-
-    /// An event's ID from its PDU: carried in rooms v1–v2, the reference
-    /// hash from v3.
-    fn event_id_of(&self, rules: VersionRules, pdu: &Pdu) -> Option<String> {
-        if rules.event_id_in_event() {
-            pdu.get("event_id").and_then(Value::as_str).map(str::to_owned)
-        } else {
-            rules.event_id(pdu)
-        }
     }
 }
 

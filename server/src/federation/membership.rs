@@ -62,7 +62,7 @@ impl Federation {
             )
             .with("room_version", version));
         }
-        let template = self.membership_template(room_id, user_id, origin(&credentials)?, "join")?;
+        let template = self.membership_template(room_id, &version, user_id, origin(&credentials)?, "join")?;
         let response = MakeJoinResponse {
             room_version: Some(version),
             event: Some(serde_json::from_value(Value::Object(template)).map_err(internal)?),
@@ -77,7 +77,7 @@ impl Federation {
     ) -> Result<make_leave::Response> {
         let (room_id, user_id) = (&request.path.room_id, &request.path.user_id);
         let version = self.hs.room(room_id)?.version;
-        let template = self.membership_template(room_id, user_id, origin(&credentials)?, "leave")?;
+        let template = self.membership_template(room_id, &version, user_id, origin(&credentials)?, "leave")?;
         let response = MakeLeaveResponse {
             room_version: Some(version),
             event: Some(serde_json::from_value(Value::Object(template)).map_err(internal)?),
@@ -90,6 +90,7 @@ impl Federation {
     fn membership_template(
         &self,
         room_id: &str,
+        version: &str,
         user_id: &str,
         origin: &str,
         membership: &str,
@@ -100,7 +101,6 @@ impl Federation {
                 "The user does not belong to the requesting server",
             ));
         }
-        let version = hs.room(room_id)?.version;
         let content = membership_content(membership);
         hs.check_allowed(room_id, user_id, "m.room.member", Some(user_id), &content)?;
         let draft = Draft {
@@ -113,10 +113,10 @@ impl Federation {
         };
         let state = hs.store.current_state(room_id).map_err(internal)?;
         let extremities = hs.extremities(room_id)?;
-        let auth_events = build::auth_event_ids(&version, &state, &draft);
-        let reference_hash = |id: &str| hs.reference_hash(&version, id);
+        let auth_events = build::auth_event_ids(version, &state, &draft);
+        let reference_hash = |id: &str| hs.reference_hash(version, id);
         let (mut template, _) =
-            build::template(&version, &draft, &extremities, &auth_events, reference_hash).map_err(internal)?;
+            build::template(version, &draft, &extremities, &auth_events, reference_hash).map_err(internal)?;
         // The template names the requesting server, as the spec's schema asks.
         template.insert("origin".to_owned(), Value::String(origin.to_owned()));
         Ok(template)
@@ -194,12 +194,7 @@ impl Federation {
         if pdu.get("room_id").and_then(Value::as_str) != Some(room_id) {
             return Err(bad(format!("the {membership} event is for another room")));
         }
-        let event_id = if rules.event_id_in_event() {
-            text("event_id")
-        } else {
-            rules.event_id(&pdu).ok_or_else(|| internal("no event ID"))?
-        };
-        if event_id != claimed_event_id {
+        if rules.id_of(&pdu).as_deref() != Some(claimed_event_id) {
             return Err(bad("the event ID does not match the event".to_owned()));
         }
         self.check_signed_by(&rules, &pdu, origin).await?;
@@ -207,7 +202,7 @@ impl Federation {
             return Err(bad(format!("the {membership} event's content hash does not match")));
         }
         let content = pdu.get("content").cloned().unwrap_or(Value::Null);
-        let built = Built::received(event_id, pdu.clone(), true).map_err(|e| bad(e.to_owned()))?;
+        let built = Built::received(claimed_event_id.to_owned(), pdu.clone(), true).map_err(|e| bad(e.to_owned()))?;
         hs.append_event(
             Some(built),
             room_id,

@@ -203,6 +203,15 @@ impl VersionRules {
         }
     }
 
+    /// The ID of an event another server sent: the `event_id` it carries in
+    /// v1–v2, its reference hash from v3 on.
+    pub fn id_of(self, event: &Map<String, Value>) -> Option<String> {
+        match self.event_ids {
+            EventIds::Opaque => event.get("event_id").and_then(Value::as_str).map(str::to_owned),
+            _ => self.event_id(event),
+        }
+    }
+
     /// Adds the content hash and this server's signature to an outgoing
     /// event: the hash covers the full event, the signature its redacted
     /// form (so it still verifies once the event is redacted).

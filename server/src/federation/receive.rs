@@ -75,12 +75,7 @@ impl Federation {
         let Some(rules) = VersionRules::of(&room.version) else {
             return (None, Err(format!("unknown room version {}", room.version)));
         };
-        let event_id = if rules.event_id_in_event() {
-            text(&pdu, "event_id")
-        } else {
-            rules.event_id(&pdu)
-        };
-        let Some(event_id) = event_id else {
+        let Some(event_id) = rules.id_of(&pdu) else {
             return (None, Err("no event ID".to_owned()));
         };
         let outcome = async {
