@@ -84,6 +84,16 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> MatrixError {
 
 /// An identifier this server made or stored (an invalid one is a bug here,
 /// so it answers 500).
+/// The servers with a user joined in `state` (a room's state events).
+pub(crate) fn joined_servers(state: &[crate::store::StoredEvent]) -> std::collections::BTreeSet<String> {
+    state
+        .iter()
+        .filter(|e| e.event_type == "m.room.member" && e.content["membership"] == "join")
+        .filter_map(|e| e.state_key.as_deref().and_then(server_of))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn id<T: std::str::FromStr<Err = matrix_api::IdError>>(value: &str) -> Result<T> {
     value.parse().map_err(internal)
 }
@@ -247,14 +257,8 @@ impl Homeserver {
         state_key: Option<&str>,
         content: &Value,
     ) -> Vec<String> {
-        let joined = |c: &Value| c.get("membership").and_then(Value::as_str) == Some("join");
-        let mut servers = std::collections::BTreeSet::new();
-        for event in state.iter().filter(|e| e.event_type == "m.room.member") {
-            if joined(&event.content) {
-                servers.extend(event.state_key.as_deref().and_then(server_of).map(str::to_owned));
-            }
-        }
-        if event_type == "m.room.member" && joined(content) {
+        let mut servers = joined_servers(state);
+        if event_type == "m.room.member" && content.get("membership").and_then(Value::as_str) == Some("join") {
             servers.extend(state_key.and_then(server_of).map(str::to_owned));
         }
         servers.remove(&self.server_name);

@@ -270,16 +270,9 @@ impl Federation {
 
     /// The servers with a joined member in the room, this one first.
     pub(super) fn servers_in_room(&self, room_id: &str) -> Result<Vec<String>> {
-        let mut servers = vec![self.identity.server_name.clone()];
-        for event in self.hs.store.current_state(room_id).map_err(internal)? {
-            let joined = event.event_type == "m.room.member"
-                && event.content.get("membership").and_then(Value::as_str) == Some("join");
-            if let Some(server) = event.state_key.as_deref().filter(|_| joined).and_then(server_of) {
-                if !servers.iter().any(|s| s == server) {
-                    servers.push(server.to_owned());
-                }
-            }
-        }
-        Ok(servers)
+        let state = self.hs.store.current_state(room_id).map_err(internal)?;
+        let own = &self.identity.server_name;
+        let others = crate::api::joined_servers(&state).into_iter().filter(|s| s != own);
+        Ok(std::iter::once(own.clone()).chain(others).collect())
     }
 }
