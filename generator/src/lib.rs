@@ -26,7 +26,8 @@ pub struct Spec {
 
 /// Loads the spec folder at `dir` (a matrix-spec `data/` folder).
 pub fn load_spec(dir: &Path) -> Result<Spec> {
-    let store = load::docs::DocStore::load(dir)?;
+    let mut store = load::docs::DocStore::load(dir)?;
+    ir::unsigned_data::extend(&mut store)?;
     let api = ir::build(&store)?;
     Ok(Spec { store, api })
 }
@@ -35,7 +36,8 @@ pub fn load_spec(dir: &Path) -> Result<Spec> {
 /// the release folder `refs_from` or else from beside the file
 /// ([`load::loose`]).
 pub fn load_spec_file(file: &Path, refs_from: Option<&Path>) -> Result<Spec> {
-    let store = load::loose::load_file(file, refs_from)?;
+    let mut store = load::loose::load_file(file, refs_from)?;
+    ir::unsigned_data::extend(&mut store)?;
     let api = ir::build(&store)?;
     Ok(Spec { store, api })
 }

@@ -341,3 +341,36 @@ fn identifiers_are_validated_on_decode() {
     let alice: UserId = "@alice:example.org:8448".parse().unwrap();
     assert_eq!((alice.localpart(), alice.server_name()), ("alice", "example.org:8448"));
 }
+
+#[test]
+fn unsigned_data_is_typed_beyond_age() {
+    // The event schemas declare only `age`; the declared data file
+    // (`[unsigned]` in api-specs/events.toml) completes it from the
+    // client-server event format, so what a server sends in `unsigned` is
+    // typed rather than left in `extra`.
+    let text = r#"{"type":"m.room.name","state_key":"","content":{"name":"New"},"event_id":"$e:x.org","sender":"@a:x.org","origin_server_ts":5,"unsigned":{"age":1,"transaction_id":"t1","prev_content":{"name":"Old"},"membership":"join","replaces_state":"$p:x.org","org.example":true}}"#;
+    let event: AnySyncTimelineEvent = serde_json::from_str(text).unwrap();
+    let AnySyncTimelineEvent::RoomName(name) = &event else {
+        panic!("expected RoomName, got {event:?}")
+    };
+    let unsigned = name.unsigned.as_ref().expect("unsigned is decoded");
+    assert_eq!(unsigned.age, Some(1));
+    assert_eq!(unsigned.transaction_id.as_deref(), Some("t1"));
+    assert_eq!(unsigned.membership.as_deref(), Some("join"));
+    assert_eq!(unsigned.replaces_state.as_ref().map(|id| id.as_str()), Some("$p:x.org"));
+    assert_eq!(
+        unsigned.prev_content.as_ref().and_then(|c| c.get("name")),
+        Some(&json!("Old"))
+    );
+    assert_eq!(
+        unsigned.extra.keys().collect::<Vec<_>>(),
+        ["org.example"],
+        "only the unknown key is extra"
+    );
+    let again: Value = serde_json::to_value(&event).unwrap();
+    assert_eq!(
+        again,
+        serde_json::from_str::<Value>(text).unwrap(),
+        "re-encodes losslessly"
+    );
+}

@@ -8,6 +8,7 @@ pub mod event_kinds;
 mod naming;
 mod schema;
 pub mod shapes;
+pub mod unsigned_data;
 
 pub use build::build;
 pub use naming::{pascal as naming_pascal, snake as naming_snake};

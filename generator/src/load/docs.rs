@@ -135,6 +135,11 @@ impl DocStore {
         self.docs.iter()
     }
 
+    /// A document to complete from a declared fact ([`crate::ir::unsigned_data`]).
+    pub fn doc_mut(&mut self, file: &str) -> Option<&mut Value> {
+        self.docs.get_mut(file)
+    }
+
     pub fn doc(&self, file: &str) -> Option<&Value> {
         self.docs.get(file)
     }

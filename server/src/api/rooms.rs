@@ -418,7 +418,7 @@ pub(super) fn get_state_event(
             .unsigned
             .and_then(|u| u.redacted_because)
             .map(|because| SyncRoomEventUnsigned {
-                extra: BTreeMap::from([("redacted_because".to_owned(), Value::Object(because))]),
+                redacted_because: Some(because),
                 ..SyncRoomEventUnsigned::default()
             });
         GetRoomStateWithKeyResponse::StateEvent(state)
