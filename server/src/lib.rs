@@ -108,7 +108,11 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| format!("making the federation HTTP client: {e}"))?;
-    let keys = Arc::new(federation::keys::RemoteKeys::new(identity.clone(), http.clone()));
+    let keys = Arc::new(federation::keys::RemoteKeys::new(
+        identity.clone(),
+        http.clone(),
+        store.clone(),
+    ));
     std::fs::create_dir_all(&config.media_dir)
         .map_err(|e| format!("creating media folder {}: {e}", config.media_dir.display()))?;
     let outbound = Arc::new(tokio::sync::Notify::new());

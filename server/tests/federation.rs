@@ -336,6 +336,60 @@ async fn signed_requests_are_checked_against_keys_fetched_from_their_origin() {
     let _ = a_name;
 }
 
+/// A fetched key is stored: a server restarted on the same database knows
+/// it without asking its origin again, until it expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetched_keys_are_kept_across_restarts_until_they_expire() {
+    use matrix_api_runtime::server::KeyLookup;
+    use server::federation::keys::RemoteKeys;
+    use server::store::{ServerKey, SqliteStore, Storage};
+    let now_ms = || {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        i64::try_from(since_epoch.as_millis()).unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (a_name, _, _, a_config) = start_named(dir.path()).await;
+    let own = |name: &str| {
+        let path = dir.path().join(format!("{name}.key"));
+        std::sync::Arc::new(server::federation::SigningIdentity::load_or_create(&path, name).unwrap())
+    };
+    let db = dir.path().join("observer.db");
+    let key_id = signer_of(&a_config, "observer").key_id;
+
+    let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqliteStore::open(&db).unwrap());
+    let first = RemoteKeys::new(own("observer"), insecure_https(), store);
+    assert!(first.key(&a_name, &key_id).is_none(), "not known before it is fetched");
+    let fetched = first.fetch(&a_name, &key_id).await.expect("fetched from its origin");
+    drop(first);
+
+    // A new process: nothing in memory, and an HTTP client that cannot
+    // reach anything (`key` never fetches).
+    let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqliteStore::open(&db).unwrap());
+    let stored = store.server_key(&a_name, &key_id).unwrap().expect("stored");
+    assert!(stored.valid_until_ts > now_ms());
+    let restarted = RemoteKeys::new(own("observer"), reqwest::Client::new(), store.clone());
+    assert_eq!(
+        restarted.key(&a_name, &key_id),
+        Some(fetched),
+        "known after the restart"
+    );
+
+    let expired = ServerKey {
+        valid_until_ts: now_ms() - 1,
+        ..stored
+    };
+    store.set_server_key("expired.example", &key_id, &expired).unwrap();
+    let restarted = RemoteKeys::new(own("observer"), reqwest::Client::new(), store);
+    assert_eq!(
+        restarted.key("expired.example", &key_id),
+        None,
+        "an expired key is not used"
+    );
+    assert_eq!(restarted.key(&a_name, &key_id), Some(fetched));
+}
+
 /// A user of another server joins a public room here: `make_join` hands
 /// out a template in the room's version, the joining server signs it, and
 /// `send_join` checks and appends it and answers with the room's state and

@@ -3,11 +3,14 @@
 //! named for that server, and cached until they expire. The federation
 //! router awaits them before a signed request's handler runs.
 //!
-//! Kept in memory (fetched again after a restart); notaries
+//! Kept in memory and in the store, so that a restarted server checks
+//! requests and PDUs with the keys it had (a server whose key is gone by
+//! then, or unreachable, still verifies until its key expires). Notaries
 //! (`/_matrix/key/v2/query`) are not asked yet.
 
 use super::discovery;
 use super::identity::SigningIdentity;
+use crate::store::{ServerKey, Storage};
 use ed25519_dalek::VerifyingKey;
 use matrix_api::server_server::endpoints as ss;
 use matrix_api_runtime::server::{KeyFuture, KeyLookup};
@@ -30,24 +33,40 @@ struct Cached {
 pub struct RemoteKeys {
     own: Arc<SigningIdentity>,
     http: reqwest::Client,
+    store: Arc<dyn Storage>,
     cache: Mutex<HashMap<(String, String), Cached>>,
 }
 
 impl RemoteKeys {
-    pub fn new(own: Arc<SigningIdentity>, http: reqwest::Client) -> RemoteKeys {
+    pub fn new(own: Arc<SigningIdentity>, http: reqwest::Client, store: Arc<dyn Storage>) -> RemoteKeys {
         RemoteKeys {
             own,
             http,
+            store,
             cache: Mutex::new(HashMap::new()),
         }
     }
 
+    /// A key still valid at `now`: from memory, else from the store (and
+    /// then remembered).
     fn cached(&self, origin: &str, key_id: &str, now: i64) -> Option<VerifyingKey> {
-        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache
-            .get(&(origin.to_owned(), key_id.to_owned()))
-            .filter(|cached| cached.valid_until_ts > now)
-            .map(|cached| cached.key)
+        let id = (origin.to_owned(), key_id.to_owned());
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cached = match cache.get(&id) {
+            Some(cached) => *cached,
+            None => {
+                // A store that fails to answer is a key not known: the
+                // caller fetches it again.
+                let stored = self.store.server_key(origin, key_id).ok()??;
+                let cached = Cached {
+                    key: verifying_key(&stored.key)?,
+                    valid_until_ts: stored.valid_until_ts,
+                };
+                cache.insert(id, cached);
+                cached
+            }
+        };
+        (cached.valid_until_ts > now).then_some(cached.key)
     }
 
     /// Asks `origin` for its keys and caches those that are signed by
@@ -66,27 +85,35 @@ impl RemoteKeys {
         let now = crate::api::now_ms();
         let valid_until_ts = keys.valid_until_ts.min(now + MAX_VALIDITY_MS);
         let mut found = Vec::new();
-        for (key_id, key) in &keys.verify_keys {
-            let Some(key) = decode_base64(&key.key)
-                .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
-                .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok())
-            else {
+        for (key_id, published) in &keys.verify_keys {
+            let Some(key) = verifying_key(&published.key) else {
                 continue;
             };
             // Each key must have signed the answer that publishes it.
             if verify_json(&signed, origin, key_id, &key).is_ok() {
-                found.push((key_id.clone(), key));
+                found.push((key_id.clone(), published.key.clone(), key));
             }
         }
         if found.is_empty() {
             return Err(format!("{origin} published no key signed by itself"));
         }
-        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (key_id, key) in found {
+        for (key_id, text, key) in found {
+            let stored = ServerKey {
+                key: text,
+                valid_until_ts,
+            };
+            self.store.set_server_key(origin, &key_id, &stored)?;
+            let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             cache.insert((origin.to_owned(), key_id), Cached { key, valid_until_ts });
         }
         Ok(())
     }
+}
+
+/// An ed25519 public key from its unpadded base64 form.
+fn verifying_key(text: &str) -> Option<VerifyingKey> {
+    let bytes = <[u8; 32]>::try_from(decode_base64(text)?).ok()?;
+    VerifyingKey::from_bytes(&bytes).ok()
 }
 
 impl KeyLookup for RemoteKeys {

@@ -126,6 +126,15 @@ pub struct AccountData {
     pub content: Value,
 }
 
+/// Another server's verify key, as it published it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerKey {
+    /// The public key, unpadded base64.
+    pub key: String,
+    /// Until when it may be used to check signatures (ms since the epoch).
+    pub valid_until_ts: i64,
+}
+
 pub type StoreResult<T> = Result<T, String>;
 
 /// What the homeserver stores.
@@ -173,6 +182,11 @@ pub trait Storage: KeyStorage + Send + Sync + 'static {
     fn outbound_batch(&self, destination: &str, limit: i64) -> StoreResult<Vec<(i64, Map<String, Value>)>>;
     /// Drops `destination`'s queued PDUs up to position `upto`: delivered.
     fn outbound_delivered(&self, destination: &str, upto: i64) -> StoreResult<()>;
+
+    // Other servers' signing keys.
+    fn server_key(&self, server_name: &str, key_id: &str) -> StoreResult<Option<ServerKey>>;
+    /// Stores a key as last published (replacing what was stored under its ID).
+    fn set_server_key(&self, server_name: &str, key_id: &str, key: &ServerKey) -> StoreResult<()>;
     /// Replaces an event's content (and PDU) by its redacted form and records why.
     fn redact(
         &self,

@@ -3,8 +3,8 @@
 //! writers anyway).
 
 use super::{
-    AccountData, Device, MediaInfo, NewEvent, Notification, Presence, Receipt, RoomInfo, Storage, StoreResult,
-    StoredEvent,
+    AccountData, Device, MediaInfo, NewEvent, Notification, Presence, Receipt, RoomInfo, ServerKey, Storage,
+    StoreResult, StoredEvent,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
@@ -91,6 +91,11 @@ const MIGRATIONS: &[&str] = &[
          id INTEGER PRIMARY KEY AUTOINCREMENT, destination TEXT NOT NULL, pdu TEXT NOT NULL
      );
      CREATE INDEX outbound_by_destination ON outbound_pdus (destination, id);",
+    // Other servers' verify keys, so that a restart need not fetch them again.
+    "CREATE TABLE server_keys (
+         server_name TEXT NOT NULL, key_id TEXT NOT NULL, key TEXT NOT NULL, valid_until_ts INTEGER NOT NULL,
+         PRIMARY KEY (server_name, key_id)
+     );",
 ];
 
 fn err(e: rusqlite::Error) -> String {
@@ -449,6 +454,32 @@ impl Storage for SqliteStore {
             c.execute(
                 "DELETE FROM outbound_pdus WHERE destination = ?1 AND id <= ?2",
                 params![destination, upto],
+            )
+            .map(|_| ())
+        })
+    }
+    fn server_key(&self, server_name: &str, key_id: &str) -> StoreResult<Option<ServerKey>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT key, valid_until_ts FROM server_keys WHERE server_name = ?1 AND key_id = ?2",
+                params![server_name, key_id],
+                |r| {
+                    Ok(ServerKey {
+                        key: r.get(0)?,
+                        valid_until_ts: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+    fn set_server_key(&self, server_name: &str, key_id: &str, key: &ServerKey) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO server_keys (server_name, key_id, key, valid_until_ts) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (server_name, key_id) DO UPDATE
+                     SET key = excluded.key, valid_until_ts = excluded.valid_until_ts",
+                params![server_name, key_id, key.key, key.valid_until_ts],
             )
             .map(|_| ())
         })
