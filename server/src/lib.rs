@@ -129,6 +129,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         turn: config.turn,
         identity: identity.clone(),
         outbound: outbound.clone(),
+        outbound_edus: federation::send::EduQueue::new(),
     });
     let federation = Arc::new(federation::Federation {
         identity,

@@ -765,6 +765,8 @@ async fn a_remote_user_joins_a_room_here_through_make_join_and_send_join() {
 struct Recorder {
     identity: server::federation::SigningIdentity,
     received: std::sync::Mutex<Vec<serde_json::Map<String, serde_json::Value>>>,
+    /// The EDUs received, with the ID of the transaction that carried each.
+    received_edus: std::sync::Mutex<Vec<(String, matrix_api::server_server::Edu)>>,
 }
 
 impl ss::ServerServerApi for Recorder {
@@ -789,6 +791,10 @@ impl ss::ServerServerApi for Recorder {
     ) -> Result<ss::send_transaction::Response, matrix_api_runtime::MatrixError> {
         assert!(credentials.x_matrix.is_some(), "transactions are signed");
         self.received.lock().unwrap().extend(request.body.pdus);
+        let txn_id = request.path.txn_id;
+        let edus = request.body.edus.unwrap_or_default();
+        let mut received_edus = self.received_edus.lock().unwrap();
+        received_edus.extend(edus.into_iter().map(|edu| (txn_id.clone(), edu)));
         Ok(ss::send_transaction::Response::Ok(
             matrix_api::server_server::SendTransactionResponse::new(Default::default()),
         ))
@@ -809,6 +815,7 @@ async fn events_here_are_delivered_to_the_servers_in_the_room() {
     let recorder = std::sync::Arc::new(Recorder {
         identity,
         received: Default::default(),
+        received_edus: Default::default(),
     });
     let files = server::federation::tls::TlsFiles {
         certificate: dir.path().join("b.crt"),
@@ -900,4 +907,42 @@ async fn events_here_are_delivered_to_the_servers_in_the_room() {
         store.outbound_destinations().unwrap().is_empty(),
         "the queue is emptied once delivered"
     );
+
+    // Typing and public receipts follow as EDUs; a private receipt does not.
+    let receipt = |kind: &str| {
+        let path = json!({ "roomId": room_id, "receiptType": kind, "eventId": sent.event_id.as_str() });
+        req::<cs::post_receipt::Request>(path, json!({}), json!({}))
+    };
+    let cs::post_receipt::Response::Ok(_) = alice.post_receipt(receipt("m.read.private")).await.unwrap();
+    let alice_id = format!("@alice:{a_name}");
+    let cs::set_typing::Response::Ok(_) = alice
+        .set_typing(req(
+            json!({ "roomId": room_id, "userId": alice_id }),
+            json!({}),
+            json!({ "typing": true, "timeout": 10000 }),
+        ))
+        .await
+        .unwrap();
+    let cs::post_receipt::Response::Ok(_) = alice.post_receipt(receipt("m.read")).await.unwrap();
+    let mut edus = Vec::new();
+    for _ in 0..100 {
+        edus = recorder.received_edus.lock().unwrap().clone();
+        if edus.iter().any(|(_, edu)| edu.edu_type == "m.receipt") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let kinds: Vec<&str> = edus.iter().map(|(_, edu)| edu.edu_type.as_str()).collect();
+    assert_eq!(kinds, ["m.typing", "m.receipt"], "in order, and no private receipt");
+    assert!(
+        edus.iter().all(|(txn, _)| txn.starts_with("edu.")),
+        "in transactions of their own"
+    );
+    assert_eq!(
+        serde_json::Value::Object(edus[0].1.content.clone()),
+        json!({ "room_id": room_id, "user_id": alice_id, "typing": true })
+    );
+    let read = &edus[1].1.content[&room_id]["m.read"][&alice_id];
+    assert_eq!(read["event_ids"], json!([sent.event_id.as_str()]));
+    assert!(read["data"]["ts"].is_i64());
 }

@@ -1,10 +1,12 @@
 //! Typing notifications (kept in memory only, as they expire within
-//! seconds), read receipts and read markers.
+//! seconds), read receipts and read markers. Typing and public (`m.read`)
+//! receipts are shared with the other servers in the room as EDUs.
 
-use super::{internal, json_of, now_ms, Homeserver, Result};
+use super::{id, internal, joined_servers, json_of, now_ms, typed, Homeserver, Result};
 use crate::store::Receipt;
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::events::FullyReadEventContent;
+use matrix_api::server_server as ss;
 use matrix_api::EventContent;
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
@@ -86,7 +88,33 @@ pub(super) fn set_typing(
     });
     hs.typing.set(&p.room_id, &user_id, until);
     hs.changes.notify_waiters();
+    let notification = ss::TypingNotification::new(p.room_id.to_string(), user_id, until.is_some());
+    share_edu(hs, &p.room_id, &ss::Typing::new(notification))?;
     Ok(cs::set_typing::Response::Ok(Map::new()))
+}
+
+/// Queues an EDU about a room for the other servers with users joined
+/// there (none when the room is local only).
+fn share_edu<T: serde::Serialize>(hs: &Homeserver, room_id: &str, edu: &T) -> Result<()> {
+    let state = hs.store.current_state(room_id).map_err(internal)?;
+    let mut servers = joined_servers(&state);
+    servers.remove(&hs.server_name);
+    if servers.is_empty() {
+        return Ok(());
+    }
+    let edu: ss::Edu = typed(json_of(edu)?)?;
+    hs.outbound_edus.push(&servers, &edu);
+    hs.outbound.notify_one();
+    Ok(())
+}
+
+/// The `m.receipt` EDU of one user's public receipt.
+fn receipt_edu(room_id: &str, receipt: &Receipt) -> Result<ss::Receipt> {
+    let mut data = ss::ReadReceiptMetadata::new(receipt.ts);
+    data.thread_id = (!receipt.thread_id.is_empty()).then(|| receipt.thread_id.clone());
+    let read = ss::UserReadReceipt::new(vec![receipt.event_id.clone()], data);
+    let room = ss::RoomReceipts::new(BTreeMap::from([(id(&receipt.user_id)?, read)]));
+    Ok(ss::Receipt::new(BTreeMap::from([(id(room_id)?, room)])))
 }
 
 fn require_room_event(hs: &Homeserver, room_id: &str, event_id: &str) -> Result<()> {
@@ -120,18 +148,18 @@ fn mark(
             )
             .map_err(internal)?;
     } else {
-        hs.store
-            .set_receipt(
-                room_id,
-                &Receipt {
-                    user_id: user_id.to_owned(),
-                    receipt_type: kind.to_owned(),
-                    thread_id: thread.unwrap_or_default(),
-                    event_id: event_id.to_owned(),
-                    ts: now_ms(),
-                },
-            )
-            .map_err(internal)?;
+        let receipt = Receipt {
+            user_id: user_id.to_owned(),
+            receipt_type: kind.to_owned(),
+            thread_id: thread.unwrap_or_default(),
+            event_id: event_id.to_owned(),
+            ts: now_ms(),
+        };
+        hs.store.set_receipt(room_id, &receipt).map_err(internal)?;
+        if kind == "m.read" {
+            // Private receipts stay on this server.
+            share_edu(hs, room_id, &receipt_edu(room_id, &receipt)?)?;
+        }
     }
     hs.changes.notify_waiters();
     Ok(())

@@ -72,8 +72,10 @@ pub struct Homeserver {
     pub turn: Option<TurnConfig>,
     /// The key every event this server creates is signed with.
     pub identity: Arc<crate::federation::SigningIdentity>,
-    /// Woken when PDUs are queued for other servers.
+    /// Woken when PDUs or EDUs are queued for other servers.
     pub outbound: Arc<Notify>,
+    /// Typing notifications and receipts waiting for other servers.
+    pub outbound_edus: crate::federation::send::EduQueue,
 }
 
 type Result<T> = std::result::Result<T, MatrixError>;

@@ -6,12 +6,19 @@
 //! position, so a retry is the same transaction), deletes them once the
 //! destination answered, and backs off a destination that did not (1 s,
 //! doubling to 10 minutes), without holding up the others.
+//!
+//! EDUs (typing, public read receipts) are ephemeral: they wait in memory
+//! (`EduQueue`, at most `MAX_QUEUED_EDUS` per destination, the oldest
+//! dropped first) and travel in transactions of their own, so that a
+//! retried PDU transaction is always the same one.
 
+use super::edus::MAX_EDUS;
 use super::Federation;
 use matrix_api::server_server::endpoints::send_transaction;
-use matrix_api::server_server::SendTransactionRequest;
-use std::collections::HashMap;
-use std::sync::Arc;
+use matrix_api::server_server::{Edu, SendTransactionRequest};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -22,26 +29,107 @@ const LAST_RETRY: Duration = Duration::from_secs(600);
 /// How often the queue is looked at without being woken.
 const IDLE: Duration = Duration::from_secs(30);
 
+/// EDUs kept for an unreachable destination at most: typing and receipts
+/// are superseded quickly, so older ones are worth little.
+const MAX_QUEUED_EDUS: usize = 1000;
+
+/// EDUs waiting for their destinations, in the order they were queued.
+#[derive(Default)]
+pub struct EduQueue {
+    waiting: Mutex<BTreeMap<String, VecDeque<Edu>>>,
+    /// Numbers the EDU transactions of this process.
+    sent: AtomicU64,
+    /// When this process started: with `sent`, a transaction ID no earlier
+    /// process used.
+    started_ms: i64,
+}
+
+impl EduQueue {
+    pub fn new() -> EduQueue {
+        EduQueue {
+            started_ms: crate::api::now_ms(),
+            ..EduQueue::default()
+        }
+    }
+
+    /// Queues `edu` for each destination.
+    pub fn push(&self, destinations: &BTreeSet<String>, edu: &Edu) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for destination in destinations {
+            let queue = waiting.entry(destination.clone()).or_default();
+            if queue.len() == MAX_QUEUED_EDUS {
+                queue.pop_front();
+            }
+            queue.push_back(edu.clone());
+        }
+    }
+
+    fn destinations(&self) -> Vec<String> {
+        let waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        waiting.keys().cloned().collect()
+    }
+
+    /// Takes up to a transaction's worth of `destination`'s EDUs.
+    fn take(&self, destination: &str) -> Vec<Edu> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(queue) = waiting.get_mut(destination) else {
+            return Vec::new();
+        };
+        let taken = queue.drain(..queue.len().min(MAX_EDUS)).collect();
+        if queue.is_empty() {
+            waiting.remove(destination);
+        }
+        taken
+    }
+
+    /// Puts EDUs that could not be delivered back in front of newer ones.
+    fn put_back(&self, destination: &str, edus: Vec<Edu>) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let queue = waiting.entry(destination.to_owned()).or_default();
+        for edu in edus.into_iter().rev() {
+            queue.push_front(edu);
+        }
+        queue.truncate(MAX_QUEUED_EDUS);
+    }
+
+    fn next_txn_id(&self) -> String {
+        format!("edu.{}.{}", self.started_ms, self.sent.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
 /// A destination that failed: when to try again, and the delay after that.
 struct Backoff {
     until: Instant,
     next: Duration,
 }
 
-/// Sends queued PDUs until the process ends; `wake` is notified whenever
-/// PDUs are queued.
+/// Sends queued PDUs and EDUs until the process ends; `wake` is notified
+/// whenever either is queued.
 pub async fn deliver(federation: Arc<Federation>, wake: Arc<Notify>) {
     let mut backoff: HashMap<String, Backoff> = HashMap::new();
     loop {
         let mut sleep = IDLE;
-        let destinations = federation.hs.store.outbound_destinations().unwrap_or_default();
+        let mut destinations: BTreeSet<String> = federation
+            .hs
+            .store
+            .outbound_destinations()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        destinations.extend(federation.hs.outbound_edus.destinations());
         for destination in destinations {
             let now = Instant::now();
             if let Some(b) = backoff.get(&destination).filter(|b| b.until > now) {
                 sleep = sleep.min(b.until - now);
                 continue;
             }
-            match send_batch(&federation, &destination).await {
+            let sent = match send_batch(&federation, &destination).await {
+                Ok(more) => send_edus(&federation, &destination)
+                    .await
+                    .map(|more_edus| more || more_edus),
+                failed => failed,
+            };
+            match sent {
                 Ok(more) => {
                     backoff.remove(&destination);
                     if more {
@@ -96,4 +184,30 @@ async fn send_batch(federation: &Federation, destination: &str) -> Result<bool, 
         .outbound_delivered(destination, upto)
         .map_err(|e| e.to_string())?;
     Ok(full)
+}
+
+/// Sends up to a transaction's worth of `destination`'s queued EDUs; whether
+/// more are waiting. Undelivered EDUs go back to the queue.
+async fn send_edus(federation: &Federation, destination: &str) -> Result<bool, String> {
+    let queue = &federation.hs.outbound_edus;
+    let edus = queue.take(destination);
+    if edus.is_empty() {
+        return Ok(false);
+    }
+    let full = edus.len() == MAX_EDUS;
+    let mut body = SendTransactionRequest::new(
+        federation.identity.server_name.clone(),
+        crate::api::now_ms(),
+        Vec::new(),
+    );
+    body.edus = Some(edus.clone());
+    let client = federation.client_for(destination).await;
+    let request = send_transaction::Request::new(queue.next_txn_id(), body);
+    match client.send_transaction(request).await {
+        Ok(_) => Ok(full),
+        Err(e) => {
+            queue.put_back(destination, edus);
+            Err(e.to_string())
+        }
+    }
 }
