@@ -4,15 +4,70 @@
 /// Content hashes of the PDU, following the algorithm specified in [Signing Events](https://spec.matrix.org/v1.19/server-server-api/#signing-events).
 ///
 /// Spec source: `api/server-server/definitions/components/event_hash.yaml`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct EventHash {
     /// The hash.
     pub sha256: ::std::string::String,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl EventHash {
     /// A value with the required fields; the optional ones are absent.
     #[allow(clippy::too_many_arguments)]
     pub fn new(sha256: ::std::string::String) -> Self {
-        Self { sha256 }
+        Self {
+            sha256,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for EventHash {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = EventHash;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct EventHash")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<EventHash, __A::Error> {
+                let mut sha256: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "sha256" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut sha256,
+                                "sha256",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(EventHash {
+                    sha256: ::matrix_api_runtime::__private::required(sha256, "sha256")?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

@@ -199,9 +199,61 @@ impl<'de> ::serde::Deserialize<'de> for PduBase {
 /// Additional data added by the origin server but not covered by the `signatures`.
 ///
 /// Spec source: `api/server-server/definitions/components/pdu_base.yaml#/properties/unsigned`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct PduBaseUnsigned {
     /// The number of milliseconds that have passed since this message was sent.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub age: ::std::option::Option<i64>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::serde::Deserialize<'de> for PduBaseUnsigned {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = PduBaseUnsigned;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct PduBaseUnsigned")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<PduBaseUnsigned, __A::Error> {
+                let mut age: ::std::option::Option<::std::option::Option<i64>> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "age" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut age,
+                                "age",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(PduBaseUnsigned {
+                    age: age.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }

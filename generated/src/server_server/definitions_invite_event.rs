@@ -156,15 +156,73 @@ impl<'de> ::serde::Deserialize<'de> for InviteEvent {
 /// [Client-Server API](https://spec.matrix.org/v1.19/client-server-api/). Must include a `membership` of `invite`.
 ///
 /// Spec source: `api/server-server/definitions/invite_event.yaml#/allOf/0/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct InviteEventContent {
     /// The value `invite`.
     pub membership: ::std::string::String,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl InviteEventContent {
     /// A value with the required fields; the optional ones are absent.
     #[allow(clippy::too_many_arguments)]
     pub fn new(membership: ::std::string::String) -> Self {
-        Self { membership }
+        Self {
+            membership,
+            extra: ::std::collections::BTreeMap::new(),
+        }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for InviteEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = InviteEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct InviteEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<InviteEventContent, __A::Error> {
+                let mut membership: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "membership" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut membership,
+                                "membership",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(InviteEventContent {
+                    membership: ::matrix_api_runtime::__private::required(
+                        membership,
+                        "membership",
+                    )?,
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }

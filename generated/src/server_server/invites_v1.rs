@@ -176,7 +176,7 @@ impl<'de> ::serde::Deserialize<'de> for SendInviteV1Request {
 /// than what is listed here.
 ///
 /// Spec source: `api/server-server/invites-v1.yaml#/paths/~1invite~1{roomId}~1{eventId}/put/requestBody/content/application~1json/schema/allOf/1/properties/unsigned`.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
 pub struct SendInviteV1RequestUnsigned {
     /// A list of state events to help the receiver of the invite identify the room.
     /// Translated as [stripped state events](https://spec.matrix.org/v1.19/client-server-api/#stripped-state)
@@ -197,6 +197,64 @@ pub struct SendInviteV1RequestUnsigned {
     pub invite_room_state: ::std::option::Option<
         ::std::vec::Vec<::serde_json::Map<::std::string::String, ::serde_json::Value>>,
     >,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
+}
+impl<'de> ::serde::Deserialize<'de> for SendInviteV1RequestUnsigned {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = SendInviteV1RequestUnsigned;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct SendInviteV1RequestUnsigned")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<SendInviteV1RequestUnsigned, __A::Error> {
+                let mut invite_room_state: ::std::option::Option<
+                    ::std::option::Option<
+                        ::std::vec::Vec<
+                            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                        >,
+                    >,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "invite_room_state" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut invite_room_state,
+                                "invite_room_state",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(SendInviteV1RequestUnsigned {
+                    invite_room_state: invite_room_state.flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
+    }
 }
 /// `api/server-server/invites-v1.yaml` from the spec.
 ///

@@ -175,7 +175,7 @@ impl<'de> ::serde::Deserialize<'de> for MakeJoinResponseEvent {
 /// The content of the event.
 ///
 /// Spec source: `api/server-server/joins-v1.yaml#/paths/~1make_join~1{roomId}~1{userId}/get/responses/200/content/application~1json/schema/properties/event/properties/content`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
 pub struct MakeJoinResponseEventContent {
     /// The value `join`.
     pub membership: ::std::string::String,
@@ -191,6 +191,10 @@ pub struct MakeJoinResponseEventContent {
     /// - Added in Matrix v1.2.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub join_authorised_via_users_server: ::std::option::Option<::std::string::String>,
+    /// Fields this version of the spec does not define, kept as received
+    /// (extensions such as `m.relates_to` on a message variant, newer fields).
+    #[serde(flatten)]
+    pub extra: ::std::collections::BTreeMap<::std::string::String, ::serde_json::Value>,
 }
 impl MakeJoinResponseEventContent {
     /// A value with the required fields; the optional ones are absent.
@@ -199,7 +203,71 @@ impl MakeJoinResponseEventContent {
         Self {
             membership,
             join_authorised_via_users_server: ::std::option::Option::None,
+            extra: ::std::collections::BTreeMap::new(),
         }
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for MakeJoinResponseEventContent {
+    fn deserialize<__D: ::serde::Deserializer<'de>>(
+        deserializer: __D,
+    ) -> ::std::result::Result<Self, __D::Error> {
+        struct __Visitor;
+        impl<'de> ::serde::de::Visitor<'de> for __Visitor {
+            type Value = MakeJoinResponseEventContent;
+            fn expecting(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> ::std::fmt::Result {
+                f.write_str("struct MakeJoinResponseEventContent")
+            }
+            fn visit_map<__A: ::serde::de::MapAccess<'de>>(
+                self,
+                mut __map: __A,
+            ) -> ::std::result::Result<MakeJoinResponseEventContent, __A::Error> {
+                let mut membership: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut join_authorised_via_users_server: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
+                let mut extra = ::std::collections::BTreeMap::new();
+                while let ::std::option::Option::Some(__key) = __map
+                    .next_key::<::matrix_api_runtime::__private::Key<'de>>()?
+                {
+                    match __key.as_str() {
+                        "membership" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut membership,
+                                "membership",
+                            )?
+                        }
+                        "join_authorised_via_users_server" => {
+                            ::matrix_api_runtime::__private::next_field(
+                                &mut __map,
+                                &mut join_authorised_via_users_server,
+                                "join_authorised_via_users_server",
+                            )?
+                        }
+                        _ => {
+                            extra
+                                .insert(
+                                    __key.into_string(),
+                                    __map.next_value::<::serde_json::Value>()?,
+                                );
+                        }
+                    }
+                }
+                ::std::result::Result::Ok(MakeJoinResponseEventContent {
+                    membership: ::matrix_api_runtime::__private::required(
+                        membership,
+                        "membership",
+                    )?,
+                    join_authorised_via_users_server: join_authorised_via_users_server
+                        .flatten(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(__Visitor)
     }
 }
 /// Response body of `GET /_matrix/federation/v1/make_join/{roomId}/{userId}` (`makeJoin`) with status 400: The request is invalid, the room the server is attempting

@@ -4,7 +4,7 @@
 use super::naming::{self, pascal};
 use super::schema::{doc_of_map, Converter};
 use super::{
-    Api, Body, Content, Doc, Event, Example, ExampleKind, KindSource, Operation, Param, Response, Ty, TypeKind,
+    Api, Body, Content, Doc, Event, Example, ExampleKind, KindSource, Operation, Param, Response, Ty, TypeId, TypeKind,
 };
 use crate::diag::{Location, Result};
 use crate::family::Family;
@@ -105,19 +105,26 @@ pub fn build(store: &DocStore) -> Result<Api> {
 /// declare `type`, `content`, `sender` and `origin_server_ts`): event
 /// templates and signed PDUs (`make_join`, `send_join`, ...), whose schemas
 /// the spec abbreviates to a few fields while the events travel whole,
-/// hashes and signatures covering every key.
+/// hashes and signatures covering every key. Everything inside them (their
+/// `content`, and objects in it) is kept whole for the same reason: a
+/// template's content that lost the joining user's `displayname` on its way
+/// back would no longer match its hash.
 fn mark_open_types(api: &mut Api) {
     let mut open = Vec::new();
+    let mut event_shaped = Vec::new();
     for (id, def) in api.types.iter().enumerate() {
         if let TypeKind::Struct { fields, .. } = &def.kind {
             let has = |name: &str| fields.iter().any(|f| f.wire_name == name);
-            let event_shaped = def.module == crate::family::Module::Family(crate::family::Family::ServerServer)
+            let is_pdu = def.module == crate::family::Module::Family(crate::family::Family::ServerServer)
                 && ["type", "content", "sender", "origin_server_ts"].into_iter().all(has);
-            if has("signatures") || event_shaped {
+            if is_pdu {
+                event_shaped.push(id);
+            } else if has("signatures") {
                 open.push(id);
             }
         }
     }
+    open.extend(reachable_structs(api, event_shaped));
     for event in &api.events {
         if let Some(Ty::Named(id)) = event.content {
             open.push(id);
@@ -141,6 +148,31 @@ fn mark_open_types(api: &mut Api) {
             def.keeps_unknown = true;
         }
     }
+}
+
+/// The struct types `roots` are made of, the roots included.
+fn reachable_structs(api: &Api, roots: Vec<TypeId>) -> Vec<TypeId> {
+    fn named_in(ty: &Ty, out: &mut Vec<TypeId>) {
+        match ty {
+            Ty::Named(id) => out.push(*id),
+            Ty::Array(inner) | Ty::Map(inner) | Ty::IdMap(_, inner) | Ty::Nullable(inner) => named_in(inner, out),
+            Ty::Tuple(items) => items.iter().for_each(|item| named_in(item, out)),
+            _ => {}
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut queue = roots;
+    while let Some(id) = queue.pop() {
+        if !seen.insert(id) {
+            continue;
+        }
+        if let TypeKind::Struct { fields, .. } = &api.types[id].kind {
+            for field in fields {
+                named_in(&field.ty, &mut queue);
+            }
+        }
+    }
+    seen.into_iter().collect()
 }
 
 fn is_schema_doc(doc: &Value) -> bool {
