@@ -130,6 +130,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         identity: identity.clone(),
         outbound: outbound.clone(),
         outbound_edus: federation::send::EduQueue::new(),
+        federation: std::sync::OnceLock::new(),
     });
     let federation = Arc::new(federation::Federation {
         identity,
@@ -137,6 +138,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         keys: keys.clone(),
         http,
     });
+    let _ = server.federation.set(Arc::downgrade(&federation));
     // PDUs queued for other servers (also those left by an earlier run) are
     // delivered from here on; without a runtime (a router built outside
     // one) nothing is sent until one starts the server.

@@ -946,3 +946,356 @@ async fn events_here_are_delivered_to_the_servers_in_the_room() {
     assert_eq!(read["event_ids"], json!([sent.event_id.as_str()]));
     assert!(read["data"]["ts"].is_i64());
 }
+
+/// The bodies of the `m.room.message` events in `room_id`'s timeline of
+/// one `/sync` of `user` (a full sync: the room's latest events).
+async fn timeline_bodies(user: &cs::Client, room_id: &str) -> Vec<String> {
+    let cs::sync::Response::Ok(sync) = user.sync(req(json!({}), json!({}), json!({}))).await.unwrap();
+    let sync = serde_json::to_value(sync).unwrap();
+    sync["rooms"]["join"][room_id]["timeline"]["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["type"] == "m.room.message")
+        .filter_map(|e| e["content"]["body"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Polls `user`'s `/sync` until `body` is in the room's timeline (10 s at most).
+async fn wait_for_message(user: &cs::Client, room_id: &str, body: &str) {
+    let mut bodies = Vec::new();
+    for _ in 0..100 {
+        bodies = timeline_bodies(user, room_id).await;
+        if bodies.iter().any(|b| b == body) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{body:?} did not arrive within 10 s; the timeline has {bodies:?}");
+}
+
+/// A user here joins a room that lives on another server (both of ours):
+/// `/join` with `via` goes through `make_join`/`send_join` there, the
+/// room's state is checked and stored with the join, and from then on
+/// messages flow both ways over `/send`. A room nobody can be asked about
+/// is a clean error that stores nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_here_joins_a_room_of_another_server_and_both_sides_talk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_name, a_client, _, a_config) = start_named(dir.path()).await;
+    let (_, b_client, _, b_config) = start_named(dir.path()).await;
+    let alice = register(&a_client, "alice").await;
+    let cs::create_room::Response::Ok(room) = alice
+        .create_room(req(
+            json!({}),
+            json!({}),
+            json!({ "preset": "public_chat", "name": "Over there" }),
+        ))
+        .await
+        .unwrap();
+    let room_id = room.room_id.to_string();
+    let send = |user: &cs::Client, txn: &str, body: &str| {
+        let request: cs::send_message::Request = req(
+            json!({ "roomId": room_id, "eventType": "m.room.message", "txnId": txn }),
+            json!({}),
+            json!({ "msgtype": "m.text", "body": body }),
+        );
+        let user = user.clone();
+        async move {
+            let cs::send_message::Response::Ok(sent) = user.send_message(request).await.unwrap();
+            sent.event_id.to_string()
+        }
+    };
+    send(&alice, "t1", "before bob").await;
+
+    let bob = register(&b_client, "bob").await;
+    let b_store = server::store::SqliteStore::open(&b_config.db).unwrap();
+    let nowhere = bob
+        .join_room(req(
+            json!({ "roomIdOrAlias": "!nowhere:127.0.0.1:1" }),
+            json!({}),
+            json!({}),
+        ))
+        .await;
+    let Err(matrix_api_runtime::client::ClientError::Matrix(error)) = nowhere else {
+        panic!("expected a Matrix error, got {nowhere:?}");
+    };
+    assert_eq!(error.status, 502, "{error:?}");
+    assert!(
+        b_store.room_info("!nowhere:127.0.0.1:1").unwrap().is_none(),
+        "nothing stored"
+    );
+
+    let cs::join_room::Response::Ok(joined) = bob
+        .join_room(req(
+            json!({ "roomIdOrAlias": room_id }),
+            json!({ "via": [a_name] }),
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(joined.room_id.as_str(), room_id);
+    let bob_id = format!("@bob:{}", b_config.server_name);
+    let a_store = server::store::SqliteStore::open(&a_config.db).unwrap();
+    assert_eq!(a_store.membership(&room_id, &bob_id).unwrap().as_deref(), Some("join"));
+    assert_eq!(b_store.membership(&room_id, &bob_id).unwrap().as_deref(), Some("join"));
+    let name = b_store
+        .state_event(&room_id, "m.room.name", "")
+        .unwrap()
+        .expect("the room's state");
+    assert_eq!(name.content["name"], "Over there");
+    let b_extremities = b_store.forward_extremities(&room_id).unwrap();
+    assert_eq!(
+        b_extremities.len(),
+        1,
+        "the join is the only extremity: {b_extremities:?}"
+    );
+
+    let to_bob = send(&alice, "t2", "hello bob").await;
+    wait_for_message(&bob, &room_id, "hello bob").await;
+    assert!(b_store.event(&to_bob).unwrap().is_some());
+
+    let to_alice = send(&bob, "t3", "hello alice").await;
+    wait_for_message(&alice, &room_id, "hello alice").await;
+    let at_a = a_store.event(&to_alice).unwrap().expect("bob's message is stored at A");
+    assert_eq!(at_a.sender, bob_id);
+
+    // Joined again: a no-op, nothing asked of A.
+    let cs::join_room::Response::Ok(_) = bob
+        .join_room(req(json!({ "roomIdOrAlias": room_id }), json!({}), json!({})))
+        .await
+        .unwrap();
+}
+
+/// A resident server written by hand: one room of version 10 whose events
+/// it signs itself, served through `make_join`/`send_join`, so that what
+/// the joining server checks can be tampered with.
+struct HandBuiltRoom {
+    identity: server::federation::SigningIdentity,
+    room_id: String,
+    /// The room's state, as `send_join` answers it.
+    state: std::sync::Mutex<Vec<serde_json::Map<String, serde_json::Value>>>,
+}
+
+impl HandBuiltRoom {
+    const VERSION: &str = "10";
+
+    fn rules() -> VersionRules {
+        VersionRules::of(Self::VERSION).unwrap()
+    }
+
+    /// A signed event of the room (`what`: sender, type, state key and
+    /// content); its ID.
+    fn event(
+        &self,
+        depth: i64,
+        prev: &[String],
+        auth: &[String],
+        what: (&str, &str, &str, serde_json::Value),
+    ) -> (String, serde_json::Map<String, serde_json::Value>) {
+        let (sender, event_type, state_key, content) = what;
+        let serde_json::Value::Object(mut pdu) = json!({
+            "room_id": self.room_id, "sender": sender, "type": event_type, "state_key": state_key,
+            "content": content, "depth": depth, "prev_events": prev, "auth_events": auth,
+            "origin": self.identity.server_name, "origin_server_ts": 1_700_000_000_000i64 + depth,
+        }) else {
+            unreachable!()
+        };
+        let identity = &self.identity;
+        Self::rules().hash_and_sign(
+            &mut pdu,
+            &identity.server_name,
+            &identity.key_id,
+            identity.signing_key(),
+        );
+        (Self::rules().event_id(&pdu).unwrap(), pdu)
+    }
+
+    /// Create, the creator's join, power levels and a public join rule.
+    fn build(identity: server::federation::SigningIdentity) -> (HandBuiltRoom, Vec<String>) {
+        let name = identity.server_name.clone();
+        let room = HandBuiltRoom {
+            room_id: format!("!built:{name}"),
+            identity,
+            state: Default::default(),
+        };
+        let carol = format!("@carol:{name}");
+        let (create, create_pdu) = room.event(
+            1,
+            &[],
+            &[],
+            (
+                &carol,
+                "m.room.create",
+                "",
+                json!({ "creator": carol, "room_version": Self::VERSION }),
+            ),
+        );
+        let (join, join_pdu) = room.event(
+            2,
+            std::slice::from_ref(&create),
+            std::slice::from_ref(&create),
+            (&carol, "m.room.member", &carol, json!({ "membership": "join" })),
+        );
+        let (levels, levels_pdu) = room.event(
+            3,
+            std::slice::from_ref(&join),
+            &[create.clone(), join.clone()],
+            (
+                &carol,
+                "m.room.power_levels",
+                "",
+                json!({ "users": { carol.clone(): 100 } }),
+            ),
+        );
+        let (rules, rules_pdu) = room.event(
+            4,
+            std::slice::from_ref(&levels),
+            &[create.clone(), join.clone(), levels.clone()],
+            (&carol, "m.room.join_rules", "", json!({ "join_rule": "public" })),
+        );
+        *room.state.lock().unwrap() = vec![create_pdu, join_pdu, levels_pdu, rules_pdu];
+        (room, vec![create, join, levels, rules])
+    }
+}
+
+impl ss::ServerServerApi for HandBuiltRoom {
+    async fn get_server_key(
+        &self,
+        _: ss::get_server_key::Request,
+        _: matrix_api_runtime::server::Credentials,
+    ) -> Result<ss::get_server_key::Response, matrix_api_runtime::MatrixError> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        Ok(ss::get_server_key::Response::Ok(
+            server::federation::api::signed_keys(&self.identity, now).unwrap(),
+        ))
+    }
+
+    async fn make_join(
+        &self,
+        request: ss::make_join::Request,
+        _: matrix_api_runtime::server::Credentials,
+    ) -> Result<ss::make_join::Response, matrix_api_runtime::MatrixError> {
+        let state = self.state.lock().unwrap().clone();
+        let id = |i: usize| HandBuiltRoom::rules().event_id(&state[i]).unwrap();
+        let user = request.path.user_id;
+        let last = state.iter().map(|e| e["depth"].as_i64().unwrap()).max().unwrap();
+        let newest = state.iter().find(|e| e["depth"] == last).unwrap();
+        let template = json!({
+            "room_id": self.room_id, "sender": user, "state_key": user, "type": "m.room.member",
+            "content": { "membership": "join" }, "depth": last + 1, "origin": self.identity.server_name,
+            "origin_server_ts": 1_700_000_001_000i64,
+            "prev_events": [HandBuiltRoom::rules().event_id(newest).unwrap()],
+            "auth_events": [id(0), id(2), id(3)],
+        });
+        let response = matrix_api::server_server::MakeJoinResponse {
+            room_version: Some(Self::VERSION.to_owned()),
+            event: Some(serde_json::from_value(template).unwrap()),
+        };
+        Ok(ss::make_join::Response::Ok(response))
+    }
+
+    async fn send_join_v2(
+        &self,
+        _: ss::send_join_v2::Request,
+        _: matrix_api_runtime::server::Credentials,
+    ) -> Result<ss::send_join_v2::Response, matrix_api_runtime::MatrixError> {
+        let state = self.state.lock().unwrap().clone();
+        Ok(ss::send_join_v2::Response::Ok(
+            matrix_api::server_server::SendJoinV2Response::new(state.clone(), state),
+        ))
+    }
+}
+
+/// The room state another server answers a join with is checked before
+/// anything is stored: an event whose signature does not verify, or one
+/// its own auth events do not allow, makes the join fail (`502`) and leaves
+/// no trace; the honest answer is joined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joined_rooms_state_is_checked_before_it_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, b_client, _, b_config) = start_named(dir.path()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let r_name = listener.local_addr().unwrap().to_string();
+    let identity = server::federation::SigningIdentity::load_or_create(&dir.path().join("r.key"), &r_name).unwrap();
+    let (room, ids) = HandBuiltRoom::build(identity);
+    let room = std::sync::Arc::new(room);
+    let files = server::federation::tls::TlsFiles {
+        certificate: dir.path().join("r.crt"),
+        key: dir.path().join("r.tls.key"),
+        create_if_missing: true,
+    };
+    let tls = server::federation::tls::server_config(&files, &r_name).unwrap();
+    tokio::spawn(matrix_api_runtime::server::serve_tls(
+        listener,
+        ss::router_shared(room.clone(), Default::default()),
+        tls,
+        matrix_api_runtime::server::ConnectionTimeouts::default(),
+    ));
+    let honest = room.state.lock().unwrap().clone();
+    let bob = register(&b_client, "bob").await;
+    let b_store = server::store::SqliteStore::open(&b_config.db).unwrap();
+    let join = || {
+        let bob = bob.clone();
+        let request = req(json!({ "roomIdOrAlias": room.room_id }), json!({}), json!({}));
+        async move { bob.join_room(request).await }
+    };
+    let refused =
+        |outcome: Result<cs::join_room::Response, matrix_api_runtime::client::ClientError>, what: &str| match outcome {
+            Err(matrix_api_runtime::client::ClientError::Matrix(e)) => {
+                assert_eq!(e.status, 502, "{what}: {e:?}");
+                e.body.error
+            }
+            other => panic!("{what}: expected a refusal, got {other:?}"),
+        };
+
+    // A field the signature covers, changed after signing.
+    let mut tampered = honest.clone();
+    tampered[2].insert("origin_server_ts".to_owned(), json!(1));
+    *room.state.lock().unwrap() = tampered;
+    let why = refused(join().await, "a forged signature");
+    assert!(why.contains("signature"), "{why}");
+    assert!(b_store.room_info(&room.room_id).unwrap().is_none(), "nothing stored");
+
+    // Signed, but sent by someone the room's rules do not let change its name.
+    let mallory = format!("@mallory:{r_name}");
+    let (_, name) = room.event(
+        5,
+        std::slice::from_ref(&ids[3]),
+        &[ids[0].clone(), ids[2].clone()],
+        (&mallory, "m.room.name", "", json!({ "name": "taken over" })),
+    );
+    let mut unauthorized = honest.clone();
+    unauthorized.push(name);
+    *room.state.lock().unwrap() = unauthorized;
+    let why = refused(join().await, "an unauthorized event");
+    assert!(why.contains("not allowed"), "{why}");
+    assert!(b_store.room_info(&room.room_id).unwrap().is_none(), "nothing stored");
+
+    // An auth event left out.
+    *room.state.lock().unwrap() = honest[1..].to_vec();
+    refused(join().await, "no create event");
+    assert!(b_store.room_info(&room.room_id).unwrap().is_none(), "nothing stored");
+
+    *room.state.lock().unwrap() = honest;
+    let cs::join_room::Response::Ok(joined) = join().await.unwrap();
+    assert_eq!(joined.room_id.as_str(), room.room_id);
+    let bob_id = format!("@bob:{}", b_config.server_name);
+    assert_eq!(
+        b_store.membership(&room.room_id, &bob_id).unwrap().as_deref(),
+        Some("join")
+    );
+    assert_eq!(
+        b_store.current_state(&room.room_id).unwrap().len(),
+        5,
+        "four events and the join"
+    );
+    let info = b_store.room_info(&room.room_id).unwrap().unwrap();
+    assert_eq!(
+        (info.creator.as_str(), info.version.as_str()),
+        (format!("@carol:{r_name}").as_str(), "10")
+    );
+}

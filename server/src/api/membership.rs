@@ -2,7 +2,7 @@
 //! unban, forget. Each checks the transition is valid from the target's
 //! current membership and that the sender's power level allows it.
 
-use super::{id, internal, Homeserver, Result};
+use super::{id, internal, server_of, Homeserver, Result};
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{JoinRoomByIdResponse, JoinRoomResponse, JoinRoomRoomIdOrAlias};
 use matrix_api::events::{RoomMemberEventContent, RoomMemberEventContentMembership as Membership};
@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 impl Homeserver {
     /// The content of an `m.room.member` event; joins carry the user's profile.
-    pub(super) fn member_content(
+    pub(crate) fn member_content(
         &self,
         target: &str,
         membership: &str,
@@ -46,9 +46,23 @@ impl Homeserver {
     }
 
     /// Joins (a no-op when joined already); whether the user may is the
-    /// room rules' call (`auth`).
-    fn join(&self, room_id: &str, user_id: &str, reason: Option<String>) -> Result<()> {
-        self.room(room_id)?;
+    /// room rules' call (`auth`). A room not known here is joined through
+    /// the servers named (`via`) and the one in its ID.
+    async fn join(&self, room_id: &str, user_id: &str, reason: Option<String>, via: &[String]) -> Result<()> {
+        if self.store.room_info(room_id).map_err(internal)?.is_none() {
+            let mut servers = via.to_vec();
+            servers.extend(server_of(room_id).map(str::to_owned));
+            let federation = self.federation.get().and_then(std::sync::Weak::upgrade);
+            let Some(federation) = federation else {
+                return Err(MatrixError::not_found("Unknown room"));
+            };
+            let content = super::json_of(&self.member_content(user_id, "join", reason.clone())?)?;
+            match federation.join_remote(room_id, user_id, content, &servers).await {
+                // Another user here joined it meanwhile: the room is local now.
+                Err(_) if self.store.room_info(room_id).map_err(internal)?.is_some() => {}
+                outcome => return outcome,
+            }
+        }
         if self.membership(room_id, user_id)?.as_deref() != Some("join") {
             self.set_membership(room_id, user_id, user_id, "join", reason)?;
         }
@@ -60,20 +74,20 @@ fn empty() -> Map<String, Value> {
     Map::new()
 }
 
-pub(super) fn join_by_id(
+pub(super) async fn join_by_id(
     hs: &Homeserver,
     request: cs::join_room_by_id::Request,
     credentials: Credentials,
 ) -> Result<cs::join_room_by_id::Response> {
     let (user_id, _) = hs.user(&credentials)?;
     let room_id = request.path.room_id;
-    hs.join(&room_id, &user_id, request.body.reason)?;
+    hs.join(&room_id, &user_id, request.body.reason, &[]).await?;
     Ok(cs::join_room_by_id::Response::Ok(JoinRoomByIdResponse::new(id(
         &room_id,
     )?)))
 }
 
-pub(super) fn join_by_id_or_alias(
+pub(super) async fn join_by_id_or_alias(
     hs: &Homeserver,
     request: cs::join_room::Request,
     credentials: Credentials,
@@ -89,7 +103,8 @@ pub(super) fn join_by_id_or_alias(
         }
         JoinRoomRoomIdOrAlias::RoomId(room_id) => room_id.into_string(),
     };
-    hs.join(&room_id, &user_id, request.body.reason)?;
+    let via: Vec<String> = request.query.via.iter().flatten().map(|s| s.to_string()).collect();
+    hs.join(&room_id, &user_id, request.body.reason, &via).await?;
     Ok(cs::join_room::Response::Ok(JoinRoomResponse::new(id(&room_id)?)))
 }
 

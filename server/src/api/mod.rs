@@ -76,6 +76,9 @@ pub struct Homeserver {
     pub outbound: Arc<Notify>,
     /// Typing notifications and receipts waiting for other servers.
     pub outbound_edus: crate::federation::send::EduQueue,
+    /// The federation side, for what a client asks of other servers
+    /// (joining their rooms); set once both sides exist.
+    pub federation: std::sync::OnceLock<std::sync::Weak<crate::federation::Federation>>,
 }
 
 type Result<T> = std::result::Result<T, MatrixError>;
@@ -309,6 +312,26 @@ impl Homeserver {
             content,
         };
         auth::authorize(&auth::RoomState::new(&version, &state), &proposed).map_err(MatrixError::forbidden)
+    }
+
+    /// Whether the rules of room `version` allow an event on the state it
+    /// names as its auth events: how the state of a room joined through
+    /// another server is checked, event by event, before it is stored.
+    pub(crate) fn allowed_on(
+        version: &str,
+        auth_state: &[crate::store::StoredEvent],
+        sender: &str,
+        event_type: &str,
+        state_key: Option<&str>,
+        content: &Value,
+    ) -> std::result::Result<(), String> {
+        let proposed = auth::Proposed {
+            event_type,
+            state_key,
+            sender,
+            content,
+        };
+        auth::authorize(&auth::RoomState::new(version, auth_state), &proposed)
     }
 
     /// Appends an event, built as a signed PDU of the room's version;
@@ -1017,10 +1040,10 @@ impl ClientServerApi for Homeserver {
         r: cs::join_room_by_id::Request,
         c: Credentials,
     ) -> Result<cs::join_room_by_id::Response> {
-        membership::join_by_id(self, r, c)
+        membership::join_by_id(self, r, c).await
     }
     async fn join_room(&self, r: cs::join_room::Request, c: Credentials) -> Result<cs::join_room::Response> {
-        membership::join_by_id_or_alias(self, r, c)
+        membership::join_by_id_or_alias(self, r, c).await
     }
     async fn invite_user(&self, r: cs::invite_user::Request, c: Credentials) -> Result<cs::invite_user::Response> {
         membership::invite(self, r, c)

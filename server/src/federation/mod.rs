@@ -8,8 +8,9 @@
 //! (checked against the spec appendix's test vectors), and every event this
 //! server appends built as a signed PDU (`build`: prev and auth events,
 //! depth, reference-hash IDs), joins of other servers' users (`join`),
-//! PDUs received (`receive`) and sent (`send`), and the room's history
-//! for other servers (`history`). What is not yet here is in the README.
+//! PDUs received (`receive`) and sent (`send`), the room's history
+//! for other servers (`history`), and joins of rooms elsewhere
+//! (`join_remote`). What is not yet here is in the README.
 
 pub mod api;
 pub mod build;
@@ -17,6 +18,7 @@ pub mod discovery;
 mod edus;
 mod history;
 pub mod identity;
+mod join_remote;
 pub mod keys;
 mod membership;
 pub mod pdu;

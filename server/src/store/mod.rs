@@ -170,6 +170,18 @@ pub trait Storage: KeyStorage + Send + Sync + 'static {
     /// Appends an event (and updates current state for state events).
     /// With a `txn_key` seen before, returns the earlier event's ID instead.
     fn append(&self, event: NewEvent<'_>) -> StoreResult<(String, i64)>;
+    /// Stores a room this server joins through another one, in one
+    /// transaction: the room, the events of its state and auth chain as
+    /// received (in the order given, the last of each state key becoming
+    /// the room's state; none a forward extremity), then the join, whose
+    /// stream position is returned. Fails if the room is known already.
+    fn import_room(
+        &self,
+        room_id: &str,
+        room: &RoomInfo,
+        events: &[NewEvent<'_>],
+        join: NewEvent<'_>,
+    ) -> StoreResult<i64>;
     fn event(&self, event_id: &str) -> StoreResult<Option<StoredEvent>>;
     /// The PDU of an event (none for events stored before PDUs were kept).
     fn pdu(&self, event_id: &str) -> StoreResult<Option<Map<String, Value>>>;

@@ -119,6 +119,73 @@ fn row_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     })
 }
 
+/// Inserts one event (in the caller's transaction): updates the room's
+/// state for a state event, queues its PDU and stores its notifications;
+/// with `extremity`, it replaces its previous events as the room's forward
+/// extremity (events imported with a joined room's state do not).
+fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, extremity: bool) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO events (event_id, room_id, sender, type, state_key, content, origin_server_ts, txn_key,
+                                     depth, pdu)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            e.event_id,
+            e.room_id,
+            e.sender,
+            e.event_type,
+            e.state_key,
+            e.content.to_string(),
+            e.origin_server_ts,
+            e.txn_key,
+            e.depth,
+            Value::Object(e.pdu.clone()).to_string(),
+        ],
+    )?;
+    let stream = tx.last_insert_rowid();
+    if extremity {
+        for prev in e.prev_events {
+            tx.execute(
+                "DELETE FROM forward_extremities WHERE room_id = ?1 AND event_id = ?2",
+                params![e.room_id, prev],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO forward_extremities (room_id, event_id) VALUES (?1, ?2)",
+            params![e.room_id, e.event_id],
+        )?;
+    }
+    let pdu = Value::Object(e.pdu.clone()).to_string();
+    for destination in e.destinations {
+        tx.execute(
+            "INSERT INTO outbound_pdus (destination, pdu) VALUES (?1, ?2)",
+            params![destination, pdu],
+        )?;
+    }
+    for n in e.notifications {
+        tx.execute(
+            "INSERT INTO notifications (user_id, stream, room_id, event_id, actions, highlight, ts)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                n.user_id,
+                stream,
+                e.room_id,
+                e.event_id,
+                n.actions.to_string(),
+                n.highlight,
+                e.origin_server_ts
+            ],
+        )?;
+    }
+    if let Some(key) = e.state_key {
+        tx.execute(
+            "INSERT INTO room_state (room_id, type, state_key, stream) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (room_id, type, state_key) DO UPDATE SET stream = excluded.stream",
+            params![e.room_id, e.event_type, key, stream],
+        )?;
+    }
+    Ok(stream)
+}
+
 const EVENT_COLUMNS: &str =
     "stream, event_id, room_id, sender, type, state_key, content, origin_server_ts, redacted_because";
 
@@ -282,65 +349,30 @@ impl Storage for SqliteStore {
                     return Ok(earlier);
                 }
             }
-            tx.execute(
-                "INSERT INTO events (event_id, room_id, sender, type, state_key, content, origin_server_ts, txn_key,
-                                     depth, pdu)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    e.event_id,
-                    e.room_id,
-                    e.sender,
-                    e.event_type,
-                    e.state_key,
-                    e.content.to_string(),
-                    e.origin_server_ts,
-                    e.txn_key,
-                    e.depth,
-                    Value::Object(e.pdu.clone()).to_string(),
-                ],
-            )?;
-            let stream = tx.last_insert_rowid();
-            for prev in e.prev_events {
-                tx.execute(
-                    "DELETE FROM forward_extremities WHERE room_id = ?1 AND event_id = ?2",
-                    params![e.room_id, prev],
-                )?;
-            }
-            tx.execute(
-                "INSERT INTO forward_extremities (room_id, event_id) VALUES (?1, ?2)",
-                params![e.room_id, e.event_id],
-            )?;
-            let pdu = Value::Object(e.pdu.clone()).to_string();
-            for destination in e.destinations {
-                tx.execute(
-                    "INSERT INTO outbound_pdus (destination, pdu) VALUES (?1, ?2)",
-                    params![destination, pdu],
-                )?;
-            }
-            for n in e.notifications {
-                tx.execute(
-                    "INSERT INTO notifications (user_id, stream, room_id, event_id, actions, highlight, ts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        n.user_id,
-                        stream,
-                        e.room_id,
-                        e.event_id,
-                        n.actions.to_string(),
-                        n.highlight,
-                        e.origin_server_ts
-                    ],
-                )?;
-            }
-            if let Some(key) = e.state_key {
-                tx.execute(
-                    "INSERT INTO room_state (room_id, type, state_key, stream) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (room_id, type, state_key) DO UPDATE SET stream = excluded.stream",
-                    params![e.room_id, e.event_type, key, stream],
-                )?;
-            }
+            let stream = insert_event(&tx, &e, true)?;
             tx.commit()?;
             Ok((e.event_id.to_owned(), stream))
+        })
+    }
+    fn import_room(
+        &self,
+        room_id: &str,
+        room: &RoomInfo,
+        events: &[NewEvent<'_>],
+        join: NewEvent<'_>,
+    ) -> StoreResult<i64> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO rooms (room_id, creator, version) VALUES (?1, ?2, ?3)",
+                params![room_id, room.creator, room.version],
+            )?;
+            for event in events {
+                insert_event(&tx, event, false)?;
+            }
+            let stream = insert_event(&tx, &join, true)?;
+            tx.commit()?;
+            Ok(stream)
         })
     }
     fn state_event(&self, room_id: &str, event_type: &str, state_key: &str) -> StoreResult<Option<StoredEvent>> {
