@@ -1065,6 +1065,19 @@ async fn a_user_here_joins_a_room_of_another_server_and_both_sides_talk() {
         .join_room(req(json!({ "roomIdOrAlias": room_id }), json!({}), json!({})))
         .await
         .unwrap();
+
+    // Leaving is an event like any other, sent to A.
+    let cs::leave_room::Response::Ok(_) = bob
+        .leave_room(req(json!({ "roomId": room_id }), json!({}), json!({})))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if a_store.membership(&room_id, &bob_id).unwrap().as_deref() == Some("leave") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(a_store.membership(&room_id, &bob_id).unwrap().as_deref(), Some("leave"), "A saw bob leave");
 }
 
 /// A resident server written by hand: one room of version 10 whose events
