@@ -975,7 +975,8 @@ async fn wait_for_message(user: &cs::Client, room_id: &str, body: &str) {
 }
 
 /// A user here joins a room that lives on another server (both of ours):
-/// `/join` with `via` goes through `make_join`/`send_join` there, the
+/// its alias is resolved there (`/query/directory`), and `/join` goes
+/// through `make_join`/`send_join` there, the
 /// room's state is checked and stored with the join, and from then on
 /// messages flow both ways over `/send`. A room nobody can be asked about
 /// is a clean error that stores nothing.
@@ -1026,12 +1027,37 @@ async fn a_user_here_joins_a_room_of_another_server_and_both_sides_talk() {
         "nothing stored"
     );
 
-    let cs::join_room::Response::Ok(joined) = bob
-        .join_room(req(
-            json!({ "roomIdOrAlias": room_id }),
-            json!({ "via": [a_name] }),
+    // The alias is A's: B asks A (`/query/directory`) which room it names.
+    let alias = format!("#there:{a_name}");
+    let cs::set_room_alias::Response::Ok(_) = alice
+        .set_room_alias(req(
+            json!({ "roomAlias": alias }),
+            json!({}),
+            json!({ "room_id": room_id }),
+        ))
+        .await
+        .unwrap();
+    let cs::get_room_id_by_alias::Response::Ok(found) = bob
+        .get_room_id_by_alias(req(json!({ "roomAlias": alias }), json!({}), json!({})))
+        .await
+        .unwrap();
+    assert_eq!(found.room_id.map(|r| r.to_string()).as_deref(), Some(room_id.as_str()));
+    let servers: Vec<String> = found.servers.into_iter().flatten().map(|s| s.to_string()).collect();
+    assert_eq!(servers, [a_name.clone()]);
+    let unknown = bob
+        .get_room_id_by_alias(req(
+            json!({ "roomAlias": format!("#nothing:{a_name}") }),
+            json!({}),
             json!({}),
         ))
+        .await;
+    let Err(matrix_api_runtime::client::ClientError::Matrix(error)) = unknown else {
+        panic!("expected a Matrix error, got {unknown:?}");
+    };
+    assert_eq!(error.status, 404, "A's answer passed on");
+
+    let cs::join_room::Response::Ok(joined) = bob
+        .join_room(req(json!({ "roomIdOrAlias": alias }), json!({}), json!({})))
         .await
         .unwrap();
     assert_eq!(joined.room_id.as_str(), room_id);
@@ -1077,7 +1103,11 @@ async fn a_user_here_joins_a_room_of_another_server_and_both_sides_talk() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(a_store.membership(&room_id, &bob_id).unwrap().as_deref(), Some("leave"), "A saw bob leave");
+    assert_eq!(
+        a_store.membership(&room_id, &bob_id).unwrap().as_deref(),
+        Some("leave"),
+        "A saw bob leave"
+    );
 }
 
 /// A resident server written by hand: one room of version 10 whose events

@@ -64,19 +64,35 @@ pub(super) fn set_alias(
     Ok(cs::set_room_alias::Response::Ok(Map::new()))
 }
 
-pub(super) fn resolve_alias(
+pub(super) async fn resolve_alias(
     hs: &Homeserver,
     request: cs::get_room_id_by_alias::Request,
 ) -> Result<cs::get_room_id_by_alias::Response> {
-    let (room_id, _) = hs
-        .store
-        .alias(&request.path.room_alias)
-        .map_err(internal)?
-        .ok_or_else(|| MatrixError::not_found("Room alias not found"))?;
+    let (room_id, servers) = hs.room_of_alias(&request.path.room_alias).await?;
     Ok(cs::get_room_id_by_alias::Response::Ok(GetRoomIdByAliasResponse {
         room_id: Some(id(&room_id)?),
-        servers: Some(vec![id(&hs.server_name)?]),
+        servers: Some(servers.iter().map(|s| id(s)).collect::<Result<_>>()?),
     }))
+}
+
+impl Homeserver {
+    /// The room an alias names and the servers to join it through: from
+    /// the store for this server's aliases, else from the alias's server
+    /// (`/query/directory`).
+    pub(super) async fn room_of_alias(&self, alias: &str) -> Result<(String, Vec<String>)> {
+        let is_local = super::server_of(alias) == Some(self.server_name.as_str());
+        if !is_local {
+            if let Some(federation) = self.federation.get().and_then(std::sync::Weak::upgrade) {
+                return federation.resolve_remote_alias(alias).await;
+            }
+        }
+        let (room_id, _) = self
+            .store
+            .alias(alias)
+            .map_err(internal)?
+            .ok_or_else(|| MatrixError::not_found("Room alias not found"))?;
+        Ok((room_id, vec![self.server_name.clone()]))
+    }
 }
 
 pub(super) fn delete_alias(
@@ -223,7 +239,7 @@ fn list(hs: &Homeserver, limit: Option<i64>, since: Option<&str>, search: Option
     Ok(response)
 }
 
-/// Remote directories need federation, which this server does not speak.
+/// Other servers' public room lists are not fetched (yet): only this server's.
 fn local_only(hs: &Homeserver, server: Option<&str>) -> Result<()> {
     match server {
         Some(s) if s != hs.server_name => Err(MatrixError::not_found("Only this server's directory is available")),

@@ -93,17 +93,15 @@ pub(super) async fn join_by_id_or_alias(
     credentials: Credentials,
 ) -> Result<cs::join_room::Response> {
     let (user_id, _) = hs.user(&credentials)?;
+    let mut via: Vec<String> = request.query.via.iter().flatten().map(|s| s.to_string()).collect();
     let room_id = match request.path.room_id_or_alias {
         JoinRoomRoomIdOrAlias::RoomAlias(alias) => {
-            hs.store
-                .alias(&alias)
-                .map_err(internal)?
-                .ok_or_else(|| MatrixError::not_found("Room alias not found"))?
-                .0
+            let (room_id, servers) = hs.room_of_alias(&alias).await?;
+            via.extend(servers);
+            room_id
         }
         JoinRoomRoomIdOrAlias::RoomId(room_id) => room_id.into_string(),
     };
-    let via: Vec<String> = request.query.via.iter().flatten().map(|s| s.to_string()).collect();
     hs.join(&room_id, &user_id, request.body.reason, &via).await?;
     Ok(cs::join_room::Response::Ok(JoinRoomResponse::new(id(&room_id)?)))
 }

@@ -1137,7 +1137,7 @@ impl ClientServerApi for Homeserver {
         r: cs::get_room_id_by_alias::Request,
         _: Credentials,
     ) -> Result<cs::get_room_id_by_alias::Response> {
-        directory::resolve_alias(self, r)
+        directory::resolve_alias(self, r).await
     }
     async fn delete_room_alias(
         &self,

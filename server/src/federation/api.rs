@@ -7,10 +7,12 @@ use super::keys::RemoteKeys;
 use crate::api::Homeserver;
 use matrix_api::server_server::endpoints::{
     self as ss, backfill_room, get_event, get_event_auth, get_missing_previous_events, get_room_state,
-    get_room_state_ids, get_server_key, get_version, make_join, make_leave, query_profile, send_join_v2, send_leave_v2,
-    send_transaction, ServerServerApi,
+    get_room_state_ids, get_server_key, get_version, make_join, make_leave, query_profile, query_room_directory,
+    send_join_v2, send_leave_v2, send_transaction, ServerServerApi,
 };
-use matrix_api::server_server::{GetVersionResponse, Keys, QueryProfileResponse, Server, VerifyKey};
+use matrix_api::server_server::{
+    GetVersionResponse, Keys, QueryProfileResponse, QueryRoomDirectoryResponse, Server, VerifyKey,
+};
 use matrix_api_runtime::client::Signer;
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
@@ -102,6 +104,27 @@ impl ServerServerApi for Federation {
             response.avatar_url = text("avatar_url");
         }
         Ok(query_profile::Response::Ok(response))
+    }
+
+    /// This server's aliases: the room and the servers to join it through
+    /// (this one first).
+    async fn query_room_directory(
+        &self,
+        request: query_room_directory::Request,
+        _credentials: Credentials,
+    ) -> Result<query_room_directory::Response, MatrixError> {
+        let alias = &request.query.room_alias;
+        let found = match crate::api::server_of(alias) == Some(self.identity.server_name.as_str()) {
+            true => self.hs.store.alias(alias).map_err(crate::api::internal)?,
+            false => None,
+        };
+        let Some((room_id, _)) = found else {
+            return Err(MatrixError::not_found("Room alias not found"));
+        };
+        let servers = self.servers_in_room(&room_id)?;
+        Ok(query_room_directory::Response::Ok(QueryRoomDirectoryResponse::new(
+            room_id, servers,
+        )))
     }
 
     async fn make_join(

@@ -48,6 +48,19 @@ struct Received {
 }
 
 impl Federation {
+    /// Asks an alias's own server which room it names, and through which
+    /// servers to join it.
+    pub async fn resolve_remote_alias(&self, alias: &str) -> Result<(String, Vec<String>)> {
+        let server = server_of(alias).ok_or_else(|| MatrixError::invalid_param("an alias without a server name"))?;
+        let client = self.client_for(server).await;
+        let request = matrix_api::server_server::endpoints::query_room_directory::Request::new(alias.to_owned());
+        let matrix_api::server_server::endpoints::query_room_directory::Response::Ok(found) = client
+            .query_room_directory(request)
+            .await
+            .map_err(|e| remote_error(server, e))?;
+        Ok((found.room_id, found.servers))
+    }
+
     /// Joins `user_id` to `room_id` through the first of `servers` that
     /// lets it, with `content` as the membership event's content.
     pub async fn join_remote(&self, room_id: &str, user_id: &str, content: Value, servers: &[String]) -> Result<()> {
