@@ -1043,7 +1043,7 @@ async fn a_user_here_joins_a_room_of_another_server_and_both_sides_talk() {
         .unwrap();
     assert_eq!(found.room_id.map(|r| r.to_string()).as_deref(), Some(room_id.as_str()));
     let servers: Vec<String> = found.servers.into_iter().flatten().map(|s| s.to_string()).collect();
-    assert_eq!(servers, [a_name.clone()]);
+    assert_eq!(servers, vec![a_name.clone()]);
     let unknown = bob
         .get_room_id_by_alias(req(
             json!({ "roomAlias": format!("#nothing:{a_name}") }),
