@@ -908,7 +908,8 @@ async fn events_here_are_delivered_to_the_servers_in_the_room() {
         "the queue is emptied once delivered"
     );
 
-    // Typing and public receipts follow as EDUs; a private receipt does not.
+    // Typing and public receipts follow as EDUs; a private receipt does not
+    // (and nothing else: alice's presence is unchanged until she sets it).
     let receipt = |kind: &str| {
         let path = json!({ "roomId": room_id, "receiptType": kind, "eventId": sent.event_id.as_str() });
         req::<cs::post_receipt::Request>(path, json!({}), json!({}))
@@ -945,6 +946,32 @@ async fn events_here_are_delivered_to_the_servers_in_the_room() {
     let read = &edus[1].1.content[&room_id]["m.read"][&alice_id];
     assert_eq!(read["event_ids"], json!([sent.event_id.as_str()]));
     assert!(read["data"]["ts"].is_i64());
+
+    // Presence goes to the servers of those who share a room with alice.
+    let cs::set_presence::Response::Ok(_) = alice
+        .set_presence(req(
+            json!({ "userId": alice_id }),
+            json!({}),
+            json!({ "presence": "unavailable", "status_msg": "away" }),
+        ))
+        .await
+        .unwrap();
+    let mut presence = None;
+    for _ in 0..100 {
+        let edus = recorder.received_edus.lock().unwrap().clone();
+        presence = edus.into_iter().find(|(_, edu)| edu.edu_type == "m.presence");
+        if presence.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, presence) = presence.expect("alice's presence reached B within 10 s");
+    let push = &presence.content["push"];
+    assert_eq!(push.as_array().map(Vec::len), Some(1), "{push}");
+    assert_eq!(push[0]["user_id"], json!(alice_id));
+    assert_eq!(push[0]["presence"], "unavailable");
+    assert_eq!(push[0]["status_msg"], "away");
+    assert!(push[0]["last_active_ago"].is_i64());
 }
 
 /// The bodies of the `m.room.message` events in `room_id`'s timeline of

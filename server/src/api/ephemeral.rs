@@ -97,7 +97,15 @@ pub(super) fn set_typing(
 /// there (none when the room is local only).
 fn share_edu<T: serde::Serialize>(hs: &Homeserver, room_id: &str, edu: &T) -> Result<()> {
     let state = hs.store.current_state(room_id).map_err(internal)?;
-    let mut servers = joined_servers(&state);
+    queue_edu(hs, joined_servers(&state), edu)
+}
+
+/// Queues an EDU for `servers` other than this one.
+pub(super) fn queue_edu<T: serde::Serialize>(
+    hs: &Homeserver,
+    mut servers: std::collections::BTreeSet<String>,
+    edu: &T,
+) -> Result<()> {
     servers.remove(&hs.server_name);
     if servers.is_empty() {
         return Ok(());

@@ -1,7 +1,8 @@
 //! Presence: `online`, `unavailable` or `offline`, with a status message,
 //! set by `PUT /presence/{userId}/status` or by syncing (`set_presence`,
 //! online unless told otherwise), read by the user and by those who share a
-//! room with them, and delivered as `m.presence` in their `/sync`.
+//! room with them, and delivered as `m.presence` in their `/sync`; other
+//! servers with users in those rooms are sent it as an `m.presence` EDU.
 
 use super::filter::EventFilter;
 use super::{internal, now_ms, raw, Homeserver, Result};
@@ -9,6 +10,7 @@ use crate::store::Presence;
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::GetPresenceResponse;
 use matrix_api::events::{Event, PresenceEvent, PresenceEventContent};
+use matrix_api::server_server as ss;
 use matrix_api::Raw;
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
@@ -49,7 +51,25 @@ impl Homeserver {
         };
         self.store.set_presence(user_id, &presence).map_err(internal)?;
         self.changes.notify_waiters();
-        Ok(())
+        self.share_presence(user_id, &presence)
+    }
+
+    /// Sends a local user's new presence to the servers of the users who
+    /// share a room with them.
+    fn share_presence(&self, user_id: &str, presence: &Presence) -> Result<()> {
+        let servers = self
+            .companions(user_id)?
+            .iter()
+            .filter_map(|user| super::server_of(user))
+            .map(str::to_owned)
+            .collect();
+        let state = ss::PresenceContentPushItemPresence::from(presence.state.as_str());
+        let mut update =
+            ss::UserPresenceUpdate::new(user_id.to_owned(), state, (now_ms() - presence.last_active_ts).max(0));
+        update.status_msg = presence.status_msg.clone();
+        update.currently_active = Some(presence.state == "online");
+        let edu = ss::Presence::new(ss::PresenceUpdate::new(vec![update]));
+        super::ephemeral::queue_edu(self, servers, &edu)
     }
 }
 
@@ -105,6 +125,7 @@ pub(super) fn set(
     };
     hs.store.set_presence(&user_id, &presence).map_err(internal)?;
     hs.changes.notify_waiters();
+    hs.share_presence(&user_id, &presence)?;
     Ok(cs::set_presence::Response::Ok(Map::new()))
 }
 
