@@ -767,6 +767,9 @@ struct Recorder {
     received: std::sync::Mutex<Vec<serde_json::Map<String, serde_json::Value>>>,
     /// The EDUs received, with the ID of the transaction that carried each.
     received_edus: std::sync::Mutex<Vec<(String, matrix_api::server_server::Edu)>>,
+    /// What `/get_missing_events` answers, and the requests it was asked.
+    missing: std::sync::Mutex<Vec<serde_json::Map<String, serde_json::Value>>>,
+    asked_missing: std::sync::Mutex<Vec<matrix_api::server_server::GetMissingPreviousEventsRequest>>,
 }
 
 impl ss::ServerServerApi for Recorder {
@@ -799,6 +802,19 @@ impl ss::ServerServerApi for Recorder {
             matrix_api::server_server::SendTransactionResponse::new(Default::default()),
         ))
     }
+
+    async fn get_missing_previous_events(
+        &self,
+        request: ss::get_missing_previous_events::Request,
+        credentials: matrix_api_runtime::server::Credentials,
+    ) -> Result<ss::get_missing_previous_events::Response, matrix_api_runtime::MatrixError> {
+        assert!(credentials.x_matrix.is_some(), "requests are signed");
+        self.asked_missing.lock().unwrap().push(request.body);
+        let events = self.missing.lock().unwrap().clone();
+        Ok(ss::get_missing_previous_events::Response::Ok(
+            matrix_api::server_server::GetMissingPreviousEventsResponse::new(events),
+        ))
+    }
 }
 
 /// Events of this server reach the other servers in the room: a remote
@@ -816,6 +832,8 @@ async fn events_here_are_delivered_to_the_servers_in_the_room() {
         identity,
         received: Default::default(),
         received_edus: Default::default(),
+        missing: Default::default(),
+        asked_missing: Default::default(),
     });
     let files = server::federation::tls::TlsFiles {
         certificate: dir.path().join("b.crt"),
@@ -972,6 +990,77 @@ async fn events_here_are_delivered_to_the_servers_in_the_room() {
     assert_eq!(push[0]["presence"], "unavailable");
     assert_eq!(push[0]["status_msg"], "away");
     assert!(push[0]["last_active_ago"].is_i64());
+
+    // B sends a message whose previous event A never got: A asks B for the
+    // gap (`/get_missing_events`) and takes both, oldest first.
+    let store = server::store::SqliteStore::open(&a_config.db).unwrap();
+    let state_id =
+        |event_type: &str, key: &str| store.state_event(&room_id, event_type, key).unwrap().unwrap().event_id;
+    let auth = vec![
+        state_id("m.room.create", ""),
+        state_id("m.room.power_levels", ""),
+        state_id("m.room.member", &bob),
+    ];
+    let version = store.room_info(&room_id).unwrap().unwrap().version;
+    let (extremity, depth) = store.forward_extremities(&room_id).unwrap().remove(0);
+    let message = |body: &str, prev: &str, depth: i64| {
+        let content = json!({ "msgtype": "m.text", "body": body });
+        let draft = server::federation::build::Draft {
+            room_id: Some(&room_id),
+            sender: &bob,
+            event_type: "m.room.message",
+            state_key: None,
+            content: &content,
+            origin_server_ts: 1,
+        };
+        let previous = [server::federation::build::Extremity {
+            event_id: prev.to_owned(),
+            depth,
+        }];
+        let (mut pdu, _) = server::federation::build::template(&version, &draft, &previous, &auth, |_| None).unwrap();
+        let identity = &recorder.identity;
+        rules.hash_and_sign(&mut pdu, &b_name, &identity.key_id, identity.signing_key());
+        let id = rules.event_id(&pdu).unwrap();
+        (pdu, id)
+    };
+    let (missed, missed_id) = message("missed", &extremity, depth);
+    let (latest, latest_id) = message("latest", &missed_id, depth + 1);
+    *recorder.missing.lock().unwrap() = vec![missed];
+    let ss::send_transaction::Response::Ok(results) = from_b
+        .send_transaction(req(
+            json!({ "txnId": "gap" }),
+            json!({}),
+            json!({ "origin": b_name, "origin_server_ts": 1, "pdus": [latest] }),
+        ))
+        .await
+        .unwrap();
+    let results = serde_json::to_value(results).unwrap();
+    assert_eq!(results["pdus"][&latest_id], json!({}), "{results}");
+    let asked = recorder.asked_missing.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        (asked[0].earliest_events.clone(), asked[0].latest_events.clone()),
+        (vec![extremity], vec![latest_id.clone()])
+    );
+    let stream = |id: &str| store.event(id).unwrap().expect("stored").stream;
+    assert!(stream(&missed_id) < stream(&latest_id), "the gap first");
+    assert_eq!(store.forward_extremities(&room_id).unwrap()[0].0, latest_id);
+
+    // A gap the origin cannot fill: the PDU is refused and not stored.
+    *recorder.missing.lock().unwrap() = Vec::new();
+    let (_, unseen_id) = message("never sent", &latest_id, depth + 2);
+    let (orphan, orphan_id) = message("orphan", &unseen_id, depth + 3);
+    let ss::send_transaction::Response::Ok(results) = from_b
+        .send_transaction(req(
+            json!({ "txnId": "orphan" }),
+            json!({}),
+            json!({ "origin": b_name, "origin_server_ts": 1, "pdus": [orphan] }),
+        ))
+        .await
+        .unwrap();
+    let results = serde_json::to_value(results).unwrap();
+    assert!(results["pdus"][&orphan_id]["error"].is_string(), "{results}");
+    assert!(store.event(&orphan_id).unwrap().is_none());
 }
 
 /// The bodies of the `m.room.message` events in `room_id`'s timeline of
