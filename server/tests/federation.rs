@@ -390,6 +390,58 @@ async fn fetched_keys_are_kept_across_restarts_until_they_expire() {
     assert_eq!(restarted.key(&a_name, &key_id), Some(fetched));
 }
 
+/// This server as a notary (`/_matrix/key/v2/query`): it answers with
+/// another server's keys as that server signed them, countersigned; with
+/// its own; and leaves out servers it cannot get keys of, or none valid
+/// long enough.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_servers_keys_are_notarised() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_name, _, a_federation, a_config) = start_named(dir.path()).await;
+    let (b_name, _, _, b_config) = start_named(dir.path()).await;
+    let identity = |config: &server::Config, name: &str| {
+        server::federation::SigningIdentity::load_or_create(&config.signing_key, name).unwrap()
+    };
+    let (a_identity, b_identity) = (identity(&a_config, &a_name), identity(&b_config, &b_name));
+    let notary = federation_client(&a_federation, None);
+
+    let ss::perspectives_key_query::Response::Ok(answer) = notary
+        .perspectives_key_query(ss::perspectives_key_query::Request::new(b_name.clone()))
+        .await
+        .unwrap();
+    let keys = answer.server_keys.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].server_name, b_name);
+    let signed = serde_json::to_value(&keys[0]).unwrap();
+    verify_json(&signed, &b_name, &b_identity.key_id, &b_identity.verifying_key()).expect("signed by B");
+    verify_json(&signed, &a_name, &a_identity.key_id, &a_identity.verifying_key()).expect("countersigned by A");
+
+    let criteria = |minimum: Option<i64>| {
+        let criteria = matrix_api::server_server::QueryCriteria {
+            minimum_valid_until_ts: minimum,
+        };
+        std::collections::BTreeMap::from([("ed25519:any".to_owned(), criteria)])
+    };
+    let in_a_week = keys[0].valid_until_ts + 7 * 24 * 60 * 60 * 1000;
+    let wanted = std::collections::BTreeMap::from([
+        (a_name.clone(), criteria(None)),
+        (b_name.clone(), criteria(Some(in_a_week))),
+        ("127.0.0.1:1".to_owned(), criteria(None)),
+    ]);
+    let ss::bulk_perspectives_key_query::Response::Ok(answer) = notary
+        .bulk_perspectives_key_query(ss::bulk_perspectives_key_query::Request::new(
+            matrix_api::server_server::BulkPerspectivesKeyQueryRequest::new(wanted),
+        ))
+        .await
+        .unwrap();
+    let names: Vec<String> = answer.server_keys.unwrap().into_iter().map(|k| k.server_name).collect();
+    assert_eq!(
+        names,
+        vec![a_name.clone()],
+        "B's keys expire too soon, 127.0.0.1:1 cannot be asked"
+    );
+}
+
 /// A user of another server joins a public room here: `make_join` hands
 /// out a template in the room's version, the joining server signs it, and
 /// `send_join` checks and appends it and answers with the room's state and

@@ -6,12 +6,12 @@ use super::identity::SigningIdentity;
 use super::keys::RemoteKeys;
 use crate::api::Homeserver;
 use matrix_api::server_server::endpoints::{
-    self as ss, backfill_room, get_event, get_event_auth, get_missing_previous_events, get_room_state,
-    get_room_state_ids, get_server_key, get_version, make_join, make_leave, query_profile, query_room_directory,
-    send_join_v2, send_leave_v2, send_transaction, ServerServerApi,
+    self as ss, backfill_room, bulk_perspectives_key_query, get_event, get_event_auth, get_missing_previous_events,
+    get_room_state, get_room_state_ids, get_server_key, get_version, make_join, make_leave, perspectives_key_query,
+    query_profile, query_room_directory, send_join_v2, send_leave_v2, send_transaction, ServerServerApi,
 };
 use matrix_api::server_server::{
-    GetVersionResponse, Keys, QueryProfileResponse, QueryRoomDirectoryResponse, Server, VerifyKey,
+    GetVersionResponse, Keys, KeysQueryResponse, QueryProfileResponse, QueryRoomDirectoryResponse, Server, VerifyKey,
 };
 use matrix_api_runtime::client::Signer;
 use matrix_api_runtime::server::Credentials;
@@ -50,6 +50,39 @@ impl Federation {
                 .with_http(self.http.clone())
                 .with_signer(signer),
         )
+    }
+}
+
+/// How many servers one notary query may ask about.
+const MAX_NOTARY_SERVERS: usize = 50;
+
+impl Federation {
+    /// The keys of each server asked for, as it signed them and countersigned
+    /// by this server (the notary); servers whose keys cannot be had are
+    /// left out, as the spec asks.
+    async fn notarised_keys(&self, wanted: BTreeMap<String, Option<i64>>) -> Result<KeysQueryResponse, MatrixError> {
+        if wanted.len() > MAX_NOTARY_SERVERS {
+            return Err(MatrixError::bad_json(format!(
+                "at most {MAX_NOTARY_SERVERS} servers in one query"
+            )));
+        }
+        let mut server_keys = Vec::new();
+        for (server, minimum) in wanted {
+            let answer = if server == self.identity.server_name {
+                Some(
+                    serde_json::to_value(signed_keys(&self.identity, crate::api::now_ms())?)
+                        .map_err(crate::api::internal)?,
+                )
+            } else {
+                self.keys.answer_of(&server, minimum.unwrap_or(0)).await
+            };
+            let Some(mut answer) = answer else { continue };
+            self.identity.sign_json(&mut answer);
+            server_keys.push(serde_json::from_value(answer).map_err(crate::api::internal)?);
+        }
+        Ok(KeysQueryResponse {
+            server_keys: Some(server_keys),
+        })
     }
 }
 
@@ -104,6 +137,36 @@ impl ServerServerApi for Federation {
             response.avatar_url = text("avatar_url");
         }
         Ok(query_profile::Response::Ok(response))
+    }
+
+    async fn perspectives_key_query(
+        &self,
+        request: perspectives_key_query::Request,
+        _credentials: Credentials,
+    ) -> Result<perspectives_key_query::Response, MatrixError> {
+        let wanted = BTreeMap::from([(request.path.server_name, request.query.minimum_valid_until_ts)]);
+        Ok(perspectives_key_query::Response::Ok(self.notarised_keys(wanted).await?))
+    }
+
+    async fn bulk_perspectives_key_query(
+        &self,
+        request: bulk_perspectives_key_query::Request,
+        _credentials: Credentials,
+    ) -> Result<bulk_perspectives_key_query::Response, MatrixError> {
+        // Every key of a server is given, whichever key IDs were asked for;
+        // the latest validity asked for any of them is the one required.
+        let wanted = request
+            .body
+            .server_keys
+            .into_iter()
+            .map(|(server, criteria)| {
+                let minimum = criteria.values().filter_map(|c| c.minimum_valid_until_ts).max();
+                (server, minimum)
+            })
+            .collect();
+        Ok(bulk_perspectives_key_query::Response::Ok(
+            self.notarised_keys(wanted).await?,
+        ))
     }
 
     /// This server's aliases: the room and the servers to join it through

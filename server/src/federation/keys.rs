@@ -5,8 +5,9 @@
 //!
 //! Kept in memory and in the store, so that a restarted server checks
 //! requests and PDUs with the keys it had (a server whose key is gone by
-//! then, or unreachable, still verifies until its key expires). Notaries
-//! (`/_matrix/key/v2/query`) are not asked yet.
+//! then, or unreachable, still verifies until its key expires). The answers
+//! are kept as their servers signed them, so that this server can act as a
+//! notary (`/_matrix/key/v2/query`); other notaries are not asked yet.
 
 use super::discovery;
 use super::identity::SigningIdentity;
@@ -15,6 +16,7 @@ use ed25519_dalek::VerifyingKey;
 use matrix_api::server_server::endpoints as ss;
 use matrix_api_runtime::server::{KeyFuture, KeyLookup};
 use matrix_api_runtime::signing::{decode_base64, verify_json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -97,6 +99,7 @@ impl RemoteKeys {
         if found.is_empty() {
             return Err(format!("{origin} published no key signed by itself"));
         }
+        self.store.set_server_key_answer(origin, &signed, keys.valid_until_ts)?;
         for (key_id, text, key) in found {
             let stored = ServerKey {
                 key: text,
@@ -107,6 +110,22 @@ impl RemoteKeys {
             cache.insert((origin.to_owned(), key_id), Cached { key, valid_until_ts });
         }
         Ok(())
+    }
+}
+
+impl RemoteKeys {
+    /// `server`'s key answer as it signed it, valid until at least
+    /// `minimum_valid_until_ts` (and now): the stored one, else fetched
+    /// again. `None` when the server cannot give one.
+    pub async fn answer_of(&self, server: &str, minimum_valid_until_ts: i64) -> Option<Value> {
+        let wanted = minimum_valid_until_ts.max(crate::api::now_ms());
+        let fresh =
+            |stored: Option<(Value, i64)>| stored.filter(|(_, until)| *until >= wanted).map(|(answer, _)| answer);
+        if let Some(answer) = fresh(self.store.server_key_answer(server).ok()?) {
+            return Some(answer);
+        }
+        self.refresh(server).await.ok()?;
+        fresh(self.store.server_key_answer(server).ok()?)
     }
 }
 

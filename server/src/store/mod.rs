@@ -199,6 +199,9 @@ pub trait Storage: KeyStorage + Send + Sync + 'static {
     fn server_key(&self, server_name: &str, key_id: &str) -> StoreResult<Option<ServerKey>>;
     /// Stores a key as last published (replacing what was stored under its ID).
     fn set_server_key(&self, server_name: &str, key_id: &str, key: &ServerKey) -> StoreResult<()>;
+    /// A server's last key answer as it signed it, with its validity.
+    fn server_key_answer(&self, server_name: &str) -> StoreResult<Option<(Value, i64)>>;
+    fn set_server_key_answer(&self, server_name: &str, answer: &Value, valid_until_ts: i64) -> StoreResult<()>;
     /// Replaces an event's content (and PDU) by its redacted form and records why.
     fn redact(
         &self,

@@ -96,6 +96,10 @@ const MIGRATIONS: &[&str] = &[
          server_name TEXT NOT NULL, key_id TEXT NOT NULL, key TEXT NOT NULL, valid_until_ts INTEGER NOT NULL,
          PRIMARY KEY (server_name, key_id)
      );",
+    // Other servers' key answers as they signed them, for notary queries.
+    "CREATE TABLE server_key_answers (
+         server_name TEXT PRIMARY KEY, answer TEXT NOT NULL, valid_until_ts INTEGER NOT NULL
+     );",
 ];
 
 fn err(e: rusqlite::Error) -> String {
@@ -512,6 +516,29 @@ impl Storage for SqliteStore {
                  ON CONFLICT (server_name, key_id) DO UPDATE
                      SET key = excluded.key, valid_until_ts = excluded.valid_until_ts",
                 params![server_name, key_id, key.key, key.valid_until_ts],
+            )
+            .map(|_| ())
+        })
+    }
+    fn server_key_answer(&self, server_name: &str) -> StoreResult<Option<(Value, i64)>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT answer, valid_until_ts FROM server_key_answers WHERE server_name = ?1",
+                [server_name],
+                |r| {
+                    let text: String = r.get(0)?;
+                    Ok((serde_json::from_str(&text).unwrap_or(Value::Null), r.get(1)?))
+                },
+            )
+            .optional()
+        })
+    }
+    fn set_server_key_answer(&self, server_name: &str, answer: &Value, valid_until_ts: i64) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO server_key_answers (server_name, answer, valid_until_ts) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (server_name) DO UPDATE SET answer = excluded.answer, valid_until_ts = excluded.valid_until_ts",
+                params![server_name, answer.to_string(), valid_until_ts],
             )
             .map(|_| ())
         })
