@@ -822,6 +822,39 @@ struct Recorder {
     /// What `/get_missing_events` answers, and the requests it was asked.
     missing: std::sync::Mutex<Vec<serde_json::Map<String, serde_json::Value>>>,
     asked_missing: std::sync::Mutex<Vec<matrix_api::server_server::GetMissingPreviousEventsRequest>>,
+    /// How invites are answered: `sign`, `refuse` or `tamper`; and those received.
+    invite_mode: std::sync::Mutex<&'static str>,
+    invites: std::sync::Mutex<Vec<matrix_api::server_server::SendInviteV2Request>>,
+}
+
+impl Recorder {
+    fn new(identity: server::federation::SigningIdentity) -> Recorder {
+        Recorder {
+            identity,
+            received: Default::default(),
+            received_edus: Default::default(),
+            missing: Default::default(),
+            asked_missing: Default::default(),
+            invite_mode: std::sync::Mutex::new("sign"),
+            invites: Default::default(),
+        }
+    }
+
+    /// Serves the stand-in on TLS at `listener`, named `name`.
+    fn serve(self: &std::sync::Arc<Self>, listener: tokio::net::TcpListener, dir: &std::path::Path, name: &str) {
+        let files = server::federation::tls::TlsFiles {
+            certificate: dir.join(format!("{name}.crt").replace(':', "_")),
+            key: dir.join(format!("{name}.tls.key").replace(':', "_")),
+            create_if_missing: true,
+        };
+        let tls = server::federation::tls::server_config(&files, name).unwrap();
+        tokio::spawn(matrix_api_runtime::server::serve_tls(
+            listener,
+            ss::router_shared(self.clone(), Default::default()),
+            tls,
+            matrix_api_runtime::server::ConnectionTimeouts::default(),
+        ));
+    }
 }
 
 impl ss::ServerServerApi for Recorder {
@@ -855,6 +888,38 @@ impl ss::ServerServerApi for Recorder {
         ))
     }
 
+    async fn send_invite_v2(
+        &self,
+        request: ss::send_invite_v2::Request,
+        credentials: matrix_api_runtime::server::Credentials,
+    ) -> Result<ss::send_invite_v2::Response, matrix_api_runtime::MatrixError> {
+        assert!(credentials.x_matrix.is_some(), "requests are signed");
+        let body = request.body;
+        self.invites.lock().unwrap().push(body.clone());
+        let rules = VersionRules::of(&body.room_version).unwrap();
+        let serde_json::Value::Object(mut event) = serde_json::to_value(&body.event).unwrap() else {
+            unreachable!()
+        };
+        match *self.invite_mode.lock().unwrap() {
+            "refuse" => return Err(matrix_api_runtime::MatrixError::forbidden("not wanted here")),
+            "tamper" => {
+                event["content"]["membership"] = json!("join");
+            }
+            _ => {}
+        }
+        let identity = &self.identity;
+        rules.hash_and_sign(
+            &mut event,
+            &identity.server_name,
+            &identity.key_id,
+            identity.signing_key(),
+        );
+        let event = serde_json::from_value(serde_json::Value::Object(event)).unwrap();
+        Ok(ss::send_invite_v2::Response::Ok(
+            matrix_api::server_server::EventContainer::new(event),
+        ))
+    }
+
     async fn get_missing_previous_events(
         &self,
         request: ss::get_missing_previous_events::Request,
@@ -880,13 +945,7 @@ async fn events_here_are_delivered_to_the_servers_in_the_room() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let b_name = listener.local_addr().unwrap().to_string();
     let identity = server::federation::SigningIdentity::load_or_create(&dir.path().join("b.key"), &b_name).unwrap();
-    let recorder = std::sync::Arc::new(Recorder {
-        identity,
-        received: Default::default(),
-        received_edus: Default::default(),
-        missing: Default::default(),
-        asked_missing: Default::default(),
-    });
+    let recorder = std::sync::Arc::new(Recorder::new(identity));
     let files = server::federation::tls::TlsFiles {
         certificate: dir.path().join("b.crt"),
         key: dir.path().join("b.tls.key"),
@@ -1509,4 +1568,76 @@ async fn a_joined_rooms_state_is_checked_before_it_is_stored() {
         (info.creator.as_str(), info.version.as_str()),
         (format!("@carol:{r_name}").as_str(), "10")
     );
+}
+
+/// Inviting a user of another server: the invite goes to that server first
+/// (`/invite` v2, with the room's stripped state as PDUs), and only the
+/// event it signed is stored; a refusal is passed on and a tampered answer
+/// is refused, neither leaving anything stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_of_other_servers_are_invited_through_their_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, a_client, _, a_config) = start_named(dir.path()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_name = listener.local_addr().unwrap().to_string();
+    let identity = server::federation::SigningIdentity::load_or_create(&dir.path().join("b.key"), &b_name).unwrap();
+    let recorder = std::sync::Arc::new(Recorder::new(identity));
+    recorder.serve(listener, dir.path(), &b_name);
+
+    let alice = register(&a_client, "alice").await;
+    let cs::create_room::Response::Ok(room) = alice
+        .create_room(req(json!({}), json!({}), json!({ "name": "Invited" })))
+        .await
+        .unwrap();
+    let room_id = room.room_id.to_string();
+    let invite = |user: &str| {
+        let request: cs::invite_user::Request =
+            req(json!({ "roomId": room_id }), json!({}), json!({ "user_id": user }));
+        let alice = alice.clone();
+        async move { alice.invite_user(request).await }
+    };
+    let store = server::store::SqliteStore::open(&a_config.db).unwrap();
+
+    let bob = format!("@bob:{b_name}");
+    let cs::invite_user::Response::Ok(_) = invite(&bob).await.unwrap();
+    assert_eq!(store.membership(&room_id, &bob).unwrap().as_deref(), Some("invite"));
+    let stored = store.state_event(&room_id, "m.room.member", &bob).unwrap().unwrap();
+    let pdu = store.pdu(&stored.event_id).unwrap().unwrap();
+    let version = store.room_info(&room_id).unwrap().unwrap().version;
+    let rules = VersionRules::of(&version).unwrap();
+    rules
+        .verify_signature(
+            &pdu,
+            &b_name,
+            &recorder.identity.key_id,
+            &recorder.identity.verifying_key(),
+        )
+        .expect("the stored invite carries B's signature");
+    let sent = recorder.invites.lock().unwrap()[0].clone();
+    assert_eq!(sent.room_version, version);
+    let types: Vec<String> = sent
+        .invite_room_state
+        .unwrap_or_default()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    for wanted in ["m.room.create", "m.room.name", "m.room.join_rules", "m.room.member"] {
+        assert!(types.iter().any(|t| t == wanted), "{wanted} in {types:?}");
+    }
+
+    *recorder.invite_mode.lock().unwrap() = "refuse";
+    let carol = format!("@carol:{b_name}");
+    let Err(matrix_api_runtime::client::ClientError::Matrix(error)) = invite(&carol).await else {
+        panic!("the refusal is passed on");
+    };
+    assert_eq!(error.status, 403);
+    assert_eq!(store.membership(&room_id, &carol).unwrap(), None, "nothing stored");
+
+    *recorder.invite_mode.lock().unwrap() = "tamper";
+    let dave = format!("@dave:{b_name}");
+    let Err(matrix_api_runtime::client::ClientError::Matrix(error)) = invite(&dave).await else {
+        panic!("a tampered answer is refused");
+    };
+    assert_eq!(error.status, 502);
+    assert_eq!(store.membership(&room_id, &dave).unwrap(), None, "nothing stored");
 }

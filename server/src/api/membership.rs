@@ -106,7 +106,7 @@ pub(super) async fn join_by_id_or_alias(
     Ok(cs::join_room::Response::Ok(JoinRoomResponse::new(id(&room_id)?)))
 }
 
-pub(super) fn invite(
+pub(super) async fn invite(
     hs: &Homeserver,
     request: cs::invite_user::Request,
     credentials: Credentials,
@@ -115,6 +115,14 @@ pub(super) fn invite(
     let room_id = request.path.room_id;
     hs.room(&room_id)?;
     let target = request.body.user_id;
+    if server_of(&target).is_some_and(|server| server != hs.server_name) {
+        // A user of another server: that server signs the invite first.
+        let federation = hs.federation.get().and_then(std::sync::Weak::upgrade);
+        let federation = federation.ok_or_else(|| MatrixError::not_found("Unknown user"))?;
+        let content = super::json_of(&hs.member_content(&target, "invite", request.body.reason)?)?;
+        federation.invite_remote(&room_id, &user_id, &target, content).await?;
+        return Ok(cs::invite_user::Response::Ok(empty()));
+    }
     if !hs.store.user_exists(&target).map_err(internal)? {
         return Err(MatrixError::not_found("Unknown user"));
     }

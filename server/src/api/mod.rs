@@ -1046,7 +1046,7 @@ impl ClientServerApi for Homeserver {
         membership::join_by_id_or_alias(self, r, c).await
     }
     async fn invite_user(&self, r: cs::invite_user::Request, c: Credentials) -> Result<cs::invite_user::Response> {
-        membership::invite(self, r, c)
+        membership::invite(self, r, c).await
     }
     async fn leave_room(&self, r: cs::leave_room::Request, c: Credentials) -> Result<cs::leave_room::Response> {
         membership::leave(self, r, c)

@@ -10,7 +10,7 @@
 //! depth, reference-hash IDs), joins of other servers' users (`join`),
 //! PDUs received (`receive`) and sent (`send`), the room's history
 //! for other servers (`history`), and joins of rooms elsewhere
-//! (`join_remote`). What is not yet here is in the README.
+//! (`join_remote`) and invites of their users (`invite_remote`). What is not yet here is in the README.
 
 pub mod api;
 pub mod build;
@@ -18,6 +18,7 @@ pub mod discovery;
 mod edus;
 mod history;
 pub mod identity;
+mod invite_remote;
 mod join_remote;
 pub mod keys;
 mod membership;
