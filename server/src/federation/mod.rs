@@ -8,9 +8,10 @@
 //! (checked against the spec appendix's test vectors), and every event this
 //! server appends built as a signed PDU (`build`: prev and auth events,
 //! depth, reference-hash IDs), joins of other servers' users (`join`),
-//! PDUs received (`receive`) and sent (`send`), the room's history
-//! for other servers (`history`), and joins of rooms elsewhere
-//! (`join_remote`) and invites of their users (`invite_remote`). What is not yet here is in the README.
+//! PDUs received (`receive`) and sent (`send`), the room's history for
+//! other servers (`history`), joins of rooms elsewhere (`join_remote`),
+//! invites of other servers' users (`invite_remote`), and the notary key
+//! query (`api`). What is not yet here is in the README.
 
 pub mod api;
 pub mod build;
