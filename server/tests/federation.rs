@@ -1641,3 +1641,105 @@ async fn users_of_other_servers_are_invited_through_their_server() {
     assert_eq!(error.status, 502);
     assert_eq!(store.membership(&room_id, &dave).unwrap(), None, "nothing stored");
 }
+
+/// Invites between two of our servers: B checks and countersigns the
+/// invite of its user, who sees it in `/sync` (with the room's name from
+/// the stripped state), joins through the inviting server and talks; an
+/// invite rejected at B is a leave at A. B refuses to countersign an
+/// invite for a user it does not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invites_between_servers_are_countersigned_seen_joined_and_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, a_client, _, a_config) = start_named(dir.path()).await;
+    let (b_name, b_client, _, b_config) = start_named(dir.path()).await;
+    let alice = register(&a_client, "alice").await;
+    let cs::create_room::Response::Ok(room) = alice
+        .create_room(req(json!({}), json!({}), json!({ "name": "Private talk" })))
+        .await
+        .unwrap();
+    let room_id = room.room_id.to_string();
+    let invite = |user: &str| {
+        let request: cs::invite_user::Request =
+            req(json!({ "roomId": room_id }), json!({}), json!({ "user_id": user }));
+        let alice = alice.clone();
+        async move { alice.invite_user(request).await }
+    };
+    let a_store = server::store::SqliteStore::open(&a_config.db).unwrap();
+    let b_store = server::store::SqliteStore::open(&b_config.db).unwrap();
+
+    let nobody = format!("@nobody:{b_name}");
+    let Err(matrix_api_runtime::client::ClientError::Matrix(error)) = invite(&nobody).await else {
+        panic!("B has no such user");
+    };
+    assert_eq!(error.status, 400, "{error:?}");
+    assert_eq!(a_store.membership(&room_id, &nobody).unwrap(), None);
+
+    let bob = register(&b_client, "bob").await;
+    let bob_id = format!("@bob:{b_name}");
+    let cs::invite_user::Response::Ok(_) = invite(&bob_id).await.unwrap();
+    assert_eq!(
+        a_store.membership(&room_id, &bob_id).unwrap().as_deref(),
+        Some("invite")
+    );
+    let cs::sync::Response::Ok(sync) = bob.sync(req(json!({}), json!({}), json!({}))).await.unwrap();
+    let sync = serde_json::to_value(sync).unwrap();
+    let invite_state = &sync["rooms"]["invite"][&room_id]["invite_state"]["events"];
+    let name = invite_state
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["type"] == "m.room.name")
+        .map(|e| e["content"]["name"].clone());
+    assert_eq!(name, Some(json!("Private talk")), "{invite_state}");
+
+    let cs::join_room::Response::Ok(_) = bob
+        .join_room(req(json!({ "roomIdOrAlias": room_id }), json!({}), json!({})))
+        .await
+        .unwrap();
+    assert_eq!(a_store.membership(&room_id, &bob_id).unwrap().as_deref(), Some("join"));
+    assert_eq!(b_store.membership(&room_id, &bob_id).unwrap().as_deref(), Some("join"));
+    let cs::send_message::Response::Ok(_) = alice
+        .send_message(req(
+            json!({ "roomId": room_id, "eventType": "m.room.message", "txnId": "m1" }),
+            json!({}),
+            json!({ "msgtype": "m.text", "body": "welcome" }),
+        ))
+        .await
+        .unwrap();
+    wait_for_message(&bob, &room_id, "welcome").await;
+
+    // Carol is invited to another room, and says no.
+    let cs::create_room::Response::Ok(other) = alice
+        .create_room(req(json!({}), json!({}), json!({ "name": "Declined" })))
+        .await
+        .unwrap();
+    let other_id = other.room_id.to_string();
+    let carol = register(&b_client, "carol").await;
+    let carol_id = format!("@carol:{b_name}");
+    let request: cs::invite_user::Request =
+        req(json!({ "roomId": other_id }), json!({}), json!({ "user_id": carol_id }));
+    let cs::invite_user::Response::Ok(_) = alice.invite_user(request).await.unwrap();
+    let cs::leave_room::Response::Ok(_) = carol
+        .leave_room(req(json!({ "roomId": other_id }), json!({}), json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        a_store.membership(&other_id, &carol_id).unwrap().as_deref(),
+        Some("leave")
+    );
+    assert_eq!(
+        b_store.membership(&other_id, &carol_id).unwrap().as_deref(),
+        Some("leave")
+    );
+    assert!(
+        b_store.room_info(&other_id).unwrap().is_none(),
+        "B is still not in the room"
+    );
+    let cs::sync::Response::Ok(sync) = carol.sync(req(json!({}), json!({}), json!({}))).await.unwrap();
+    let sync = serde_json::to_value(sync).unwrap();
+    assert!(
+        sync["rooms"]["invite"].get(&other_id).is_none(),
+        "no longer invited: {}",
+        sync["rooms"]
+    );
+}

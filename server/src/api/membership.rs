@@ -45,12 +45,24 @@ impl Homeserver {
         self.send_state(room_id, sender, target, &content)
     }
 
+    /// The server of whoever invited the user to a room this server is
+    /// not in (the invite was recorded outside the room).
+    fn inviting_server(&self, room_id: &str, user_id: &str) -> Result<Option<String>> {
+        let invite = self
+            .store
+            .state_event(room_id, "m.room.member", user_id)
+            .map_err(internal)?
+            .filter(|e| e.content["membership"] == "invite");
+        Ok(invite.and_then(|e| server_of(&e.sender).map(str::to_owned)))
+    }
+
     /// Joins (a no-op when joined already); whether the user may is the
     /// room rules' call (`auth`). A room not known here is joined through
     /// the servers named (`via`) and the one in its ID.
     async fn join(&self, room_id: &str, user_id: &str, reason: Option<String>, via: &[String]) -> Result<()> {
         if self.store.room_info(room_id).map_err(internal)?.is_none() {
             let mut servers = via.to_vec();
+            servers.extend(self.inviting_server(room_id, user_id)?);
             servers.extend(server_of(room_id).map(str::to_owned));
             let federation = self.federation.get().and_then(std::sync::Weak::upgrade);
             let Some(federation) = federation else {
@@ -130,14 +142,25 @@ pub(super) async fn invite(
     Ok(cs::invite_user::Response::Ok(empty()))
 }
 
-pub(super) fn leave(
+pub(super) async fn leave(
     hs: &Homeserver,
     request: cs::leave_room::Request,
     credentials: Credentials,
 ) -> Result<cs::leave_room::Response> {
     let (user_id, _) = hs.user(&credentials)?;
     let room_id = request.path.room_id;
-    hs.room(&room_id)?;
+    if hs.store.room_info(&room_id).map_err(internal)?.is_none() {
+        // An invite to a room elsewhere is rejected there.
+        let inviting = hs.inviting_server(&room_id, &user_id)?;
+        let federation = hs.federation.get().and_then(std::sync::Weak::upgrade);
+        let (Some(inviting), Some(federation)) = (inviting, federation) else {
+            return Err(MatrixError::not_found("Unknown room"));
+        };
+        let mut servers = vec![inviting];
+        servers.extend(server_of(&room_id).map(str::to_owned));
+        federation.reject_remote_invite(&room_id, &user_id, &servers).await?;
+        return Ok(cs::leave_room::Response::Ok(empty()));
+    }
     match hs.membership(&room_id, &user_id)?.as_deref() {
         Some("join" | "invite" | "knock") => {
             hs.set_membership(&room_id, &user_id, &user_id, "leave", request.body.reason)?;

@@ -1049,7 +1049,7 @@ impl ClientServerApi for Homeserver {
         membership::invite(self, r, c).await
     }
     async fn leave_room(&self, r: cs::leave_room::Request, c: Credentials) -> Result<cs::leave_room::Response> {
-        membership::leave(self, r, c)
+        membership::leave(self, r, c).await
     }
     async fn kick(&self, r: cs::kick::Request, c: Credentials) -> Result<cs::kick::Response> {
         membership::kick(self, r, c)

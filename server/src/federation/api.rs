@@ -8,7 +8,8 @@ use crate::api::Homeserver;
 use matrix_api::server_server::endpoints::{
     self as ss, backfill_room, bulk_perspectives_key_query, get_event, get_event_auth, get_missing_previous_events,
     get_room_state, get_room_state_ids, get_server_key, get_version, make_join, make_leave, perspectives_key_query,
-    query_profile, query_room_directory, send_join_v2, send_leave_v2, send_transaction, ServerServerApi,
+    query_profile, query_room_directory, send_invite_v2, send_join_v2, send_leave_v2, send_transaction,
+    ServerServerApi,
 };
 use matrix_api::server_server::{
     GetVersionResponse, Keys, KeysQueryResponse, QueryProfileResponse, QueryRoomDirectoryResponse, Server, VerifyKey,
@@ -212,6 +213,14 @@ impl ServerServerApi for Federation {
         credentials: Credentials,
     ) -> Result<make_leave::Response, MatrixError> {
         Federation::make_leave(self, request, credentials).await
+    }
+
+    async fn send_invite_v2(
+        &self,
+        request: send_invite_v2::Request,
+        credentials: Credentials,
+    ) -> Result<send_invite_v2::Response, MatrixError> {
+        Federation::receive_invite(self, request, credentials).await
     }
 
     async fn send_leave_v2(

@@ -10,8 +10,8 @@
 //! depth, reference-hash IDs), joins of other servers' users (`join`),
 //! PDUs received (`receive`) and sent (`send`), the room's history for
 //! other servers (`history`), joins of rooms elsewhere (`join_remote`),
-//! invites of other servers' users (`invite_remote`), and the notary key
-//! query (`api`). What is not yet here is in the README.
+//! invites of other servers' users (`invite_remote`) and of this server's
+//! users by others (`invited`), and the notary key query (`api`). What is not yet here is in the README.
 
 pub mod api;
 pub mod build;
@@ -20,6 +20,7 @@ mod edus;
 mod history;
 pub mod identity;
 mod invite_remote;
+mod invited;
 mod join_remote;
 pub mod keys;
 mod membership;

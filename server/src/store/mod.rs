@@ -174,7 +174,8 @@ pub trait Storage: KeyStorage + Send + Sync + 'static {
     /// transaction: the room, the events of its state and auth chain as
     /// received (in the order given, the last of each state key becoming
     /// the room's state; none a forward extremity), then the join, whose
-    /// stream position is returned. Fails if the room is known already.
+    /// stream position is returned. What `record_outside_room` kept of the
+    /// room is replaced. Fails if the room is known already.
     fn import_room(
         &self,
         room_id: &str,
@@ -182,6 +183,12 @@ pub trait Storage: KeyStorage + Send + Sync + 'static {
         events: &[NewEvent<'_>],
         join: NewEvent<'_>,
     ) -> StoreResult<i64>;
+    /// Records events of a room this server is not in (an invite of one of
+    /// its users, with the room's stripped state; the rejection of one), in
+    /// one transaction: they count as the room's state for the users they
+    /// concern, and give way to the real state if the room is joined
+    /// (`import_room`). Events stored before are kept as they are.
+    fn record_outside_room(&self, events: &[NewEvent<'_>]) -> StoreResult<i64>;
     fn event(&self, event_id: &str) -> StoreResult<Option<StoredEvent>>;
     /// The PDU of an event (none for events stored before PDUs were kept).
     fn pdu(&self, event_id: &str) -> StoreResult<Option<Map<String, Value>>>;

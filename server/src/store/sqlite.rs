@@ -358,6 +358,25 @@ impl Storage for SqliteStore {
             Ok((e.event_id.to_owned(), stream))
         })
     }
+    fn record_outside_room(&self, events: &[NewEvent<'_>]) -> StoreResult<i64> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let mut last = 0;
+            for event in events {
+                let known: Option<i64> = tx
+                    .query_row("SELECT stream FROM events WHERE event_id = ?1", [event.event_id], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                last = match known {
+                    Some(stream) => stream,
+                    None => insert_event(&tx, event, false)?,
+                };
+            }
+            tx.commit()?;
+            Ok(last)
+        })
+    }
     fn import_room(
         &self,
         room_id: &str,
@@ -371,6 +390,10 @@ impl Storage for SqliteStore {
                 "INSERT INTO rooms (room_id, creator, version) VALUES (?1, ?2, ?3)",
                 params![room_id, room.creator, room.version],
             )?;
+            // What an invite left of the room (its stripped state, the
+            // invite) gives way to the room's real state.
+            tx.execute("DELETE FROM room_state WHERE room_id = ?1", [room_id])?;
+            tx.execute("DELETE FROM events WHERE room_id = ?1", [room_id])?;
             for event in events {
                 insert_event(&tx, event, false)?;
             }

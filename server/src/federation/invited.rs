@@ -1,0 +1,282 @@
+//! Invites of this server's users by other servers (`PUT /invite` v2), and
+//! their rejection (`make_leave`/`send_leave` on the inviting server).
+//!
+//! An invite is checked as the spec asks before this server signs it: an
+//! `m.room.member` invite, sent by a user of the requesting server, signed
+//! by it with its content hash intact, named by its ID, for an existing
+//! user here, in a room version this server supports. The room's stripped
+//! state that comes with it (`invite_room_state`) is kept only as far as
+//! its events are signed PDUs of that room (from room version 12 anything
+//! else is refused, as the spec says servers SHOULD). For a room this
+//! server is not in, the invite and that state are recorded outside the
+//! room (`Storage::record_outside_room`), so that the invitee's `/sync`
+//! shows it, a join goes to the inviting server, and a rejection is sent
+//! there.
+
+use super::pdu::VersionRules;
+use super::Federation;
+use crate::api::{now_ms, server_of};
+use crate::store::NewEvent;
+use matrix_api::server_server::endpoints::{make_leave, send_invite_v2, send_leave_v2};
+use matrix_api::server_server::EventContainer;
+use matrix_api_runtime::server::Credentials;
+use matrix_api_runtime::{ErrorCode, MatrixError};
+use serde_json::{Map, Value};
+
+type Result<T> = std::result::Result<T, MatrixError>;
+
+/// The most stripped-state events kept with one invite.
+const MAX_INVITE_STATE: usize = 50;
+
+fn internal(e: impl std::fmt::Display) -> MatrixError {
+    crate::api::internal(e)
+}
+
+fn text<'a>(pdu: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    pdu.get(key).and_then(Value::as_str)
+}
+
+/// An event of a room this server is not in, as the store records it.
+struct Outside {
+    event_id: String,
+    sender: String,
+    event_type: String,
+    state_key: Option<String>,
+    content: Value,
+    origin_server_ts: i64,
+    depth: i64,
+    pdu: Map<String, Value>,
+}
+
+impl Outside {
+    fn of(event_id: String, pdu: Map<String, Value>) -> Outside {
+        Outside {
+            event_id,
+            sender: text(&pdu, "sender").unwrap_or_default().to_owned(),
+            event_type: text(&pdu, "type").unwrap_or_default().to_owned(),
+            state_key: text(&pdu, "state_key").map(str::to_owned),
+            content: pdu.get("content").cloned().unwrap_or_else(|| Value::Object(Map::new())),
+            origin_server_ts: pdu
+                .get("origin_server_ts")
+                .and_then(Value::as_i64)
+                .unwrap_or_else(now_ms),
+            depth: pdu.get("depth").and_then(Value::as_i64).unwrap_or(0),
+            pdu,
+        }
+    }
+
+    fn as_new<'a>(&'a self, room_id: &'a str) -> NewEvent<'a> {
+        NewEvent {
+            event_id: &self.event_id,
+            room_id,
+            sender: &self.sender,
+            event_type: &self.event_type,
+            state_key: self.state_key.as_deref(),
+            content: &self.content,
+            origin_server_ts: self.origin_server_ts,
+            txn_key: None,
+            depth: self.depth,
+            prev_events: &[],
+            pdu: &self.pdu,
+            destinations: &[],
+            notifications: &[],
+        }
+    }
+}
+
+impl Federation {
+    pub(super) async fn receive_invite(
+        &self,
+        request: send_invite_v2::Request,
+        credentials: Credentials,
+    ) -> Result<send_invite_v2::Response> {
+        let origin = super::membership::origin(&credentials)?.to_owned();
+        let room_id = request.path.room_id;
+        let body = request.body;
+        let version = body.room_version;
+        let rules = VersionRules::of(&version).ok_or_else(|| {
+            MatrixError::new(
+                400,
+                ErrorCode::IncompatibleRoomVersion,
+                format!("Room version {version} is not supported here"),
+            )
+            .with("room_version", version.clone())
+        })?;
+        let Value::Object(mut invite) = serde_json::to_value(body.event).map_err(internal)? else {
+            return Err(MatrixError::invalid_param("the invite is not an object"));
+        };
+        let invitee = text(&invite, "state_key").unwrap_or_default().to_owned();
+        let sender = text(&invite, "sender").unwrap_or_default().to_owned();
+        let is_invite = text(&invite, "type") == Some("m.room.member")
+            && invite.get("content").and_then(|c| c.get("membership")) == Some(&Value::from("invite"));
+        if !is_invite {
+            return Err(MatrixError::invalid_param("not an invite"));
+        }
+        if server_of(&sender) != Some(origin.as_str()) {
+            return Err(MatrixError::invalid_param(
+                "the inviter is not a user of the requesting server",
+            ));
+        }
+        let is_ours = server_of(&invitee) == Some(self.identity.server_name.as_str());
+        if !is_ours || !self.hs.store.user_exists(&invitee).map_err(internal)? {
+            return Err(MatrixError::invalid_param("the invitee is not a user of this server"));
+        }
+        if text(&invite, "room_id") != Some(room_id.as_str()) {
+            return Err(MatrixError::invalid_param("the invite is for another room"));
+        }
+        let event_id = request.path.event_id;
+        if rules.id_of(&invite).as_deref() != Some(event_id.as_str()) {
+            return Err(MatrixError::invalid_param("the event ID does not match the invite"));
+        }
+        self.check_signed_by(&rules, &invite, &origin)
+            .await
+            .map_err(|e| MatrixError::invalid_param(e.body.error))?;
+        if !rules.content_hash_matches(&invite) {
+            return Err(MatrixError::invalid_param("the invite's content hash does not match"));
+        }
+        let state = self
+            .invite_state(&rules, &version, &room_id, body.invite_room_state.unwrap_or_default())
+            .await?;
+        // Signing keeps the hash (the content is the same) and adds ours.
+        let identity = &self.identity;
+        rules.hash_and_sign(
+            &mut invite,
+            &identity.server_name,
+            &identity.key_id,
+            identity.signing_key(),
+        );
+        if self.hs.store.room_info(&room_id).map_err(internal)?.is_none() {
+            let mut events = state;
+            events.push(Outside::of(event_id, invite.clone()));
+            let records: Vec<NewEvent<'_>> = events.iter().map(|e| e.as_new(&room_id)).collect();
+            self.hs.store.record_outside_room(&records).map_err(internal)?;
+            self.hs.changes.notify_waiters();
+        }
+        // In a room this server is in, the invite also arrives as a PDU.
+        let event = serde_json::from_value(Value::Object(invite)).map_err(internal)?;
+        Ok(send_invite_v2::Response::Ok(EventContainer::new(event)))
+    }
+
+    /// The signed PDUs of `room_id` among an invite's stripped state (at
+    /// most [`MAX_INVITE_STATE`]); from room version 12, anything else
+    /// refuses the invite.
+    async fn invite_state(
+        &self,
+        rules: &VersionRules,
+        version: &str,
+        room_id: &str,
+        events: Vec<Map<String, Value>>,
+    ) -> Result<Vec<Outside>> {
+        let strict = version.parse::<u32>().unwrap_or(1) >= 12;
+        let mut kept = Vec::new();
+        let mut has_create = false;
+        for pdu in events.into_iter().take(MAX_INVITE_STATE) {
+            let checked = async {
+                if text(&pdu, "room_id") != Some(room_id) {
+                    return Err("an event of another room".to_owned());
+                }
+                let event_id = rules.id_of(&pdu).ok_or("an event without an ID")?;
+                let server = text(&pdu, "sender")
+                    .and_then(server_of)
+                    .ok_or("an event without a sender")?;
+                self.check_signed_by(rules, &pdu, server)
+                    .await
+                    .map_err(|e| e.body.error.clone())?;
+                let pdu = if rules.content_hash_matches(&pdu) {
+                    pdu
+                } else {
+                    rules.redact(&pdu)
+                };
+                Ok(Outside::of(event_id, pdu))
+            }
+            .await;
+            match checked {
+                Ok(event) => {
+                    has_create |= event.event_type == "m.room.create";
+                    kept.push(event);
+                }
+                Err(why) if strict => {
+                    return Err(MatrixError::invalid_param(format!("invite_room_state: {why}")));
+                }
+                Err(why) => tracing::debug!(room_id, "an invite_room_state event was dropped: {why}"),
+            }
+        }
+        if strict && !has_create {
+            return Err(MatrixError::invalid_param("invite_room_state lacks the create event"));
+        }
+        Ok(kept)
+    }
+
+    /// Rejects an invite to a room this server is not in, through the
+    /// inviting server (and the room ID's): `make_leave`, signed here,
+    /// `send_leave`; the leave is then recorded outside the room.
+    pub async fn reject_remote_invite(&self, room_id: &str, user_id: &str, servers: &[String]) -> Result<()> {
+        let mut last_error = None;
+        for server in servers.iter().filter(|s| **s != self.identity.server_name) {
+            match self.leave_through(room_id, user_id, server).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| MatrixError::not_found("No server to reject the invite through")))
+    }
+
+    async fn leave_through(&self, room_id: &str, user_id: &str, server: &str) -> Result<()> {
+        let unreachable = |e: matrix_api_runtime::client::ClientError| match e {
+            matrix_api_runtime::client::ClientError::Matrix(error) if error.status < 500 => error,
+            other => MatrixError::new(502, ErrorCode::Unknown, format!("Rejecting through {server}: {other}")),
+        };
+        let client = self.client_for(server).await;
+        let make_leave::Response::Ok(template) = client
+            .make_leave(make_leave::Request::new(room_id.to_owned(), user_id.to_owned()))
+            .await
+            .map_err(unreachable)?;
+        let version = template.room_version.unwrap_or_else(|| "1".to_owned());
+        let rules = VersionRules::of(&version).ok_or_else(|| internal("unknown room version"))?;
+        let Value::Object(mut leave) = serde_json::to_value(template.event).map_err(internal)? else {
+            return Err(internal("the template is not an object"));
+        };
+        let is_our_leave = text(&leave, "sender") == Some(user_id)
+            && text(&leave, "state_key") == Some(user_id)
+            && text(&leave, "room_id") == Some(room_id)
+            && leave.get("content").and_then(|c| c.get("membership")) == Some(&Value::from("leave"));
+        if !is_our_leave {
+            return Err(MatrixError::new(
+                502,
+                ErrorCode::Unknown,
+                "the template is not this user's leave",
+            ));
+        }
+        leave.insert("origin_server_ts".to_owned(), Value::from(now_ms()));
+        leave.insert("origin".to_owned(), Value::String(self.identity.server_name.clone()));
+        for key in ["hashes", "signatures", "unsigned"] {
+            leave.remove(key);
+        }
+        if rules.event_id_in_event() {
+            let event_id = format!("${}:{}", crate::api::random_id(18), self.identity.server_name);
+            leave.insert("event_id".to_owned(), Value::String(event_id));
+        }
+        let identity = &self.identity;
+        rules.hash_and_sign(
+            &mut leave,
+            &identity.server_name,
+            &identity.key_id,
+            identity.signing_key(),
+        );
+        let event_id = rules
+            .id_of(&leave)
+            .ok_or_else(|| internal("the leave has no event ID"))?;
+        let body = serde_json::from_value(Value::Object(leave.clone())).map_err(internal)?;
+        let send_leave_v2::Response::Ok(_) = client
+            .send_leave_v2(send_leave_v2::Request::new(room_id.to_owned(), event_id.clone(), body))
+            .await
+            .map_err(unreachable)?;
+        let outside = Outside::of(event_id, leave);
+        self.hs
+            .store
+            .record_outside_room(&[outside.as_new(room_id)])
+            .map_err(internal)?;
+        self.hs.changes.notify_waiters();
+        Ok(())
+    }
+}
