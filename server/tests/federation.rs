@@ -1248,7 +1248,7 @@ async fn a_user_here_joins_a_room_of_another_server_and_both_sides_talk() {
     let Err(matrix_api_runtime::client::ClientError::Matrix(error)) = nowhere else {
         panic!("expected a Matrix error, got {nowhere:?}");
     };
-    assert_eq!(error.status, 502, "{error:?}");
+    assert_eq!(error.status, 404, "a server that cannot be reached: {error:?}");
     assert!(
         b_store.room_info("!nowhere:127.0.0.1:1").unwrap().is_none(),
         "nothing stored"
@@ -1345,6 +1345,8 @@ struct HandBuiltRoom {
     room_id: String,
     /// The room's state, as `send_join` answers it.
     state: std::sync::Mutex<Vec<serde_json::Map<String, serde_json::Value>>>,
+    /// The auth events of a join (create, power levels, join rules).
+    join_auth: std::sync::Mutex<Vec<String>>,
 }
 
 impl HandBuiltRoom {
@@ -1388,6 +1390,7 @@ impl HandBuiltRoom {
             room_id: format!("!built:{name}"),
             identity,
             state: Default::default(),
+            join_auth: Default::default(),
         };
         let carol = format!("@carol:{name}");
         let (create, create_pdu) = room.event(
@@ -1425,6 +1428,7 @@ impl HandBuiltRoom {
             (&carol, "m.room.join_rules", "", json!({ "join_rule": "public" })),
         );
         *room.state.lock().unwrap() = vec![create_pdu, join_pdu, levels_pdu, rules_pdu];
+        *room.join_auth.lock().unwrap() = vec![create.clone(), levels.clone(), rules.clone()];
         (room, vec![create, join, levels, rules])
     }
 }
@@ -1450,7 +1454,6 @@ impl ss::ServerServerApi for HandBuiltRoom {
         _: matrix_api_runtime::server::Credentials,
     ) -> Result<ss::make_join::Response, matrix_api_runtime::MatrixError> {
         let state = self.state.lock().unwrap().clone();
-        let id = |i: usize| HandBuiltRoom::rules().event_id(&state[i]).unwrap();
         let user = request.path.user_id;
         let last = state.iter().map(|e| e["depth"].as_i64().unwrap()).max().unwrap();
         let newest = state.iter().find(|e| e["depth"] == last).unwrap();
@@ -1459,7 +1462,7 @@ impl ss::ServerServerApi for HandBuiltRoom {
             "content": { "membership": "join" }, "depth": last + 1, "origin": self.identity.server_name,
             "origin_server_ts": 1_700_000_001_000i64,
             "prev_events": [HandBuiltRoom::rules().event_id(newest).unwrap()],
-            "auth_events": [id(0), id(2), id(3)],
+            "auth_events": *self.join_auth.lock().unwrap(),
         });
         let response = matrix_api::server_server::MakeJoinResponse {
             room_version: Some(Self::VERSION.to_owned()),

@@ -54,6 +54,27 @@ impl Federation {
     }
 }
 
+/// What a client is told when another server did not do what was asked
+/// of it: that server's own refusal, passed on as it was given; `404` when
+/// it could not be reached (from the client's side, the room or user is
+/// not to be found); `502` when it answered with something unusable.
+pub(super) fn remote_failure(
+    action: &str,
+    server: &str,
+    error: matrix_api_runtime::client::ClientError,
+) -> MatrixError {
+    use matrix_api_runtime::client::ClientError;
+    match error {
+        ClientError::Matrix(refusal) if refusal.status < 500 => refusal,
+        ClientError::Transport(e) => MatrixError::not_found(format!("{action}: {server} could not be reached ({e})")),
+        other => MatrixError::new(
+            502,
+            matrix_api_runtime::ErrorCode::Unknown,
+            format!("{action}: {server} answered badly ({other})"),
+        ),
+    }
+}
+
 /// How many servers one notary query may ask about.
 const MAX_NOTARY_SERVERS: usize = 50;
 

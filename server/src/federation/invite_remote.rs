@@ -88,10 +88,10 @@ impl Federation {
         body.invite_room_state = Some(invite_state);
         let client = self.client_for(target_server).await;
         let request = send_invite_v2::Request::new(room_id.to_owned(), built.event_id.clone(), body);
-        let send_invite_v2::Response::Ok(answer) = client.send_invite_v2(request).await.map_err(|e| match e {
-            matrix_api_runtime::client::ClientError::Matrix(error) if error.status < 500 => error,
-            other => refused(target_server, other),
-        })?;
+        let send_invite_v2::Response::Ok(answer) = client
+            .send_invite_v2(request)
+            .await
+            .map_err(|e| super::api::remote_failure("Inviting", target_server, e))?;
         let Value::Object(signed) = serde_json::to_value(answer.event).map_err(internal)? else {
             return Err(refused(target_server, "the answer is not an event"));
         };

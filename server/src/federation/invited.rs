@@ -222,10 +222,7 @@ impl Federation {
     }
 
     async fn leave_through(&self, room_id: &str, user_id: &str, server: &str) -> Result<()> {
-        let unreachable = |e: matrix_api_runtime::client::ClientError| match e {
-            matrix_api_runtime::client::ClientError::Matrix(error) if error.status < 500 => error,
-            other => MatrixError::new(502, ErrorCode::Unknown, format!("Rejecting through {server}: {other}")),
-        };
+        let unreachable = |e| super::api::remote_failure("Rejecting the invite", server, e);
         let client = self.client_for(server).await;
         let make_leave::Response::Ok(template) = client
             .make_leave(make_leave::Request::new(room_id.to_owned(), user_id.to_owned()))

@@ -57,7 +57,7 @@ impl Federation {
         let matrix_api::server_server::endpoints::query_room_directory::Response::Ok(found) = client
             .query_room_directory(request)
             .await
-            .map_err(|e| remote_error(server, e))?;
+            .map_err(|e| super::api::remote_failure("Resolving the alias", server, e))?;
         Ok((found.room_id, found.servers))
     }
 
@@ -81,7 +81,10 @@ impl Federation {
         let client = self.client_for(server).await;
         let mut request = make_join::Request::new(room_id.to_owned(), user_id.to_owned());
         request.query.ver = Some(VERSIONS.map(|v| v.to_string()).collect());
-        let make_join::Response::Ok(template) = client.make_join(request).await.map_err(|e| remote_error(server, e))?;
+        let make_join::Response::Ok(template) = client
+            .make_join(request)
+            .await
+            .map_err(|e| super::api::remote_failure("Joining", server, e))?;
         let version = template.room_version.unwrap_or_else(|| "1".to_owned());
         let rules = VersionRules::of(&version).ok_or_else(|| {
             MatrixError::new(
@@ -137,7 +140,7 @@ impl Federation {
         let send_join_v2::Response::Ok(answer) = client
             .send_join_v2(send_join_v2::Request::new(room_id.to_owned(), event_id.clone(), body))
             .await
-            .map_err(|e| remote_error(server, e))?;
+            .map_err(|e| super::api::remote_failure("Joining", server, e))?;
         // The resident server may have co-signed the join (restricted rooms).
         if let Some(signed) = answer
             .event
@@ -335,15 +338,5 @@ impl Federation {
         hs.store.unforget(user_id, room_id).map_err(crate::api::internal)?;
         hs.changes.notify_waiters();
         Ok(())
-    }
-}
-
-/// A resident server's refusal, passed on as it was given (a room that
-/// does not let the user in is `403` to the client too); a server that
-/// could not be asked is `502`.
-fn remote_error(server: &str, e: matrix_api_runtime::client::ClientError) -> MatrixError {
-    match e {
-        matrix_api_runtime::client::ClientError::Matrix(error) if error.status < 500 => error,
-        other => bad_answer(server, other),
     }
 }
