@@ -1745,4 +1745,23 @@ async fn invites_between_servers_are_countersigned_seen_joined_and_rejected() {
         "no longer invited: {}",
         sync["rooms"]
     );
+
+    // createRoom's `invite` list reaches users of other servers too.
+    let cs::create_room::Response::Ok(direct) = alice
+        .create_room(req(
+            json!({}),
+            json!({}),
+            json!({ "preset": "trusted_private_chat", "is_direct": true, "invite": [carol_id] }),
+        ))
+        .await
+        .unwrap();
+    let direct_id = direct.room_id.to_string();
+    assert_eq!(
+        a_store.membership(&direct_id, &carol_id).unwrap().as_deref(),
+        Some("invite")
+    );
+    assert_eq!(
+        b_store.membership(&direct_id, &carol_id).unwrap().as_deref(),
+        Some("invite")
+    );
 }

@@ -962,7 +962,7 @@ impl ClientServerApi for Homeserver {
 
     // Rooms, state and events.
     async fn create_room(&self, r: cs::create_room::Request, c: Credentials) -> Result<cs::create_room::Response> {
-        rooms::create_room(self, r, c)
+        rooms::create_room(self, r, c).await
     }
     async fn send_message(&self, r: cs::send_message::Request, c: Credentials) -> Result<cs::send_message::Response> {
         rooms::send_message(self, r, c)

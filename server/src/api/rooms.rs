@@ -40,7 +40,7 @@ fn query_filter(filter: Option<&str>) -> Result<Value> {
     }
 }
 
-pub(super) fn create_room(
+pub(super) async fn create_room(
     hs: &Homeserver,
     request: cs::create_room::Request,
     credentials: Credentials,
@@ -154,6 +154,11 @@ pub(super) fn create_room(
         let topic = json_of(&RoomTopicEventContent::new(topic))?;
         plan.push((RoomTopicEventContent::EVENT_TYPE, String::new(), topic));
     }
+    // Users of other servers are invited once the room exists: their
+    // server signs the invite first (`federation::invite_remote`).
+    let (invitees, remote_invitees): (Vec<&UserId>, Vec<&UserId>) = invitees
+        .iter()
+        .partition(|u| super::server_of(u.as_str()).is_none_or(|server| server == hs.server_name));
     for invitee in &invitees {
         let content = json_of(&hs.member_content(invitee.as_str(), "invite", None)?)?;
         plan.push((RoomMemberEventContent::EVENT_TYPE, invitee.to_string(), content));
@@ -192,6 +197,19 @@ pub(super) fn create_room(
     }
     if body.visibility == Some(CreateRoomRequestVisibility::Public) {
         hs.store.set_published(&room_id, true).map_err(internal)?;
+    }
+    let federation = hs.federation.get().and_then(std::sync::Weak::upgrade);
+    for invitee in remote_invitees {
+        let Some(federation) = &federation else { break };
+        let content = json_of(&hs.member_content(invitee.as_str(), "invite", None)?)?;
+        // The room exists now: an invite another server refuses does not
+        // undo it (the creator can invite again).
+        if let Err(e) = federation
+            .invite_remote(&room_id, &user_id, invitee.as_str(), content)
+            .await
+        {
+            tracing::info!(%room_id, invitee = %invitee, "createRoom's invite failed: {}", e.body.error);
+        }
     }
     Ok(cs::create_room::Response::Ok(CreateRoomResponse::new(id(&room_id)?)))
 }
