@@ -1765,3 +1765,69 @@ async fn invites_between_servers_are_countersigned_seen_joined_and_rejected() {
         Some("invite")
     );
 }
+
+/// End-to-end encryption across servers: a user here reads the device
+/// keys of a user on another server and claims one of their one-time keys
+/// through `/keys/query` and `/keys/claim` (asked of that server over
+/// federation, once each key); a server that cannot be asked is a
+/// failure of that server only; `/user/devices` lists the devices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_of_users_on_other_servers_are_queried_and_claimed_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_name, a_client, _, a_config) = start_named(dir.path()).await;
+    let (b_name, b_client, b_federation, _) = start_named(dir.path()).await;
+    let alice = register(&a_client, "alice").await;
+    let bob = register(&b_client, "bob").await;
+    let bob_id = format!("@bob:{b_name}");
+    let cs::get_token_owner::Response::Ok(me) =
+        bob.get_token_owner(req(json!({}), json!({}), json!({}))).await.unwrap();
+    let device = me.device_id.unwrap();
+    let keys = json!({
+        "user_id": bob_id, "device_id": device, "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
+        "keys": { format!("curve25519:{device}"): "curve", format!("ed25519:{device}"): "edkey" },
+        "signatures": { &bob_id: { format!("ed25519:{device}"): "sig" } },
+    });
+    let one_time = json!({ "signed_curve25519:AAAA": { "key": "otk", "signatures": { &bob_id: { format!("ed25519:{device}"): "s" } } } });
+    let cs::upload_keys::Response::Ok(_) = bob
+        .upload_keys(req(
+            json!({}),
+            json!({}),
+            json!({ "device_keys": keys, "one_time_keys": one_time }),
+        ))
+        .await
+        .unwrap();
+
+    let query = json!({ "device_keys": { &bob_id: [], "@nobody:127.0.0.1:1": [] } });
+    let cs::query_keys::Response::Ok(found) = alice.query_keys(req(json!({}), json!({}), query)).await.unwrap();
+    let found = serde_json::to_value(found).unwrap();
+    let bobs = &found["device_keys"][&bob_id][&device];
+    assert_eq!(bobs["keys"][format!("curve25519:{device}")], "curve", "{found}");
+    assert_eq!(bobs["signatures"], keys["signatures"], "signed objects arrive whole");
+    assert!(found["failures"].get("127.0.0.1:1").is_some(), "{found}");
+    assert!(found["failures"].get(&b_name).is_none(), "{found}");
+
+    let claim = || json!({ "one_time_keys": { &bob_id: { &device: "signed_curve25519" } } });
+    let cs::claim_keys::Response::Ok(claimed) = alice.claim_keys(req(json!({}), json!({}), claim())).await.unwrap();
+    let claimed = serde_json::to_value(claimed).unwrap();
+    assert_eq!(
+        claimed["one_time_keys"][&bob_id][&device]["signed_curve25519:AAAA"]["key"], "otk",
+        "{claimed}"
+    );
+    let cs::claim_keys::Response::Ok(again) = alice.claim_keys(req(json!({}), json!({}), claim())).await.unwrap();
+    let again = serde_json::to_value(again).unwrap();
+    assert!(
+        again["one_time_keys"].get(&bob_id).is_none(),
+        "a one-time key is given once: {again}"
+    );
+
+    let from_a = federation_client(&b_federation, Some(signer_of(&a_config, &b_name)));
+    let ss::get_user_devices::Response::Ok(devices) = from_a
+        .get_user_devices(ss::get_user_devices::Request::new(bob_id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(devices.user_id, bob_id);
+    assert_eq!(devices.devices.len(), 1);
+    assert_eq!(devices.devices[0].device_id, device);
+    assert_eq!(devices.devices[0].keys.keys[&format!("ed25519:{device}")], "edkey");
+    let _ = a_name;
+}

@@ -1,6 +1,7 @@
 //! End-to-end encryption keys: `/keys/upload`, `/keys/query`,
 //! `/keys/claim`, `/keys/changes`, cross-signing keys and signatures, and
-//! which users' device lists changed for a sync.
+//! which users' device lists changed for a sync. Keys of users on other
+//! servers are asked of those servers (`federation::user_keys`).
 //!
 //! The server never reads what the keys encrypt; it keeps them as uploaded
 //! (the generated types of signed objects keep every key, so nothing a
@@ -16,7 +17,7 @@ use matrix_api::client_server::{
 };
 use matrix_api::UserId;
 use matrix_api_runtime::server::Credentials;
-use matrix_api_runtime::{ErrorCode, MatrixError};
+use matrix_api_runtime::MatrixError;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -79,7 +80,11 @@ pub(super) fn upload(
 
 /// A local user's device keys, with each device's display name in
 /// `unsigned` as the spec describes (not signed, so it may be added).
-fn devices_of(hs: &Homeserver, user_id: &str, only: &[String]) -> Result<BTreeMap<String, DeviceInformation>> {
+pub(crate) fn devices_of(
+    hs: &Homeserver,
+    user_id: &str,
+    only: &[String],
+) -> Result<BTreeMap<String, DeviceInformation>> {
     let names: BTreeMap<String, Option<String>> = hs
         .store
         .devices(user_id)
@@ -103,14 +108,9 @@ fn devices_of(hs: &Homeserver, user_id: &str, only: &[String]) -> Result<BTreeMa
     Ok(out)
 }
 
-/// The per-server failure for users on other servers: this one does not
-/// query them (yet).
-fn unavailable() -> Result<Map<String, Value>> {
-    let error = MatrixError::new(
-        503,
-        ErrorCode::Other("M_UNAVAILABLE".to_owned()),
-        "This server does not federate",
-    );
+/// A server's failure in `/keys/query` or `/keys/claim`: the error it gave,
+/// or why it could not be asked.
+fn failure(error: &MatrixError) -> Result<Map<String, Value>> {
     Ok(super::object(&json_of(&error.body)?))
 }
 
@@ -118,25 +118,29 @@ fn server_of(user: &str) -> &str {
     super::server_of(user).unwrap_or(user)
 }
 
-pub(super) fn query(
+/// The keys of this server's users: each one's devices (only those listed,
+/// or all), and their cross-signing keys; a user-signing key only for its
+/// owner (`caller`; another server never sees one).
+pub(crate) struct LocalKeys {
+    pub device_keys: BTreeMap<UserId, BTreeMap<String, DeviceInformation>>,
+    pub cross_signing: [BTreeMap<UserId, CrossSigningKey>; 3],
+}
+
+pub(crate) fn local_keys<'a>(
     hs: &Homeserver,
-    request: cs::query_keys::Request,
-    credentials: Credentials,
-) -> Result<cs::query_keys::Response> {
-    let (caller, _) = hs.user(&credentials)?;
-    let mut failures = BTreeMap::new();
-    let mut device_keys = BTreeMap::new();
-    let mut cross_signing: [BTreeMap<UserId, CrossSigningKey>; 3] = Default::default();
-    for (user, devices) in &request.body.device_keys {
-        if !hs.is_local(user.as_str()) {
-            failures.insert(server_of(user.as_str()).to_owned(), unavailable()?);
-            continue;
-        }
-        device_keys.insert(user.clone(), devices_of(hs, user.as_str(), devices)?);
+    users: impl IntoIterator<Item = (&'a UserId, &'a Vec<String>)>,
+    caller: Option<&str>,
+) -> Result<LocalKeys> {
+    let mut keys = LocalKeys {
+        device_keys: BTreeMap::new(),
+        cross_signing: Default::default(),
+    };
+    for (user, devices) in users {
+        keys.device_keys
+            .insert(user.clone(), devices_of(hs, user.as_str(), devices)?);
         let mut stored = hs.store.cross_signing_keys(user.as_str()).map_err(internal)?;
-        for (slot, key_type) in cross_signing.iter_mut().zip(CROSS_SIGNING) {
-            // A user-signing key is only ever shown to its owner.
-            if key_type == "user_signing" && user.as_str() != caller {
+        for (slot, key_type) in keys.cross_signing.iter_mut().zip(CROSS_SIGNING) {
+            if key_type == "user_signing" && Some(user.as_str()) != caller {
                 continue;
             }
             if let Some(key) = stored.remove(key_type) {
@@ -144,7 +148,94 @@ pub(super) fn query(
             }
         }
     }
-    let [master_keys, self_signing_keys, user_signing_keys] = cross_signing;
+    Ok(keys)
+}
+
+/// Claims one one-time key per device listed, of the algorithm given.
+pub(crate) fn claim_local<'a>(
+    hs: &Homeserver,
+    users: impl IntoIterator<Item = (&'a UserId, &'a BTreeMap<String, String>)>,
+) -> Result<BTreeMap<UserId, BTreeMap<String, OneTimeKeys>>> {
+    let mut claimed: BTreeMap<UserId, BTreeMap<String, OneTimeKeys>> = BTreeMap::new();
+    for (user, devices) in users {
+        for (device, algorithm) in devices {
+            if let Some((key_id, key)) = hs.store.claim_key(user.as_str(), device, algorithm).map_err(internal)? {
+                claimed
+                    .entry(user.clone())
+                    .or_default()
+                    .insert(device.clone(), OneTimeKeys::from([(key_id, typed(key)?)]));
+            }
+        }
+    }
+    Ok(claimed)
+}
+
+/// A request's users by server (each with what is asked of them).
+type ByServer<T> = BTreeMap<String, BTreeMap<UserId, T>>;
+
+/// Groups a request's users by server: this one's, and each other's.
+fn by_server<'a, T: Clone>(hs: &Homeserver, users: &'a BTreeMap<UserId, T>) -> (Vec<(&'a UserId, &'a T)>, ByServer<T>) {
+    let mut local = Vec::new();
+    let mut remote: ByServer<T> = BTreeMap::new();
+    for (user, wanted) in users {
+        if hs.is_local(user.as_str()) {
+            local.push((user, wanted));
+        } else {
+            remote
+                .entry(server_of(user.as_str()).to_owned())
+                .or_default()
+                .insert(user.clone(), wanted.clone());
+        }
+    }
+    (local, remote)
+}
+
+pub(super) async fn query(
+    hs: &Homeserver,
+    request: cs::query_keys::Request,
+    credentials: Credentials,
+) -> Result<cs::query_keys::Response> {
+    let (caller, _) = hs.user(&credentials)?;
+    let (local, remote) = by_server(hs, &request.body.device_keys);
+    let LocalKeys {
+        mut device_keys,
+        cross_signing,
+    } = local_keys(hs, local, Some(&caller))?;
+    let [mut master_keys, mut self_signing_keys, user_signing_keys] = cross_signing;
+    let mut failures = BTreeMap::new();
+    let federation = hs.federation.get().and_then(std::sync::Weak::upgrade);
+    for (server, users) in remote {
+        let Some(federation) = &federation else {
+            failures.insert(
+                server,
+                failure(&MatrixError::not_found("This server does not federate"))?,
+            );
+            continue;
+        };
+        match federation.query_remote_keys(&server, users).await {
+            Ok(answer) => {
+                // Only what the server may speak for: its own users.
+                let own = |user: &UserId| server_of(user.as_str()) == server;
+                device_keys.extend(
+                    typed::<BTreeMap<UserId, BTreeMap<String, DeviceInformation>>>(json_of(&answer.device_keys)?)?
+                        .into_iter()
+                        .filter(|(u, _)| own(u)),
+                );
+                let cross = |keys: &Option<BTreeMap<UserId, matrix_api::client_server::CrossSigningKey>>| {
+                    keys.iter()
+                        .flatten()
+                        .filter(|(u, _)| own(u))
+                        .map(|(u, k)| (u.clone(), k.clone()))
+                        .collect::<Vec<_>>()
+                };
+                master_keys.extend(cross(&answer.master_keys));
+                self_signing_keys.extend(cross(&answer.self_signing_keys));
+            }
+            Err(error) => {
+                failures.insert(server, failure(&error)?);
+            }
+        }
+    }
     Ok(cs::query_keys::Response::Ok(QueryKeysResponse {
         failures: Some(failures),
         device_keys: Some(device_keys),
@@ -154,25 +245,31 @@ pub(super) fn query(
     }))
 }
 
-pub(super) fn claim(
+pub(super) async fn claim(
     hs: &Homeserver,
     request: cs::claim_keys::Request,
     credentials: Credentials,
 ) -> Result<cs::claim_keys::Response> {
     hs.user(&credentials)?;
-    let mut one_time_keys: BTreeMap<UserId, BTreeMap<String, OneTimeKeys>> = BTreeMap::new();
+    let (local, remote) = by_server(hs, &request.body.one_time_keys);
+    let mut one_time_keys = claim_local(hs, local)?;
     let mut failures = BTreeMap::new();
-    for (user, devices) in &request.body.one_time_keys {
-        if !hs.is_local(user.as_str()) {
-            failures.insert(server_of(user.as_str()).to_owned(), unavailable()?);
+    let federation = hs.federation.get().and_then(std::sync::Weak::upgrade);
+    for (server, users) in remote {
+        let Some(federation) = &federation else {
+            failures.insert(
+                server,
+                failure(&MatrixError::not_found("This server does not federate"))?,
+            );
             continue;
-        }
-        for (device, algorithm) in devices {
-            if let Some((key_id, key)) = hs.store.claim_key(user.as_str(), device, algorithm).map_err(internal)? {
-                one_time_keys
-                    .entry(user.clone())
-                    .or_default()
-                    .insert(device.clone(), OneTimeKeys::from([(key_id, typed(key)?)]));
+        };
+        match federation.claim_remote_keys(&server, users).await {
+            Ok(answer) => {
+                let claimed: BTreeMap<UserId, BTreeMap<String, OneTimeKeys>> = typed(json_of(&answer.one_time_keys)?)?;
+                one_time_keys.extend(claimed.into_iter().filter(|(u, _)| server_of(u.as_str()) == server));
+            }
+            Err(error) => {
+                failures.insert(server, failure(&error)?);
             }
         }
     }

@@ -13,7 +13,7 @@ mod directory;
 mod ephemeral;
 mod events;
 mod filter;
-mod keys;
+pub(crate) mod keys;
 mod limits;
 mod media;
 mod membership;
@@ -708,10 +708,10 @@ impl ClientServerApi for Homeserver {
         keys::upload(self, r, c)
     }
     async fn query_keys(&self, r: cs::query_keys::Request, c: Credentials) -> Result<cs::query_keys::Response> {
-        keys::query(self, r, c)
+        keys::query(self, r, c).await
     }
     async fn claim_keys(&self, r: cs::claim_keys::Request, c: Credentials) -> Result<cs::claim_keys::Response> {
-        keys::claim(self, r, c)
+        keys::claim(self, r, c).await
     }
     async fn get_keys_changes(
         &self,

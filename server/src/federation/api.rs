@@ -6,10 +6,10 @@ use super::identity::SigningIdentity;
 use super::keys::RemoteKeys;
 use crate::api::Homeserver;
 use matrix_api::server_server::endpoints::{
-    self as ss, backfill_room, bulk_perspectives_key_query, get_event, get_event_auth, get_missing_previous_events,
-    get_room_state, get_room_state_ids, get_server_key, get_version, make_join, make_leave, perspectives_key_query,
-    query_profile, query_room_directory, send_invite_v2, send_join_v2, send_leave_v2, send_transaction,
-    ServerServerApi,
+    self as ss, backfill_room, bulk_perspectives_key_query, claim_user_encryption_keys, get_event, get_event_auth,
+    get_missing_previous_events, get_room_state, get_room_state_ids, get_server_key, get_user_devices, get_version,
+    make_join, make_leave, perspectives_key_query, query_profile, query_room_directory, query_user_encryption_keys,
+    send_invite_v2, send_join_v2, send_leave_v2, send_transaction, ServerServerApi,
 };
 use matrix_api::server_server::{
     GetVersionResponse, Keys, KeysQueryResponse, QueryProfileResponse, QueryRoomDirectoryResponse, Server, VerifyKey,
@@ -234,6 +234,30 @@ impl ServerServerApi for Federation {
         credentials: Credentials,
     ) -> Result<make_leave::Response, MatrixError> {
         Federation::make_leave(self, request, credentials).await
+    }
+
+    async fn query_user_encryption_keys(
+        &self,
+        request: query_user_encryption_keys::Request,
+        credentials: Credentials,
+    ) -> Result<query_user_encryption_keys::Response, MatrixError> {
+        self.answer_user_keys(request, credentials).await
+    }
+
+    async fn claim_user_encryption_keys(
+        &self,
+        request: claim_user_encryption_keys::Request,
+        credentials: Credentials,
+    ) -> Result<claim_user_encryption_keys::Response, MatrixError> {
+        self.answer_key_claim(request, credentials).await
+    }
+
+    async fn get_user_devices(
+        &self,
+        request: get_user_devices::Request,
+        credentials: Credentials,
+    ) -> Result<get_user_devices::Response, MatrixError> {
+        self.answer_user_devices(request, credentials).await
     }
 
     async fn send_invite_v2(

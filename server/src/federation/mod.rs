@@ -28,6 +28,7 @@ pub mod pdu;
 mod receive;
 pub mod send;
 pub mod tls;
+mod user_keys;
 
 pub use api::Federation;
 pub use identity::SigningIdentity;
