@@ -839,22 +839,41 @@ impl Recorder {
             invites: Default::default(),
         }
     }
+}
 
-    /// Serves the stand-in on TLS at `listener`, named `name`.
-    fn serve(self: &std::sync::Arc<Self>, listener: tokio::net::TcpListener, dir: &std::path::Path, name: &str) {
-        let files = server::federation::tls::TlsFiles {
-            certificate: dir.join(format!("{name}.crt").replace(':', "_")),
-            key: dir.join(format!("{name}.tls.key").replace(':', "_")),
-            create_if_missing: true,
-        };
-        let tls = server::federation::tls::server_config(&files, name).unwrap();
-        tokio::spawn(matrix_api_runtime::server::serve_tls(
-            listener,
-            ss::router_shared(self.clone(), Default::default()),
-            tls,
-            matrix_api_runtime::server::ConnectionTimeouts::default(),
-        ));
-    }
+/// Serves a stand-in for another server on TLS at `listener` (its name is
+/// the listener's address), as a real server would be reached.
+fn serve_stand_in<A: ss::ServerServerApi>(
+    api: std::sync::Arc<A>,
+    listener: tokio::net::TcpListener,
+    dir: &std::path::Path,
+) {
+    let name = listener.local_addr().unwrap().to_string();
+    let files = server::federation::tls::TlsFiles {
+        certificate: dir.join(format!("{name}.crt").replace([':', '.'], "_")),
+        key: dir.join(format!("{name}.tls.key").replace([':', '.'], "_")),
+        create_if_missing: true,
+    };
+    let tls = server::federation::tls::server_config(&files, &name).unwrap();
+    tokio::spawn(matrix_api_runtime::server::serve_tls(
+        listener,
+        ss::router_shared(api, Default::default()),
+        tls,
+        matrix_api_runtime::server::ConnectionTimeouts::default(),
+    ));
+}
+
+/// A stand-in's `/_matrix/key/v2/server` answer: its keys, signed by itself.
+fn stand_in_keys(
+    identity: &server::federation::SigningIdentity,
+) -> Result<ss::get_server_key::Response, matrix_api_runtime::MatrixError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    Ok(ss::get_server_key::Response::Ok(
+        server::federation::api::signed_keys(identity, now).unwrap(),
+    ))
 }
 
 impl ss::ServerServerApi for Recorder {
@@ -863,13 +882,7 @@ impl ss::ServerServerApi for Recorder {
         _: ss::get_server_key::Request,
         _: matrix_api_runtime::server::Credentials,
     ) -> Result<ss::get_server_key::Response, matrix_api_runtime::MatrixError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
-        Ok(ss::get_server_key::Response::Ok(
-            server::federation::api::signed_keys(&self.identity, now).unwrap(),
-        ))
+        stand_in_keys(&self.identity)
     }
 
     async fn send_transaction(
@@ -946,18 +959,7 @@ async fn events_here_are_delivered_to_the_servers_in_the_room() {
     let b_name = listener.local_addr().unwrap().to_string();
     let identity = server::federation::SigningIdentity::load_or_create(&dir.path().join("b.key"), &b_name).unwrap();
     let recorder = std::sync::Arc::new(Recorder::new(identity));
-    let files = server::federation::tls::TlsFiles {
-        certificate: dir.path().join("b.crt"),
-        key: dir.path().join("b.tls.key"),
-        create_if_missing: true,
-    };
-    let tls = server::federation::tls::server_config(&files, &b_name).unwrap();
-    tokio::spawn(matrix_api_runtime::server::serve_tls(
-        listener,
-        ss::router_shared(recorder.clone(), Default::default()),
-        tls,
-        matrix_api_runtime::server::ConnectionTimeouts::default(),
-    ));
+    serve_stand_in(recorder.clone(), listener, dir.path());
 
     let alice = register(&a_client, "alice").await;
     let cs::create_room::Response::Ok(room) = alice
@@ -1439,13 +1441,7 @@ impl ss::ServerServerApi for HandBuiltRoom {
         _: ss::get_server_key::Request,
         _: matrix_api_runtime::server::Credentials,
     ) -> Result<ss::get_server_key::Response, matrix_api_runtime::MatrixError> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64;
-        Ok(ss::get_server_key::Response::Ok(
-            server::federation::api::signed_keys(&self.identity, now).unwrap(),
-        ))
+        stand_in_keys(&self.identity)
     }
 
     async fn make_join(
@@ -1496,18 +1492,7 @@ async fn a_joined_rooms_state_is_checked_before_it_is_stored() {
     let identity = server::federation::SigningIdentity::load_or_create(&dir.path().join("r.key"), &r_name).unwrap();
     let (room, ids) = HandBuiltRoom::build(identity);
     let room = std::sync::Arc::new(room);
-    let files = server::federation::tls::TlsFiles {
-        certificate: dir.path().join("r.crt"),
-        key: dir.path().join("r.tls.key"),
-        create_if_missing: true,
-    };
-    let tls = server::federation::tls::server_config(&files, &r_name).unwrap();
-    tokio::spawn(matrix_api_runtime::server::serve_tls(
-        listener,
-        ss::router_shared(room.clone(), Default::default()),
-        tls,
-        matrix_api_runtime::server::ConnectionTimeouts::default(),
-    ));
+    serve_stand_in(room.clone(), listener, dir.path());
     let honest = room.state.lock().unwrap().clone();
     let bob = register(&b_client, "bob").await;
     let b_store = server::store::SqliteStore::open(&b_config.db).unwrap();
@@ -1585,7 +1570,7 @@ async fn users_of_other_servers_are_invited_through_their_server() {
     let b_name = listener.local_addr().unwrap().to_string();
     let identity = server::federation::SigningIdentity::load_or_create(&dir.path().join("b.key"), &b_name).unwrap();
     let recorder = std::sync::Arc::new(Recorder::new(identity));
-    recorder.serve(listener, dir.path(), &b_name);
+    serve_stand_in(recorder.clone(), listener, dir.path());
 
     let alice = register(&a_client, "alice").await;
     let cs::create_room::Response::Ok(room) = alice
