@@ -82,7 +82,7 @@ impl Homeserver {
     pub(super) async fn room_of_alias(&self, alias: &str) -> Result<(String, Vec<String>)> {
         let is_local = super::server_of(alias) == Some(self.server_name.as_str());
         if !is_local {
-            if let Some(federation) = self.federation.get().and_then(std::sync::Weak::upgrade) {
+            if let Some(federation) = self.federation() {
                 return federation.resolve_remote_alias(alias).await;
             }
         }

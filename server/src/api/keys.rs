@@ -203,7 +203,7 @@ pub(super) async fn query(
     } = local_keys(hs, local, Some(&caller))?;
     let [mut master_keys, mut self_signing_keys, user_signing_keys] = cross_signing;
     let mut failures = BTreeMap::new();
-    let federation = hs.federation.get().and_then(std::sync::Weak::upgrade);
+    let federation = hs.federation();
     for (server, users) in remote {
         let Some(federation) = &federation else {
             failures.insert(
@@ -254,7 +254,7 @@ pub(super) async fn claim(
     let (local, remote) = by_server(hs, &request.body.one_time_keys);
     let mut one_time_keys = claim_local(hs, local)?;
     let mut failures = BTreeMap::new();
-    let federation = hs.federation.get().and_then(std::sync::Weak::upgrade);
+    let federation = hs.federation();
     for (server, users) in remote {
         let Some(federation) = &federation else {
             failures.insert(

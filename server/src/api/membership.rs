@@ -64,7 +64,7 @@ impl Homeserver {
             let mut servers = via.to_vec();
             servers.extend(self.inviting_server(room_id, user_id)?);
             servers.extend(server_of(room_id).map(str::to_owned));
-            let federation = self.federation.get().and_then(std::sync::Weak::upgrade);
+            let federation = self.federation();
             let Some(federation) = federation else {
                 return Err(MatrixError::not_found("Unknown room"));
             };
@@ -129,7 +129,7 @@ pub(super) async fn invite(
     let target = request.body.user_id;
     if server_of(&target).is_some_and(|server| server != hs.server_name) {
         // A user of another server: that server signs the invite first.
-        let federation = hs.federation.get().and_then(std::sync::Weak::upgrade);
+        let federation = hs.federation();
         let federation = federation.ok_or_else(|| MatrixError::not_found("Unknown user"))?;
         let content = super::json_of(&hs.member_content(&target, "invite", request.body.reason)?)?;
         federation.invite_remote(&room_id, &user_id, &target, content).await?;
@@ -152,7 +152,7 @@ pub(super) async fn leave(
     if hs.store.room_info(&room_id).map_err(internal)?.is_none() {
         // An invite to a room elsewhere is rejected there.
         let inviting = hs.inviting_server(&room_id, &user_id)?;
-        let federation = hs.federation.get().and_then(std::sync::Weak::upgrade);
+        let federation = hs.federation();
         let (Some(inviting), Some(federation)) = (inviting, federation) else {
             return Err(MatrixError::not_found("Unknown room"));
         };

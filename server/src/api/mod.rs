@@ -81,6 +81,13 @@ pub struct Homeserver {
     pub federation: std::sync::OnceLock<std::sync::Weak<crate::federation::Federation>>,
 }
 
+impl Homeserver {
+    /// The federation side, if this server has one running.
+    pub(crate) fn federation(&self) -> Option<Arc<crate::federation::Federation>> {
+        self.federation.get().and_then(std::sync::Weak::upgrade)
+    }
+}
+
 type Result<T> = std::result::Result<T, MatrixError>;
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> MatrixError {

@@ -198,7 +198,7 @@ pub(super) async fn create_room(
     if body.visibility == Some(CreateRoomRequestVisibility::Public) {
         hs.store.set_published(&room_id, true).map_err(internal)?;
     }
-    let federation = hs.federation.get().and_then(std::sync::Weak::upgrade);
+    let federation = hs.federation();
     for invitee in remote_invitees {
         let Some(federation) = &federation else { break };
         let content = json_of(&hs.member_content(invitee.as_str(), "invite", None)?)?;

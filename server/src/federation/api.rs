@@ -36,6 +36,32 @@ pub struct Federation {
 }
 
 impl Federation {
+    /// Does `attempt` through each of `servers` in turn (this one skipped)
+    /// until one succeeds; else the last failure, or `not_found` when there
+    /// was no server to try.
+    pub(super) async fn through_first<'a, F, Fut>(
+        &self,
+        servers: &'a [String],
+        not_found: &str,
+        mut attempt: F,
+    ) -> Result<(), MatrixError>
+    where
+        F: FnMut(&'a str) -> Fut,
+        Fut: std::future::Future<Output = Result<(), MatrixError>>,
+    {
+        let mut last_error = None;
+        for server in servers.iter().filter(|s| **s != self.identity.server_name) {
+            match attempt(server).await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::info!(server = %server, "asking another server failed: {}", e.body.error);
+                    last_error = Some(e);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| MatrixError::not_found(not_found)))
+    }
+
     /// A client for `destination`'s federation API, signing every request
     /// as this server.
     pub async fn client_for(&self, destination: &str) -> ss::Client {
@@ -66,13 +92,21 @@ pub(super) fn remote_failure(
     use matrix_api_runtime::client::ClientError;
     match error {
         ClientError::Matrix(refusal) if refusal.status < 500 => refusal,
-        ClientError::Transport(e) => MatrixError::not_found(format!("{action}: {server} could not be reached ({e})")),
-        other => MatrixError::new(
-            502,
-            matrix_api_runtime::ErrorCode::Unknown,
-            format!("{action}: {server} answered badly ({other})"),
-        ),
+        ClientError::Transport(e) => {
+            MatrixError::not_found(format!("{action} through {server}: it could not be reached ({e})"))
+        }
+        other => bad_answer(action, server, format!("an unusable answer ({other})")),
     }
+}
+
+/// Another server's answer that cannot be accepted (`why`): `502`, as the
+/// fault is that server's, not the client's.
+pub(super) fn bad_answer(action: &str, server: &str, why: impl std::fmt::Display) -> MatrixError {
+    MatrixError::new(
+        502,
+        matrix_api_runtime::ErrorCode::Unknown,
+        format!("{action} through {server}: {why}"),
+    )
 }
 
 /// How many servers one notary query may ask about.

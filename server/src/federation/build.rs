@@ -181,24 +181,21 @@ pub fn build(
     auth_events: &[String],
     reference_hash: impl Fn(&str) -> Option<[u8; 32]>,
 ) -> Result<Built, String> {
+    let (pdu, depth) = template(room_version, draft, extremities, auth_events, reference_hash)?;
+    sign_built(room_version, identity, pdu, depth, extremities)
+}
+
+/// Names, hashes and signs a [`template`] of this server's (at `depth`,
+/// after `extremities`): the event as it is appended and sent.
+pub fn sign_built(
+    room_version: &str,
+    identity: &SigningIdentity,
+    mut pdu: Map<String, Value>,
+    depth: i64,
+    extremities: &[Extremity],
+) -> Result<Built, String> {
     let rules = VersionRules::of(room_version).ok_or_else(|| format!("unknown room version {room_version}"))?;
-    let (mut pdu, depth) = template(room_version, draft, extremities, auth_events, reference_hash)?;
-    let opaque_id = rules
-        .event_id_in_event()
-        .then(|| format!("${}:{}", crate::api::random_id(18), identity.server_name));
-    if let Some(id) = &opaque_id {
-        pdu.insert("event_id".to_owned(), Value::String(id.clone()));
-    }
-    rules.hash_and_sign(
-        &mut pdu,
-        &identity.server_name,
-        &identity.key_id,
-        identity.signing_key(),
-    );
-    let event_id = match opaque_id {
-        Some(id) => id,
-        None => rules.event_id(&pdu).ok_or("no event ID for this room version")?,
-    };
+    let event_id = sign_as_sender(rules, identity, &mut pdu)?;
     Ok(Built {
         event_id,
         depth,
@@ -206,6 +203,56 @@ pub fn build(
         pdu,
         fan_out: true,
     })
+}
+
+/// Names an event this server sends (rooms v1–v2 carry an ID of this
+/// server's choosing; later versions are named by their reference hash),
+/// hashes and signs it; its event ID.
+pub fn sign_as_sender(
+    rules: VersionRules,
+    identity: &SigningIdentity,
+    pdu: &mut Map<String, Value>,
+) -> Result<String, String> {
+    let opaque_id = rules
+        .event_id_in_event()
+        .then(|| format!("${}:{}", crate::api::random_id(18), identity.server_name));
+    if let Some(id) = &opaque_id {
+        pdu.insert("event_id".to_owned(), Value::String(id.clone()));
+    }
+    rules.hash_and_sign(pdu, &identity.server_name, &identity.key_id, identity.signing_key());
+    match opaque_id {
+        Some(id) => Ok(id),
+        None => rules
+            .event_id(pdu)
+            .ok_or_else(|| "no event ID for this room version".to_owned()),
+    }
+}
+
+/// Completes a membership template another server handed out
+/// (`make_join`, `make_leave`) as this server's event: sent now, from this
+/// server, without whatever hashes and signatures the template carried,
+/// then named, hashed and signed. Its event ID.
+pub fn sign_remote_template(
+    rules: VersionRules,
+    identity: &SigningIdentity,
+    pdu: &mut Map<String, Value>,
+) -> Result<String, String> {
+    for key in ["hashes", "signatures", "unsigned"] {
+        pdu.remove(key);
+    }
+    pdu.insert("origin_server_ts".to_owned(), Value::from(crate::api::now_ms()));
+    pdu.insert("origin".to_owned(), Value::String(identity.server_name.clone()));
+    sign_as_sender(rules, identity, pdu)
+}
+
+/// Whether a template another server handed out is `user_id`'s own
+/// membership event in `room_id` (what `make_join`/`make_leave` must give).
+pub fn is_own_membership_template(pdu: &Map<String, Value>, room_id: &str, user_id: &str) -> bool {
+    let text = |key: &str| pdu.get(key).and_then(Value::as_str);
+    text("type") == Some("m.room.member")
+        && text("sender") == Some(user_id)
+        && text("state_key") == Some(user_id)
+        && text("room_id") == Some(room_id)
 }
 
 /// The event IDs a PDU names in `field` (`prev_events`, `auth_events`):

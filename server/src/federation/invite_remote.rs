@@ -15,7 +15,7 @@ use super::Federation;
 use crate::api::{now_ms, server_of};
 use matrix_api::server_server::endpoints::send_invite_v2;
 use matrix_api::server_server::SendInviteV2Request;
-use matrix_api_runtime::{ErrorCode, MatrixError};
+use matrix_api_runtime::MatrixError;
 use serde_json::{Map, Value};
 
 type Result<T> = std::result::Result<T, MatrixError>;
@@ -56,25 +56,13 @@ impl Federation {
         };
         let extremities = hs.extremities(room_id)?;
         let auth_events = build::auth_event_ids(&version, &state, &draft);
-        let built = build::build(&version, &self.identity, &draft, &extremities, &auth_events, |id| {
+        let (mut pdu, depth) = build::template(&version, &draft, &extremities, &auth_events, |id| {
             hs.reference_hash(&version, id)
         })
         .map_err(internal)?;
-        // The invite's schema requires the (legacy) `origin`: added, and the
-        // event hashed, signed and named again.
-        let mut pdu = built.pdu;
+        // The invite's schema requires the (legacy) `origin`.
         pdu.insert("origin".to_owned(), Value::String(self.identity.server_name.clone()));
-        let identity = &self.identity;
-        rules.hash_and_sign(
-            &mut pdu,
-            &identity.server_name,
-            &identity.key_id,
-            identity.signing_key(),
-        );
-        let event_id = rules
-            .id_of(&pdu)
-            .ok_or_else(|| internal("the invite has no event ID"))?;
-        let built = Built { event_id, pdu, ..built };
+        let built = build::sign_built(&version, &self.identity, pdu, depth, &extremities).map_err(internal)?;
         let invite_state: Vec<Map<String, Value>> = state
             .iter()
             .filter(|e| {
@@ -115,8 +103,7 @@ impl Federation {
     }
 }
 
-/// The invitee's server gave no usable answer: `502`, as the fault is not
-/// the client's.
+/// The invitee's server gave no usable answer: `502`.
 fn refused(server: &str, why: impl std::fmt::Display) -> MatrixError {
-    MatrixError::new(502, ErrorCode::Unknown, format!("Inviting through {server}: {why}"))
+    super::api::bad_answer("Inviting", server, why)
 }

@@ -13,9 +13,11 @@
 //! shows it, a join goes to the inviting server, and a rejection is sent
 //! there.
 
+use super::build;
+use super::outlier::Outlier;
 use super::pdu::VersionRules;
 use super::Federation;
-use crate::api::{now_ms, server_of};
+use crate::api::server_of;
 use crate::store::NewEvent;
 use matrix_api::server_server::endpoints::{make_leave, send_invite_v2, send_leave_v2};
 use matrix_api::server_server::EventContainer;
@@ -34,54 +36,6 @@ fn internal(e: impl std::fmt::Display) -> MatrixError {
 
 fn text<'a>(pdu: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     pdu.get(key).and_then(Value::as_str)
-}
-
-/// An event of a room this server is not in, as the store records it.
-struct Outside {
-    event_id: String,
-    sender: String,
-    event_type: String,
-    state_key: Option<String>,
-    content: Value,
-    origin_server_ts: i64,
-    depth: i64,
-    pdu: Map<String, Value>,
-}
-
-impl Outside {
-    fn of(event_id: String, pdu: Map<String, Value>) -> Outside {
-        Outside {
-            event_id,
-            sender: text(&pdu, "sender").unwrap_or_default().to_owned(),
-            event_type: text(&pdu, "type").unwrap_or_default().to_owned(),
-            state_key: text(&pdu, "state_key").map(str::to_owned),
-            content: pdu.get("content").cloned().unwrap_or_else(|| Value::Object(Map::new())),
-            origin_server_ts: pdu
-                .get("origin_server_ts")
-                .and_then(Value::as_i64)
-                .unwrap_or_else(now_ms),
-            depth: pdu.get("depth").and_then(Value::as_i64).unwrap_or(0),
-            pdu,
-        }
-    }
-
-    fn as_new<'a>(&'a self, room_id: &'a str) -> NewEvent<'a> {
-        NewEvent {
-            event_id: &self.event_id,
-            room_id,
-            sender: &self.sender,
-            event_type: &self.event_type,
-            state_key: self.state_key.as_deref(),
-            content: &self.content,
-            origin_server_ts: self.origin_server_ts,
-            txn_key: None,
-            depth: self.depth,
-            prev_events: &[],
-            pdu: &self.pdu,
-            destinations: &[],
-            notifications: &[],
-        }
-    }
 }
 
 impl Federation {
@@ -147,8 +101,8 @@ impl Federation {
         );
         if self.hs.store.room_info(&room_id).map_err(internal)?.is_none() {
             let mut events = state;
-            events.push(Outside::of(event_id, invite.clone()));
-            let records: Vec<NewEvent<'_>> = events.iter().map(|e| e.as_new(&room_id)).collect();
+            events.push(Outlier::of(event_id, &room_id, invite.clone()).map_err(MatrixError::invalid_param)?);
+            let records: Vec<NewEvent<'_>> = events.iter().map(Outlier::as_new).collect();
             self.hs.store.record_outside_room(&records).map_err(internal)?;
             self.hs.changes.notify_waiters();
         }
@@ -166,7 +120,7 @@ impl Federation {
         version: &str,
         room_id: &str,
         events: Vec<Map<String, Value>>,
-    ) -> Result<Vec<Outside>> {
+    ) -> Result<Vec<Outlier>> {
         let strict = version.parse::<u32>().unwrap_or(1) >= 12;
         let mut kept = Vec::new();
         let mut has_create = false;
@@ -176,23 +130,12 @@ impl Federation {
                     return Err("an event of another room".to_owned());
                 }
                 let event_id = rules.id_of(&pdu).ok_or("an event without an ID")?;
-                let server = text(&pdu, "sender")
-                    .and_then(server_of)
-                    .ok_or("an event without a sender")?;
-                self.check_signed_by(rules, &pdu, server)
-                    .await
-                    .map_err(|e| e.body.error.clone())?;
-                let pdu = if rules.content_hash_matches(&pdu) {
-                    pdu
-                } else {
-                    rules.redact(&pdu)
-                };
-                Ok(Outside::of(event_id, pdu))
+                Outlier::of(event_id, room_id, self.checked_pdu(rules, pdu).await?)
             }
             .await;
             match checked {
                 Ok(event) => {
-                    has_create |= event.event_type == "m.room.create";
+                    has_create |= event.stored.event_type == "m.room.create";
                     kept.push(event);
                 }
                 Err(why) if strict => {
@@ -211,14 +154,10 @@ impl Federation {
     /// inviting server (and the room ID's): `make_leave`, signed here,
     /// `send_leave`; the leave is then recorded outside the room.
     pub async fn reject_remote_invite(&self, room_id: &str, user_id: &str, servers: &[String]) -> Result<()> {
-        let mut last_error = None;
-        for server in servers.iter().filter(|s| **s != self.identity.server_name) {
-            match self.leave_through(room_id, user_id, server).await {
-                Ok(()) => return Ok(()),
-                Err(e) => last_error = Some(e),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| MatrixError::not_found("No server to reject the invite through")))
+        self.through_first(servers, "No server to reject the invite through", |server| {
+            self.leave_through(room_id, user_id, server)
+        })
+        .await
     }
 
     async fn leave_through(&self, room_id: &str, user_id: &str, server: &str) -> Result<()> {
@@ -233,45 +172,25 @@ impl Federation {
         let Value::Object(mut leave) = serde_json::to_value(template.event).map_err(internal)? else {
             return Err(internal("the template is not an object"));
         };
-        let is_our_leave = text(&leave, "sender") == Some(user_id)
-            && text(&leave, "state_key") == Some(user_id)
-            && text(&leave, "room_id") == Some(room_id)
+        let is_our_leave = build::is_own_membership_template(&leave, room_id, user_id)
             && leave.get("content").and_then(|c| c.get("membership")) == Some(&Value::from("leave"));
         if !is_our_leave {
-            return Err(MatrixError::new(
-                502,
-                ErrorCode::Unknown,
+            return Err(super::api::bad_answer(
+                "Rejecting the invite",
+                server,
                 "the template is not this user's leave",
             ));
         }
-        leave.insert("origin_server_ts".to_owned(), Value::from(now_ms()));
-        leave.insert("origin".to_owned(), Value::String(self.identity.server_name.clone()));
-        for key in ["hashes", "signatures", "unsigned"] {
-            leave.remove(key);
-        }
-        if rules.event_id_in_event() {
-            let event_id = format!("${}:{}", crate::api::random_id(18), self.identity.server_name);
-            leave.insert("event_id".to_owned(), Value::String(event_id));
-        }
-        let identity = &self.identity;
-        rules.hash_and_sign(
-            &mut leave,
-            &identity.server_name,
-            &identity.key_id,
-            identity.signing_key(),
-        );
-        let event_id = rules
-            .id_of(&leave)
-            .ok_or_else(|| internal("the leave has no event ID"))?;
+        let event_id = build::sign_remote_template(rules, &self.identity, &mut leave).map_err(internal)?;
         let body = serde_json::from_value(Value::Object(leave.clone())).map_err(internal)?;
         let send_leave_v2::Response::Ok(_) = client
             .send_leave_v2(send_leave_v2::Request::new(room_id.to_owned(), event_id.clone(), body))
             .await
             .map_err(unreachable)?;
-        let outside = Outside::of(event_id, leave);
+        let outside = Outlier::of(event_id, room_id, leave).map_err(internal)?;
         self.hs
             .store
-            .record_outside_room(&[outside.as_new(room_id)])
+            .record_outside_room(&[outside.as_new()])
             .map_err(internal)?;
         self.hs.changes.notify_waiters();
         Ok(())

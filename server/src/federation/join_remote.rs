@@ -17,10 +17,11 @@
 //! left out, and joins through a server that answers with a forked state
 //! (no state resolution).
 
-use super::build::Built;
+use super::build::{self, Built};
+use super::outlier::Outlier;
 use super::pdu::VersionRules;
 use super::Federation;
-use crate::api::{now_ms, random_id, server_of, Homeserver};
+use crate::api::{now_ms, server_of, Homeserver};
 use crate::store::{NewEvent, RoomInfo, StoredEvent};
 use matrix_api::server_server::endpoints::{make_join, send_join_v2};
 use matrix_api_runtime::{ErrorCode, MatrixError};
@@ -32,18 +33,15 @@ type Result<T> = std::result::Result<T, MatrixError>;
 /// The room versions this server joins (`ver` of `make_join`).
 const VERSIONS: std::ops::RangeInclusive<u32> = 1..=12;
 
-/// Why a resident server's answer was not accepted: `502`, as the error is
-/// the other server's, not the client's.
+/// A resident server's answer that cannot be accepted: `502`.
 fn bad_answer(server: &str, why: impl std::fmt::Display) -> MatrixError {
-    MatrixError::new(502, ErrorCode::Unknown, format!("Joining through {server}: {why}"))
+    super::api::bad_answer("Joining", server, why)
 }
 
 /// One event of the room's state or auth chain, checked.
 struct Received {
-    event_id: String,
-    pdu: Map<String, Value>,
-    stored: StoredEvent,
-    depth: i64,
+    event: Outlier,
+    /// In the state (not only in its auth chain).
     in_state: bool,
 }
 
@@ -64,17 +62,10 @@ impl Federation {
     /// Joins `user_id` to `room_id` through the first of `servers` that
     /// lets it, with `content` as the membership event's content.
     pub async fn join_remote(&self, room_id: &str, user_id: &str, content: Value, servers: &[String]) -> Result<()> {
-        let mut last_error = None;
-        for server in servers.iter().filter(|s| **s != self.identity.server_name) {
-            match self.join_through(room_id, user_id, &content, server).await {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    tracing::info!(room_id, server = %server, "joining through another server failed: {}", e.body.error);
-                    last_error = Some(e);
-                }
-            }
-        }
-        Err(last_error.unwrap_or_else(|| MatrixError::not_found("Unknown room, and no server to join it through")))
+        self.through_first(servers, "Unknown room, and no server to join it through", |server| {
+            self.join_through(room_id, user_id, &content, server)
+        })
+        .await
     }
 
     async fn join_through(&self, room_id: &str, user_id: &str, content: &Value, server: &str) -> Result<()> {
@@ -97,12 +88,7 @@ impl Federation {
         let Value::Object(mut join) = serde_json::to_value(event).map_err(crate::api::internal)? else {
             return Err(bad_answer(server, "the template is not an object"));
         };
-        let text = |pdu: &Map<String, Value>, key: &str| pdu.get(key).and_then(Value::as_str).map(str::to_owned);
-        let is_our_join = text(&join, "type").as_deref() == Some("m.room.member")
-            && text(&join, "sender").as_deref() == Some(user_id)
-            && text(&join, "state_key").as_deref() == Some(user_id)
-            && text(&join, "room_id").as_deref() == Some(room_id);
-        if !is_our_join {
+        if !build::is_own_membership_template(&join, room_id, user_id) {
             return Err(bad_answer(server, "the template is not this user's join of this room"));
         }
         // The template's content may carry what the resident server needs
@@ -117,25 +103,7 @@ impl Federation {
         }
         merged.insert("membership".to_owned(), Value::String("join".to_owned()));
         join.insert("content".to_owned(), Value::Object(merged));
-        join.insert("origin_server_ts".to_owned(), Value::from(now_ms()));
-        join.insert("origin".to_owned(), Value::String(self.identity.server_name.clone()));
-        for key in ["hashes", "signatures", "unsigned"] {
-            join.remove(key);
-        }
-        if rules.event_id_in_event() {
-            let event_id = format!("${}:{}", random_id(18), self.identity.server_name);
-            join.insert("event_id".to_owned(), Value::String(event_id));
-        }
-        let identity = &self.identity;
-        rules.hash_and_sign(
-            &mut join,
-            &identity.server_name,
-            &identity.key_id,
-            identity.signing_key(),
-        );
-        let event_id = rules
-            .id_of(&join)
-            .ok_or_else(|| crate::api::internal("the join has no event ID"))?;
+        let event_id = build::sign_remote_template(rules, &self.identity, &mut join).map_err(crate::api::internal)?;
         let body = serde_json::from_value(Value::Object(join.clone())).map_err(crate::api::internal)?;
         let send_join_v2::Response::Ok(answer) = client
             .send_join_v2(send_join_v2::Request::new(room_id.to_owned(), event_id.clone(), body))
@@ -175,7 +143,7 @@ impl Federation {
         events: Vec<(Map<String, Value>, bool)>,
     ) -> std::result::Result<Vec<Received>, String> {
         let mut by_id: BTreeMap<String, Received> = BTreeMap::new();
-        for (mut pdu, in_state) in events {
+        for (pdu, in_state) in events {
             let event_id = rules.id_of(&pdu).ok_or("an event without an ID")?;
             if let Some(seen) = by_id.get_mut(&event_id) {
                 seen.in_state |= in_state;
@@ -184,48 +152,26 @@ impl Federation {
             if pdu.get("room_id").and_then(Value::as_str) != Some(room_id) {
                 return Err(format!("{event_id} is not an event of {room_id}"));
             }
-            let sender = pdu.get("sender").and_then(Value::as_str).unwrap_or_default().to_owned();
-            let origin = server_of(&sender).ok_or_else(|| format!("{event_id} has no sender"))?;
-            self.check_signed_by(rules, &pdu, origin)
+            let pdu = self
+                .checked_pdu(rules, pdu)
                 .await
-                .map_err(|e| format!("{event_id}: {}", e.body.error))?;
-            if !rules.content_hash_matches(&pdu) {
-                pdu = rules.redact(&pdu);
-            }
-            let text = |key: &str| pdu.get(key).and_then(Value::as_str).map(str::to_owned);
-            let stored = StoredEvent {
-                stream: 0,
-                event_id: event_id.clone(),
-                room_id: room_id.to_owned(),
-                sender,
-                event_type: text("type").ok_or_else(|| format!("{event_id} has no type"))?,
-                state_key: text("state_key"),
-                content: pdu.get("content").cloned().unwrap_or_else(|| Value::Object(Map::new())),
-                origin_server_ts: pdu.get("origin_server_ts").and_then(Value::as_i64).unwrap_or(0),
-                redacted_because: None,
-            };
-            let depth = pdu.get("depth").and_then(Value::as_i64).unwrap_or(0);
-            by_id.insert(
-                event_id.clone(),
-                Received {
-                    event_id,
-                    pdu,
-                    stored,
-                    depth,
-                    in_state,
-                },
-            );
+                .map_err(|why| format!("{event_id}: {why}"))?;
+            let event = Outlier::of(event_id.clone(), room_id, pdu)?;
+            by_id.insert(event_id, Received { event, in_state });
         }
         let creates: Vec<&Received> = by_id
             .values()
             .filter(|e| {
-                e.in_state && e.stored.event_type == "m.room.create" && e.stored.state_key.as_deref() == Some("")
+                e.in_state
+                    && e.event.stored.event_type == "m.room.create"
+                    && e.event.stored.state_key.as_deref() == Some("")
             })
             .collect();
         let [create] = creates[..] else {
             return Err("the state has no single create event".to_owned());
         };
         let created_version = create
+            .event
             .stored
             .content
             .get("room_version")
@@ -236,18 +182,18 @@ impl Federation {
                 "the room was created as version {created_version}, not {version}"
             ));
         }
-        let create = create.stored.clone();
-        for event in by_id.values() {
+        let create = create.event.stored.clone();
+        for Received { event, .. } in by_id.values() {
+            let e = &event.stored;
             let mut auth_state = vec![create.clone()];
             for auth_id in super::build::named_events(&event.pdu, "auth_events") {
                 let auth = by_id
                     .get(&auth_id)
-                    .ok_or_else(|| format!("{} names an auth event {auth_id} not given", event.event_id))?;
-                if auth.stored.event_id != create.event_id {
-                    auth_state.push(auth.stored.clone());
+                    .ok_or_else(|| format!("{} names an auth event {auth_id} not given", e.event_id))?;
+                if auth.event.stored.event_id != create.event_id {
+                    auth_state.push(auth.event.stored.clone());
                 }
             }
-            let e = &event.stored;
             if e.event_id == create.event_id {
                 auth_state.clear();
             }
@@ -262,7 +208,7 @@ impl Federation {
             .map_err(|why| format!("{} is not allowed by its auth events: {why}", e.event_id))?;
         }
         let mut ordered: Vec<Received> = by_id.into_values().collect();
-        ordered.sort_by_key(|e| (e.in_state, e.depth));
+        ordered.sort_by_key(|e| (e.in_state, e.event.depth));
         Ok(ordered)
     }
 
@@ -278,7 +224,11 @@ impl Federation {
     ) -> Result<()> {
         let hs = &self.hs;
         let join = join.map_err(|why| MatrixError::bad_json(format!("the join: {why}")))?;
-        let state: Vec<StoredEvent> = events.iter().filter(|e| e.in_state).map(|e| e.stored.clone()).collect();
+        let state: Vec<StoredEvent> = events
+            .iter()
+            .filter(|e| e.in_state)
+            .map(|e| e.event.stored.clone())
+            .collect();
         let content = join.pdu.get("content").cloned().unwrap_or(Value::Null);
         Homeserver::allowed_on(version, &state, user_id, "m.room.member", Some(user_id), &content)
             .map_err(MatrixError::forbidden)?;
@@ -291,24 +241,7 @@ impl Federation {
             Some(creator) if version.parse::<u32>().unwrap_or(1) < 11 => creator.to_owned(),
             _ => create.sender.clone(),
         };
-        let imported: Vec<NewEvent<'_>> = events
-            .iter()
-            .map(|e| NewEvent {
-                event_id: &e.event_id,
-                room_id,
-                sender: &e.stored.sender,
-                event_type: &e.stored.event_type,
-                state_key: e.stored.state_key.as_deref(),
-                content: &e.stored.content,
-                origin_server_ts: e.stored.origin_server_ts,
-                txn_key: None,
-                depth: e.depth,
-                prev_events: &[],
-                pdu: &e.pdu,
-                destinations: &[],
-                notifications: &[],
-            })
-            .collect();
+        let imported: Vec<NewEvent<'_>> = events.iter().map(|e| e.event.as_new()).collect();
         let join_event = NewEvent {
             event_id: &join.event_id,
             room_id,

@@ -215,6 +215,27 @@ impl Federation {
         Ok(pdu)
     }
 
+    /// A PDU another server sent, checked as every received event is:
+    /// signed by its sender's server (key fetched if needed), and only its
+    /// redacted form kept if its content hash does not match, as the spec
+    /// says. Why not, if it is refused.
+    pub(super) async fn checked_pdu(
+        &self,
+        rules: &VersionRules,
+        pdu: Map<String, Value>,
+    ) -> std::result::Result<Map<String, Value>, String> {
+        let sender = pdu.get("sender").and_then(Value::as_str).ok_or("no sender")?;
+        let server = server_of(sender).ok_or("a sender without a server name")?;
+        self.check_signed_by(rules, &pdu, server)
+            .await
+            .map_err(|e| e.body.error.clone())?;
+        Ok(if rules.content_hash_matches(&pdu) {
+            pdu
+        } else {
+            rules.redact(&pdu)
+        })
+    }
+
     /// Checks that `server` signed the event with a key of its (fetched if
     /// needed): at least one of its signatures must verify, and none may
     /// fail with a key we know.

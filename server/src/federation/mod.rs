@@ -24,6 +24,7 @@ mod invited;
 mod join_remote;
 pub mod keys;
 mod membership;
+mod outlier;
 pub mod pdu;
 mod receive;
 pub mod send;

@@ -78,7 +78,7 @@ impl Federation {
     async fn receive_pdu(
         &self,
         origin: &str,
-        mut pdu: Map<String, Value>,
+        pdu: Map<String, Value>,
         fill_gaps: bool,
     ) -> (Option<String>, Result<(), String>) {
         let hs = &self.hs;
@@ -99,14 +99,8 @@ impl Federation {
             if hs.store.event(&event_id).map_err(|e| e.to_string())?.is_some() {
                 return Ok(()); // Seen before: a retried transaction.
             }
+            let pdu = self.checked_pdu(&rules, pdu).await?;
             let sender = text(&pdu, "sender").ok_or("no sender")?;
-            let sender_server = crate::api::server_of(&sender).ok_or("a sender without a server name")?;
-            self.check_signed_by(&rules, &pdu, sender_server)
-                .await
-                .map_err(|e| e.body.error.clone())?;
-            if !rules.content_hash_matches(&pdu) {
-                pdu = rules.redact(&pdu);
-            }
             let event_type = text(&pdu, "type").ok_or("no type")?;
             let state_key = text(&pdu, "state_key");
             let content = pdu.get("content").cloned().unwrap_or_else(|| Value::Object(Map::new()));
