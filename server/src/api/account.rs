@@ -47,7 +47,7 @@ pub(super) fn login_flows(_: &Homeserver, _: cs::get_login_flows::Request) -> Re
     }))
 }
 
-pub(super) fn register(hs: &Homeserver, request: cs::register::Request) -> Result<cs::register::Response> {
+pub(super) async fn register(hs: &Homeserver, request: cs::register::Request) -> Result<cs::register::Response> {
     let body = request.body;
     if request.query.kind.as_ref().is_some_and(|k| k.as_str() == "guest") {
         return Err(MatrixError::forbidden("Guest access is not enabled"));
@@ -74,7 +74,7 @@ pub(super) fn register(hs: &Homeserver, request: cs::register::Request) -> Resul
         return Ok(cs::register::Response::Unauthorized(auth));
     }
     let hash = match &body.password {
-        Some(p) => hash_password(p)?,
+        Some(p) => hash_password(p.clone()).await?,
         None => String::new(),
     };
     if !hs.store.create_user(&user_id, &hash).map_err(internal)? {
@@ -97,7 +97,7 @@ pub(super) fn register(hs: &Homeserver, request: cs::register::Request) -> Resul
     Ok(cs::register::Response::Ok(response))
 }
 
-pub(super) fn login(hs: &Homeserver, request: cs::login::Request) -> Result<cs::login::Response> {
+pub(super) async fn login(hs: &Homeserver, request: cs::login::Request) -> Result<cs::login::Response> {
     let body = request.body;
     if body.r#type != "m.login.password" {
         return Err(MatrixError::new(400, ErrorCode::Unknown, "Unsupported login type"));
@@ -113,7 +113,7 @@ pub(super) fn login(hs: &Homeserver, request: cs::login::Request) -> Result<cs::
     let user_id = hs.user_id(&user);
     let hash = hs.store.password_hash(&user_id).map_err(internal)?;
     let ok = match (hash, &body.password) {
-        (Some(hash), Some(password)) if !hash.is_empty() => verify_password(&hash, password),
+        (Some(hash), Some(password)) if !hash.is_empty() => password_matches(hash, password.clone()).await,
         _ => false,
     };
     if !ok {
@@ -177,18 +177,21 @@ pub(super) fn whoami(
 
 /// A new password, once the caller has given the current one again. With
 /// `logout_devices` (the default) every *other* device is logged out.
-pub(super) fn change_password(
+pub(super) async fn change_password(
     hs: &Homeserver,
     request: cs::change_password::Request,
     credentials: Credentials,
 ) -> Result<cs::change_password::Response> {
     let (user_id, own_device) = hs.user(&credentials)?;
     let body = request.body;
-    if let Reauthentication::Required(challenge) = hs.reauthenticate(&user_id, "change_password", body.auth.as_ref())? {
+    if let Reauthentication::Required(challenge) = hs
+        .reauthenticate(&user_id, "change_password", body.auth.as_ref())
+        .await?
+    {
         return Ok(cs::change_password::Response::Unauthorized(challenge));
     }
     hs.store
-        .set_password_hash(&user_id, &hash_password(&body.new_password)?)
+        .set_password_hash(&user_id, &hash_password(body.new_password).await?)
         .map_err(internal)?;
     if body.logout_devices.unwrap_or(true) {
         let others = device_ids(hs, &user_id, |d| d != own_device)?;
@@ -197,20 +200,33 @@ pub(super) fn change_password(
     Ok(cs::change_password::Response::Ok(Map::new()))
 }
 
-fn hash_password(password: &str) -> Result<String> {
+/// Argon2 costs tens of milliseconds of CPU by design; it runs on tokio's
+/// blocking pool so that a burst of logins does not stall every other
+/// request waiting for the async workers.
+async fn hash_password(password: String) -> Result<String> {
     use argon2::password_hash::{PasswordHasher, SaltString};
     let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).map_err(internal)?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(internal)
+    tokio::task::spawn_blocking(move || {
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(internal)
+    })
+    .await
+    .map_err(internal)?
 }
 
-pub(super) fn verify_password(hash: &str, password: &str) -> bool {
+/// Whether `password` matches the stored Argon2 `hash`, checked on the
+/// blocking pool (see [`hash_password`]).
+pub(super) async fn password_matches(hash: String, password: String) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    PasswordHash::new(hash).is_ok_and(|h| {
-        argon2::Argon2::default()
-            .verify_password(password.as_bytes(), &h)
-            .is_ok()
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
     })
+    .await
+    .unwrap_or(false)
 }

@@ -74,15 +74,16 @@ pub(super) fn rename(
     Ok(cs::update_device::Response::Ok(Map::new()))
 }
 
-pub(super) fn delete(
+pub(super) async fn delete(
     hs: &Homeserver,
     request: cs::delete_device::Request,
     credentials: Credentials,
 ) -> Result<cs::delete_device::Response> {
     let (user_id, _) = hs.user(&credentials)?;
     let device = find(hs, &user_id, &request.path.device_id)?;
-    if let Reauthentication::Required(challenge) =
-        hs.reauthenticate(&user_id, "delete_device", request.body.auth.as_ref())?
+    if let Reauthentication::Required(challenge) = hs
+        .reauthenticate(&user_id, "delete_device", request.body.auth.as_ref())
+        .await?
     {
         return Ok(cs::delete_device::Response::Unauthorized(challenge));
     }
@@ -94,14 +95,15 @@ pub(super) fn delete(
 
 /// Several devices at once; IDs the user does not have are ignored, as the
 /// spec allows.
-pub(super) fn delete_many(
+pub(super) async fn delete_many(
     hs: &Homeserver,
     request: cs::delete_devices::Request,
     credentials: Credentials,
 ) -> Result<cs::delete_devices::Response> {
     let (user_id, _) = hs.user(&credentials)?;
-    if let Reauthentication::Required(challenge) =
-        hs.reauthenticate(&user_id, "delete_devices", request.body.auth.as_ref())?
+    if let Reauthentication::Required(challenge) = hs
+        .reauthenticate(&user_id, "delete_devices", request.body.auth.as_ref())
+        .await?
     {
         return Ok(cs::delete_devices::Response::Unauthorized(challenge));
     }

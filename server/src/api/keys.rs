@@ -348,7 +348,7 @@ pub(super) fn changes(
 
 /// Cross-signing keys. The first upload needs only the access token (there
 /// is nothing to take over yet); replacing keys needs the password again.
-pub(super) fn upload_cross_signing(
+pub(super) async fn upload_cross_signing(
     hs: &Homeserver,
     request: cs::upload_cross_signing_keys::Request,
     credentials: Credentials,
@@ -357,8 +357,9 @@ pub(super) fn upload_cross_signing(
     let body = request.body;
     let existing = hs.store.cross_signing_keys(&user_id).map_err(internal)?;
     if existing.contains_key("master") {
-        if let Reauthentication::Required(challenge) =
-            hs.reauthenticate(&user_id, "upload_cross_signing_keys", body.auth.as_ref())?
+        if let Reauthentication::Required(challenge) = hs
+            .reauthenticate(&user_id, "upload_cross_signing_keys", body.auth.as_ref())
+            .await?
         {
             // The spec documents no 401 for this operation (its description
             // says it uses user-interactive auth), so the challenge goes out

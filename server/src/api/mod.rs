@@ -612,10 +612,10 @@ impl ClientServerApi for Homeserver {
         account::login_flows(self, r)
     }
     async fn register(&self, r: cs::register::Request, _: Credentials) -> Result<cs::register::Response> {
-        account::register(self, r)
+        account::register(self, r).await
     }
     async fn login(&self, r: cs::login::Request, _: Credentials) -> Result<cs::login::Response> {
-        account::login(self, r)
+        account::login(self, r).await
     }
     async fn logout(&self, r: cs::logout::Request, c: Credentials) -> Result<cs::logout::Response> {
         account::logout(self, r, c)
@@ -635,7 +635,7 @@ impl ClientServerApi for Homeserver {
         r: cs::change_password::Request,
         c: Credentials,
     ) -> Result<cs::change_password::Response> {
-        account::change_password(self, r, c)
+        account::change_password(self, r, c).await
     }
 
     // Push rules and notifications.
@@ -732,7 +732,7 @@ impl ClientServerApi for Homeserver {
         r: cs::upload_cross_signing_keys::Request,
         c: Credentials,
     ) -> Result<cs::upload_cross_signing_keys::Response> {
-        keys::upload_cross_signing(self, r, c)
+        keys::upload_cross_signing(self, r, c).await
     }
     async fn upload_cross_signing_signatures(
         &self,
@@ -927,14 +927,14 @@ impl ClientServerApi for Homeserver {
         r: cs::delete_device::Request,
         c: Credentials,
     ) -> Result<cs::delete_device::Response> {
-        devices::delete(self, r, c)
+        devices::delete(self, r, c).await
     }
     async fn delete_devices(
         &self,
         r: cs::delete_devices::Request,
         c: Credentials,
     ) -> Result<cs::delete_devices::Response> {
-        devices::delete_many(self, r, c)
+        devices::delete_many(self, r, c).await
     }
 
     // Profiles.

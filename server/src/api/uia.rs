@@ -94,7 +94,7 @@ fn with_challenge(error: MatrixError, mut challenge: AuthResponse) -> MatrixErro
 impl Homeserver {
     /// Checks the `auth` of a request by `user_id` for `operation` (a
     /// stable name such as `"change_password"`).
-    pub(super) fn reauthenticate(
+    pub(super) async fn reauthenticate(
         &self,
         user_id: &str,
         operation: &'static str,
@@ -129,8 +129,10 @@ impl Homeserver {
         let password = auth.additional_properties.get("password").and_then(|p| p.as_str());
         let hash = self.store.password_hash(user_id).map_err(internal)?;
         let proven = claimed.as_deref() == Some(user_id)
-            && match (hash.as_deref(), password) {
-                (Some(hash), Some(password)) if !hash.is_empty() => super::account::verify_password(hash, password),
+            && match (hash, password) {
+                (Some(hash), Some(password)) if !hash.is_empty() => {
+                    super::account::password_matches(hash, password.to_owned()).await
+                }
                 _ => false,
             };
         if !proven {
