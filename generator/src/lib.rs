@@ -28,7 +28,9 @@ pub struct Spec {
 pub fn load_spec(dir: &Path) -> Result<Spec> {
     let mut store = load::docs::DocStore::load(dir)?;
     ir::unsigned_data::extend(&mut store)?;
-    let api = ir::build(&store)?;
+    let corrected = ir::errata::apply(&mut store)?;
+    let mut api = ir::build(&store)?;
+    api.warnings.extend(corrected);
     Ok(Spec { store, api })
 }
 
@@ -38,6 +40,8 @@ pub fn load_spec(dir: &Path) -> Result<Spec> {
 pub fn load_spec_file(file: &Path, refs_from: Option<&Path>) -> Result<Spec> {
     let mut store = load::loose::load_file(file, refs_from)?;
     ir::unsigned_data::extend(&mut store)?;
-    let api = ir::build(&store)?;
+    let corrected = ir::errata::apply(&mut store)?;
+    let mut api = ir::build(&store)?;
+    api.warnings.extend(corrected);
     Ok(Spec { store, api })
 }

@@ -9,7 +9,8 @@ pub struct InviteEvent {
     /// The matrix ID of the user who sent the original `m.room.third_party_invite`.
     pub sender: ::std::string::String,
     /// The name of the inviting homeserver.
-    pub origin: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub origin: ::std::option::Option<::std::string::String>,
     /// A timestamp added by the inviting homeserver.
     ///
     /// - Spec constraint, format: `int64`
@@ -31,7 +32,6 @@ impl InviteEvent {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         sender: ::std::string::String,
-        origin: ::std::string::String,
         origin_server_ts: i64,
         r#type: ::std::string::String,
         state_key: ::std::string::String,
@@ -39,7 +39,7 @@ impl InviteEvent {
     ) -> Self {
         Self {
             sender,
-            origin,
+            origin: ::std::option::Option::None,
             origin_server_ts,
             r#type,
             state_key,
@@ -66,7 +66,9 @@ impl<'de> ::serde::Deserialize<'de> for InviteEvent {
                 mut __map: __A,
             ) -> ::std::result::Result<InviteEvent, __A::Error> {
                 let mut sender: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
-                let mut origin: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut origin: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
                 let mut origin_server_ts: ::std::option::Option<i64> = ::std::option::Option::None;
                 let mut r#type: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
                 let mut state_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -131,7 +133,7 @@ impl<'de> ::serde::Deserialize<'de> for InviteEvent {
                 }
                 ::std::result::Result::Ok(InviteEvent {
                     sender: ::matrix_api_runtime::__private::required(sender, "sender")?,
-                    origin: ::matrix_api_runtime::__private::required(origin, "origin")?,
+                    origin: origin.flatten(),
                     origin_server_ts: ::matrix_api_runtime::__private::required(
                         origin_server_ts,
                         "origin_server_ts",

@@ -9,7 +9,8 @@ pub struct SendInviteV1Request {
     /// The matrix ID of the user who sent the original `m.room.third_party_invite`.
     pub sender: ::std::string::String,
     /// The name of the inviting homeserver.
-    pub origin: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub origin: ::std::option::Option<::std::string::String>,
     /// A timestamp added by the inviting homeserver.
     ///
     /// - Spec constraint, format: `int64`
@@ -37,7 +38,6 @@ impl SendInviteV1Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         sender: ::std::string::String,
-        origin: ::std::string::String,
         origin_server_ts: i64,
         r#type: ::std::string::String,
         state_key: ::std::string::String,
@@ -45,7 +45,7 @@ impl SendInviteV1Request {
     ) -> Self {
         Self {
             sender,
-            origin,
+            origin: ::std::option::Option::None,
             origin_server_ts,
             r#type,
             state_key,
@@ -73,7 +73,9 @@ impl<'de> ::serde::Deserialize<'de> for SendInviteV1Request {
                 mut __map: __A,
             ) -> ::std::result::Result<SendInviteV1Request, __A::Error> {
                 let mut sender: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
-                let mut origin: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut origin: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
                 let mut origin_server_ts: ::std::option::Option<i64> = ::std::option::Option::None;
                 let mut r#type: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
                 let mut state_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -150,7 +152,7 @@ impl<'de> ::serde::Deserialize<'de> for SendInviteV1Request {
                 }
                 ::std::result::Result::Ok(SendInviteV1Request {
                     sender: ::matrix_api_runtime::__private::required(sender, "sender")?,
-                    origin: ::matrix_api_runtime::__private::required(origin, "origin")?,
+                    origin: origin.flatten(),
                     origin_server_ts: ::matrix_api_runtime::__private::required(
                         origin_server_ts,
                         "origin_server_ts",

@@ -30,7 +30,8 @@ pub struct MakeJoinResponseEvent {
     /// The user ID of the joining member.
     pub sender: ::std::string::String,
     /// The name of the resident homeserver.
-    pub origin: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub origin: ::std::option::Option<::std::string::String>,
     /// A timestamp added by the resident homeserver.
     ///
     /// - Spec constraint, format: `int64`
@@ -51,7 +52,6 @@ impl MakeJoinResponseEvent {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         sender: ::std::string::String,
-        origin: ::std::string::String,
         origin_server_ts: i64,
         r#type: ::std::string::String,
         state_key: ::std::string::String,
@@ -59,7 +59,7 @@ impl MakeJoinResponseEvent {
     ) -> Self {
         Self {
             sender,
-            origin,
+            origin: ::std::option::Option::None,
             origin_server_ts,
             r#type,
             state_key,
@@ -86,7 +86,9 @@ impl<'de> ::serde::Deserialize<'de> for MakeJoinResponseEvent {
                 mut __map: __A,
             ) -> ::std::result::Result<MakeJoinResponseEvent, __A::Error> {
                 let mut sender: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
-                let mut origin: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut origin: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
                 let mut origin_server_ts: ::std::option::Option<i64> = ::std::option::Option::None;
                 let mut r#type: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
                 let mut state_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -151,7 +153,7 @@ impl<'de> ::serde::Deserialize<'de> for MakeJoinResponseEvent {
                 }
                 ::std::result::Result::Ok(MakeJoinResponseEvent {
                     sender: ::matrix_api_runtime::__private::required(sender, "sender")?,
-                    origin: ::matrix_api_runtime::__private::required(origin, "origin")?,
+                    origin: origin.flatten(),
                     origin_server_ts: ::matrix_api_runtime::__private::required(
                         origin_server_ts,
                         "origin_server_ts",

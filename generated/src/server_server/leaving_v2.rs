@@ -9,7 +9,8 @@ pub struct SendLeaveV2Request {
     /// The user ID of the leaving member.
     pub sender: ::std::string::String,
     /// The name of the leaving homeserver.
-    pub origin: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub origin: ::std::option::Option<::std::string::String>,
     /// A timestamp added by the leaving homeserver.
     ///
     /// - Spec constraint, format: `int64`
@@ -32,7 +33,6 @@ impl SendLeaveV2Request {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         sender: ::std::string::String,
-        origin: ::std::string::String,
         origin_server_ts: i64,
         r#type: ::std::string::String,
         state_key: ::std::string::String,
@@ -41,7 +41,7 @@ impl SendLeaveV2Request {
     ) -> Self {
         Self {
             sender,
-            origin,
+            origin: ::std::option::Option::None,
             origin_server_ts,
             r#type,
             state_key,
@@ -69,7 +69,9 @@ impl<'de> ::serde::Deserialize<'de> for SendLeaveV2Request {
                 mut __map: __A,
             ) -> ::std::result::Result<SendLeaveV2Request, __A::Error> {
                 let mut sender: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
-                let mut origin: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
+                let mut origin: ::std::option::Option<
+                    ::std::option::Option<::std::string::String>,
+                > = ::std::option::Option::None;
                 let mut origin_server_ts: ::std::option::Option<i64> = ::std::option::Option::None;
                 let mut r#type: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
                 let mut state_key: ::std::option::Option<::std::string::String> = ::std::option::Option::None;
@@ -142,7 +144,7 @@ impl<'de> ::serde::Deserialize<'de> for SendLeaveV2Request {
                 }
                 ::std::result::Result::Ok(SendLeaveV2Request {
                     sender: ::matrix_api_runtime::__private::required(sender, "sender")?,
-                    origin: ::matrix_api_runtime::__private::required(origin, "origin")?,
+                    origin: origin.flatten(),
                     origin_server_ts: ::matrix_api_runtime::__private::required(
                         origin_server_ts,
                         "origin_server_ts",

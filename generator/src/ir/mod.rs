@@ -4,6 +4,7 @@
 
 mod build;
 pub(crate) mod copies;
+pub mod errata;
 pub mod event_kinds;
 mod naming;
 mod schema;

@@ -1,0 +1,115 @@
+//! Corrections the spec's own text makes to its YAML, from the declared
+//! data file `api-specs/errata.toml`.
+//!
+//! The event templates of the server-server API (`make_join`, `make_leave`,
+//! `make_knock`, the invite event) require a top-level `origin`, which room
+//! versions 11 and later no longer have; servers leave it out, and a client
+//! generated from the YAML as written refuses their answers. Each entry is
+//! applied to the documents before the IR is built, and every place it
+//! changed is returned as a warning, so `stats` shows it.
+
+use crate::diag::{Error, Location, Result};
+use crate::load::docs::DocStore;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The data file, built into the generator like `events.toml`.
+pub const DATA_FILE: &str = include_str!("../../../api-specs/errata.toml");
+
+#[derive(Deserialize)]
+struct DataFile {
+    #[serde(default)]
+    optional: Vec<Optional>,
+}
+
+/// A property the YAML requires and the spec's text does not.
+#[derive(Deserialize)]
+struct Optional {
+    property: String,
+    files: Vec<String>,
+    source: String,
+}
+
+fn data() -> Result<DataFile> {
+    toml::from_str(DATA_FILE).map_err(|e| Error::Other(format!("api-specs/errata.toml: {e}")))
+}
+
+/// Every file an entry names, for checking that each still needs it.
+pub fn listed_files() -> Result<Vec<String>> {
+    Ok(data()?.optional.into_iter().flat_map(|entry| entry.files).collect())
+}
+
+/// Applies every entry; returns where each changed a schema, and what.
+pub fn apply(store: &mut DocStore) -> Result<Vec<(Location, String)>> {
+    let data = data()?;
+    let mut changed = Vec::new();
+    for entry in &data.optional {
+        for file in &entry.files {
+            let Some(doc) = store.doc_mut(file) else { continue };
+            let mut pointers = Vec::new();
+            make_optional(doc, &entry.property, String::new(), &mut pointers);
+            changed.extend(pointers.into_iter().map(|pointer| {
+                (
+                    Location::new(file.clone(), &pointer),
+                    format!(
+                        "`{}` read as optional (api-specs/errata.toml: {})",
+                        entry.property, entry.source
+                    ),
+                )
+            }));
+        }
+    }
+    Ok(changed)
+}
+
+/// Removes `property` from the `required` list of every schema below
+/// `value` that also declares it, collecting their JSON pointers.
+fn make_optional(value: &mut Value, property: &str, pointer: String, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            let declares = map
+                .get("properties")
+                .and_then(Value::as_object)
+                .is_some_and(|p| p.contains_key(property));
+            if declares {
+                if let Some(Value::Array(required)) = map.get_mut("required") {
+                    let before = required.len();
+                    required.retain(|r| r.as_str() != Some(property));
+                    if required.len() != before {
+                        found.push(pointer.clone());
+                    }
+                }
+            }
+            for (key, child) in map.iter_mut() {
+                let escaped = key.replace('~', "~0").replace('/', "~1");
+                make_optional(child, property, format!("{pointer}/{escaped}"), found);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter_mut().enumerate() {
+                make_optional(child, property, format!("{pointer}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_required_property_becomes_optional_where_it_is_declared() {
+        let mut doc = json!({
+            "a": { "properties": { "origin": {}, "sender": {} }, "required": ["origin", "sender"] },
+            "b": { "properties": { "sender": {} }, "required": ["origin"] },
+        });
+        let mut found = Vec::new();
+        make_optional(&mut doc, "origin", String::new(), &mut found);
+        assert_eq!(found, vec!["/a".to_owned()]);
+        assert_eq!(doc["a"]["required"], json!(["sender"]));
+        // Not declared there: a `required` of something else is left alone.
+        assert_eq!(doc["b"]["required"], json!(["origin"]));
+    }
+}
