@@ -1,6 +1,12 @@
 //! Synapse, the reference homeserver (PyPI `matrix-synapse`), started on a
 //! free loopback port with a throwaway SQLite database, open registration
 //! and rate limits raised for tests. Stopped when the handle is dropped.
+//!
+//! Alone it does not federate. [`Synapse::start_federating`] gives it a
+//! federation listener over TLS on a second loopback port, named after
+//! that port (`127.0.0.1:<port>`, a server name other servers reach
+//! directly), accepting other servers' self-signed certificates and
+//! allowed to reach loopback addresses, which it refuses by default.
 
 use crate::process::{free_port, wait_for_http, Guard};
 use crate::python;
@@ -10,7 +16,12 @@ use std::time::Duration;
 
 pub struct Synapse {
     pub base_url: String,
-    _process: Guard,
+    /// `localhost`, or `127.0.0.1:<federation port>` when federating.
+    pub server_name: String,
+    /// `None` only between [`Synapse::kill`] and [`Synapse::restart`].
+    process: Option<Guard>,
+    python: std::path::PathBuf,
+    config_path: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -30,10 +41,48 @@ const RATE_LIMITS: &[&str] = &[
     "rc_room_creation",
 ];
 
-fn config(dir: &Path, port: u16) -> String {
+/// The federation listener: its port and its certificate (PEM files).
+pub struct FederationTls<'a> {
+    pub port: u16,
+    pub certificate: &'a Path,
+    pub key: &'a Path,
+}
+
+fn config(dir: &Path, port: u16, federation: Option<&FederationTls>) -> String {
     let d = dir.display();
+    let server_name = match federation {
+        Some(f) => format!("'127.0.0.1:{}'", f.port),
+        None => "localhost".to_owned(),
+    };
+    let (federation_listener, federation_settings) = match federation {
+        Some(f) => (
+            format!(
+                "  - port: {}
+    bind_addresses: ['127.0.0.1']
+    type: http
+    tls: true
+    resources:
+      - names: [federation]
+",
+                f.port
+            ),
+            format!(
+                "tls_certificate_path: {}
+tls_private_key_path: {}
+federation_verify_certificates: false
+# An empty list leaves only 0.0.0.0 and :: blocked: the default blocks
+# loopback, and an allow-list does not apply to IP-literal server names.
+federation_ip_range_blacklist: []
+",
+                f.certificate.display(),
+                f.key.display()
+            ),
+        ),
+        // No other server, whatever a test does.
+        None => (String::new(), "federation_domain_whitelist: []\n".to_owned()),
+    };
     let mut yaml = format!(
-        "server_name: localhost
+        "server_name: {server_name}
 public_baseurl: http://127.0.0.1:{port}/
 pid_file: {d}/homeserver.pid
 listeners:
@@ -45,7 +94,7 @@ listeners:
     resources:
       - names: [client]
         compress: false
-database:
+{federation_listener}database:
   name: sqlite3
   args:
     database: {d}/homeserver.db
@@ -60,8 +109,7 @@ form_secret: test-form-secret
 registration_shared_secret: test-registration-secret
 trusted_key_servers: []
 suppress_key_server_warning: true
-federation_domain_whitelist: []
-presence:
+{federation_settings}presence:
   enabled: false
 url_preview_enabled: false
 # The spec documents GET /publicRooms without authentication.
@@ -92,28 +140,55 @@ handlers:
     formatter: plain
     filename: LOGFILE
 root:
-  level: WARNING
+  level: LEVEL
   handlers: [file]
 disable_existing_loggers: false
 ";
 
+/// A test that fails with Synapse running shows the end of Synapse's log.
+impl Drop for Synapse {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self._dir.path().join("homeserver.log")).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!("--- the last lines of Synapse's log ---");
+            for line in &lines[lines.len().saturating_sub(80)..] {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
 impl Synapse {
     /// The Synapse process, for measuring what it spends.
     pub fn pid(&self) -> u32 {
-        self._process.id()
+        self.process.as_ref().expect("Synapse is running").id()
     }
 
     /// Installs (first time only) and starts Synapse; waits until it answers.
     pub fn start() -> Synapse {
+        Synapse::start_with(None)
+    }
+
+    /// Synapse with a federation listener (see the module documentation).
+    pub fn start_federating(tls: &FederationTls) -> Synapse {
+        Synapse::start_with(Some(tls))
+    }
+
+    fn start_with(federation: Option<&FederationTls>) -> Synapse {
         let venv = python::venv("synapse");
         let dir = tempfile::tempdir().expect("a temporary folder");
         let port = free_port();
         let config_path = dir.path().join("homeserver.yaml");
-        std::fs::write(&config_path, config(dir.path(), port)).unwrap();
+        std::fs::write(&config_path, config(dir.path(), port, federation)).unwrap();
         let log = dir.path().join("homeserver.log");
+        // A federating Synapse logs every transaction: what a failing test shows.
+        let level = if federation.is_some() { "INFO" } else { "WARNING" };
         std::fs::write(
             dir.path().join("log.yaml"),
-            LOG_CONFIG.replace("LOGFILE", &log.display().to_string()),
+            LOG_CONFIG
+                .replace("LOGFILE", &log.display().to_string())
+                .replace("LEVEL", level),
         )
         .unwrap();
         let python = venv.join("bin/python");
@@ -124,23 +199,48 @@ impl Synapse {
             .status()
             .is_ok_and(|s| s.success());
         assert!(generated, "Synapse could not generate its signing key");
-        let mut process = Guard::spawn(
-            "Synapse",
-            Command::new(&python)
-                .args(["-m", "synapse.app.homeserver", "-c"])
-                .arg(&config_path)
-                .stdout(Stdio::null()),
-        );
         let base_url = format!("http://127.0.0.1:{port}");
-        wait_for_http(
-            &mut process,
-            &format!("{base_url}/_matrix/client/versions"),
-            Duration::from_secs(120),
-        );
+        let process = spawn(&python, &config_path, &base_url);
         Synapse {
             base_url,
-            _process: process,
+            server_name: match federation {
+                Some(f) => format!("127.0.0.1:{}", f.port),
+                None => "localhost".to_owned(),
+            },
+            process: Some(process),
+            python,
+            config_path,
             _dir: dir,
         }
     }
+
+    /// Kills Synapse (SIGKILL), keeping its database and configuration:
+    /// it is unreachable until [`Synapse::restart`].
+    pub fn kill(&mut self) {
+        self.process = None;
+    }
+
+    /// Starts the killed Synapse again on the same ports and database;
+    /// waits until it answers.
+    pub fn restart(&mut self) {
+        assert!(self.process.is_none(), "Synapse is running");
+        self.process = Some(spawn(&self.python, &self.config_path, &self.base_url));
+    }
+}
+
+/// Starts Synapse on its configuration and waits until it answers.
+fn spawn(python: &Path, config_path: &Path, base_url: &str) -> Guard {
+    let mut process = Guard::spawn(
+        "Synapse",
+        Command::new(python)
+            .args(["-m", "synapse.app.homeserver", "-c"])
+            .arg(config_path)
+            .stdout(Stdio::null()),
+    );
+    wait_for_http(
+        &mut process,
+        &format!("{base_url}/_matrix/client/versions"),
+        Duration::from_secs(120),
+    );
+    process
 }

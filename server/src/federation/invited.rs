@@ -126,10 +126,10 @@ impl Federation {
         let mut has_create = false;
         for pdu in events.into_iter().take(MAX_INVITE_STATE) {
             let checked = async {
-                if text(&pdu, "room_id") != Some(room_id) {
+                let event_id = rules.id_of(&pdu).ok_or("an event without an ID")?;
+                if !super::pdu::is_event_of(&pdu, &event_id, room_id) {
                     return Err("an event of another room".to_owned());
                 }
-                let event_id = rules.id_of(&pdu).ok_or("an event without an ID")?;
                 Outlier::of(event_id, room_id, self.checked_pdu(rules, pdu).await?)
             }
             .await;

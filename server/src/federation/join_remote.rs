@@ -149,7 +149,7 @@ impl Federation {
                 seen.in_state |= in_state;
                 continue;
             }
-            if pdu.get("room_id").and_then(Value::as_str) != Some(room_id) {
+            if !super::pdu::is_event_of(&pdu, &event_id, room_id) {
                 return Err(format!("{event_id} is not an event of {room_id}"));
             }
             let pdu = self

@@ -251,6 +251,22 @@ impl VersionRules {
     }
 }
 
+/// Whether a received PDU with ID `event_id` is an event of `room_id`: it
+/// names the room, or it is the create event of a room version that names
+/// rooms after it (v12 on: `!` and the create event's reference hash, and
+/// the create event itself has no `room_id`).
+pub fn is_event_of(pdu: &Map<String, Value>, event_id: &str, room_id: &str) -> bool {
+    match pdu.get("room_id") {
+        Some(named) => named.as_str() == Some(room_id),
+        None => {
+            pdu.get("type").and_then(Value::as_str) == Some("m.room.create")
+                && pdu.get("state_key").and_then(Value::as_str) == Some("")
+                && !room_id.contains(':')
+                && room_id.strip_prefix('!') == event_id.strip_prefix('$')
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The event-signing test vectors of the spec's appendix ("Cryptographic
