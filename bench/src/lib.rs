@@ -1,3 +1,4 @@
 //! Shared parts of the benchmark programs.
 
 pub mod fixture;
+pub mod load;

@@ -11,7 +11,7 @@ use matrix_api::server_server::endpoints as ss;
 use matrix_api_runtime::client::{Client, Signer};
 use matrix_api_tests::process::free_port;
 use matrix_api_tests::scenario::req;
-use matrix_api_tests::synapse::{FederationTls, Synapse};
+use matrix_api_tests::synapse::Synapse;
 use serde_json::{json, Map, Value};
 use server::federation::pdu::VersionRules;
 use server::store::Storage;
@@ -122,22 +122,6 @@ impl Drop for Ours {
             eprintln!("--- what {} logged ---\n{log}", self.name);
         }
     }
-}
-
-/// Synapse, federating, with a self-signed certificate made the way ours is.
-fn start_synapse(dir: &Path) -> Synapse {
-    let port = free_port();
-    let files = server::federation::tls::TlsFiles {
-        certificate: dir.join("synapse.tls.crt"),
-        key: dir.join("synapse.tls.key"),
-        create_if_missing: true,
-    };
-    server::federation::tls::server_config(&files, &format!("127.0.0.1:{port}")).unwrap();
-    Synapse::start_federating(&FederationTls {
-        port,
-        certificate: &files.certificate,
-        key: &files.key,
-    })
 }
 
 /// A registered user: a client holding its token, its user ID, and where
@@ -367,7 +351,7 @@ async fn talk(room: &str, turns: &[(&User, &User, &str)]) {
 async fn rooms_are_shared_with_synapse_both_ways() {
     let dir = tempfile::tempdir().unwrap();
     let ours = Ours::start(dir.path(), "ours");
-    let synapse = start_synapse(dir.path());
+    let synapse = Synapse::start_federating();
     let alice = register(&ours.client_base, "alice").await;
     let dave = register(&ours.client_base, "dave").await;
     let bob = register(&synapse.base_url, "bob").await;
@@ -601,7 +585,7 @@ async fn forged_events_enter_neither_room(ours: &Ours, synapse: &Synapse, room: 
 async fn messages_sent_while_synapse_was_away_arrive_after_a_kill_and_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut ours = Ours::start(dir.path(), "ours");
-    let mut synapse = start_synapse(dir.path());
+    let mut synapse = Synapse::start_federating();
     let alice = register(&ours.client_base, "alice").await;
     let bob = register(&synapse.base_url, "bob").await;
     let room = alice

@@ -42,10 +42,25 @@ const RATE_LIMITS: &[&str] = &[
 ];
 
 /// The federation listener: its port and its certificate (PEM files).
-pub struct FederationTls<'a> {
-    pub port: u16,
-    pub certificate: &'a Path,
-    pub key: &'a Path,
+struct FederationTls {
+    port: u16,
+    certificate: std::path::PathBuf,
+    key: std::path::PathBuf,
+}
+
+impl FederationTls {
+    /// A free port and a self-signed certificate for it, in `dir`.
+    fn self_signed(dir: &Path) -> FederationTls {
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).expect("a self-signed certificate");
+        let tls = FederationTls {
+            port: free_port(),
+            certificate: dir.join("federation.tls.crt"),
+            key: dir.join("federation.tls.key"),
+        };
+        std::fs::write(&tls.certificate, made.cert.pem()).unwrap();
+        std::fs::write(&tls.key, made.key_pair.serialize_pem()).unwrap();
+        tls
+    }
 }
 
 fn config(dir: &Path, port: u16, federation: Option<&FederationTls>) -> String {
@@ -167,17 +182,19 @@ impl Synapse {
 
     /// Installs (first time only) and starts Synapse; waits until it answers.
     pub fn start() -> Synapse {
-        Synapse::start_with(None)
+        Synapse::start_with(false)
     }
 
     /// Synapse with a federation listener (see the module documentation).
-    pub fn start_federating(tls: &FederationTls) -> Synapse {
-        Synapse::start_with(Some(tls))
+    pub fn start_federating() -> Synapse {
+        Synapse::start_with(true)
     }
 
-    fn start_with(federation: Option<&FederationTls>) -> Synapse {
+    fn start_with(federating: bool) -> Synapse {
         let venv = python::venv("synapse");
         let dir = tempfile::tempdir().expect("a temporary folder");
+        let tls = federating.then(|| FederationTls::self_signed(dir.path()));
+        let federation = tls.as_ref();
         let port = free_port();
         let config_path = dir.path().join("homeserver.yaml");
         std::fs::write(&config_path, config(dir.path(), port, federation)).unwrap();

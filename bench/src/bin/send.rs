@@ -10,10 +10,8 @@
 
 use anyhow::{bail, Context as _, Result};
 use matrix_api::client_server::endpoints as cs;
-use matrix_api::RoomId;
-use matrix_api_runtime::client::Client;
+use matrix_bench::load::{cpu_seconds, next_batch, read_back, register, request};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -54,108 +52,6 @@ fn start_ours(binary: &str, dir: &std::path::Path) -> Result<(Ours, String, u32)
         bail!("the server did not say where it listens: {line}");
     }
     Ok((ours, base, pid))
-}
-
-/// CPU seconds (user + system) a process has used, from `/proc/PID/stat`.
-fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after = &stat[stat.rfind(')').context("odd /proc/PID/stat")? + 2..];
-    let fields: Vec<f64> = after.split_whitespace().filter_map(|f| f.parse().ok()).collect();
-    // utime and stime, in clock ticks (100 a second on Linux).
-    let ticks = fields.get(11).copied().unwrap_or(0.0) + fields.get(12).copied().unwrap_or(0.0);
-    Ok(ticks / 100.0)
-}
-
-fn request<R: serde::de::DeserializeOwned>(path: Value, query: Value, body: Value) -> Result<R> {
-    Ok(serde_json::from_value(
-        json!({ "path": path, "query": query, "headers": {}, "body": body }),
-    )?)
-}
-
-/// Registers `name` through user-interactive auth with the dummy stage.
-async fn register(base: &str, name: &str) -> Result<cs::Client> {
-    let anonymous = cs::Client::new(base);
-    let body = json!({ "username": name, "password": "bench-password" });
-    let session = match anonymous.register(request(json!({}), json!({}), body.clone())?).await? {
-        cs::register::Response::Unauthorized(auth) => auth.session,
-        cs::register::Response::Ok(_) => bail!("registration without auth"),
-    };
-    let mut body = body;
-    body["auth"] = json!({ "type": "m.login.dummy", "session": session });
-    let cs::register::Response::Ok(user) = anonymous.register(request(json!({}), json!({}), body)?).await? else {
-        bail!("the dummy stage did not complete for {name}");
-    };
-    let token = user.access_token.context("registration logs in")?;
-    Ok(cs::Client(Client::new(base).with_access_token(token)))
-}
-
-async fn next_batch(client: &cs::Client) -> Result<String> {
-    let cs::sync::Response::Ok(sync) = client.sync(cs::sync::Request::new()).await?;
-    Ok(sync.next_batch)
-}
-
-/// Adds the message bodies of a list of events to `seen`.
-fn collect(events: &Value, seen: &mut BTreeSet<String>) {
-    for event in events.as_array().into_iter().flatten() {
-        if event["type"] == "m.room.message" {
-            if let Some(body) = event["content"]["body"].as_str() {
-                seen.insert(body.to_owned());
-            }
-        }
-    }
-}
-
-/// What a client does with a `limited` timeline: pages `/messages`
-/// backwards from `prev_batch` until it reaches `since` (the gap's start).
-async fn fill_gap(
-    client: &cs::Client,
-    room_id: &RoomId,
-    prev_batch: &str,
-    since: &str,
-    seen: &mut BTreeSet<String>,
-) -> Result<()> {
-    let mut from = prev_batch.to_owned();
-    loop {
-        let mut page = cs::get_room_events::Request::new(room_id.clone(), matrix_api::client_server::Dir::B);
-        page.query.from = Some(from.clone());
-        page.query.to = Some(since.to_owned());
-        page.query.limit = Some(100);
-        let cs::get_room_events::Response::Ok(page) = client.get_room_events(page).await?;
-        let page = serde_json::to_value(&page)?;
-        collect(&page["chunk"], seen);
-        match page["end"].as_str() {
-            Some(end) if page["chunk"].as_array().is_some_and(|c| !c.is_empty()) => from = end.to_owned(),
-            _ => return Ok(()),
-        }
-    }
-}
-
-/// The message bodies a member sees in `/sync` from `since` (filling gaps
-/// as clients do) until it has `expected` of them or `deadline` passes.
-async fn read_back(
-    client: cs::Client,
-    room_id: RoomId,
-    since: String,
-    expected: usize,
-    deadline: Instant,
-) -> Result<usize> {
-    let filter = json!({ "room": { "timeline": { "limit": 10_000 } } }).to_string();
-    let (mut since, mut seen) = (since, BTreeSet::new());
-    while seen.len() < expected && Instant::now() < deadline {
-        let mut sync = cs::sync::Request::new();
-        sync.query.since = Some(since.clone());
-        sync.query.timeout = Some(2_000);
-        sync.query.filter = Some(filter.clone());
-        let cs::sync::Response::Ok(response) = client.sync(sync).await?;
-        let response = serde_json::to_value(&response)?;
-        let timeline = &response["rooms"]["join"][room_id.as_str()]["timeline"];
-        collect(&timeline["events"], &mut seen);
-        if let (Some(true), Some(prev_batch)) = (timeline["limited"].as_bool(), timeline["prev_batch"].as_str()) {
-            fill_gap(&client, &room_id, prev_batch, &since, &mut seen).await?;
-        }
-        since = response["next_batch"].as_str().context("next_batch")?.to_owned();
-    }
-    Ok(seen.len())
 }
 
 async fn load(base: &str, clients: usize, messages: usize, pid: u32) -> Result<Value> {

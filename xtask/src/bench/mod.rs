@@ -13,6 +13,7 @@ mod codegen;
 mod compile;
 mod decode;
 mod diff;
+mod federate;
 mod report;
 mod send;
 mod server;
@@ -91,7 +92,7 @@ impl Context {
     }
 }
 
-pub const KINDS: &[&str] = &["codegen", "compile", "decode", "server", "send", "diff"];
+pub const KINDS: &[&str] = &["codegen", "compile", "decode", "server", "send", "federate", "diff"];
 
 pub fn run(
     root: &Path,
@@ -125,6 +126,7 @@ pub fn run(
             "decode" => decode::run(&cx),
             "server" => server::run(&cx),
             "send" => send::run(&cx),
+            "federate" => federate::run(&cx),
             _ => diff::run(&cx),
         };
         rows.extend(result?);

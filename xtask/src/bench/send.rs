@@ -36,21 +36,7 @@ fn run_load(exe: &std::path::Path, args: &[&str], what: &str) -> Result<Load> {
 pub fn run(cx: &Context) -> Result<Vec<Row>> {
     let (clients, messages) = if cx.quick { (4, 5) } else { (20, 25) };
     let exe = tools::bench_binary(cx, "send", &[])?;
-    let mut build = Command::new(env!("CARGO"));
-    build
-        .args([
-            "build",
-            "--quiet",
-            "--package",
-            "server",
-            "--bin",
-            "server",
-            "--profile",
-            cx.profile(),
-        ])
-        .current_dir(&cx.root);
-    tools::run(&mut build, "building the homeserver")?;
-    let server = cx.root.join("target").join(cx.profile_dir()).join("server");
+    let server = tools::homeserver_binary(cx)?;
     tools::venv(&cx.root, "synapse")?;
     let (c, m) = (clients.to_string(), messages.to_string());
     let ours = run_load(

@@ -94,3 +94,22 @@ pub fn machine() -> String {
         .unwrap_or_default();
     format!("{cpu}, {cores} cores, {rustc}")
 }
+
+/// Builds our homeserver's binary in the benchmark's profile; its path.
+pub fn homeserver_binary(cx: &super::Context) -> Result<PathBuf> {
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args([
+            "build",
+            "--quiet",
+            "--package",
+            "server",
+            "--bin",
+            "server",
+            "--profile",
+            cx.profile(),
+        ])
+        .current_dir(&cx.root);
+    run(&mut build, "building the homeserver")?;
+    Ok(cx.root.join("target").join(cx.profile_dir()).join("server"))
+}
