@@ -21,7 +21,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// An event about to be appended.
-pub(super) struct Proposed<'a> {
+pub(crate) struct Proposed<'a> {
     pub event_type: &'a str,
     pub state_key: Option<&'a str>,
     pub sender: &'a str,
@@ -29,10 +29,10 @@ pub(super) struct Proposed<'a> {
 }
 
 /// Why the rules reject an event (becomes `403 M_FORBIDDEN`).
-pub(super) type Denied = String;
+pub(crate) type Denied = String;
 
 /// The room's current state, with what the rules read from it decoded once.
-pub(super) struct RoomState<'a> {
+pub(crate) struct RoomState<'a> {
     version: u32,
     state: &'a [StoredEvent],
     has_create: bool,
@@ -43,7 +43,7 @@ pub(super) struct RoomState<'a> {
 }
 
 impl<'a> RoomState<'a> {
-    pub(super) fn new(version: &str, state: &'a [StoredEvent]) -> Self {
+    pub(crate) fn new(version: &str, state: &'a [StoredEvent]) -> Self {
         let version = version.parse().unwrap_or(1);
         let create = state
             .iter()
@@ -82,7 +82,7 @@ impl<'a> RoomState<'a> {
 
     /// A user's power level. From v12 creators are above every level;
     /// before it, without a power levels event, the creator has 100.
-    pub(super) fn level(&self, user_id: &str) -> i64 {
+    pub(crate) fn level(&self, user_id: &str) -> i64 {
         if self.version >= 12 && self.is_creator(user_id) {
             return i64::MAX;
         }
@@ -113,7 +113,7 @@ impl<'a> RoomState<'a> {
 }
 
 /// Whether the rules of the room's version allow `event` on `state`.
-pub(super) fn authorize(room: &RoomState<'_>, event: &Proposed<'_>) -> Result<(), Denied> {
+pub(crate) fn authorize(room: &RoomState<'_>, event: &Proposed<'_>) -> Result<(), Denied> {
     // 1. A create event starts a room: there can be only one.
     if event.event_type == RoomCreateEventContent::EVENT_TYPE {
         return match room.has_create {

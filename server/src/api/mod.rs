@@ -6,7 +6,7 @@
 //! answers `404 M_UNRECOGNIZED` through the generated default.
 
 mod account;
-mod auth;
+pub(crate) mod auth;
 mod backup;
 mod devices;
 mod directory;

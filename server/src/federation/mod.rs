@@ -28,6 +28,7 @@ mod outlier;
 pub mod pdu;
 mod receive;
 pub mod send;
+pub mod state_res;
 pub mod tls;
 mod user_keys;
 

@@ -14,9 +14,11 @@
 //!
 //! EDUs come after the PDUs (`edus`).
 //!
-//! Not yet: state resolution when forks meet (a fetched gap that does not
-//! reach the events known here is refused rather than resolved), and soft
-//! failure.
+//! Not yet: state resolution when forks meet. The algorithm is
+//! `state_res`; it needs the state at each event, which the store does not
+//! keep yet, so received events are checked against the current state and a
+//! fetched gap that does not reach the events known here is refused rather
+//! than resolved. No soft failure either.
 
 use super::build::Built;
 use super::pdu::VersionRules;
