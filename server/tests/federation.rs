@@ -1874,3 +1874,79 @@ fn events_synapse_signed_check_out_here() {
         }
     }
 }
+
+/// A user's device changes reach the servers of the users sharing a room
+/// with them (`m.device_list_update`): the other server's users see the user
+/// in `device_lists.changed` of their next `/sync`, after an upload of new
+/// device keys and after the device is deleted (a logout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_changes_of_users_elsewhere_reach_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a_name, a_client, _, _) = start_named(dir.path()).await;
+    let (b_name, b_client, _, _) = start_named(dir.path()).await;
+    let alice = register(&a_client, "alice").await;
+    let bob = register(&b_client, "bob").await;
+    let bob_id = format!("@bob:{b_name}");
+    let cs::create_room::Response::Ok(room) = alice
+        .create_room(req(json!({}), json!({}), json!({ "preset": "public_chat" })))
+        .await
+        .unwrap();
+    let room_id = room.room_id.to_string();
+    bob.join_room(req(
+        json!({ "roomIdOrAlias": room_id }),
+        json!({ "via": [a_name], "server_name": [a_name] }),
+        json!({}),
+    ))
+    .await
+    .unwrap();
+    let sync = |since: Option<String>| {
+        let alice = alice.clone();
+        async move {
+            let mut request = cs::sync::Request::new();
+            request.query.since = since;
+            let cs::sync::Response::Ok(sync) = alice.sync(request).await.unwrap();
+            let next = sync.next_batch.clone();
+            (next, serde_json::to_value(sync).unwrap())
+        }
+    };
+    let (since, _) = sync(None).await;
+    let (mut since, quiet) = sync(Some(since)).await;
+    assert!(
+        !quiet["device_lists"]["changed"]
+            .as_array()
+            .is_some_and(|c| c.contains(&json!(bob_id))),
+        "nothing changed yet: {quiet}"
+    );
+    // Waits until Alice's `/sync` lists Bob's devices as changed.
+    let mut sees_bob_changed = async |what: &str| {
+        for _ in 0..100 {
+            let (next, response) = sync(Some(since.clone())).await;
+            since = next;
+            let changed = response["device_lists"]["changed"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if changed.contains(&json!(bob_id)) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("Alice never saw Bob's devices change ({what})");
+    };
+
+    let cs::get_token_owner::Response::Ok(me) =
+        bob.get_token_owner(req(json!({}), json!({}), json!({}))).await.unwrap();
+    let device = me.device_id.unwrap();
+    let keys = json!({
+        "user_id": bob_id, "device_id": device, "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
+        "keys": { format!("curve25519:{device}"): "curve", format!("ed25519:{device}"): "edkey" },
+        "signatures": { &bob_id: { format!("ed25519:{device}"): "sig" } },
+    });
+    let cs::upload_keys::Response::Ok(_) = bob
+        .upload_keys(req(json!({}), json!({}), json!({ "device_keys": keys })))
+        .await
+        .unwrap();
+    sees_bob_changed("new device keys").await;
+    let cs::logout::Response::Ok(_) = bob.logout(req(json!({}), json!({}), json!({}))).await.unwrap();
+    sees_bob_changed("a device deleted").await;
+}

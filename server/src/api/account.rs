@@ -136,7 +136,9 @@ pub(super) fn logout(
     credentials: Credentials,
 ) -> Result<cs::logout::Response> {
     let (user_id, device_id) = hs.user(&credentials)?;
-    hs.store.delete_devices(&user_id, &[device_id]).map_err(internal)?;
+    let deleted = [device_id];
+    hs.store.delete_devices(&user_id, &deleted).map_err(internal)?;
+    hs.share_devices_deleted(&user_id, &deleted)?;
     Ok(cs::logout::Response::Ok(Map::new()))
 }
 
@@ -149,11 +151,12 @@ pub(super) fn logout_all(
     let (user_id, _) = hs.user(&credentials)?;
     let devices = device_ids(hs, &user_id, |_| true)?;
     hs.store.delete_devices(&user_id, &devices).map_err(internal)?;
+    hs.share_devices_deleted(&user_id, &devices)?;
     Ok(cs::logout_all::Response::Ok(Map::new()))
 }
 
 /// The IDs of the user's devices that `keep` selects.
-fn device_ids(hs: &Homeserver, user_id: &str, keep: impl Fn(&str) -> bool) -> Result<Vec<String>> {
+pub(super) fn device_ids(hs: &Homeserver, user_id: &str, keep: impl Fn(&str) -> bool) -> Result<Vec<String>> {
     Ok(hs
         .store
         .devices(user_id)
@@ -196,6 +199,7 @@ pub(super) async fn change_password(
     if body.logout_devices.unwrap_or(true) {
         let others = device_ids(hs, &user_id, |d| d != own_device)?;
         hs.store.delete_devices(&user_id, &others).map_err(internal)?;
+        hs.share_devices_deleted(&user_id, &others)?;
     }
     Ok(cs::change_password::Response::Ok(Map::new()))
 }

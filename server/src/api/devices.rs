@@ -87,9 +87,9 @@ pub(super) async fn delete(
     {
         return Ok(cs::delete_device::Response::Unauthorized(challenge));
     }
-    hs.store
-        .delete_devices(&user_id, &[device.device_id])
-        .map_err(internal)?;
+    let deleted = [device.device_id];
+    hs.store.delete_devices(&user_id, &deleted).map_err(internal)?;
+    hs.share_devices_deleted(&user_id, &deleted)?;
     Ok(cs::delete_device::Response::Ok(Map::new()))
 }
 
@@ -107,8 +107,8 @@ pub(super) async fn delete_many(
     {
         return Ok(cs::delete_devices::Response::Unauthorized(challenge));
     }
-    hs.store
-        .delete_devices(&user_id, &request.body.devices)
-        .map_err(internal)?;
+    let owned: Vec<String> = super::account::device_ids(hs, &user_id, |d| request.body.devices.iter().any(|x| x == d))?;
+    hs.store.delete_devices(&user_id, &owned).map_err(internal)?;
+    hs.share_devices_deleted(&user_id, &owned)?;
     Ok(cs::delete_devices::Response::Ok(Map::new()))
 }

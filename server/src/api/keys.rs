@@ -15,6 +15,7 @@ use matrix_api::client_server::{
     ClaimKeysResponse, CrossSigningKey, DeviceInformation, GetKeysChangesResponse, OneTimeKeys, QueryKeysResponse,
     UnsignedDeviceInfo, UploadCrossSigningSignaturesResponse, UploadKeysResponse,
 };
+use matrix_api::server_server as ss;
 use matrix_api::UserId;
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
@@ -47,6 +48,11 @@ pub(super) fn upload(
         Some(keys) => Some(json_of(keys)?),
         None => None,
     };
+    let before = hs
+        .store
+        .device_keys(&user_id)
+        .map_err(internal)?
+        .remove(device_id.as_str());
     let listed = |keys: &Option<matrix_api::client_server::OneTimeKeys>| -> Result<Vec<(String, Value)>> {
         keys.iter()
             .flatten()
@@ -74,6 +80,11 @@ pub(super) fn upload(
         }
     }
     hs.changes.notify_waiters();
+    if let Some(keys) = body.device_keys.filter(|_| device_keys != before) {
+        let mut update = ss::DeviceListUpdateContent::new(user_id.clone(), device_id.clone(), next_stream_id());
+        update.keys = Some(keys);
+        hs.share_device_list_update(&user_id, update)?;
+    }
     let counts = hs.store.one_time_key_counts(&user_id, &device_id).map_err(internal)?;
     Ok(cs::upload_keys::Response::Ok(UploadKeysResponse::new(counts)))
 }
@@ -387,6 +398,7 @@ pub(super) async fn upload_cross_signing(
     }
     hs.store.set_cross_signing_keys(&user_id, &keys).map_err(internal)?;
     hs.changes.notify_waiters();
+    hs.share_signing_key_update(&user_id)?;
     Ok(cs::upload_cross_signing_keys::Response::Ok(Map::new()))
 }
 
@@ -468,4 +480,49 @@ fn merge_signatures(hs: &Homeserver, user_id: &str, key_id: &str, signatures: &M
         }
     }
     Ok(false)
+}
+
+/// The `stream_id` of this server's device list updates: rising across the
+/// process and across restarts (milliseconds, at least one more than the
+/// last), so that receivers order a user's updates.
+fn next_stream_id() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = super::now_ms();
+    let previous = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+            Some(last.saturating_add(1).max(now))
+        })
+        .unwrap_or(now);
+    previous.saturating_add(1).max(now)
+}
+
+impl Homeserver {
+    /// Tells the servers of the users sharing a room with `user_id` that
+    /// one of the user's devices changed or went (`m.device_list_update`),
+    /// so that their users query its keys again.
+    pub(super) fn share_device_list_update(&self, user_id: &str, update: ss::DeviceListUpdateContent) -> Result<()> {
+        let servers = self.companion_servers(user_id)?;
+        super::ephemeral::queue_edu(self, servers, &ss::DeviceListUpdate::new(update))
+    }
+
+    /// The same for devices deleted.
+    pub(super) fn share_devices_deleted(&self, user_id: &str, device_ids: &[String]) -> Result<()> {
+        for device_id in device_ids {
+            let mut update = ss::DeviceListUpdateContent::new(user_id.to_owned(), device_id.clone(), next_stream_id());
+            update.deleted = Some(true);
+            self.share_device_list_update(user_id, update)?;
+        }
+        Ok(())
+    }
+
+    /// The same for new cross-signing keys (`m.signing_key_update`).
+    fn share_signing_key_update(&self, user_id: &str) -> Result<()> {
+        let keys = self.store.cross_signing_keys(user_id).map_err(internal)?;
+        let mut update = ss::SigningKeyUpdateContent::new(user_id.to_owned());
+        update.master_key = keys.get("master").cloned().map(typed).transpose()?;
+        update.self_signing_key = keys.get("self_signing").cloned().map(typed).transpose()?;
+        let servers = self.companion_servers(user_id)?;
+        super::ephemeral::queue_edu(self, servers, &ss::SigningKeyUpdate::new(update))
+    }
 }

@@ -54,15 +54,21 @@ impl Homeserver {
         self.share_presence(user_id, &presence)
     }
 
-    /// Sends a local user's new presence to the servers of the users who
-    /// share a room with them.
-    fn share_presence(&self, user_id: &str, presence: &Presence) -> Result<()> {
-        let servers = self
+    /// The servers of the users who share a room with `user_id` (this one
+    /// included; queueing leaves it out).
+    pub(super) fn companion_servers(&self, user_id: &str) -> Result<BTreeSet<String>> {
+        Ok(self
             .companions(user_id)?
             .iter()
             .filter_map(|user| super::server_of(user))
             .map(str::to_owned)
-            .collect();
+            .collect())
+    }
+
+    /// Sends a local user's new presence to the servers of the users who
+    /// share a room with them.
+    fn share_presence(&self, user_id: &str, presence: &Presence) -> Result<()> {
+        let servers = self.companion_servers(user_id)?;
         let state = ss::PresenceContentPushItemPresence::from(presence.state.as_str());
         let mut update =
             ss::UserPresenceUpdate::new(user_id.to_owned(), state, (now_ms() - presence.last_active_ts).max(0));

@@ -6,7 +6,8 @@
 //! server is dropped), and only about rooms where they are joined here;
 //! presence is kept only for users who share a room with someone here.
 //! EDUs have no result in the transaction's answer, so one that is dropped
-//! is only logged. Not yet: device list updates, signing key updates and
+//! is only logged. Device list and signing key updates mark the user's
+//! devices as changed for local users sharing a room with them. Not yet:
 //! direct to-device messages (dropped, and logged as such).
 
 use super::Federation;
@@ -14,7 +15,8 @@ use crate::api::{now_ms, server_of};
 use crate::store::{Presence, Receipt};
 use matrix_api::identifiers::RoomId;
 use matrix_api::server_server::{
-    Edu, PresenceContentPushItemPresence as PresenceState, PresenceUpdate, RoomReceipts, TypingNotification,
+    DeviceListUpdateContent, Edu, PresenceContentPushItemPresence as PresenceState, PresenceUpdate, RoomReceipts,
+    SigningKeyUpdateContent, TypingNotification,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -37,6 +39,10 @@ impl Federation {
                 "m.typing" => content(edu.content).and_then(|c| self.typing(origin, c)),
                 "m.receipt" => content(edu.content).and_then(|c| self.receipts(origin, c)),
                 "m.presence" => content(edu.content).and_then(|c| self.presence(origin, c)),
+                "m.device_list_update" => content::<DeviceListUpdateContent>(edu.content)
+                    .and_then(|c| self.device_list_changed(origin, &c.user_id)),
+                "m.signing_key_update" => content::<SigningKeyUpdateContent>(edu.content)
+                    .and_then(|c| self.device_list_changed(origin, &c.user_id)),
                 other => Err(format!("{other} EDUs are not handled yet")),
             };
             match outcome {
@@ -95,19 +101,40 @@ impl Federation {
         Ok(())
     }
 
+    /// Whether a user of another server is joined to a room known here.
+    fn shares_a_room(&self, user_id: &str) -> Result<bool, String> {
+        Ok(self
+            .hs
+            .store
+            .rooms_of(user_id)
+            .map_err(|e| e.to_string())?
+            .iter()
+            .any(|(_, membership)| membership == "join"))
+    }
+
+    /// A user's devices or cross-signing keys changed: local users who
+    /// share a room with them see them in `device_lists.changed` of their
+    /// next `/sync` (and `/keys/changes`), and query the keys again. The
+    /// update itself is not kept: `/keys/query` asks the user's server.
+    fn device_list_changed(&self, origin: &str, user_id: &str) -> Result<(), String> {
+        if server_of(user_id) != Some(origin) {
+            return Err(format!("{origin} does not speak for {user_id}"));
+        }
+        if !self.shares_a_room(user_id)? {
+            return Err(format!("{user_id} shares no room with a user here"));
+        }
+        self.hs
+            .store
+            .note_device_list_change(user_id)
+            .map_err(|e| e.to_string())
+    }
+
     fn presence(&self, origin: &str, update: PresenceUpdate) -> Result<(), String> {
         for user in update.push {
             if server_of(&user.user_id) != Some(origin) {
                 return Err(format!("{origin} does not speak for {}", user.user_id));
             }
-            let shares_a_room = self
-                .hs
-                .store
-                .rooms_of(&user.user_id)
-                .map_err(|e| e.to_string())?
-                .iter()
-                .any(|(_, membership)| membership == "join");
-            if !shares_a_room {
+            if !self.shares_a_room(&user.user_id)? {
                 continue;
             }
             if matches!(user.presence, PresenceState::Other(_)) {

@@ -79,6 +79,9 @@ pub trait KeyStorage {
     fn cross_signing_keys(&self, user_id: &str) -> StoreResult<BTreeMap<String, Value>>;
     /// Sets cross-signing keys, a device-list change of the user.
     fn set_cross_signing_keys(&self, user_id: &str, keys: &[(&str, Value)]) -> StoreResult<()>;
+    /// Notes that a user's devices or keys changed (a user of another
+    /// server, who said so over federation).
+    fn note_device_list_change(&self, user_id: &str) -> StoreResult<()>;
     /// Users whose devices or keys changed after side position `after`.
     fn device_list_changes_since(&self, after: i64) -> StoreResult<Vec<String>>;
     /// Queues messages; a `(sender, device, txn)` seen before stores nothing.

@@ -265,6 +265,14 @@ impl KeyStorage for SqliteStore {
         })
     }
 
+    fn note_device_list_change(&self, user_id: &str) -> StoreResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            device_list_changed(&tx, user_id)?;
+            tx.commit()
+        })
+    }
+
     fn device_list_changes_since(&self, after: i64) -> StoreResult<Vec<String>> {
         self.with(|c| {
             let mut st = c.prepare("SELECT user_id FROM device_list_changes WHERE pos > ?1 ORDER BY user_id")?;
