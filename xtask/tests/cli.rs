@@ -238,7 +238,14 @@ fn bench_quick_writes_a_report_and_a_chart() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report = std::fs::read_to_string(workspace().join("target/bench/report.md")).unwrap();
-    for benchmark in ["| codegen |", "| decode |", "| server |", "| send |", "| federate |", "| diff |"] {
+    for benchmark in [
+        "| codegen |",
+        "| decode |",
+        "| server |",
+        "| send |",
+        "| federate |",
+        "| diff |",
+    ] {
         assert!(report.contains(benchmark), "no {benchmark} row in:\n{report}");
     }
     assert!(report.contains("openapi-generator"), "{report}");
