@@ -262,7 +262,10 @@ pub fn is_event_of(pdu: &Map<String, Value>, event_id: &str, room_id: &str) -> b
             pdu.get("type").and_then(Value::as_str) == Some("m.room.create")
                 && pdu.get("state_key").and_then(Value::as_str) == Some("")
                 && !room_id.contains(':')
-                && room_id.strip_prefix('!') == event_id.strip_prefix('$')
+                && matches!(
+                    (room_id.strip_prefix('!'), event_id.strip_prefix('$')),
+                    (Some(room_hash), Some(event_hash)) if room_hash == event_hash
+                )
         }
     }
 }
@@ -433,5 +436,25 @@ mod tests {
         let mut rehashed = event.clone();
         rehashed.insert("hashes".to_owned(), json!({ "sha256": "other" }));
         assert_ne!(VersionRules::of("4").unwrap().event_id(&rehashed).unwrap(), v4);
+    }
+
+    #[test]
+    fn a_v12_create_event_belongs_to_the_room_named_after_it() {
+        let create = object(json!({ "type": "m.room.create", "state_key": "", "sender": "@a:o", "content": {} }));
+        assert!(is_event_of(&create, "$hash", "!hash"));
+        assert!(!is_event_of(&create, "$hash", "!other"));
+        assert!(!is_event_of(&create, "hash", "hash"), "sigils required");
+        assert!(
+            !is_event_of(&create, "$hash", "!hash:o"),
+            "rooms named with a server are not"
+        );
+        let mut message = create.clone();
+        message.insert("type".into(), json!("m.room.message"));
+        assert!(
+            !is_event_of(&message, "$hash", "!hash"),
+            "only the create event lacks room_id"
+        );
+        message.insert("room_id".into(), json!("!r:o"));
+        assert!(is_event_of(&message, "$x", "!r:o"));
     }
 }
