@@ -1764,14 +1764,7 @@ async fn keys_of_users_on_other_servers_are_queried_and_claimed_there() {
     let alice = register(&a_client, "alice").await;
     let bob = register(&b_client, "bob").await;
     let bob_id = format!("@bob:{b_name}");
-    let cs::get_token_owner::Response::Ok(me) =
-        bob.get_token_owner(req(json!({}), json!({}), json!({}))).await.unwrap();
-    let device = me.device_id.unwrap();
-    let keys = json!({
-        "user_id": bob_id, "device_id": device, "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
-        "keys": { format!("curve25519:{device}"): "curve", format!("ed25519:{device}"): "edkey" },
-        "signatures": { &bob_id: { format!("ed25519:{device}"): "sig" } },
-    });
+    let (device, keys) = device_keys_of(&bob, &bob_id).await;
     let one_time = json!({ "signed_curve25519:AAAA": { "key": "otk", "signatures": { &bob_id: { format!("ed25519:{device}"): "s" } } } });
     let cs::upload_keys::Response::Ok(_) = bob
         .upload_keys(req(
@@ -1875,6 +1868,22 @@ fn events_synapse_signed_check_out_here() {
     }
 }
 
+/// The device of `user`'s token, and device keys for it (placeholder key
+/// material: servers store and pass them on, clients check them).
+async fn device_keys_of(user: &cs::Client, user_id: &str) -> (String, serde_json::Value) {
+    let cs::get_token_owner::Response::Ok(me) = user
+        .get_token_owner(req(json!({}), json!({}), json!({})))
+        .await
+        .unwrap();
+    let device = me.device_id.unwrap();
+    let keys = json!({
+        "user_id": user_id, "device_id": device, "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
+        "keys": { format!("curve25519:{device}"): "curve", format!("ed25519:{device}"): "edkey" },
+        "signatures": { user_id: { format!("ed25519:{device}"): "sig" } },
+    });
+    (device, keys)
+}
+
 /// A user's device changes reach the servers of the users sharing a room
 /// with them (`m.device_list_update`): the other server's users see the user
 /// in `device_lists.changed` of their next `/sync`, after an upload of new
@@ -1934,14 +1943,7 @@ async fn device_changes_of_users_elsewhere_reach_sync() {
         panic!("Alice never saw Bob's devices change ({what})");
     };
 
-    let cs::get_token_owner::Response::Ok(me) =
-        bob.get_token_owner(req(json!({}), json!({}), json!({}))).await.unwrap();
-    let device = me.device_id.unwrap();
-    let keys = json!({
-        "user_id": bob_id, "device_id": device, "algorithms": ["m.olm.v1.curve25519-aes-sha2"],
-        "keys": { format!("curve25519:{device}"): "curve", format!("ed25519:{device}"): "edkey" },
-        "signatures": { &bob_id: { format!("ed25519:{device}"): "sig" } },
-    });
+    let (_, keys) = device_keys_of(&bob, &bob_id).await;
     let cs::upload_keys::Response::Ok(_) = bob
         .upload_keys(req(json!({}), json!({}), json!({ "device_keys": keys })))
         .await

@@ -48,11 +48,6 @@ pub(super) fn upload(
         Some(keys) => Some(json_of(keys)?),
         None => None,
     };
-    let before = hs
-        .store
-        .device_keys(&user_id)
-        .map_err(internal)?
-        .remove(device_id.as_str());
     let listed = |keys: &Option<matrix_api::client_server::OneTimeKeys>| -> Result<Vec<(String, Value)>> {
         keys.iter()
             .flatten()
@@ -67,20 +62,20 @@ pub(super) fn upload(
             bad.0
         )));
     }
-    match hs
+    let device_keys_changed = match hs
         .store
         .upload_keys(&user_id, &device_id, device_keys.as_ref(), &one_time, &fallback)
         .map_err(internal)?
     {
-        Ok(()) => {}
+        Ok(changed) => changed,
         Err(KeyConflict::OneTimeKeyChanged(id)) => {
             return Err(MatrixError::invalid_param(format!(
                 "one-time key {id} already exists with other content"
             )))
         }
-    }
+    };
     hs.changes.notify_waiters();
-    if let Some(keys) = body.device_keys.filter(|_| device_keys != before) {
+    if let Some(keys) = body.device_keys.filter(|_| device_keys_changed) {
         let mut update = ss::DeviceListUpdateContent::new(user_id.clone(), device_id.clone(), next_stream_id());
         update.keys = Some(keys);
         hs.share_device_list_update(&user_id, update)?;
@@ -489,12 +484,11 @@ fn next_stream_id() -> i64 {
     use std::sync::atomic::{AtomicI64, Ordering};
     static LAST: AtomicI64 = AtomicI64::new(0);
     let now = super::now_ms();
-    let previous = LAST
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
-            Some(last.saturating_add(1).max(now))
-        })
-        .unwrap_or(now);
-    previous.saturating_add(1).max(now)
+    let next = |last: i64| last.saturating_add(1).max(now);
+    let last = LAST
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(next(last)))
+        .unwrap_or_else(|last| last);
+    next(last)
 }
 
 impl Homeserver {

@@ -55,7 +55,7 @@ pub type Replaces<'a> = &'a dyn Fn(&Value, &Value) -> bool;
 
 pub trait KeyStorage {
     /// Stores what `/keys/upload` sent, in one transaction. New or changed
-    /// device keys are a device-list change of the user.
+    /// device keys are a device-list change of the user; whether there was one.
     fn upload_keys(
         &self,
         user_id: &str,
@@ -63,7 +63,7 @@ pub trait KeyStorage {
         device_keys: Option<&Value>,
         one_time_keys: &[(String, Value)],
         fallback_keys: &[(String, Value)],
-    ) -> StoreResult<Result<(), KeyConflict>>;
+    ) -> StoreResult<Result<bool, KeyConflict>>;
     /// Unclaimed one-time keys of a device, by algorithm.
     fn one_time_key_counts(&self, user_id: &str, device_id: &str) -> StoreResult<BTreeMap<String, i64>>;
     /// Algorithms with an unused fallback key.

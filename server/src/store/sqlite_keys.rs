@@ -107,9 +107,10 @@ impl KeyStorage for SqliteStore {
         device_keys: Option<&Value>,
         one_time_keys: &[(String, Value)],
         fallback_keys: &[(String, Value)],
-    ) -> StoreResult<Result<(), KeyConflict>> {
+    ) -> StoreResult<Result<bool, KeyConflict>> {
         self.with(|c| {
             let tx = c.transaction()?;
+            let mut device_keys_changed = false;
             for (key_id, key) in one_time_keys {
                 let existing: Option<String> = tx
                     .query_row(
@@ -154,10 +155,11 @@ impl KeyStorage for SqliteStore {
                         params![user_id, device_id, keys.to_string()],
                     )?;
                     device_list_changed(&tx, user_id)?;
+                    device_keys_changed = true;
                 }
             }
             tx.commit()?;
-            Ok(Ok(()))
+            Ok(Ok(device_keys_changed))
         })
     }
 
