@@ -6,7 +6,7 @@ use anyhow::{bail, Context as _, Result};
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::RoomId;
 use matrix_api_runtime::client::Client;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 use std::time::Instant;
 
@@ -59,29 +59,57 @@ fn collect(events: &Value, seen: &mut BTreeSet<String>) {
     }
 }
 
-/// What a client does with a `limited` timeline: pages `/messages`
-/// backwards from `prev_batch` until it reaches `since` (the gap's start).
-async fn fill_gap(
+/// Pages `/messages` backwards from `from` (the newest event when `None`)
+/// until `to` (the room's start when `None`), adding the message bodies to
+/// `seen`: what a client does with a `limited` timeline (from its
+/// `prev_batch` to the gap's start) or to read a whole room.
+pub async fn page_back(
     client: &cs::Client,
     room_id: &RoomId,
-    prev_batch: &str,
-    since: &str,
+    from: Option<&str>,
+    to: Option<&str>,
     seen: &mut BTreeSet<String>,
 ) -> Result<()> {
-    let mut from = prev_batch.to_owned();
+    let mut from = from.map(str::to_owned);
     loop {
         let mut page = cs::get_room_events::Request::new(room_id.clone(), matrix_api::client_server::Dir::B);
-        page.query.from = Some(from.clone());
-        page.query.to = Some(since.to_owned());
+        page.query.from = from.take();
+        page.query.to = to.map(str::to_owned);
         page.query.limit = Some(100);
         let cs::get_room_events::Response::Ok(page) = client.get_room_events(page).await?;
         let page = serde_json::to_value(&page)?;
         collect(&page["chunk"], seen);
         match page["end"].as_str() {
-            Some(end) if page["chunk"].as_array().is_some_and(|c| !c.is_empty()) => from = end.to_owned(),
+            Some(end) if page["chunk"].as_array().is_some_and(|c| !c.is_empty()) => from = Some(end.to_owned()),
             _ => return Ok(()),
         }
     }
+}
+
+/// Each member sends `count(i)` messages (`"<i>-<j>"`, member `i`) into the
+/// room, all members at once; returns when every one is acknowledged.
+pub async fn send_concurrently(members: &[cs::Client], room_id: &RoomId, count: impl Fn(usize) -> usize) -> Result<()> {
+    let mut senders = Vec::new();
+    for (i, member) in members.iter().cloned().enumerate() {
+        let room_id = room_id.clone();
+        let messages = count(i);
+        senders.push(tokio::spawn(async move {
+            for j in 0..messages {
+                let content = Map::from_iter([
+                    ("msgtype".to_owned(), json!("m.text")),
+                    ("body".to_owned(), json!(format!("{i}-{j}"))),
+                ]);
+                let send =
+                    cs::send_message::Request::new(room_id.clone(), "m.room.message".into(), format!("t{j}"), content);
+                member.send_message(send).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for sender in senders {
+        sender.await??;
+    }
+    Ok(())
 }
 
 /// The message bodies a member sees in `/sync` from `since` (filling gaps
@@ -105,7 +133,7 @@ pub async fn read_back(
         let timeline = &response["rooms"]["join"][room_id.as_str()]["timeline"];
         collect(&timeline["events"], &mut seen);
         if let (Some(true), Some(prev_batch)) = (timeline["limited"].as_bool(), timeline["prev_batch"].as_str()) {
-            fill_gap(&client, &room_id, prev_batch, &since, &mut seen).await?;
+            page_back(&client, &room_id, Some(prev_batch), Some(&since), &mut seen).await?;
         }
         since = response["next_batch"].as_str().context("next_batch")?.to_owned();
     }

@@ -15,8 +15,8 @@ use anyhow::{bail, Context as _, Result};
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::RoomId;
 use matrix_api_tests::synapse::Synapse;
-use matrix_bench::load::{cpu_seconds, register, request};
-use serde_json::{json, Map, Value};
+use matrix_bench::load::{cpu_seconds, page_back, register, request, send_concurrently};
+use serde_json::{json, Value};
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -86,24 +86,8 @@ async fn is_joined(client: &cs::Client, room_id: &str, user: &str) -> bool {
 /// the newest event to the room's start.
 async fn visible(client: &cs::Client, room_id: &RoomId) -> Result<usize> {
     let mut bodies = std::collections::BTreeSet::new();
-    let mut from = None;
-    loop {
-        let mut page = cs::get_room_events::Request::new(room_id.clone(), matrix_api::client_server::Dir::B);
-        page.query.from = from.take();
-        page.query.limit = Some(100);
-        let cs::get_room_events::Response::Ok(page) = client.get_room_events(page).await?;
-        let page = serde_json::to_value(&page)?;
-        let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
-        for event in &chunk {
-            if let Some(body) = event["content"]["body"].as_str() {
-                bodies.insert(body.to_owned());
-            }
-        }
-        match page["end"].as_str() {
-            Some(end) if !chunk.is_empty() => from = Some(end.to_owned()),
-            _ => return Ok(bodies.len()),
-        }
-    }
+    page_back(client, room_id, None, None, &mut bodies).await?;
+    Ok(bodies.len())
 }
 
 async fn load(sender_base: &str, sender_name: &str, pid: u32, receiver: &Synapse, messages: usize) -> Result<Value> {
@@ -138,26 +122,10 @@ async fn load(sender_base: &str, sender_name: &str, pid: u32, receiver: &Synapse
 
     let cpu_before = cpu_seconds(pid)?;
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for (i, member) in senders.iter().cloned().enumerate() {
-        let room_id = room_id.clone();
-        let count = messages / SENDERS + usize::from(i < messages % SENDERS);
-        tasks.push(tokio::spawn(async move {
-            for j in 0..count {
-                let content = Map::from_iter([
-                    ("msgtype".to_owned(), json!("m.text")),
-                    ("body".to_owned(), json!(format!("{i}-{j}"))),
-                ]);
-                let send =
-                    cs::send_message::Request::new(room_id.clone(), "m.room.message".into(), format!("t{j}"), content);
-                member.send_message(send).await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
+    send_concurrently(&senders, &room_id, |i| {
+        messages / SENDERS + usize::from(i < messages % SENDERS)
+    })
+    .await?;
     let sending = started.elapsed().as_secs_f64();
     let give_up = started + Duration::from_secs(300);
     let mut seen = visible(&reader, &room_id).await?;

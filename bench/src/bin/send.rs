@@ -10,8 +10,8 @@
 
 use anyhow::{bail, Context as _, Result};
 use matrix_api::client_server::endpoints as cs;
-use matrix_bench::load::{cpu_seconds, next_batch, read_back, register, request};
-use serde_json::{json, Map, Value};
+use matrix_bench::load::{cpu_seconds, next_batch, read_back, register, request, send_concurrently};
+use serde_json::{json, Value};
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -75,25 +75,7 @@ async fn load(base: &str, clients: usize, messages: usize, pid: u32) -> Result<V
 
     let cpu_before = cpu_seconds(pid)?;
     let started = Instant::now();
-    let mut senders = Vec::new();
-    for (i, member) in members.iter().cloned().enumerate() {
-        let room_id = room_id.clone();
-        senders.push(tokio::spawn(async move {
-            for j in 0..messages {
-                let content = Map::from_iter([
-                    ("msgtype".to_owned(), json!("m.text")),
-                    ("body".to_owned(), json!(format!("{i}-{j}"))),
-                ]);
-                let send =
-                    cs::send_message::Request::new(room_id.clone(), "m.room.message".into(), format!("t{j}"), content);
-                member.send_message(send).await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    for sender in senders {
-        sender.await??;
-    }
+    send_concurrently(&members, &room_id, |_| messages).await?;
     let sending = started.elapsed().as_secs_f64();
 
     let total = clients * messages;

@@ -5,9 +5,7 @@
 //! `matrix-bench`, which starts the servers and reports JSON.
 
 use super::{tools, Context, Row};
-use anyhow::{bail, Context as _, Result};
-use serde_json::Value;
-use std::process::Command;
+use anyhow::Result;
 
 /// What one run reported.
 struct Flow {
@@ -17,16 +15,11 @@ struct Flow {
 }
 
 fn run_flow(exe: &std::path::Path, args: &[&str], what: &str) -> Result<Flow> {
-    let output = tools::run(Command::new(exe).args(args), what)?;
-    let report: Value = serde_json::from_slice(&output.stdout).with_context(|| format!("{what} printed no JSON"))?;
-    let number = |k: &str| report[k].as_f64().with_context(|| format!("{what}: no {k}"));
-    if number("lost")? > 0.0 {
-        bail!("{what}: {} messages never became visible: {report}", number("lost")?);
-    }
+    let report = tools::load_report(exe, args, what)?;
     Ok(Flow {
-        messages: number("messages")?,
-        visible_seconds: number("visible_seconds")?,
-        cpu_seconds: number("cpu_seconds")?,
+        messages: report.number("messages")?,
+        visible_seconds: report.number("visible_seconds")?,
+        cpu_seconds: report.number("cpu_seconds")?,
     })
 }
 

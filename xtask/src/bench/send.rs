@@ -6,9 +6,7 @@
 //! what it measured as JSON.
 
 use super::{tools, Context, Row};
-use anyhow::{bail, Context as _, Result};
-use serde_json::Value;
-use std::process::Command;
+use anyhow::Result;
 
 /// What one run of the load reported.
 struct Load {
@@ -19,17 +17,12 @@ struct Load {
 }
 
 fn run_load(exe: &std::path::Path, args: &[&str], what: &str) -> Result<Load> {
-    let output = tools::run(Command::new(exe).args(args), what)?;
-    let report: Value = serde_json::from_slice(&output.stdout).with_context(|| format!("{what} printed no JSON"))?;
-    let number = |k: &str| report[k].as_f64().with_context(|| format!("{what}: no {k}"));
-    if number("lost")? > 0.0 {
-        bail!("{what} lost {} messages: {report}", number("lost")?);
-    }
+    let report = tools::load_report(exe, args, what)?;
     Ok(Load {
-        messages: number("messages")?,
-        send_seconds: number("send_seconds")?,
-        read_seconds: number("read_seconds")?,
-        cpu_seconds: number("cpu_seconds")?,
+        messages: report.number("messages")?,
+        send_seconds: report.number("send_seconds")?,
+        read_seconds: report.number("read_seconds")?,
+        cpu_seconds: report.number("cpu_seconds")?,
     })
 }
 

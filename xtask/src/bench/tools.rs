@@ -1,6 +1,7 @@
 //! Running the programs benchmarks compare against, and building ours.
 
 use anyhow::{bail, Context as _, Result};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -112,4 +113,37 @@ pub fn homeserver_binary(cx: &super::Context) -> Result<PathBuf> {
         .current_dir(&cx.root);
     run(&mut build, "building the homeserver")?;
     Ok(cx.root.join("target").join(cx.profile_dir()).join("server"))
+}
+
+/// The figures a load program of `matrix-bench` printed (one JSON object),
+/// after checking that it lost no message.
+pub struct LoadReport {
+    what: String,
+    report: Value,
+}
+
+/// Runs a load program and reads its report; losing a message is an error.
+pub fn load_report(exe: &Path, args: &[&str], what: &str) -> Result<LoadReport> {
+    let output = run(Command::new(exe).args(args), what)?;
+    let report: Value = serde_json::from_slice(&output.stdout).with_context(|| format!("{what} printed no JSON"))?;
+    let report = LoadReport {
+        what: what.to_owned(),
+        report,
+    };
+    let lost = report.number("lost")?;
+    if lost > 0.0 {
+        bail!(
+            "{what} lost {lost} messages (never seen by the reader): {}",
+            report.report
+        );
+    }
+    Ok(report)
+}
+
+impl LoadReport {
+    pub fn number(&self, key: &str) -> Result<f64> {
+        self.report[key]
+            .as_f64()
+            .with_context(|| format!("{}: no {key} in {}", self.what, self.report))
+    }
 }
