@@ -288,6 +288,14 @@ impl User {
         sync["rooms"][section].get(room).cloned()
     }
 
+    /// Waits until the user's `/sync` shows an invite to `room`.
+    async fn sees_invite(&self, room: &str) {
+        eventually(&format!("{} seeing the invite to {room}", self.id), || async {
+            self.synced_room("invite", room).await.map(|_| ())
+        })
+        .await
+    }
+
     /// Waits for an ephemeral event in the room (typing, receipts) that `test` accepts.
     async fn sees_ephemeral(&self, room: &str, what: &str, test: impl Fn(&Value) -> bool) {
         eventually(&format!("{} seeing {what}", self.id), || async {
@@ -432,10 +440,7 @@ async fn rooms_are_shared_with_synapse_both_ways() {
 
     // Memberships: an invite over federation, accepted; a kick, a ban; a leave.
     alice.membership_change(&here, "invite", &carol.id).await;
-    eventually("Carol seeing the invite on Synapse", || async {
-        carol.synced_room("invite", &here).await.map(|_| ())
-    })
-    .await;
+    carol.sees_invite(&here).await;
     carol.join(&here, &ours.name).await;
     alice.sees_membership(&here, &carol.id, "join").await;
     alice.membership_change(&here, "kick", &carol.id).await;
@@ -472,10 +477,7 @@ async fn rooms_are_shared_with_synapse_both_ways() {
     .await;
     // Synapse invites a user here; the invite arrives here and is accepted.
     bob.membership_change(&there, "invite", &dave.id).await;
-    eventually("Dave seeing the invite here", || async {
-        dave.synced_room("invite", &there).await.map(|_| ())
-    })
-    .await;
+    dave.sees_invite(&there).await;
     dave.join(&there, &synapse.server_name).await;
     bob.sees_membership(&there, &dave.id, "join").await;
     bob.membership_change(&there, "kick", &dave.id).await;

@@ -379,8 +379,11 @@ mod tests {
             }
         }
 
+        /// Adds a state event authorized by `auth` and, before v12 (where
+        /// the room ID stands for it), by the create event.
         #[allow(clippy::too_many_arguments)]
         fn add(&mut self, id: &str, kind: &str, state_key: &str, sender: &str, content: Value, ts: i64, auth: &[&str]) {
+            let lists_create = kind != "m.room.create" && self.version.parse::<u32>().unwrap() < 12;
             let event = StoredEvent {
                 stream: self.events.len() as i64,
                 event_id: id.to_owned(),
@@ -392,8 +395,22 @@ mod tests {
                 origin_server_ts: ts,
                 redacted_because: None,
             };
-            let auth_events = auth.iter().map(|a| a.to_string()).collect();
+            let create = lists_create.then_some("create");
+            let auth_events = create
+                .into_iter()
+                .chain(auth.iter().copied())
+                .map(str::to_owned)
+                .collect();
             self.events.insert(id.to_owned(), Event { event, auth_events });
+        }
+
+        /// The state of a branch: the members' room (`base`) without
+        /// `replaced`, with `added`.
+        fn branch(&self, replaced: &[&str], added: &[&str]) -> StateMap {
+            let mut ids = Room::base();
+            ids.retain(|id| !replaced.contains(id));
+            ids.extend(added.iter().copied());
+            self.state(&ids)
         }
 
         fn state(&self, ids: &[&str]) -> StateMap {
@@ -406,11 +423,6 @@ mod tests {
         /// raised to 50.
         fn with_members(version: &'static str) -> Room {
             let mut room = Room::new(version);
-            let creator_only = if version.parse::<u32>().unwrap() >= 12 {
-                vec![]
-            } else {
-                vec!["create"]
-            };
             let create_content = if version.parse::<u32>().unwrap() >= 11 {
                 json!({ "room_version": version })
             } else {
@@ -424,11 +436,8 @@ mod tests {
                 "@a:x",
                 json!({ "membership": "join" }),
                 2,
-                &creator_only,
+                &[],
             );
-            let with = |extra: &[&'static str]| -> Vec<&'static str> {
-                creator_only.iter().copied().chain(extra.iter().copied()).collect()
-            };
             room.add(
                 "pl1",
                 "m.room.power_levels",
@@ -436,7 +445,7 @@ mod tests {
                 "@a:x",
                 levels(version, &[]),
                 3,
-                &with(&["a-join"]),
+                &["a-join"],
             );
             room.add(
                 "rules",
@@ -445,7 +454,7 @@ mod tests {
                 "@a:x",
                 json!({ "join_rule": "public" }),
                 4,
-                &with(&["a-join", "pl1"]),
+                &["a-join", "pl1"],
             );
             for (n, user) in ["@b:x", "@c:x"].iter().enumerate() {
                 let id = format!("{}-join", &user[1..2]);
@@ -456,7 +465,7 @@ mod tests {
                     user,
                     json!({ "membership": "join" }),
                     5 + n as i64,
-                    &with(&["pl1", "rules"]),
+                    &["pl1", "rules"],
                 );
             }
             room.add(
@@ -466,22 +475,13 @@ mod tests {
                 "@a:x",
                 levels(version, &[("@b:x", 50)]),
                 7,
-                &with(&["a-join", "pl1"]),
+                &["a-join", "pl1"],
             );
             room
         }
 
         fn base() -> Vec<&'static str> {
             vec!["create", "a-join", "rules", "b-join", "c-join", "pl2"]
-        }
-
-        fn auth(&self, extra: &[&'static str]) -> Vec<&'static str> {
-            let creator_only: &[&str] = if self.version.parse::<u32>().unwrap() >= 12 {
-                &[]
-            } else {
-                &["create"]
-            };
-            creator_only.iter().copied().chain(extra.iter().copied()).collect()
         }
     }
 
@@ -502,17 +502,9 @@ mod tests {
     fn a_kick_by_a_user_demoted_on_the_other_branch_does_not_stand() {
         for version in ["10", "11", "12"] {
             let mut room = Room::with_members(version);
-            let auth = room.auth(&["a-join", "pl2"]);
-            room.add(
-                "pl3",
-                "m.room.power_levels",
-                "",
-                "@a:x",
-                levels(version, &[]),
-                10,
-                &auth,
-            );
-            let auth = room.auth(&["pl2", "b-join", "c-join"]);
+            let auth: &[&str] = &["a-join", "pl2"];
+            room.add("pl3", "m.room.power_levels", "", "@a:x", levels(version, &[]), 10, auth);
+            let auth: &[&str] = &["pl2", "b-join", "c-join"];
             room.add(
                 "kick",
                 "m.room.member",
@@ -520,15 +512,11 @@ mod tests {
                 "@b:x",
                 json!({ "membership": "leave" }),
                 9,
-                &auth,
+                auth,
             );
-            let mut alice = Room::base();
-            alice.retain(|id| *id != "pl2");
-            alice.push("pl3");
-            let mut bob = Room::base();
-            bob.retain(|id| *id != "c-join");
-            bob.push("kick");
-            let resolved = resolve(version, &[room.state(&alice), room.state(&bob)], &room.events).unwrap();
+            let alice = room.branch(&["pl2"], &["pl3"]);
+            let bob = room.branch(&["c-join"], &["kick"]);
+            let resolved = resolve(version, &[alice, bob], &room.events).unwrap();
             let member_c = ("m.room.member".to_owned(), "@c:x".to_owned());
             assert_eq!(resolved[&member_c], "c-join", "v{version}: Carol stays");
             assert_eq!(resolved[&("m.room.power_levels".to_owned(), String::new())], "pl3");
@@ -541,7 +529,7 @@ mod tests {
     #[test]
     fn topics_are_ordered_by_the_power_levels_they_were_sent_under() {
         let mut room = Room::with_members("10");
-        let auth = room.auth(&["pl2", "a-join"]);
+        let auth: &[&str] = &["pl2", "a-join"];
         room.add(
             "t-old",
             "m.room.topic",
@@ -549,9 +537,9 @@ mod tests {
             "@a:x",
             json!({ "topic": "first" }),
             20,
-            &auth,
+            auth,
         );
-        let auth = room.auth(&["pl2", "b-join"]);
+        let auth: &[&str] = &["pl2", "b-join"];
         room.add(
             "t-new",
             "m.room.topic",
@@ -559,25 +547,16 @@ mod tests {
             "@b:x",
             json!({ "topic": "second" }),
             30,
-            &auth,
+            auth,
         );
-        let with = |extra: &str| {
-            let mut ids = Room::base();
-            ids.push(if extra == "old" { "t-old" } else { "t-new" });
-            ids
-        };
-        let resolved = resolve(
-            "10",
-            &[room.state(&with("old")), room.state(&with("new"))],
-            &room.events,
-        )
-        .unwrap();
+        let with_new = room.branch(&[], &["t-new"]);
+        let resolved = resolve("10", &[room.branch(&[], &["t-old"]), with_new.clone()], &room.events).unwrap();
         let topic = ("m.room.topic".to_owned(), String::new());
         assert_eq!(resolved[&topic], "t-new", "same mainline position: the later wins");
 
         // Alice raises the topic level on her branch, then sets the topic
         // (at an earlier time than Bob's): hers comes later on the mainline.
-        let auth = room.auth(&["a-join", "pl2"]);
+        let auth: &[&str] = &["a-join", "pl2"];
         room.add(
             "pl3",
             "m.room.power_levels",
@@ -585,9 +564,9 @@ mod tests {
             "@a:x",
             json!({ "users": { "@a:x": 100, "@b:x": 50 }, "events": { "m.room.topic": 50 } }),
             15,
-            &auth,
+            auth,
         );
-        let auth = room.auth(&["pl3", "a-join"]);
+        let auth: &[&str] = &["pl3", "a-join"];
         room.add(
             "t-alice",
             "m.room.topic",
@@ -595,12 +574,10 @@ mod tests {
             "@a:x",
             json!({ "topic": "alice" }),
             16,
-            &auth,
+            auth,
         );
-        let mut alice = Room::base();
-        alice.retain(|id| *id != "pl2");
-        alice.extend(["pl3", "t-alice"]);
-        let resolved = resolve("10", &[room.state(&alice), room.state(&with("new"))], &room.events).unwrap();
+        let alice = room.branch(&["pl2"], &["pl3", "t-alice"]);
+        let resolved = resolve("10", &[alice, with_new], &room.events).unwrap();
         assert_eq!(resolved[&topic], "t-alice", "sent under the newer power levels");
         assert_eq!(resolved[&("m.room.power_levels".to_owned(), String::new())], "pl3");
     }
@@ -610,7 +587,7 @@ mod tests {
     #[test]
     fn unconflicted_state_stands_and_one_sided_state_is_checked() {
         let mut room = Room::with_members("11");
-        let auth = room.auth(&["pl2", "c-join"]);
+        let auth: &[&str] = &["pl2", "c-join"];
         // Carol (level 0) may set a topic (state default 50)? No: refused.
         room.add(
             "t-carol",
@@ -619,9 +596,9 @@ mod tests {
             "@c:x",
             json!({ "topic": "carol" }),
             40,
-            &auth,
+            auth,
         );
-        let auth = room.auth(&["pl2", "b-join"]);
+        let auth: &[&str] = &["pl2", "b-join"];
         room.add(
             "name-bob",
             "m.room.name",
@@ -629,14 +606,15 @@ mod tests {
             "@b:x",
             json!({ "name": "bob" }),
             41,
-            &auth,
+            auth,
         );
-        let mut carol = Room::base();
-        carol.push("t-carol");
-        let mut bob = Room::base();
-        bob.push("name-bob");
-        let base = room.state(&Room::base());
-        let resolved = resolve("11", &[room.state(&carol), room.state(&bob)], &room.events).unwrap();
+        let base = room.branch(&[], &[]);
+        let resolved = resolve(
+            "11",
+            &[room.branch(&[], &["t-carol"]), room.branch(&[], &["name-bob"])],
+            &room.events,
+        )
+        .unwrap();
         for (key, id) in &base {
             assert_eq!(&resolved[key], id, "agreed state stands");
         }
