@@ -2,9 +2,8 @@
 //! third-party networks the server bridges. Both answered `404
 //! M_UNRECOGNIZED` before.
 
-mod raw;
+use crate::raw::{code, http, register, serve, serve_with};
 use matrix_api_runtime::server::ConnectionTimeouts;
-use raw::{code, http, register, serve, serve_with};
 use serde_json::json;
 use std::time::Duration;
 

@@ -1,7 +1,5 @@
 //! Raw HTTP/1.1 against the homeserver (no generated client in the way), for
 //! the tests that send what a careless client or an attacker would.
-// Each test file compiles this module on its own and uses a part of it.
-#![allow(dead_code)]
 
 use matrix_api_runtime::server::ConnectionTimeouts;
 use serde_json::{json, Value};

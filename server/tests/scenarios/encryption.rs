@@ -4,8 +4,8 @@
 //! `device_lists` of `/sync` and `/keys/changes`. All of it answered
 //! `404 M_UNRECOGNIZED` before.
 
-mod raw;
-use raw::{code, http};
+use crate::raw;
+use crate::raw::{code, http};
 use serde_json::{json, Value};
 
 struct Client<'a> {

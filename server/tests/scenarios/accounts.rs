@@ -3,8 +3,7 @@
 //! The password case failed before: the access token was enough, and the
 //! caller's own token was revoked with the others.
 
-mod raw;
-use raw::{code, http, register, serve};
+use crate::raw::{code, http, register, serve};
 use serde_json::{json, Value};
 
 fn body(v: Value) -> Vec<u8> {

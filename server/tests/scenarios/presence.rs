@@ -3,8 +3,7 @@
 //! in `/sync` and `GET /presence`. Both answered `404 M_UNRECOGNIZED`
 //! before, and `/sync`'s presence list was always empty.
 
-mod raw;
-use raw::{code, http, register, serve};
+use crate::raw::{code, http, register, serve};
 use serde_json::{json, Value};
 
 fn call(addr: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {

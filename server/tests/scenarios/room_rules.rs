@@ -4,8 +4,7 @@
 //! authorization rules were applied to every event; the cases that held
 //! (non-members) stay here so they cannot regress.
 
-mod raw;
-use raw::{code, http, register, serve};
+use crate::raw::{code, http, register, serve};
 use serde_json::{json, Value};
 
 struct Room<'a> {

@@ -1,7 +1,6 @@
 //! The homeserver through the generated client, on 127.0.0.1.
 
-mod common;
-use common::{register, req};
+use crate::common::{register, req};
 
 use matrix_api::client_server::endpoints as cs;
 use matrix_api_runtime::client::ClientError;

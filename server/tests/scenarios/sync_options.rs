@@ -3,8 +3,7 @@
 //! matrix-rust-sdk asks for), `full_state`, and member counts and heroes
 //! that follow membership changes (a client keeps the last ones it got).
 
-mod raw;
-use raw::{http, register, serve};
+use crate::raw::{http, register, serve};
 use serde_json::{json, Value};
 
 fn call(addr: &str, token: &str, method: &str, path: &str, body: Option<Value>) -> Value {

@@ -2,8 +2,7 @@
 //! gets its status and Matrix errcode, the server stays up, and nothing is
 //! stored by a request that failed.
 
-mod raw;
-use raw::{code, http, register, serve, Answer, Expected};
+use crate::raw::{code, http, register, serve, Answer, Expected};
 use serde_json::{json, Value};
 
 #[test]

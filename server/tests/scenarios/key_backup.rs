@@ -2,8 +2,7 @@
 //! current one, the better backup of a session kept, and each user's
 //! backup their own. All of it answered `404 M_UNRECOGNIZED` before.
 
-mod raw;
-use raw::{code, http, register, serve};
+use crate::raw::{code, http, register, serve};
 use serde_json::{json, Value};
 
 const ALGORITHM: &str = "m.megolm_backup.v1.curve25519-aes-sha2";

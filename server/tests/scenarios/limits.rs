@@ -2,8 +2,8 @@
 //! oversized or non-canonical request gets its errcode, and nothing of it is
 //! stored (the room's timeline and the room list are as before).
 
-mod raw;
-use raw::{code, http, register, serve};
+use crate::raw;
+use crate::raw::{code, http, register, serve};
 use serde_json::{json, Value};
 
 struct Room<'a> {

@@ -1,8 +1,7 @@
 //! A message acknowledged with 200 survives SIGKILL of the server process;
 //! many clients sending at once each see every message exactly once, in one order.
 
-mod common;
-use common::{register, req};
+use crate::common::{register, req};
 
 use matrix_api::client_server::endpoints as cs;
 

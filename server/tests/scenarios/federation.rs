@@ -109,8 +109,7 @@ async fn published_keys_are_self_signed_and_survive_a_restart() {
     assert_eq!(version.server.unwrap().name.as_deref(), Some("server"));
 }
 
-mod common;
-use common::{register, req};
+use crate::common::{register, req};
 use matrix_api::client_server::endpoints as cs;
 use server::federation::pdu::VersionRules;
 use server::store::Storage;
@@ -1819,7 +1818,7 @@ async fn keys_of_users_on_other_servers_are_queried_and_claimed_there() {
 /// signature (which covers the redacted form); a changed sender breaks both.
 #[test]
 fn events_synapse_signed_check_out_here() {
-    let fixture: serde_json::Value = serde_json::from_str(include_str!("fixtures/synapse_v12_events.json")).unwrap();
+    let fixture: serde_json::Value = serde_json::from_str(include_str!("../fixtures/synapse_v12_events.json")).unwrap();
     let rules = VersionRules::of(fixture["room_version"].as_str().unwrap()).unwrap();
     let server_name = fixture["server_name"].as_str().unwrap();
     let key_id = fixture["key_id"].as_str().unwrap();

@@ -3,8 +3,7 @@
 //! forever on the `404` this server used to answer), editing them, and
 //! what they decide: `unread_notifications` in `/sync` and `/notifications`.
 
-mod raw;
-use raw::{code, http, register, serve};
+use crate::raw::{code, http, register, serve};
 use serde_json::{json, Value};
 
 struct Client<'a> {

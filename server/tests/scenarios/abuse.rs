@@ -5,9 +5,8 @@
 //! 8 s, 300 half-open connections kept for 45 s, a 40 MB body announced
 //! and never sent waited on forever.
 
-mod raw;
+use crate::raw::{code, exchange, headers_of, http, register, serve, serve_with};
 use matrix_api_runtime::server::ConnectionTimeouts;
-use raw::{code, exchange, headers_of, http, register, serve, serve_with};
 use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpStream;

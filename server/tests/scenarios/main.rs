@@ -1,0 +1,24 @@
+//! The homeserver's scenario tests, in one test binary: each module is one
+//! subject (room rules, federation, durability, ...). One binary links the
+//! server once instead of once per subject, which keeps a clean build's disk
+//! use and link time down; `cargo test -p server --test scenarios <module>::`
+//! runs one subject.
+
+mod common;
+mod raw;
+
+mod abuse;
+mod accounts;
+mod bad_input;
+mod calls_and_bridges;
+mod durability;
+mod encryption;
+mod federation;
+mod homeserver;
+mod key_backup;
+mod limits;
+mod presence;
+mod push;
+mod room_rules;
+mod synapse;
+mod sync_options;
