@@ -90,6 +90,15 @@ impl Homeserver {
 
 type Result<T> = std::result::Result<T, MatrixError>;
 
+/// An event as its sender proposes it, before it is built or placed.
+struct Proposal<'a> {
+    room_id: &'a str,
+    sender: &'a str,
+    event_type: &'a str,
+    state_key: Option<&'a str>,
+    content: Value,
+}
+
 pub(crate) fn internal(e: impl std::fmt::Display) -> MatrixError {
     MatrixError::new(500, ErrorCode::Unknown, format!("internal error: {e}"))
 }
@@ -355,18 +364,99 @@ impl Homeserver {
         content: Value,
         txn_key: Option<&str>,
     ) -> Result<String> {
+        let event = Proposal {
+            room_id,
+            sender,
+            event_type,
+            state_key,
+            content,
+        };
+        self.append(prebuilt, event, txn_key, false)
+    }
+
+    /// Appends an event another server built and signed, at its place in
+    /// the room's graph (`federation::branches`): the rules must allow it
+    /// on the state before it, and it is soft-failed (kept, but out of the
+    /// room's state and timeline) if they do not allow it on the room's
+    /// state as it stands here; an event that meets other branches makes
+    /// the room's state their resolution.
+    pub(crate) fn append_received(
+        &self,
+        built: Built,
+        room_id: &str,
+        sender: &str,
+        event_type: &str,
+        state_key: Option<&str>,
+        content: Value,
+    ) -> Result<String> {
+        let event = Proposal {
+            room_id,
+            sender,
+            event_type,
+            state_key,
+            content,
+        };
+        self.append(Some(built), event, None, true)
+    }
+
+    /// Appends `event` (built here unless `prebuilt`; placed in the graph
+    /// if `received`) under the `appending` lock.
+    fn append(
+        &self,
+        prebuilt: Option<Built>,
+        event: Proposal<'_>,
+        txn_key: Option<&str>,
+        received: bool,
+    ) -> Result<String> {
+        let Proposal {
+            room_id,
+            sender,
+            event_type,
+            state_key,
+            content,
+        } = event;
         let version = self.room(room_id)?.version;
         let _appending = self.appending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // The room's rules decide, whichever endpoint asked.
-        let state = self.store.current_state(room_id).map_err(internal)?;
         let proposed = auth::Proposed {
             event_type,
             state_key,
             sender,
             content: &content,
         };
+        let placed = match &prebuilt {
+            Some(built) if received => {
+                let event = crate::store::StoredEvent {
+                    stream: 0,
+                    event_id: built.event_id.clone(),
+                    room_id: room_id.to_owned(),
+                    sender: sender.to_owned(),
+                    event_type: event_type.to_owned(),
+                    state_key: state_key.map(str::to_owned),
+                    content: content.clone(),
+                    origin_server_ts: built.pdu.get("origin_server_ts").and_then(Value::as_i64).unwrap_or(0),
+                    redacted_because: None,
+                };
+                crate::federation::branches::place(&*self.store, &version, built, &event).map_err(internal)?
+            }
+            _ => None,
+        };
+        // The room's rules decide, whichever endpoint asked.
+        let (state, soft_failed) = match &placed {
+            None => {
+                let state = self.store.current_state(room_id).map_err(internal)?;
+                auth::authorize(&auth::RoomState::new(&version, &state), &proposed).map_err(MatrixError::forbidden)?;
+                (state, false)
+            }
+            Some(placed) => {
+                let events_of = |state| crate::federation::branches::events_of(&*self.store, state).map_err(internal);
+                let before = events_of(&placed.state_before)?;
+                auth::authorize(&auth::RoomState::new(&version, &before), &proposed).map_err(MatrixError::forbidden)?;
+                let now = events_of(&placed.current_before)?;
+                let soft_failed = auth::authorize(&auth::RoomState::new(&version, &now), &proposed).is_err();
+                (now, soft_failed)
+            }
+        };
         let room = auth::RoomState::new(&version, &state);
-        auth::authorize(&room, &proposed).map_err(MatrixError::forbidden)?;
         let built = match prebuilt {
             Some(built) => built,
             None => {
@@ -407,17 +497,28 @@ impl Homeserver {
             content: &content,
             origin_server_ts,
         })?;
-        let destinations = if built.fan_out {
+        let destinations = if built.fan_out && !soft_failed {
             self.destinations(&state, sender, event_type, state_key, &content)
         } else {
             Vec::new()
         };
-        let notifications = self.notifications_for(
-            &room,
-            &state,
-            &json!({ "room_id": room_id, "sender": sender, "type": event_type, "state_key": state_key,
-                     "content": content }),
-        )?;
+        let notifications = if soft_failed {
+            Vec::new()
+        } else {
+            self.notifications_for(
+                &room,
+                &state,
+                &json!({ "room_id": room_id, "sender": sender, "type": event_type, "state_key": state_key,
+                         "content": content }),
+            )?
+        };
+        if soft_failed {
+            tracing::info!(
+                room_id,
+                event_id,
+                "soft-failed: the room's current state does not allow it"
+            );
+        }
         let (id, _) = self
             .store
             .append(NewEvent {
@@ -434,6 +535,11 @@ impl Homeserver {
                 prev_events: &built.prev_events,
                 pdu: &built.pdu,
                 destinations: &destinations,
+                fork: placed.as_ref().map(|placed| crate::store::Fork {
+                    state_before: &placed.state_before,
+                    current_after: &placed.current_after,
+                }),
+                soft_failed,
             })
             .map_err(internal)?;
         self.changes.notify_waiters();

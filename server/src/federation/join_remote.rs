@@ -260,6 +260,8 @@ impl Federation {
             pdu: &join.pdu,
             destinations: &[],
             notifications: &[],
+            fork: None,
+            soft_failed: false,
         };
         let room = RoomInfo {
             creator,

@@ -8,12 +8,14 @@
 //! (checked against the spec appendix's test vectors), and every event this
 //! server appends built as a signed PDU (`build`: prev and auth events,
 //! depth, reference-hash IDs), joins of other servers' users (`join`),
-//! PDUs received (`receive`) and sent (`send`), the room's history for
+//! PDUs received (`receive`, placed in the graph and resolved where
+//! branches meet: `branches`, `state_res`) and sent (`send`), the room's history for
 //! other servers (`history`), joins of rooms elsewhere (`join_remote`),
 //! invites of other servers' users (`invite_remote`) and of this server's
 //! users by others (`invited`), and the notary key query (`api`). What is not yet here is in the README.
 
 pub mod api;
+pub(crate) mod branches;
 pub mod build;
 pub mod discovery;
 mod edus;

@@ -54,6 +54,8 @@ impl Outlier {
             pdu: &self.pdu,
             destinations: &[],
             notifications: &[],
+            fork: None,
+            soft_failed: false,
         }
     }
 }

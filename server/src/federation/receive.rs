@@ -14,11 +14,11 @@
 //!
 //! EDUs come after the PDUs (`edus`).
 //!
-//! Not yet: state resolution when forks meet. The algorithm is
-//! `state_res`; it needs the state at each event, which the store does not
-//! keep yet, so received events are checked against the current state and a
-//! fetched gap that does not reach the events known here is refused rather
-//! than resolved. No soft failure either.
+//! A PDU whose previous events are not the room's forward extremities
+//! here (a branch built elsewhere while the servers did not hear each
+//! other) is placed in the graph (`branches`): checked against the state
+//! at its place, soft-failed if the room's state here does not allow it,
+//! and the room's state becomes the resolution of the branches it meets.
 
 use super::build::Built;
 use super::pdu::VersionRules;
@@ -113,17 +113,9 @@ impl Federation {
             if let Some(prev) = self.unknown_events(&built.prev_events)?.first() {
                 return Err(format!("previous event {prev} is not known here"));
             }
-            hs.append_event(
-                Some(built),
-                &room_id,
-                &sender,
-                &event_type,
-                state_key.as_deref(),
-                content,
-                None,
-            )
-            .map(|_| ())
-            .map_err(|e| e.body.error.clone())
+            hs.append_received(built, &room_id, &sender, &event_type, state_key.as_deref(), content)
+                .map(|_| ())
+                .map_err(|e| e.body.error.clone())
         }
         .await;
         (Some(event_id), outcome)

@@ -13,9 +13,8 @@
 //! starts from an empty state, and the events on auth paths between
 //! conflicted events take part too.
 //!
-//! This is the algorithm alone, over events the caller provides; the
-//! server does not keep the state at each event yet, so nothing calls it
-//! when forks meet (see `receive`).
+//! This is the algorithm alone, over events the caller provides;
+//! `branches` calls it where a received event's branch meets the others.
 
 use crate::api::auth::{authorize, Proposed, RoomState};
 use crate::store::StoredEvent;

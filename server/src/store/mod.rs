@@ -5,11 +5,16 @@
 mod keys;
 mod sqlite;
 mod sqlite_keys;
+mod sqlite_state;
 
 pub use keys::{BackedUpKey, BackupVersion, KeyConflict, KeyStorage, NewToDevice, Replaces, ToDevice};
 pub use sqlite::SqliteStore;
 
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// A room's state by event ID: `(type, state_key)` → the event.
+pub type StateIds = BTreeMap<(String, String), String>;
 
 /// One stored event.
 #[derive(Clone, Debug)]
@@ -50,6 +55,21 @@ pub struct NewEvent<'a> {
     /// What the members' push rules made of the event, stored with it so
     /// that an acknowledged event never lacks its notifications.
     pub notifications: &'a [NewNotification],
+    /// For an event received on a branch of the room's graph other than
+    /// the room's current state: the state before it, and the room's state
+    /// once it joins the others. `None` for an event after the current state.
+    pub fork: Option<Fork<'a>>,
+    /// Kept, but out of the room's state, extremities and timeline: the
+    /// event passed the rules at its place in the graph but not on the
+    /// room's current state ("soft failure").
+    pub soft_failed: bool,
+}
+
+/// Where a received event's branch meets the room's state.
+#[derive(Clone, Copy, Debug)]
+pub struct Fork<'a> {
+    pub state_before: &'a StateIds,
+    pub current_after: &'a StateIds,
 }
 
 /// A notification for one user, as the push rules decided it.
@@ -192,6 +212,9 @@ pub trait Storage: KeyStorage + Send + Sync + 'static {
     fn event(&self, event_id: &str) -> StoreResult<Option<StoredEvent>>;
     /// The PDU of an event (none for events stored before PDUs were kept).
     fn pdu(&self, event_id: &str) -> StoreResult<Option<Map<String, Value>>>;
+    /// The room's state after an event of its graph (none for events
+    /// outside it, and for events stored before the state at each event was kept).
+    fn state_after(&self, event_id: &str) -> StoreResult<Option<StateIds>>;
     /// The room's forward extremities, `(event ID, depth)`: the events the
     /// next one follows.
     fn forward_extremities(&self, room_id: &str) -> StoreResult<Vec<(String, i64)>>;

@@ -3,7 +3,7 @@
 //! writers anyway).
 
 use super::{
-    AccountData, Device, MediaInfo, NewEvent, Notification, Presence, Receipt, RoomInfo, ServerKey, Storage,
+    AccountData, Device, MediaInfo, NewEvent, Notification, Presence, Receipt, RoomInfo, ServerKey, StateIds, Storage,
     StoreResult, StoredEvent,
 };
 use rusqlite::{params, Connection, OptionalExtension};
@@ -100,6 +100,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE server_key_answers (
          server_name TEXT PRIMARY KEY, answer TEXT NOT NULL, valid_until_ts INTEGER NOT NULL
      );",
+    // The state after each event, and events kept out of the timeline.
+    super::sqlite_state::MIGRATION,
 ];
 
 fn err(e: rusqlite::Error) -> String {
@@ -124,14 +126,23 @@ fn row_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
 }
 
 /// Inserts one event (in the caller's transaction): updates the room's
-/// state for a state event, queues its PDU and stores its notifications;
-/// with `extremity`, it replaces its previous events as the room's forward
-/// extremity (events imported with a joined room's state do not).
-fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, extremity: bool) -> rusqlite::Result<i64> {
+/// state for a state event, queues its PDU and stores its notifications.
+/// With `in_graph`, it is an event of the room's graph: it gets the state
+/// after it (`sqlite_state`) and replaces its previous events as the
+/// room's forward extremity, unless it was soft-failed, which keeps it out
+/// of the room's state, extremities and timeline. Without, it is an event
+/// imported with a joined room's state or an invite's, which count as the
+/// room's state as they come.
+fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, in_graph: bool) -> rusqlite::Result<i64> {
+    let state_group = if in_graph {
+        Some(super::sqlite_state::group_after(tx, e)?)
+    } else {
+        None
+    };
     tx.execute(
         "INSERT INTO events (event_id, room_id, sender, type, state_key, content, origin_server_ts, txn_key,
-                                     depth, pdu)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                     depth, pdu, state_group, soft_failed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             e.event_id,
             e.room_id,
@@ -143,10 +154,15 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, extremity: boo
             e.txn_key,
             e.depth,
             Value::Object(e.pdu.clone()).to_string(),
+            state_group,
+            e.soft_failed,
         ],
     )?;
     let stream = tx.last_insert_rowid();
-    if extremity {
+    if e.soft_failed {
+        return Ok(stream);
+    }
+    if in_graph {
         for prev in e.prev_events {
             tx.execute(
                 "DELETE FROM forward_extremities WHERE room_id = ?1 AND event_id = ?2",
@@ -180,12 +196,23 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, extremity: boo
             ],
         )?;
     }
-    if let Some(key) = e.state_key {
-        tx.execute(
-            "INSERT INTO room_state (room_id, type, state_key, stream) VALUES (?1, ?2, ?3, ?4)
+    match (&e.fork, state_group) {
+        (Some(fork), Some(after)) => super::sqlite_state::replace_current(tx, e.room_id, fork.current_after, after)?,
+        _ => {
+            if let Some(key) = e.state_key {
+                tx.execute(
+                    "INSERT INTO room_state (room_id, type, state_key, stream) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (room_id, type, state_key) DO UPDATE SET stream = excluded.stream",
-            params![e.room_id, e.event_type, key, stream],
-        )?;
+                    params![e.room_id, e.event_type, key, stream],
+                )?;
+            }
+            if let Some(after) = state_group {
+                tx.execute(
+                    "UPDATE rooms SET state_group = ?2 WHERE room_id = ?1",
+                    params![e.room_id, after],
+                )?;
+            }
+        }
     }
     Ok(stream)
 }
@@ -455,7 +482,8 @@ impl Storage for SqliteStore {
     fn events_between(&self, room_id: &str, after: i64, upto: i64) -> StoreResult<Vec<StoredEvent>> {
         self.with(|c| {
             let mut st = c.prepare(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE room_id = ?1 AND stream > ?2 AND stream <= ?3 ORDER BY stream"
+                "SELECT {EVENT_COLUMNS} FROM events
+                 WHERE room_id = ?1 AND stream > ?2 AND stream <= ?3 AND NOT soft_failed ORDER BY stream"
             ))?;
             let rows = st.query_map(params![room_id, after, upto], row_event)?;
             rows.collect()
@@ -464,7 +492,8 @@ impl Storage for SqliteStore {
     fn events_before(&self, room_id: &str, before: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
         self.with(|c| {
             let mut st = c.prepare(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE room_id = ?1 AND stream < ?2 ORDER BY stream DESC LIMIT ?3"
+                "SELECT {EVENT_COLUMNS} FROM events
+                 WHERE room_id = ?1 AND stream < ?2 AND NOT soft_failed ORDER BY stream DESC LIMIT ?3"
             ))?;
             let rows = st.query_map(params![room_id, before, limit], row_event)?;
             rows.collect()
@@ -565,6 +594,9 @@ impl Storage for SqliteStore {
             )
             .map(|_| ())
         })
+    }
+    fn state_after(&self, event_id: &str) -> StoreResult<Option<StateIds>> {
+        self.with(|c| super::sqlite_state::state_after(c, event_id))
     }
     fn forward_extremities(&self, room_id: &str) -> StoreResult<Vec<(String, i64)>> {
         self.with(|c| {

@@ -1557,6 +1557,207 @@ async fn a_joined_rooms_state_is_checked_before_it_is_stored() {
     );
 }
 
+/// One PDU sent to `to` in a transaction of its own; the transaction's
+/// answer for each PDU.
+async fn send_one(
+    to: &ss::Client,
+    origin: &str,
+    txn: &str,
+    pdu: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Value {
+    let ss::send_transaction::Response::Ok(results) = to
+        .send_transaction(req(
+            json!({ "txnId": txn }),
+            json!({}),
+            json!({ "origin": origin, "origin_server_ts": 1, "pdus": [pdu] }),
+        ))
+        .await
+        .unwrap();
+    serde_json::to_value(results).unwrap()["pdus"].clone()
+}
+
+/// Branches of a room's graph that another server built while the two did
+/// not hear each other meet here by state resolution: Mallory (level 50)
+/// sets the topic on one branch while Carol demotes her on another, so the
+/// room's state once both are known has Carol's power levels and no topic
+/// (Mallory's topic does not stand on them), although it arrived first. A
+/// kick Mallory then sends on her branch is allowed there but not on the
+/// room's state here: it is soft-failed (kept, acknowledged, but out of the
+/// room's state and timeline), and Bob stays in the room. An event its own
+/// branch does not allow is refused. Bob's next message merges both branches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branches_meet_by_state_resolution_and_soft_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b_name, b_client, b_federation, b_config) = start_named(dir.path()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let r_name = listener.local_addr().unwrap().to_string();
+    let identity = server::federation::SigningIdentity::load_or_create(&dir.path().join("r.key"), &r_name).unwrap();
+    let signer = matrix_api_runtime::client::Signer {
+        origin: r_name.clone(),
+        destination: b_name.clone(),
+        key_id: identity.key_id.clone(),
+        key: identity.signing_key().clone(),
+    };
+    let (room, ids) = HandBuiltRoom::build(identity);
+    let (create, carol_join, levels, rules) = (&ids[0], &ids[1], &ids[2], &ids[3]);
+    let carol = format!("@carol:{r_name}");
+    let mallory = format!("@mallory:{r_name}");
+    let (mallory_join, mallory_join_pdu) = room.event(
+        5,
+        std::slice::from_ref(rules),
+        &[create.clone(), rules.clone(), levels.clone()],
+        (&mallory, "m.room.member", &mallory, json!({ "membership": "join" })),
+    );
+    let (moderated, moderated_pdu) = room.event(
+        6,
+        std::slice::from_ref(&mallory_join),
+        &[create.clone(), levels.clone(), carol_join.clone()],
+        (
+            &carol,
+            "m.room.power_levels",
+            "",
+            json!({ "users": { &carol: 100, &mallory: 50 } }),
+        ),
+    );
+    room.state.lock().unwrap().extend([mallory_join_pdu, moderated_pdu]);
+    *room.join_auth.lock().unwrap() = vec![create.clone(), moderated.clone(), rules.clone()];
+    let room = std::sync::Arc::new(room);
+    serve_stand_in(room.clone(), listener, dir.path());
+
+    let bob = register(&b_client, "bob").await;
+    let bob_id = format!("@bob:{b_name}");
+    let cs::join_room::Response::Ok(_) = bob
+        .join_room(req(json!({ "roomIdOrAlias": room.room_id }), json!({}), json!({})))
+        .await
+        .unwrap();
+    let b_store = server::store::SqliteStore::open(&b_config.db).unwrap();
+    let room_id = room.room_id.clone();
+    let extremities = || {
+        let mut ids: Vec<String> = b_store
+            .forward_extremities(&room_id)
+            .unwrap()
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let [bob_join] = &extremities()[..] else {
+        panic!("one extremity after the join: {:?}", extremities());
+    };
+    let bob_join = bob_join.clone();
+    let current = |event_type: &str, state_key: &str| {
+        b_store
+            .current_state(&room_id)
+            .unwrap()
+            .into_iter()
+            .find(|e| e.event_type == event_type && e.state_key.as_deref() == Some(state_key))
+            .map(|e| e.event_id)
+    };
+    let from_r = federation_client(&b_federation, Some(signer));
+
+    // Mallory's branch: her topic, allowed by the levels it was sent under.
+    let (topic, topic_pdu) = room.event(
+        8,
+        std::slice::from_ref(&bob_join),
+        &[create.clone(), moderated.clone(), mallory_join.clone()],
+        (&mallory, "m.room.topic", "", json!({ "topic": "Mallory's" })),
+    );
+    assert_eq!(send_one(&from_r, &r_name, "t1", topic_pdu).await[&topic], json!({}));
+    assert_eq!(
+        current("m.room.topic", "").as_ref(),
+        Some(&topic),
+        "a topic on the current state"
+    );
+
+    // Carol's branch, beside it: Mallory demoted. Resolution replays the
+    // topic on Carol's levels, where it does not stand.
+    let (demoted, demoted_pdu) = room.event(
+        8,
+        std::slice::from_ref(&bob_join),
+        &[create.clone(), moderated.clone(), carol_join.clone()],
+        (&carol, "m.room.power_levels", "", json!({ "users": { &carol: 100 } })),
+    );
+    assert_eq!(send_one(&from_r, &r_name, "t2", demoted_pdu).await[&demoted], json!({}));
+    assert_eq!(current("m.room.power_levels", "").as_ref(), Some(&demoted));
+    assert_eq!(current("m.room.topic", ""), None, "Mallory's topic is resolved away");
+    let mut both = vec![topic.clone(), demoted.clone()];
+    both.sort();
+    assert_eq!(extremities(), both, "both branches are extremities");
+
+    // Mallory kicks Bob on her branch: allowed there, not here.
+    let (kick, kick_pdu) = room.event(
+        9,
+        std::slice::from_ref(&topic),
+        &[
+            create.clone(),
+            moderated.clone(),
+            mallory_join.clone(),
+            bob_join.clone(),
+        ],
+        (&mallory, "m.room.member", &bob_id, json!({ "membership": "leave" })),
+    );
+    assert_eq!(
+        send_one(&from_r, &r_name, "t3", kick_pdu).await[&kick],
+        json!({}),
+        "a soft-failed event is accepted"
+    );
+    assert!(b_store.event(&kick).unwrap().is_some(), "and kept");
+    assert_eq!(b_store.membership(&room_id, &bob_id).unwrap().as_deref(), Some("join"));
+    assert_eq!(extremities(), both, "a soft-failed event is no extremity");
+
+    // Mallory on Carol's branch, where she is at level 0: refused.
+    let (renamed, renamed_pdu) = room.event(
+        9,
+        std::slice::from_ref(&demoted),
+        &[create.clone(), demoted.clone(), mallory_join.clone()],
+        (&mallory, "m.room.name", "", json!({ "name": "taken" })),
+    );
+    let answer = send_one(&from_r, &r_name, "t4", renamed_pdu).await;
+    assert!(answer[&renamed]["error"].is_string(), "{answer}");
+    assert!(b_store.event(&renamed).unwrap().is_none());
+
+    // Bob's next message follows both branches, on the resolved state.
+    let cs::send_message::Response::Ok(sent) = bob
+        .send_message(req(
+            json!({ "roomId": room_id, "eventType": "m.room.message", "txnId": "m1" }),
+            json!({}),
+            json!({ "msgtype": "m.text", "body": "still here" }),
+        ))
+        .await
+        .unwrap();
+    let message = sent.event_id.to_string();
+    let pdu = b_store.pdu(&message).unwrap().unwrap();
+    let mut prev = server::federation::build::named_events(&pdu, "prev_events");
+    prev.sort();
+    assert_eq!(prev, both, "the message merges both branches");
+    assert_eq!(extremities(), vec![message.clone()]);
+    assert_eq!(current("m.room.power_levels", "").as_ref(), Some(&demoted));
+    assert_eq!(current("m.room.topic", ""), None);
+
+    // Bob's timeline has both branches and his message, not the kick.
+    let cs::get_room_events::Response::Ok(page) = bob
+        .get_room_events(req(
+            json!({ "roomId": room_id }),
+            json!({ "dir": "b", "limit": 10 }),
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    let seen: Vec<String> = page
+        .chunk
+        .iter()
+        .filter_map(|e| e.get_field("event_id").unwrap())
+        .collect();
+    for id in [&message, &topic, &demoted] {
+        assert!(seen.contains(id), "{id} in {seen:?}");
+    }
+    assert!(
+        !seen.contains(&kick),
+        "the soft-failed kick is not in the timeline: {seen:?}"
+    );
+}
+
 /// Inviting a user of another server: the invite goes to that server first
 /// (`/invite` v2, with the room's stripped state as PDUs), and only the
 /// event it signed is stored; a refusal is passed on and a tampered answer
