@@ -48,6 +48,11 @@ impl Options {
 /// The generated files, by path relative to the crate root.
 pub type Files = BTreeMap<PathBuf, String>;
 
+/// The files of the generated crate. The big files (types per spec file,
+/// an operation each, the event enums, identifiers, registry) are emitted
+/// and formatted on worker threads, one job at a time, since formatting is
+/// most of the time a run takes; the small `mod.rs` files and the crate's
+/// root are written here. The output does not depend on the threads' order.
 pub fn generate(api: &Api, options: &Options) -> Result<Files> {
     let ctx = DocContext::for_release(options.release.as_deref());
     let header = format!(
@@ -55,6 +60,7 @@ pub fn generate(api: &Api, options: &Options) -> Result<Files> {
         options.spec_label
     );
     let mut files = Files::new();
+    let mut jobs: Vec<(PathBuf, Job<'_>)> = Vec::new();
     let mut modules = Vec::new();
     for module in Module::all() {
         let ids: Vec<TypeId> = (0..api.types.len())
@@ -75,34 +81,23 @@ pub fn generate(api: &Api, options: &Options) -> Result<Files> {
         let mut mod_items = Vec::new();
         for (sub, mut ids) in by_file {
             ids.sort_by(|a, b| api.types[*a].origin.cmp(&api.types[*b].origin));
-            let source = &api.types[ids[0]].origin.file;
-            let items = ids.iter().map(|&id| models::type_item(api, id, &ctx));
-            let doc = format!(" Types from `{source}`.");
-            let tokens = quote! {
-                #![doc = #doc]
-                #(#items)*
-            };
-            files.insert(
+            jobs.push((
                 PathBuf::from(format!("src/{}/{}.rs", module.rust_name(), sub)),
-                format_file(&header, tokens)?,
-            );
+                Job::Types(ids),
+            ));
             let sub_ident = format_ident!("{}", sub);
             mod_items.push(quote! { mod #sub_ident; pub use #sub_ident::*; });
         }
         if module == Module::Events && !api.events.is_empty() {
-            files.insert(
-                PathBuf::from("src/events/kinds.rs"),
-                format_file(&header, event_enums::module(api, &ctx))?,
-            );
+            jobs.push((PathBuf::from("src/events/kinds.rs"), Job::EventKinds));
             mod_items.push(quote! { mod kinds; pub use kinds::*; });
         }
         if let Module::Family(family) = module {
             let ops: Vec<&crate::ir::Operation> = api.operations.iter().filter(|o| o.family == family).collect();
             if !ops.is_empty() {
                 for op in &ops {
-                    let tokens = endpoints::operation_module(api, op, &ctx);
                     let path = format!("src/{}/endpoints/{}.rs", module.rust_name(), endpoints::module_name(op));
-                    files.insert(PathBuf::from(path), format_file(&header, tokens)?);
+                    jobs.push((PathBuf::from(path), Job::Operation(op)));
                 }
                 let tokens = endpoints::family_module(api, family, &ops, &ctx);
                 files.insert(
@@ -127,27 +122,87 @@ pub fn generate(api: &Api, options: &Options) -> Result<Files> {
         );
     }
     if !api.constants.is_empty() {
-        files.insert(
-            PathBuf::from("src/constants.rs"),
-            format_file(&header, constants::module(api))?,
-        );
+        jobs.push((PathBuf::from("src/constants.rs"), Job::Constants));
     }
     if !api.identifiers.is_empty() {
-        files.insert(
-            PathBuf::from("src/identifiers.rs"),
-            format_file(&header, identifiers::module(api, &ctx))?,
-        );
+        jobs.push((PathBuf::from("src/identifiers.rs"), Job::Identifiers));
     }
-    files.insert(
-        PathBuf::from("src/registry.rs"),
-        format_file(&header, registry::registry(api))?,
-    );
+    jobs.push((PathBuf::from("src/registry.rs"), Job::Registry));
     files.insert(
         PathBuf::from("src/lib.rs"),
         format_file(&header, lib_rs(api, &modules, options))?,
     );
     files.insert(PathBuf::from("Cargo.toml"), cargo_toml(api, &modules, options));
+    let run = |job: &Job<'_>| format_file(&header, job.tokens(api, &ctx));
+    for (path, text) in jobs.iter().map(|(path, _)| path).zip(run_all(&jobs, run)) {
+        files.insert(path.clone(), text?);
+    }
     Ok(files)
+}
+
+/// One big generated file, emitted and formatted on a worker thread (token
+/// streams cannot cross threads, so each job makes its own).
+enum Job<'a> {
+    /// The types of one spec file.
+    Types(Vec<TypeId>),
+    /// The events by kind.
+    EventKinds,
+    Operation(&'a crate::ir::Operation),
+    Constants,
+    Identifiers,
+    Registry,
+}
+
+impl Job<'_> {
+    fn tokens(&self, api: &Api, ctx: &DocContext) -> TokenStream {
+        match self {
+            Job::Types(ids) => {
+                let source = &api.types[ids[0]].origin.file;
+                let items = ids.iter().map(|&id| models::type_item(api, id, ctx));
+                let doc = format!(" Types from `{source}`.");
+                quote! {
+                    #![doc = #doc]
+                    #(#items)*
+                }
+            }
+            Job::EventKinds => event_enums::module(api, ctx),
+            Job::Operation(op) => endpoints::operation_module(api, op, ctx),
+            Job::Constants => constants::module(api),
+            Job::Identifiers => identifiers::module(api, ctx),
+            Job::Registry => registry::registry(api),
+        }
+    }
+}
+
+/// Runs `run` on every job, on as many threads as the machine has cores,
+/// the results in the jobs' order.
+fn run_all<'a, T: Sync, R: Send>(jobs: &'a [(PathBuf, T)], run: impl Fn(&'a T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((_, job)) = jobs.get(i) else { break };
+                        mine.push((i, run(job)));
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 fn module_doc(module: Module, ctx: &DocContext) -> String {
