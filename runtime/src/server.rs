@@ -173,7 +173,9 @@ pub struct RouterBuilder<S> {
     empty_key_routes: Vec<(String, String, Entry<S>)>,
 }
 
-fn error_response(err: MatrixError) -> Response {
+/// The HTTP response of a Matrix error (status, JSON body, `Retry-After`),
+/// as the generated routers send it; for a server's own middleware.
+pub fn error_response(err: MatrixError) -> Response {
     let status = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = serde_json::to_vec(&err.body).unwrap_or_default();
     let mut response = (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response();

@@ -2,6 +2,7 @@
 //! reference example of building on the generated crate.
 
 pub mod api;
+mod durable;
 pub mod federation;
 pub mod store;
 
@@ -119,7 +120,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
     let server = Arc::new(api::Homeserver {
         server_name: config.server_name.clone(),
         public_url: config.public_url,
-        store,
+        store: store.clone(),
         media_dir: config.media_dir,
         changes: Arc::new(tokio::sync::Notify::new()),
         typing: api::Typing::default(),
@@ -160,5 +161,8 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         ..ServerConfig::default()
     };
     let client = matrix_api::client_server::endpoints::router_shared(server, server_config);
-    Ok(Routers { client, federation })
+    Ok(Routers {
+        client: durable::answers_after_sync(client, store.clone()),
+        federation: durable::answers_after_sync(federation, store),
+    })
 }

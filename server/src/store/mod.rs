@@ -4,6 +4,8 @@
 
 mod keys;
 mod sqlite;
+mod sqlite_cached;
+mod sqlite_durable;
 mod sqlite_keys;
 mod sqlite_state;
 
@@ -162,6 +164,11 @@ pub type StoreResult<T> = Result<T, String>;
 /// Two stream positions order everything a `/sync` can return: the event
 /// stream (rooms' timelines) and the side stream (account data, receipts).
 pub trait Storage: KeyStorage + Send + Sync + 'static {
+    /// Returns once everything written before the call is on disk; every
+    /// answer waits for it (`crate::durable`), so that nothing reported
+    /// to a client or a server is lost, even by a machine losing power.
+    fn wait_durable(&self) -> StoreResult<()>;
+
     // Users, passwords, tokens.
     fn create_user(&self, user_id: &str, password_hash: &str) -> StoreResult<bool>;
     fn user_exists(&self, user_id: &str) -> StoreResult<bool>;

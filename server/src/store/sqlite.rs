@@ -2,6 +2,7 @@
 //! mode, full fsync, one connection behind a mutex (SQLite serialises
 //! writers anyway).
 
+use super::sqlite_cached::Cached;
 use super::{
     AccountData, Device, MediaInfo, NewEvent, Notification, Presence, Receipt, RoomInfo, ServerKey, StateIds, Storage,
     StoreResult, StoredEvent,
@@ -13,6 +14,7 @@ use std::sync::Mutex;
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    durable: super::sqlite_durable::GroupSync,
 }
 
 const MIGRATIONS: &[&str] = &[
@@ -139,7 +141,7 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, in_graph: bool
     } else {
         None
     };
-    tx.execute(
+    tx.run(
         "INSERT INTO events (event_id, room_id, sender, type, state_key, content, origin_server_ts, txn_key,
                                      depth, pdu, state_group, soft_failed)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -164,25 +166,25 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, in_graph: bool
     }
     if in_graph {
         for prev in e.prev_events {
-            tx.execute(
+            tx.run(
                 "DELETE FROM forward_extremities WHERE room_id = ?1 AND event_id = ?2",
                 params![e.room_id, prev],
             )?;
         }
-        tx.execute(
+        tx.run(
             "INSERT INTO forward_extremities (room_id, event_id) VALUES (?1, ?2)",
             params![e.room_id, e.event_id],
         )?;
     }
     let pdu = Value::Object(e.pdu.clone()).to_string();
     for destination in e.destinations {
-        tx.execute(
+        tx.run(
             "INSERT INTO outbound_pdus (destination, pdu) VALUES (?1, ?2)",
             params![destination, pdu],
         )?;
     }
     for n in e.notifications {
-        tx.execute(
+        tx.run(
             "INSERT INTO notifications (user_id, stream, room_id, event_id, actions, highlight, ts)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
@@ -200,14 +202,14 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, in_graph: bool
         (Some(fork), Some(after)) => super::sqlite_state::replace_current(tx, e.room_id, fork.current_after, after)?,
         _ => {
             if let Some(key) = e.state_key {
-                tx.execute(
+                tx.run(
                     "INSERT INTO room_state (room_id, type, state_key, stream) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (room_id, type, state_key) DO UPDATE SET stream = excluded.stream",
                     params![e.room_id, e.event_type, key, stream],
                 )?;
             }
             if let Some(after) = state_group {
-                tx.execute(
+                tx.run(
                     "UPDATE rooms SET state_group = ?2 WHERE room_id = ?1",
                     params![e.room_id, after],
                 )?;
@@ -223,8 +225,10 @@ const EVENT_COLUMNS: &str =
 impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<SqliteStore> {
         let conn = Connection::open(path).map_err(err)?;
+        conn.set_prepared_statement_cache_capacity(super::sqlite_cached::CAPACITY);
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(err)?;
+        // Commits do not wait for the disk; answers do (`sqlite_durable`).
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(err)?;
@@ -232,7 +236,19 @@ impl SqliteStore {
             conn.execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", i + 1))
                 .map_err(err)?;
         }
-        Ok(SqliteStore { conn: Mutex::new(conn) })
+        let durable = super::sqlite_durable::GroupSync::new(path)
+            .map_err(|e| format!("syncing the folder of {}: {e}", path.display()))?;
+        // The migrations are on disk before the first request.
+        durable.wait(1, || Ok(conn.total_changes()))?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+            durable,
+        })
+    }
+
+    /// How many times the WAL was synced to disk (see `sqlite_durable`).
+    pub fn flushes(&self) -> u64 {
+        self.durable.flushes()
     }
 
     pub(super) fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
@@ -242,9 +258,14 @@ impl SqliteStore {
 }
 
 impl Storage for SqliteStore {
+    fn wait_durable(&self) -> StoreResult<()> {
+        let changes = || self.with(|c| Ok(c.total_changes()));
+        self.durable.wait(changes()?, changes)
+    }
+
     fn create_user(&self, user_id: &str, password_hash: &str) -> StoreResult<bool> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "INSERT OR IGNORE INTO users (user_id, password_hash) VALUES (?1, ?2)",
                 params![user_id, password_hash],
             )
@@ -253,14 +274,14 @@ impl Storage for SqliteStore {
     }
     fn user_exists(&self, user_id: &str) -> StoreResult<bool> {
         self.with(|c| {
-            c.query_row("SELECT 1 FROM users WHERE user_id = ?1", [user_id], |_| Ok(()))
+            c.row("SELECT 1 FROM users WHERE user_id = ?1", [user_id], |_| Ok(()))
                 .optional()
                 .map(|r| r.is_some())
         })
     }
     fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
         self.with(|c| {
-            c.query_row("SELECT password_hash FROM users WHERE user_id = ?1", [user_id], |r| {
+            c.row("SELECT password_hash FROM users WHERE user_id = ?1", [user_id], |r| {
                 r.get(0)
             })
             .optional()
@@ -268,7 +289,7 @@ impl Storage for SqliteStore {
     }
     fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "UPDATE users SET password_hash = ?2 WHERE user_id = ?1",
                 params![user_id, hash],
             )
@@ -278,13 +299,13 @@ impl Storage for SqliteStore {
     fn add_token(&self, token: &str, user_id: &str, device: &Device) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
+            tx.run(
                 "INSERT INTO devices (user_id, device_id, display_name, last_seen_ts) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_ts = excluded.last_seen_ts,
                      display_name = coalesce(excluded.display_name, display_name)",
                 params![user_id, device.device_id, device.display_name, device.last_seen_ts],
             )?;
-            tx.execute(
+            tx.run(
                 "INSERT INTO tokens (token, user_id, device_id) VALUES (?1, ?2, ?3)",
                 params![token, user_id, device.device_id],
             )?;
@@ -293,7 +314,7 @@ impl Storage for SqliteStore {
     }
     fn token_owner(&self, token: &str) -> StoreResult<Option<(String, String)>> {
         self.with(|c| {
-            c.query_row("SELECT user_id, device_id FROM tokens WHERE token = ?1", [token], |r| {
+            c.row("SELECT user_id, device_id FROM tokens WHERE token = ?1", [token], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()
@@ -301,7 +322,7 @@ impl Storage for SqliteStore {
     }
     fn devices(&self, user_id: &str) -> StoreResult<Vec<Device>> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.statement(
                 "SELECT device_id, display_name, last_seen_ts FROM devices WHERE user_id = ?1 ORDER BY device_id",
             )?;
             let rows = st.query_map([user_id], |r| {
@@ -316,7 +337,7 @@ impl Storage for SqliteStore {
     }
     fn set_device_name(&self, user_id: &str, device_id: &str, name: Option<&str>) -> StoreResult<bool> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "UPDATE devices SET display_name = ?3 WHERE user_id = ?1 AND device_id = ?2",
                 params![user_id, device_id, name],
             )
@@ -327,11 +348,11 @@ impl Storage for SqliteStore {
         self.with(|c| {
             let tx = c.transaction()?;
             for device_id in device_ids {
-                tx.execute(
+                tx.run(
                     "DELETE FROM tokens WHERE user_id = ?1 AND device_id = ?2",
                     params![user_id, device_id],
                 )?;
-                tx.execute(
+                tx.run(
                     "DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2",
                     params![user_id, device_id],
                 )?;
@@ -345,7 +366,7 @@ impl Storage for SqliteStore {
     }
     fn create_room(&self, room_id: &str, creator: &str, version: &str) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "INSERT INTO rooms (room_id, creator, version) VALUES (?1, ?2, ?3)",
                 params![room_id, creator, version],
             )
@@ -354,7 +375,7 @@ impl Storage for SqliteStore {
     }
     fn room_info(&self, room_id: &str) -> StoreResult<Option<RoomInfo>> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 "SELECT creator, version FROM rooms WHERE room_id = ?1",
                 [room_id],
                 |r| {
@@ -372,7 +393,7 @@ impl Storage for SqliteStore {
             let tx = c.transaction()?;
             if let Some(key) = e.txn_key {
                 let earlier: Option<(String, i64)> = tx
-                    .query_row("SELECT event_id, stream FROM events WHERE txn_key = ?1", [key], |r| {
+                    .row("SELECT event_id, stream FROM events WHERE txn_key = ?1", [key], |r| {
                         Ok((r.get(0)?, r.get(1)?))
                     })
                     .optional()?;
@@ -391,7 +412,7 @@ impl Storage for SqliteStore {
             let mut last = 0;
             for event in events {
                 let known: Option<i64> = tx
-                    .query_row("SELECT stream FROM events WHERE event_id = ?1", [event.event_id], |r| {
+                    .row("SELECT stream FROM events WHERE event_id = ?1", [event.event_id], |r| {
                         r.get(0)
                     })
                     .optional()?;
@@ -413,14 +434,14 @@ impl Storage for SqliteStore {
     ) -> StoreResult<i64> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
+            tx.run(
                 "INSERT INTO rooms (room_id, creator, version) VALUES (?1, ?2, ?3)",
                 params![room_id, room.creator, room.version],
             )?;
             // What an invite left of the room (its stripped state, the
             // invite) gives way to the room's real state.
-            tx.execute("DELETE FROM room_state WHERE room_id = ?1", [room_id])?;
-            tx.execute("DELETE FROM events WHERE room_id = ?1", [room_id])?;
+            tx.run("DELETE FROM room_state WHERE room_id = ?1", [room_id])?;
+            tx.run("DELETE FROM events WHERE room_id = ?1", [room_id])?;
             for event in events {
                 insert_event(&tx, event, false)?;
             }
@@ -431,7 +452,7 @@ impl Storage for SqliteStore {
     }
     fn state_event(&self, room_id: &str, event_type: &str, state_key: &str) -> StoreResult<Option<StoredEvent>> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 &format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE stream =
                      (SELECT stream FROM room_state WHERE room_id = ?1 AND type = ?2 AND state_key = ?3)"
@@ -444,7 +465,7 @@ impl Storage for SqliteStore {
     }
     fn current_state(&self, room_id: &str) -> StoreResult<Vec<StoredEvent>> {
         self.with(|c| {
-            let mut st = c.prepare(&format!(
+            let mut st = c.statement(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE stream IN (SELECT stream FROM room_state WHERE room_id = ?1) ORDER BY stream"
             ))?;
             let rows = st.query_map([room_id], row_event)?;
@@ -458,7 +479,7 @@ impl Storage for SqliteStore {
     }
     fn rooms_of(&self, user_id: &str) -> StoreResult<Vec<(String, String)>> {
         self.with(|c| {
-            let mut st = c.prepare(&format!(
+            let mut st = c.statement(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE stream IN
                  (SELECT stream FROM room_state WHERE type = 'm.room.member' AND state_key = ?1) ORDER BY stream"
             ))?;
@@ -481,7 +502,7 @@ impl Storage for SqliteStore {
     }
     fn events_between(&self, room_id: &str, after: i64, upto: i64) -> StoreResult<Vec<StoredEvent>> {
         self.with(|c| {
-            let mut st = c.prepare(&format!(
+            let mut st = c.statement(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events
                  WHERE room_id = ?1 AND stream > ?2 AND stream <= ?3 AND NOT soft_failed ORDER BY stream"
             ))?;
@@ -491,7 +512,7 @@ impl Storage for SqliteStore {
     }
     fn events_before(&self, room_id: &str, before: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
         self.with(|c| {
-            let mut st = c.prepare(&format!(
+            let mut st = c.statement(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events
                  WHERE room_id = ?1 AND stream < ?2 AND NOT soft_failed ORDER BY stream DESC LIMIT ?3"
             ))?;
@@ -500,11 +521,11 @@ impl Storage for SqliteStore {
         })
     }
     fn max_stream(&self) -> StoreResult<i64> {
-        self.with(|c| c.query_row("SELECT COALESCE(MAX(stream), 0) FROM events", [], |r| r.get(0)))
+        self.with(|c| c.row("SELECT COALESCE(MAX(stream), 0) FROM events", [], |r| r.get(0)))
     }
     fn event(&self, event_id: &str) -> StoreResult<Option<StoredEvent>> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 &format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?1"),
                 [event_id],
                 row_event,
@@ -515,21 +536,22 @@ impl Storage for SqliteStore {
     fn pdu(&self, event_id: &str) -> StoreResult<Option<Map<String, Value>>> {
         self.with(|c| {
             let text: Option<Option<String>> = c
-                .query_row("SELECT pdu FROM events WHERE event_id = ?1", [event_id], |r| r.get(0))
+                .row("SELECT pdu FROM events WHERE event_id = ?1", [event_id], |r| r.get(0))
                 .optional()?;
             Ok(text.flatten().and_then(|text| serde_json::from_str(&text).ok()))
         })
     }
     fn outbound_destinations(&self) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT DISTINCT destination FROM outbound_pdus ORDER BY destination")?;
+            let mut st = c.statement("SELECT DISTINCT destination FROM outbound_pdus ORDER BY destination")?;
             let rows = st.query_map([], |r| r.get(0))?;
             rows.collect()
         })
     }
     fn outbound_batch(&self, destination: &str, limit: i64) -> StoreResult<Vec<(i64, Map<String, Value>)>> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT id, pdu FROM outbound_pdus WHERE destination = ?1 ORDER BY id LIMIT ?2")?;
+            let mut st =
+                c.statement("SELECT id, pdu FROM outbound_pdus WHERE destination = ?1 ORDER BY id LIMIT ?2")?;
             let rows = st.query_map(params![destination, limit], |r| {
                 let text: String = r.get(1)?;
                 Ok((r.get(0)?, serde_json::from_str(&text).unwrap_or_default()))
@@ -539,7 +561,7 @@ impl Storage for SqliteStore {
     }
     fn outbound_delivered(&self, destination: &str, upto: i64) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "DELETE FROM outbound_pdus WHERE destination = ?1 AND id <= ?2",
                 params![destination, upto],
             )
@@ -548,7 +570,7 @@ impl Storage for SqliteStore {
     }
     fn server_key(&self, server_name: &str, key_id: &str) -> StoreResult<Option<ServerKey>> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 "SELECT key, valid_until_ts FROM server_keys WHERE server_name = ?1 AND key_id = ?2",
                 params![server_name, key_id],
                 |r| {
@@ -563,7 +585,7 @@ impl Storage for SqliteStore {
     }
     fn set_server_key(&self, server_name: &str, key_id: &str, key: &ServerKey) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "INSERT INTO server_keys (server_name, key_id, key, valid_until_ts) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (server_name, key_id) DO UPDATE
                      SET key = excluded.key, valid_until_ts = excluded.valid_until_ts",
@@ -574,7 +596,7 @@ impl Storage for SqliteStore {
     }
     fn server_key_answer(&self, server_name: &str) -> StoreResult<Option<(Value, i64)>> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 "SELECT answer, valid_until_ts FROM server_key_answers WHERE server_name = ?1",
                 [server_name],
                 |r| {
@@ -587,7 +609,7 @@ impl Storage for SqliteStore {
     }
     fn set_server_key_answer(&self, server_name: &str, answer: &Value, valid_until_ts: i64) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "INSERT INTO server_key_answers (server_name, answer, valid_until_ts) VALUES (?1, ?2, ?3)
                  ON CONFLICT (server_name) DO UPDATE SET answer = excluded.answer, valid_until_ts = excluded.valid_until_ts",
                 params![server_name, answer.to_string(), valid_until_ts],
@@ -600,7 +622,7 @@ impl Storage for SqliteStore {
     }
     fn forward_extremities(&self, room_id: &str) -> StoreResult<Vec<(String, i64)>> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.statement(
                 "SELECT f.event_id, e.depth FROM forward_extremities AS f JOIN events AS e ON e.event_id = f.event_id
                  WHERE f.room_id = ?1 ORDER BY e.stream",
             )?;
@@ -617,7 +639,7 @@ impl Storage for SqliteStore {
     ) -> StoreResult<()> {
         let pdu = redacted_pdu.map(|pdu| Value::Object(pdu.clone()).to_string());
         self.with(|c| {
-            c.execute(
+            c.run(
                 "UPDATE events SET content = ?2, redacted_because = ?3, pdu = COALESCE(?4, pdu) WHERE event_id = ?1",
                 params![event_id, redacted_content.to_string(), because.to_string(), pdu],
             )
@@ -626,7 +648,7 @@ impl Storage for SqliteStore {
     }
     fn forget(&self, user_id: &str, room_id: &str) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "INSERT OR IGNORE INTO forgotten (user_id, room_id) VALUES (?1, ?2)",
                 params![user_id, room_id],
             )
@@ -635,7 +657,7 @@ impl Storage for SqliteStore {
     }
     fn unforget(&self, user_id: &str, room_id: &str) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "DELETE FROM forgotten WHERE user_id = ?1 AND room_id = ?2",
                 params![user_id, room_id],
             )
@@ -644,7 +666,7 @@ impl Storage for SqliteStore {
     }
     fn forgotten(&self, user_id: &str, room_id: &str) -> StoreResult<bool> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 "SELECT 1 FROM forgotten WHERE user_id = ?1 AND room_id = ?2",
                 params![user_id, room_id],
                 |_| Ok(()),
@@ -655,7 +677,7 @@ impl Storage for SqliteStore {
     }
     fn profile(&self, user_id: &str) -> StoreResult<Map<String, Value>> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT key, value FROM profile WHERE user_id = ?1 ORDER BY key")?;
+            let mut st = c.statement("SELECT key, value FROM profile WHERE user_id = ?1 ORDER BY key")?;
             let rows = st.query_map([user_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             let mut profile = Map::new();
             for row in rows {
@@ -668,12 +690,12 @@ impl Storage for SqliteStore {
     fn set_profile_field(&self, user_id: &str, key: &str, value: Option<&Value>) -> StoreResult<()> {
         self.with(|c| {
             match value {
-                Some(v) => c.execute(
+                Some(v) => c.run(
                     "INSERT INTO profile (user_id, key, value) VALUES (?1, ?2, ?3)
                      ON CONFLICT (user_id, key) DO UPDATE SET value = excluded.value",
                     params![user_id, key, v.to_string()],
                 ),
-                None => c.execute(
+                None => c.run(
                     "DELETE FROM profile WHERE user_id = ?1 AND key = ?2",
                     params![user_id, key],
                 ),
@@ -682,13 +704,13 @@ impl Storage for SqliteStore {
         })
     }
     fn max_side_stream(&self) -> StoreResult<i64> {
-        self.with(|c| c.query_row("SELECT COALESCE(MAX(pos), 0) FROM side_stream", [], |r| r.get(0)))
+        self.with(|c| c.row("SELECT COALESCE(MAX(pos), 0) FROM side_stream", [], |r| r.get(0)))
     }
     fn set_account_data(&self, user_id: &str, room_id: &str, data_type: &str, content: &Value) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             let pos = next_side_position(&tx)?;
-            tx.execute(
+            tx.run(
                 "INSERT INTO account_data (user_id, room_id, type, content, pos) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (user_id, room_id, type) DO UPDATE SET content = excluded.content, pos = excluded.pos",
                 params![user_id, room_id, data_type, content.to_string(), pos],
@@ -698,7 +720,7 @@ impl Storage for SqliteStore {
     }
     fn account_data(&self, user_id: &str, room_id: &str, data_type: &str) -> StoreResult<Option<Value>> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 "SELECT content FROM account_data WHERE user_id = ?1 AND room_id = ?2 AND type = ?3",
                 params![user_id, room_id, data_type],
                 |r| r.get::<_, String>(0),
@@ -709,7 +731,7 @@ impl Storage for SqliteStore {
     }
     fn account_data_since(&self, user_id: &str, after: i64) -> StoreResult<Vec<AccountData>> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.statement(
                 "SELECT room_id, type, content FROM account_data WHERE user_id = ?1 AND pos > ?2 ORDER BY pos",
             )?;
             let rows = st.query_map(params![user_id, after], |r| {
@@ -726,7 +748,7 @@ impl Storage for SqliteStore {
         self.with(|c| {
             let tx = c.transaction()?;
             let pos = next_side_position(&tx)?;
-            tx.execute(
+            tx.run(
                 "INSERT INTO receipts (room_id, user_id, type, thread_id, event_id, ts, pos)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (room_id, user_id, type, thread_id)
@@ -746,7 +768,7 @@ impl Storage for SqliteStore {
     }
     fn receipts_since(&self, room_id: &str, after: i64) -> StoreResult<Vec<Receipt>> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.statement(
                 "SELECT user_id, type, thread_id, event_id, ts FROM receipts WHERE room_id = ?1 AND pos > ?2 ORDER BY pos",
             )?;
             let rows = st.query_map(params![room_id, after], |r| {
@@ -769,7 +791,7 @@ impl Storage for SqliteStore {
         highlights_only: bool,
     ) -> StoreResult<Vec<Notification>> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.statement(
                 "SELECT stream, room_id, event_id, actions, highlight, ts FROM notifications
                  WHERE user_id = ?1 AND stream < ?2 AND (highlight OR NOT ?3) ORDER BY stream DESC LIMIT ?4",
             )?;
@@ -792,7 +814,7 @@ impl Storage for SqliteStore {
     }
     fn notification_counts(&self, user_id: &str, room_id: &str, after: i64) -> StoreResult<(i64, i64)> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 "SELECT count(*), coalesce(sum(highlight), 0) FROM notifications
                  WHERE user_id = ?1 AND room_id = ?2 AND stream > ?3",
                 params![user_id, room_id, after],
@@ -804,7 +826,7 @@ impl Storage for SqliteStore {
         self.with(|c| {
             let tx = c.transaction()?;
             let pos = next_side_position(&tx)?;
-            tx.execute(
+            tx.run(
                 "INSERT INTO presence (user_id, state, status_msg, last_active_ts, pos) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (user_id) DO UPDATE SET state = excluded.state, status_msg = excluded.status_msg,
                      last_active_ts = excluded.last_active_ts, pos = excluded.pos",
@@ -821,7 +843,7 @@ impl Storage for SqliteStore {
     }
     fn presence(&self, user_id: &str) -> StoreResult<Option<Presence>> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 "SELECT state, status_msg, last_active_ts FROM presence WHERE user_id = ?1",
                 [user_id],
                 |r| {
@@ -837,7 +859,7 @@ impl Storage for SqliteStore {
     }
     fn presence_since(&self, after: i64) -> StoreResult<Vec<(String, Presence)>> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.statement(
                 "SELECT user_id, state, status_msg, last_active_ts FROM presence WHERE pos > ?1 ORDER BY pos",
             )?;
             let rows = st.query_map([after], |r| {
@@ -855,7 +877,7 @@ impl Storage for SqliteStore {
     }
     fn add_filter(&self, user_id: &str, definition: &Value) -> StoreResult<i64> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "INSERT INTO filters (user_id, definition) VALUES (?1, ?2)",
                 params![user_id, definition.to_string()],
             )?;
@@ -864,7 +886,7 @@ impl Storage for SqliteStore {
     }
     fn filter(&self, user_id: &str, filter_id: i64) -> StoreResult<Option<Value>> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 "SELECT definition FROM filters WHERE user_id = ?1 AND filter_id = ?2",
                 params![user_id, filter_id],
                 |r| r.get::<_, String>(0),
@@ -875,7 +897,7 @@ impl Storage for SqliteStore {
     }
     fn add_alias(&self, alias: &str, room_id: &str, creator: &str) -> StoreResult<bool> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "INSERT OR IGNORE INTO aliases (alias, room_id, creator) VALUES (?1, ?2, ?3)",
                 params![alias, room_id, creator],
             )
@@ -884,18 +906,18 @@ impl Storage for SqliteStore {
     }
     fn alias(&self, alias: &str) -> StoreResult<Option<(String, String)>> {
         self.with(|c| {
-            c.query_row("SELECT room_id, creator FROM aliases WHERE alias = ?1", [alias], |r| {
+            c.row("SELECT room_id, creator FROM aliases WHERE alias = ?1", [alias], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()
         })
     }
     fn delete_alias(&self, alias: &str) -> StoreResult<()> {
-        self.with(|c| c.execute("DELETE FROM aliases WHERE alias = ?1", [alias]).map(|_| ()))
+        self.with(|c| c.run("DELETE FROM aliases WHERE alias = ?1", [alias]).map(|_| ()))
     }
     fn aliases_of(&self, room_id: &str) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT alias FROM aliases WHERE room_id = ?1 ORDER BY alias")?;
+            let mut st = c.statement("SELECT alias FROM aliases WHERE room_id = ?1 ORDER BY alias")?;
             let rows = st.query_map([room_id], |r| r.get(0))?;
             rows.collect()
         })
@@ -903,23 +925,23 @@ impl Storage for SqliteStore {
     fn set_published(&self, room_id: &str, published: bool) -> StoreResult<()> {
         self.with(|c| {
             if published {
-                c.execute("INSERT OR IGNORE INTO published (room_id) VALUES (?1)", [room_id])
+                c.run("INSERT OR IGNORE INTO published (room_id) VALUES (?1)", [room_id])
             } else {
-                c.execute("DELETE FROM published WHERE room_id = ?1", [room_id])
+                c.run("DELETE FROM published WHERE room_id = ?1", [room_id])
             }
             .map(|_| ())
         })
     }
     fn published_rooms(&self) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT room_id FROM published ORDER BY room_id")?;
+            let mut st = c.statement("SELECT room_id FROM published ORDER BY room_id")?;
             let rows = st.query_map([], |r| r.get(0))?;
             rows.collect()
         })
     }
     fn add_media(&self, media_id: &str, info: &MediaInfo) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "INSERT INTO media (media_id, uploader, content_type, filename, size) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![media_id, info.uploader, info.content_type, info.filename, info.size],
             )
@@ -928,7 +950,7 @@ impl Storage for SqliteStore {
     }
     fn media(&self, media_id: &str) -> StoreResult<Option<MediaInfo>> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 "SELECT uploader, content_type, filename, size FROM media WHERE media_id = ?1",
                 [media_id],
                 |r| {
@@ -947,6 +969,6 @@ impl Storage for SqliteStore {
 
 /// Takes the next position of the side stream (account data, receipts).
 pub(super) fn next_side_position(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
-    tx.execute("INSERT INTO side_stream DEFAULT VALUES", [])?;
+    tx.run("INSERT INTO side_stream DEFAULT VALUES", [])?;
     Ok(tx.last_insert_rowid())
 }

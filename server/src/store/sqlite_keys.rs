@@ -2,6 +2,7 @@
 
 use super::keys::{BackedUpKey, BackupVersion, KeyConflict, KeyStorage, NewToDevice, Replaces, ToDevice};
 use super::sqlite::{next_side_position, SqliteStore};
+use super::sqlite_cached::Cached;
 use super::StoreResult;
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value;
@@ -44,14 +45,14 @@ pub(super) const MIGRATION: &str = "
 
 /// The `(etag, count)` of a version after a change: the etag moves on.
 fn bump_etag(tx: &Transaction<'_>, version: i64) -> rusqlite::Result<(i64, i64)> {
-    tx.execute(
+    tx.run(
         "UPDATE backup_versions SET etag = etag + 1 WHERE version = ?1",
         [version],
     )?;
-    let etag = tx.query_row("SELECT etag FROM backup_versions WHERE version = ?1", [version], |r| {
+    let etag = tx.row("SELECT etag FROM backup_versions WHERE version = ?1", [version], |r| {
         r.get(0)
     })?;
-    let count = tx.query_row("SELECT count(*) FROM backup_keys WHERE version = ?1", [version], |r| {
+    let count = tx.row("SELECT count(*) FROM backup_keys WHERE version = ?1", [version], |r| {
         r.get(0)
     })?;
     Ok((etag, count))
@@ -72,7 +73,7 @@ fn key_scope(room_id: Option<&str>, session_id: Option<&str>) -> String {
 /// Notes that a user's devices or keys changed, at a new side position.
 pub(super) fn device_list_changed(tx: &Transaction<'_>, user_id: &str) -> rusqlite::Result<()> {
     let pos = next_side_position(tx)?;
-    tx.execute(
+    tx.run(
         "INSERT INTO device_list_changes (user_id, pos) VALUES (?1, ?2)
          ON CONFLICT (user_id) DO UPDATE SET pos = excluded.pos",
         params![user_id, pos],
@@ -83,7 +84,7 @@ pub(super) fn device_list_changed(tx: &Transaction<'_>, user_id: &str) -> rusqli
 /// Removes everything end-to-end encryption kept for a device.
 pub(super) fn forget_device(tx: &Transaction<'_>, user_id: &str, device_id: &str) -> rusqlite::Result<()> {
     for table in ["device_keys", "one_time_keys", "fallback_keys", "to_device"] {
-        tx.execute(
+        tx.run(
             &format!("DELETE FROM {table} WHERE user_id = ?1 AND device_id = ?2"),
             params![user_id, device_id],
         )?;
@@ -113,7 +114,7 @@ impl KeyStorage for SqliteStore {
             let mut device_keys_changed = false;
             for (key_id, key) in one_time_keys {
                 let existing: Option<String> = tx
-                    .query_row(
+                    .row(
                         "SELECT key FROM one_time_keys WHERE user_id = ?1 AND device_id = ?2 AND key_id = ?3",
                         params![user_id, device_id, key_id],
                         |r| r.get(0),
@@ -123,7 +124,7 @@ impl KeyStorage for SqliteStore {
                     Some(old) if json(&old) != *key => return Ok(Err(KeyConflict::OneTimeKeyChanged(key_id.clone()))),
                     Some(_) => {}
                     None => {
-                        tx.execute(
+                        tx.run(
                             "INSERT INTO one_time_keys (user_id, device_id, key_id, algorithm, key)
                              VALUES (?1, ?2, ?3, ?4, ?5)",
                             params![user_id, device_id, key_id, algorithm_of(key_id), key.to_string()],
@@ -132,7 +133,7 @@ impl KeyStorage for SqliteStore {
                 }
             }
             for (key_id, key) in fallback_keys {
-                tx.execute(
+                tx.run(
                     "INSERT INTO fallback_keys (user_id, device_id, algorithm, key_id, key, used)
                      VALUES (?1, ?2, ?3, ?4, ?5, 0)
                      ON CONFLICT (user_id, device_id, algorithm)
@@ -142,14 +143,14 @@ impl KeyStorage for SqliteStore {
             }
             if let Some(keys) = device_keys {
                 let old: Option<String> = tx
-                    .query_row(
+                    .row(
                         "SELECT keys FROM device_keys WHERE user_id = ?1 AND device_id = ?2",
                         params![user_id, device_id],
                         |r| r.get(0),
                     )
                     .optional()?;
                 if old.as_deref().map(json).as_ref() != Some(keys) {
-                    tx.execute(
+                    tx.run(
                         "INSERT INTO device_keys (user_id, device_id, keys) VALUES (?1, ?2, ?3)
                          ON CONFLICT (user_id, device_id) DO UPDATE SET keys = excluded.keys",
                         params![user_id, device_id, keys.to_string()],
@@ -165,7 +166,7 @@ impl KeyStorage for SqliteStore {
 
     fn one_time_key_counts(&self, user_id: &str, device_id: &str) -> StoreResult<BTreeMap<String, i64>> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.statement(
                 "SELECT algorithm, count(*) FROM one_time_keys WHERE user_id = ?1 AND device_id = ?2 GROUP BY algorithm",
             )?;
             let rows = st.query_map(params![user_id, device_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -175,7 +176,7 @@ impl KeyStorage for SqliteStore {
 
     fn unused_fallback_key_types(&self, user_id: &str, device_id: &str) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.prepare(
+            let mut st = c.statement(
                 "SELECT algorithm FROM fallback_keys WHERE user_id = ?1 AND device_id = ?2 AND NOT used ORDER BY algorithm",
             )?;
             let rows = st.query_map(params![user_id, device_id], |r| r.get(0))?;
@@ -185,7 +186,7 @@ impl KeyStorage for SqliteStore {
 
     fn device_keys(&self, user_id: &str) -> StoreResult<BTreeMap<String, Value>> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT device_id, keys FROM device_keys WHERE user_id = ?1")?;
+            let mut st = c.statement("SELECT device_id, keys FROM device_keys WHERE user_id = ?1")?;
             let rows = st.query_map([user_id], |r| Ok((r.get(0)?, json(&r.get::<_, String>(1)?))))?;
             rows.collect()
         })
@@ -194,7 +195,7 @@ impl KeyStorage for SqliteStore {
     fn set_device_keys(&self, user_id: &str, device_id: &str, keys: &Value) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
+            tx.run(
                 "UPDATE device_keys SET keys = ?3 WHERE user_id = ?1 AND device_id = ?2",
                 params![user_id, device_id, keys.to_string()],
             )?;
@@ -207,7 +208,7 @@ impl KeyStorage for SqliteStore {
         self.with(|c| {
             let tx = c.transaction()?;
             let one_time: Option<(String, String)> = tx
-                .query_row(
+                .row(
                     "SELECT key_id, key FROM one_time_keys WHERE user_id = ?1 AND device_id = ?2 AND algorithm = ?3
                      ORDER BY key_id LIMIT 1",
                     params![user_id, device_id, algorithm],
@@ -216,7 +217,7 @@ impl KeyStorage for SqliteStore {
                 .optional()?;
             let claimed = match one_time {
                 Some((key_id, key)) => {
-                    tx.execute(
+                    tx.run(
                         "DELETE FROM one_time_keys WHERE user_id = ?1 AND device_id = ?2 AND key_id = ?3",
                         params![user_id, device_id, key_id],
                     )?;
@@ -224,14 +225,14 @@ impl KeyStorage for SqliteStore {
                 }
                 None => {
                     let fallback: Option<(String, String)> = tx
-                        .query_row(
+                        .row(
                             "SELECT key_id, key FROM fallback_keys WHERE user_id = ?1 AND device_id = ?2 AND algorithm = ?3",
                             params![user_id, device_id, algorithm],
                             |r| Ok((r.get(0)?, r.get(1)?)),
                         )
                         .optional()?;
                     if fallback.is_some() {
-                        tx.execute(
+                        tx.run(
                             "UPDATE fallback_keys SET used = 1 WHERE user_id = ?1 AND device_id = ?2 AND algorithm = ?3",
                             params![user_id, device_id, algorithm],
                         )?;
@@ -246,7 +247,7 @@ impl KeyStorage for SqliteStore {
 
     fn cross_signing_keys(&self, user_id: &str) -> StoreResult<BTreeMap<String, Value>> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT key_type, key FROM cross_signing_keys WHERE user_id = ?1")?;
+            let mut st = c.statement("SELECT key_type, key FROM cross_signing_keys WHERE user_id = ?1")?;
             let rows = st.query_map([user_id], |r| Ok((r.get(0)?, json(&r.get::<_, String>(1)?))))?;
             rows.collect()
         })
@@ -256,7 +257,7 @@ impl KeyStorage for SqliteStore {
         self.with(|c| {
             let tx = c.transaction()?;
             for (key_type, key) in keys {
-                tx.execute(
+                tx.run(
                     "INSERT INTO cross_signing_keys (user_id, key_type, key) VALUES (?1, ?2, ?3)
                      ON CONFLICT (user_id, key_type) DO UPDATE SET key = excluded.key",
                     params![user_id, key_type, key.to_string()],
@@ -277,7 +278,7 @@ impl KeyStorage for SqliteStore {
 
     fn device_list_changes_since(&self, after: i64) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.prepare("SELECT user_id FROM device_list_changes WHERE pos > ?1 ORDER BY user_id")?;
+            let mut st = c.statement("SELECT user_id FROM device_list_changes WHERE pos > ?1 ORDER BY user_id")?;
             let rows = st.query_map([after], |r| r.get(0))?;
             rows.collect()
         })
@@ -293,14 +294,14 @@ impl KeyStorage for SqliteStore {
     ) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let new = tx.execute(
+            let new = tx.run(
                 "INSERT OR IGNORE INTO to_device_txns (sender, sender_device, txn_id) VALUES (?1, ?2, ?3)",
                 params![sender, sender_device, txn_id],
             )? == 1;
             if new {
                 for m in messages {
                     let pos = next_side_position(&tx)?;
-                    tx.execute(
+                    tx.run(
                         "INSERT INTO to_device (pos, user_id, device_id, sender, type, content)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         params![pos, m.user_id, m.device_id, sender, event_type, m.content.to_string()],
@@ -314,12 +315,12 @@ impl KeyStorage for SqliteStore {
     fn to_device_inbox(&self, user_id: &str, device_id: &str, acknowledged: i64) -> StoreResult<Vec<ToDevice>> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
+            tx.run(
                 "DELETE FROM to_device WHERE user_id = ?1 AND device_id = ?2 AND pos <= ?3",
                 params![user_id, device_id, acknowledged],
             )?;
             let inbox = {
-                let mut st = tx.prepare(
+                let mut st = tx.statement(
                     "SELECT pos, sender, type, content FROM to_device WHERE user_id = ?1 AND device_id = ?2 ORDER BY pos",
                 )?;
                 let rows = st.query_map(params![user_id, device_id], |r| {
@@ -339,7 +340,7 @@ impl KeyStorage for SqliteStore {
 
     fn create_backup(&self, user_id: &str, algorithm: &str, auth_data: &Value) -> StoreResult<i64> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "INSERT INTO backup_versions (user_id, algorithm, auth_data, etag, deleted) VALUES (?1, ?2, ?3, 0, 0)",
                 params![user_id, algorithm, auth_data.to_string()],
             )?;
@@ -349,7 +350,7 @@ impl KeyStorage for SqliteStore {
 
     fn backup_version(&self, user_id: &str, version: Option<i64>) -> StoreResult<Option<BackupVersion>> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 "SELECT v.version, v.algorithm, v.auth_data, v.etag,
                         (SELECT count(*) FROM backup_keys k WHERE k.version = v.version)
                  FROM backup_versions v
@@ -372,7 +373,7 @@ impl KeyStorage for SqliteStore {
 
     fn update_backup(&self, user_id: &str, version: i64, auth_data: &Value) -> StoreResult<bool> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "UPDATE backup_versions SET auth_data = ?3 WHERE user_id = ?1 AND version = ?2 AND NOT deleted",
                 params![user_id, version, auth_data.to_string()],
             )
@@ -383,12 +384,12 @@ impl KeyStorage for SqliteStore {
     fn delete_backup(&self, user_id: &str, version: i64) -> StoreResult<bool> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let deleted = tx.execute(
+            let deleted = tx.run(
                 "UPDATE backup_versions SET deleted = 1 WHERE user_id = ?1 AND version = ?2 AND NOT deleted",
                 params![user_id, version],
             )? == 1;
             if deleted {
-                tx.execute("DELETE FROM backup_keys WHERE version = ?1", [version])?;
+                tx.run("DELETE FROM backup_keys WHERE version = ?1", [version])?;
             }
             tx.commit()?;
             Ok(deleted)
@@ -411,7 +412,7 @@ impl KeyStorage for SqliteStore {
                     .replace("room_id", "k.room_id")
                     .replace("session_id", "k.session_id")
             );
-            let mut st = c.prepare(&sql)?;
+            let mut st = c.statement(&sql)?;
             let rows = st.query_map(params![version, room_id, session_id, user_id], |r| {
                 Ok((r.get(0)?, r.get(1)?, json(&r.get::<_, String>(2)?)))
             })?;
@@ -429,7 +430,7 @@ impl KeyStorage for SqliteStore {
         self.with(|c| {
             let tx = c.transaction()?;
             let owner: Option<String> = tx
-                .query_row(
+                .row(
                     "SELECT user_id FROM backup_versions WHERE version = ?1",
                     [version],
                     |r| r.get(0),
@@ -440,14 +441,14 @@ impl KeyStorage for SqliteStore {
             }
             for (room_id, session_id, data) in keys {
                 let old: Option<String> = tx
-                    .query_row(
+                    .row(
                         "SELECT data FROM backup_keys WHERE version = ?1 AND room_id = ?2 AND session_id = ?3",
                         params![version, room_id, session_id],
                         |r| r.get(0),
                     )
                     .optional()?;
                 if old.as_deref().is_none_or(|old| replaces(&json(old), data)) {
-                    tx.execute(
+                    tx.run(
                         "INSERT INTO backup_keys (version, room_id, session_id, data) VALUES (?1, ?2, ?3, ?4)
                          ON CONFLICT (version, room_id, session_id) DO UPDATE SET data = excluded.data",
                         params![version, room_id, session_id, data.to_string()],
@@ -474,7 +475,7 @@ impl KeyStorage for SqliteStore {
                  AND ?4 = (SELECT user_id FROM backup_versions WHERE version = ?1){}",
                 key_scope(room_id, session_id)
             );
-            tx.execute(&sql, params![version, room_id, session_id, user_id])?;
+            tx.run(&sql, params![version, room_id, session_id, user_id])?;
             let answer = bump_etag(&tx, version)?;
             tx.commit()?;
             Ok(answer)

@@ -12,6 +12,7 @@
 //! gets its first group (a snapshot of its current state) at its next
 //! event, and the state at an older event is unknown (`None`).
 
+use super::sqlite_cached::Cached;
 use super::{NewEvent, StateIds};
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -38,19 +39,19 @@ fn new_group<'a>(
 ) -> rusqlite::Result<i64> {
     let hops = match prev {
         Some(prev) => {
-            tx.query_row("SELECT hops FROM state_groups WHERE group_id = ?1", [prev], |r| {
+            tx.row("SELECT hops FROM state_groups WHERE group_id = ?1", [prev], |r| {
                 r.get::<_, i64>(0)
             })? + 1
         }
         None => 0,
     };
-    tx.execute(
+    tx.run(
         "INSERT INTO state_groups (prev_group, hops) VALUES (?1, ?2)",
         params![prev, hops],
     )?;
     let group = tx.last_insert_rowid();
     for ((event_type, state_key), event_id) in entries {
-        tx.execute(
+        tx.run(
             "INSERT INTO state_group_entries (group_id, type, state_key, event_id) VALUES (?1, ?2, ?3, ?4)",
             params![group, event_type, state_key, event_id],
         )?;
@@ -64,12 +65,12 @@ pub(super) fn read_group(conn: &rusqlite::Connection, group: i64) -> rusqlite::R
     let mut next = Some(group);
     while let Some(group) = next {
         let mut entries =
-            conn.prepare_cached("SELECT type, state_key, event_id FROM state_group_entries WHERE group_id = ?1")?;
+            conn.statement("SELECT type, state_key, event_id FROM state_group_entries WHERE group_id = ?1")?;
         for row in entries.query_map([group], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))? {
             let (key, event_id) = row?;
             state.entry(key).or_insert(event_id);
         }
-        next = conn.query_row(
+        next = conn.row(
             "SELECT prev_group FROM state_groups WHERE group_id = ?1",
             [group],
             |r| r.get(0),
@@ -81,13 +82,13 @@ pub(super) fn read_group(conn: &rusqlite::Connection, group: i64) -> rusqlite::R
 /// The group of the room's current state, made from `room_state` the first
 /// time it is asked for.
 fn current_group(tx: &Transaction<'_>, room_id: &str) -> rusqlite::Result<i64> {
-    let known: Option<i64> = tx.query_row("SELECT state_group FROM rooms WHERE room_id = ?1", [room_id], |r| {
+    let known: Option<i64> = tx.row("SELECT state_group FROM rooms WHERE room_id = ?1", [room_id], |r| {
         r.get(0)
     })?;
     if let Some(group) = known {
         return Ok(group);
     }
-    let mut rows = tx.prepare(
+    let mut rows = tx.statement(
         "SELECT s.type, s.state_key, e.event_id FROM room_state s JOIN events e ON e.stream = s.stream
          WHERE s.room_id = ?1",
     )?;
@@ -95,7 +96,7 @@ fn current_group(tx: &Transaction<'_>, room_id: &str) -> rusqlite::Result<i64> {
         .query_map([room_id], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?
         .collect::<rusqlite::Result<StateIds>>()?;
     let group = new_group(tx, None, &state)?;
-    tx.execute(
+    tx.run(
         "UPDATE rooms SET state_group = ?2 WHERE room_id = ?1",
         params![room_id, group],
     )?;
@@ -115,7 +116,7 @@ pub(super) fn group_after(tx: &Transaction<'_>, e: &NewEvent<'_>) -> rusqlite::R
     };
     let key = (e.event_type.to_owned(), state_key.to_owned());
     let event_id = e.event_id.to_owned();
-    let hops: i64 = tx.query_row("SELECT hops FROM state_groups WHERE group_id = ?1", [before], |r| {
+    let hops: i64 = tx.row("SELECT hops FROM state_groups WHERE group_id = ?1", [before], |r| {
         r.get(0)
     })?;
     if hops + 1 < SNAPSHOT_EVERY {
@@ -134,9 +135,9 @@ pub(super) fn replace_current(
     state: &StateIds,
     after: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM room_state WHERE room_id = ?1", [room_id])?;
+    tx.run("DELETE FROM room_state WHERE room_id = ?1", [room_id])?;
     for ((event_type, state_key), event_id) in state {
-        tx.execute(
+        tx.run(
             "INSERT INTO room_state (room_id, type, state_key, stream)
              SELECT ?1, ?2, ?3, stream FROM events WHERE event_id = ?4",
             params![room_id, event_type, state_key, event_id],
@@ -147,7 +148,7 @@ pub(super) fn replace_current(
     } else {
         new_group(tx, None, state)?
     };
-    tx.execute(
+    tx.run(
         "UPDATE rooms SET state_group = ?2 WHERE room_id = ?1",
         params![room_id, group],
     )?;
@@ -157,7 +158,7 @@ pub(super) fn replace_current(
 /// The state after `event_id`, if the event is known and has a group.
 pub(super) fn state_after(conn: &rusqlite::Connection, event_id: &str) -> rusqlite::Result<Option<StateIds>> {
     let group: Option<Option<i64>> = conn
-        .query_row("SELECT state_group FROM events WHERE event_id = ?1", [event_id], |r| {
+        .row("SELECT state_group FROM events WHERE event_id = ?1", [event_id], |r| {
             r.get(0)
         })
         .optional()?;
@@ -169,6 +170,7 @@ pub(super) fn state_after(conn: &rusqlite::Connection, event_id: &str) -> rusqli
 
 #[cfg(test)]
 mod tests {
+    use super::super::sqlite_cached::Cached;
     use super::super::{Fork, NewEvent, SqliteStore, StateIds, Storage};
     use serde_json::{json, Map};
 
@@ -229,7 +231,7 @@ mod tests {
             assert_eq!(store.state_after(id).unwrap().as_ref(), Some(state), "after {id}");
         }
         let hops: i64 = store
-            .with(|c| c.query_row("SELECT MAX(hops) FROM state_groups", [], |r| r.get(0)))
+            .with(|c| c.row("SELECT MAX(hops) FROM state_groups", [], |r| r.get(0)))
             .unwrap();
         assert!(hops < super::SNAPSHOT_EVERY, "{hops}");
 
