@@ -1,6 +1,6 @@
 //! The SQLite implementation of [`Storage`]: migrations run at open, WAL
-//! mode, full fsync, one connection behind a mutex (SQLite serialises
-//! writers anyway).
+//! mode with group commit (`sqlite_durable`), one connection behind a
+//! mutex (SQLite serialises writers anyway).
 
 use super::sqlite_cached::Cached;
 use super::{
@@ -247,7 +247,8 @@ impl SqliteStore {
     }
 
     /// How many times the WAL was synced to disk (see `sqlite_durable`).
-    pub fn flushes(&self) -> u64 {
+    #[cfg(test)]
+    pub(super) fn flushes(&self) -> u64 {
         self.durable.flushes()
     }
 
@@ -322,7 +323,7 @@ impl Storage for SqliteStore {
     }
     fn devices(&self, user_id: &str) -> StoreResult<Vec<Device>> {
         self.with(|c| {
-            let mut st = c.statement(
+            let mut st = c.prepare_cached(
                 "SELECT device_id, display_name, last_seen_ts FROM devices WHERE user_id = ?1 ORDER BY device_id",
             )?;
             let rows = st.query_map([user_id], |r| {
@@ -465,7 +466,7 @@ impl Storage for SqliteStore {
     }
     fn current_state(&self, room_id: &str) -> StoreResult<Vec<StoredEvent>> {
         self.with(|c| {
-            let mut st = c.statement(&format!(
+            let mut st = c.prepare_cached(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE stream IN (SELECT stream FROM room_state WHERE room_id = ?1) ORDER BY stream"
             ))?;
             let rows = st.query_map([room_id], row_event)?;
@@ -479,7 +480,7 @@ impl Storage for SqliteStore {
     }
     fn rooms_of(&self, user_id: &str) -> StoreResult<Vec<(String, String)>> {
         self.with(|c| {
-            let mut st = c.statement(&format!(
+            let mut st = c.prepare_cached(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE stream IN
                  (SELECT stream FROM room_state WHERE type = 'm.room.member' AND state_key = ?1) ORDER BY stream"
             ))?;
@@ -502,7 +503,7 @@ impl Storage for SqliteStore {
     }
     fn events_between(&self, room_id: &str, after: i64, upto: i64) -> StoreResult<Vec<StoredEvent>> {
         self.with(|c| {
-            let mut st = c.statement(&format!(
+            let mut st = c.prepare_cached(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events
                  WHERE room_id = ?1 AND stream > ?2 AND stream <= ?3 AND NOT soft_failed ORDER BY stream"
             ))?;
@@ -512,7 +513,7 @@ impl Storage for SqliteStore {
     }
     fn events_before(&self, room_id: &str, before: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
         self.with(|c| {
-            let mut st = c.statement(&format!(
+            let mut st = c.prepare_cached(&format!(
                 "SELECT {EVENT_COLUMNS} FROM events
                  WHERE room_id = ?1 AND stream < ?2 AND NOT soft_failed ORDER BY stream DESC LIMIT ?3"
             ))?;
@@ -543,7 +544,7 @@ impl Storage for SqliteStore {
     }
     fn outbound_destinations(&self) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.statement("SELECT DISTINCT destination FROM outbound_pdus ORDER BY destination")?;
+            let mut st = c.prepare_cached("SELECT DISTINCT destination FROM outbound_pdus ORDER BY destination")?;
             let rows = st.query_map([], |r| r.get(0))?;
             rows.collect()
         })
@@ -551,7 +552,7 @@ impl Storage for SqliteStore {
     fn outbound_batch(&self, destination: &str, limit: i64) -> StoreResult<Vec<(i64, Map<String, Value>)>> {
         self.with(|c| {
             let mut st =
-                c.statement("SELECT id, pdu FROM outbound_pdus WHERE destination = ?1 ORDER BY id LIMIT ?2")?;
+                c.prepare_cached("SELECT id, pdu FROM outbound_pdus WHERE destination = ?1 ORDER BY id LIMIT ?2")?;
             let rows = st.query_map(params![destination, limit], |r| {
                 let text: String = r.get(1)?;
                 Ok((r.get(0)?, serde_json::from_str(&text).unwrap_or_default()))
@@ -622,7 +623,7 @@ impl Storage for SqliteStore {
     }
     fn forward_extremities(&self, room_id: &str) -> StoreResult<Vec<(String, i64)>> {
         self.with(|c| {
-            let mut st = c.statement(
+            let mut st = c.prepare_cached(
                 "SELECT f.event_id, e.depth FROM forward_extremities AS f JOIN events AS e ON e.event_id = f.event_id
                  WHERE f.room_id = ?1 ORDER BY e.stream",
             )?;
@@ -677,7 +678,7 @@ impl Storage for SqliteStore {
     }
     fn profile(&self, user_id: &str) -> StoreResult<Map<String, Value>> {
         self.with(|c| {
-            let mut st = c.statement("SELECT key, value FROM profile WHERE user_id = ?1 ORDER BY key")?;
+            let mut st = c.prepare_cached("SELECT key, value FROM profile WHERE user_id = ?1 ORDER BY key")?;
             let rows = st.query_map([user_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             let mut profile = Map::new();
             for row in rows {
@@ -731,7 +732,7 @@ impl Storage for SqliteStore {
     }
     fn account_data_since(&self, user_id: &str, after: i64) -> StoreResult<Vec<AccountData>> {
         self.with(|c| {
-            let mut st = c.statement(
+            let mut st = c.prepare_cached(
                 "SELECT room_id, type, content FROM account_data WHERE user_id = ?1 AND pos > ?2 ORDER BY pos",
             )?;
             let rows = st.query_map(params![user_id, after], |r| {
@@ -768,7 +769,7 @@ impl Storage for SqliteStore {
     }
     fn receipts_since(&self, room_id: &str, after: i64) -> StoreResult<Vec<Receipt>> {
         self.with(|c| {
-            let mut st = c.statement(
+            let mut st = c.prepare_cached(
                 "SELECT user_id, type, thread_id, event_id, ts FROM receipts WHERE room_id = ?1 AND pos > ?2 ORDER BY pos",
             )?;
             let rows = st.query_map(params![room_id, after], |r| {
@@ -791,7 +792,7 @@ impl Storage for SqliteStore {
         highlights_only: bool,
     ) -> StoreResult<Vec<Notification>> {
         self.with(|c| {
-            let mut st = c.statement(
+            let mut st = c.prepare_cached(
                 "SELECT stream, room_id, event_id, actions, highlight, ts FROM notifications
                  WHERE user_id = ?1 AND stream < ?2 AND (highlight OR NOT ?3) ORDER BY stream DESC LIMIT ?4",
             )?;
@@ -859,7 +860,7 @@ impl Storage for SqliteStore {
     }
     fn presence_since(&self, after: i64) -> StoreResult<Vec<(String, Presence)>> {
         self.with(|c| {
-            let mut st = c.statement(
+            let mut st = c.prepare_cached(
                 "SELECT user_id, state, status_msg, last_active_ts FROM presence WHERE pos > ?1 ORDER BY pos",
             )?;
             let rows = st.query_map([after], |r| {
@@ -917,7 +918,7 @@ impl Storage for SqliteStore {
     }
     fn aliases_of(&self, room_id: &str) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.statement("SELECT alias FROM aliases WHERE room_id = ?1 ORDER BY alias")?;
+            let mut st = c.prepare_cached("SELECT alias FROM aliases WHERE room_id = ?1 ORDER BY alias")?;
             let rows = st.query_map([room_id], |r| r.get(0))?;
             rows.collect()
         })
@@ -934,7 +935,7 @@ impl Storage for SqliteStore {
     }
     fn published_rooms(&self) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.statement("SELECT room_id FROM published ORDER BY room_id")?;
+            let mut st = c.prepare_cached("SELECT room_id FROM published ORDER BY room_id")?;
             let rows = st.query_map([], |r| r.get(0))?;
             rows.collect()
         })

@@ -6,12 +6,13 @@
 //! as much as running them. The store's statements are fixed strings, so
 //! each is parsed once per connection and reused from the cache.
 
-use rusqlite::{CachedStatement, Connection, Params, Row};
+use rusqlite::{Connection, Params, Row};
 
 /// How many distinct statements the cache keeps: more than the store has.
 pub(super) const CAPACITY: usize = 256;
 
-/// `execute`, `query_row` and `prepare` with the statement cached.
+/// `execute` and `query_row` with the statement cached (for a statement
+/// to step through, `Connection::prepare_cached`).
 pub(super) trait Cached {
     fn run<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
     fn row<T, P: Params, F: FnOnce(&Row<'_>) -> rusqlite::Result<T>>(
@@ -20,7 +21,6 @@ pub(super) trait Cached {
         params: P,
         f: F,
     ) -> rusqlite::Result<T>;
-    fn statement(&self, sql: &str) -> rusqlite::Result<CachedStatement<'_>>;
 }
 
 impl Cached for Connection {
@@ -35,9 +35,5 @@ impl Cached for Connection {
         f: F,
     ) -> rusqlite::Result<T> {
         self.prepare_cached(sql)?.query_row(params, f)
-    }
-
-    fn statement(&self, sql: &str) -> rusqlite::Result<CachedStatement<'_>> {
-        self.prepare_cached(sql)
     }
 }

@@ -63,6 +63,7 @@ impl GroupSync {
         Ok(())
     }
 
+    #[cfg(test)]
     pub(super) fn flushes(&self) -> u64 {
         self.flushes.load(std::sync::atomic::Ordering::Relaxed)
     }

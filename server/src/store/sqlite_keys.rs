@@ -166,7 +166,7 @@ impl KeyStorage for SqliteStore {
 
     fn one_time_key_counts(&self, user_id: &str, device_id: &str) -> StoreResult<BTreeMap<String, i64>> {
         self.with(|c| {
-            let mut st = c.statement(
+            let mut st = c.prepare_cached(
                 "SELECT algorithm, count(*) FROM one_time_keys WHERE user_id = ?1 AND device_id = ?2 GROUP BY algorithm",
             )?;
             let rows = st.query_map(params![user_id, device_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -176,7 +176,7 @@ impl KeyStorage for SqliteStore {
 
     fn unused_fallback_key_types(&self, user_id: &str, device_id: &str) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.statement(
+            let mut st = c.prepare_cached(
                 "SELECT algorithm FROM fallback_keys WHERE user_id = ?1 AND device_id = ?2 AND NOT used ORDER BY algorithm",
             )?;
             let rows = st.query_map(params![user_id, device_id], |r| r.get(0))?;
@@ -186,7 +186,7 @@ impl KeyStorage for SqliteStore {
 
     fn device_keys(&self, user_id: &str) -> StoreResult<BTreeMap<String, Value>> {
         self.with(|c| {
-            let mut st = c.statement("SELECT device_id, keys FROM device_keys WHERE user_id = ?1")?;
+            let mut st = c.prepare_cached("SELECT device_id, keys FROM device_keys WHERE user_id = ?1")?;
             let rows = st.query_map([user_id], |r| Ok((r.get(0)?, json(&r.get::<_, String>(1)?))))?;
             rows.collect()
         })
@@ -247,7 +247,7 @@ impl KeyStorage for SqliteStore {
 
     fn cross_signing_keys(&self, user_id: &str) -> StoreResult<BTreeMap<String, Value>> {
         self.with(|c| {
-            let mut st = c.statement("SELECT key_type, key FROM cross_signing_keys WHERE user_id = ?1")?;
+            let mut st = c.prepare_cached("SELECT key_type, key FROM cross_signing_keys WHERE user_id = ?1")?;
             let rows = st.query_map([user_id], |r| Ok((r.get(0)?, json(&r.get::<_, String>(1)?))))?;
             rows.collect()
         })
@@ -278,7 +278,7 @@ impl KeyStorage for SqliteStore {
 
     fn device_list_changes_since(&self, after: i64) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.statement("SELECT user_id FROM device_list_changes WHERE pos > ?1 ORDER BY user_id")?;
+            let mut st = c.prepare_cached("SELECT user_id FROM device_list_changes WHERE pos > ?1 ORDER BY user_id")?;
             let rows = st.query_map([after], |r| r.get(0))?;
             rows.collect()
         })
@@ -320,7 +320,7 @@ impl KeyStorage for SqliteStore {
                 params![user_id, device_id, acknowledged],
             )?;
             let inbox = {
-                let mut st = tx.statement(
+                let mut st = tx.prepare_cached(
                     "SELECT pos, sender, type, content FROM to_device WHERE user_id = ?1 AND device_id = ?2 ORDER BY pos",
                 )?;
                 let rows = st.query_map(params![user_id, device_id], |r| {
@@ -412,7 +412,7 @@ impl KeyStorage for SqliteStore {
                     .replace("room_id", "k.room_id")
                     .replace("session_id", "k.session_id")
             );
-            let mut st = c.statement(&sql)?;
+            let mut st = c.prepare_cached(&sql)?;
             let rows = st.query_map(params![version, room_id, session_id, user_id], |r| {
                 Ok((r.get(0)?, r.get(1)?, json(&r.get::<_, String>(2)?)))
             })?;

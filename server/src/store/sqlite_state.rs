@@ -65,7 +65,7 @@ pub(super) fn read_group(conn: &rusqlite::Connection, group: i64) -> rusqlite::R
     let mut next = Some(group);
     while let Some(group) = next {
         let mut entries =
-            conn.statement("SELECT type, state_key, event_id FROM state_group_entries WHERE group_id = ?1")?;
+            conn.prepare_cached("SELECT type, state_key, event_id FROM state_group_entries WHERE group_id = ?1")?;
         for row in entries.query_map([group], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))? {
             let (key, event_id) = row?;
             state.entry(key).or_insert(event_id);
@@ -88,7 +88,7 @@ fn current_group(tx: &Transaction<'_>, room_id: &str) -> rusqlite::Result<i64> {
     if let Some(group) = known {
         return Ok(group);
     }
-    let mut rows = tx.statement(
+    let mut rows = tx.prepare_cached(
         "SELECT s.type, s.state_key, e.event_id FROM room_state s JOIN events e ON e.stream = s.stream
          WHERE s.room_id = ?1",
     )?;
