@@ -82,14 +82,6 @@ impl Context {
             "release"
         }
     }
-
-    pub fn profile_dir(&self) -> &'static str {
-        if self.quick {
-            "debug"
-        } else {
-            "release"
-        }
-    }
 }
 
 pub const KINDS: &[&str] = &["codegen", "compile", "decode", "server", "send", "federate", "diff"];

@@ -71,8 +71,21 @@ pub fn bench_binary(cx: &super::Context, bin: &str, features: &[&str]) -> Result
     if !features.is_empty() {
         command.args(["--features", &features.join(",")]);
     }
-    run(&mut command, &format!("building the {bin} benchmark"))?;
-    Ok(cx.root.join("target").join(cx.profile_dir()).join(bin))
+    built_executable(&mut command, bin, &format!("building the {bin} benchmark"))
+}
+
+/// Runs a `cargo build` and returns where cargo put the binary `bin`, as
+/// cargo reports it: the target folder may be anywhere (`CARGO_TARGET_DIR`,
+/// `build.target-dir`), never assumed to be `<repo>/target`.
+fn built_executable(build: &mut Command, bin: &str, what: &str) -> Result<PathBuf> {
+    build.arg("--message-format=json-render-diagnostics");
+    let output = run(build, what)?;
+    serde_json::Deserializer::from_slice(&output.stdout)
+        .into_iter::<Value>()
+        .filter_map(Result::ok)
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .with_context(|| format!("{what}: cargo reported no executable `{bin}`"))
 }
 
 /// A short description of this machine for the report.
@@ -111,8 +124,7 @@ pub fn homeserver_binary(cx: &super::Context) -> Result<PathBuf> {
             cx.profile(),
         ])
         .current_dir(&cx.root);
-    run(&mut build, "building the homeserver")?;
-    Ok(cx.root.join("target").join(cx.profile_dir()).join("server"))
+    built_executable(&mut build, "server", "building the homeserver")
 }
 
 /// The figures a load program of `matrix-bench` printed (one JSON object),
