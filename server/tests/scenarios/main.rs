@@ -5,6 +5,7 @@
 //! runs one subject.
 
 mod common;
+mod peers;
 mod raw;
 
 mod abuse;
@@ -14,6 +15,7 @@ mod calls_and_bridges;
 mod durability;
 mod encryption;
 mod federation;
+mod forks;
 mod homeserver;
 mod key_backup;
 mod limits;
