@@ -1,13 +1,18 @@
 //! `PUT /sendToDevice/{eventType}/{txnId}`: messages for devices (the
 //! keys of encrypted rooms travel this way), queued per device and given
-//! out by `/sync` until the device has acknowledged them.
+//! out by `/sync` until the device has acknowledged them. Messages for
+//! users of other servers travel as one `m.direct_to_device` EDU per
+//! server, queued durably with the local ones: an acknowledged message
+//! reaches its server even if this process dies first.
 
 use super::{internal, Homeserver, Result};
-use crate::store::NewToDevice;
+use crate::store::{NewToDevice, OutboundEdu};
 use matrix_api::client_server::endpoints as cs;
+use matrix_api::server_server as ss;
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 pub(super) fn send(
     hs: &Homeserver,
@@ -16,12 +21,14 @@ pub(super) fn send(
 ) -> Result<cs::send_to_device::Response> {
     let (sender, sender_device) = hs.user(&credentials)?;
     let mut messages = Vec::new();
+    let mut remote: BTreeMap<&str, BTreeMap<_, _>> = BTreeMap::new();
     for (user, devices) in &request.body.messages {
-        let user = user.as_str();
-        // Users of other servers would need federation; they get nothing.
-        if !user.ends_with(&format!(":{}", hs.server_name)) {
+        let server = user.as_str().split_once(':').map_or("", |(_, server)| server);
+        if server != hs.server_name {
+            remote.entry(server).or_default().insert(user.clone(), devices.clone());
             continue;
         }
+        let user = user.as_str();
         for (device, content) in devices {
             let targets: Vec<String> = if device == "*" {
                 hs.store
@@ -47,6 +54,11 @@ pub(super) fn send(
     if messages
         .iter()
         .any(|m| m.content.to_string().len() > super::limits::MAX_EVENT_BYTES)
+        || remote
+            .values()
+            .flatten()
+            .flat_map(|(_, d)| d.values())
+            .any(|content| serde_json::to_string(content).map_or(0, |s| s.len()) > super::limits::MAX_EVENT_BYTES)
     {
         return Err(MatrixError::new(
             413,
@@ -54,6 +66,24 @@ pub(super) fn send(
             format!("a message is over {} bytes", super::limits::MAX_EVENT_BYTES),
         ));
     }
+    // The transaction ID is unique per device, so this is per sender.
+    let message_id = format!("{sender_device}/{}", request.path.txn_id);
+    let edus = remote
+        .into_iter()
+        .map(|(server, messages)| {
+            let content = ss::ToDeviceMessage::new(
+                sender.clone(),
+                request.path.event_type.clone(),
+                message_id.clone(),
+                messages,
+            );
+            let edu = serde_json::to_value(ss::DirectToDevice::new(content)).map_err(internal)?;
+            Ok(OutboundEdu {
+                destination: server.to_owned(),
+                edu,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     hs.store
         .send_to_device(
             &sender,
@@ -61,8 +91,12 @@ pub(super) fn send(
             &request.path.txn_id,
             &request.path.event_type,
             &messages,
+            &edus,
         )
         .map_err(internal)?;
     hs.changes.notify_waiters();
+    if !edus.is_empty() {
+        hs.outbound.notify_one();
+    }
     Ok(cs::send_to_device::Response::Ok(Map::new()))
 }

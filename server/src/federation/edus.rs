@@ -7,16 +7,17 @@
 //! presence is kept only for users who share a room with someone here.
 //! EDUs have no result in the transaction's answer, so one that is dropped
 //! is only logged. Device list and signing key updates mark the user's
-//! devices as changed for local users sharing a room with them. Not yet:
-//! direct to-device messages (dropped, and logged as such).
+//! devices as changed for local users sharing a room with them. Direct
+//! to-device messages go to the inboxes of the local devices they name,
+//! once per `(sender, message_id)` however often the EDU is sent again.
 
 use super::Federation;
 use crate::api::{now_ms, server_of};
-use crate::store::{Presence, Receipt};
+use crate::store::{NewToDevice, Presence, Receipt};
 use matrix_api::identifiers::RoomId;
 use matrix_api::server_server::{
     DeviceListUpdateContent, Edu, PresenceContentPushItemPresence as PresenceState, PresenceUpdate, RoomReceipts,
-    SigningKeyUpdateContent, TypingNotification,
+    SigningKeyUpdateContent, ToDeviceMessage, TypingNotification,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -43,6 +44,7 @@ impl Federation {
                     .and_then(|c| self.device_list_changed(origin, &c.user_id)),
                 "m.signing_key_update" => content::<SigningKeyUpdateContent>(edu.content)
                     .and_then(|c| self.device_list_changed(origin, &c.user_id)),
+                "m.direct_to_device" => content(edu.content).and_then(|c| self.to_device(origin, c)),
                 other => Err(format!("{other} EDUs are not handled yet")),
             };
             match outcome {
@@ -126,6 +128,39 @@ impl Federation {
         self.hs
             .store
             .note_device_list_change(user_id)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Messages of a remote user for devices here (`*`: all of a user's);
+    /// devices of other servers' users are not this server's to fill.
+    fn to_device(&self, origin: &str, message: ToDeviceMessage) -> Result<(), String> {
+        if server_of(&message.sender) != Some(origin) {
+            return Err(format!("{origin} does not speak for {}", message.sender));
+        }
+        let store = &self.hs.store;
+        let mut inbox = Vec::new();
+        for (user, devices) in message.messages {
+            if server_of(user.as_str()) != Some(self.hs.server_name.as_str()) {
+                continue;
+            }
+            for (device, content) in devices {
+                let targets = if device == "*" {
+                    let all = store.devices(user.as_str()).map_err(|e| e.to_string())?;
+                    all.into_iter().map(|d| d.device_id).collect()
+                } else {
+                    vec![device]
+                };
+                inbox.extend(targets.into_iter().map(|device_id| NewToDevice {
+                    user_id: user.to_string(),
+                    device_id,
+                    content: Value::Object(content.clone()),
+                }));
+            }
+        }
+        // Remote senders have no device here: the message ID, unique per
+        // sender, is what makes a repeated EDU a repeat.
+        store
+            .send_to_device(&message.sender, "", &message.message_id, &message.r#type, &inbox, &[])
             .map_err(|e| e.to_string())
     }
 

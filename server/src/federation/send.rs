@@ -7,13 +7,18 @@
 //! destination answered, and backs off a destination that did not (1 s,
 //! doubling to 10 minutes), without holding up the others.
 //!
-//! EDUs (typing, public read receipts) are ephemeral: they wait in memory
+//! To-device messages (`m.direct_to_device` EDUs) must not be lost: they
+//! wait in the same table, in order with the PDUs, and a batch of at most
+//! 50 entries stays within both the PDU and the EDU limit of a transaction.
+//!
+//! Other EDUs (typing, public read receipts) are ephemeral: they wait in memory
 //! (`EduQueue`, at most `MAX_QUEUED_EDUS` per destination, the oldest
 //! dropped first) and travel in transactions of their own, so that a
 //! retried PDU transaction is always the same one.
 
 use super::edus::MAX_EDUS;
 use super::Federation;
+use crate::store::Outbound;
 use matrix_api::server_server::endpoints::send_transaction;
 use matrix_api::server_server::{Edu, SendTransactionRequest};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -168,9 +173,21 @@ async fn send_batch(federation: &Federation, destination: &str) -> Result<bool, 
         return Ok(false);
     };
     let (txn_id, upto) = (first.to_string(), *last);
-    let pdus = batch.into_iter().map(|(_, pdu)| pdu).collect::<Vec<_>>();
-    let full = pdus.len() as i64 == BATCH;
-    let body = SendTransactionRequest::new(federation.identity.server_name.clone(), crate::api::now_ms(), pdus);
+    let full = batch.len() as i64 == BATCH;
+    let (mut pdus, mut edus) = (Vec::new(), Vec::new());
+    for (_, item) in batch {
+        match item {
+            Outbound::Pdu(pdu) => pdus.push(pdu),
+            // What a queued EDU should be was checked when it was queued;
+            // one that no longer reads as one is dropped with the batch.
+            Outbound::Edu(edu) => match serde_json::from_value::<Edu>(edu) {
+                Ok(edu) => edus.push(edu),
+                Err(e) => tracing::warn!(%destination, "a queued EDU is unreadable, dropped: {e}"),
+            },
+        }
+    }
+    let mut body = SendTransactionRequest::new(federation.identity.server_name.clone(), crate::api::now_ms(), pdus);
+    body.edus = (!edus.is_empty()).then_some(edus);
     let client = federation.client_for(destination).await;
     // Any answer of the destination's settles the transaction: per-PDU
     // errors are its verdict on each event, not a reason to send it again.

@@ -84,7 +84,9 @@ pub trait KeyStorage {
     fn note_device_list_change(&self, user_id: &str) -> StoreResult<()>;
     /// Users whose devices or keys changed after side position `after`.
     fn device_list_changes_since(&self, after: i64) -> StoreResult<Vec<String>>;
-    /// Queues messages; a `(sender, device, txn)` seen before stores nothing.
+    /// Queues messages for this server's devices and, in the same
+    /// transaction, the EDUs carrying the rest to other servers; a
+    /// `(sender, device, txn)` seen before stores nothing.
     fn send_to_device(
         &self,
         sender: &str,
@@ -92,6 +94,7 @@ pub trait KeyStorage {
         txn_id: &str,
         event_type: &str,
         messages: &[NewToDevice],
+        remote: &[super::OutboundEdu],
     ) -> StoreResult<()>;
     /// Deletes what a device has received up to `acknowledged`, and gives
     /// what it has not, oldest first.

@@ -74,6 +74,21 @@ pub struct Fork<'a> {
     pub current_after: &'a StateIds,
 }
 
+/// What waits in a destination's queue: a PDU, or an EDU that must reach
+/// it even if this process dies first (to-device messages).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outbound {
+    Pdu(Map<String, Value>),
+    Edu(Value),
+}
+
+/// An EDU queued for another server with what caused it.
+#[derive(Clone, Debug)]
+pub struct OutboundEdu {
+    pub destination: String,
+    pub edu: Value,
+}
+
 /// A notification for one user, as the push rules decided it.
 #[derive(Clone, Debug)]
 pub struct NewNotification {
@@ -225,11 +240,12 @@ pub trait Storage: KeyStorage + Send + Sync + 'static {
     /// The room's forward extremities, `(event ID, depth)`: the events the
     /// next one follows.
     fn forward_extremities(&self, room_id: &str) -> StoreResult<Vec<(String, i64)>>;
-    /// The servers with PDUs waiting to be sent to them.
+    /// The servers with PDUs (or durable EDUs) waiting to be sent to them.
     fn outbound_destinations(&self) -> StoreResult<Vec<String>>;
-    /// Up to `limit` PDUs waiting for `destination`, oldest first, with their queue positions.
-    fn outbound_batch(&self, destination: &str, limit: i64) -> StoreResult<Vec<(i64, Map<String, Value>)>>;
-    /// Drops `destination`'s queued PDUs up to position `upto`: delivered.
+    /// Up to `limit` PDUs and durable EDUs waiting for `destination`,
+    /// oldest first, with their queue positions.
+    fn outbound_batch(&self, destination: &str, limit: i64) -> StoreResult<Vec<(i64, Outbound)>>;
+    /// Drops `destination`'s queue up to position `upto`: delivered.
     fn outbound_delivered(&self, destination: &str, upto: i64) -> StoreResult<()>;
 
     // Other servers' signing keys.

@@ -4,8 +4,8 @@
 
 use super::sqlite_cached::Cached;
 use super::{
-    AccountData, Device, MediaInfo, NewEvent, Notification, Presence, Receipt, RoomInfo, ServerKey, StateIds, Storage,
-    StoreResult, StoredEvent,
+    AccountData, Device, MediaInfo, NewEvent, Notification, Outbound, Presence, Receipt, RoomInfo, ServerKey, StateIds,
+    Storage, StoreResult, StoredEvent,
 };
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
@@ -104,6 +104,9 @@ const MIGRATIONS: &[&str] = &[
      );",
     // The state after each event, and events kept out of the timeline.
     super::sqlite_state::MIGRATION,
+    // EDUs that must not be lost (to-device messages) wait in the same
+    // queue as PDUs, in order with them.
+    "ALTER TABLE outbound_pdus ADD COLUMN edu INTEGER NOT NULL DEFAULT 0;",
 ];
 
 fn err(e: rusqlite::Error) -> String {
@@ -549,13 +552,18 @@ impl Storage for SqliteStore {
             rows.collect()
         })
     }
-    fn outbound_batch(&self, destination: &str, limit: i64) -> StoreResult<Vec<(i64, Map<String, Value>)>> {
+    fn outbound_batch(&self, destination: &str, limit: i64) -> StoreResult<Vec<(i64, Outbound)>> {
         self.with(|c| {
             let mut st =
-                c.prepare_cached("SELECT id, pdu FROM outbound_pdus WHERE destination = ?1 ORDER BY id LIMIT ?2")?;
+                c.prepare_cached("SELECT id, pdu, edu FROM outbound_pdus WHERE destination = ?1 ORDER BY id LIMIT ?2")?;
             let rows = st.query_map(params![destination, limit], |r| {
                 let text: String = r.get(1)?;
-                Ok((r.get(0)?, serde_json::from_str(&text).unwrap_or_default()))
+                let item = if r.get::<_, bool>(2)? {
+                    Outbound::Edu(serde_json::from_str(&text).unwrap_or_default())
+                } else {
+                    Outbound::Pdu(serde_json::from_str(&text).unwrap_or_default())
+                };
+                Ok((r.get(0)?, item))
             })?;
             rows.collect()
         })

@@ -3,7 +3,7 @@
 use super::keys::{BackedUpKey, BackupVersion, KeyConflict, KeyStorage, NewToDevice, Replaces, ToDevice};
 use super::sqlite::{next_side_position, SqliteStore};
 use super::sqlite_cached::Cached;
-use super::StoreResult;
+use super::{OutboundEdu, StoreResult};
 use rusqlite::{params, OptionalExtension, Transaction};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -291,6 +291,7 @@ impl KeyStorage for SqliteStore {
         txn_id: &str,
         event_type: &str,
         messages: &[NewToDevice],
+        remote: &[OutboundEdu],
     ) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
@@ -305,6 +306,12 @@ impl KeyStorage for SqliteStore {
                         "INSERT INTO to_device (pos, user_id, device_id, sender, type, content)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         params![pos, m.user_id, m.device_id, sender, event_type, m.content.to_string()],
+                    )?;
+                }
+                for r in remote {
+                    tx.run(
+                        "INSERT INTO outbound_pdus (destination, pdu, edu) VALUES (?1, ?2, 1)",
+                        params![r.destination, r.edu.to_string()],
                     )?;
                 }
             }

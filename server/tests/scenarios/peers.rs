@@ -282,6 +282,49 @@ impl User {
         sync["rooms"][section].get(room).cloned()
     }
 
+    /// Sends a to-device message to every device of `user` (on any server);
+    /// `txn` is the client's transaction ID.
+    pub(crate) async fn send_to_device(&self, user: &str, event_type: &str, txn: &str, content: Value) {
+        let request = req::<cs::send_to_device::Request>(
+            json!({ "eventType": event_type, "txnId": txn }),
+            json!({}),
+            json!({ "messages": { user: { "*": content } } }),
+        );
+        self.client
+            .send_to_device(request)
+            .await
+            .unwrap_or_else(|e| panic!("{} sending {event_type} to {user}: {e}", self.id));
+    }
+
+    /// The to-device messages the user's `/sync`s give until `limit` has
+    /// passed with `enough` of them seen (then a few more syncs, so that
+    /// a repeat would show): each as `(sender, type, content)`.
+    pub(crate) async fn to_device_messages(&self, limit: Duration, enough: usize) -> Vec<(String, String, Value)> {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut quiet_syncs = 0;
+        while quiet_syncs < 5 && tokio::time::Instant::now() < deadline {
+            let mut request = cs::sync::Request::new();
+            request.query.since = self.since.lock().unwrap().clone();
+            request.query.timeout = Some(0);
+            let Ok(cs::sync::Response::Ok(sync)) = self.client.sync(request).await else {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            };
+            *self.since.lock().unwrap() = Some(sync.next_batch.clone());
+            let sync = serde_json::to_value(sync).unwrap();
+            for event in sync["to_device"]["events"].as_array().into_iter().flatten() {
+                let text = |key: &str| event[key].as_str().unwrap_or_default().to_owned();
+                seen.push((text("sender"), text("type"), event["content"].clone()));
+            }
+            if seen.len() >= enough {
+                quiet_syncs += 1;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        seen
+    }
+
     /// Waits until the user's `/sync` shows an invite to `room`.
     pub(crate) async fn sees_invite(&self, room: &str) {
         eventually(&format!("{} seeing the invite to {room}", self.id), || async {

@@ -5,7 +5,7 @@
 //! kicks, bans and leaves are seen on both; typing and receipts cross over;
 //! and events forged by a third server enter neither side's room.
 
-use crate::peers::{eventually, eventually_within, register, Ours, User, BACK_AGAIN};
+use crate::peers::{eventually, eventually_within, register, Ours, User, BACK_AGAIN, CROSSING};
 use matrix_api::server_server::endpoints as ss;
 use matrix_api_runtime::client::{Client, Signer};
 use matrix_api_tests::synapse::Synapse;
@@ -108,6 +108,22 @@ async fn rooms_are_shared_with_synapse_both_ways() {
             e["type"] == "m.receipt" && !e["content"][&answer]["m.read"][&bob.id].is_null()
         })
         .await;
+
+    // To-device messages (how room keys travel), both ways; a client's
+    // retry of a transaction delivers nothing twice.
+    for _ in 0..2 {
+        alice
+            .send_to_device(&bob.id, "org.example.ping", "ping-1", json!({ "n": 1 }))
+            .await;
+    }
+    let to_bob = bob.to_device_messages(CROSSING, 1).await;
+    let ping = (alice.id.clone(), "org.example.ping".to_owned(), json!({ "n": 1 }));
+    assert_eq!(to_bob, vec![ping], "Synapse receives our to-device message once");
+    bob.send_to_device(&alice.id, "org.example.pong", "pong-1", json!({ "n": 2 }))
+        .await;
+    let to_alice = alice.to_device_messages(CROSSING, 1).await;
+    let pong = (bob.id.clone(), "org.example.pong".to_owned(), json!({ "n": 2 }));
+    assert_eq!(to_alice, vec![pong], "we receive Synapse's to-device message once");
 
     // Memberships: an invite over federation, accepted; a kick, a ban; a leave.
     alice.membership_change(&here, "invite", &carol.id).await;
@@ -273,6 +289,9 @@ async fn messages_sent_while_synapse_was_away_arrive_after_a_kill_and_restart() 
     for body in &away {
         alice.say(&room, body).await;
     }
+    alice
+        .send_to_device(&bob.id, "org.example.ping", "while-away", json!({ "away": true }))
+        .await;
     ours.kill();
     ours.restart();
     synapse.restart();
@@ -293,4 +312,11 @@ async fn messages_sent_while_synapse_was_away_arrive_after_a_kill_and_restart() 
     .await;
     assert_eq!(seen, expected, "once each, in order");
     assert_eq!(alice.messages(&room).await, expected, "and ours kept them");
+    let to_bob = bob.to_device_messages(BACK_AGAIN, 1).await;
+    let ping = (alice.id.clone(), "org.example.ping".to_owned(), json!({ "away": true }));
+    assert_eq!(
+        to_bob,
+        vec![ping],
+        "the to-device message sent while Synapse was away arrives, once"
+    );
 }
