@@ -4,6 +4,7 @@
 pub mod api;
 mod durable;
 pub mod federation;
+mod glob;
 pub mod store;
 
 use matrix_api_runtime::server::{RateLimit, ServerConfig};

@@ -251,6 +251,7 @@ impl ServerServerApi for Federation {
         request: make_join::Request,
         credentials: Credentials,
     ) -> Result<make_join::Response, MatrixError> {
+        self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::make_join(self, request, credentials).await
     }
 
@@ -259,6 +260,7 @@ impl ServerServerApi for Federation {
         request: send_join_v2::Request,
         credentials: Credentials,
     ) -> Result<send_join_v2::Response, MatrixError> {
+        self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::send_join(self, request, credentials).await
     }
 
@@ -267,6 +269,7 @@ impl ServerServerApi for Federation {
         request: make_leave::Request,
         credentials: Credentials,
     ) -> Result<make_leave::Response, MatrixError> {
+        self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::make_leave(self, request, credentials).await
     }
 
@@ -299,6 +302,7 @@ impl ServerServerApi for Federation {
         request: send_invite_v2::Request,
         credentials: Credentials,
     ) -> Result<send_invite_v2::Response, MatrixError> {
+        self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::receive_invite(self, request, credentials).await
     }
 
@@ -307,6 +311,7 @@ impl ServerServerApi for Federation {
         request: send_leave_v2::Request,
         credentials: Credentials,
     ) -> Result<send_leave_v2::Response, MatrixError> {
+        self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::send_leave(self, request, credentials).await
     }
 
@@ -331,6 +336,7 @@ impl ServerServerApi for Federation {
         request: get_room_state::Request,
         credentials: Credentials,
     ) -> Result<get_room_state::Response, MatrixError> {
+        self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::get_room_state(self, request, credentials).await
     }
 
@@ -339,6 +345,7 @@ impl ServerServerApi for Federation {
         request: get_room_state_ids::Request,
         credentials: Credentials,
     ) -> Result<get_room_state_ids::Response, MatrixError> {
+        self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::get_room_state_ids(self, request, credentials).await
     }
 
@@ -347,6 +354,7 @@ impl ServerServerApi for Federation {
         request: get_event_auth::Request,
         credentials: Credentials,
     ) -> Result<get_event_auth::Response, MatrixError> {
+        self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::get_event_auth(self, request, credentials).await
     }
 
@@ -355,6 +363,7 @@ impl ServerServerApi for Federation {
         request: backfill_room::Request,
         credentials: Credentials,
     ) -> Result<backfill_room::Response, MatrixError> {
+        self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::backfill(self, request, credentials).await
     }
 
@@ -363,6 +372,7 @@ impl ServerServerApi for Federation {
         request: get_missing_previous_events::Request,
         credentials: Credentials,
     ) -> Result<get_missing_previous_events::Response, MatrixError> {
+        self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::get_missing_events(self, request, credentials).await
     }
 

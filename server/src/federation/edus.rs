@@ -5,8 +5,9 @@
 //! A server speaks only for its own users (an EDU about a user of another
 //! server is dropped), and only about rooms where they are joined here;
 //! presence is kept only for users who share a room with someone here.
-//! EDUs have no result in the transaction's answer, so one that is dropped
-//! is only logged. Device list and signing key updates mark the user's
+//! Typing notifications and receipts for a room whose server ACL denies
+//! the origin are dropped. EDUs have no result in the transaction's
+//! answer, so one that is dropped is only logged. Device list and signing key updates mark the user's
 //! devices as changed for local users sharing a room with them. Direct
 //! to-device messages go to the inboxes of the local devices they name,
 //! once per `(sender, message_id)` however often the EDU is sent again.
@@ -57,11 +58,13 @@ impl Federation {
         }
     }
 
-    /// Whether `user_id` belongs to `origin` and is joined to `room_id` here.
+    /// Whether `user_id` belongs to `origin`, the room's server ACL allows
+    /// `origin`, and the user is joined to `room_id` here.
     fn speaks_for(&self, origin: &str, room_id: &str, user_id: &str) -> Result<(), String> {
         if server_of(user_id) != Some(origin) {
             return Err(format!("{origin} does not speak for {user_id}"));
         }
+        self.check_acl(room_id, origin).map_err(|e| e.body.error)?;
         match self.hs.store.membership(room_id, user_id).map_err(|e| e.to_string())? {
             Some(m) if m == "join" => Ok(()),
             _ => Err(format!("{user_id} is not joined to {room_id}")),
@@ -75,30 +78,40 @@ impl Federation {
         Ok(())
     }
 
+    /// Each room's receipts on their own: those of a room the origin may
+    /// not speak for (its ACL, its users' membership) are dropped, the
+    /// other rooms' still apply.
     fn receipts(&self, origin: &str, rooms: BTreeMap<RoomId, RoomReceipts>) -> Result<(), String> {
         for (room_id, receipts) in rooms {
-            for (user_id, receipt) in receipts.m_read {
-                self.speaks_for(origin, room_id.as_str(), user_id.as_str())?;
-                // A receipt names the newest event read; servers send one.
-                let Some(event_id) = receipt.event_ids.last() else {
-                    continue;
-                };
-                let known = self.hs.store.event(event_id).map_err(|e| e.to_string())?;
-                if known.is_none_or(|e| e.room_id != room_id.as_str()) {
-                    return Err(format!("{event_id} is not an event of {room_id} here"));
-                }
-                let receipt = Receipt {
-                    user_id: user_id.to_string(),
-                    receipt_type: "m.read".to_owned(),
-                    thread_id: receipt.data.thread_id.unwrap_or_default(),
-                    event_id: event_id.clone(),
-                    ts: receipt.data.ts,
-                };
-                self.hs
-                    .store
-                    .set_receipt(room_id.as_str(), &receipt)
-                    .map_err(|e| e.to_string())?;
+            if let Err(why) = self.room_receipts(origin, room_id.as_str(), receipts) {
+                tracing::debug!(origin, %room_id, "receipts dropped: {why}");
             }
+        }
+        Ok(())
+    }
+
+    fn room_receipts(&self, origin: &str, room_id: &str, receipts: RoomReceipts) -> Result<(), String> {
+        for (user_id, receipt) in receipts.m_read {
+            self.speaks_for(origin, room_id, user_id.as_str())?;
+            // A receipt names the newest event read; servers send one.
+            let Some(event_id) = receipt.event_ids.last() else {
+                continue;
+            };
+            let known = self.hs.store.event(event_id).map_err(|e| e.to_string())?;
+            if known.is_none_or(|e| e.room_id != room_id) {
+                return Err(format!("{event_id} is not an event of {room_id} here"));
+            }
+            let receipt = Receipt {
+                user_id: user_id.to_string(),
+                receipt_type: "m.read".to_owned(),
+                thread_id: receipt.data.thread_id.unwrap_or_default(),
+                event_id: event_id.clone(),
+                ts: receipt.data.ts,
+            };
+            self.hs
+                .store
+                .set_receipt(room_id, &receipt)
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }

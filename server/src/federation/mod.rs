@@ -14,6 +14,7 @@
 //! invites of other servers' users (`invite_remote`) and of this server's
 //! users by others (`invited`), and the notary key query (`api`). What is not yet here is in the README.
 
+mod acl;
 pub mod api;
 pub(crate) mod branches;
 pub mod build;

@@ -12,6 +12,9 @@
 //! and appended like one sent in a transaction, oldest first, and the PDU
 //! is then taken if the gap closed.
 //!
+//! A PDU for a room whose server ACL denies the origin is refused
+//! (`acl`), whoever its sender is.
+//!
 //! EDUs come after the PDUs (`edus`).
 //!
 //! A PDU whose previous events are not the room's forward extremities
@@ -98,6 +101,7 @@ impl Federation {
             return (None, Err("no event ID".to_owned()));
         };
         let outcome = async {
+            self.check_acl(&room_id, origin).map_err(|e| e.body.error.clone())?;
             if hs.store.event(&event_id).map_err(|e| e.to_string())?.is_some() {
                 return Ok(()); // Seen before: a retried transaction.
             }

@@ -54,7 +54,7 @@ fn insecure_https() -> reqwest::Client {
 }
 
 /// A federation client for `base`, signing as nobody or as `signer`.
-fn federation_client(base: &str, signer: Option<matrix_api_runtime::client::Signer>) -> ss::Client {
+pub(crate) fn federation_client(base: &str, signer: Option<matrix_api_runtime::client::Signer>) -> ss::Client {
     let client = matrix_api_runtime::client::Client::new(base).with_http(insecure_https());
     ss::Client(match signer {
         Some(signer) => client.with_signer(signer),
@@ -1559,7 +1559,7 @@ async fn a_joined_rooms_state_is_checked_before_it_is_stored() {
 
 /// One PDU sent to `to` in a transaction of its own; the transaction's
 /// answer for each PDU.
-async fn send_one(
+pub(crate) async fn send_one(
     to: &ss::Client,
     origin: &str,
     txn: &str,

@@ -10,6 +10,7 @@ mod raw;
 
 mod abuse;
 mod accounts;
+mod acl;
 mod bad_input;
 mod calls_and_bridges;
 mod durability;
