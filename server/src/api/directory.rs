@@ -192,12 +192,18 @@ fn chunk(hs: &Homeserver, room_id: &str) -> Result<PublicRoomsChunk> {
     Ok(room)
 }
 
-/// Published rooms matching `search`, largest first, from offset token `since`.
-fn list(hs: &Homeserver, limit: Option<i64>, since: Option<&str>, search: Option<&str>) -> Result<PublicRoomsResponse> {
-    let mut rooms = Vec::new();
-    for room_id in hs.store.published_rooms().map_err(internal)? {
-        let room = chunk(hs, &room_id)?;
-        let matches = search.is_none_or(|term| {
+/// What a directory search asks for beyond paging: a term found in the
+/// name, topic, canonical alias or room ID (case-insensitive), and the
+/// room types wanted (`None` in the list for rooms without a type).
+#[derive(Debug, Default)]
+pub(crate) struct RoomSearch {
+    pub(crate) term: Option<String>,
+    pub(crate) room_types: Option<Vec<Option<String>>>,
+}
+
+impl RoomSearch {
+    fn matches(&self, room: &PublicRoomsChunk) -> bool {
+        let term_found = self.term.as_deref().is_none_or(|term| {
             let term = term.to_lowercase();
             let alias = room.canonical_alias.as_ref().map(|a| a.as_str());
             [
@@ -210,7 +216,26 @@ fn list(hs: &Homeserver, limit: Option<i64>, since: Option<&str>, search: Option
             .flatten()
             .any(|v| v.to_lowercase().contains(&term))
         });
-        if matches {
+        let type_wanted = self
+            .room_types
+            .as_ref()
+            .is_none_or(|types| types.contains(&room.room_type));
+        term_found && type_wanted
+    }
+}
+
+/// This server's published rooms matching `search`, largest first, from
+/// offset token `since`: what clients and other servers are given.
+pub(crate) fn list(
+    hs: &Homeserver,
+    limit: Option<i64>,
+    since: Option<&str>,
+    search: &RoomSearch,
+) -> Result<PublicRoomsResponse> {
+    let mut rooms = Vec::new();
+    for room_id in hs.store.published_rooms().map_err(internal)? {
+        let room = chunk(hs, &room_id)?;
+        if search.matches(&room) {
             rooms.push(room);
         }
     }
@@ -239,41 +264,53 @@ fn list(hs: &Homeserver, limit: Option<i64>, since: Option<&str>, search: Option
     Ok(response)
 }
 
-/// Other servers' public room lists are not fetched (yet): only this server's.
-fn local_only(hs: &Homeserver, server: Option<&str>) -> Result<()> {
-    match server {
-        Some(s) if s != hs.server_name => Err(MatrixError::not_found("Only this server's directory is available")),
-        _ => Ok(()),
+/// The server whose directory a client asks for, when it is not this one.
+fn elsewhere<'a>(hs: &Homeserver, server: Option<&'a str>) -> Option<&'a str> {
+    server.filter(|s| *s != hs.server_name)
+}
+
+/// Another server's directory, asked over federation.
+async fn remote_list(
+    hs: &Homeserver,
+    server: &str,
+    limit: Option<i64>,
+    since: Option<String>,
+    search: RoomSearch,
+) -> Result<PublicRoomsResponse> {
+    match hs.federation() {
+        Some(federation) => federation.public_rooms_of(server, limit, since, search).await,
+        None => Err(MatrixError::not_found("This server does not federate")),
     }
 }
 
-pub(super) fn public_rooms(
+/// This server's directory or another's, for anyone: the spec asks no
+/// access token of this endpoint (its `POST` form needs one).
+pub(super) async fn public_rooms(
     hs: &Homeserver,
     request: cs::get_public_rooms::Request,
 ) -> Result<cs::get_public_rooms::Response> {
     let q = request.query;
-    local_only(hs, q.server.as_deref())?;
-    Ok(cs::get_public_rooms::Response::Ok(list(
-        hs,
-        q.limit,
-        q.since.as_deref(),
-        None,
-    )?))
+    let list = match elsewhere(hs, q.server.as_deref()) {
+        Some(server) => remote_list(hs, server, q.limit, q.since, RoomSearch::default()).await?,
+        None => list(hs, q.limit, q.since.as_deref(), &RoomSearch::default())?,
+    };
+    Ok(cs::get_public_rooms::Response::Ok(list))
 }
 
-pub(super) fn search_public_rooms(
+pub(super) async fn search_public_rooms(
     hs: &Homeserver,
     request: cs::query_public_rooms::Request,
     credentials: Credentials,
 ) -> Result<cs::query_public_rooms::Response> {
     hs.user(&credentials)?;
-    local_only(hs, request.query.server.as_deref())?;
     let b = request.body;
-    let search = b.filter.as_ref().and_then(|f| f.generic_search_term.clone());
-    Ok(cs::query_public_rooms::Response::Ok(list(
-        hs,
-        b.limit,
-        b.since.as_deref(),
-        search.as_deref(),
-    )?))
+    let search = RoomSearch {
+        term: b.filter.as_ref().and_then(|f| f.generic_search_term.clone()),
+        room_types: b.filter.and_then(|f| f.room_types),
+    };
+    let list = match elsewhere(hs, request.query.server.as_deref()) {
+        Some(server) => remote_list(hs, server, b.limit, b.since, search).await?,
+        None => list(hs, b.limit, b.since.as_deref(), &search)?,
+    };
+    Ok(cs::query_public_rooms::Response::Ok(list))
 }

@@ -9,7 +9,7 @@ mod account;
 pub(crate) mod auth;
 mod backup;
 mod devices;
-mod directory;
+pub(crate) mod directory;
 mod ephemeral;
 mod events;
 mod filter;
@@ -1285,14 +1285,14 @@ impl ClientServerApi for Homeserver {
         r: cs::get_public_rooms::Request,
         _: Credentials,
     ) -> Result<cs::get_public_rooms::Response> {
-        directory::public_rooms(self, r)
+        directory::public_rooms(self, r).await
     }
     async fn query_public_rooms(
         &self,
         r: cs::query_public_rooms::Request,
         c: Credentials,
     ) -> Result<cs::query_public_rooms::Response> {
-        directory::search_public_rooms(self, r, c)
+        directory::search_public_rooms(self, r, c).await
     }
 
     // Media.

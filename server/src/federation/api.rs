@@ -7,9 +7,10 @@ use super::keys::RemoteKeys;
 use crate::api::Homeserver;
 use matrix_api::server_server::endpoints::{
     self as ss, backfill_room, bulk_perspectives_key_query, claim_user_encryption_keys, get_event, get_event_auth,
-    get_missing_previous_events, get_room_state, get_room_state_ids, get_server_key, get_user_devices, get_version,
-    make_join, make_leave, perspectives_key_query, query_profile, query_room_directory, query_user_encryption_keys,
-    send_invite_v2, send_join_v2, send_leave_v2, send_transaction, ServerServerApi,
+    get_missing_previous_events, get_public_rooms, get_room_state, get_room_state_ids, get_server_key,
+    get_user_devices, get_version, make_join, make_leave, perspectives_key_query, query_profile, query_public_rooms,
+    query_room_directory, query_user_encryption_keys, send_invite_v2, send_join_v2, send_leave_v2, send_transaction,
+    ServerServerApi,
 };
 use matrix_api::server_server::{
     GetVersionResponse, Keys, KeysQueryResponse, QueryProfileResponse, QueryRoomDirectoryResponse, Server, VerifyKey,
@@ -374,6 +375,22 @@ impl ServerServerApi for Federation {
     ) -> Result<get_missing_previous_events::Response, MatrixError> {
         self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::get_missing_events(self, request, credentials).await
+    }
+
+    async fn get_public_rooms(
+        &self,
+        request: get_public_rooms::Request,
+        _credentials: Credentials,
+    ) -> Result<get_public_rooms::Response, MatrixError> {
+        self.answer_public_rooms(request)
+    }
+
+    async fn query_public_rooms(
+        &self,
+        request: query_public_rooms::Request,
+        _credentials: Credentials,
+    ) -> Result<query_public_rooms::Response, MatrixError> {
+        self.answer_public_rooms_search(request)
     }
 
     async fn get_version(

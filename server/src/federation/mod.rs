@@ -29,6 +29,7 @@ pub mod keys;
 mod membership;
 mod outlier;
 pub mod pdu;
+mod public_rooms;
 mod receive;
 pub mod send;
 pub mod state_res;

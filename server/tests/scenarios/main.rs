@@ -21,6 +21,7 @@ mod homeserver;
 mod key_backup;
 mod limits;
 mod presence;
+mod public_rooms;
 mod push;
 mod room_rules;
 mod synapse;
