@@ -37,6 +37,9 @@ pub struct Config {
     /// Whether other servers' certificates are checked: off only in test
     /// setups whose servers present self-signed ones.
     pub verify_remote_certificates: bool,
+    /// The DNS server asked for other servers' SRV and address records,
+    /// instead of the system's.
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 /// The default limit: a burst of 30 requests to one operation, then one a
@@ -70,6 +73,7 @@ impl Config {
                 create_if_missing: true,
             },
             verify_remote_certificates: true,
+            dns_server: None,
         }
     }
 }
@@ -104,15 +108,13 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         &config.server_name,
     )?);
     let store: Arc<dyn store::Storage> = Arc::new(store::SqliteStore::open(&config.db)?);
-    let http = reqwest::Client::builder()
-        .danger_accept_invalid_certs(!config.verify_remote_certificates)
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(std::time::Duration::from_secs(30))
-        .build()
-        .map_err(|e| format!("making the federation HTTP client: {e}"))?;
+    let discovery = Arc::new(federation::discovery::Discovery::new(
+        config.dns_server,
+        config.verify_remote_certificates,
+    )?);
     let keys = Arc::new(federation::keys::RemoteKeys::new(
         identity.clone(),
-        http.clone(),
+        discovery.clone(),
         store.clone(),
     ));
     std::fs::create_dir_all(&config.media_dir)
@@ -138,7 +140,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         identity,
         hs: server.clone(),
         keys: keys.clone(),
-        http,
+        discovery,
     });
     let _ = server.federation.set(Arc::downgrade(&federation));
     // PDUs queued for other servers (also those left by an earlier run) are

@@ -28,6 +28,10 @@ struct Args {
     /// self-signed certificates only).
     #[arg(long)]
     insecure_skip_certificate_checks: bool,
+    /// The DNS server (`IP:PORT`) to ask for other servers' SRV and address
+    /// records [default: the system's].
+    #[arg(long, env = "MATRIX_DNS_SERVER")]
+    dns_server: Option<std::net::SocketAddr>,
     /// SQLite database file (created, migrated at start).
     #[arg(long, env = "MATRIX_DB", default_value = "homeserver.db")]
     db: PathBuf,
@@ -93,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
         };
     }
     config.verify_remote_certificates = !args.insecure_skip_certificate_checks;
+    config.dns_server = args.dns_server;
     let tls = match args.federation_listen {
         Some(_) => Some(server::federation_tls(&config).map_err(|e| anyhow!(e))?),
         None => None,

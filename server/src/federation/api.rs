@@ -32,8 +32,9 @@ pub struct Federation {
     pub hs: Arc<Homeserver>,
     /// Other servers' keys, for their requests and events.
     pub keys: Arc<RemoteKeys>,
-    /// HTTPS to other servers (certificate checks as configured).
-    pub http: reqwest::Client,
+    /// Where other servers are, and HTTPS to them (certificate checks as
+    /// configured).
+    pub discovery: Arc<super::discovery::Discovery>,
 }
 
 impl Federation {
@@ -66,7 +67,7 @@ impl Federation {
     /// A client for `destination`'s federation API, signing every request
     /// as this server.
     pub async fn client_for(&self, destination: &str) -> ss::Client {
-        let base = super::discovery::base_url(&self.http, destination).await;
+        let base = self.discovery.base_url(destination).await;
         let signer = Signer {
             origin: self.identity.server_name.clone(),
             destination: destination.to_owned(),
@@ -75,7 +76,7 @@ impl Federation {
         };
         ss::Client(
             matrix_api_runtime::client::Client::new(base)
-                .with_http(self.http.clone())
+                .with_http(self.discovery.http().clone())
                 .with_signer(signer),
         )
     }

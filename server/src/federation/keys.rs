@@ -9,7 +9,7 @@
 //! are kept as their servers signed them, so that this server can act as a
 //! notary (`/_matrix/key/v2/query`); other notaries are not asked yet.
 
-use super::discovery;
+use super::discovery::Discovery;
 use super::identity::SigningIdentity;
 use crate::store::{ServerKey, Storage};
 use ed25519_dalek::VerifyingKey;
@@ -34,16 +34,16 @@ struct Cached {
 /// This server's key and the keys of the servers it has heard from.
 pub struct RemoteKeys {
     own: Arc<SigningIdentity>,
-    http: reqwest::Client,
+    discovery: Arc<Discovery>,
     store: Arc<dyn Storage>,
     cache: Mutex<HashMap<(String, String), Cached>>,
 }
 
 impl RemoteKeys {
-    pub fn new(own: Arc<SigningIdentity>, http: reqwest::Client, store: Arc<dyn Storage>) -> RemoteKeys {
+    pub fn new(own: Arc<SigningIdentity>, discovery: Arc<Discovery>, store: Arc<dyn Storage>) -> RemoteKeys {
         RemoteKeys {
             own,
-            http,
+            discovery,
             store,
             cache: Mutex::new(HashMap::new()),
         }
@@ -74,8 +74,8 @@ impl RemoteKeys {
     /// Asks `origin` for its keys and caches those that are signed by
     /// themselves. Errors say why nothing was cached.
     pub async fn refresh(&self, origin: &str) -> Result<(), String> {
-        let base = discovery::base_url(&self.http, origin).await;
-        let client = ss::Client(matrix_api_runtime::client::Client::new(base).with_http(self.http.clone()));
+        let base = self.discovery.base_url(origin).await;
+        let client = ss::Client(matrix_api_runtime::client::Client::new(base).with_http(self.discovery.http().clone()));
         let ss::get_server_key::Response::Ok(keys) = client
             .get_server_key(ss::get_server_key::Request::new())
             .await

@@ -340,6 +340,7 @@ async fn signed_requests_are_checked_against_keys_fetched_from_their_origin() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fetched_keys_are_kept_across_restarts_until_they_expire() {
     use matrix_api_runtime::server::KeyLookup;
+    use server::federation::discovery::Discovery;
     use server::federation::keys::RemoteKeys;
     use server::store::{ServerKey, SqliteStore, Storage};
     let now_ms = || {
@@ -358,17 +359,19 @@ async fn fetched_keys_are_kept_across_restarts_until_they_expire() {
     let key_id = signer_of(&a_config, "observer").key_id;
 
     let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqliteStore::open(&db).unwrap());
-    let first = RemoteKeys::new(own("observer"), insecure_https(), store);
+    let discovery = |verify| std::sync::Arc::new(Discovery::new(None, verify).unwrap());
+    let first = RemoteKeys::new(own("observer"), discovery(false), store);
     assert!(first.key(&a_name, &key_id).is_none(), "not known before it is fetched");
     let fetched = first.fetch(&a_name, &key_id).await.expect("fetched from its origin");
     drop(first);
 
     // A new process: nothing in memory, and an HTTP client that cannot
-    // reach anything (`key` never fetches).
+    // reach anything, as it refuses self-signed certificates (`key` never
+    // fetches).
     let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqliteStore::open(&db).unwrap());
     let stored = store.server_key(&a_name, &key_id).unwrap().expect("stored");
     assert!(stored.valid_until_ts > now_ms());
-    let restarted = RemoteKeys::new(own("observer"), reqwest::Client::new(), store.clone());
+    let restarted = RemoteKeys::new(own("observer"), discovery(true), store.clone());
     assert_eq!(
         restarted.key(&a_name, &key_id),
         Some(fetched),
@@ -380,7 +383,7 @@ async fn fetched_keys_are_kept_across_restarts_until_they_expire() {
         ..stored
     };
     store.set_server_key("expired.example", &key_id, &expired).unwrap();
-    let restarted = RemoteKeys::new(own("observer"), reqwest::Client::new(), store);
+    let restarted = RemoteKeys::new(own("observer"), discovery(true), store);
     assert_eq!(
         restarted.key("expired.example", &key_id),
         None,

@@ -24,5 +24,6 @@ mod presence;
 mod public_rooms;
 mod push;
 mod room_rules;
+mod srv;
 mod synapse;
 mod sync_options;

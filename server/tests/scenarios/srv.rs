@@ -1,0 +1,125 @@
+//! Server discovery through DNS SRV records, end to end: server A is named
+//! `hs-a.test`, a name with no address of its own and no `.well-known`;
+//! only `_matrix-fed._tcp.hs-a.test` points at `host-a.test` and A's
+//! federation port. Server B (an IP literal) finds A through that record,
+//! fetches its keys, resolves its alias and joins its room, and the two
+//! talk. A DNS server on loopback, made here, answers both servers
+//! (`Config::dns_server`) and records what it was asked.
+
+use crate::peers::register;
+use hickory_resolver::proto::op::{Message, ResponseCode};
+use hickory_resolver::proto::rr::rdata::{A, SRV};
+use hickory_resolver::proto::rr::{Name, RData, Record};
+use serde_json::json;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_found_only_through_its_srv_record_is_joined_and_talked_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_federation = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a_port = a_federation.local_addr().unwrap().port();
+    let dns = TestDns::serve(vec![
+        (
+            "_matrix-fed._tcp.hs-a.test.",
+            RData::SRV(SRV::new(10, 5, a_port, Name::from_ascii("host-a.test.").unwrap())),
+        ),
+        ("host-a.test.", RData::A(A(Ipv4Addr::LOCALHOST))),
+    ])
+    .await;
+    let a_client = start(dir.path(), "hs-a.test", a_federation, dns.address).await;
+    let b_federation = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_name = b_federation.local_addr().unwrap().to_string();
+    let b_client = start(dir.path(), &b_name, b_federation, dns.address).await;
+
+    let alice = register(&a_client, "alice").await;
+    let bob = register(&b_client, "bob").await;
+    assert_eq!(alice.id, "@alice:hs-a.test");
+    let room = alice
+        .create_room(json!({ "preset": "public_chat", "room_alias_name": "lobby" }))
+        .await;
+
+    // B resolves A's alias and joins through A: every request found A by its SRV record.
+    bob.join("#lobby:hs-a.test", "hs-a.test").await;
+    alice.sees_membership(&room, &bob.id, "join").await;
+    bob.say(&room, "found you").await;
+    alice.sees_message(&room, "found you").await;
+    alice.say(&room, "and I you").await;
+    bob.sees_message(&room, "and I you").await;
+
+    let asked = dns.asked.lock().unwrap().clone();
+    assert!(
+        asked.contains(&"SRV _matrix-fed._tcp.hs-a.test.".to_owned()),
+        "{asked:?}"
+    );
+    assert!(asked.contains(&"A host-a.test.".to_owned()), "{asked:?}");
+    assert!(
+        !asked.iter().any(|q| q.contains("_matrix._tcp.hs-a.test")),
+        "the deprecated service is not asked when _matrix-fed answers: {asked:?}"
+    );
+}
+
+/// One homeserver in-process named `name`, serving federation on
+/// `federation` and asking `dns` for other servers; its client base URL.
+async fn start(dir: &std::path::Path, name: &str, federation: tokio::net::TcpListener, dns: SocketAddr) -> String {
+    let client = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client_base = format!("http://{}", client.local_addr().unwrap());
+    let mut config = server::Config::new(name, &dir.join(format!("{}.db", name.replace([':', '.'], "_"))));
+    config.verify_remote_certificates = false;
+    config.rate_limit = None;
+    config.dns_server = Some(dns);
+    let tls = server::federation_tls(&config).unwrap();
+    let routers = server::routers(config).unwrap();
+    tokio::spawn(matrix_api_runtime::server::serve(client, routers.client));
+    tokio::spawn(matrix_api_runtime::server::serve_tls(
+        federation,
+        routers.federation,
+        tls,
+        matrix_api_runtime::server::ConnectionTimeouts::default(),
+    ));
+    client_base
+}
+
+/// A DNS server on loopback (UDP) that knows a few records, answers
+/// `NXDOMAIN` for every other name, and records each question as
+/// `TYPE name`.
+struct TestDns {
+    address: SocketAddr,
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl TestDns {
+    async fn serve(records: Vec<(&'static str, RData)>) -> TestDns {
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let address = socket.local_addr().unwrap();
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        tokio::spawn(async move {
+            let mut buffer = vec![0; 4096];
+            while let Ok((length, from)) = socket.recv_from(&mut buffer).await {
+                let Ok(query) = Message::from_vec(&buffer[..length]) else {
+                    continue;
+                };
+                let mut answer = Message::response(query.metadata.id, query.metadata.op_code);
+                answer.metadata.recursion_desired = query.metadata.recursion_desired;
+                answer.metadata.authoritative = true;
+                for question in &query.queries {
+                    let name = question.name().to_lowercase().to_string();
+                    log.lock().unwrap().push(format!("{} {name}", question.query_type()));
+                    let known: Vec<&RData> = records.iter().filter(|(n, _)| *n == name).map(|(_, d)| d).collect();
+                    if known.is_empty() {
+                        answer.metadata.response_code = ResponseCode::NXDomain;
+                    }
+                    for data in known.into_iter().filter(|d| d.record_type() == question.query_type()) {
+                        answer.add_answer(Record::from_rdata(question.name().clone(), 60, data.clone()));
+                    }
+                }
+                answer.add_queries(query.queries.clone());
+                if let Ok(bytes) = answer.to_vec() {
+                    let _ = socket.send_to(&bytes, from).await;
+                }
+            }
+        });
+        TestDns { address, asked }
+    }
+}
