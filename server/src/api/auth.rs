@@ -4,10 +4,12 @@
 //! check per endpoint.
 //!
 //! Rule numbers below follow the rooms v8 text ("4.3.2" is rule 4, sub-rule
-//! 3, step 2). This server has no event graph and no federation yet, so the
-//! rules about `auth_events`, signatures and `m.federate` (2, 3, 4.2) have
-//! nothing to check; a third-party invite (4.4.1) is refused until invites
-//! by identity servers exist.
+//! 3, step 2). The rules about `auth_events` and signatures (2, 3) are
+//! checked where events arrive from other servers (`federation`); here the
+//! state is the one the event is checked against. A third-party invite
+//! (4.4.1) stands on the identity server's signature over `{mxid, token}`,
+//! checked against the public keys of the room's `m.room.third_party_invite`
+//! event with that token.
 
 use super::content_in;
 use super::power::{self, Action};
@@ -159,6 +161,77 @@ pub(crate) fn authorize(room: &RoomState<'_>, event: &Proposed<'_>) -> Result<()
     Ok(())
 }
 
+/// Rule 4.4.1: an invite that an identity server's signed `{mxid, token}`
+/// stands for, matched to the room's `m.room.third_party_invite` with that
+/// token (the same rule in every room version).
+fn third_party_invite(room: &RoomState<'_>, event: &Proposed<'_>, target: &str, invite: &Value) -> Result<(), Denied> {
+    // 4.4.1.1
+    if room.membership(target) == Some(Membership::Ban) {
+        return Err("the invited user is banned from the room".into());
+    }
+    // 4.4.1.2
+    let Some(signed) = invite.get("signed").filter(|s| s.is_object()) else {
+        return Err("the third-party invite has no signed block".into());
+    };
+    // 4.4.1.3
+    let (Some(mxid), Some(token)) = (signed["mxid"].as_str(), signed["token"].as_str()) else {
+        return Err("the signed block lacks mxid or token".into());
+    };
+    // 4.4.1.4
+    if mxid != target {
+        return Err("the signed block names another user than the one invited".into());
+    }
+    // 4.4.1.5
+    let pending = room
+        .state
+        .iter()
+        .find(|e| e.event_type == "m.room.third_party_invite" && e.state_key.as_deref() == Some(token));
+    let Some(pending) = pending else {
+        return Err("no third-party invite in the room has this token".into());
+    };
+    // 4.4.1.6
+    if pending.sender != event.sender {
+        return Err("the third-party invite was sent by another user".into());
+    }
+    // 4.4.1.7: any signature by any of the invite's public keys.
+    let content = &pending.content;
+    let public_keys = std::iter::once(&content["public_key"])
+        .chain(
+            content["public_keys"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|k| &k["public_key"]),
+        )
+        .filter_map(Value::as_str)
+        .filter_map(verifying_key);
+    let signatures = signed["signatures"].as_object().into_iter().flatten();
+    let signers: Vec<(&String, &String)> = signatures
+        .flat_map(|(server, keys)| {
+            keys.as_object()
+                .into_iter()
+                .flatten()
+                .map(move |(key_id, _)| (server, key_id))
+        })
+        .collect();
+    for key in public_keys {
+        let verifies = |(server, key_id): &(&String, &String)| {
+            matrix_api_runtime::signing::verify_json(signed, server, key_id, &key).is_ok()
+        };
+        if signers.iter().any(verifies) {
+            return Ok(());
+        }
+    }
+    // 4.4.1.8
+    Err("no signature of the signed block is by a public key of the third-party invite".into())
+}
+
+/// An ed25519 public key as the identity server gave it (base64, padded or not).
+fn verifying_key(base64: &str) -> Option<ed25519_dalek::VerifyingKey> {
+    let bytes: [u8; 32] = matrix_api_runtime::signing::decode_base64(base64)?.try_into().ok()?;
+    ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()
+}
+
 fn at_least(level: i64, needed: i64, what: &str) -> Result<(), Denied> {
     if level >= needed {
         Ok(())
@@ -173,6 +246,13 @@ fn membership(room: &RoomState<'_>, event: &Proposed<'_>) -> Result<(), Denied> 
     let Some(target) = event.state_key else {
         return Err("a member event needs a state key".into());
     };
+    // 4.4.1, read from the JSON as the rule reads it: the rule decides what
+    // a third-party invite must hold, not the content's schema.
+    if event.content["membership"] == "invite" {
+        if let Some(invite) = event.content.get("third_party_invite") {
+            return third_party_invite(room, event, target, invite);
+        }
+    }
     let content: RoomMemberEventContent = serde_json::from_value(event.content.clone())
         .map_err(|e| format!("the member event's content is not valid: {e}"))?;
     let sender_membership = room.membership(event.sender);
@@ -215,11 +295,7 @@ fn membership(room: &RoomState<'_>, event: &Proposed<'_>) -> Result<(), Denied> 
             }
         }
         Membership::Invite => {
-            // 4.4.1
-            if content.third_party_invite.is_some() {
-                return Err("third-party invites are not supported by this server yet".into());
-            }
-            // 4.4.2
+            // 4.4.2 (4.4.1 is above)
             if sender_membership != Some(Membership::Join) {
                 return Err("only a joined member can invite".into());
             }
@@ -541,5 +617,100 @@ mod tests {
             json!({ "membership": "ban" })
         )
         .is_ok());
+    }
+
+    /// The identity server's key, and a signed block for `mxid` and `token`.
+    fn identity_key() -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&[9; 32])
+    }
+
+    fn signed(mxid: &str, token: &str, key: &ed25519_dalek::SigningKey) -> Value {
+        let mut signed = json!({ "mxid": mxid, "token": token });
+        matrix_api_runtime::signing::sign_json(&mut signed, "id.example", "ed25519:0", key);
+        signed
+    }
+
+    fn public_key(key: &ed25519_dalek::SigningKey) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(key.verifying_key().as_bytes())
+    }
+
+    #[test]
+    fn a_third_party_invite_needs_the_identity_servers_signature_on_the_token() {
+        let key = identity_key();
+        let mut state = room();
+        state.push(event(
+            7,
+            "m.room.third_party_invite",
+            "tok",
+            "@a:hs",
+            json!({ "display_name": "c...@example.org", "key_validity_url": "https://id.example/v", "public_key": public_key(&key) }),
+        ));
+        let invite = |sender: &str, target: &str, signed: Value| {
+            let content =
+                json!({ "membership": "invite", "third_party_invite": { "display_name": "c", "signed": signed } });
+            check("11", &state, "m.room.member", Some(target), sender, content)
+        };
+        assert_eq!(invite("@a:hs", "@c:hs", signed("@c:hs", "tok", &key)), Ok(()));
+
+        let refused = |result: Result<(), Denied>, why: &str| {
+            let error = result.expect_err(why);
+            assert!(error.contains(why), "{error}");
+        };
+        refused(invite("@a:hs", "@c:hs", json!("no object")), "no signed block");
+        refused(
+            invite("@a:hs", "@c:hs", json!({ "token": "tok" })),
+            "lacks mxid or token",
+        );
+        refused(invite("@a:hs", "@d:hs", signed("@c:hs", "tok", &key)), "another user");
+        refused(
+            invite("@a:hs", "@c:hs", signed("@c:hs", "other", &key)),
+            "has this token",
+        );
+        refused(
+            invite("@m:hs", "@c:hs", signed("@c:hs", "tok", &key)),
+            "sent by another user",
+        );
+        let forger = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        refused(
+            invite("@a:hs", "@c:hs", signed("@c:hs", "tok", &forger)),
+            "no signature",
+        );
+        let mut tampered = signed("@d:hs", "tok", &key);
+        tampered["mxid"] = json!("@c:hs");
+        refused(invite("@a:hs", "@c:hs", tampered), "no signature");
+
+        // A banned target is refused whatever was signed.
+        state.push(event(
+            8,
+            "m.room.member",
+            "@c:hs",
+            "@a:hs",
+            json!({ "membership": "ban" }),
+        ));
+        let content = json!({ "membership": "invite", "third_party_invite": { "display_name": "c", "signed": signed("@c:hs", "tok", &key) } });
+        let result = check("11", &state, "m.room.member", Some("@c:hs"), "@a:hs", content);
+        assert!(result.unwrap_err().contains("banned"));
+    }
+
+    #[test]
+    fn any_of_the_third_party_invites_public_keys_may_have_signed() {
+        let (old, new) = (identity_key(), ed25519_dalek::SigningKey::from_bytes(&[5; 32]));
+        let mut state = room();
+        state.push(event(
+            7,
+            "m.room.third_party_invite",
+            "tok",
+            "@a:hs",
+            json!({
+                "display_name": "c", "key_validity_url": "https://id.example/v", "public_key": public_key(&old),
+                "public_keys": [{ "public_key": public_key(&new), "key_validity_url": "https://id.example/e" }]
+            }),
+        ));
+        let content = json!({ "membership": "invite", "third_party_invite": { "display_name": "c", "signed": signed("@c:hs", "tok", &new) } });
+        assert_eq!(
+            check("9", &state, "m.room.member", Some("@c:hs"), "@a:hs", content),
+            Ok(())
+        );
     }
 }
