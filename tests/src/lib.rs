@@ -2,6 +2,7 @@
 
 pub mod bot;
 pub mod crates;
+pub mod dns;
 pub mod history;
 pub mod process;
 pub mod python;

@@ -126,20 +126,33 @@ pub(super) async fn invite(
     let (user_id, _) = hs.user(&credentials)?;
     let room_id = request.path.room_id;
     hs.room(&room_id)?;
-    let target = request.body.user_id;
-    if server_of(&target).is_some_and(|server| server != hs.server_name) {
-        // A user of another server: that server signs the invite first.
-        let federation = hs.federation();
-        let federation = federation.ok_or_else(|| MatrixError::not_found("Unknown user"))?;
-        let content = super::json_of(&hs.member_content(&target, "invite", request.body.reason)?)?;
-        federation.invite_remote(&room_id, &user_id, &target, content).await?;
-        return Ok(cs::invite_user::Response::Ok(empty()));
-    }
-    if !hs.store.user_exists(&target).map_err(internal)? {
-        return Err(MatrixError::not_found("Unknown user"));
-    }
-    hs.set_membership(&room_id, &user_id, &target, "invite", request.body.reason)?;
+    hs.invite_user(&room_id, &user_id, &request.body.user_id, request.body.reason)
+        .await?;
     Ok(cs::invite_user::Response::Ok(empty()))
+}
+
+impl Homeserver {
+    /// `sender` invites `target` to `room_id`: a user of another server
+    /// through that server, which signs the invite first.
+    pub(super) async fn invite_user(
+        &self,
+        room_id: &str,
+        sender: &str,
+        target: &str,
+        reason: Option<String>,
+    ) -> Result<()> {
+        if server_of(target).is_some_and(|server| server != self.server_name) {
+            let federation = self.federation();
+            let federation = federation.ok_or_else(|| MatrixError::not_found("Unknown user"))?;
+            let content = super::json_of(&self.member_content(target, "invite", reason)?)?;
+            return federation.invite_remote(room_id, sender, target, content).await;
+        }
+        if !self.store.user_exists(target).map_err(internal)? {
+            return Err(MatrixError::not_found("Unknown user"));
+        }
+        self.set_membership(room_id, sender, target, "invite", reason)?;
+        Ok(())
+    }
 }
 
 pub(super) async fn leave(

@@ -24,6 +24,7 @@ mod push;
 mod rooms;
 mod server_info;
 mod sync;
+mod third_party_invites;
 mod to_device;
 mod uia;
 mod user_data;
@@ -613,6 +614,7 @@ pub fn implemented_operations() -> Vec<&'static str> {
         cs::join_room_by_id::METADATA.operation_id,
         cs::join_room::METADATA.operation_id,
         cs::invite_user::METADATA.operation_id,
+        cs::invite_by3_pid::METADATA.operation_id,
         cs::leave_room::METADATA.operation_id,
         cs::kick::METADATA.operation_id,
         cs::ban::METADATA.operation_id,
@@ -1157,6 +1159,13 @@ impl ClientServerApi for Homeserver {
     }
     async fn join_room(&self, r: cs::join_room::Request, c: Credentials) -> Result<cs::join_room::Response> {
         membership::join_by_id_or_alias(self, r, c).await
+    }
+    async fn invite_by3_pid(
+        &self,
+        r: cs::invite_by3_pid::Request,
+        c: Credentials,
+    ) -> Result<cs::invite_by3_pid::Response> {
+        third_party_invites::invite(self, r, c).await
     }
     async fn invite_user(&self, r: cs::invite_user::Request, c: Credentials) -> Result<cs::invite_user::Response> {
         membership::invite(self, r, c).await

@@ -6,11 +6,11 @@ use super::identity::SigningIdentity;
 use super::keys::RemoteKeys;
 use crate::api::Homeserver;
 use matrix_api::server_server::endpoints::{
-    self as ss, backfill_room, bulk_perspectives_key_query, claim_user_encryption_keys, get_event, get_event_auth,
-    get_missing_previous_events, get_public_rooms, get_room_state, get_room_state_ids, get_server_key,
-    get_user_devices, get_version, make_join, make_leave, perspectives_key_query, query_profile, query_public_rooms,
-    query_room_directory, query_user_encryption_keys, send_invite_v2, send_join_v2, send_leave_v2, send_transaction,
-    ServerServerApi,
+    self as ss, backfill_room, bulk_perspectives_key_query, claim_user_encryption_keys, exchange_third_party_invite,
+    get_event, get_event_auth, get_missing_previous_events, get_public_rooms, get_room_state, get_room_state_ids,
+    get_server_key, get_user_devices, get_version, make_join, make_leave, on_bind_third_party_identifier,
+    perspectives_key_query, query_profile, query_public_rooms, query_room_directory, query_user_encryption_keys,
+    send_invite_v2, send_join_v2, send_leave_v2, send_transaction, ServerServerApi,
 };
 use matrix_api::server_server::{
     GetVersionResponse, Keys, KeysQueryResponse, QueryProfileResponse, QueryRoomDirectoryResponse, Server, VerifyKey,
@@ -376,6 +376,22 @@ impl ServerServerApi for Federation {
     ) -> Result<get_missing_previous_events::Response, MatrixError> {
         self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::get_missing_events(self, request, credentials).await
+    }
+
+    async fn on_bind_third_party_identifier(
+        &self,
+        request: on_bind_third_party_identifier::Request,
+        _credentials: Credentials,
+    ) -> Result<on_bind_third_party_identifier::Response, MatrixError> {
+        self.on_bind(request).await
+    }
+
+    async fn exchange_third_party_invite(
+        &self,
+        request: exchange_third_party_invite::Request,
+        credentials: Credentials,
+    ) -> Result<exchange_third_party_invite::Response, MatrixError> {
+        Federation::exchange_third_party_invite(self, request, credentials).await
     }
 
     async fn get_public_rooms(

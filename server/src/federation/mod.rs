@@ -33,6 +33,7 @@ mod public_rooms;
 mod receive;
 pub mod send;
 pub mod state_res;
+mod third_party;
 pub mod tls;
 mod user_keys;
 

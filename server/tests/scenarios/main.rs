@@ -27,3 +27,4 @@ mod room_rules;
 mod srv;
 mod synapse;
 mod sync_options;
+mod third_party_invites;

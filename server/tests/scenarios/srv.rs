@@ -3,16 +3,13 @@
 //! only `_matrix-fed._tcp.hs-a.test` points at `host-a.test` and A's
 //! federation port. Server B (an IP literal) finds A through that record,
 //! fetches its keys, resolves its alias and joins its room, and the two
-//! talk. A DNS server on loopback, made here, answers both servers
-//! (`Config::dns_server`) and records what it was asked.
+//! talk. A DNS server on loopback (`matrix_api_tests::dns`) answers both
+//! servers (`Config::dns_server`) and records what it was asked.
 
 use crate::peers::register;
-use hickory_resolver::proto::op::{Message, ResponseCode};
-use hickory_resolver::proto::rr::rdata::{A, SRV};
-use hickory_resolver::proto::rr::{Name, RData, Record};
+use matrix_api_tests::dns::{Data as RData, Name, TestDns, A, SRV};
 use serde_json::json;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_found_only_through_its_srv_record_is_joined_and_talked_to() {
@@ -78,48 +75,4 @@ async fn start(dir: &std::path::Path, name: &str, federation: tokio::net::TcpLis
         matrix_api_runtime::server::ConnectionTimeouts::default(),
     ));
     client_base
-}
-
-/// A DNS server on loopback (UDP) that knows a few records, answers
-/// `NXDOMAIN` for every other name, and records each question as
-/// `TYPE name`.
-struct TestDns {
-    address: SocketAddr,
-    asked: Arc<Mutex<Vec<String>>>,
-}
-
-impl TestDns {
-    async fn serve(records: Vec<(&'static str, RData)>) -> TestDns {
-        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let address = socket.local_addr().unwrap();
-        let asked = Arc::new(Mutex::new(Vec::new()));
-        let log = asked.clone();
-        tokio::spawn(async move {
-            let mut buffer = vec![0; 4096];
-            while let Ok((length, from)) = socket.recv_from(&mut buffer).await {
-                let Ok(query) = Message::from_vec(&buffer[..length]) else {
-                    continue;
-                };
-                let mut answer = Message::response(query.metadata.id, query.metadata.op_code);
-                answer.metadata.recursion_desired = query.metadata.recursion_desired;
-                answer.metadata.authoritative = true;
-                for question in &query.queries {
-                    let name = question.name().to_lowercase().to_string();
-                    log.lock().unwrap().push(format!("{} {name}", question.query_type()));
-                    let known: Vec<&RData> = records.iter().filter(|(n, _)| *n == name).map(|(_, d)| d).collect();
-                    if known.is_empty() {
-                        answer.metadata.response_code = ResponseCode::NXDomain;
-                    }
-                    for data in known.into_iter().filter(|d| d.record_type() == question.query_type()) {
-                        answer.add_answer(Record::from_rdata(question.name().clone(), 60, data.clone()));
-                    }
-                }
-                answer.add_queries(query.queries.clone());
-                if let Ok(bytes) = answer.to_vec() {
-                    let _ = socket.send_to(&bytes, from).await;
-                }
-            }
-        });
-        TestDns { address, asked }
-    }
 }

@@ -14,6 +14,12 @@ use std::process::Command;
 /// Operations left out: they end the session the run authenticates with.
 const SESSION_ENDING: &[&str] = &["logout", "logout_all", "changePassword"];
 
+/// Operations left out because their body names a host the server then
+/// contacts (the identity server of a third-party invite): fuzzed names
+/// would have it send requests off this machine. Their own scenario tests
+/// (`server/tests/scenarios/third_party_invites.rs`) cover them.
+const CONTACTS_NAMED_HOSTS: &[&str] = &["inviteBy3PID"];
+
 /// Response schemas whose `oneOf` no answer can satisfy, read as `anyOf`.
 /// `GET /rooms/{roomId}/state/{eventType}/{stateKey}` answers either the
 /// content or, with `format=event`, the whole event: the spec writes this as
@@ -48,6 +54,10 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let mut config = server::Config::new("localhost", &dir.path().join("hs.db"));
     config.public_url = Some(base.clone());
+    // Fuzzed server names (aliases, `/publicRooms?server=`) are looked up on
+    // a loopback DNS server that knows none, never the machine's resolver.
+    let dns = matrix_api_tests::dns::TestDns::serve(Vec::new()).await;
+    config.dns_server = Some(dns.address);
     let task = tokio::spawn(serve(listener, server::router_with(config).unwrap()));
 
     // A user, and a room it is in, so that some generated requests land.
@@ -111,7 +121,8 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
         .arg(&report_dir)
         .env("NO_COLOR", "1");
     let implemented = server::api::implemented_operations();
-    for op in implemented.iter().filter(|op| !SESSION_ENDING.contains(op)) {
+    let left_out = |op: &&&str| SESSION_ENDING.contains(op) || CONTACTS_NAMED_HOSTS.contains(op);
+    for op in implemented.iter().filter(|op| !left_out(op)) {
         command.args(["--include-operation-id", op]);
     }
     let output = tokio::task::spawn_blocking(move || command.output())
