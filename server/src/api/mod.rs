@@ -17,6 +17,7 @@ pub(crate) mod keys;
 mod limits;
 mod media;
 mod membership;
+mod openid;
 mod power;
 mod presence;
 mod profile;
@@ -615,6 +616,7 @@ pub fn implemented_operations() -> Vec<&'static str> {
         cs::join_room::METADATA.operation_id,
         cs::invite_user::METADATA.operation_id,
         cs::invite_by3_pid::METADATA.operation_id,
+        cs::request_open_id_token::METADATA.operation_id,
         cs::leave_room::METADATA.operation_id,
         cs::kick::METADATA.operation_id,
         cs::ban::METADATA.operation_id,
@@ -1159,6 +1161,13 @@ impl ClientServerApi for Homeserver {
     }
     async fn join_room(&self, r: cs::join_room::Request, c: Credentials) -> Result<cs::join_room::Response> {
         membership::join_by_id_or_alias(self, r, c).await
+    }
+    async fn request_open_id_token(
+        &self,
+        r: cs::request_open_id_token::Request,
+        c: Credentials,
+    ) -> Result<cs::request_open_id_token::Response> {
+        openid::request_token(self, r, c)
     }
     async fn invite_by3_pid(
         &self,

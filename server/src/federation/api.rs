@@ -6,14 +6,15 @@ use super::identity::SigningIdentity;
 use super::keys::RemoteKeys;
 use crate::api::Homeserver;
 use matrix_api::server_server::endpoints::{
-    self as ss, backfill_room, bulk_perspectives_key_query, claim_user_encryption_keys, exchange_third_party_invite,
-    get_event, get_event_auth, get_missing_previous_events, get_public_rooms, get_room_state, get_room_state_ids,
-    get_server_key, get_user_devices, get_version, make_join, make_leave, on_bind_third_party_identifier,
-    perspectives_key_query, query_profile, query_public_rooms, query_room_directory, query_user_encryption_keys,
-    send_invite_v2, send_join_v2, send_leave_v2, send_transaction, ServerServerApi,
+    self as ss, backfill_room, bulk_perspectives_key_query, claim_user_encryption_keys, exchange_open_id_token,
+    exchange_third_party_invite, get_event, get_event_auth, get_missing_previous_events, get_public_rooms,
+    get_room_state, get_room_state_ids, get_server_key, get_user_devices, get_version, make_join, make_leave,
+    on_bind_third_party_identifier, perspectives_key_query, query_profile, query_public_rooms, query_room_directory,
+    query_user_encryption_keys, send_invite_v2, send_join_v2, send_leave_v2, send_transaction, ServerServerApi,
 };
 use matrix_api::server_server::{
-    GetVersionResponse, Keys, KeysQueryResponse, QueryProfileResponse, QueryRoomDirectoryResponse, Server, VerifyKey,
+    ExchangeOpenIdTokenResponse, GetVersionResponse, Keys, KeysQueryResponse, QueryProfileResponse,
+    QueryRoomDirectoryResponse, Server, VerifyKey,
 };
 use matrix_api_runtime::client::Signer;
 use matrix_api_runtime::server::Credentials;
@@ -376,6 +377,19 @@ impl ServerServerApi for Federation {
     ) -> Result<get_missing_previous_events::Response, MatrixError> {
         self.check_acl_of(&request.path.room_id, &credentials)?;
         Federation::get_missing_events(self, request, credentials).await
+    }
+
+    /// Who an OpenID token of this server stands for: its user, and
+    /// nothing more (another service asks, not necessarily a server).
+    async fn exchange_open_id_token(
+        &self,
+        request: exchange_open_id_token::Request,
+        _credentials: Credentials,
+    ) -> Result<exchange_open_id_token::Response, MatrixError> {
+        let user_id = self.hs.openid_user(&request.query.access_token)?;
+        Ok(exchange_open_id_token::Response::Ok(ExchangeOpenIdTokenResponse::new(
+            user_id,
+        )))
     }
 
     async fn on_bind_third_party_identifier(

@@ -193,6 +193,11 @@ pub trait Storage: KeyStorage + Send + Sync + 'static {
     /// (named `display_name`) and noting when it was seen.
     fn add_token(&self, token: &str, user_id: &str, device: &Device) -> StoreResult<()>;
     fn token_owner(&self, token: &str) -> StoreResult<Option<(String, String)>>;
+    /// An OpenID token (for other services to learn who a user is) that
+    /// holds until `expires_ts`.
+    fn add_openid_token(&self, token: &str, user_id: &str, expires_ts: i64) -> StoreResult<()>;
+    /// The user of an OpenID token that still holds at `now_ts`.
+    fn openid_token_owner(&self, token: &str, now_ts: i64) -> StoreResult<Option<String>>;
 
     // Devices.
     fn devices(&self, user_id: &str) -> StoreResult<Vec<Device>>;

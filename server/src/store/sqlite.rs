@@ -107,6 +107,9 @@ const MIGRATIONS: &[&str] = &[
     // EDUs that must not be lost (to-device messages) wait in the same
     // queue as PDUs, in order with them.
     "ALTER TABLE outbound_pdus ADD COLUMN edu INTEGER NOT NULL DEFAULT 0;",
+    // OpenID tokens: a user's proof of identity for identity servers and
+    // other services, which they check with `/openid/userinfo`.
+    "CREATE TABLE openid_tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_ts INTEGER NOT NULL);",
 ];
 
 fn err(e: rusqlite::Error) -> String {
@@ -321,6 +324,31 @@ impl Storage for SqliteStore {
             c.row("SELECT user_id, device_id FROM tokens WHERE token = ?1", [token], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })
+            .optional()
+        })
+    }
+    fn add_openid_token(&self, token: &str, user_id: &str, expires_ts: i64) -> StoreResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            // Expired tokens go as new ones come: nothing else reads them.
+            tx.run(
+                "DELETE FROM openid_tokens WHERE expires_ts < ?1",
+                params![expires_ts - 2 * 3_600_000],
+            )?;
+            tx.run(
+                "INSERT INTO openid_tokens (token, user_id, expires_ts) VALUES (?1, ?2, ?3)",
+                params![token, user_id, expires_ts],
+            )?;
+            tx.commit()
+        })
+    }
+    fn openid_token_owner(&self, token: &str, now_ts: i64) -> StoreResult<Option<String>> {
+        self.with(|c| {
+            c.row(
+                "SELECT user_id FROM openid_tokens WHERE token = ?1 AND expires_ts > ?2",
+                params![token, now_ts],
+                |r| r.get(0),
+            )
             .optional()
         })
     }

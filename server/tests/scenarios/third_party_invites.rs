@@ -292,3 +292,38 @@ async fn a_bound_user_of_another_server_is_invited_through_the_inviters_server()
     alice.say(&room, "welcome, bob").await;
     bob.sees_message(&room, "welcome, bob").await;
 }
+
+/// OpenID tokens, which identity servers register users with: a token
+/// names its user at `/openid/userinfo`, and nothing else is accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openid_token_names_its_user_to_other_services() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Ours::start(dir.path(), "a");
+    let alice = register(&a.client_base, "alice").await;
+    let bob = register(&a.client_base, "bob").await;
+    let request = |user: &str| req(json!({ "userId": user }), json!({}), json!({}));
+    let cs::request_open_id_token::Response::Ok(token) =
+        alice.client.request_open_id_token(request(&alice.id)).await.unwrap();
+    assert_eq!(
+        (token.token_type.as_str(), token.matrix_server_name.as_str()),
+        ("Bearer", a.name.as_str())
+    );
+    assert!(token.expires_in > 0);
+    let for_bob = alice.client.request_open_id_token(request(&bob.id)).await.map(drop);
+    refused_with(for_bob, 403, "M_FORBIDDEN", "a token for another user");
+
+    let userinfo = |token: &str| {
+        let federation = federation_client(&format!("https://{}", a.name), None);
+        let request = matrix_api::server_server::endpoints::exchange_open_id_token::Request::new(token.to_owned());
+        async move { federation.exchange_open_id_token(request).await }
+    };
+    let matrix_api::server_server::endpoints::exchange_open_id_token::Response::Ok(info) =
+        userinfo(&token.access_token).await.unwrap();
+    assert_eq!(info.sub, alice.id);
+    refused_with(
+        userinfo("forged").await.map(drop),
+        401,
+        "M_UNKNOWN_TOKEN",
+        "an unknown token",
+    );
+}
