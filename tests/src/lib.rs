@@ -7,6 +7,7 @@ pub mod history;
 pub mod process;
 pub mod python;
 pub mod scenario;
+pub mod smtp;
 pub mod synapse;
 
 use matrix_codegen::emit::types::ty_key;

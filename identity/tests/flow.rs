@@ -1,0 +1,316 @@
+//! The seeds' flow end to end with our two servers: our homeserver (in
+//! process, both listeners) and our identity server (in process, TLS), an
+//! SMTP sink on loopback for the mail. Alice invites `bob@example.org`; the
+//! identity server keeps the invite and mails it; Bob registers, proves
+//! the address with the mailed token and binds it; the identity server
+//! calls the homeserver's `onbind`; Bob is invited, joins, and Alice sees
+//! it. Then Bob unbinds, and a lookup no longer finds him. Wrong tokens,
+//! unvalidated sessions, binding for another user and forged OpenID tokens
+//! are refused.
+
+use matrix_api::client_server::endpoints as cs;
+use matrix_api::identity::endpoints as is;
+use matrix_api_runtime::client::{Client, ClientError};
+use matrix_api_tests::scenario::req;
+use matrix_api_tests::smtp::SmtpSink;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// HTTPS that accepts the test servers' self-signed certificates.
+fn insecure() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap()
+}
+
+/// The homeserver: its name (its federation address) and client base URL.
+async fn start_homeserver(dir: &std::path::Path) -> (String, String) {
+    let federation = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let name = federation.local_addr().unwrap().to_string();
+    let client = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let client_base = format!("http://{}", client.local_addr().unwrap());
+    let mut config = server::Config::new(&name, &dir.join("hs.db"));
+    config.verify_remote_certificates = false;
+    config.rate_limit = None;
+    let tls = server::federation_tls(&config).unwrap();
+    let routers = server::routers(config).unwrap();
+    tokio::spawn(matrix_api_runtime::server::serve(client, routers.client));
+    tokio::spawn(matrix_api_runtime::server::serve_tls(
+        federation,
+        routers.federation,
+        tls,
+        matrix_api_runtime::server::ConnectionTimeouts::default(),
+    ));
+    (name, client_base)
+}
+
+/// The identity server, mailing through `smtp`: its name.
+async fn start_identity(dir: &std::path::Path, smtp: std::net::SocketAddr) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let name = listener.local_addr().unwrap().to_string();
+    let mut config = identity_server::Config::new(&name, &dir.join("identity.db"));
+    config.smtp = smtp.to_string();
+    config.verify_certificates = false;
+    let files = server::federation::tls::TlsFiles {
+        certificate: dir.join("identity.crt"),
+        key: dir.join("identity.key"),
+        create_if_missing: true,
+    };
+    let tls = server::federation::tls::server_config(&files, &name).unwrap();
+    let router = identity_server::router(&config).unwrap();
+    tokio::spawn(matrix_api_runtime::server::serve_tls(
+        listener,
+        router,
+        tls,
+        matrix_api_runtime::server::ConnectionTimeouts::default(),
+    ));
+    name
+}
+
+struct Person {
+    id: String,
+    hs: cs::Client,
+}
+
+async fn register(base: &str, name: &str) -> Person {
+    let cs::register::Response::Ok(r) = cs::Client::new(base)
+        .register(req(
+            json!({}),
+            json!({}),
+            json!({ "username": name, "password": "pw", "auth": { "type": "m.login.dummy" } }),
+        ))
+        .await
+        .unwrap()
+    else {
+        panic!("registering {name}");
+    };
+    Person {
+        id: r.user_id.to_string(),
+        hs: cs::Client(Client::new(base).with_access_token(r.access_token.unwrap())),
+    }
+}
+
+impl Person {
+    /// An account at the identity server, from an OpenID token of the homeserver.
+    async fn identity_account(&self, identity: &str) -> (is::Client, String) {
+        let cs::request_open_id_token::Response::Ok(openid) = self
+            .hs
+            .request_open_id_token(req(json!({ "userId": self.id }), json!({}), json!({})))
+            .await
+            .unwrap();
+        let anonymous = is::Client(Client::new(format!("https://{identity}")).with_http(insecure()));
+        let is::register_account::Response::Ok(account) = anonymous
+            .register_account(is::register_account::Request::new(openid))
+            .await
+            .unwrap();
+        let client = is::Client(
+            Client::new(format!("https://{identity}"))
+                .with_http(insecure())
+                .with_access_token(account.token.clone()),
+        );
+        (client, account.token)
+    }
+
+    async fn membership(&self, room: &str, user: &str) -> Option<String> {
+        let cs::get_room_state_with_key::Response::Ok(content) = self
+            .hs
+            .get_room_state_with_key(req(
+                json!({ "roomId": room, "eventType": "m.room.member", "stateKey": user }),
+                json!({}),
+                json!({}),
+            ))
+            .await
+            .ok()?;
+        serde_json::to_value(content).unwrap()["membership"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    async fn waits_for_membership(&self, room: &str, user: &str, wanted: &str) {
+        for _ in 0..150 {
+            if self.membership(room, user).await.as_deref() == Some(wanted) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        panic!("{user} never became {wanted} in {room}");
+    }
+}
+
+/// The value after `label` on its line of a mail.
+fn field(mail: &str, label: &str) -> String {
+    let line = mail
+        .lines()
+        .find(|l| l.contains(label))
+        .unwrap_or_else(|| panic!("no {label} in {mail}"));
+    line.rsplit(' ').next().unwrap().trim().to_owned()
+}
+
+fn refused(result: Result<impl std::fmt::Debug, ClientError>, status: u16, errcode: &str, what: &str) {
+    match result {
+        Err(ClientError::Matrix(e)) => assert_eq!(
+            (e.status, e.errcode().as_str()),
+            (status, errcode),
+            "{what}: {}",
+            e.body.error
+        ),
+        other => panic!("{what}: expected {status} {errcode}, got {other:?}"),
+    }
+}
+
+async fn lookup(identity: &is::Client, address: &str) -> Option<String> {
+    let is::get_hash_details::Response::Ok(details) = identity
+        .get_hash_details(is::get_hash_details::Request::new())
+        .await
+        .unwrap();
+    assert!(details.algorithms.contains(&"sha256".to_owned()));
+    let hash = identity_server::api::lookup_hash(address, "email", &details.lookup_pepper);
+    let body = json!({ "algorithm": "sha256", "pepper": details.lookup_pepper, "addresses": [hash] });
+    let is::lookup_users_v2::Response::Ok(found) =
+        identity.lookup_users_v2(req(json!({}), json!({}), body)).await.unwrap();
+    found.mappings.get(&hash).cloned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_invite_is_delivered_when_the_address_is_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start().await;
+    let (hs_name, hs_base) = start_homeserver(dir.path()).await;
+    let identity = start_identity(dir.path(), smtp.address).await;
+
+    let alice = register(&hs_base, "alice").await;
+    let (alice_is, alice_token) = alice.identity_account(&identity).await;
+    let is::get_account::Response::Ok(account) = alice_is.get_account(is::get_account::Request::new()).await.unwrap();
+    assert_eq!(account.user_id, alice.id);
+
+    // A forged OpenID token: the homeserver does not vouch for it.
+    let forged =
+        json!({ "access_token": "forged", "token_type": "Bearer", "matrix_server_name": hs_name, "expires_in": 3600 });
+    let anonymous = is::Client(Client::new(format!("https://{identity}")).with_http(insecure()));
+    refused(
+        anonymous.register_account(req(json!({}), json!({}), forged)).await,
+        401,
+        "M_UNAUTHORIZED",
+        "a forged OpenID token",
+    );
+
+    // Alice invites an address nobody has bound.
+    let cs::create_room::Response::Ok(room) = alice
+        .hs
+        .create_room(req(
+            json!({}),
+            json!({}),
+            json!({ "preset": "private_chat", "name": "Plans" }),
+        ))
+        .await
+        .unwrap();
+    let room = room.room_id.to_string();
+    let invite_body = json!({ "id_server": identity, "id_access_token": alice_token, "medium": "email", "address": "bob@example.org" });
+    let cs::invite_by3_pid::Response::Ok(_) = alice
+        .hs
+        .invite_by3_pid(req(json!({ "roomId": room }), json!({}), invite_body))
+        .await
+        .unwrap();
+    let invitation = smtp.wait_for("bob@example.org", "invited you").await;
+    let token = field(&invitation, "Invite token:");
+    let cs::get_room_state_with_key::Response::Ok(pending) = alice
+        .hs
+        .get_room_state_with_key(req(
+            json!({ "roomId": room, "eventType": "m.room.third_party_invite", "stateKey": token }),
+            json!({}),
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    let pending = serde_json::to_value(pending).unwrap();
+    assert_eq!(pending["display_name"], "b...@example.org");
+    assert_eq!(
+        pending["public_keys"].as_array().map(Vec::len),
+        Some(2),
+        "the server's key and the invite's own"
+    );
+
+    // Bob registers, proves the address and binds it.
+    let bob = register(&hs_base, "bob").await;
+    let (bob_is, _) = bob.identity_account(&identity).await;
+    let request = json!({ "client_secret": "bobsecret", "email": "bob@example.org", "send_attempt": 1 });
+    let is::email_request_token_v2::Response::Ok(sid) = bob_is
+        .email_request_token_v2(req(json!({}), json!({}), request))
+        .await
+        .unwrap();
+    let mail = smtp.wait_for("bob@example.org", "validation token").await;
+    let mailed = field(&mail, "validation token");
+    let session = |token: &str| json!({ "sid": sid.sid, "client_secret": "bobsecret", "token": token });
+    let bind = json!({ "sid": sid.sid, "client_secret": "bobsecret", "mxid": bob.id });
+    refused(
+        bob_is.bind_v2(req(json!({}), json!({}), bind.clone())).await,
+        400,
+        "M_SESSION_NOT_VALIDATED",
+        "binding before validation",
+    );
+    refused(
+        bob_is
+            .email_submit_token_post_v2(req(json!({}), json!({}), session("wrong")))
+            .await,
+        400,
+        "M_INVALID_PARAM",
+        "a wrong token",
+    );
+    let is::email_submit_token_post_v2::Response::Ok(done) = bob_is
+        .email_submit_token_post_v2(req(json!({}), json!({}), session(&mailed)))
+        .await
+        .unwrap();
+    assert!(done.success);
+    let is::get_validated3pid_v2::Response::Ok(validated) = bob_is
+        .get_validated3pid_v2(req(
+            json!({}),
+            json!({ "sid": sid.sid, "client_secret": "bobsecret" }),
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        (validated.medium.as_str(), validated.address.as_str()),
+        ("email", "bob@example.org")
+    );
+    let for_alice = json!({ "sid": sid.sid, "client_secret": "bobsecret", "mxid": alice.id });
+    refused(
+        bob_is.bind_v2(req(json!({}), json!({}), for_alice)).await,
+        403,
+        "M_FORBIDDEN",
+        "binding for another user",
+    );
+    let is::bind_v2::Response::Ok(association) = bob_is.bind_v2(req(json!({}), json!({}), bind)).await.unwrap();
+    assert_eq!(association.mxid, bob.id);
+    let signed: Value = serde_json::to_value(&association).unwrap();
+    let key_id = association.signatures[identity.as_str()].keys().next().unwrap().clone();
+    let is::get_pub_key_v2::Response::Ok(public) = anonymous
+        .get_pub_key_v2(is::get_pub_key_v2::Request::new(key_id.clone()))
+        .await
+        .unwrap();
+    let bytes: [u8; 32] = matrix_api_runtime::signing::decode_base64(&public.public_key)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).unwrap();
+    matrix_api_runtime::signing::verify_json(&signed, &identity, &key_id, &key).expect("the association is signed");
+
+    // The identity server hands the invite to the homeserver; Bob joins.
+    alice.waits_for_membership(&room, &bob.id, "invite").await;
+    let cs::join_room::Response::Ok(_) = bob
+        .hs
+        .join_room(req(json!({ "roomIdOrAlias": room }), json!({}), json!({})))
+        .await
+        .unwrap();
+    alice.waits_for_membership(&room, &bob.id, "join").await;
+
+    // Alice finds Bob by his address; after Bob unbinds, she does not.
+    assert_eq!(
+        lookup(&alice_is, "bob@example.org").await.as_deref(),
+        Some(bob.id.as_str())
+    );
+    let unbind = json!({ "sid": sid.sid, "client_secret": "bobsecret", "mxid": bob.id, "threepid": { "medium": "email", "address": "bob@example.org" } });
+    let is::unbind_v2::Response::Ok(_) = bob_is.unbind_v2(req(json!({}), json!({}), unbind)).await.unwrap();
+    assert_eq!(lookup(&alice_is, "bob@example.org").await, None);
+}
