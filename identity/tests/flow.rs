@@ -178,9 +178,44 @@ async fn an_email_invite_is_delivered_when_the_address_is_bound() {
     let smtp = SmtpSink::start().await;
     let (hs_name, hs_base) = start_homeserver(dir.path()).await;
     let identity = start_identity(dir.path(), smtp.address).await;
+    seeds_flow(&hs_name, &hs_base, &identity, &smtp, Refusals::Exact).await;
+}
 
-    let alice = register(&hs_base, "alice").await;
-    let (alice_is, alice_token) = alice.identity_account(&identity).await;
+/// The same flow with Sydent, the reference identity server, in place of
+/// ours: our homeserver against a real identity server, and our generated
+/// identity client against every operation Sydent implements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_flow_with_sydent_as_the_identity_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start().await;
+    let (hs_name, hs_base) = start_homeserver(dir.path()).await;
+    let sydent = matrix_api_tests::sydent::Sydent::start(smtp.address).await;
+    let flow = tokio::spawn({
+        let (identity, smtp) = (sydent.name.clone(), smtp);
+        async move { seeds_flow(&hs_name, &hs_base, &identity, &smtp, Refusals::Any).await }
+    });
+    if let Err(failure) = flow.await {
+        eprintln!("--- what Sydent logged ---\n{}", sydent.log_text());
+        std::panic::resume_unwind(failure.into_panic());
+    }
+}
+
+/// How refusals are checked: our identity server's exact status and
+/// errcode, or (another server) only that the request was refused.
+#[derive(Clone, Copy, PartialEq)]
+enum Refusals {
+    Exact,
+    Any,
+}
+
+async fn seeds_flow(hs_name: &str, hs_base: &str, identity: &str, smtp: &SmtpSink, refusals: Refusals) {
+    let refused = |result: Result<(), ClientError>, status: u16, errcode: &str, what: &str| match refusals {
+        Refusals::Exact => refused(result, status, errcode, what),
+        Refusals::Any => assert!(result.is_err(), "{what}: accepted"),
+    };
+
+    let alice = register(hs_base, "alice").await;
+    let (alice_is, alice_token) = alice.identity_account(identity).await;
     let is::get_account::Response::Ok(account) = alice_is.get_account(is::get_account::Request::new()).await.unwrap();
     assert_eq!(account.user_id, alice.id);
 
@@ -189,7 +224,10 @@ async fn an_email_invite_is_delivered_when_the_address_is_bound() {
         json!({ "access_token": "forged", "token_type": "Bearer", "matrix_server_name": hs_name, "expires_in": 3600 });
     let anonymous = is::Client(Client::new(format!("https://{identity}")).with_http(insecure()));
     refused(
-        anonymous.register_account(req(json!({}), json!({}), forged)).await,
+        anonymous
+            .register_account(req(json!({}), json!({}), forged))
+            .await
+            .map(drop),
         401,
         "M_UNAUTHORIZED",
         "a forged OpenID token",
@@ -224,7 +262,11 @@ async fn an_email_invite_is_delivered_when_the_address_is_bound() {
         .await
         .unwrap();
     let pending = serde_json::to_value(pending).unwrap();
-    assert_eq!(pending["display_name"], "b...@example.org");
+    let shown = pending["display_name"].as_str().unwrap_or_default();
+    assert!(
+        shown.starts_with('b') && !shown.contains("bob@example.org"),
+        "the address is not shown whole: {shown}"
+    );
     assert_eq!(
         pending["public_keys"].as_array().map(Vec::len),
         Some(2),
@@ -232,8 +274,8 @@ async fn an_email_invite_is_delivered_when_the_address_is_bound() {
     );
 
     // Bob registers, proves the address and binds it.
-    let bob = register(&hs_base, "bob").await;
-    let (bob_is, _) = bob.identity_account(&identity).await;
+    let bob = register(hs_base, "bob").await;
+    let (bob_is, _) = bob.identity_account(identity).await;
     let request = json!({ "client_secret": "bobsecret", "email": "bob@example.org", "send_attempt": 1 });
     let is::email_request_token_v2::Response::Ok(sid) = bob_is
         .email_request_token_v2(req(json!({}), json!({}), request))
@@ -244,19 +286,21 @@ async fn an_email_invite_is_delivered_when_the_address_is_bound() {
     let session = |token: &str| json!({ "sid": sid.sid, "client_secret": "bobsecret", "token": token });
     let bind = json!({ "sid": sid.sid, "client_secret": "bobsecret", "mxid": bob.id });
     refused(
-        bob_is.bind_v2(req(json!({}), json!({}), bind.clone())).await,
+        bob_is.bind_v2(req(json!({}), json!({}), bind.clone())).await.map(drop),
         400,
         "M_SESSION_NOT_VALIDATED",
         "binding before validation",
     );
-    refused(
-        bob_is
-            .email_submit_token_post_v2(req(json!({}), json!({}), session("wrong")))
-            .await,
-        400,
-        "M_INVALID_PARAM",
-        "a wrong token",
-    );
+    // A wrong token: refused (ours), or answered `success: false` (Sydent).
+    match bob_is
+        .email_submit_token_post_v2(req(json!({}), json!({}), session("wrong")))
+        .await
+    {
+        Ok(is::email_submit_token_post_v2::Response::Ok(answer)) if refusals == Refusals::Any => {
+            assert!(!answer.success, "a wrong token validated the address")
+        }
+        other => refused(other.map(drop), 400, "M_INVALID_PARAM", "a wrong token"),
+    }
     let is::email_submit_token_post_v2::Response::Ok(done) = bob_is
         .email_submit_token_post_v2(req(json!({}), json!({}), session(&mailed)))
         .await
@@ -276,7 +320,7 @@ async fn an_email_invite_is_delivered_when_the_address_is_bound() {
     );
     let for_alice = json!({ "sid": sid.sid, "client_secret": "bobsecret", "mxid": alice.id });
     refused(
-        bob_is.bind_v2(req(json!({}), json!({}), for_alice)).await,
+        bob_is.bind_v2(req(json!({}), json!({}), for_alice)).await.map(drop),
         403,
         "M_FORBIDDEN",
         "binding for another user",
@@ -284,7 +328,7 @@ async fn an_email_invite_is_delivered_when_the_address_is_bound() {
     let is::bind_v2::Response::Ok(association) = bob_is.bind_v2(req(json!({}), json!({}), bind)).await.unwrap();
     assert_eq!(association.mxid, bob.id);
     let signed: Value = serde_json::to_value(&association).unwrap();
-    let key_id = association.signatures[identity.as_str()].keys().next().unwrap().clone();
+    let key_id = association.signatures[identity].keys().next().unwrap().clone();
     let is::get_pub_key_v2::Response::Ok(public) = anonymous
         .get_pub_key_v2(is::get_pub_key_v2::Request::new(key_id.clone()))
         .await
@@ -294,7 +338,40 @@ async fn an_email_invite_is_delivered_when_the_address_is_bound() {
         .try_into()
         .unwrap();
     let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes).unwrap();
-    matrix_api_runtime::signing::verify_json(&signed, &identity, &key_id, &key).expect("the association is signed");
+    matrix_api_runtime::signing::verify_json(&signed, identity, &key_id, &key).expect("the association is signed");
+
+    // The rest of the identity API, once each: its answers decode.
+    let is::get_versions::Response::Ok(versions) =
+        anonymous.get_versions(is::get_versions::Request::new()).await.unwrap();
+    assert!(!versions.versions.is_empty());
+    let is::ping_v2::Response::Ok(_) = anonymous.ping_v2(is::ping_v2::Request::new()).await.unwrap();
+    let is::get_terms::Response::Ok(_) = anonymous.get_terms(is::get_terms::Request::new()).await.unwrap();
+    let is::agree_to_terms::Response::Ok(_) = bob_is
+        .agree_to_terms(req(json!({}), json!({}), json!({ "user_accepts": [] })))
+        .await
+        .unwrap();
+    let is::is_pub_key_valid_v2::Response::Ok(valid) = anonymous
+        .is_pub_key_valid_v2(is::is_pub_key_valid_v2::Request::new(public.public_key.clone()))
+        .await
+        .unwrap();
+    assert!(valid.valid, "the server's key is valid");
+    let ephemeral = pending["public_keys"][1]["public_key"].as_str().unwrap().to_owned();
+    let is::is_ephemeral_pub_key_valid_v2::Response::Ok(valid) = anonymous
+        .is_ephemeral_pub_key_valid_v2(is::is_ephemeral_pub_key_valid_v2::Request::new(ephemeral))
+        .await
+        .unwrap();
+    assert!(valid.valid, "the invite's own key is valid");
+    let private_key = field(&invitation, "Key:");
+    let sign = json!({ "mxid": bob.id, "token": token, "private_key": private_key });
+    let is::blindly_sign_stuff_v2::Response::Ok(signed_invite) = bob_is
+        .blindly_sign_stuff_v2(req(json!({}), json!({}), sign))
+        .await
+        .unwrap();
+    assert_eq!(
+        (signed_invite.mxid.as_str(), signed_invite.sender.as_str()),
+        (bob.id.as_str(), alice.id.as_str())
+    );
+    assert!(!signed_invite.signatures.is_empty());
 
     // The identity server hands the invite to the homeserver; Bob joins.
     alice.waits_for_membership(&room, &bob.id, "invite").await;
@@ -313,4 +390,13 @@ async fn an_email_invite_is_delivered_when_the_address_is_bound() {
     let unbind = json!({ "sid": sid.sid, "client_secret": "bobsecret", "mxid": bob.id, "threepid": { "medium": "email", "address": "bob@example.org" } });
     let is::unbind_v2::Response::Ok(_) = bob_is.unbind_v2(req(json!({}), json!({}), unbind)).await.unwrap();
     assert_eq!(lookup(&alice_is, "bob@example.org").await, None);
+
+    // Logging out ends the identity server token.
+    let is::logout::Response::Ok(_) = bob_is.logout(is::logout::Request::new()).await.unwrap();
+    refused(
+        bob_is.get_account(is::get_account::Request::new()).await.map(drop),
+        401,
+        "M_UNAUTHORIZED",
+        "a logged-out token",
+    );
 }

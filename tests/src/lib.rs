@@ -8,6 +8,7 @@ pub mod process;
 pub mod python;
 pub mod scenario;
 pub mod smtp;
+pub mod sydent;
 pub mod synapse;
 
 use matrix_codegen::emit::types::ty_key;

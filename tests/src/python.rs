@@ -14,7 +14,8 @@ static CREATING: Mutex<()> = Mutex::new(());
 /// The list of environments (shared with `.ci/run` and `cargo xtask bench`).
 const VENVS: &str = include_str!("../python/venvs.txt");
 
-/// The pip requirement of environment `name` in tests/python/venvs.txt.
+/// The pip requirements of environment `name` in tests/python/venvs.txt
+/// (separated by spaces).
 pub fn requirement(name: &str) -> &'static str {
     VENVS
         .lines()
@@ -41,7 +42,8 @@ pub fn venv(name: &str) -> PathBuf {
         .is_ok_and(|s| s.success());
     assert!(ok, "could not create a Python virtual environment at {}", dir.display());
     let ok = Command::new(dir.join("bin/pip"))
-        .args(["install", "--quiet", "--disable-pip-version-check", wanted])
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .args(wanted.split_whitespace())
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "could not install {wanted} from PyPI into {}", dir.display());
