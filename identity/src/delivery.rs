@@ -91,12 +91,38 @@ fn on_bind_body(
     ))
 }
 
+/// `PUT`, as the spec documents it; a homeserver that does not know that
+/// method here (Synapse serves only `POST`, which Sydent sends) gets the
+/// same body by `POST`.
 async fn send(server: &IdentityServer, mxid: &str, body: OnBindThirdPartyIdentifierRequest) -> Result<(), ClientError> {
     let homeserver = mxid.split_once(':').map(|(_, s)| s).unwrap_or_default();
     let base = server.discovery.base_url(homeserver).await;
-    let client = Client(matrix_api_runtime::client::Client::new(base).with_http(server.discovery.http().clone()));
-    client
-        .on_bind_third_party_identifier(on_bind_third_party_identifier::Request::new(body))
-        .await
-        .map(drop)
+    let client = Client(matrix_api_runtime::client::Client::new(&base).with_http(server.discovery.http().clone()));
+    let answer = client
+        .on_bind_third_party_identifier(on_bind_third_party_identifier::Request::new(body.clone()))
+        .await;
+    match answer {
+        Err(ClientError::Matrix(e)) if matches!(e.status, 404 | 405) => {
+            let url = format!("{base}{}", on_bind_third_party_identifier::METADATA.path);
+            let json = serde_json::to_vec(&body).map_err(|e| ClientError::Request(e.to_string()))?;
+            let response = server
+                .discovery
+                .http()
+                .post(url)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(json)
+                .send()
+                .await
+                .map_err(ClientError::Transport)?;
+            match response.status().as_u16() {
+                200..=299 => Ok(()),
+                status => Err(ClientError::Matrix(matrix_api_runtime::MatrixError::new(
+                    status,
+                    matrix_api_runtime::ErrorCode::Unknown,
+                    format!("onbind by POST answered {status}"),
+                ))),
+            }
+        }
+        other => other.map(drop),
+    }
 }

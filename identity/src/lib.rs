@@ -103,10 +103,46 @@ pub fn router(config: &Config) -> Result<matrix_api_runtime::server::Router, Str
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(delivery::run(server.clone()));
     }
-    Ok(matrix_api::identity::endpoints::router_shared(
-        server,
-        Default::default(),
-    ))
+    let router = matrix_api::identity::endpoints::router_shared(server, Default::default());
+    Ok(router.layer(axum::middleware::from_fn(store_invite_without_empty_fields)))
+}
+
+/// The optional fields of `/store-invite` that Synapse sends as `""` when
+/// the room or inviter has none (an alias, an avatar): read as absent, as
+/// they mean, rather than refused as malformed identifiers.
+const STORE_INVITE_OPTIONAL: &[&str] = &[
+    "room_alias",
+    "room_avatar_url",
+    "room_join_rules",
+    "room_name",
+    "room_type",
+    "sender_display_name",
+    "sender_avatar_url",
+];
+
+async fn store_invite_without_empty_fields(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request.uri().path() != matrix_api::identity::endpoints::store_invite_v2::METADATA.path {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    // The router limits bodies itself; this bound only keeps the copy small.
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        let error =
+            matrix_api_runtime::MatrixError::new(413, matrix_api_runtime::ErrorCode::TooLarge, "body too large");
+        return matrix_api_runtime::server::error_response(error);
+    };
+    let bytes = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(mut fields)) => {
+            fields.retain(|key, value| !(STORE_INVITE_OPTIONAL.contains(&key.as_str()) && value == ""));
+            serde_json::to_vec(&fields).map(Into::into).unwrap_or(bytes)
+        }
+        _ => bytes,
+    };
+    next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// A random string of letters and digits.

@@ -200,6 +200,27 @@ async fn the_same_flow_with_sydent_as_the_identity_server() {
     }
 }
 
+/// The same flow with Synapse, the reference homeserver, in place of ours:
+/// Synapse's identity client (lookup, store-invite) and its `onbind` and
+/// OpenID endpoints against our identity server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_flow_with_synapse_as_the_homeserver() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start().await;
+    let identity = start_identity(dir.path(), smtp.address).await;
+    let synapse = tokio::task::spawn_blocking(matrix_api_tests::synapse::Synapse::start_federating)
+        .await
+        .unwrap();
+    seeds_flow(
+        &synapse.server_name,
+        &synapse.base_url,
+        &identity,
+        &smtp,
+        Refusals::Exact,
+    )
+    .await;
+}
+
 /// How refusals are checked: our identity server's exact status and
 /// errcode, or (another server) only that the request was refused.
 #[derive(Clone, Copy, PartialEq)]

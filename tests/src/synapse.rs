@@ -88,6 +88,11 @@ federation_verify_certificates: false
 # An empty list leaves only 0.0.0.0 and :: blocked: the default blocks
 # loopback, and an allow-list does not apply to IP-literal server names.
 federation_ip_range_blacklist: []
+# Identity servers of the tests present self-signed certificates too, and
+# live on loopback (their key validity URLs are asked with the client that
+# `ip_range_blacklist` guards).
+use_insecure_ssl_client_just_for_testing_do_not_use: true
+ip_range_whitelist: ['127.0.0.0/8']
 ",
                 f.certificate.display(),
                 f.key.display()
