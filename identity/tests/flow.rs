@@ -178,7 +178,11 @@ async fn an_email_invite_is_delivered_when_the_address_is_bound() {
     let smtp = SmtpSink::start().await;
     let (hs_name, hs_base) = start_homeserver(dir.path()).await;
     let identity = start_identity(dir.path(), smtp.address).await;
-    seeds_flow(&hs_name, &hs_base, &identity, &smtp, Refusals::Exact).await;
+    let home = Home {
+        name: hs_name,
+        base: hs_base,
+    };
+    seeds_flow(&home, &home, &identity, &smtp, "bob@example.org", Refusals::Exact).await;
 }
 
 /// The same flow with Sydent, the reference identity server, in place of
@@ -192,7 +196,13 @@ async fn the_same_flow_with_sydent_as_the_identity_server() {
     let sydent = matrix_api_tests::sydent::Sydent::start(smtp.address).await;
     let flow = tokio::spawn({
         let (identity, smtp) = (sydent.name.clone(), smtp);
-        async move { seeds_flow(&hs_name, &hs_base, &identity, &smtp, Refusals::Any).await }
+        async move {
+            let home = Home {
+                name: hs_name,
+                base: hs_base,
+            };
+            seeds_flow(&home, &home, &identity, &smtp, "bob@example.org", Refusals::Any).await
+        }
     });
     if let Err(failure) = flow.await {
         eprintln!("--- what Sydent logged ---\n{}", sydent.log_text());
@@ -211,14 +221,42 @@ async fn the_same_flow_with_synapse_as_the_homeserver() {
     let synapse = tokio::task::spawn_blocking(matrix_api_tests::synapse::Synapse::start_federating)
         .await
         .unwrap();
-    seeds_flow(
-        &synapse.server_name,
-        &synapse.base_url,
-        &identity,
-        &smtp,
-        Refusals::Exact,
-    )
-    .await;
+    let home = Home {
+        name: synapse.server_name.clone(),
+        base: synapse.base_url.clone(),
+    };
+    seeds_flow(&home, &home, &identity, &smtp, "bob@example.org", Refusals::Exact).await;
+}
+
+/// Across servers: the room on Synapse and Bob on our homeserver, then the
+/// reverse. The homeserver that hears of the binding is not in the room, so
+/// it asks the room's server to make the invite
+/// (`/exchange_third_party_invite`), which sends it back with `/invite` v2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_invite_crosses_between_synapse_and_our_homeserver() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start().await;
+    let identity = start_identity(dir.path(), smtp.address).await;
+    let (ours_name, ours_base) = start_homeserver(dir.path()).await;
+    let ours = Home {
+        name: ours_name,
+        base: ours_base,
+    };
+    let synapse = tokio::task::spawn_blocking(matrix_api_tests::synapse::Synapse::start_federating)
+        .await
+        .unwrap();
+    let theirs = Home {
+        name: synapse.server_name.clone(),
+        base: synapse.base_url.clone(),
+    };
+    seeds_flow(&theirs, &ours, &identity, &smtp, "bob@example.org", Refusals::Exact).await;
+    seeds_flow(&ours, &theirs, &identity, &smtp, "bob2@example.org", Refusals::Exact).await;
+}
+
+/// A homeserver of the flow: its name and client base URL.
+struct Home {
+    name: String,
+    base: String,
 }
 
 /// How refusals are checked: our identity server's exact status and
@@ -229,20 +267,28 @@ enum Refusals {
     Any,
 }
 
-async fn seeds_flow(hs_name: &str, hs_base: &str, identity: &str, smtp: &SmtpSink, refusals: Refusals) {
+/// Alice (on `alice_home`, where the room is) invites `address`; Bob (on
+/// `bob_home`) proves and binds it, is invited and joins.
+async fn seeds_flow(
+    alice_home: &Home,
+    bob_home: &Home,
+    identity: &str,
+    smtp: &SmtpSink,
+    address: &str,
+    refusals: Refusals,
+) {
     let refused = |result: Result<(), ClientError>, status: u16, errcode: &str, what: &str| match refusals {
         Refusals::Exact => refused(result, status, errcode, what),
         Refusals::Any => assert!(result.is_err(), "{what}: accepted"),
     };
 
-    let alice = register(hs_base, "alice").await;
+    let alice = register(&alice_home.base, "alice").await;
     let (alice_is, alice_token) = alice.identity_account(identity).await;
     let is::get_account::Response::Ok(account) = alice_is.get_account(is::get_account::Request::new()).await.unwrap();
     assert_eq!(account.user_id, alice.id);
 
     // A forged OpenID token: the homeserver does not vouch for it.
-    let forged =
-        json!({ "access_token": "forged", "token_type": "Bearer", "matrix_server_name": hs_name, "expires_in": 3600 });
+    let forged = json!({ "access_token": "forged", "token_type": "Bearer", "matrix_server_name": alice_home.name, "expires_in": 3600 });
     let anonymous = is::Client(Client::new(format!("https://{identity}")).with_http(insecure()));
     refused(
         anonymous
@@ -265,13 +311,14 @@ async fn seeds_flow(hs_name: &str, hs_base: &str, identity: &str, smtp: &SmtpSin
         .await
         .unwrap();
     let room = room.room_id.to_string();
-    let invite_body = json!({ "id_server": identity, "id_access_token": alice_token, "medium": "email", "address": "bob@example.org" });
+    let invite_body =
+        json!({ "id_server": identity, "id_access_token": alice_token, "medium": "email", "address": address });
     let cs::invite_by3_pid::Response::Ok(_) = alice
         .hs
         .invite_by3_pid(req(json!({ "roomId": room }), json!({}), invite_body))
         .await
         .unwrap();
-    let invitation = smtp.wait_for("bob@example.org", "invited you").await;
+    let invitation = smtp.wait_for(address, "invited you").await;
     let token = field(&invitation, "Invite token:");
     let cs::get_room_state_with_key::Response::Ok(pending) = alice
         .hs
@@ -285,7 +332,7 @@ async fn seeds_flow(hs_name: &str, hs_base: &str, identity: &str, smtp: &SmtpSin
     let pending = serde_json::to_value(pending).unwrap();
     let shown = pending["display_name"].as_str().unwrap_or_default();
     assert!(
-        shown.starts_with('b') && !shown.contains("bob@example.org"),
+        shown.starts_with('b') && !shown.contains(address),
         "the address is not shown whole: {shown}"
     );
     assert_eq!(
@@ -295,14 +342,14 @@ async fn seeds_flow(hs_name: &str, hs_base: &str, identity: &str, smtp: &SmtpSin
     );
 
     // Bob registers, proves the address and binds it.
-    let bob = register(hs_base, "bob").await;
+    let bob = register(&bob_home.base, "bob").await;
     let (bob_is, _) = bob.identity_account(identity).await;
-    let request = json!({ "client_secret": "bobsecret", "email": "bob@example.org", "send_attempt": 1 });
+    let request = json!({ "client_secret": "bobsecret", "email": address, "send_attempt": 1 });
     let is::email_request_token_v2::Response::Ok(sid) = bob_is
         .email_request_token_v2(req(json!({}), json!({}), request))
         .await
         .unwrap();
-    let mail = smtp.wait_for("bob@example.org", "validation token").await;
+    let mail = smtp.wait_for(address, "validation token").await;
     let mailed = field(&mail, "validation token");
     let session = |token: &str| json!({ "sid": sid.sid, "client_secret": "bobsecret", "token": token });
     let bind = json!({ "sid": sid.sid, "client_secret": "bobsecret", "mxid": bob.id });
@@ -337,7 +384,7 @@ async fn seeds_flow(hs_name: &str, hs_base: &str, identity: &str, smtp: &SmtpSin
         .unwrap();
     assert_eq!(
         (validated.medium.as_str(), validated.address.as_str()),
-        ("email", "bob@example.org")
+        ("email", address)
     );
     let for_alice = json!({ "sid": sid.sid, "client_secret": "bobsecret", "mxid": alice.id });
     refused(
@@ -398,19 +445,20 @@ async fn seeds_flow(hs_name: &str, hs_base: &str, identity: &str, smtp: &SmtpSin
     alice.waits_for_membership(&room, &bob.id, "invite").await;
     let cs::join_room::Response::Ok(_) = bob
         .hs
-        .join_room(req(json!({ "roomIdOrAlias": room }), json!({}), json!({})))
+        .join_room(req(
+            json!({ "roomIdOrAlias": room }),
+            json!({ "via": [alice_home.name], "server_name": [alice_home.name] }),
+            json!({}),
+        ))
         .await
         .unwrap();
     alice.waits_for_membership(&room, &bob.id, "join").await;
 
     // Alice finds Bob by his address; after Bob unbinds, she does not.
-    assert_eq!(
-        lookup(&alice_is, "bob@example.org").await.as_deref(),
-        Some(bob.id.as_str())
-    );
-    let unbind = json!({ "sid": sid.sid, "client_secret": "bobsecret", "mxid": bob.id, "threepid": { "medium": "email", "address": "bob@example.org" } });
+    assert_eq!(lookup(&alice_is, address).await.as_deref(), Some(bob.id.as_str()));
+    let unbind = json!({ "sid": sid.sid, "client_secret": "bobsecret", "mxid": bob.id, "threepid": { "medium": "email", "address": address } });
     let is::unbind_v2::Response::Ok(_) = bob_is.unbind_v2(req(json!({}), json!({}), unbind)).await.unwrap();
-    assert_eq!(lookup(&alice_is, "bob@example.org").await, None);
+    assert_eq!(lookup(&alice_is, address).await, None);
 
     // Logging out ends the identity server token.
     let is::logout::Response::Ok(_) = bob_is.logout(is::logout::Request::new()).await.unwrap();

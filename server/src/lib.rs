@@ -166,28 +166,6 @@ pub fn routers(config: Config) -> Result<Routers, String> {
     let client = matrix_api::client_server::endpoints::router_shared(server, server_config);
     Ok(Routers {
         client: durable::answers_after_sync(client, store.clone()),
-        federation: onbind_by_post(durable::answers_after_sync(federation, store)),
+        federation: federation::quirks::accept(durable::answers_after_sync(federation, store)),
     })
-}
-
-/// `/3pid/onbind` also by `POST`: the spec documents `PUT`, but Sydent (the
-/// reference identity server) posts, and Synapse accepts both; the request
-/// is the same either way.
-fn onbind_by_post(federation: matrix_api_runtime::server::Router) -> matrix_api_runtime::server::Router {
-    use tower::ServiceExt;
-    let put = federation.clone();
-    let as_put = move |mut request: axum::extract::Request| async move {
-        *request.method_mut() = axum::http::Method::PUT;
-        put.oneshot(request).await
-    };
-    axum::Router::new()
-        // Both methods here: a path with a route answers other methods 405.
-        .route(
-            "/_matrix/federation/v1/3pid/onbind",
-            axum::routing::on(
-                axum::routing::MethodFilter::POST.or(axum::routing::MethodFilter::PUT),
-                as_put,
-            ),
-        )
-        .fallback_service(federation)
 }

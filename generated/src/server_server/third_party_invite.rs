@@ -165,7 +165,8 @@ impl EventContent {
 pub struct ExchangeThirdPartyInviteRequestContentThirdPartyInvite {
     /// A name which can be displayed to represent the user instead of their
     /// third-party identifier.
-    pub display_name: ::std::string::String,
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub display_name: ::std::option::Option<::std::string::String>,
     /// A block of content which has been signed by the identity server, which
     /// homeservers can use to verify the event. Clients should ignore this.
     pub signed: crate::events::SignedThirdPartyInvite,
@@ -173,10 +174,10 @@ pub struct ExchangeThirdPartyInviteRequestContentThirdPartyInvite {
 impl ExchangeThirdPartyInviteRequestContentThirdPartyInvite {
     /// A value with the required fields; the optional ones are absent.
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        display_name: ::std::string::String,
-        signed: crate::events::SignedThirdPartyInvite,
-    ) -> Self {
-        Self { display_name, signed }
+    pub fn new(signed: crate::events::SignedThirdPartyInvite) -> Self {
+        Self {
+            display_name: ::std::option::Option::None,
+            signed,
+        }
     }
 }

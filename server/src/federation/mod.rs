@@ -30,6 +30,7 @@ mod membership;
 mod outlier;
 pub mod pdu;
 mod public_rooms;
+pub(crate) mod quirks;
 mod receive;
 pub mod send;
 pub mod state_res;

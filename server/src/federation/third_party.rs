@@ -100,8 +100,8 @@ impl Federation {
             return Ok(());
         }
         let third_party_invite = ExchangeThirdPartyInviteRequestContentThirdPartyInvite {
-            // Filled in by the room's server, which knows the invite.
-            display_name: String::new(),
+            // The room's server knows it from the room's invite, and fills it in.
+            display_name: None,
             signed,
         };
         let body = ExchangeThirdPartyInviteRequest::new(

@@ -316,4 +316,15 @@ fn errata_still_apply() {
     }))
     .unwrap();
     assert_eq!(template.origin, None);
+    // An exchange of a third-party invite without the display name, as
+    // Synapse sends it (the room's server fills it in).
+    let exchange: matrix_api::server_server::ExchangeThirdPartyInviteRequest =
+        serde_json::from_value(serde_json::json!({
+            "type": "m.room.member", "room_id": "!r:b", "sender": "@a:b", "state_key": "@c:d",
+            "content": { "membership": "invite", "third_party_invite": {
+                "signed": { "mxid": "@c:d", "token": "t", "signatures": { "id.example": { "ed25519:0": "c2ln" } } },
+            } },
+        }))
+        .unwrap();
+    assert_eq!(exchange.content.third_party_invite.display_name, None);
 }

@@ -1,0 +1,32 @@
+//! Requests real peers send otherwise than the spec documents, taken as
+//! they mean before the generated router sees them. Each names who sends
+//! it; none changes what a request as the spec documents it does.
+//!
+//! - `/3pid/onbind` by `POST`: the spec documents `PUT`, but Sydent (the
+//!   reference identity server) posts, and Synapse serves only `POST`.
+//!
+//! (Synapse's `/exchange_third_party_invite` without a display name is an
+//! erratum of the spec's YAML instead, `api-specs/errata.toml`: the spec's
+//! own flow gives the exchanging server no display name to send.)
+
+use axum::extract::Request;
+use matrix_api::server_server::endpoints::on_bind_third_party_identifier;
+use matrix_api_runtime::server::Router;
+
+/// The federation router, taking the quirks above.
+pub(crate) fn accept(federation: Router) -> Router {
+    use tower::ServiceExt;
+    let put = federation.clone();
+    let as_put = move |mut request: Request| async move {
+        *request.method_mut() = axum::http::Method::PUT;
+        put.oneshot(request).await
+    };
+    let methods = axum::routing::MethodFilter::POST.or(axum::routing::MethodFilter::PUT);
+    axum::Router::new()
+        // Both methods here: a path with a route answers other methods 405.
+        .route(
+            on_bind_third_party_identifier::METADATA.path,
+            axum::routing::on(methods, as_put),
+        )
+        .fallback_service(federation)
+}
