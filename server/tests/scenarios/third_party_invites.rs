@@ -199,6 +199,12 @@ async fn an_email_invite_becomes_an_invite_once_the_address_is_bound() {
     refused_with(wrong, 401, "M_UNAUTHORIZED", "a wrong identity server token");
     assert!(identity.stored.lock().unwrap().is_empty());
 
+    // Carol is not in the room (she was never in it, or left): refused before
+    // the identity server is asked.
+    let outsider = invite_by_email(&carol, &room, &identity.name, ID_TOKEN, "bob@example.org").await;
+    refused_with(outsider, 403, "M_FORBIDDEN", "an invite from outside the room");
+    assert!(identity.stored.lock().unwrap().is_empty());
+
     // Not bound yet: the identity server keeps the invite, the room gets its token and key.
     invite_by_email(&alice, &room, &identity.name, ID_TOKEN, "bob@example.org")
         .await
