@@ -234,10 +234,24 @@ async fn appended_events_are_signed_pdus_of_their_room_version() {
 async fn start_named(dir: &std::path::Path) -> (String, String, String, server::Config) {
     let federation = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let name = federation.local_addr().unwrap().to_string();
+    let (client_base, config) = start_in_process(dir, &name, federation, |_| {}).await;
+    (name.clone(), client_base, format!("https://{name}"), config)
+}
+
+/// One homeserver in-process named `name`, serving federation on
+/// `federation` and its client API on a port of its own, its configuration
+/// adjusted by `adjust`; its client base URL and configuration.
+pub(crate) async fn start_in_process(
+    dir: &std::path::Path,
+    name: &str,
+    federation: tokio::net::TcpListener,
+    adjust: impl FnOnce(&mut server::Config),
+) -> (String, server::Config) {
     let client = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let client_base = format!("http://{}", client.local_addr().unwrap());
-    let mut config = server::Config::new(&name, &dir.join(format!("{}.db", name.replace([':', '.'], "_"))));
+    let mut config = server::Config::new(name, &dir.join(format!("{}.db", name.replace([':', '.'], "_"))));
     config.verify_remote_certificates = false;
+    adjust(&mut config);
     let tls = server::federation_tls(&config).unwrap();
     let routers = server::routers(config.clone()).unwrap();
     tokio::spawn(matrix_api_runtime::server::serve(client, routers.client));
@@ -247,7 +261,7 @@ async fn start_named(dir: &std::path::Path) -> (String, String, String, server::
         tls,
         matrix_api_runtime::server::ConnectionTimeouts::default(),
     ));
-    (name.clone(), client_base, format!("https://{name}"), config)
+    (client_base, config)
 }
 
 fn signer_of(config: &server::Config, destination: &str) -> matrix_api_runtime::client::Signer {

@@ -6,10 +6,11 @@
 //! talk. A DNS server on loopback (`matrix_api_tests::dns`) answers both
 //! servers (`Config::dns_server`) and records what it was asked.
 
+use crate::federation::start_in_process;
 use crate::peers::register;
 use matrix_api_tests::dns::{Data as RData, Name, TestDns, A, SRV};
 use serde_json::json;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::Ipv4Addr;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_found_only_through_its_srv_record_is_joined_and_talked_to() {
@@ -24,10 +25,14 @@ async fn a_server_found_only_through_its_srv_record_is_joined_and_talked_to() {
         ("host-a.test.", RData::A(A(Ipv4Addr::LOCALHOST))),
     ])
     .await;
-    let a_client = start(dir.path(), "hs-a.test", a_federation, dns.address).await;
+    let with_dns = |config: &mut server::Config| {
+        config.rate_limit = None;
+        config.dns_server = Some(dns.address);
+    };
+    let (a_client, _) = start_in_process(dir.path(), "hs-a.test", a_federation, with_dns).await;
     let b_federation = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let b_name = b_federation.local_addr().unwrap().to_string();
-    let b_client = start(dir.path(), &b_name, b_federation, dns.address).await;
+    let (b_client, _) = start_in_process(dir.path(), &b_name, b_federation, with_dns).await;
 
     let alice = register(&a_client, "alice").await;
     let bob = register(&b_client, "bob").await;
@@ -54,25 +59,4 @@ async fn a_server_found_only_through_its_srv_record_is_joined_and_talked_to() {
         !asked.iter().any(|q| q.contains("_matrix._tcp.hs-a.test")),
         "the deprecated service is not asked when _matrix-fed answers: {asked:?}"
     );
-}
-
-/// One homeserver in-process named `name`, serving federation on
-/// `federation` and asking `dns` for other servers; its client base URL.
-async fn start(dir: &std::path::Path, name: &str, federation: tokio::net::TcpListener, dns: SocketAddr) -> String {
-    let client = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let client_base = format!("http://{}", client.local_addr().unwrap());
-    let mut config = server::Config::new(name, &dir.join(format!("{}.db", name.replace([':', '.'], "_"))));
-    config.verify_remote_certificates = false;
-    config.rate_limit = None;
-    config.dns_server = Some(dns);
-    let tls = server::federation_tls(&config).unwrap();
-    let routers = server::routers(config).unwrap();
-    tokio::spawn(matrix_api_runtime::server::serve(client, routers.client));
-    tokio::spawn(matrix_api_runtime::server::serve_tls(
-        federation,
-        routers.federation,
-        tls,
-        matrix_api_runtime::server::ConnectionTimeouts::default(),
-    ));
-    client_base
 }
