@@ -27,7 +27,7 @@ pub fn timed(command: &mut Command, what: &str) -> Result<f64> {
     Ok(t.elapsed().as_secs_f64())
 }
 
-/// The environments the tests use too (name, pip requirement).
+/// The environments the tests use too (name, pip requirements separated by spaces).
 const VENVS: &str = include_str!("../../../tests/python/venvs.txt");
 
 /// The Python virtual environment `target/venv-<name>` listed in
@@ -48,7 +48,9 @@ pub fn venv(root: &Path, name: &str) -> Result<PathBuf> {
         "python3 -m venv",
     )?;
     run(
-        Command::new(dir.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check", requirement]),
+        Command::new(dir.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(requirement.split_whitespace()),
         &format!("pip install {requirement}"),
     )?;
     std::fs::write(marker, requirement)?;
