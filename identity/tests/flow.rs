@@ -253,6 +253,51 @@ async fn an_email_invite_crosses_between_synapse_and_our_homeserver() {
     seeds_flow(&ours, &theirs, &identity, &smtp, "bob2@example.org", Refusals::Exact).await;
 }
 
+/// Bob binds his address through his homeserver (`/account/3pid/bind`),
+/// which asks the identity server with Bob's token there; its refusal of a
+/// wrong token reaches Bob as it was given.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_is_bound_through_the_homeserver() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = SmtpSink::start().await;
+    let (_, hs_base) = start_homeserver(dir.path()).await;
+    let identity = start_identity(dir.path(), smtp.address).await;
+    let bob = register(&hs_base, "bob").await;
+    let (bob_is, bob_token) = bob.identity_account(&identity).await;
+    let request = json!({ "client_secret": "secret", "email": "bob@example.net", "send_attempt": 1 });
+    let is::email_request_token_v2::Response::Ok(sid) = bob_is
+        .email_request_token_v2(req(json!({}), json!({}), request))
+        .await
+        .unwrap();
+    let mailed = field(
+        &smtp.wait_for("bob@example.net", "validation token").await,
+        "validation token",
+    );
+    let submit = json!({ "sid": sid.sid, "client_secret": "secret", "token": mailed });
+    let is::email_submit_token_post_v2::Response::Ok(_) = bob_is
+        .email_submit_token_post_v2(req(json!({}), json!({}), submit))
+        .await
+        .unwrap();
+
+    let bind = |token: &str| {
+        let body =
+            json!({ "sid": sid.sid, "client_secret": "secret", "id_server": identity, "id_access_token": token });
+        bob.hs.bind3_pid(req(json!({}), json!({}), body))
+    };
+    refused(
+        bind("wrong").await.map(drop),
+        401,
+        "M_UNAUTHORIZED",
+        "a wrong identity server token",
+    );
+    assert_eq!(lookup(&bob_is, "bob@example.net").await, None);
+    let cs::bind3_pid::Response::Ok(_) = bind(&bob_token).await.unwrap();
+    assert_eq!(
+        lookup(&bob_is, "bob@example.net").await.as_deref(),
+        Some(bob.id.as_str())
+    );
+}
+
 /// A homeserver of the flow: its name and client base URL.
 struct Home {
     name: String,

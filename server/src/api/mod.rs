@@ -13,6 +13,7 @@ pub(crate) mod directory;
 mod ephemeral;
 mod events;
 mod filter;
+mod identity_server;
 pub(crate) mod keys;
 mod limits;
 mod media;
@@ -616,6 +617,7 @@ pub fn implemented_operations() -> Vec<&'static str> {
         cs::join_room::METADATA.operation_id,
         cs::invite_user::METADATA.operation_id,
         cs::invite_by3_pid::METADATA.operation_id,
+        cs::bind3_pid::METADATA.operation_id,
         cs::request_open_id_token::METADATA.operation_id,
         cs::leave_room::METADATA.operation_id,
         cs::kick::METADATA.operation_id,
@@ -1168,6 +1170,13 @@ impl ClientServerApi for Homeserver {
         c: Credentials,
     ) -> Result<cs::request_open_id_token::Response> {
         openid::request_token(self, r, c)
+    }
+    async fn bind3_pid(&self, r: cs::bind3_pid::Request, c: Credentials) -> Result<cs::bind3_pid::Response> {
+        let (user_id, _) = self.user(&c)?;
+        let body = r.body;
+        let identity = identity_server::IdentityServer::new(self, &body.id_server, &body.id_access_token)?;
+        identity.bind(&body.sid, &body.client_secret, &user_id).await?;
+        Ok(cs::bind3_pid::Response::Ok(serde_json::Map::new()))
     }
     async fn invite_by3_pid(
         &self,

@@ -1,0 +1,141 @@
+//! The identity server a client names (`id_server`, with its token there,
+//! `id_access_token`), asked on the client's behalf: lookups and stored
+//! invites for third-party invites, bindings for `/account/3pid/bind`. Its
+//! refusals are passed on to the client, as the spec asks; an answer that
+//! cannot be used is `502`.
+
+use super::{content_in, id, internal, Homeserver, Result};
+use matrix_api::client_server::Invite3pid;
+use matrix_api::events::{
+    RoomAvatarEventContent, RoomCanonicalAliasEventContent, RoomCreateEventContent, RoomJoinRulesEventContent,
+    RoomNameEventContent,
+};
+use matrix_api::identity::endpoints::{self as is, bind_v2, get_hash_details, lookup_users_v2, store_invite_v2};
+use matrix_api::identity::{BindV2Request, LookupUsersV2Request, StoreInviteV2Request};
+use matrix_api_runtime::client::ClientError;
+use matrix_api_runtime::{ErrorCode, MatrixError};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The identity server a client named, with the client's token there.
+pub(super) struct IdentityServer {
+    name: String,
+    client: is::Client,
+}
+
+impl IdentityServer {
+    pub(super) fn new(hs: &Homeserver, id_server: &str, id_access_token: &str) -> Result<IdentityServer> {
+        let name = id_server.to_owned();
+        if name.is_empty() || name.contains(['/', '?', '#', '@']) {
+            return Err(MatrixError::invalid_param(
+                "id_server must be a host name, with a port if needed",
+            ));
+        }
+        let federation = hs
+            .federation()
+            .ok_or_else(|| MatrixError::new(503, ErrorCode::Unknown, "no HTTP client for identity servers"))?;
+        let client = matrix_api_runtime::client::Client::new(format!("https://{name}"))
+            .with_http(federation.discovery.http().clone())
+            .with_access_token(id_access_token.to_owned());
+        Ok(IdentityServer {
+            name,
+            client: is::Client(client),
+        })
+    }
+
+    /// The Matrix ID bound to `address`, by the hashed lookup (`sha256`,
+    /// or `none` where the server offers only that).
+    pub(super) async fn lookup(&self, medium: &str, address: &str) -> Result<Option<String>> {
+        let get_hash_details::Response::Ok(details) = self
+            .client
+            .get_hash_details(get_hash_details::Request::new())
+            .await
+            .map_err(|e| self.failed(e))?;
+        let pepper = details.lookup_pepper;
+        let (algorithm, key) = if details.algorithms.iter().any(|a| a == "sha256") {
+            let digest = Sha256::digest(format!("{address} {medium} {pepper}").as_bytes());
+            ("sha256", base64_url(&digest))
+        } else if details.algorithms.iter().any(|a| a == "none") {
+            ("none", format!("{address} {medium}"))
+        } else {
+            return Err(self.unusable("it offers neither the sha256 nor the none lookup"));
+        };
+        let body = LookupUsersV2Request::new(algorithm.to_owned(), pepper, vec![key.clone()]);
+        let lookup_users_v2::Response::Ok(found) = self
+            .client
+            .lookup_users_v2(lookup_users_v2::Request::new(body))
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(found.mappings.get(&key).map(|user| user.to_string()))
+    }
+
+    /// Asks the identity server to keep an invite for `address`, with what
+    /// it may tell the invitee of the room and the inviter.
+    pub(super) async fn store_invite(
+        &self,
+        hs: &Homeserver,
+        room_id: &str,
+        sender: &str,
+        body: &Invite3pid,
+    ) -> Result<matrix_api::identity::StoreInviteV2Response> {
+        let state = hs.store.current_state(room_id).map_err(internal)?;
+        let mut request =
+            StoreInviteV2Request::new(body.medium.clone(), body.address.clone(), id(room_id)?, id(sender)?);
+        request.room_name = content_in::<RoomNameEventContent>(&state, "").map(|c| c.name);
+        request.room_alias = content_in::<RoomCanonicalAliasEventContent>(&state, "").and_then(|c| c.alias);
+        request.room_avatar_url = content_in::<RoomAvatarEventContent>(&state, "").and_then(|c| c.url);
+        request.room_join_rules = content_in::<RoomJoinRulesEventContent>(&state, "").map(|c| c.join_rule.to_string());
+        request.room_type = content_in::<RoomCreateEventContent>(&state, "").and_then(|c| c.r#type);
+        let profile = hs.store.profile(sender).map_err(internal)?;
+        request.sender_display_name = profile.get("displayname").and_then(Value::as_str).map(str::to_owned);
+        let store_invite_v2::Response::Ok(stored) = self
+            .client
+            .store_invite_v2(store_invite_v2::Request::new(request))
+            .await
+            .map_err(|e| self.failed(e))?;
+        Ok(stored)
+    }
+
+    /// Binds the address of a session the identity server validated to
+    /// `mxid` (the client's own user, whose token this is).
+    pub(super) async fn bind(&self, sid: &str, client_secret: &str, mxid: &str) -> Result<()> {
+        let body = BindV2Request::new(sid.to_owned(), client_secret.to_owned(), mxid.to_owned());
+        self.client
+            .bind_v2(bind_v2::Request::new(body))
+            .await
+            .map(drop)
+            .map_err(|e| self.failed(e))
+    }
+
+    /// The identity server's refusal passed on (its `4xx` is about the
+    /// client's request or token); anything else is `502`.
+    fn failed(&self, error: ClientError) -> MatrixError {
+        match error {
+            ClientError::Matrix(refusal) if refusal.status < 500 => refusal,
+            other => self.unusable(other),
+        }
+    }
+
+    pub(super) fn unusable(&self, why: impl std::fmt::Display) -> MatrixError {
+        MatrixError::new(502, ErrorCode::Unknown, format!("identity server {}: {why}", self.name))
+    }
+}
+
+/// URL-safe unpadded base64, as the hashed lookup sends hashes.
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_hashes_are_the_specs() {
+        // The identity service API's example: "alice@example.com email
+        // matrixrocks" hashes to this.
+        let digest = Sha256::digest(b"alice@example.com email matrixrocks");
+        assert_eq!(base64_url(&digest), "4kenr7N9drpCJ4AfalmlGQVsOn3o2RHjkADUpXJWZUc");
+    }
+}
