@@ -29,8 +29,9 @@ use matrix_api::server_server::{
     EventContent, ExchangeThirdPartyInviteRequest, ExchangeThirdPartyInviteRequestContentThirdPartyInvite,
 };
 use matrix_api::EventContent as _;
+use matrix_api_runtime::client::ClientError;
 use matrix_api_runtime::server::Credentials;
-use matrix_api_runtime::MatrixError;
+use matrix_api_runtime::{ErrorCode, MatrixError};
 use serde_json::{Map, Value};
 
 type Result<T> = std::result::Result<T, MatrixError>;
@@ -113,10 +114,16 @@ impl Federation {
         );
         let client = self.client_for(sender_server).await;
         let request = exchange_third_party_invite::Request::new(parse(room_id)?, body);
-        client
-            .exchange_third_party_invite(request)
-            .await
-            .map_err(|e| super::api::remote_failure("Exchanging the third-party invite", sender_server, e))?;
+        client.exchange_third_party_invite(request).await.map_err(|e| match e {
+            // Unreachable for now: a 5xx, so that the identity server
+            // keeps the invite and tries again (a 4xx would end it).
+            ClientError::Transport(e) => MatrixError::new(
+                503,
+                ErrorCode::Unknown,
+                format!("{sender_server} could not be reached to exchange the invite ({e}); try again later"),
+            ),
+            other => super::api::remote_failure("Exchanging the third-party invite", sender_server, other),
+        })?;
         Ok(())
     }
 

@@ -266,7 +266,7 @@ async fn an_email_invite_becomes_an_invite_once_the_address_is_bound() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bound_user_of_another_server_is_invited_through_the_inviters_server() {
     let dir = tempfile::tempdir().unwrap();
-    let a = Ours::start(dir.path(), "a");
+    let mut a = Ours::start(dir.path(), "a");
     let b = Ours::start(dir.path(), "b");
     let alice = register(&a.client_base, "alice").await;
     let bob = register(&b.client_base, "bob").await;
@@ -287,7 +287,15 @@ async fn a_bound_user_of_another_server_is_invited_through_the_inviters_server()
     );
     assert_eq!(alice.membership_of(&room, &bob.id).await, None);
 
+    // A away: B says so with a 5xx, which tells the identity server to keep
+    // the invite and try again later.
     let genuine = identity.on_bind("bob@example.org", &bob.id, &room, &alice.id, "token1", &identity.key);
+    a.kill();
+    match on_bind(&b, genuine.clone()).await {
+        Err(ClientError::Matrix(e)) => assert_eq!(e.status, 503, "{}", e.body.error),
+        other => panic!("the inviter's server away: expected 503, got {other:?}"),
+    }
+    a.restart();
     on_bind(&b, genuine).await.unwrap();
     let invite = alice.state(&room, "m.room.member", &bob.id).await.unwrap();
     assert_eq!(invite["membership"], "invite");
