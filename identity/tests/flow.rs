@@ -389,6 +389,25 @@ async fn seeds_flow(
     // Bob registers, proves the address and binds it.
     let bob = register(&bob_home.base, "bob").await;
     let (bob_is, _) = bob.identity_account(identity).await;
+    // Before binding (an identity server may drop an invite's token once it is
+    // delivered): the invite's own key is valid, and signs for its invitee.
+    let ephemeral = pending["public_keys"][1]["public_key"].as_str().unwrap().to_owned();
+    let is::is_ephemeral_pub_key_valid_v2::Response::Ok(valid) = anonymous
+        .is_ephemeral_pub_key_valid_v2(is::is_ephemeral_pub_key_valid_v2::Request::new(ephemeral))
+        .await
+        .unwrap();
+    assert!(valid.valid, "the invite's own key is valid");
+    let private_key = field(&invitation, "Key:");
+    let sign = json!({ "mxid": bob.id, "token": token, "private_key": private_key });
+    let is::blindly_sign_stuff_v2::Response::Ok(signed_invite) = bob_is
+        .blindly_sign_stuff_v2(req(json!({}), json!({}), sign))
+        .await
+        .unwrap();
+    assert_eq!(
+        (signed_invite.mxid.as_str(), signed_invite.sender.as_str()),
+        (bob.id.as_str(), alice.id.as_str())
+    );
+    assert!(!signed_invite.signatures.is_empty());
     let request = json!({ "client_secret": "bobsecret", "email": address, "send_attempt": 1 });
     let is::email_request_token_v2::Response::Ok(sid) = bob_is
         .email_request_token_v2(req(json!({}), json!({}), request))
@@ -468,23 +487,6 @@ async fn seeds_flow(
         .await
         .unwrap();
     assert!(valid.valid, "the server's key is valid");
-    let ephemeral = pending["public_keys"][1]["public_key"].as_str().unwrap().to_owned();
-    let is::is_ephemeral_pub_key_valid_v2::Response::Ok(valid) = anonymous
-        .is_ephemeral_pub_key_valid_v2(is::is_ephemeral_pub_key_valid_v2::Request::new(ephemeral))
-        .await
-        .unwrap();
-    assert!(valid.valid, "the invite's own key is valid");
-    let private_key = field(&invitation, "Key:");
-    let sign = json!({ "mxid": bob.id, "token": token, "private_key": private_key });
-    let is::blindly_sign_stuff_v2::Response::Ok(signed_invite) = bob_is
-        .blindly_sign_stuff_v2(req(json!({}), json!({}), sign))
-        .await
-        .unwrap();
-    assert_eq!(
-        (signed_invite.mxid.as_str(), signed_invite.sender.as_str()),
-        (bob.id.as_str(), alice.id.as_str())
-    );
-    assert!(!signed_invite.signatures.is_empty());
 
     // The identity server hands the invite to the homeserver; Bob joins.
     alice.waits_for_membership(&room, &bob.id, "invite").await;

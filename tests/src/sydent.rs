@@ -63,7 +63,8 @@ impl Sydent {
         let config = format!(
             "[general]\nserver.name = {name}\npidfile.path = {pid}\ntemplates.path = {templates}\nip.whitelist = 127.0.0.0/8\n\n\
              [db]\ndb.file = {db}\n\n\
-             [http]\nclientapi.http.bind_address = 127.0.0.1\nclientapi.http.port = {port}\nfederation.verifycerts = False\n\n\
+             [http]\nclientapi.http.bind_address = 127.0.0.1\nclientapi.http.port = {port}\nfederation.verifycerts = False\n\
+             replication.https.bind_address = 127.0.0.1\ninternalapi.http.bind_address = 127.0.0.1\n\n\
              [email]\nemail.template = {validation}\nemail.invite_template = {invite}\nemail.smtphost = 127.0.0.1\n\
              email.smtpport = {smtp_port}\nemail.hostname = localhost\nemail.tlsmode = 0\nemail.from = Sydent <noreply@localhost>\n",
             pid = path("sydent.pid"),
