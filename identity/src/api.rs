@@ -4,7 +4,7 @@
 
 use crate::store::{Invite, Session};
 use crate::{now_ms, random_text, IdentityServer};
-use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
 use matrix_api::identity::endpoints::{
     agree_to_terms, bind_v2, blindly_sign_stuff_v2, email_request_token_v2, email_submit_token_get_v2,
@@ -21,7 +21,6 @@ use matrix_api::server_server::endpoints::exchange_open_id_token;
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::{ErrorCode, MatrixError};
 use serde_json::{json, Map};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 type Result<T> = std::result::Result<T, MatrixError>;
@@ -85,11 +84,8 @@ impl IdentityServer {
     }
 }
 
-/// The lookup hash of an address: `sha256("<address> <medium> <pepper>")`,
-/// URL-safe unpadded base64.
-pub fn lookup_hash(address: &str, medium: &str, pepper: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(format!("{address} {medium} {pepper}").as_bytes()))
-}
+/// The lookup hash of an address, as homeservers compute it.
+pub use server::api::lookup_hash;
 
 /// An address as shown to others before its owner joins: `b...@example.org`.
 fn redacted(address: &str) -> String {

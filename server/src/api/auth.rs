@@ -204,7 +204,7 @@ fn third_party_invite(room: &RoomState<'_>, event: &Proposed<'_>, target: &str, 
                 .map(|k| &k["public_key"]),
         )
         .filter_map(Value::as_str)
-        .filter_map(verifying_key);
+        .filter_map(crate::federation::keys::verifying_key);
     let signatures = signed["signatures"].as_object().into_iter().flatten();
     let signers: Vec<(&String, &String)> = signatures
         .flat_map(|(server, keys)| {
@@ -224,12 +224,6 @@ fn third_party_invite(room: &RoomState<'_>, event: &Proposed<'_>, target: &str, 
     }
     // 4.4.1.8
     Err("no signature of the signed block is by a public key of the third-party invite".into())
-}
-
-/// An ed25519 public key as the identity server gave it (base64, padded or not).
-fn verifying_key(base64: &str) -> Option<ed25519_dalek::VerifyingKey> {
-    let bytes: [u8; 32] = matrix_api_runtime::signing::decode_base64(base64)?.try_into().ok()?;
-    ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok()
 }
 
 fn at_least(level: i64, needed: i64, what: &str) -> Result<(), Denied> {

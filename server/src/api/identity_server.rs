@@ -53,8 +53,7 @@ impl IdentityServer {
             .map_err(|e| self.failed(e))?;
         let pepper = details.lookup_pepper;
         let (algorithm, key) = if details.algorithms.iter().any(|a| a == "sha256") {
-            let digest = Sha256::digest(format!("{address} {medium} {pepper}").as_bytes());
-            ("sha256", base64_url(&digest))
+            ("sha256", lookup_hash(address, medium, &pepper))
         } else if details.algorithms.iter().any(|a| a == "none") {
             ("none", format!("{address} {medium}"))
         } else {
@@ -122,9 +121,14 @@ impl IdentityServer {
 }
 
 /// URL-safe unpadded base64, as the hashed lookup sends hashes.
-fn base64_url(bytes: &[u8]) -> String {
+/// The `sha256` lookup hash of an address (the identity service API's
+/// "Client behaviour" of lookups): `sha256("<address> <medium> <pepper>")`
+/// in URL-safe unpadded base64. The identity server of `identity/` hashes
+/// its bindings with this too.
+pub fn lookup_hash(address: &str, medium: &str, pepper: &str) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    let digest = Sha256::digest(format!("{address} {medium} {pepper}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
 #[cfg(test)]
@@ -135,7 +139,9 @@ mod tests {
     fn lookup_hashes_are_the_specs() {
         // The identity service API's example: "alice@example.com email
         // matrixrocks" hashes to this.
-        let digest = Sha256::digest(b"alice@example.com email matrixrocks");
-        assert_eq!(base64_url(&digest), "4kenr7N9drpCJ4AfalmlGQVsOn3o2RHjkADUpXJWZUc");
+        assert_eq!(
+            lookup_hash("alice@example.com", "email", "matrixrocks"),
+            "4kenr7N9drpCJ4AfalmlGQVsOn3o2RHjkADUpXJWZUc"
+        );
     }
 }

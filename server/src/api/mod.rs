@@ -14,6 +14,7 @@ mod ephemeral;
 mod events;
 mod filter;
 mod identity_server;
+pub use identity_server::lookup_hash;
 pub(crate) mod keys;
 mod limits;
 mod media;

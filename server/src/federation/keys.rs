@@ -129,8 +129,9 @@ impl RemoteKeys {
     }
 }
 
-/// An ed25519 public key from its unpadded base64 form.
-fn verifying_key(text: &str) -> Option<VerifyingKey> {
+/// An ed25519 public key from its base64 form (padded or not, as servers
+/// and identity servers write it).
+pub(crate) fn verifying_key(text: &str) -> Option<VerifyingKey> {
     let bytes = <[u8; 32]>::try_from(decode_base64(text)?).ok()?;
     VerifyingKey::from_bytes(&bytes).ok()
 }
