@@ -105,15 +105,7 @@ fn normalized(medium: &str, address: &str) -> Result<String> {
             format!("the medium {medium} is not supported here"),
         ));
     }
-    let address = address.trim().to_lowercase();
-    match address.split_once('@') {
-        Some((local, domain))
-            if !local.is_empty() && domain.contains('.') && !address.contains(char::is_whitespace) =>
-        {
-            Ok(address)
-        }
-        _ => Err(error(400, "M_INVALID_EMAIL", "not an email address")),
-    }
+    server::threepid::normalized_email(address).ok_or_else(|| error(400, "M_INVALID_EMAIL", "not an email address"))
 }
 
 impl IdentityApi for IdentityServer {
@@ -372,33 +364,44 @@ impl IdentityApi for IdentityServer {
 
     /// Removes a binding whose owner proves the address (the session that
     /// validated it) and names the user it is bound to.
+    /// Unbinds an address, on one of the two proofs the spec allows: the
+    /// session that validated it (with the account of its user), or a
+    /// request signed by the user's homeserver (checked by the router).
     async fn unbind_v2(&self, request: unbind_v2::Request, credentials: Credentials) -> Result<unbind_v2::Response> {
-        let account = self.account(&credentials)?;
         let body = request.body;
-        if body.mxid != account {
-            return Err(error(
-                403,
-                "M_FORBIDDEN",
-                "an account unbinds its own user's addresses only",
-            ));
+        let medium = &body.threepid.medium;
+        let address = normalized(medium, &body.threepid.address)?;
+        if let Some(signed) = &credentials.x_matrix {
+            let users_server = body.mxid.split_once(':').map(|(_, server)| server);
+            if users_server != Some(signed.origin.as_str()) {
+                return Err(error(
+                    403,
+                    "M_FORBIDDEN",
+                    "a homeserver unbinds its own users' addresses only",
+                ));
+            }
+        } else {
+            let account = self.account(&credentials)?;
+            if body.mxid != account {
+                return Err(error(
+                    403,
+                    "M_FORBIDDEN",
+                    "an account unbinds its own user's addresses only",
+                ));
+            }
+            let (Some(sid), Some(secret)) = (body.sid.as_deref(), body.client_secret.as_deref()) else {
+                return Err(error(
+                    403,
+                    "M_FORBIDDEN",
+                    "unbinding needs the session that validated the address",
+                ));
+            };
+            let (session, _) = self.validated_session(sid, secret)?;
+            if session.address != address || &session.medium != medium {
+                return Err(error(403, "M_FORBIDDEN", "the session validated another address"));
+            }
         }
-        let (Some(sid), Some(secret)) = (body.sid.as_deref(), body.client_secret.as_deref()) else {
-            return Err(error(
-                403,
-                "M_FORBIDDEN",
-                "unbinding needs the session that validated the address",
-            ));
-        };
-        let (session, _) = self.validated_session(sid, secret)?;
-        let address = normalized(&body.threepid.medium, &body.threepid.address)?;
-        if session.address != address || session.medium != body.threepid.medium {
-            return Err(error(403, "M_FORBIDDEN", "the session validated another address"));
-        }
-        if !self
-            .store
-            .unbind(&session.medium, &address, &body.mxid)
-            .map_err(internal)?
-        {
+        if !self.store.unbind(medium, &address, &body.mxid).map_err(internal)? {
             return Err(error(404, "M_NOT_FOUND", "the address is not bound to this user"));
         }
         Ok(unbind_v2::Response::Ok(Map::new()))

@@ -5,8 +5,7 @@
 //! - `store`: accounts, validation sessions, bindings, invites, keys;
 //! - `api`: the operations, each on the generated trait;
 //! - `delivery`: stored invites handed to the homeserver of whoever binds
-//!   the address (`/3pid/onbind`), retried until that server answers;
-//! - `mail`: what it sends by email.
+//!   the address (`/3pid/onbind`), retried until that server answers.
 //!
 //! Its users register with an OpenID token of their homeserver, which it
 //! checks there (`/openid/userinfo`); it reaches homeservers as they reach
@@ -14,7 +13,6 @@
 
 pub mod api;
 pub mod delivery;
-pub mod mail;
 pub mod store;
 
 use server::federation::discovery::Discovery;
@@ -67,7 +65,7 @@ pub struct IdentityServer {
     pub name: String,
     pub signing: SigningIdentity,
     pub store: store::Store,
-    pub mail: mail::Mailer,
+    pub mail: server::mail::Mailer,
     pub discovery: Arc<Discovery>,
     /// The pepper of hashed lookups (made once, kept in the database).
     pub pepper: String,
@@ -83,7 +81,7 @@ impl IdentityServer {
             name: config.server_name.clone(),
             signing: SigningIdentity::load_or_create(&config.signing_key, &config.server_name)?,
             store,
-            mail: mail::Mailer::new(&config.smtp, &config.mail_from)?,
+            mail: server::mail::Mailer::new(&config.smtp, &config.mail_from)?,
             discovery: Arc::new(Discovery::new(config.dns_server, config.verify_certificates)?),
             pepper,
             deliver: tokio::sync::Notify::new(),
@@ -103,7 +101,15 @@ pub fn router(config: &Config) -> Result<matrix_api_runtime::server::Router, Str
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(delivery::run(server.clone()));
     }
-    let router = matrix_api::identity::endpoints::router_shared(server, Default::default());
+    // Homeservers sign their unbind requests to this server's name.
+    let settings = matrix_api_runtime::server::ServerConfig {
+        server_name: Some(server.name.clone()),
+        keys: Some(Arc::new(server::federation::keys::FetchedKeyCache::new(
+            server.discovery.clone(),
+        ))),
+        ..Default::default()
+    };
+    let router = matrix_api::identity::endpoints::router_shared(server, settings);
     Ok(router.layer(axum::middleware::from_fn(store_invite_without_empty_fields)))
 }
 

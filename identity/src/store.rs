@@ -10,11 +10,6 @@ use std::sync::Mutex;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, created_ts INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (
-    sid TEXT PRIMARY KEY, client_secret TEXT NOT NULL, medium TEXT NOT NULL, address TEXT NOT NULL,
-    token TEXT NOT NULL, send_attempt INTEGER NOT NULL, created_ts INTEGER NOT NULL, validated_ts INTEGER,
-    UNIQUE (client_secret, medium, address)
-);
 CREATE TABLE IF NOT EXISTS bindings (
     medium TEXT NOT NULL, address TEXT NOT NULL, mxid TEXT NOT NULL, ts INTEGER NOT NULL,
     PRIMARY KEY (medium, address)
@@ -28,17 +23,10 @@ CREATE TABLE IF NOT EXISTS ephemeral_keys (public_key TEXT PRIMARY KEY, private_
 
 pub type Result<T> = std::result::Result<T, String>;
 
-/// A validation session (`requestToken` → `submitToken`).
-#[derive(Clone, Debug)]
-pub struct Session {
-    pub sid: String,
-    pub client_secret: String,
-    pub medium: String,
-    pub address: String,
-    pub token: String,
-    pub send_attempt: i64,
-    pub validated_ts: Option<i64>,
-}
+use server::store::sqlite_threepids as sessions;
+/// A validation session (`requestToken` → `submitToken`), kept as the
+/// homeserver keeps its own.
+pub use server::store::ValidationSession as Session;
 
 /// An invite stored for an address nobody has bound yet.
 #[derive(Clone, Debug)]
@@ -64,7 +52,22 @@ impl Store {
         connection
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
             .map_err(err)?;
+        // The sessions' table had this server's own name before it was
+        // shared with the homeserver's.
+        let old_sessions: bool = connection
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'sessions'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        if old_sessions {
+            connection
+                .execute_batch("ALTER TABLE sessions RENAME TO threepid_sessions")
+                .map_err(err)?;
+        }
         connection.execute_batch(SCHEMA).map_err(err)?;
+        connection.execute_batch(sessions::SESSIONS_TABLE).map_err(err)?;
         Ok(Store {
             connection: Mutex::new(connection),
         })
@@ -116,89 +119,20 @@ impl Store {
         self.with(|c| c.execute("DELETE FROM accounts WHERE token = ?1", [token]).map(drop))
     }
 
-    /// The session of this client secret and address, made if new (with
-    /// `sid` and `token`); a higher `send_attempt` is recorded. The
-    /// session, and whether the email must be sent (new, or a new attempt).
+    /// The session of this client secret and address, made from `new` if
+    /// there is none; whether the email must be sent (a new session, or a
+    /// new attempt).
     pub fn session_for(&self, new: Session, now: i64) -> Result<(Session, bool)> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            let found = tx
-                .query_row(
-                    "SELECT sid, token, send_attempt, validated_ts FROM sessions
-                     WHERE client_secret = ?1 AND medium = ?2 AND address = ?3",
-                    params![new.client_secret, new.medium, new.address],
-                    |r| {
-                        Ok((
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, i64>(2)?,
-                            r.get(3)?,
-                        ))
-                    },
-                )
-                .optional()?;
-            let outcome =
-                match found {
-                    None => {
-                        tx.execute(
-                        "INSERT INTO sessions (sid, client_secret, medium, address, token, send_attempt, created_ts)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                        params![new.sid, new.client_secret, new.medium, new.address, new.token, new.send_attempt, now],
-                    )?;
-                        (new, true)
-                    }
-                    Some((sid, token, attempt, validated_ts)) => {
-                        let again = new.send_attempt > attempt;
-                        if again {
-                            tx.execute(
-                                "UPDATE sessions SET send_attempt = ?2 WHERE sid = ?1",
-                                params![sid, new.send_attempt],
-                            )?;
-                        }
-                        let session = Session {
-                            sid,
-                            token,
-                            send_attempt: attempt.max(new.send_attempt),
-                            validated_ts,
-                            ..new
-                        };
-                        (session, again)
-                    }
-                };
-            tx.commit()?;
-            Ok(outcome)
-        })
+        self.with(|c| sessions::session_for(c, new, now))
     }
 
     pub fn session(&self, sid: &str) -> Result<Option<Session>> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT sid, client_secret, medium, address, token, send_attempt, validated_ts FROM sessions WHERE sid = ?1",
-                [sid],
-                |r| {
-                    Ok(Session {
-                        sid: r.get(0)?,
-                        client_secret: r.get(1)?,
-                        medium: r.get(2)?,
-                        address: r.get(3)?,
-                        token: r.get(4)?,
-                        send_attempt: r.get(5)?,
-                        validated_ts: r.get(6)?,
-                    })
-                },
-            )
-            .optional()
-        })
+        self.with(|c| sessions::session(c, sid))
     }
 
-    pub fn validate_session(&self, sid: &str, now: i64) -> Result<i64> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE sessions SET validated_ts = coalesce(validated_ts, ?2) WHERE sid = ?1",
-                params![sid, now],
-            )?;
-            c.query_row("SELECT validated_ts FROM sessions WHERE sid = ?1", [sid], |r| r.get(0))
-        })
+    /// Marks the session validated (the first time only); when it was.
+    pub fn validate_session(&self, sid: &str, now: i64) -> Result<Option<i64>> {
+        self.with(|c| sessions::validate_session(c, sid, now))
     }
 
     /// Binds the address to `mxid`, replacing an earlier binding.

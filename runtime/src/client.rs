@@ -103,7 +103,8 @@ impl Client {
         self
     }
 
-    /// Signs every federation request as `signer.origin`.
+    /// Signs every federation request as `signer.origin` (and, without an
+    /// access token, the identity-server requests that accept a signature).
     pub fn with_signer(mut self, signer: Signer) -> Self {
         self.signer = Some(std::sync::Arc::new(signer));
         self
@@ -169,13 +170,23 @@ impl Client {
         if encoded.content_type.is_some() || !encoded.bytes.is_empty() {
             builder = builder.body(encoded.bytes.clone());
         }
-        if let (AuthScheme::ServerSignature, Some(signer)) = (meta.auth, &self.signer) {
+        // A signature where the operation asks for one, or offers it in
+        // place of an access token this client does not have.
+        let audience = match meta.auth {
+            AuthScheme::ServerSignature => Some(crate::signing::Audience::Homeserver),
+            AuthScheme::AccessTokenOrServerSignature if self.access_token.is_none() => {
+                Some(crate::signing::Audience::IdentityServer)
+            }
+            _ => None,
+        };
+        if let (Some(audience), Some(signer)) = (audience, &self.signer) {
             let content: Option<serde_json::Value> = if encoded.content_type.as_deref() == Some("application/json") {
                 serde_json::from_slice(&encoded.bytes).ok()
             } else {
                 None
             };
-            let header = crate::signing::sign_request(
+            let header = crate::signing::sign_request_to(
+                audience,
                 &signer.key,
                 &signer.key_id,
                 &signer.origin,
@@ -186,7 +197,10 @@ impl Client {
             );
             builder = builder.header(reqwest::header::AUTHORIZATION, header);
         }
-        if matches!(meta.auth, AuthScheme::AccessToken | AuthScheme::AccessTokenOptional) {
+        if matches!(
+            meta.auth,
+            AuthScheme::AccessToken | AuthScheme::AccessTokenOptional | AuthScheme::AccessTokenOrServerSignature
+        ) {
             if let Some(token) = &self.access_token {
                 builder = builder.bearer_auth(token);
             }

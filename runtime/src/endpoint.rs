@@ -20,6 +20,10 @@ pub enum AuthScheme {
     AccessTokenOptional,
     /// Federation: an `Authorization: X-Matrix …` signed request.
     ServerSignature,
+    /// An identity-server operation that a user calls with an access token
+    /// and a homeserver may call with a signed request instead, addressed
+    /// as [`crate::signing::Audience::IdentityServer`].
+    AccessTokenOrServerSignature,
 }
 
 /// Constants describing an operation.

@@ -29,7 +29,9 @@ pub use crate::rate_limit::RateLimit;
 pub struct Credentials {
     /// From `Authorization: Bearer …` or the legacy `access_token` query parameter.
     pub access_token: Option<String>,
-    /// From `Authorization: X-Matrix …` (federation).
+    /// From `Authorization: X-Matrix …`, given to a handler only once the
+    /// router checked its signature (federation, and identity-server
+    /// operations a homeserver may sign).
     pub x_matrix: Option<XMatrix>,
 }
 
@@ -262,12 +264,20 @@ fn param_error(err: impl std::fmt::Display) -> MatrixError {
     }
 }
 
-async fn verify_signature(incoming: &Incoming) -> Result<(), MatrixError> {
+/// Checks the request's X-Matrix signature, addressed to `audience`.
+/// Without configured keys, federation signatures are taken as they come
+/// (tests on loopback); a signature in place of an access token is refused.
+async fn verify_signature(incoming: &Incoming, audience: crate::signing::Audience) -> Result<(), MatrixError> {
     let Some(x) = &incoming.credentials.x_matrix else {
         return Err(MatrixError::unauthorized("Missing or malformed X-Matrix authorization"));
     };
     let Some(keys) = &incoming.settings.keys else {
-        return Ok(());
+        return match audience {
+            crate::signing::Audience::Homeserver => Ok(()),
+            crate::signing::Audience::IdentityServer => Err(MatrixError::unauthorized(
+                "This server does not check signed requests; use an access token",
+            )),
+        };
     };
     let key = keys
         .fetch(&x.origin, &x.key)
@@ -285,8 +295,36 @@ async fn verify_signature(incoming: &Incoming) -> Result<(), MatrixError> {
         serde_json::from_slice(&incoming.body).ok()
     };
     let uri = incoming.uri.path_and_query().map_or("", |p| p.as_str());
-    crate::signing::verify_request(x, &key, &destination, incoming.method.as_str(), uri, content.as_ref())
-        .map_err(|e| MatrixError::unauthorized(format!("Invalid X-Matrix signature: {e}")))
+    crate::signing::verify_request_to(
+        audience,
+        x,
+        &key,
+        &destination,
+        incoming.method.as_str(),
+        uri,
+        content.as_ref(),
+    )
+    .map_err(|e| MatrixError::unauthorized(format!("Invalid X-Matrix signature: {e}")))
+}
+
+/// Checks the credentials `auth` asks for before the request is decoded;
+/// `Ok(true)` when an X-Matrix signature was checked (the handler sees
+/// `x_matrix` only then).
+async fn authenticate(auth: AuthScheme, incoming: &Incoming) -> Result<bool, MatrixError> {
+    use crate::signing::Audience;
+    let credentials = &incoming.credentials;
+    match auth {
+        AuthScheme::ServerSignature => verify_signature(incoming, Audience::Homeserver).await.map(|()| true),
+        AuthScheme::AccessTokenOrServerSignature if credentials.access_token.is_none() => {
+            if credentials.x_matrix.is_none() {
+                return Err(MatrixError::missing_token());
+            }
+            verify_signature(incoming, Audience::IdentityServer)
+                .await
+                .map(|()| true)
+        }
+        _ => Ok(false),
+    }
 }
 
 fn parse<E: Endpoint>(incoming: &Incoming) -> Result<E, (MatrixError, bool)> {
@@ -353,17 +391,19 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
                         return Outcome::Done(error_response(MatrixError::limit_exceeded(wait)));
                     }
                 }
-                if meta.auth == AuthScheme::ServerSignature {
-                    if let Err(err) = verify_signature(&incoming).await {
-                        return Outcome::Done(error_response(err));
-                    }
-                }
+                let signed = match authenticate(meta.auth, &incoming).await {
+                    Ok(signed) => signed,
+                    Err(err) => return Outcome::Done(error_response(err)),
+                };
                 let request = match parse::<E>(&incoming) {
                     Ok(r) => r,
                     Err((err, true)) => return Outcome::BodyMismatch(error_response(err)),
                     Err((err, false)) => return Outcome::Done(error_response(err)),
                 };
-                let credentials = incoming.credentials.clone();
+                let mut credentials = incoming.credentials.clone();
+                if !signed {
+                    credentials.x_matrix = None;
+                }
                 Outcome::Done(match call(api, request, credentials).await {
                     Ok(response) => match response.into_http() {
                         Ok(http) => http_response(http),

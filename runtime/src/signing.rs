@@ -2,7 +2,8 @@
 //! (`Authorization: X-Matrix …`): canonical JSON and ed25519. Objects are
 //! signed with [`sign_json`] and checked with [`verify_json`]; the client
 //! signs requests with [`sign_request`], and a server checks one with
-//! [`verify_request`] once it has the origin's public key.
+//! [`verify_request`] once it has the origin's public key. A homeserver
+//! signs a request to an identity server too ([`Audience::IdentityServer`]).
 
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
@@ -47,17 +48,47 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
-/// The JSON object a federation request signature covers.
-fn signed_object(method: &str, uri: &str, origin: &str, destination: &str, content: Option<&Value>) -> Value {
-    let mut object = json!({ "method": method, "uri": uri, "origin": origin, "destination": destination });
+/// Whom a signed request is addressed to, which names the field of the
+/// signed object that holds the receiver's name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    /// Another homeserver (federation): `destination`.
+    Homeserver,
+    /// An identity server, which a homeserver may ask to unbind its user's
+    /// address: `destination_is`. The spec says only that such a request is
+    /// "signed by the homeserver"; this field is how Synapse signs it and
+    /// how Sydent checks it, and the header then carries no `destination`.
+    IdentityServer,
+}
+
+impl Audience {
+    fn field(self) -> &'static str {
+        match self {
+            Audience::Homeserver => "destination",
+            Audience::IdentityServer => "destination_is",
+        }
+    }
+}
+
+/// The JSON object a request signature covers.
+fn signed_object(
+    audience: Audience,
+    method: &str,
+    uri: &str,
+    origin: &str,
+    destination: &str,
+    content: Option<&Value>,
+) -> Value {
+    let mut object = json!({ "method": method, "uri": uri, "origin": origin });
+    object[audience.field()] = json!(destination);
     if let Some(content) = content {
         object["content"] = content.clone();
     }
     object
 }
 
-/// The `Authorization` header value for a request: `uri` is the path with
-/// its query string, exactly as sent.
+/// The `Authorization` header value for a federation request: `uri` is the
+/// path with its query string, exactly as sent.
 pub fn sign_request(
     key: &SigningKey,
     key_id: &str,
@@ -67,16 +98,65 @@ pub fn sign_request(
     uri: &str,
     content: Option<&Value>,
 ) -> String {
-    let object = signed_object(method, uri, origin, destination, content);
-    let signature = key.sign(canonical_json(&object).as_bytes());
-    format!(
-        "X-Matrix origin=\"{origin}\",destination=\"{destination}\",key=\"{key_id}\",sig=\"{}\"",
-        STANDARD_NO_PAD.encode(signature.to_bytes())
+    sign_request_to(
+        Audience::Homeserver,
+        key,
+        key_id,
+        origin,
+        destination,
+        method,
+        uri,
+        content,
     )
 }
 
-/// Checks an X-Matrix signature against the origin's public key.
+/// The `Authorization` header value for a request to `audience`.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_request_to(
+    audience: Audience,
+    key: &SigningKey,
+    key_id: &str,
+    origin: &str,
+    destination: &str,
+    method: &str,
+    uri: &str,
+    content: Option<&Value>,
+) -> String {
+    let object = signed_object(audience, method, uri, origin, destination, content);
+    let signature = STANDARD_NO_PAD.encode(key.sign(canonical_json(&object).as_bytes()).to_bytes());
+    match audience {
+        Audience::Homeserver => {
+            format!("X-Matrix origin=\"{origin}\",destination=\"{destination}\",key=\"{key_id}\",sig=\"{signature}\"")
+        }
+        Audience::IdentityServer => format!("X-Matrix origin=\"{origin}\",key=\"{key_id}\",sig=\"{signature}\""),
+    }
+}
+
+/// Checks a federation request's X-Matrix signature against the origin's
+/// public key.
 pub fn verify_request(
+    x_matrix: &crate::XMatrixHeader,
+    public_key: &VerifyingKey,
+    destination: &str,
+    method: &str,
+    uri: &str,
+    content: Option<&Value>,
+) -> Result<(), String> {
+    verify_request_to(
+        Audience::Homeserver,
+        x_matrix,
+        public_key,
+        destination,
+        method,
+        uri,
+        content,
+    )
+}
+
+/// Checks an X-Matrix signature of a request to `audience`, which is
+/// `destination`.
+pub fn verify_request_to(
+    audience: Audience,
     x_matrix: &crate::XMatrixHeader,
     public_key: &VerifyingKey,
     destination: &str,
@@ -93,7 +173,7 @@ pub fn verify_request(
         .decode(x_matrix.sig.trim_end_matches('='))
         .map_err(|e| format!("signature is not unpadded base64: {e}"))?;
     let signature = Signature::from_slice(&bytes).map_err(|e| e.to_string())?;
-    let object = signed_object(method, uri, &x_matrix.origin, destination, content);
+    let object = signed_object(audience, method, uri, &x_matrix.origin, destination, content);
     public_key
         .verify(canonical_json(&object).as_bytes(), &signature)
         .map_err(|_| "signature does not verify".to_owned())
@@ -241,6 +321,53 @@ mod tests {
             "other.example",
             "PUT",
             "/_matrix/federation/v1/send/1",
+            Some(&body)
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn a_request_to_an_identity_server_is_signed_for_destination_is() {
+        let key = SigningKey::from_bytes(&[9u8; 32]);
+        let body = json!({ "mxid": "@bob:hs.example", "threepid": { "medium": "email", "address": "b@x" } });
+        let uri = "/_matrix/identity/v2/3pid/unbind";
+        let header = sign_request_to(
+            Audience::IdentityServer,
+            &key,
+            "ed25519:a",
+            "hs.example",
+            "is.example",
+            "POST",
+            uri,
+            Some(&body),
+        );
+        let parsed = crate::XMatrixHeader::parse(header.strip_prefix("X-Matrix ").unwrap()).unwrap();
+        // The header names no destination, as Synapse sends it.
+        assert_eq!(parsed.destination, None);
+        let public = key.verifying_key();
+        verify_request_to(
+            Audience::IdentityServer,
+            &parsed,
+            &public,
+            "is.example",
+            "POST",
+            uri,
+            Some(&body),
+        )
+        .unwrap();
+        // What Sydent checks: the object with `destination_is`.
+        let object = json!({ "method": "POST", "uri": uri, "origin": "hs.example", "destination_is": "is.example", "content": body });
+        let signature = Signature::from_slice(&STANDARD_NO_PAD.decode(&parsed.sig).unwrap()).unwrap();
+        public.verify(canonical_json(&object).as_bytes(), &signature).unwrap();
+        // Not interchangeable with a federation signature, nor for another identity server.
+        assert!(verify_request(&parsed, &public, "is.example", "POST", uri, Some(&body)).is_err());
+        assert!(verify_request_to(
+            Audience::IdentityServer,
+            &parsed,
+            &public,
+            "other.example",
+            "POST",
+            uri,
             Some(&body)
         )
         .is_err());

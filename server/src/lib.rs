@@ -5,7 +5,9 @@ pub mod api;
 mod durable;
 pub mod federation;
 mod glob;
+pub mod mail;
 pub mod store;
+pub mod threepid;
 
 use matrix_api_runtime::server::{RateLimit, ServerConfig};
 use std::path::{Path, PathBuf};
@@ -40,6 +42,11 @@ pub struct Config {
     /// The DNS server asked for other servers' SRV and address records,
     /// instead of the system's.
     pub dns_server: Option<std::net::SocketAddr>,
+    /// The SMTP relay (`HOST:PORT`) this server sends email through, and
+    /// the sender of its mail; without a relay, no email is sent and
+    /// email addresses cannot be added to accounts.
+    pub smtp: Option<String>,
+    pub mail_from: String,
 }
 
 /// The default limit: a burst of 30 requests to one operation, then one a
@@ -74,6 +81,8 @@ impl Config {
             },
             verify_remote_certificates: true,
             dns_server: None,
+            smtp: None,
+            mail_from: format!("Matrix <noreply@{}>", federation::tls::host_of(server_name)),
         }
     }
 }
@@ -135,6 +144,10 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         outbound: outbound.clone(),
         outbound_edus: federation::send::EduQueue::new(),
         federation: std::sync::OnceLock::new(),
+        mail: match &config.smtp {
+            Some(relay) => Some(mail::Mailer::new(relay, &config.mail_from)?),
+            None => None,
+        },
     });
     let federation = Arc::new(federation::Federation {
         identity,
@@ -163,7 +176,10 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         body_read_timeout: config.body_read_timeout,
         ..ServerConfig::default()
     };
-    let client = matrix_api::client_server::endpoints::router_shared(server, server_config);
+    let client = matrix_api::client_server::endpoints::router_shared(server.clone(), server_config);
+    // The link of a validation email leads to a route the spec leaves to
+    // the homeserver.
+    let client = api::account_threepids::submit_token_routes(server).fallback_service(client);
     Ok(Routers {
         client: durable::answers_after_sync(client, store.clone()),
         federation: federation::quirks::accept(durable::answers_after_sync(federation, store)),

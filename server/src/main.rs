@@ -52,6 +52,14 @@ struct Args {
     /// The secret shared with the TURN server (coturn's `static-auth-secret`).
     #[arg(long, env = "MATRIX_TURN_SECRET")]
     turn_secret: Option<String>,
+    /// The SMTP relay (`HOST:PORT`, plain) for this server's email: the
+    /// validation of addresses users add to their accounts [default: none,
+    /// and email addresses cannot be added].
+    #[arg(long, env = "MATRIX_SMTP")]
+    smtp: Option<String>,
+    /// The sender of this server's email [default: `Matrix <noreply@<server name>>`].
+    #[arg(long, env = "MATRIX_MAIL_FROM")]
+    mail_from: Option<String>,
 }
 
 fn rate_limit(text: &str) -> anyhow::Result<Option<matrix_api_runtime::server::RateLimit>> {
@@ -98,6 +106,10 @@ async fn main() -> anyhow::Result<()> {
     }
     config.verify_remote_certificates = !args.insecure_skip_certificate_checks;
     config.dns_server = args.dns_server;
+    config.smtp = args.smtp;
+    if let Some(from) = args.mail_from {
+        config.mail_from = from;
+    }
     let tls = match args.federation_listen {
         Some(_) => Some(server::federation_tls(&config).map_err(|e| anyhow!(e))?),
         None => None,

@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-/// One message as received: the recipients and the data (headers and body).
+/// One message as received: the recipients and the data (headers and body,
+/// the body decoded when it was sent quoted-printable, so that a test
+/// reads links and tokens as the recipient would).
 #[derive(Clone, Debug)]
 pub struct Mail {
     pub to: Vec<String>,
@@ -97,7 +99,7 @@ async fn session(stream: tokio::net::TcpStream, keep: Arc<Mutex<Vec<Mail>>>) -> 
             }
             keep.lock().unwrap().push(Mail {
                 to: std::mem::take(&mut to),
-                data,
+                data: decoded(data),
             });
             b"250 OK queued\r\n"
         } else if command == "QUIT" {
@@ -107,5 +109,53 @@ async fn session(stream: tokio::net::TcpStream, keep: Arc<Mutex<Vec<Mail>>>) -> 
             b"250 OK\r\n"
         };
         write.write_all(reply).await?;
+    }
+}
+
+/// The message with its body decoded from quoted-printable, if the
+/// headers say it is.
+fn decoded(data: String) -> String {
+    let Some((headers, body)) = data.split_once("\r\n\r\n") else {
+        return data;
+    };
+    let quoted = headers
+        .lines()
+        .any(|h| h.eq_ignore_ascii_case("content-transfer-encoding: quoted-printable"));
+    if !quoted {
+        return data;
+    }
+    let joined = body.replace("=\r\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (other, _) => {
+                out.push(other);
+                i += 1;
+            }
+        }
+    }
+    format!("{headers}\r\n\r\n{}", String::from_utf8_lossy(&out))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoted_printable_bodies_are_decoded() {
+        let mail = "Content-Transfer-Encoding: quoted-printable\r\n\r\nhttps://x/submit_t=\r\noken?token=3Dabc&sid=3D=\r\n1\r\n";
+        assert_eq!(
+            super::decoded(mail.to_owned()),
+            "Content-Transfer-Encoding: quoted-printable\r\n\r\nhttps://x/submit_token?token=abc&sid=1\r\n"
+        );
+        let plain = "Subject: a\r\n\r\n=3D stays\r\n";
+        assert_eq!(super::decoded(plain.to_owned()), plain);
     }
 }

@@ -56,17 +56,24 @@ fn auth_scheme(op: &Operation) -> TokenStream {
     if alternatives.is_empty() {
         return quote! { ::matrix_api_runtime::AuthScheme::None };
     }
-    let signed = alternatives.iter().flatten().any(|(name, s)| {
+    let is_signature = |name: &str, s: &SecurityScheme| {
         matches!(s, SecurityScheme::Http { scheme, .. } if scheme.eq_ignore_ascii_case("x-matrix"))
             || name == "signedRequest"
-    });
+    };
+    let signed = alternatives.iter().flatten().any(|(name, s)| is_signature(name, s));
     if signed && federation {
         return quote! { ::matrix_api_runtime::AuthScheme::ServerSignature };
+    }
+    let optional = alternatives.iter().any(|alt| alt.is_empty());
+    let token = alternatives.iter().flatten().any(|(name, s)| !is_signature(name, s));
+    if signed && token && !optional {
+        // A homeserver may sign in place of its user's token.
+        return quote! { ::matrix_api_runtime::AuthScheme::AccessTokenOrServerSignature };
     }
     if signed {
         return quote! { ::matrix_api_runtime::AuthScheme::AccessTokenOptional };
     }
-    if alternatives.iter().any(|alt| alt.is_empty()) {
+    if optional {
         return quote! { ::matrix_api_runtime::AuthScheme::AccessTokenOptional };
     }
     quote! { ::matrix_api_runtime::AuthScheme::AccessToken }

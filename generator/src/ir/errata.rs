@@ -1,12 +1,15 @@
 //! Corrections the spec's own text makes to its YAML, from the declared
 //! data file `api-specs/errata.toml`.
 //!
-//! The event templates of the server-server API (`make_join`, `make_leave`,
-//! `make_knock`, the invite event) require a top-level `origin`, which room
-//! versions 11 and later no longer have; servers leave it out, and a client
-//! generated from the YAML as written refuses their answers. Each entry is
-//! applied to the documents before the IR is built, and every place it
-//! changed is returned as a warning, so `stats` shows it.
+//! Two kinds: a property the YAML requires and the text does not (the
+//! event templates of the server-server API require a top-level `origin`,
+//! which room versions 11 and later no longer have; servers leave it out,
+//! and a client generated from the YAML as written refuses their answers),
+//! and a way to authenticate the text allows and the YAML's `security`
+//! leaves out (the identity server's `/3pid/unbind`, signed by the user's
+//! homeserver). Each entry is applied to the documents before the IR is
+//! built, and every place it changed is returned as a warning, so `stats`
+//! shows it.
 
 use crate::diag::{Error, Location, Result};
 use crate::load::docs::DocStore;
@@ -20,6 +23,19 @@ pub const DATA_FILE: &str = include_str!("../../../api-specs/errata.toml");
 struct DataFile {
     #[serde(default)]
     optional: Vec<Optional>,
+    #[serde(default)]
+    security: Vec<Security>,
+}
+
+/// A security alternative the text allows for one operation.
+#[derive(Deserialize)]
+struct Security {
+    file: String,
+    path: String,
+    method: String,
+    /// The scheme's name, as a `security` list names it.
+    add: String,
+    source: String,
 }
 
 /// A property the YAML requires and the spec's text does not.
@@ -36,7 +52,11 @@ fn data() -> Result<DataFile> {
 
 /// Every file an entry names, for checking that each still needs it.
 pub fn listed_files() -> Result<Vec<String>> {
-    Ok(data()?.optional.into_iter().flat_map(|entry| entry.files).collect())
+    let data = data()?;
+    let optional = data.optional.into_iter().flat_map(|entry| entry.files);
+    Ok(optional
+        .chain(data.security.into_iter().map(|entry| entry.file))
+        .collect())
 }
 
 /// Applies every entry; returns where each changed a schema, and what.
@@ -59,7 +79,41 @@ pub fn apply(store: &mut DocStore) -> Result<Vec<(Location, String)>> {
             }));
         }
     }
+    for entry in &data.security {
+        let Some(doc) = store.doc_mut(&entry.file) else {
+            continue;
+        };
+        if let Some(pointer) = add_security(doc, entry) {
+            changed.push((
+                Location::new(entry.file.clone(), &pointer),
+                format!(
+                    "`{}` accepted beside the listed credentials (api-specs/errata.toml: {})",
+                    entry.add, entry.source
+                ),
+            ));
+        }
+    }
     Ok(changed)
+}
+
+/// Adds the alternative `{add: []}` to the operation's own `security`
+/// (a copy of the document's default, if it has none); the pointer of the
+/// list it changed, or `None` when the operation is not there or already
+/// lists it.
+fn add_security(doc: &mut Value, entry: &Security) -> Option<String> {
+    let default = doc.get("security").cloned().unwrap_or_else(|| Value::Array(Vec::new()));
+    let operation = doc
+        .get_mut("paths")?
+        .get_mut(&entry.path)?
+        .get_mut(&entry.method)?
+        .as_object_mut()?;
+    let list = operation.entry("security").or_insert(default).as_array_mut()?;
+    if list.iter().any(|alt| alt.get(&entry.add).is_some()) {
+        return None;
+    }
+    list.push(serde_json::json!({ (entry.add.clone()): [] }));
+    let path = entry.path.replace('~', "~0").replace('/', "~1");
+    Some(format!("/paths/{path}/{}/security", entry.method))
 }
 
 /// Removes `property` from the `required` list of every schema below
@@ -98,6 +152,30 @@ fn make_optional(value: &mut Value, property: &str, pointer: String, found: &mut
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_security_alternative_is_added_once() {
+        let entry = Security {
+            file: "f.yaml".into(),
+            path: "/3pid/unbind".into(),
+            method: "post".into(),
+            add: "signedRequest".into(),
+            source: String::new(),
+        };
+        let mut doc = json!({
+            "security": [{ "accessTokenBearer": [] }],
+            "paths": { "/3pid/unbind": { "post": {} } },
+        });
+        assert_eq!(
+            add_security(&mut doc, &entry).as_deref(),
+            Some("/paths/~13pid~1unbind/post/security")
+        );
+        assert_eq!(
+            doc["paths"]["/3pid/unbind"]["post"]["security"],
+            json!([{ "accessTokenBearer": [] }, { "signedRequest": [] }])
+        );
+        assert_eq!(add_security(&mut doc, &entry), None);
+    }
 
     #[test]
     fn a_required_property_becomes_optional_where_it_is_declared() {

@@ -10,8 +10,10 @@ use matrix_api::events::{
     RoomAvatarEventContent, RoomCanonicalAliasEventContent, RoomCreateEventContent, RoomJoinRulesEventContent,
     RoomNameEventContent,
 };
-use matrix_api::identity::endpoints::{self as is, bind_v2, get_hash_details, lookup_users_v2, store_invite_v2};
-use matrix_api::identity::{BindV2Request, LookupUsersV2Request, StoreInviteV2Request};
+use matrix_api::identity::endpoints::{
+    self as is, bind_v2, get_hash_details, lookup_users_v2, store_invite_v2, unbind_v2,
+};
+use matrix_api::identity::{BindV2Request, LookupUsersV2Request, N3pid, StoreInviteV2Request, UnbindV2Request};
 use matrix_api_runtime::client::ClientError;
 use matrix_api_runtime::{ErrorCode, MatrixError};
 use serde_json::Value;
@@ -24,7 +26,34 @@ pub(super) struct IdentityServer {
 }
 
 impl IdentityServer {
+    /// The identity server `id_server`, asked with the client's token there.
     pub(super) fn new(hs: &Homeserver, id_server: &str, id_access_token: &str) -> Result<IdentityServer> {
+        let server = Self::unauthenticated(hs, id_server)?;
+        let client = server.client.0.with_access_token(id_access_token.to_owned());
+        Ok(IdentityServer {
+            client: is::Client(client),
+            ..server
+        })
+    }
+
+    /// The identity server `id_server`, asked by this homeserver itself
+    /// with requests it signs (unbinding its users' addresses).
+    pub(super) fn signed_by(hs: &Homeserver, id_server: &str) -> Result<IdentityServer> {
+        let server = Self::unauthenticated(hs, id_server)?;
+        let signer = matrix_api_runtime::client::Signer {
+            origin: hs.server_name.clone(),
+            destination: server.name.clone(),
+            key_id: hs.identity.key_id.clone(),
+            key: hs.identity.signing_key().clone(),
+        };
+        let client = server.client.0.with_signer(signer);
+        Ok(IdentityServer {
+            client: is::Client(client),
+            ..server
+        })
+    }
+
+    fn unauthenticated(hs: &Homeserver, id_server: &str) -> Result<IdentityServer> {
         let name = id_server.to_owned();
         if name.is_empty() || name.contains(['/', '?', '#', '@']) {
             return Err(MatrixError::invalid_param(
@@ -35,8 +64,7 @@ impl IdentityServer {
             .federation()
             .ok_or_else(|| MatrixError::new(503, ErrorCode::Unknown, "no HTTP client for identity servers"))?;
         let client = matrix_api_runtime::client::Client::new(format!("https://{name}"))
-            .with_http(federation.discovery.http().clone())
-            .with_access_token(id_access_token.to_owned());
+            .with_http(federation.discovery.http().clone());
         Ok(IdentityServer {
             name,
             client: is::Client(client),
@@ -96,14 +124,33 @@ impl IdentityServer {
     }
 
     /// Binds the address of a session the identity server validated to
-    /// `mxid` (the client's own user, whose token this is).
-    pub(super) async fn bind(&self, sid: &str, client_secret: &str, mxid: &str) -> Result<()> {
+    /// `mxid` (the client's own user, whose token this is); the medium and
+    /// address it bound.
+    pub(super) async fn bind(&self, sid: &str, client_secret: &str, mxid: &str) -> Result<(String, String)> {
         let body = BindV2Request::new(sid.to_owned(), client_secret.to_owned(), mxid.to_owned());
-        self.client
+        let bind_v2::Response::Ok(bound) = self
+            .client
             .bind_v2(bind_v2::Request::new(body))
             .await
-            .map(drop)
-            .map_err(|e| self.failed(e))
+            .map_err(|e| self.failed(e))?;
+        Ok((bound.medium, bound.address))
+    }
+
+    /// Asks the identity server to unbind the address from `mxid`, a user
+    /// of this server: whether it did (`false`: it does not support this).
+    /// Its other refusals are passed on, as the spec asks.
+    pub(super) async fn unbind(&self, mxid: &str, medium: &str, address: &str) -> Result<bool> {
+        let threepid = N3pid::new(medium.to_owned(), address.to_owned());
+        let request = unbind_v2::Request::new(UnbindV2Request::new(mxid.to_owned(), threepid));
+        match self.client.unbind_v2(request).await {
+            Ok(_) => Ok(true),
+            Err(ClientError::Matrix(refusal))
+                if refusal.status == 501 || *refusal.errcode() == ErrorCode::Unrecognized =>
+            {
+                Ok(false)
+            }
+            Err(other) => Err(self.failed(other)),
+        }
     }
 
     /// The identity server's refusal passed on (its `4xx` is about the

@@ -6,6 +6,7 @@
 //! answers `404 M_UNRECOGNIZED` through the generated default.
 
 mod account;
+pub mod account_threepids;
 pub(crate) mod auth;
 mod backup;
 mod devices;
@@ -83,6 +84,9 @@ pub struct Homeserver {
     /// The federation side, for what a client asks of other servers
     /// (joining their rooms); set once both sides exist.
     pub federation: std::sync::OnceLock<std::sync::Weak<crate::federation::Federation>>,
+    /// What sends this server's email (validation of addresses added to
+    /// accounts); without it, email addresses cannot be added.
+    pub mail: Option<crate::mail::Mailer>,
 }
 
 impl Homeserver {
@@ -619,6 +623,11 @@ pub fn implemented_operations() -> Vec<&'static str> {
         cs::invite_user::METADATA.operation_id,
         cs::invite_by3_pid::METADATA.operation_id,
         cs::bind3_pid::METADATA.operation_id,
+        cs::request_token_to3_pid_email::METADATA.operation_id,
+        cs::add3_pid::METADATA.operation_id,
+        cs::get_account3_pi_ds::METADATA.operation_id,
+        cs::delete3pid_from_account::METADATA.operation_id,
+        cs::unbind3pid_from_account::METADATA.operation_id,
         cs::request_open_id_token::METADATA.operation_id,
         cs::leave_room::METADATA.operation_id,
         cs::kick::METADATA.operation_id,
@@ -1176,8 +1185,40 @@ impl ClientServerApi for Homeserver {
         let (user_id, _) = self.user(&c)?;
         let body = r.body;
         let identity = identity_server::IdentityServer::new(self, &body.id_server, &body.id_access_token)?;
-        identity.bind(&body.sid, &body.client_secret, &user_id).await?;
+        let bound = identity.bind(&body.sid, &body.client_secret, &user_id).await?;
+        account_threepids::remember_binding(self, &user_id, &bound, &body.id_server)?;
         Ok(cs::bind3_pid::Response::Ok(serde_json::Map::new()))
+    }
+    async fn request_token_to3_pid_email(
+        &self,
+        r: cs::request_token_to3_pid_email::Request,
+        _: Credentials,
+    ) -> Result<cs::request_token_to3_pid_email::Response> {
+        account_threepids::request_token_email(self, r).await
+    }
+    async fn add3_pid(&self, r: cs::add3_pid::Request, c: Credentials) -> Result<cs::add3_pid::Response> {
+        account_threepids::add(self, r, c).await
+    }
+    async fn get_account3_pi_ds(
+        &self,
+        _: cs::get_account3_pi_ds::Request,
+        c: Credentials,
+    ) -> Result<cs::get_account3_pi_ds::Response> {
+        account_threepids::list(self, c)
+    }
+    async fn delete3pid_from_account(
+        &self,
+        r: cs::delete3pid_from_account::Request,
+        c: Credentials,
+    ) -> Result<cs::delete3pid_from_account::Response> {
+        account_threepids::delete(self, r, c).await
+    }
+    async fn unbind3pid_from_account(
+        &self,
+        r: cs::unbind3pid_from_account::Request,
+        c: Credentials,
+    ) -> Result<cs::unbind3pid_from_account::Response> {
+        account_threepids::unbind(self, r, c).await
     }
     async fn invite_by3_pid(
         &self,

@@ -48,7 +48,7 @@ pub(super) fn capabilities(
         m_room_versions: Some(RoomVersionsCapability::new(DEFAULT_ROOM_VERSION.to_owned(), available)),
         m_set_displayname: on(),
         m_set_avatar_url: on(),
-        m_3pid_changes: off(),
+        m_3pid_changes: Some(BooleanCapability::new(hs.mail.is_some())),
         m_get_login_token: off(),
         m_profile_fields: Some(ProfileFieldsCapability::new(true)),
         ..Capabilities::default()

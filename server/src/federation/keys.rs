@@ -74,42 +74,113 @@ impl RemoteKeys {
     /// Asks `origin` for its keys and caches those that are signed by
     /// themselves. Errors say why nothing was cached.
     pub async fn refresh(&self, origin: &str) -> Result<(), String> {
-        let base = self.discovery.base_url(origin).await;
-        let client = ss::Client(matrix_api_runtime::client::Client::new(base).with_http(self.discovery.http().clone()));
-        let ss::get_server_key::Response::Ok(keys) = client
-            .get_server_key(ss::get_server_key::Request::new())
-            .await
-            .map_err(|e| format!("fetching the keys of {origin}: {e}"))?;
-        if keys.server_name != origin {
-            return Err(format!("{origin} answered with the keys of {}", keys.server_name));
-        }
-        let signed = serde_json::to_value(&keys).map_err(|e| e.to_string())?;
-        let now = crate::api::now_ms();
-        let valid_until_ts = keys.valid_until_ts.min(now + MAX_VALIDITY_MS);
-        let mut found = Vec::new();
-        for (key_id, published) in &keys.verify_keys {
-            let Some(key) = verifying_key(&published.key) else {
-                continue;
-            };
-            // Each key must have signed the answer that publishes it.
-            if verify_json(&signed, origin, key_id, &key).is_ok() {
-                found.push((key_id.clone(), published.key.clone(), key));
-            }
-        }
-        if found.is_empty() {
-            return Err(format!("{origin} published no key signed by itself"));
-        }
-        self.store.set_server_key_answer(origin, &signed, keys.valid_until_ts)?;
-        for (key_id, text, key) in found {
+        let fetched = fetch_keys(&self.discovery, origin).await?;
+        self.store
+            .set_server_key_answer(origin, &fetched.answer, fetched.published_until_ts)?;
+        for (key_id, text, key) in fetched.keys {
             let stored = ServerKey {
                 key: text,
-                valid_until_ts,
+                valid_until_ts: fetched.valid_until_ts,
             };
             self.store.set_server_key(origin, &key_id, &stored)?;
             let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            cache.insert((origin.to_owned(), key_id), Cached { key, valid_until_ts });
+            let cached = Cached {
+                key,
+                valid_until_ts: fetched.valid_until_ts,
+            };
+            cache.insert((origin.to_owned(), key_id), cached);
         }
         Ok(())
+    }
+}
+
+/// What a server published about its keys, checked.
+pub struct FetchedKeys {
+    /// The answer as the server signed it.
+    pub answer: Value,
+    /// Its `valid_until_ts`.
+    pub published_until_ts: i64,
+    /// Until when its keys are used here: that, but a week from now at most.
+    pub valid_until_ts: i64,
+    /// `(key_id, base64, key)` of each key that signed the answer.
+    pub keys: Vec<(String, String, VerifyingKey)>,
+}
+
+/// Asks `origin` for its keys (`/_matrix/key/v2/server`) and keeps those
+/// that signed the answer that publishes them; an error says why none.
+pub async fn fetch_keys(discovery: &Discovery, origin: &str) -> Result<FetchedKeys, String> {
+    let base = discovery.base_url(origin).await;
+    let client = ss::Client(matrix_api_runtime::client::Client::new(base).with_http(discovery.http().clone()));
+    let ss::get_server_key::Response::Ok(keys) = client
+        .get_server_key(ss::get_server_key::Request::new())
+        .await
+        .map_err(|e| format!("fetching the keys of {origin}: {e}"))?;
+    if keys.server_name != origin {
+        return Err(format!("{origin} answered with the keys of {}", keys.server_name));
+    }
+    let signed = serde_json::to_value(&keys).map_err(|e| e.to_string())?;
+    let mut found = Vec::new();
+    for (key_id, published) in &keys.verify_keys {
+        let Some(key) = verifying_key(&published.key) else {
+            continue;
+        };
+        // Each key must have signed the answer that publishes it.
+        if verify_json(&signed, origin, key_id, &key).is_ok() {
+            found.push((key_id.clone(), published.key.clone(), key));
+        }
+    }
+    if found.is_empty() {
+        return Err(format!("{origin} published no key signed by itself"));
+    }
+    Ok(FetchedKeys {
+        answer: signed,
+        published_until_ts: keys.valid_until_ts,
+        valid_until_ts: keys.valid_until_ts.min(crate::api::now_ms() + MAX_VALIDITY_MS),
+        keys: found,
+    })
+}
+
+/// Homeservers' keys for a server that keeps no store of them (the
+/// identity server checking a homeserver's signed unbind): fetched when
+/// first needed and remembered in memory until they expire.
+pub struct FetchedKeyCache {
+    discovery: Arc<Discovery>,
+    cache: Mutex<HashMap<(String, String), Cached>>,
+}
+
+impl FetchedKeyCache {
+    pub fn new(discovery: Arc<Discovery>) -> FetchedKeyCache {
+        FetchedKeyCache {
+            discovery,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl KeyLookup for FetchedKeyCache {
+    fn key(&self, origin: &str, key_id: &str) -> Option<VerifyingKey> {
+        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cached = cache.get(&(origin.to_owned(), key_id.to_owned()))?;
+        (cached.valid_until_ts > crate::api::now_ms()).then_some(cached.key)
+    }
+
+    fn fetch<'a>(&'a self, origin: &'a str, key_id: &'a str) -> KeyFuture<'a> {
+        Box::pin(async move {
+            if let Some(key) = self.key(origin, key_id) {
+                return Some(key);
+            }
+            let fetched = fetch_keys(&self.discovery, origin).await.ok()?;
+            let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            for (id, _, key) in fetched.keys {
+                let cached = Cached {
+                    key,
+                    valid_until_ts: fetched.valid_until_ts,
+                };
+                cache.insert((origin.to_owned(), id), cached);
+            }
+            let cached = cache.get(&(origin.to_owned(), key_id.to_owned()))?;
+            Some(cached.key)
+        })
     }
 }
 

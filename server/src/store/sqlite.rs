@@ -110,6 +110,10 @@ const MIGRATIONS: &[&str] = &[
     // OpenID tokens: a user's proof of identity for identity servers and
     // other services, which they check with `/openid/userinfo`.
     "CREATE TABLE openid_tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_ts INTEGER NOT NULL);",
+    // Addresses on accounts, the sessions that validate them, and the
+    // identity servers they were bound at.
+    super::sqlite_threepids::SESSIONS_TABLE,
+    super::sqlite_threepids::MIGRATION,
 ];
 
 fn err(e: rusqlite::Error) -> String {

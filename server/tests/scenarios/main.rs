@@ -9,6 +9,7 @@ mod peers;
 mod raw;
 
 mod abuse;
+mod account_threepids;
 mod accounts;
 mod acl;
 mod bad_input;

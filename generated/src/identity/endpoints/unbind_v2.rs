@@ -22,7 +22,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     operation_id: "unbindV2",
     method: "POST",
     path: "/_matrix/identity/v2/3pid/unbind",
-    auth: ::matrix_api_runtime::AuthScheme::AccessToken,
+    auth: ::matrix_api_runtime::AuthScheme::AccessTokenOrServerSignature,
     rate_limited: false,
     deprecated: false,
     added_in: ::std::option::Option::None,

@@ -1,6 +1,7 @@
-//! Email the identity server sends (validation tokens, invitations), over
-//! SMTP to the relay it is configured with (`--smtp HOST:PORT`, plain: a
-//! local MTA, or a test's sink on loopback).
+//! Email the homeserver (validation of addresses added to accounts) and
+//! the identity server (validation, invitations) send, over SMTP to the
+//! relay each is configured with (`--smtp HOST:PORT`, plain: a local MTA,
+//! or a test's sink on loopback).
 
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
