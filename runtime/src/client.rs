@@ -45,6 +45,23 @@ pub struct Client {
     signer: Option<std::sync::Arc<Signer>>,
     /// Sees every response as received, before decoding.
     observer: Option<Observer>,
+    /// Told of the fields each decoded response dropped.
+    unmodeled: Option<UnmodeledObserver>,
+}
+
+/// A callback given, for each response that decoded, the JSON paths of the
+/// fields its generated type does not model (see [`crate::unmodeled`]);
+/// not called when there are none.
+#[derive(Clone)]
+pub struct UnmodeledObserver(pub std::sync::Arc<UnmodeledFn>);
+
+/// What an [`UnmodeledObserver`] calls: operation metadata, dropped paths.
+pub type UnmodeledFn = dyn Fn(&Metadata, &[String]) + Send + Sync;
+
+impl fmt::Debug for UnmodeledObserver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UnmodeledObserver")
+    }
 }
 
 /// A callback given each raw response (operation, status, body) before it is
@@ -95,6 +112,7 @@ impl Client {
             extra_headers: Vec::new(),
             signer: None,
             observer: None,
+            unmodeled: None,
         }
     }
 
@@ -110,13 +128,21 @@ impl Client {
         self
     }
 
-    /// Sends `name: value` with every request.
     /// Calls `observer` with every raw response before it is decoded.
     pub fn with_observer(mut self, observer: impl Fn(&Metadata, u16, &[u8]) + Send + Sync + 'static) -> Self {
         self.observer = Some(Observer(std::sync::Arc::new(observer)));
         self
     }
 
+    /// Calls `observer` with the fields each decoded response carried that
+    /// its generated type does not model. Costs a second encoding of every
+    /// response: for tests and diagnostics.
+    pub fn with_unmodeled_observer(mut self, observer: impl Fn(&Metadata, &[String]) + Send + Sync + 'static) -> Self {
+        self.unmodeled = Some(UnmodeledObserver(std::sync::Arc::new(observer)));
+        self
+    }
+
+    /// Sends `name: value` with every request.
     pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.extra_headers.push((name.into(), value.into()));
         self
@@ -245,6 +271,31 @@ impl Client {
                 }),
             };
         }
-        E::Response::from_http(http).map_err(|message| ClientError::Decode { status, message })
+        let decoded = E::Response::from_http(http).map_err(|message| ClientError::Decode { status, message })?;
+        if let Some(observer) = &self.unmodeled {
+            let dropped = dropped_by::<E::Response>(&decoded, &bytes);
+            if !dropped.is_empty() {
+                (observer.0)(&meta, &dropped);
+            }
+        }
+        Ok(decoded)
+    }
+}
+
+/// The fields of the JSON body `received` that `decoded` (decoded from it)
+/// does not keep: `decoded` is copied through serde (responses need not be
+/// `Clone`) and encoded again as a server would send it.
+fn dropped_by<R: crate::endpoint::EndpointResponse>(decoded: &R, received: &[u8]) -> Vec<String> {
+    let Ok(received) = serde_json::from_slice::<serde_json::Value>(received) else {
+        return Vec::new();
+    };
+    let reencoded = serde_json::to_value(decoded)
+        .ok()
+        .and_then(|copy| serde_json::from_value::<R>(copy).ok())
+        .and_then(|copy| copy.into_http().ok())
+        .and_then(|http| serde_json::from_slice::<serde_json::Value>(&http.body.bytes).ok());
+    match reencoded {
+        Some(reencoded) => crate::unmodeled::dropped_fields(&received, &reencoded),
+        None => Vec::new(),
     }
 }

@@ -26,6 +26,7 @@ pub mod server;
 pub mod signing;
 pub mod strict;
 mod text;
+pub mod unmodeled;
 
 pub use endpoint::{AuthScheme, Empty, Encoded, Endpoint, EndpointResponse, HttpResponse, Metadata, RawBody};
 pub use error::{ErrorCode, MatrixError};

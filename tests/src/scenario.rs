@@ -8,7 +8,7 @@
 
 use matrix_api::client_server::endpoints as cs;
 use matrix_api_runtime::client::{Client, ClientError};
-use matrix_api_runtime::{Endpoint, EndpointResponse, RawBody};
+use matrix_api_runtime::{Endpoint, RawBody};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,7 +42,8 @@ pub struct Unmodeled {
 /// The scenario's run against one server.
 pub struct Session {
     base: String,
-    last_body: Arc<Mutex<Vec<u8>>>,
+    /// What the clients' unmodeled-field observer found, not yet taken.
+    found: Arc<Mutex<BTreeSet<Unmodeled>>>,
     /// Operation IDs exercised (successfully or with an expected error).
     pub operations: BTreeSet<String>,
     pub unmodeled: BTreeSet<Unmodeled>,
@@ -81,7 +82,7 @@ impl Session {
     pub fn new(base: &str) -> Session {
         Session {
             base: base.to_owned(),
-            last_body: Arc::default(),
+            found: Arc::default(),
             operations: BTreeSet::new(),
             unmodeled: BTreeSet::new(),
             outcome: Outcome::default(),
@@ -90,9 +91,13 @@ impl Session {
     }
 
     fn client(&self, token: Option<&str>) -> Client {
-        let last = self.last_body.clone();
-        let client = Client::new(&self.base).with_observer(move |_, _, body| {
-            *last.lock().unwrap() = body.to_vec();
+        let found = self.found.clone();
+        let client = Client::new(&self.base).with_unmodeled_observer(move |meta, paths| {
+            let mut found = found.lock().unwrap();
+            found.extend(paths.iter().map(|path| Unmodeled {
+                operation: meta.operation_id.to_owned(),
+                path: path.clone(),
+            }));
         });
         match token {
             Some(t) => client.with_access_token(t),
@@ -103,28 +108,8 @@ impl Session {
     /// Sends a request and records the operation and any unmodeled fields.
     pub async fn call<E: Endpoint>(&mut self, token: Option<&str>, request: E) -> Result<E::Response, ClientError> {
         let result = self.client(token).send(request).await;
-        let operation = E::METADATA.operation_id.to_owned();
-        if let Ok(response) = &result {
-            let raw = std::mem::take(&mut *self.last_body.lock().unwrap());
-            let raw: Option<Value> = serde_json::from_slice(&raw).ok();
-            // A copy through serde (responses need not be `Clone`), re-encoded.
-            let typed = serde_json::to_value(response)
-                .ok()
-                .and_then(|v| serde_json::from_value::<E::Response>(v).ok())
-                .and_then(|r| r.into_http().ok())
-                .and_then(|h| serde_json::from_slice::<Value>(&h.body.bytes).ok());
-            if let (Some(raw), Some(typed)) = (raw, typed) {
-                let mut paths = Vec::new();
-                dropped_fields(&raw, &typed, "", &mut paths);
-                for path in paths {
-                    self.unmodeled.insert(Unmodeled {
-                        operation: operation.clone(),
-                        path,
-                    });
-                }
-            }
-        }
-        self.operations.insert(operation);
+        self.unmodeled.append(&mut self.found.lock().unwrap());
+        self.operations.insert(E::METADATA.operation_id.to_owned());
         result
     }
 
@@ -151,33 +136,6 @@ impl Session {
         self.outcome
             .facts
             .insert(name.to_owned(), serde_json::to_value(value).unwrap());
-    }
-}
-
-/// Where `raw` has a field `typed` lacks (a `null` counts as absent).
-fn dropped_fields(raw: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
-    match (raw, typed) {
-        (Value::Object(r), Value::Object(t)) => {
-            for (key, value) in r {
-                let shown = if key.starts_with(['!', '@', '$', '#', '+']) || key.chars().all(|c| c.is_ascii_digit()) {
-                    "{key}".to_owned()
-                } else {
-                    key.clone()
-                };
-                let here = format!("{path}/{shown}");
-                match t.get(key) {
-                    Some(tv) => dropped_fields(value, tv, &here, out),
-                    None if value.is_null() => {}
-                    None => out.push(here),
-                }
-            }
-        }
-        (Value::Array(r), Value::Array(t)) => {
-            for (rv, tv) in r.iter().zip(t) {
-                dropped_fields(rv, tv, &format!("{path}/[]"), out);
-            }
-        }
-        _ => {}
     }
 }
 

@@ -19,7 +19,12 @@ const SESSION_ENDING: &[&str] = &["logout", "logout_all", "changePassword"];
 /// unbinding): fuzzed names would have it send requests off this machine.
 /// Their own scenario tests (`server/tests/scenarios/third_party_invites.rs`,
 /// `identity/tests/flow.rs`) cover them.
-const CONTACTS_NAMED_HOSTS: &[&str] = &["inviteBy3PID", "bind3PID", "unbind3pidFromAccount", "delete3pidFromAccount"];
+const CONTACTS_NAMED_HOSTS: &[&str] = &[
+    "inviteBy3PID",
+    "bind3PID",
+    "unbind3pidFromAccount",
+    "delete3pidFromAccount",
+];
 
 /// Response schemas whose `oneOf` no answer can satisfy, read as `anyOf`.
 /// `GET /rooms/{roomId}/state/{eventType}/{stateKey}` answers either the
