@@ -151,15 +151,4 @@ async fn store_invite_without_empty_fields(
         .await
 }
 
-/// A random string of letters and digits.
-pub fn random_text(len: usize) -> String {
-    use rand::distr::{Alphanumeric, SampleString};
-    Alphanumeric.sample_string(&mut rand::rng(), len)
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use server::api::{now_ms, random_id as random_text};

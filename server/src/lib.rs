@@ -6,6 +6,7 @@ mod durable;
 pub mod federation;
 mod glob;
 pub mod mail;
+pub mod server_name;
 pub mod store;
 pub mod threepid;
 

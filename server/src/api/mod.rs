@@ -196,14 +196,16 @@ pub(crate) fn server_of(user_id: &str) -> Option<&str> {
     user_id.split_once(':').map(|(_, server)| server)
 }
 
-pub(crate) fn now_ms() -> i64 {
+/// Milliseconds since the Unix epoch, as Matrix timestamps are.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
-pub(crate) fn random_id(len: usize) -> String {
+/// `len` random letters and digits: tokens, session and media IDs.
+pub fn random_id(len: usize) -> String {
     use rand::distr::{Alphanumeric, SampleString};
     Alphanumeric.sample_string(&mut rand::rng(), len)
 }

@@ -64,13 +64,7 @@ impl ServerAcl {
 /// A server name without its port: `example.org:8448` → `example.org`,
 /// `[::1]:8448` → `[::1]` (an IPv6 literal keeps its brackets).
 fn without_port(server_name: &str) -> &str {
-    if server_name.starts_with('[') {
-        return match server_name.find(']') {
-            Some(end) => &server_name[..=end],
-            None => server_name,
-        };
-    }
-    server_name.rsplit_once(':').map_or(server_name, |(host, _)| host)
+    crate::server_name::split(server_name).written
 }
 
 fn is_ip_literal(host: &str) -> bool {

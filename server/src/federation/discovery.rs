@@ -82,19 +82,8 @@ pub trait Lookups {
 
 /// A server name's host (IPv6 literals without their brackets) and port.
 fn split_host_port(name: &str) -> (&str, Option<u16>) {
-    if let Some(rest) = name.strip_prefix('[') {
-        return match rest.split_once(']') {
-            Some((host, after)) => (host, after.strip_prefix(':').and_then(|p| p.parse().ok())),
-            None => (name, None),
-        };
-    }
-    match name.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => match port.parse() {
-            Ok(port) => (host, Some(port)),
-            Err(_) => (name, None),
-        },
-        _ => (name, None),
-    }
+    let parts = crate::server_name::split(name);
+    (parts.host, parts.port)
 }
 
 fn is_ip_literal(host: &str) -> bool {

@@ -41,10 +41,7 @@ pub fn server_config(files: &TlsFiles, server_name: &str) -> Result<Arc<ServerCo
 
 /// The host part of a server name (`example.org:8448`, `[::1]:8448`, `127.0.0.1`).
 pub fn host_of(server_name: &str) -> &str {
-    if let Some(rest) = server_name.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    server_name.rsplit_once(':').map_or(server_name, |(host, _)| host)
+    crate::server_name::split(server_name).host
 }
 
 fn self_signed(files: &TlsFiles, host: &str) -> Result<(), String> {
