@@ -162,6 +162,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
     // one) nothing is sent until one starts the server.
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(federation::send::deliver(federation.clone(), outbound));
+        runtime.spawn(api::push_delivery(server.clone()));
     }
     let federation = matrix_api::server_server::endpoints::router_shared(
         federation,

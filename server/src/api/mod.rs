@@ -49,6 +49,7 @@ use tokio::sync::Notify;
 
 pub use ephemeral::Typing;
 pub use media::MAX_UPLOAD_BYTES;
+pub use push::delivery::run as push_delivery;
 pub use push::RuleCache;
 pub use uia::UiaSessions;
 pub use voip::TurnConfig;
@@ -673,6 +674,8 @@ pub fn implemented_operations() -> Vec<&'static str> {
         cs::get_push_rule_actions::METADATA.operation_id,
         cs::set_push_rule_actions::METADATA.operation_id,
         cs::get_notifications::METADATA.operation_id,
+        cs::post_pusher::METADATA.operation_id,
+        cs::get_pushers::METADATA.operation_id,
         cs::upload_keys::METADATA.operation_id,
         cs::query_keys::METADATA.operation_id,
         cs::claim_keys::METADATA.operation_id,
@@ -1190,6 +1193,12 @@ impl ClientServerApi for Homeserver {
         let bound = identity.bind(&body.sid, &body.client_secret, &user_id).await?;
         account_threepids::remember_binding(self, &user_id, &bound, &body.id_server)?;
         Ok(cs::bind3_pid::Response::Ok(serde_json::Map::new()))
+    }
+    async fn post_pusher(&self, r: cs::post_pusher::Request, c: Credentials) -> Result<cs::post_pusher::Response> {
+        push::pushers::set(self, r, c)
+    }
+    async fn get_pushers(&self, _: cs::get_pushers::Request, c: Credentials) -> Result<cs::get_pushers::Response> {
+        push::pushers::list(self, c)
     }
     async fn request_token_to3_pid_email(
         &self,

@@ -114,6 +114,8 @@ const MIGRATIONS: &[&str] = &[
     // identity servers they were bound at.
     super::sqlite_threepids::SESSIONS_TABLE,
     super::sqlite_threepids::MIGRATION,
+    // Pushers, and how far each delivered its user's notifications.
+    super::sqlite_pushers::MIGRATION,
 ];
 
 fn err(e: rusqlite::Error) -> String {

@@ -3,7 +3,9 @@
 //! member's rules (stored with the event, see [`Homeserver::notifications_for`]),
 //! and what it feeds: `unread_notifications` in `/sync` and `/notifications`.
 
+pub(crate) mod delivery;
 mod evaluate;
+pub(super) mod pushers;
 pub(super) mod rules;
 
 use super::auth::RoomState;

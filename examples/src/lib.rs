@@ -1,0 +1,7 @@
+//! What a user builds on the generated crate, each a library (so that the
+//! tests drive it in process) and a small binary:
+//!
+//! - [`push_gateway`]: a push gateway on `matrix_api::push_gateway`'s
+//!   `PushGatewayApi`, which homeservers send notifications to.
+
+pub mod push_gateway;
