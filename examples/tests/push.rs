@@ -196,3 +196,86 @@ async fn synapse_and_ours_push_alike_to_the_example_gateway() {
     assert_eq!(theirs.facts, expected, "Synapse");
     assert_eq!(ours, theirs, "our homeserver pushes otherwise than Synapse");
 }
+
+/// A gateway that fails for a while (`500`) gets, once it answers again,
+/// every notification it missed, in order and each once: our homeserver
+/// keeps where each pusher got to and retries with growing delays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_gateway_gets_every_notification_once_in_order_afterwards() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let federation = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let name = federation.local_addr().unwrap().to_string();
+    let client = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", client.local_addr().unwrap());
+    let mut config = server::Config::new(&name, &dir.path().join("hs.db"));
+    config.rate_limit = None;
+    let routers = server::routers(config).unwrap();
+    tokio::spawn(matrix_api_runtime::server::serve(client, routers.client));
+
+    // The gateway behind a switch that answers 500 while it is on.
+    let gateway = PushGateway::knowing(&[(APP_ID, PUSHKEY)]);
+    let failing = Arc::new(AtomicBool::new(true));
+    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let inner = gateway.router();
+    let (switch, count) = (failing.clone(), refused.clone());
+    let router = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let (inner, switch, count) = (inner.clone(), switch.clone(), count.clone());
+        async move {
+            use axum::response::IntoResponse;
+            use tower::ServiceExt;
+            if switch.load(Ordering::SeqCst) {
+                count.fetch_add(1, Ordering::SeqCst);
+                return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+            inner.oneshot(request).await.into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/_matrix/push/v1/notify", listener.local_addr().unwrap());
+    tokio::spawn(matrix_api_runtime::server::serve(listener, router));
+
+    let alice = register(&base, "alice").await;
+    let bob = register(&base, "bob").await;
+    let pusher = json!({
+        "pushkey": PUSHKEY, "kind": "http", "app_id": APP_ID, "app_display_name": "Chat",
+        "device_display_name": "Bob's phone", "lang": "en", "data": { "url": url },
+    });
+    let cs::post_pusher::Response::Ok(_) = bob.client.post_pusher(req(json!({}), json!({}), pusher)).await.unwrap();
+    let cs::create_room::Response::Ok(room) = alice
+        .client
+        .create_room(req(json!({}), json!({}), json!({ "invite": [bob.id], "is_direct": true })))
+        .await
+        .unwrap();
+    let room = room.room_id.to_string();
+    let cs::join_room::Response::Ok(_) = bob
+        .client
+        .join_room(req(json!({ "roomIdOrAlias": room }), json!({}), json!({})))
+        .await
+        .unwrap();
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(alice.say(&room, &format!("message {i}")).await);
+    }
+    eventually("the gateway refusing twice", async || {
+        (refused.load(Ordering::SeqCst) >= 2).then_some(())
+    })
+    .await;
+    assert!(gateway.delivered().is_empty());
+    failing.store(false, Ordering::SeqCst);
+
+    let last = sent.last().unwrap().clone();
+    eventually("the last message pushed", async || {
+        (!about(&gateway.delivered(), &last).is_empty()).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pushed: Vec<String> = gateway
+        .delivered()
+        .iter()
+        .filter_map(|d| d.notification.event_id.clone())
+        .filter(|id| sent.contains(id))
+        .collect();
+    assert_eq!(pushed, sent, "each message once, in order");
+}
