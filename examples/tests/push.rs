@@ -245,7 +245,11 @@ async fn a_failing_gateway_gets_every_notification_once_in_order_afterwards() {
     let cs::post_pusher::Response::Ok(_) = bob.client.post_pusher(req(json!({}), json!({}), pusher)).await.unwrap();
     let cs::create_room::Response::Ok(room) = alice
         .client
-        .create_room(req(json!({}), json!({}), json!({ "invite": [bob.id], "is_direct": true })))
+        .create_room(req(
+            json!({}),
+            json!({}),
+            json!({ "invite": [bob.id], "is_direct": true }),
+        ))
         .await
         .unwrap();
     let room = room.room_id.to_string();

@@ -151,6 +151,12 @@ pub struct MKeyBackup;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MLocation;
 ::matrix_api_runtime::constant_impls!(MLocation, "m.location");
+/// The string `m.login.application_service`, the only value the spec allows where this type is used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MLoginApplicationService;
+::matrix_api_runtime::constant_impls!(
+    MLoginApplicationService, "m.login.application_service"
+);
 /// The string `m.login.sso`, the only value the spec allows where this type is used.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MLoginSso;

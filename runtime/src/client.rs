@@ -41,6 +41,8 @@ pub struct Client {
     access_token: Option<String>,
     /// Headers sent with every request.
     extra_headers: Vec<(String, String)>,
+    /// Query parameters added to every request.
+    extra_query: Vec<(String, String)>,
     /// Signs federation requests (`Authorization: X-Matrix …`).
     signer: Option<std::sync::Arc<Signer>>,
     /// Sees every response as received, before decoding.
@@ -110,6 +112,7 @@ impl Client {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             access_token: None,
             extra_headers: Vec::new(),
+            extra_query: Vec::new(),
             signer: None,
             observer: None,
             unmodeled: None,
@@ -139,6 +142,14 @@ impl Client {
     /// response: for tests and diagnostics.
     pub fn with_unmodeled_observer(mut self, observer: impl Fn(&Metadata, &[String]) + Send + Sync + 'static) -> Self {
         self.unmodeled = Some(UnmodeledObserver(std::sync::Arc::new(observer)));
+        self
+    }
+
+    /// Adds `name=value` to the query of every request: an application
+    /// service acting as one of its users (`user_id`, the client-server
+    /// API's identity assertion) or one of its devices.
+    pub fn with_query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_query.push((name.into(), value.into()));
         self
     }
 
@@ -174,7 +185,15 @@ impl Client {
         let (path, query, headers, body) = request.into_parts();
         let path = serde_json::to_value(&path).map_err(|e| ClientError::Request(e.to_string()))?;
         let mut uri = crate::path::fill(meta.path, &path).map_err(ClientError::Request)?;
-        let query = serde_html_form::to_string(&query).map_err(|e| ClientError::Request(e.to_string()))?;
+        let mut query = serde_html_form::to_string(&query).map_err(|e| ClientError::Request(e.to_string()))?;
+        if !self.extra_query.is_empty() {
+            let extra =
+                serde_html_form::to_string(&self.extra_query).map_err(|e| ClientError::Request(e.to_string()))?;
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&extra);
+        }
         if !query.is_empty() {
             uri.push('?');
             uri.push_str(&query);

@@ -195,14 +195,30 @@ impl Synapse {
         Synapse::start_with(true)
     }
 
+    /// Synapse (not federating) hosting the application service whose
+    /// registration file is `registration` (YAML).
+    pub fn start_with_appservice(registration: &str) -> Synapse {
+        Synapse::start_configured(false, Some(registration))
+    }
+
     fn start_with(federating: bool) -> Synapse {
+        Synapse::start_configured(federating, None)
+    }
+
+    fn start_configured(federating: bool, appservice: Option<&str>) -> Synapse {
         let venv = python::venv("synapse");
         let dir = tempfile::tempdir().expect("a temporary folder");
         let tls = federating.then(|| FederationTls::self_signed(dir.path()));
         let federation = tls.as_ref();
         let port = free_port();
         let config_path = dir.path().join("homeserver.yaml");
-        std::fs::write(&config_path, config(dir.path(), port, federation)).unwrap();
+        let mut yaml = config(dir.path(), port, federation);
+        if let Some(registration) = appservice {
+            let file = dir.path().join("appservice.yaml");
+            std::fs::write(&file, registration).unwrap();
+            yaml.push_str(&format!("app_service_config_files: ['{}']\n", file.display()));
+        }
+        std::fs::write(&config_path, yaml).unwrap();
         let log = dir.path().join("homeserver.log");
         // A federating Synapse logs every transaction: what a failing test shows.
         let level = if federation.is_some() { "INFO" } else { "WARNING" };

@@ -62,19 +62,21 @@ impl Registration {
 /// Spec source: `api/application-service/definitions/registration.yaml#/properties/namespaces`.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
 pub struct Namespaces {
-    /// `users`
+    /// A list of namespaces defining the user IDs that the application
+    /// service is interested in, in addition to its `sender_localpart`.
+    /// Events will be sent to the AS if a local user matching one of the
+    /// namespaces is the target of the event, or is a joined member of
+    /// the room where the event occurred.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub users: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-    /// `rooms`
+    pub users: ::std::option::Option<crate::application_service::NamespaceList>,
+    /// A list of namespaces defining the room IDs that the application
+    /// service is interested in. All events sent in a room with an ID
+    /// which matches one of the namespaces will be sent to the AS.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub rooms: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
-    /// `aliases`
+    pub rooms: ::std::option::Option<crate::application_service::NamespaceList>,
+    /// A list of namespaces defining the room aliases that the application
+    /// service is interested in. All events sent in a room with an alias
+    /// which matches one of the namespaces will be sent to the AS.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub aliases: ::std::option::Option<
-        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-    >,
+    pub aliases: ::std::option::Option<crate::application_service::NamespaceList>,
 }

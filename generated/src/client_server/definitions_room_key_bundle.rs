@@ -25,7 +25,7 @@ pub struct RoomKeyBundle {
     /// recipient isn't allowed to receive the key.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub withheld: ::std::option::Option<
-        ::std::vec::Vec<crate::client_server::RoomKeyBundleWithheldItem>,
+        ::std::vec::Vec<crate::events::RoomKeyWithheldContent>,
     >,
 }
 /// The format of a session key, when shared as part of a `RoomKeyBundle`.
@@ -68,57 +68,4 @@ pub struct HistoricRoomKey {
     /// - Spec constraint, format: `mx-unpadded-base64`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub session_key: ::std::option::Option<crate::identifiers::UnpaddedBase64>,
-}
-/// `api/client-server/definitions/room_key_bundle.yaml` from the spec.
-///
-/// Spec source: `api/client-server/definitions/room_key_bundle.yaml#/properties/withheld/items`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
-pub struct RoomKeyBundleWithheldItem {
-    /// The encryption algorithm for the key that this event is about.
-    ///
-    /// - Spec constraint, one of: `m.megolm.v1.aes-sha2`
-    pub algorithm: crate::constants::MMegolmV1AesSha2,
-    /// Required if `code` is not `m.no_olm`.  The room for the key that
-    /// this event is about.
-    ///
-    /// - Spec constraint, format: `mx-room-id`
-    /// - Spec constraint, pattern: `^!`
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub room_id: ::std::option::Option<crate::identifiers::RoomId>,
-    /// Required if `code` is not `m.no_olm`.  The session ID of the key
-    /// that this event is about.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub session_id: ::std::option::Option<::std::string::String>,
-    /// The unpadded base64-encoded device curve25519 key of the event\'s
-    /// sender.
-    ///
-    /// - Spec constraint, format: `mx-unpadded-base64`
-    pub sender_key: crate::identifiers::UnpaddedBase64,
-    /// A machine-readable code for why the key was not sent. Codes beginning
-    /// with `m.` are reserved for codes defined in the Matrix
-    /// specification. Custom codes must use the Java package naming
-    /// convention.
-    pub code: crate::events::RoomKeyWithheldContentCode,
-    /// A human-readable reason for why the key was not sent. The receiving
-    /// client should only use this string if it does not understand the
-    /// `code`.
-    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub reason: ::std::option::Option<::std::string::String>,
-}
-impl RoomKeyBundleWithheldItem {
-    /// A value with the required fields; the optional ones are absent.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        sender_key: crate::identifiers::UnpaddedBase64,
-        code: crate::events::RoomKeyWithheldContentCode,
-    ) -> Self {
-        Self {
-            algorithm: crate::constants::MMegolmV1AesSha2,
-            room_id: ::std::option::Option::None,
-            session_id: ::std::option::Option::None,
-            sender_key,
-            code,
-            reason: ::std::option::Option::None,
-        }
-    }
 }

@@ -55,6 +55,11 @@ pub struct RegisterRequest {
     /// - Added in Matrix v1.3.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub refresh_token: ::std::option::Option<bool>,
+    /// `m.login.application_service` when an application service registers one of its users (with its `as_token`): the registration flows are then bypassed.
+    ///
+    /// - Spec constraint, one of: `m.login.application_service`
+    #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
+    pub r#type: ::std::option::Option<crate::constants::MLoginApplicationService>,
 }
 /// Response body of `POST /_matrix/client/v3/register` (`register`) with status 200: The account has been registered.
 ///

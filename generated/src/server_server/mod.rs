@@ -21,8 +21,6 @@ mod definitions_components_room_id_v12;
 pub use definitions_components_room_id_v12::*;
 mod definitions_edu;
 pub use definitions_edu::*;
-mod definitions_edu_with_example;
-pub use definitions_edu_with_example::*;
 mod definitions_event_schemas_m_device_list_update;
 pub use definitions_event_schemas_m_device_list_update::*;
 mod definitions_event_schemas_m_direct_to_device;

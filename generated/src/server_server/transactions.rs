@@ -22,9 +22,7 @@ pub struct SendTransactionRequest {
     /// List of ephemeral messages. May be omitted if there are no ephemeral
     /// messages to be sent. Must not include more than 100 EDUs.
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
-    pub edus: ::std::option::Option<
-        ::std::vec::Vec<crate::server_server::EduWithExample>,
-    >,
+    pub edus: ::std::option::Option<::std::vec::Vec<crate::server_server::Edu>>,
 }
 impl SendTransactionRequest {
     /// A value with the required fields; the optional ones are absent.

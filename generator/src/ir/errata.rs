@@ -25,6 +25,20 @@ struct DataFile {
     optional: Vec<Optional>,
     #[serde(default)]
     security: Vec<Security>,
+    #[serde(default)]
+    property: Vec<Property>,
+}
+
+/// A property the text gives a schema and the YAML does not list.
+#[derive(Deserialize)]
+struct Property {
+    file: String,
+    /// The JSON pointer of the object schema, in `file`.
+    pointer: String,
+    name: String,
+    /// The property's schema.
+    schema: Value,
+    source: String,
 }
 
 /// A security alternative the text allows for one operation.
@@ -93,7 +107,39 @@ pub fn apply(store: &mut DocStore) -> Result<Vec<(Location, String)>> {
             ));
         }
     }
+    for entry in &data.property {
+        let Some(doc) = store.doc_mut(&entry.file) else {
+            continue;
+        };
+        if add_property(doc, entry) {
+            changed.push((
+                Location::new(entry.file.clone(), &entry.pointer),
+                format!(
+                    "property `{}` added (api-specs/errata.toml: {})",
+                    entry.name, entry.source
+                ),
+            ));
+        }
+    }
     Ok(changed)
+}
+
+/// Adds the property to the object schema at the entry's pointer; false
+/// when there is no such schema or it lists the property already.
+fn add_property(doc: &mut Value, entry: &Property) -> bool {
+    let Some(schema) = doc.pointer_mut(&entry.pointer).and_then(Value::as_object_mut) else {
+        return false;
+    };
+    let properties = schema
+        .entry("properties")
+        .or_insert_with(|| Value::Object(Default::default()));
+    match properties.as_object_mut() {
+        Some(properties) if !properties.contains_key(&entry.name) => {
+            properties.insert(entry.name.clone(), entry.schema.clone());
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Adds the alternative `{add: []}` to the operation's own `security`
@@ -110,6 +156,10 @@ fn add_security(doc: &mut Value, entry: &Security) -> Option<String> {
     let list = operation.entry("security").or_insert(default).as_array_mut()?;
     if list.iter().any(|alt| alt.get(&entry.add).is_some()) {
         return None;
+    }
+    // An operation that asked for no credentials still takes none.
+    if list.is_empty() {
+        list.push(serde_json::json!({}));
     }
     list.push(serde_json::json!({ (entry.add.clone()): [] }));
     let path = entry.path.replace('~', "~0").replace('/', "~1");
@@ -175,6 +225,14 @@ mod tests {
             json!([{ "accessTokenBearer": [] }, { "signedRequest": [] }])
         );
         assert_eq!(add_security(&mut doc, &entry), None);
+
+        // Without credentials before, it takes none or the added ones.
+        let mut open = json!({ "paths": { "/3pid/unbind": { "post": {} } } });
+        assert!(add_security(&mut open, &entry).is_some());
+        assert_eq!(
+            open["paths"]["/3pid/unbind"]["post"]["security"],
+            json!([{}, { "signedRequest": [] }])
+        );
     }
 
     #[test]

@@ -442,6 +442,13 @@ impl<'a> Converter<'a> {
         if parts.len() == 1 && !own_shape {
             return self.ty(&loc.child("allOf").index(0), &parts[0]);
         }
+        // `allOf: [{$ref: list.yaml}, {description: …}]`: the other parts
+        // only say something about the one that has a shape (the spec
+        // documents a property this way), so its type is that part's.
+        let shaped: Vec<usize> = (0..parts.len()).filter(|i| !annotation_only(&parts[*i])).collect();
+        if let ([only], false) = (shaped.as_slice(), own_shape) {
+            return self.ty(&loc.child("allOf").index(*only), &parts[*only]);
+        }
         let mut gathered = Gathered::default();
         gathered.add(loc, obj, self.store)?;
         for kw in &gathered.unmerged {
@@ -807,7 +814,31 @@ fn is_object_schema(schema: &Value) -> bool {
 }
 
 fn doc_of(value: &Value) -> Doc {
-    value.as_object().map(doc_of_map).unwrap_or_default()
+    let mut doc: Doc = value.as_object().map(doc_of_map).unwrap_or_default();
+    // A description given in an annotation-only part of `allOf`.
+    if doc.description.is_empty() {
+        let parts = value.get("allOf").and_then(Value::as_array).into_iter().flatten();
+        let described = parts
+            .filter(|part| annotation_only(part))
+            .find_map(|part| part.get("description").and_then(Value::as_str));
+        if let Some(description) = described {
+            doc.description = description.to_owned();
+        }
+    }
+    doc
+}
+
+/// A schema that only annotates (a description, a title, examples,
+/// version notes) and says nothing of the value's shape.
+fn annotation_only(part: &Value) -> bool {
+    part.as_object().is_some_and(|obj| {
+        obj.keys().all(|key| {
+            matches!(
+                key.as_str(),
+                "description" | "title" | "example" | "examples" | "deprecated"
+            ) || key.starts_with("x-")
+        })
+    })
 }
 
 /// The documentation of a schema node: description, constraints, versions.

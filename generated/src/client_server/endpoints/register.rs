@@ -67,7 +67,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     operation_id: "register",
     method: "POST",
     path: "/_matrix/client/v3/register",
-    auth: ::matrix_api_runtime::AuthScheme::None,
+    auth: ::matrix_api_runtime::AuthScheme::AccessTokenOptional,
     rate_limited: true,
     deprecated: false,
     added_in: ::std::option::Option::None,

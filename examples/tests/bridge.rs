@@ -1,0 +1,225 @@
+//! The example echo bridge (`matrix_examples::bridge`) with Synapse 1.163
+//! as its homeserver, which loads the bridge's registration file: Synapse
+//! pings the bridge when the bridge asks; a Synapse user joins a room alias
+//! in the bridge's namespace (Synapse asks the bridge, which creates the
+//! room); her message reaches the bridge in a transaction and the bridge's
+//! puppet answers in the room; inviting an unknown puppet makes Synapse
+//! ask the bridge for the user, and the puppet joins; third-party lookups
+//! reach the bridge; every transaction arrives once; and a request without
+//! the homeserver's token is refused.
+
+use matrix_api::client_server::endpoints as cs;
+use matrix_api_runtime::client::{Client, ClientError};
+use matrix_api_tests::scenario::req;
+use matrix_api_tests::synapse::Synapse;
+use matrix_examples::bridge::{Bridge, BridgeConfig};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+struct Person {
+    token: String,
+    client: cs::Client,
+}
+
+async fn register(base: &str, name: &str) -> Person {
+    let body = json!({ "username": name, "password": format!("pw-{name}"), "auth": { "type": "m.login.dummy" } });
+    let cs::register::Response::Ok(r) = cs::Client::new(base)
+        .register(req(json!({}), json!({}), body))
+        .await
+        .unwrap_or_else(|e| panic!("registering {name} at {base}: {e}"))
+    else {
+        panic!("registering {name} at {base}: more stages asked");
+    };
+    let token = r.access_token.unwrap();
+    Person {
+        client: cs::Client(Client::new(base).with_access_token(token.clone())),
+        token,
+    }
+}
+
+/// Polls `check` for 30 s at most.
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    for _ in 0..150 {
+        if let Some(found) = check().await {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{what}: not within 30 s");
+}
+
+impl Person {
+    /// `(sender, body)` of the room's messages, oldest first.
+    async fn messages(&self, room: &str) -> Vec<(String, String)> {
+        let cs::get_room_events::Response::Ok(page) = self
+            .client
+            .get_room_events(req(
+                json!({ "roomId": room }),
+                json!({ "dir": "b", "limit": 50 }),
+                json!({}),
+            ))
+            .await
+            .unwrap();
+        let mut found: Vec<(String, String)> = serde_json::to_value(&page.chunk)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "m.room.message")
+            .map(|e| {
+                (
+                    e["sender"].as_str().unwrap().to_owned(),
+                    e["content"]["body"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        found.reverse();
+        found
+    }
+
+    async fn membership(&self, room: &str, user: &str) -> Option<String> {
+        let path = json!({ "roomId": room, "eventType": "m.room.member", "stateKey": user });
+        let cs::get_room_state_with_key::Response::Ok(content) = self
+            .client
+            .get_room_state_with_key(req(path, json!({}), json!({})))
+            .await
+            .ok()?;
+        serde_json::to_value(content).unwrap()["membership"]
+            .as_str()
+            .map(str::to_owned)
+    }
+}
+
+async fn get_json(base: &str, token: &str, path_and_query: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{base}{path_and_query}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path_and_query}");
+    serde_json::from_str(&response.text().await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn synapse_drives_the_example_bridge() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bridge_url = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = BridgeConfig {
+        homeserver: String::new(),
+        server_name: "localhost".to_owned(),
+        as_token: "as-token-of-the-echo-bridge".to_owned(),
+        hs_token: "hs-token-of-the-echo-bridge".to_owned(),
+        sender_localpart: "echobot".to_owned(),
+    };
+    let registration = serde_norway::to_string(&config.registration(&bridge_url)).unwrap();
+    let synapse = tokio::task::spawn_blocking(move || Synapse::start_with_appservice(&registration))
+        .await
+        .unwrap();
+    config.homeserver = synapse.base_url.clone();
+    let bridge = Bridge::start(config.clone());
+    tokio::spawn(matrix_api_runtime::server::serve(listener, bridge.router()));
+
+    // The bridge asks Synapse to ping it.
+    bridge.ping_homeserver("ping-1").await.unwrap();
+    assert_eq!(bridge.activity().pings, vec![Some("ping-1".to_owned())]);
+
+    // A room alias in the bridge's namespace: Synapse asks the bridge.
+    let alice = register(&synapse.base_url, "alice").await;
+    let alias = "#echo_lobby:localhost";
+    let cs::join_room::Response::Ok(joined) = alice
+        .client
+        .join_room(req(json!({ "roomIdOrAlias": alias }), json!({}), json!({})))
+        .await
+        .unwrap();
+    let room = joined.room_id.to_string();
+    assert_eq!(bridge.activity().rooms.get(alias), Some(&room));
+
+    // Alice speaks; the parrot answers.
+    let path = json!({ "roomId": room, "eventType": "m.room.message", "txnId": "t1" });
+    let cs::send_message::Response::Ok(_) = alice
+        .client
+        .send_message(req(
+            path,
+            json!({}),
+            json!({ "msgtype": "m.text", "body": "hello bridge" }),
+        ))
+        .await
+        .unwrap();
+    let parrot = "@echo_parrot:localhost".to_owned();
+    eventually("the parrot's answer", async || {
+        let messages = alice.messages(&room).await;
+        messages
+            .contains(&(parrot.clone(), "echo: hello bridge".to_owned()))
+            .then_some(())
+    })
+    .await;
+
+    // An unknown puppet invited to a room of Alice's: Synapse asks the
+    // bridge for the user, the bridge registers it, and the puppet joins.
+    let zed = "@echo_zed:localhost";
+    let cs::create_room::Response::Ok(own) = alice
+        .client
+        .create_room(req(json!({}), json!({}), json!({ "invite": [zed] })))
+        .await
+        .unwrap();
+    let own = own.room_id.to_string();
+    eventually("the puppet joining", async || {
+        (alice.membership(&own, zed).await.as_deref() == Some("join")).then_some(())
+    })
+    .await;
+    assert!(bridge.activity().puppets.contains(zed));
+
+    // Third-party lookups reach the bridge through Synapse.
+    let base = &synapse.base_url;
+    let alice_token = &alice.token;
+    let protocols = get_json(base, alice_token, "/_matrix/client/v3/thirdparty/protocols").await;
+    assert_eq!(protocols["echo"]["user_fields"], json!(["name"]), "{protocols}");
+    let users = get_json(base, alice_token, "/_matrix/client/v3/thirdparty/user/echo?name=bob").await;
+    assert_eq!(users[0]["userid"], "@echo_bob:localhost", "{users}");
+    let locations = get_json(
+        base,
+        alice_token,
+        "/_matrix/client/v3/thirdparty/location/echo?room=lobby",
+    )
+    .await;
+    assert_eq!(locations[0]["alias"], alias, "{locations}");
+    // The reverse lookups (by Matrix ID, by alias) Synapse does not pass
+    // on (without a protocol it asks no application service): asked of the
+    // bridge directly, as a homeserver would.
+    let as_homeserver = |token: &str| {
+        matrix_api::application_service::endpoints::Client(Client::new(&bridge_url).with_access_token(token))
+    };
+    let homeserver = as_homeserver(&config.hs_token);
+    use matrix_api::application_service::endpoints::{query_location_by_alias, query_user_by_id};
+    let query_user_by_id::Response::Ok(users) = homeserver
+        .query_user_by_id(req(json!({}), json!({ "userid": "@echo_bob:localhost" }), json!({})))
+        .await
+        .unwrap();
+    assert_eq!(users[0].fields["name"], "bob", "{users:?}");
+    let query_location_by_alias::Response::Ok(locations) = homeserver
+        .query_location_by_alias(req(json!({}), json!({ "alias": alias }), json!({})))
+        .await
+        .unwrap();
+    assert_eq!(locations[0].fields["room"], "lobby", "{locations:?}");
+
+    // Every transaction arrived once.
+    let activity = bridge.activity();
+    assert!(!activity.transactions.is_empty());
+    assert!(
+        activity.transactions.values().all(|n| *n == 1),
+        "a transaction arrived twice: {:?}",
+        activity.transactions
+    );
+    assert_eq!(activity.echoed, vec!["echo: hello bridge".to_owned()]);
+
+    // The homeserver's token is checked.
+    let refused = as_homeserver("not-the-hs-token")
+        .send_transaction(req(json!({ "txnId": "forged" }), json!({}), json!({ "events": [] })))
+        .await;
+    match refused {
+        Err(ClientError::Matrix(e)) => assert_eq!((e.status, e.errcode().as_str()), (403, "M_FORBIDDEN")),
+        other => panic!("a wrong hs_token: {other:?}"),
+    }
+    assert!(!bridge.activity().transactions.contains_key("forged"));
+}
