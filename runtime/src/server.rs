@@ -33,6 +33,10 @@ pub struct Credentials {
     /// router checked its signature (federation, and identity-server
     /// operations a homeserver may sign).
     pub x_matrix: Option<XMatrix>,
+    /// The `user_id` query parameter: the user an application service acts
+    /// as (the identity assertion), for the server to check against the
+    /// service's namespaces.
+    pub user_id: Option<String>,
 }
 
 pub use crate::XMatrixHeader as XMatrix;
@@ -68,6 +72,9 @@ pub struct ServerConfig {
     /// Limits for the operations the spec documents with a `429`; `None`
     /// serves them unlimited.
     pub rate_limit: Option<RateLimit>,
+    /// Access tokens no limit applies to (application services registered
+    /// with `rate_limited: false`).
+    pub rate_limit_exempt: Vec<String>,
     /// A request body not received within this time gets `408`: a client
     /// that announces a body and never sends it holds nothing for long.
     pub body_read_timeout: Duration,
@@ -81,6 +88,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("server_name", &self.server_name)
             .field("verifies_signatures", &self.keys.is_some())
             .field("rate_limit", &self.rate_limit)
+            .field("rate_limit_exempt", &self.rate_limit_exempt.len())
             .field("body_read_timeout", &self.body_read_timeout)
             .finish()
     }
@@ -94,6 +102,7 @@ impl Default for ServerConfig {
             server_name: None,
             keys: None,
             rate_limit: None,
+            rate_limit_exempt: Vec::new(),
             body_read_timeout: Duration::from_secs(30),
         }
     }
@@ -137,6 +146,7 @@ struct Settings {
     server_name: Option<String>,
     keys: Option<Arc<dyn KeyLookup>>,
     limiter: Option<Limiter>,
+    rate_limit_exempt: Vec<String>,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -245,11 +255,17 @@ fn credentials(headers: &[(String, String)], query: &str) -> Credentials {
             }
         }
     }
-    if c.access_token.is_none() {
-        c.access_token = query_pairs(query)
-            .into_iter()
-            .find(|(k, _)| k == "access_token")
-            .map(|(_, v)| v);
+    // Parsed only when it can hold something (the common request has a
+    // header token and no assertion).
+    if c.access_token.is_some() && !query.contains("user_id=") {
+        return c;
+    }
+    for (k, v) in query_pairs(query) {
+        match k.as_str() {
+            "access_token" if c.access_token.is_none() => c.access_token = Some(v),
+            "user_id" => c.user_id = Some(v),
+            _ => {}
+        }
     }
     c
 }
@@ -387,8 +403,15 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
             Box::pin(async move {
                 let meta = E::METADATA;
                 if let (true, Some(limiter)) = (meta.rate_limited, &incoming.settings.limiter) {
-                    if let Err(wait) = limiter.take(meta.operation_id, &incoming.requester()) {
-                        return Outcome::Done(error_response(MatrixError::limit_exceeded(wait)));
+                    let exempt = incoming
+                        .credentials
+                        .access_token
+                        .as_ref()
+                        .is_some_and(|token| incoming.settings.rate_limit_exempt.contains(token));
+                    if !exempt {
+                        if let Err(wait) = limiter.take(meta.operation_id, &incoming.requester()) {
+                            return Outcome::Done(error_response(MatrixError::limit_exceeded(wait)));
+                        }
                     }
                 }
                 let signed = match authenticate(meta.auth, &incoming).await {
@@ -454,6 +477,7 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
             server_name: self.config.server_name.clone(),
             keys: self.config.keys.clone(),
             limiter: self.config.rate_limit.map(Limiter::new),
+            rate_limit_exempt: self.config.rate_limit_exempt.clone(),
         });
         for (route, methods) in self.routes {
             let mut method_router: MethodRouter = MethodRouter::new();

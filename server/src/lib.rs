@@ -2,6 +2,7 @@
 //! reference example of building on the generated crate.
 
 pub mod api;
+pub mod appservices;
 mod durable;
 pub mod federation;
 mod glob;
@@ -48,6 +49,8 @@ pub struct Config {
     /// email addresses cannot be added to accounts.
     pub smtp: Option<String>,
     pub mail_from: String,
+    /// Registration files of the application services this server hosts.
+    pub appservices: Vec<PathBuf>,
 }
 
 /// The default limit: a burst of 30 requests to one operation, then one a
@@ -83,6 +86,7 @@ impl Config {
             verify_remote_certificates: true,
             dns_server: None,
             smtp: None,
+            appservices: Vec::new(),
             mail_from: format!("Matrix <noreply@{}>", federation::tls::host_of(server_name)),
         }
     }
@@ -129,6 +133,11 @@ pub fn routers(config: Config) -> Result<Routers, String> {
     ));
     std::fs::create_dir_all(&config.media_dir)
         .map_err(|e| format!("creating media folder {}: {e}", config.media_dir.display()))?;
+    let appservices = appservices::AppServices::load(&config.appservices, &config.server_name)?;
+    for service in appservices.all() {
+        // Its sender exists from the start, as the spec has it.
+        store.create_user(&service.sender, "")?;
+    }
     let outbound = Arc::new(tokio::sync::Notify::new());
     let server = Arc::new(api::Homeserver {
         server_name: config.server_name.clone(),
@@ -145,6 +154,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         outbound: outbound.clone(),
         outbound_edus: federation::send::EduQueue::new(),
         federation: std::sync::OnceLock::new(),
+        appservices,
         mail: match &config.smtp {
             Some(relay) => Some(mail::Mailer::new(relay, &config.mail_from)?),
             None => None,
@@ -163,6 +173,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(federation::send::deliver(federation.clone(), outbound));
         runtime.spawn(api::push_delivery(server.clone()));
+        runtime.spawn(appservices::delivery::run(server.clone()));
     }
     let federation = matrix_api::server_server::endpoints::router_shared(
         federation,
@@ -175,6 +186,13 @@ pub fn routers(config: Config) -> Result<Routers, String> {
     let server_config = ServerConfig {
         body_limit: api::MAX_UPLOAD_BYTES,
         rate_limit: config.rate_limit,
+        rate_limit_exempt: server
+            .appservices
+            .all()
+            .iter()
+            .filter(|service| !service.rate_limited())
+            .map(|service| service.registration.as_token.clone())
+            .collect(),
         body_read_timeout: config.body_read_timeout,
         ..ServerConfig::default()
     };

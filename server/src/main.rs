@@ -60,6 +60,10 @@ struct Args {
     /// The sender of this server's email [default: `Matrix <noreply@<server name>>`].
     #[arg(long, env = "MATRIX_MAIL_FROM")]
     mail_from: Option<String>,
+    /// The registration file (YAML) of an application service this server
+    /// hosts (repeatable).
+    #[arg(long = "appservice")]
+    appservices: Vec<PathBuf>,
 }
 
 fn rate_limit(text: &str) -> anyhow::Result<Option<matrix_api_runtime::server::RateLimit>> {
@@ -107,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
     config.verify_remote_certificates = !args.insecure_skip_certificate_checks;
     config.dns_server = args.dns_server;
     config.smtp = args.smtp;
+    config.appservices = args.appservices;
     if let Some(from) = args.mail_from {
         config.mail_from = from;
     }

@@ -47,11 +47,27 @@ pub(super) fn login_flows(_: &Homeserver, _: cs::get_login_flows::Request) -> Re
     }))
 }
 
-pub(super) async fn register(hs: &Homeserver, request: cs::register::Request) -> Result<cs::register::Response> {
+pub(super) async fn register(
+    hs: &Homeserver,
+    request: cs::register::Request,
+    credentials: Credentials,
+) -> Result<cs::register::Response> {
     let body = request.body;
     if request.query.kind.as_ref().is_some_and(|k| k.as_str() == "guest") {
         return Err(MatrixError::forbidden("Guest access is not enabled"));
     }
+    // An application service registers its users with its token and no
+    // flows; nobody else registers in an exclusive namespace.
+    let by_service = body.r#type.is_some();
+    let service = match (by_service, credentials.access_token.as_deref()) {
+        (false, _) => None,
+        (true, Some(token)) => Some(
+            hs.appservices
+                .by_token(token)
+                .ok_or_else(|| MatrixError::new(401, ErrorCode::UnknownToken, "not an application service's token"))?,
+        ),
+        (true, None) => return Err(MatrixError::missing_token()),
+    };
     let localpart = body.username.clone().unwrap_or_else(|| random_id(12).to_lowercase());
     if !valid_localpart(&localpart) {
         return Err(MatrixError::new(400, ErrorCode::InvalidUsername, "Invalid username"));
@@ -65,9 +81,21 @@ pub(super) async fn register(hs: &Homeserver, request: cs::register::Request) ->
             format!("{} bytes make a user ID longer than 255 bytes", localpart.len()),
         ));
     }
+    let exclusive = || {
+        MatrixError::new(
+            400,
+            ErrorCode::Exclusive,
+            "This user ID is reserved by an application service",
+        )
+    };
+    match service {
+        Some(service) if !service.owns_user(&user_id) => return Err(exclusive()),
+        None if hs.appservices.exclusive_user_owner(&user_id).is_some() => return Err(exclusive()),
+        _ => {}
+    }
     // User-interactive auth: one dummy stage.
     let auth_type = body.auth.as_ref().and_then(|a| a.r#type.as_deref());
-    if auth_type != Some("m.login.dummy") {
+    if service.is_none() && auth_type != Some("m.login.dummy") {
         let mut auth = AuthResponse::new(vec![FlowInformation::new(vec!["m.login.dummy".into()])]);
         auth.params = Some(Default::default());
         auth.session = Some(random_id(16));

@@ -56,6 +56,7 @@ pub(super) fn set_alias(
     let (user_id, _) = hs.user(&credentials)?;
     let alias = request.path.room_alias;
     local_alias(hs, &alias)?;
+    hs.may_claim_alias(&user_id, &alias)?;
     let room_id = request.body.room_id;
     hs.require_joined(&room_id, &user_id)?;
     if !hs.store.add_alias(&alias, &room_id, &user_id).map_err(internal)? {
@@ -76,6 +77,19 @@ pub(super) async fn resolve_alias(
 }
 
 impl Homeserver {
+    /// Refuses (`M_EXCLUSIVE`) an alias an application service claims
+    /// exclusively to anyone but that service's users.
+    pub(super) fn may_claim_alias(&self, user_id: &str, alias: &str) -> Result<()> {
+        match self.appservices.exclusive_alias_owner(alias) {
+            Some(owner) if !owner.owns_user(user_id) => Err(MatrixError::new(
+                400,
+                ErrorCode::Exclusive,
+                "This alias is reserved by an application service",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The room an alias names and the servers to join it through: from
     /// the store for this server's aliases, else from the alias's server
     /// (`/query/directory`).
@@ -86,11 +100,13 @@ impl Homeserver {
                 return federation.resolve_remote_alias(alias).await;
             }
         }
-        let (room_id, _) = self
-            .store
-            .alias(alias)
-            .map_err(internal)?
-            .ok_or_else(|| MatrixError::not_found("Room alias not found"))?;
+        let mut found = self.store.alias(alias).map_err(internal)?;
+        // An alias of an application service's namespace that does not
+        // exist yet: the service may make it.
+        if found.is_none() && crate::appservices::queries::alias(self, alias).await {
+            found = self.store.alias(alias).map_err(internal)?;
+        }
+        let (room_id, _) = found.ok_or_else(|| MatrixError::not_found("Room alias not found"))?;
         Ok((room_id, vec![self.server_name.clone()]))
     }
 }

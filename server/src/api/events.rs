@@ -80,7 +80,7 @@ fn with_redacts<E: serde::Serialize, T>(e: &StoredEvent, event: E) -> Result<Raw
 }
 
 /// A room event for a response's event list (`/messages`, `/context`, ...).
-pub(super) fn room_event<T>(e: &StoredEvent) -> Result<Raw<T>> {
+pub(crate) fn room_event<T>(e: &StoredEvent) -> Result<Raw<T>> {
     with_redacts(e, client_event(e)?)
 }
 

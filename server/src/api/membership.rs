@@ -147,7 +147,13 @@ impl Homeserver {
             let content = super::json_of(&self.member_content(target, "invite", reason)?)?;
             return federation.invite_remote(room_id, sender, target, content).await;
         }
-        if !self.store.user_exists(target).map_err(internal)? {
+        // A user of an application service's namespace that does not
+        // exist yet: the service may make it.
+        let mut exists = self.store.user_exists(target).map_err(internal)?;
+        if !exists && crate::appservices::queries::user(self, target).await {
+            exists = self.store.user_exists(target).map_err(internal)?;
+        }
+        if !exists {
             return Err(MatrixError::not_found("Unknown user"));
         }
         self.set_membership(room_id, sender, target, "invite", reason)?;

@@ -12,7 +12,7 @@ mod backup;
 mod devices;
 pub(crate) mod directory;
 mod ephemeral;
-mod events;
+pub(crate) mod events;
 mod filter;
 mod identity_server;
 pub use identity_server::lookup_hash;
@@ -88,6 +88,8 @@ pub struct Homeserver {
     /// What sends this server's email (validation of addresses added to
     /// accounts); without it, email addresses cannot be added.
     pub mail: Option<crate::mail::Mailer>,
+    /// The application services this server hosts.
+    pub appservices: crate::appservices::AppServices,
 }
 
 impl Homeserver {
@@ -216,12 +218,30 @@ const ROOM_VERSIONS: &[&str] = &["1", "2", "3", "4", "5", "6", "7", "8", "9", "1
 const DEFAULT_ROOM_VERSION: &str = "11";
 
 impl Homeserver {
-    /// The caller behind an access token: `(user ID, device ID)`.
+    /// The caller behind an access token: `(user ID, device ID)`. An
+    /// application service's token acts as its sender, or as the user it
+    /// asserts (`user_id`), which must be of its namespaces and exist.
     fn user(&self, credentials: &Credentials) -> Result<(String, String)> {
         let token = credentials
             .access_token
             .as_deref()
             .ok_or_else(MatrixError::missing_token)?;
+        if let Some(service) = self.appservices.by_token(token) {
+            let user_id = credentials.user_id.clone().unwrap_or_else(|| service.sender.clone());
+            if !service.owns_user(&user_id) {
+                return Err(MatrixError::new(
+                    403,
+                    ErrorCode::Exclusive,
+                    "the user is not in the application service's namespaces",
+                ));
+            }
+            if !self.store.user_exists(&user_id).map_err(internal)? {
+                return Err(MatrixError::forbidden(
+                    "the application service has not registered this user",
+                ));
+            }
+            return Ok((user_id, format!("appservice:{}", service.id())));
+        }
         self.store.token_owner(token).map_err(internal)?.ok_or_else(|| {
             MatrixError::new(401, ErrorCode::UnknownToken, "Unrecognised access token").with("soft_logout", false)
         })
@@ -675,6 +695,7 @@ pub fn implemented_operations() -> Vec<&'static str> {
         cs::set_push_rule_actions::METADATA.operation_id,
         cs::get_notifications::METADATA.operation_id,
         cs::post_pusher::METADATA.operation_id,
+        cs::ping_appservice::METADATA.operation_id,
         cs::get_pushers::METADATA.operation_id,
         cs::upload_keys::METADATA.operation_id,
         cs::query_keys::METADATA.operation_id,
@@ -738,8 +759,8 @@ impl ClientServerApi for Homeserver {
     ) -> Result<cs::get_login_flows::Response> {
         account::login_flows(self, r)
     }
-    async fn register(&self, r: cs::register::Request, _: Credentials) -> Result<cs::register::Response> {
-        account::register(self, r).await
+    async fn register(&self, r: cs::register::Request, c: Credentials) -> Result<cs::register::Response> {
+        account::register(self, r, c).await
     }
     async fn login(&self, r: cs::login::Request, _: Credentials) -> Result<cs::login::Response> {
         account::login(self, r).await
@@ -997,42 +1018,42 @@ impl ClientServerApi for Homeserver {
         r: cs::get_protocols::Request,
         c: Credentials,
     ) -> Result<cs::get_protocols::Response> {
-        server_info::protocols(self, r, c)
+        server_info::protocols(self, r, c).await
     }
     async fn get_protocol_metadata(
         &self,
         r: cs::get_protocol_metadata::Request,
         c: Credentials,
     ) -> Result<cs::get_protocol_metadata::Response> {
-        server_info::protocol(self, r, c)
+        server_info::protocol(self, r, c).await
     }
     async fn query_location_by_protocol(
         &self,
         r: cs::query_location_by_protocol::Request,
         c: Credentials,
     ) -> Result<cs::query_location_by_protocol::Response> {
-        server_info::locations_by_protocol(self, r, c)
+        server_info::locations_by_protocol(self, r, c).await
     }
     async fn query_user_by_protocol(
         &self,
         r: cs::query_user_by_protocol::Request,
         c: Credentials,
     ) -> Result<cs::query_user_by_protocol::Response> {
-        server_info::users_by_protocol(self, r, c)
+        server_info::users_by_protocol(self, r, c).await
     }
     async fn query_location_by_alias(
         &self,
         r: cs::query_location_by_alias::Request,
         c: Credentials,
     ) -> Result<cs::query_location_by_alias::Response> {
-        server_info::locations_by_alias(self, r, c)
+        server_info::locations_by_alias(self, r, c).await
     }
     async fn query_user_by_id(
         &self,
         r: cs::query_user_by_id::Request,
         c: Credentials,
     ) -> Result<cs::query_user_by_id::Response> {
-        server_info::users_by_id(self, r, c)
+        server_info::users_by_id(self, r, c).await
     }
 
     // Devices.
@@ -1193,6 +1214,13 @@ impl ClientServerApi for Homeserver {
         let bound = identity.bind(&body.sid, &body.client_secret, &user_id).await?;
         account_threepids::remember_binding(self, &user_id, &bound, &body.id_server)?;
         Ok(cs::bind3_pid::Response::Ok(serde_json::Map::new()))
+    }
+    async fn ping_appservice(
+        &self,
+        r: cs::ping_appservice::Request,
+        c: Credentials,
+    ) -> Result<cs::ping_appservice::Response> {
+        crate::appservices::ping_from_client(self, r, c).await
     }
     async fn post_pusher(&self, r: cs::post_pusher::Request, c: Credentials) -> Result<cs::post_pusher::Response> {
         push::pushers::set(self, r, c)

@@ -73,6 +73,7 @@ pub(super) async fn create_room(
                 .parse()
                 .map_err(|e| MatrixError::invalid_param(format!("room_alias_name: {e}")))?;
             super::directory::alias_text(alias.as_str())?;
+            hs.may_claim_alias(&user_id, alias.as_str())?;
             if hs.store.alias(alias.as_str()).map_err(internal)?.is_some() {
                 return Err(MatrixError::new(400, ErrorCode::RoomInUse, "Room alias already taken"));
             }
@@ -160,6 +161,11 @@ pub(super) async fn create_room(
         .iter()
         .partition(|u| super::server_of(u.as_str()).is_none_or(|server| server == hs.server_name));
     for invitee in &invitees {
+        // A user of an application service's namespace that does not
+        // exist yet: the service may make it before it is invited.
+        if !hs.store.user_exists(invitee.as_str()).map_err(internal)? {
+            crate::appservices::queries::user(hs, invitee.as_str()).await;
+        }
         let content = json_of(&hs.member_content(invitee.as_str(), "invite", None)?)?;
         plan.push((RoomMemberEventContent::EVENT_TYPE, invitee.to_string(), content));
     }

@@ -2,6 +2,7 @@
 //! and the third-party networks it bridges (none).
 
 use super::{Homeserver, Result, DEFAULT_ROOM_VERSION, ROOM_VERSIONS};
+use crate::appservices::third_party;
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
     BooleanCapability, Capabilities, Full, GetCapabilitiesResponse, GetVersionsResponse,
@@ -58,62 +59,93 @@ pub(super) fn capabilities(
     )))
 }
 
-/// Third-party networks: this server bridges none (application services
-/// would add them), so there are no protocols, and lookups find nothing.
-pub(super) fn protocols(
+/// Third-party networks: those the application services hosted here
+/// bridge (`crate::appservices::third_party`).
+pub(super) async fn protocols(
     hs: &Homeserver,
     _: cs::get_protocols::Request,
     credentials: Credentials,
 ) -> Result<cs::get_protocols::Response> {
     hs.user(&credentials)?;
-    Ok(cs::get_protocols::Response::Ok(Default::default()))
+    let mut out = std::collections::BTreeMap::new();
+    for (name, metadata) in third_party::protocols(hs).await {
+        // A service's answer that is not a protocol is left out.
+        if let Ok(protocol) = serde_json::from_value(metadata) {
+            out.insert(name, protocol);
+        }
+    }
+    Ok(cs::get_protocols::Response::Ok(out))
 }
 
 fn no_protocol(protocol: &str) -> MatrixError {
     MatrixError::not_found(format!("No bridge serves the protocol {protocol}"))
 }
 
-pub(super) fn protocol(
+pub(super) async fn protocol(
     hs: &Homeserver,
     r: cs::get_protocol_metadata::Request,
     credentials: Credentials,
 ) -> Result<cs::get_protocol_metadata::Response> {
     hs.user(&credentials)?;
-    Err(no_protocol(&r.path.protocol))
+    let metadata = third_party::protocol(hs, &r.path.protocol)
+        .await
+        .and_then(|metadata| serde_json::from_value(metadata).ok())
+        .ok_or_else(|| no_protocol(&r.path.protocol))?;
+    Ok(cs::get_protocol_metadata::Response::Ok(metadata))
 }
 
-pub(super) fn locations_by_protocol(
+/// Lookups of a protocol no service bridges are `404`.
+fn bridged(hs: &Homeserver, protocol: &str) -> Result<()> {
+    let known = hs
+        .appservices
+        .all()
+        .iter()
+        .any(|s| s.registration.protocols.iter().flatten().any(|p| p == protocol));
+    if known {
+        Ok(())
+    } else {
+        Err(no_protocol(protocol))
+    }
+}
+
+pub(super) async fn locations_by_protocol(
     hs: &Homeserver,
     r: cs::query_location_by_protocol::Request,
     credentials: Credentials,
 ) -> Result<cs::query_location_by_protocol::Response> {
     hs.user(&credentials)?;
-    Err(no_protocol(&r.path.protocol))
+    bridged(hs, &r.path.protocol)?;
+    let found = third_party::locations(hs, &r.path.protocol, &r.query.fields).await;
+    Ok(cs::query_location_by_protocol::Response::Ok(found))
 }
 
-pub(super) fn users_by_protocol(
+pub(super) async fn users_by_protocol(
     hs: &Homeserver,
     r: cs::query_user_by_protocol::Request,
     credentials: Credentials,
 ) -> Result<cs::query_user_by_protocol::Response> {
     hs.user(&credentials)?;
-    Err(no_protocol(&r.path.protocol))
+    bridged(hs, &r.path.protocol)?;
+    let found = third_party::users(hs, &r.path.protocol, &r.query.fields).await;
+    Ok(cs::query_user_by_protocol::Response::Ok(found))
 }
 
-pub(super) fn locations_by_alias(
+pub(super) async fn locations_by_alias(
     hs: &Homeserver,
-    _: cs::query_location_by_alias::Request,
+    r: cs::query_location_by_alias::Request,
     credentials: Credentials,
 ) -> Result<cs::query_location_by_alias::Response> {
     hs.user(&credentials)?;
-    Ok(cs::query_location_by_alias::Response::Ok(Vec::new()))
+    let found = third_party::locations_by_alias(hs, &r.query.alias).await;
+    Ok(cs::query_location_by_alias::Response::Ok(found))
 }
 
-pub(super) fn users_by_id(
+pub(super) async fn users_by_id(
     hs: &Homeserver,
-    _: cs::query_user_by_id::Request,
+    r: cs::query_user_by_id::Request,
     credentials: Credentials,
 ) -> Result<cs::query_user_by_id::Response> {
     hs.user(&credentials)?;
-    Ok(cs::query_user_by_id::Response::Ok(Vec::new()))
+    let found = third_party::users_by_id(hs, &r.query.userid).await;
+    Ok(cs::query_user_by_id::Response::Ok(found))
 }

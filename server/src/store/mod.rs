@@ -2,9 +2,11 @@
 //! and its SQLite implementation. Kept narrow so that another database
 //! (PostgreSQL, say) could back the same homeserver.
 
+mod appservices;
 mod keys;
 mod pushers;
 mod sqlite;
+mod sqlite_appservices;
 mod sqlite_cached;
 mod sqlite_durable;
 mod sqlite_keys;
@@ -13,6 +15,7 @@ mod sqlite_state;
 pub mod sqlite_threepids;
 mod threepids;
 
+pub use appservices::{AppServiceStorage, PendingTransaction};
 pub use keys::{BackedUpKey, BackupVersion, KeyConflict, KeyStorage, NewToDevice, Replaces, ToDevice};
 pub use pushers::{Pusher, PusherStorage};
 pub use sqlite::SqliteStore;
@@ -184,7 +187,7 @@ pub type StoreResult<T> = Result<T, String>;
 ///
 /// Two stream positions order everything a `/sync` can return: the event
 /// stream (rooms' timelines) and the side stream (account data, receipts).
-pub trait Storage: KeyStorage + ThreepidStorage + PusherStorage + Send + Sync + 'static {
+pub trait Storage: KeyStorage + ThreepidStorage + PusherStorage + AppServiceStorage + Send + Sync + 'static {
     /// Returns once everything written before the call is on disk; every
     /// answer waits for it (`crate::durable`), so that nothing reported
     /// to a client or a server is lost, even by a machine losing power.

@@ -116,13 +116,15 @@ const MIGRATIONS: &[&str] = &[
     super::sqlite_threepids::MIGRATION,
     // Pushers, and how far each delivered its user's notifications.
     super::sqlite_pushers::MIGRATION,
+    // How far each application service has been sent, and its transaction in flight.
+    super::sqlite_appservices::MIGRATION,
 ];
 
 fn err(e: rusqlite::Error) -> String {
     e.to_string()
 }
 
-fn row_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+pub(super) fn row_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     let content: String = row.get(6)?;
     Ok(StoredEvent {
         stream: row.get(0)?,
@@ -231,7 +233,7 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, in_graph: bool
     Ok(stream)
 }
 
-const EVENT_COLUMNS: &str =
+pub(super) const EVENT_COLUMNS: &str =
     "stream, event_id, room_id, sender, type, state_key, content, origin_server_ts, redacted_because";
 
 impl SqliteStore {
