@@ -238,10 +238,22 @@ async fn against_synapse() -> Outcome {
     drives(&synapse.base_url, "localhost", &bridge, &bridge_url, &config.hs_token).await
 }
 
-async fn against_ours() -> Outcome {
+/// Our homeserver in process with the bridge registered; the bridge's
+/// router is served through `wrap` (a test's faults).
+struct Ours {
+    base: String,
+    name: String,
+    bridge: Bridge,
+    bridge_url: String,
+    hs_token: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_ours(wrap: impl FnOnce(axum::Router) -> axum::Router) -> Ours {
     let dir = tempfile::tempdir().unwrap();
     let federation = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let name = federation.local_addr().unwrap().to_string();
+    drop(federation);
     let client = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", client.local_addr().unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -256,10 +268,21 @@ async fn against_ours() -> Outcome {
     config.appservices = vec![registration];
     let routers = server::routers(config).unwrap();
     tokio::spawn(matrix_api_runtime::server::serve(client, routers.client));
-    drop(federation);
     let bridge = Bridge::start(bridge_config.clone());
-    tokio::spawn(matrix_api_runtime::server::serve(listener, bridge.router()));
-    drives(&base, &name, &bridge, &bridge_url, &bridge_config.hs_token).await
+    tokio::spawn(matrix_api_runtime::server::serve(listener, wrap(bridge.router())));
+    Ours {
+        base,
+        name,
+        bridge,
+        bridge_url,
+        hs_token: bridge_config.hs_token,
+        _dir: dir,
+    }
+}
+
+async fn against_ours() -> Outcome {
+    let ours = start_ours(|router| router).await;
+    drives(&ours.base, &ours.name, &ours.bridge, &ours.bridge_url, &ours.hs_token).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,4 +294,73 @@ async fn synapse_and_ours_drive_the_example_bridge_alike() {
     assert!(theirs.transactions_once);
     assert_eq!(theirs.protocols["echo"]["user_fields"], json!(["name"]));
     assert_eq!(ours, theirs, "our homeserver drives the bridge otherwise than Synapse");
+}
+
+/// The bridge failing for a while (`500` to every transaction): our
+/// homeserver sends the same transaction again, with growing delays, and
+/// once the bridge answers, every message arrives, in order, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_bridge_gets_every_transaction_afterwards_in_order() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let failing = Arc::new(AtomicBool::new(false));
+    let refused: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (switch, log) = (failing.clone(), refused.clone());
+    let ours = start_ours(move |inner| {
+        axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let (inner, switch, log) = (inner.clone(), switch.clone(), log.clone());
+            async move {
+                use axum::response::IntoResponse;
+                use tower::ServiceExt;
+                let path = request.uri().path().to_owned();
+                if let Some(txn) = path.strip_prefix("/_matrix/app/v1/transactions/") {
+                    if switch.load(Ordering::SeqCst) {
+                        log.lock().unwrap().push(txn.to_owned());
+                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
+                    }
+                }
+                inner.oneshot(request).await.into_response()
+            }
+        })
+    })
+    .await;
+    let alice = register(&ours.base, "alice").await;
+    let alias = format!("#echo_lobby:{}", ours.name);
+    let cs::join_room::Response::Ok(joined) = alice
+        .client
+        .join_room(req(json!({ "roomIdOrAlias": alias }), json!({}), json!({})))
+        .await
+        .unwrap();
+    let room = joined.room_id.to_string();
+    // Up to date before the fault: the bridge has what it was sent.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = ours.bridge.activity().transactions.len();
+
+    failing.store(true, Ordering::SeqCst);
+    let said: Vec<String> = (0..5).map(|i| format!("message {i}")).collect();
+    for (i, text) in said.iter().enumerate() {
+        let path = json!({ "roomId": room, "eventType": "m.room.message", "txnId": format!("m{i}") });
+        let cs::send_message::Response::Ok(_) = alice
+            .client
+            .send_message(req(path, json!({}), json!({ "msgtype": "m.text", "body": text })))
+            .await
+            .unwrap();
+    }
+    eventually("two refused deliveries", async || (refused.lock().unwrap().len() >= 2).then_some(())).await;
+    let refused_ids: Vec<String> = refused.lock().unwrap().clone();
+    // Each retry is the same transaction.
+    assert!(refused_ids.windows(2).all(|w| w[0] == w[1]), "{refused_ids:?}");
+    assert_eq!(ours.bridge.activity().transactions.len(), before);
+    failing.store(false, Ordering::SeqCst);
+
+    let echoes: Vec<String> = said.iter().map(|text| format!("echo: {text}")).collect();
+    eventually("every echo", async || {
+        (ours.bridge.activity().echoed.len() >= echoes.len()).then_some(())
+    })
+    .await;
+    let activity = ours.bridge.activity();
+    assert_eq!(activity.echoed, echoes, "in order, each once");
+    assert!(activity.transactions.contains_key(&refused_ids[0]), "the refused transaction arrived");
+    assert!(activity.transactions.values().all(|n| *n == 1), "{:?}", activity.transactions);
+    assert!(activity.failures.is_empty(), "{:?}", activity.failures);
 }
