@@ -346,7 +346,10 @@ async fn a_failing_bridge_gets_every_transaction_afterwards_in_order() {
             .await
             .unwrap();
     }
-    eventually("two refused deliveries", async || (refused.lock().unwrap().len() >= 2).then_some(())).await;
+    eventually("two refused deliveries", async || {
+        (refused.lock().unwrap().len() >= 2).then_some(())
+    })
+    .await;
     let refused_ids: Vec<String> = refused.lock().unwrap().clone();
     // Each retry is the same transaction.
     assert!(refused_ids.windows(2).all(|w| w[0] == w[1]), "{refused_ids:?}");
@@ -360,7 +363,14 @@ async fn a_failing_bridge_gets_every_transaction_afterwards_in_order() {
     .await;
     let activity = ours.bridge.activity();
     assert_eq!(activity.echoed, echoes, "in order, each once");
-    assert!(activity.transactions.contains_key(&refused_ids[0]), "the refused transaction arrived");
-    assert!(activity.transactions.values().all(|n| *n == 1), "{:?}", activity.transactions);
+    assert!(
+        activity.transactions.contains_key(&refused_ids[0]),
+        "the refused transaction arrived"
+    );
+    assert!(
+        activity.transactions.values().all(|n| *n == 1),
+        "{:?}",
+        activity.transactions
+    );
     assert!(activity.failures.is_empty(), "{:?}", activity.failures);
 }
