@@ -12,6 +12,7 @@ mod abuse;
 mod account_threepids;
 mod accounts;
 mod acl;
+mod appservice;
 mod bad_input;
 mod calls_and_bridges;
 mod durability;

@@ -30,22 +30,30 @@ pub(crate) struct Ours {
     pub(crate) client_port: u16,
     pub(crate) federation_port: u16,
     pub(crate) process: Option<Child>,
+    /// More command-line arguments (`--appservice FILE`).
+    pub(crate) args: Vec<String>,
 }
 
 impl Ours {
     pub(crate) fn start(dir: &Path, label: &str) -> Ours {
-        let federation_port = free_port();
-        let mut ours = Ours {
-            name: format!("127.0.0.1:{federation_port}"),
-            client_base: String::new(),
-            db: dir.join(format!("{label}.db")),
-            client_port: free_port(),
-            federation_port,
-            process: None,
-        };
-        ours.client_base = format!("http://127.0.0.1:{}", ours.client_port);
+        let mut ours = Ours::prepare(dir, label);
         ours.restart();
         ours
+    }
+
+    /// Its name, ports and database, not started yet (see [`Ours::restart`]).
+    pub(crate) fn prepare(dir: &Path, label: &str) -> Ours {
+        let federation_port = free_port();
+        let client_port = free_port();
+        Ours {
+            name: format!("127.0.0.1:{federation_port}"),
+            client_base: format!("http://127.0.0.1:{client_port}"),
+            db: dir.join(format!("{label}.db")),
+            client_port,
+            federation_port,
+            process: None,
+            args: Vec::new(),
+        }
     }
 
     /// Starts the binary (again) on the same ports and database; returns
@@ -57,7 +65,9 @@ impl Ours {
             .args(["--listen", &format!("127.0.0.1:{}", self.client_port)])
             .args(["--federation-listen", &format!("127.0.0.1:{}", self.federation_port)])
             // Synapse presents a self-signed certificate, as we do.
-            .args(["--insecure-skip-certificate-checks", "--rate-limit", "off", "--db"])
+            .args(["--insecure-skip-certificate-checks", "--rate-limit", "off"])
+            .args(&self.args)
+            .arg("--db")
             .arg(&self.db)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
