@@ -118,6 +118,8 @@ pub struct Activity {
     pub pings: Vec<Option<String>>,
     /// What went wrong handling events.
     pub failures: Vec<String>,
+    /// The body of every message it was sent, in the order it took them.
+    pub messages: Vec<String>,
 }
 
 /// The bridge; cloning shares it.
@@ -237,6 +239,9 @@ impl Bridge {
         };
         let room_id = message.room_id.to_string();
         let sender = message.sender.to_string();
+        if let Some(body) = message_body(&message.content) {
+            self.lock().messages.push(body);
+        }
         let portal = self.lock().rooms.values().any(|r| *r == room_id);
         if !portal
             || self.config.bridged(&sender, '@').is_some()
@@ -244,10 +249,8 @@ impl Bridge {
         {
             return Ok(());
         }
-        let body = match &message.content {
-            AnyRoomMessageEventContent::Text(text) => text.body.clone(),
-            AnyRoomMessageEventContent::Notice(notice) => notice.body.clone(),
-            _ => return Ok(()),
+        let Some(body) = message_body(&message.content) else {
+            return Ok(());
         };
         let parrot = self.register_puppet(PARROT).await?;
         self.join(&parrot, &room_id).await?;
@@ -281,6 +284,15 @@ impl Bridge {
         .map_err(|e| ClientError::Request(e.to_string()))?;
         let cs::ping_appservice::Response::Ok(pong) = self.homeserver(None).ping_appservice(request).await?;
         Ok(pong.duration_ms)
+    }
+}
+
+/// The text of a text message or notice.
+fn message_body(content: &AnyRoomMessageEventContent) -> Option<String> {
+    match content {
+        AnyRoomMessageEventContent::Text(text) => Some(text.body.clone()),
+        AnyRoomMessageEventContent::Notice(notice) => Some(notice.body.clone()),
+        _ => None,
     }
 }
 

@@ -374,3 +374,89 @@ async fn a_failing_bridge_gets_every_transaction_afterwards_in_order() {
     );
     assert!(activity.failures.is_empty(), "{:?}", activity.failures);
 }
+
+/// The bridge down (nothing listening at its URL) while a room it is
+/// interested in goes on: once it listens, every event arrives, in order,
+/// and every transaction once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_down_for_a_while_gets_every_event_in_order_afterwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let federation = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let name = federation.local_addr().unwrap().to_string();
+    drop(federation);
+    let client = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", client.local_addr().unwrap());
+    // The bridge's address, free until the bridge comes up.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let bridge_address = reserved.local_addr().unwrap();
+    drop(reserved);
+    let bridge_url = format!("http://{bridge_address}");
+    let mut bridge_config = bridge_config(&name);
+    bridge_config.homeserver = base.clone();
+    let registration = dir.path().join("echo.yaml");
+    std::fs::write(
+        &registration,
+        serde_norway::to_string(&bridge_config.registration(&bridge_url)).unwrap(),
+    )
+    .unwrap();
+    let mut config = server::Config::new(&name, &dir.path().join("hs.db"));
+    config.rate_limit = None;
+    config.appservices = vec![registration];
+    let routers = server::routers(config).unwrap();
+    tokio::spawn(matrix_api_runtime::server::serve(client, routers.client));
+
+    // The bridge's own user, through the application service API (as the
+    // bridge would): registered, and in a public room of its own.
+    let as_bridge = Client::new(&base).with_access_token(bridge_config.as_token.clone());
+    let body = json!({ "type": "m.login.application_service", "username": "echo_zed", "inhibit_login": true });
+    let cs::register::Response::Ok(_) = cs::Client(as_bridge.clone())
+        .register(req(json!({}), json!({}), body))
+        .await
+        .unwrap()
+    else {
+        panic!("the application service's registration asked for more");
+    };
+    let zed = cs::Client(as_bridge.with_query("user_id", format!("@echo_zed:{name}")));
+    let cs::create_room::Response::Ok(room) = zed
+        .create_room(req(json!({}), json!({}), json!({ "preset": "public_chat" })))
+        .await
+        .unwrap();
+    let room = room.room_id.to_string();
+    let alice = register(&base, "alice").await;
+    let cs::join_room::Response::Ok(_) = alice
+        .client
+        .join_room(req(json!({ "roomIdOrAlias": room }), json!({}), json!({})))
+        .await
+        .unwrap();
+    let said: Vec<String> = (0..4).map(|i| format!("while down {i}")).collect();
+    for (i, text) in said.iter().enumerate() {
+        let path = json!({ "roomId": room, "eventType": "m.room.message", "txnId": format!("d{i}") });
+        let cs::send_message::Response::Ok(_) = alice
+            .client
+            .send_message(req(path, json!({}), json!({ "msgtype": "m.text", "body": text })))
+            .await
+            .unwrap();
+    }
+    // Down for a while: the homeserver tries, fails, and waits longer.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let bridge = Bridge::start(bridge_config);
+    let listener = tokio::net::TcpListener::bind(bridge_address).await.unwrap();
+    tokio::spawn(matrix_api_runtime::server::serve(listener, bridge.router()));
+    eventually("every message", async || {
+        (bridge.activity().messages.len() >= said.len()).then_some(())
+    })
+    .await;
+    let activity = bridge.activity();
+    assert_eq!(activity.messages, said, "in order, each once");
+    assert!(
+        activity.transactions.values().all(|n| *n == 1),
+        "{:?}",
+        activity.transactions
+    );
+    let numbers: Vec<u64> = activity.order.iter().map(|id| id.parse().unwrap()).collect();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "transactions in order: {numbers:?}"
+    );
+}
