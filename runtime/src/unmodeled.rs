@@ -8,11 +8,14 @@
 use serde_json::Value;
 
 /// The JSON paths (`/a/b`, `[]` for array items) where `received` has a
-/// field that `reencoded` lacks. A `null` counts as absent; map keys that
-/// are Matrix IDs or numbers show as `{key}`, so one path stands for all.
+/// field that `reencoded` lacks, sorted and each once. A `null` counts as
+/// absent; map keys that are Matrix IDs or numbers show as `{key}`, so one
+/// path stands for all.
 pub fn dropped_fields(received: &Value, reencoded: &Value) -> Vec<String> {
     let mut out = Vec::new();
     walk(received, reencoded, "", &mut out);
+    out.sort();
+    out.dedup();
     out
 }
 
