@@ -29,12 +29,13 @@ struct DataFile {
     property: Vec<Property>,
 }
 
-/// A property the text gives a schema and the YAML does not list.
+/// A property the text gives an operation's JSON request body and the
+/// YAML does not list.
 #[derive(Deserialize)]
 struct Property {
     file: String,
-    /// The JSON pointer of the object schema, in `file`.
-    pointer: String,
+    path: String,
+    method: String,
     name: String,
     /// The property's schema.
     schema: Value,
@@ -111,9 +112,9 @@ pub fn apply(store: &mut DocStore) -> Result<Vec<(Location, String)>> {
         let Some(doc) = store.doc_mut(&entry.file) else {
             continue;
         };
-        if add_property(doc, entry) {
+        if let Some(pointer) = add_property(doc, entry) {
             changed.push((
-                Location::new(entry.file.clone(), &entry.pointer),
+                Location::new(entry.file.clone(), &pointer),
                 format!(
                     "property `{}` added (api-specs/errata.toml: {})",
                     entry.name, entry.source
@@ -124,22 +125,33 @@ pub fn apply(store: &mut DocStore) -> Result<Vec<(Location, String)>> {
     Ok(changed)
 }
 
-/// Adds the property to the object schema at the entry's pointer; false
-/// when there is no such schema or it lists the property already.
-fn add_property(doc: &mut Value, entry: &Property) -> bool {
-    let Some(schema) = doc.pointer_mut(&entry.pointer).and_then(Value::as_object_mut) else {
-        return false;
+/// Adds the property to the operation's JSON request body schema (an
+/// OpenAPI 3 `requestBody`, or a Swagger 2 `in: body` parameter, so that
+/// every release reads alike); the schema's pointer, or `None` when there
+/// is no such inline schema or it lists the property already.
+fn add_property(doc: &mut Value, entry: &Property) -> Option<String> {
+    let path = entry.path.replace('~', "~0").replace('/', "~1");
+    let operation = format!("/paths/{path}/{}", entry.method);
+    let openapi = format!("{operation}/requestBody/content/application~1json/schema");
+    let pointer = if doc.pointer(&openapi).is_some() {
+        openapi
+    } else {
+        let parameters = doc.pointer(&format!("{operation}/parameters"))?.as_array()?;
+        let body = parameters
+            .iter()
+            .position(|p| p.get("in").and_then(Value::as_str) == Some("body"))?;
+        format!("{operation}/parameters/{body}/schema")
     };
+    let schema = doc.pointer_mut(&pointer)?.as_object_mut()?;
     let properties = schema
         .entry("properties")
-        .or_insert_with(|| Value::Object(Default::default()));
-    match properties.as_object_mut() {
-        Some(properties) if !properties.contains_key(&entry.name) => {
-            properties.insert(entry.name.clone(), entry.schema.clone());
-            true
-        }
-        _ => false,
+        .or_insert_with(|| Value::Object(Default::default()))
+        .as_object_mut()?;
+    if properties.contains_key(&entry.name) {
+        return None;
     }
+    properties.insert(entry.name.clone(), entry.schema.clone());
+    Some(pointer)
 }
 
 /// Adds the alternative `{add: []}` to the operation's own `security`
