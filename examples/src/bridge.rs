@@ -15,6 +15,8 @@
 //!   assertion); a puppet invited anywhere joins.
 //! - Third-party lookups for the protocol `echo`: users by `name`,
 //!   locations by `room`, and back.
+//! - Ephemeral data (it registers with `receive_ephemeral`): who types,
+//!   reads and is present where, kept for its operator.
 //! - `/ping`, and every request checked for the homeserver's `hs_token`.
 
 use matrix_api::application_service::endpoints::{
@@ -25,9 +27,10 @@ use matrix_api::application_service::{
     FieldType, Location, Namespace, Namespaces, Protocol, Registration, SendTransactionRequest, User,
 };
 use matrix_api::client_server::endpoints as cs;
-use matrix_api::events::{AnyRoomMessageEventContent, AnyTimelineEvent};
+use matrix_api::events::{AnyEphemeralRoomEvent, AnyRoomMessageEventContent, AnyTimelineEvent, Event, PresenceEvent};
 use matrix_api_runtime::client::{Client, ClientError};
 use matrix_api_runtime::server::Credentials;
+use matrix_api_runtime::Raw;
 use matrix_api_runtime::{ErrorCode, MatrixError};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -76,6 +79,7 @@ impl BridgeConfig {
             namespaces,
         );
         registration.rate_limited = Some(false);
+        registration.receive_ephemeral = Some(true);
         registration.protocols = Some(vec![PROTOCOL.to_owned()]);
         registration
     }
@@ -120,6 +124,48 @@ pub struct Activity {
     pub failures: Vec<String>,
     /// The body of every message it was sent, in the order it took them.
     pub messages: Vec<String>,
+    /// The ephemeral data it was sent, in order.
+    pub ephemeral: Vec<Ephemeral>,
+}
+
+/// One piece of ephemeral data, as the bridge understood it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ephemeral {
+    /// `m.typing`, `m.receipt`, `m.presence` or another type.
+    pub event_type: String,
+    /// The room, for typing and receipts.
+    pub room_id: Option<String>,
+    /// Who types (all of them), who read (by event), or whose presence.
+    pub users: Vec<String>,
+}
+
+impl Ephemeral {
+    fn read(raw: &Raw<Event>) -> Ephemeral {
+        let room_id = raw.get_field::<String>("room_id").ok().flatten();
+        let (event_type, users) = match raw.deserialize_as::<AnyEphemeralRoomEvent>() {
+            Ok(AnyEphemeralRoomEvent::Typing(typing)) => {
+                let users = typing.content.user_ids.iter().map(|u| u.to_string()).collect();
+                ("m.typing".to_owned(), users)
+            }
+            Ok(AnyEphemeralRoomEvent::Receipt(receipt)) => {
+                let readers = receipt
+                    .content
+                    .values()
+                    .flat_map(|by_type| by_type.m_read.iter().flatten());
+                let users = readers.map(|(user, _)| user.to_string()).collect();
+                ("m.receipt".to_owned(), users)
+            }
+            _ => match raw.deserialize_as::<PresenceEvent>() {
+                Ok(presence) => ("m.presence".to_owned(), vec![presence.sender]),
+                Err(_) => (raw.get_field("type").ok().flatten().unwrap_or_default(), Vec::new()),
+            },
+        };
+        Ephemeral {
+            event_type,
+            room_id,
+            users,
+        }
+    }
 }
 
 /// The bridge; cloning shares it.
@@ -323,7 +369,9 @@ impl ApplicationServiceApi for Bridge {
             first
         };
         if first {
-            let SendTransactionRequest { events, .. } = request.body;
+            let SendTransactionRequest { events, ephemeral } = request.body;
+            let seen = ephemeral.iter().flatten().map(Ephemeral::read);
+            self.lock().ephemeral.extend(seen);
             // Events that do not decode are not the bridge's to answer.
             let decoded = events.iter().filter_map(|raw| raw.deserialize().ok()).collect();
             let _ = self.events.send(decoded);

@@ -5,8 +5,9 @@
 //! room); her message reaches the bridge in a transaction and the bridge's
 //! puppet answers in the room; inviting an unknown puppet makes Synapse
 //! ask the bridge for the user, and the puppet joins; third-party lookups
-//! reach the bridge; every transaction arrives once; and a request without
-//! the homeserver's token is refused.
+//! reach the bridge; her typing and read receipt in the portal room reach
+//! the bridge as ephemeral data with the room's ID; every transaction
+//! arrives once; and a request without the homeserver's token is refused.
 
 use matrix_api::client_server::endpoints as cs;
 use matrix_api_runtime::client::{Client, ClientError};
@@ -77,6 +78,20 @@ impl Person {
         found
     }
 
+    async fn last_event_id(&self, room: &str) -> String {
+        let cs::get_room_events::Response::Ok(page) = self
+            .client
+            .get_room_events(req(
+                json!({ "roomId": room }),
+                json!({ "dir": "b", "limit": 1 }),
+                json!({}),
+            ))
+            .await
+            .unwrap();
+        let chunk = serde_json::to_value(&page.chunk).unwrap();
+        chunk[0]["event_id"].as_str().unwrap().to_owned()
+    }
+
     async fn membership(&self, room: &str, user: &str) -> Option<String> {
         let path = json!({ "roomId": room, "eventType": "m.room.member", "stateKey": user });
         let cs::get_room_state_with_key::Response::Ok(content) = self
@@ -109,6 +124,8 @@ struct Outcome {
     protocols: Value,
     user_lookup: Value,
     location_lookup: Value,
+    /// The ephemeral types the bridge saw for Alice in the portal room.
+    ephemeral_seen: Vec<String>,
     transactions_once: bool,
 }
 
@@ -157,6 +174,36 @@ async fn drives(base: &str, server: &str, bridge: &Bridge, bridge_url: &str, hs_
         messages
             .contains(&(parrot.clone(), "echo: hello bridge".to_owned()))
             .then_some(())
+    })
+    .await;
+
+    // Alice types, and reads the parrot's answer: the bridge asked for
+    // ephemeral data, so it is told, with the room's ID.
+    let alice_id = format!("@alice:{server}");
+    let path = json!({ "roomId": room, "userId": alice_id });
+    let cs::set_typing::Response::Ok(_) = alice
+        .client
+        .set_typing(req(path, json!({}), json!({ "typing": true, "timeout": 30000 })))
+        .await
+        .unwrap();
+    let answer = alice.last_event_id(&room).await;
+    let path = json!({ "roomId": room, "receiptType": "m.read", "eventId": answer });
+    let cs::post_receipt::Response::Ok(_) = alice
+        .client
+        .post_receipt(req(path, json!({}), json!({})))
+        .await
+        .unwrap();
+    let ephemeral_seen = eventually("Alice's typing and receipt at the bridge", async || {
+        let mut seen: Vec<String> = bridge
+            .activity()
+            .ephemeral
+            .iter()
+            .filter(|e| e.room_id.as_deref() == Some(room.as_str()) && e.users.contains(&alice_id))
+            .map(|e| e.event_type.clone())
+            .collect();
+        seen.sort();
+        seen.dedup();
+        (seen.len() == 2).then_some(seen)
     })
     .await;
 
@@ -220,6 +267,7 @@ async fn drives(base: &str, server: &str, bridge: &Bridge, bridge_url: &str, hs_
         protocols: unnamed(protocols),
         user_lookup: unnamed(users),
         location_lookup: unnamed(locations),
+        ephemeral_seen,
         transactions_once: !activity.transactions.is_empty() && activity.transactions.values().all(|n| *n == 1),
     }
 }
@@ -293,6 +341,7 @@ async fn synapse_and_ours_drive_the_example_bridge_alike() {
     assert_eq!(theirs.echoed, vec!["echo: hello bridge".to_owned()]);
     assert!(theirs.transactions_once);
     assert_eq!(theirs.protocols["echo"]["user_fields"], json!(["name"]));
+    assert_eq!(theirs.ephemeral_seen, ["m.receipt", "m.typing"]);
     assert_eq!(ours, theirs, "our homeserver drives the bridge otherwise than Synapse");
 }
 
@@ -458,5 +507,59 @@ async fn a_bridge_down_for_a_while_gets_every_event_in_order_afterwards() {
     assert!(
         numbers.windows(2).all(|w| w[0] < w[1]),
         "transactions in order: {numbers:?}"
+    );
+}
+
+/// Presence, which the Synapse of these tests has switched off: our
+/// homeserver tells the bridge of the presence of a member of its portal
+/// room, and not of a user who shares no room with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_homeserver_tells_the_bridge_of_presence_in_its_rooms_only() {
+    let ours = start_ours(|router| router).await;
+    let alice = register(&ours.base, "alice").await;
+    let bob = register(&ours.base, "bob").await;
+    let alias = format!("#echo_lobby:{}", ours.name);
+    let cs::join_room::Response::Ok(_) = alice
+        .client
+        .join_room(req(json!({ "roomIdOrAlias": alias }), json!({}), json!({})))
+        .await
+        .unwrap();
+    let set = |person: &Person, user: String, text: &'static str| {
+        let client = person.client.clone();
+        async move {
+            let body = json!({ "presence": "online", "status_msg": text });
+            let cs::set_presence::Response::Ok(_) = client
+                .set_presence(req(json!({ "userId": user }), json!({}), body))
+                .await
+                .unwrap();
+        }
+    };
+    let (alice_id, bob_id) = (format!("@alice:{}", ours.name), format!("@bob:{}", ours.name));
+    set(&bob, bob_id.clone(), "elsewhere").await;
+    set(&alice, alice_id.clone(), "bridging").await;
+    eventually("Alice's presence at the bridge", async || {
+        let activity = ours.bridge.activity();
+        let found = activity
+            .ephemeral
+            .iter()
+            .any(|e| e.event_type == "m.presence" && e.users == [alice_id.clone()]);
+        found.then_some(())
+    })
+    .await;
+    let activity = ours.bridge.activity();
+    let presence_of: Vec<&Vec<String>> = activity
+        .ephemeral
+        .iter()
+        .filter(|e| e.event_type == "m.presence")
+        .map(|e| &e.users)
+        .collect();
+    assert!(
+        !presence_of.iter().any(|users| users.contains(&bob_id)),
+        "{presence_of:?}"
+    );
+    assert!(
+        activity.transactions.values().all(|n| *n == 1),
+        "{:?}",
+        activity.transactions
     );
 }

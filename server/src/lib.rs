@@ -7,6 +7,7 @@ mod durable;
 pub mod federation;
 mod glob;
 pub mod mail;
+mod retry;
 pub mod server_name;
 pub mod store;
 pub mod threepid;

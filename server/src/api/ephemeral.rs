@@ -5,9 +5,10 @@
 use super::{id, internal, joined_servers, json_of, now_ms, typed, Homeserver, Result};
 use crate::store::Receipt;
 use matrix_api::client_server::endpoints as cs;
-use matrix_api::events::FullyReadEventContent;
+use matrix_api::events::{EventReceipts, FullyReadEventContent, Receipt as EventReceipt, TypingEventContent};
 use matrix_api::server_server as ss;
 use matrix_api::EventContent;
+use matrix_api::{EventId, UserId};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
 use serde_json::Map;
@@ -66,6 +67,66 @@ impl Typing {
         let (changed, users) = state.rooms.get(room_id)?;
         (*changed > since).then(|| users.keys().cloned().collect())
     }
+
+    /// Every room whose typing users changed after `since` (expiries
+    /// count), with who types there now; and the serial they are as of.
+    pub fn all_changed_since(&self, since: i64) -> (i64, Vec<(String, Vec<String>)>) {
+        let Ok(mut state) = self.state.lock() else {
+            return (since, Vec::new());
+        };
+        let now = Instant::now();
+        let state = &mut *state;
+        for (changed, users) in state.rooms.values_mut() {
+            if users.values().any(|t| *t <= now) {
+                users.retain(|_, t| *t > now);
+                state.serial += 1;
+                *changed = state.serial;
+            }
+        }
+        let mut rooms: Vec<(String, Vec<String>)> = state
+            .rooms
+            .iter()
+            .filter(|(_, (changed, _))| *changed > since)
+            .map(|(room, (_, users))| (room.clone(), users.keys().cloned().collect()))
+            .collect();
+        rooms.sort();
+        (state.serial, rooms)
+    }
+}
+
+/// The content of an `m.typing` event naming `users`.
+pub(crate) fn typing_content(users: &[String]) -> Result<TypingEventContent> {
+    Ok(TypingEventContent::new(
+        users.iter().map(|u| id(u)).collect::<Result<_>>()?,
+    ))
+}
+
+/// The content of an `m.receipt` event of `receipts`: the public ones, and
+/// the private ones of `owner` (they are shown to their owner only).
+pub(crate) fn receipts_content<'a>(
+    receipts: impl IntoIterator<Item = &'a Receipt>,
+    owner: Option<&str>,
+) -> Result<BTreeMap<EventId, EventReceipts>> {
+    let mut out: BTreeMap<EventId, EventReceipts> = BTreeMap::new();
+    for r in receipts {
+        let private = match r.receipt_type.as_str() {
+            "m.read" => false,
+            "m.read.private" if owner == Some(r.user_id.as_str()) => true,
+            _ => continue,
+        };
+        let receipt = EventReceipt {
+            ts: Some(r.ts),
+            thread_id: Some(r.thread_id.clone()).filter(|t| !t.is_empty()),
+        };
+        let by_type = out.entry(id(&r.event_id)?).or_default();
+        let by_user = if private {
+            by_type.m_read_private.get_or_insert_default()
+        } else {
+            by_type.m_read.get_or_insert_default()
+        };
+        by_user.insert(id::<UserId>(&r.user_id)?, receipt);
+    }
+    Ok(out)
 }
 
 /// Typing notifications last at most this long without renewal.

@@ -79,7 +79,7 @@ impl Homeserver {
     }
 }
 
-fn content(presence: &Presence) -> Result<PresenceEventContent> {
+pub(crate) fn content(presence: &Presence) -> Result<PresenceEventContent> {
     let state = serde_json::from_value(Value::String(presence.state.clone())).map_err(internal)?;
     let mut content = PresenceEventContent::new(state);
     content.last_active_ago = Some((now_ms() - presence.last_active_ts).max(0) as f64);

@@ -67,14 +67,7 @@ pub(super) async fn protocols(
     credentials: Credentials,
 ) -> Result<cs::get_protocols::Response> {
     hs.user(&credentials)?;
-    let mut out = std::collections::BTreeMap::new();
-    for (name, metadata) in third_party::protocols(hs).await {
-        // A service's answer that is not a protocol is left out.
-        if let Ok(protocol) = serde_json::from_value(metadata) {
-            out.insert(name, protocol);
-        }
-    }
-    Ok(cs::get_protocols::Response::Ok(out))
+    Ok(cs::get_protocols::Response::Ok(third_party::protocols(hs).await))
 }
 
 fn no_protocol(protocol: &str) -> MatrixError {
@@ -89,7 +82,6 @@ pub(super) async fn protocol(
     hs.user(&credentials)?;
     let metadata = third_party::protocol(hs, &r.path.protocol)
         .await
-        .and_then(|metadata| serde_json::from_value(metadata).ok())
         .ok_or_else(|| no_protocol(&r.path.protocol))?;
     Ok(cs::get_protocol_metadata::Response::Ok(metadata))
 }

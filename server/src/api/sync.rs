@@ -8,15 +8,15 @@
 use super::events::{stripped, sync_room_event};
 use super::filter::EventFilter;
 use super::visibility::Visible;
-use super::{id, internal, json_of, object, raw, Homeserver, Result};
+use super::{ephemeral, id, internal, json_of, object, raw, Homeserver, Result};
 use crate::store::{AccountData, StoredEvent};
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::client_server::{
     EventBatch, InviteState, InvitedRoom, JoinedRoom, LeftRoom, Rooms, StateEventBatch, SyncResponse,
     SyncResponseRoomsJoinValueSummary, TimelineBatch,
 };
-use matrix_api::events::{AnySyncTimelineEvent, Event, EventReceipts, Receipt, TypingEventContent};
-use matrix_api::{EventContent, EventId, Raw, RoomId, UserId};
+use matrix_api::events::{AnySyncTimelineEvent, Event};
+use matrix_api::{EventContent, Raw, RoomId, UserId};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::MatrixError;
 use serde_json::{Map, Value};
@@ -433,36 +433,12 @@ fn joined_room(
     let typing_since = if full_state { i64::MIN } else { from.typing };
     if let Some(users) = hs.typing.changed_since(room_id, typing_since) {
         if select.ephemeral.allows("m.typing", "") {
-            let users = users.iter().map(|u| id(u)).collect::<Result<_>>()?;
-            ephemeral.push(event_of(TypingEventContent::new(users))?);
+            ephemeral.push(event_of(ephemeral::typing_content(&users)?)?);
         }
     }
     let receipts_since = if full_state { 0 } else { from.side };
-    let mut receipts: BTreeMap<EventId, EventReceipts> = BTreeMap::new();
-    for r in hs.store.receipts_since(room_id, receipts_since).map_err(internal)? {
-        let thread_id = Some(r.thread_id).filter(|t| !t.is_empty());
-        let by_type = receipts.entry(id(&r.event_id)?).or_default();
-        let user: UserId = id(&r.user_id)?;
-        match r.receipt_type.as_str() {
-            "m.read" => {
-                let receipt = Receipt {
-                    ts: Some(r.ts),
-                    thread_id,
-                };
-                by_type.m_read.get_or_insert_default().insert(user, receipt);
-            }
-            // Private receipts are shown to their owner only.
-            "m.read.private" if r.user_id == user_id => {
-                let receipt = Receipt {
-                    ts: Some(r.ts),
-                    thread_id,
-                };
-                by_type.m_read_private.get_or_insert_default().insert(user, receipt);
-            }
-            _ => {}
-        }
-    }
-    receipts.retain(|_, r| r.m_read.is_some() || r.m_read_private.is_some());
+    let receipts = hs.store.receipts_since(room_id, receipts_since).map_err(internal)?;
+    let receipts = ephemeral::receipts_content(&receipts, Some(user_id))?;
     if !receipts.is_empty() && select.ephemeral.allows("m.receipt", "") {
         // m.receipt has no content type of its own: its content is the map.
         ephemeral.push(raw(&Event::new(receipts, "m.receipt".to_owned()))?);

@@ -13,19 +13,29 @@
 //! user of the service's namespaces (or its sender); or the room is in its
 //! room namespaces, has an alias in its alias namespaces, or has a joined
 //! member of its user namespaces.
+//!
+//! A service registered with `receive_ephemeral` is also sent, in the same
+//! transactions, the typing notifications and public read receipts of the
+//! rooms it is interested in (each with its `room_id`, as the spec asks),
+//! and the presence of its users and of the members of those rooms. Each
+//! transaction's ephemeral data is stored with it, so a retry sends the
+//! same. Typing is kept in memory only, and so is how far each service
+//! has been sent it: after a restart, only new typing is sent.
 
 use super::AppService;
+use crate::api::ephemeral::{receipts_content, typing_content};
 use crate::api::Homeserver;
-use crate::store::StoredEvent;
+use crate::retry::{Backoff, FIRST_RETRY};
+use crate::store::{PendingTransaction, Receipt, StoredEvent, StreamPositions};
 use matrix_api::application_service::endpoints as app;
 use matrix_api::application_service::SendTransactionRequest;
-use matrix_api::events::RoomMemberEventContent;
-use std::collections::HashMap;
+use matrix_api::events::{PresenceEvent, ReceiptEvent, ReceiptEventType, RoomMemberEventContent, TypingEvent};
+use matrix_api::Raw;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-const LAST_RETRY: Duration = Duration::from_secs(600);
 /// How long a service may take to acknowledge a transaction.
 const SERVICE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Events looked at, and at most sent, at once.
@@ -33,25 +43,24 @@ const BATCH: i64 = 100;
 
 /// Runs for as long as the server.
 pub async fn run(hs: Arc<Homeserver>) {
-    let mut waiting: HashMap<String, (Instant, Duration)> = HashMap::new();
+    let mut backoff: Backoff<String> = Backoff::default();
+    // Per service: the typing serial it has been sent up to.
+    let mut typing_sent: HashMap<String, i64> = HashMap::new();
     loop {
         let changed = hs.changes.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
         for service in hs.appservices.all() {
             let id = service.id().to_owned();
-            if service.registration.url.is_none() || waiting.get(&id).is_some_and(|(until, _)| *until > Instant::now())
-            {
+            if service.client().is_none() || backoff.wait(&id).is_some() {
                 continue;
             }
-            match send_pending(&hs, service).await {
-                Ok(()) => {
-                    waiting.remove(&id);
-                }
+            let typing = typing_sent.entry(id.clone()).or_insert(0);
+            match send_pending(&hs, service, typing).await {
+                Ok(()) => backoff.succeeded(&id),
                 Err(e) => {
-                    let delay = waiting.get(&id).map_or(FIRST_RETRY, |(_, d)| (*d * 2).min(LAST_RETRY));
+                    let delay = backoff.failed(id.clone());
                     tracing::warn!(appservice = id, "transaction: {e}; again in {delay:?}");
-                    waiting.insert(id, (Instant::now() + delay, delay));
                 }
             }
         }
@@ -68,78 +77,203 @@ fn text(e: impl std::fmt::Display) -> String {
 
 /// Sends the service its transaction in flight, then every later one,
 /// until it is up to date.
-async fn send_pending(hs: &Homeserver, service: &AppService) -> Result<(), String> {
+async fn send_pending(hs: &Homeserver, service: &AppService, typing_sent: &mut i64) -> Result<(), String> {
     let id = service.id();
-    let url = service.registration.url.clone().unwrap_or_default();
-    let client = app::Client(
-        matrix_api_runtime::client::Client::new(url.trim_end_matches('/'))
-            .with_access_token(service.registration.hs_token.clone()),
-    );
+    let Some(client) = service.client() else {
+        return Ok(());
+    };
     loop {
         let pending = match hs.store.appservice_pending(id).map_err(text)? {
             Some(pending) => pending,
-            None => {
-                let start = hs.store.max_stream().map_err(text)?;
-                let from = hs.store.appservice_position(id, start).map_err(text)?;
-                let events = hs.store.events_after(from, BATCH).map_err(text)?;
-                let Some(last) = events.last() else {
-                    return Ok(());
-                };
-                let upto = last.stream;
-                let interesting = interesting(hs, service, &events)?;
-                if interesting.is_empty() {
-                    hs.store.appservice_sent(id, upto).map_err(text)?;
-                    continue;
-                }
-                hs.store
-                    .make_appservice_transaction(id, upto, &interesting)
-                    .map_err(text)?
-            }
+            None => match next_transaction(hs, service, typing_sent)? {
+                Some(made) => made,
+                None => return Ok(()),
+            },
         };
-        let mut events = Vec::with_capacity(pending.event_ids.len());
-        for event_id in &pending.event_ids {
-            // An event purged since is left out; the rest go as made.
-            if let Some(event) = hs.store.event(event_id).map_err(text)? {
-                events.push(crate::api::events::room_event(&event).map_err(text)?);
-            }
-        }
-        let request: app::send_transaction::Request = serde_json::from_value(serde_json::json!({
-            "path": { "txnId": pending.txn_id }, "query": {}, "headers": {}, "body": { "events": [] },
-        }))
-        .map_err(text)?;
-        let request = app::send_transaction::Request {
-            body: SendTransactionRequest::new(events),
-            ..request
-        };
+        let request = app::send_transaction::Request::new(pending.txn_id.clone(), body(hs, &pending)?);
         tokio::time::timeout(SERVICE_TIMEOUT, client.send_transaction(request))
             .await
-            .map_err(|_| format!("{url} did not answer within {SERVICE_TIMEOUT:?}"))?
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|_| format!("{} did not answer within {SERVICE_TIMEOUT:?}", client.0.base_url()))?
+            .map_err(|e| format!("{}: {e}", client.0.base_url()))?;
         hs.store.appservice_sent(id, pending.upto).map_err(text)?;
     }
 }
 
-/// The IDs of the events the service is interested in, in order.
-fn interesting(hs: &Homeserver, service: &AppService, events: &[StoredEvent]) -> Result<Vec<String>, String> {
-    let mut rooms: HashMap<&str, bool> = HashMap::new();
-    let mut out = Vec::new();
-    for event in events {
-        let by_user = service.owns_user(&event.sender)
-            || (event.event_type == "m.room.member"
-                && event.state_key.as_deref().is_some_and(|key| service.owns_user(key)));
-        let by_room = match rooms.get(event.room_id.as_str()) {
-            Some(known) => *known,
-            None => {
-                let known = room_interests(hs, service, &event.room_id)?;
-                rooms.insert(&event.room_id, known);
-                known
-            }
-        };
-        if by_user || by_room {
-            out.push(event.event_id.clone());
+/// The body of a transaction as it was made.
+fn body(hs: &Homeserver, pending: &PendingTransaction) -> Result<SendTransactionRequest, String> {
+    let mut events = Vec::with_capacity(pending.event_ids.len());
+    for event_id in &pending.event_ids {
+        // An event purged since is left out; the rest go as made.
+        if let Some(event) = hs.store.event(event_id).map_err(text)? {
+            events.push(crate::api::events::room_event(&event).map_err(text)?);
         }
     }
-    Ok(out)
+    let ephemeral: Vec<Raw<_>> = pending
+        .ephemeral
+        .iter()
+        .map(|json| Raw::from_json_string(json.clone()))
+        .collect::<Result<_, _>>()
+        .map_err(text)?;
+    Ok(SendTransactionRequest {
+        // The spec lets an empty list be left out.
+        ephemeral: (!ephemeral.is_empty()).then_some(ephemeral),
+        ..SendTransactionRequest::new(events)
+    })
+}
+
+/// Makes and stores the service's next transaction: the events after
+/// where it was sent up to that interest it, and (if it asked for them)
+/// the ephemeral data since; `None` when there is nothing to send.
+fn next_transaction(
+    hs: &Homeserver,
+    service: &AppService,
+    typing_sent: &mut i64,
+) -> Result<Option<PendingTransaction>, String> {
+    let id = service.id();
+    loop {
+        let now = StreamPositions {
+            events: hs.store.max_stream().map_err(text)?,
+            side: hs.store.max_side_stream().map_err(text)?,
+        };
+        let from = hs.store.appservice_position(id, now).map_err(text)?;
+        let events = hs.store.events_after(from.events, BATCH).map_err(text)?;
+        let upto = StreamPositions {
+            events: events.last().map_or(from.events, |e| e.stream),
+            side: now.side,
+        };
+        let mut interest = Interest::new(hs, service);
+        let event_ids = interest.events(&events)?;
+        let (ephemeral, typing_now) = if service.receives_ephemeral() {
+            interest.ephemeral(from.side, now.side, *typing_sent)?
+        } else {
+            (Vec::new(), *typing_sent)
+        };
+        if event_ids.is_empty() && ephemeral.is_empty() {
+            *typing_sent = typing_now;
+            if upto != from {
+                hs.store.appservice_sent(id, upto).map_err(text)?;
+            }
+            if events.len() as i64 == BATCH {
+                continue;
+            }
+            return Ok(None);
+        }
+        let made = hs
+            .store
+            .make_appservice_transaction(id, upto, &event_ids, &ephemeral)
+            .map_err(text)?;
+        *typing_sent = typing_now;
+        return Ok(Some(made));
+    }
+}
+
+/// A room-scoped ephemeral event, with the `room_id` the application
+/// service API adds to it.
+#[derive(Serialize)]
+struct InRoom<'a, E> {
+    #[serde(flatten)]
+    event: E,
+    room_id: &'a str,
+}
+
+fn json(value: &impl Serialize) -> Result<String, String> {
+    serde_json::to_string(value).map_err(text)
+}
+
+/// What interests one service, with the rooms it looked at remembered.
+struct Interest<'a> {
+    hs: &'a Homeserver,
+    service: &'a AppService,
+    rooms: HashMap<String, bool>,
+}
+
+impl<'a> Interest<'a> {
+    fn new(hs: &'a Homeserver, service: &'a AppService) -> Self {
+        Interest {
+            hs,
+            service,
+            rooms: HashMap::new(),
+        }
+    }
+
+    fn room(&mut self, room_id: &str) -> Result<bool, String> {
+        if let Some(known) = self.rooms.get(room_id) {
+            return Ok(*known);
+        }
+        let known = room_interests(self.hs, self.service, room_id)?;
+        self.rooms.insert(room_id.to_owned(), known);
+        Ok(known)
+    }
+
+    /// The IDs of the events the service is interested in, in order.
+    fn events(&mut self, events: &[StoredEvent]) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for event in events {
+            let by_user = self.service.owns_user(&event.sender)
+                || (event.event_type == "m.room.member"
+                    && event
+                        .state_key
+                        .as_deref()
+                        .is_some_and(|key| self.service.owns_user(key)));
+            if by_user || self.room(&event.room_id)? {
+                out.push(event.event_id.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ephemeral data for the service: typing changed after serial
+    /// `typing_since`, receipts and presence set at side positions in
+    /// `(after, upto]`; with the typing serial it is as of.
+    fn ephemeral(&mut self, after: i64, upto: i64, typing_since: i64) -> Result<(Vec<String>, i64), String> {
+        let mut out = Vec::new();
+        let (typing_now, typing) = self.hs.typing.all_changed_since(typing_since);
+        for (room_id, users) in typing {
+            if self.room(&room_id)? {
+                let event = TypingEvent::new(typing_content(&users).map_err(text)?);
+                out.push(json(&InRoom {
+                    event,
+                    room_id: &room_id,
+                })?);
+            }
+        }
+        let mut receipts: BTreeMap<String, Vec<Receipt>> = BTreeMap::new();
+        for (room_id, receipt) in self.hs.store.receipts_between(after, upto).map_err(text)? {
+            receipts.entry(room_id).or_default().push(receipt);
+        }
+        for (room_id, receipts) in receipts {
+            // Private receipts are their owner's alone.
+            let content = receipts_content(&receipts, None).map_err(text)?;
+            if !content.is_empty() && self.room(&room_id)? {
+                let event = ReceiptEvent::new(content, ReceiptEventType::Receipt);
+                out.push(json(&InRoom {
+                    event,
+                    room_id: &room_id,
+                })?);
+            }
+        }
+        for (user_id, presence) in self.hs.store.presence_between(after, upto).map_err(text)? {
+            if self.presence_interests(&user_id)? {
+                let content = crate::api::presence::content(&presence).map_err(text)?;
+                out.push(json(&PresenceEvent::new(content, user_id))?);
+            }
+        }
+        Ok((out, typing_now))
+    }
+
+    /// Whether the presence of `user_id` interests the service: one of its
+    /// users, or a member of a room it is interested in.
+    fn presence_interests(&mut self, user_id: &str) -> Result<bool, String> {
+        if self.service.owns_user(user_id) {
+            return Ok(true);
+        }
+        for (room_id, membership) in self.hs.store.rooms_of(user_id).map_err(text)? {
+            if membership == "join" && self.room(&room_id)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// Whether the room (as it is now) interests the service whatever the event.

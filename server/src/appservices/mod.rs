@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod queries;
 pub mod third_party;
 
+use matrix_api::application_service::endpoints as app;
 use matrix_api::application_service::{NamespaceList, Registration};
 use regex::Regex;
 use std::path::Path;
@@ -31,6 +32,8 @@ pub struct AppService {
     users: Vec<Namespace>,
     aliases: Vec<Namespace>,
     rooms: Vec<Namespace>,
+    /// How to reach it (with its `hs_token`); none without a `url`.
+    client: Option<app::Client>,
 }
 
 fn namespaces(list: &Option<NamespaceList>, id: &str, kind: &str) -> Result<Vec<Namespace>, String> {
@@ -52,7 +55,14 @@ impl AppService {
     pub fn new(registration: Registration, server_name: &str) -> Result<AppService, String> {
         let id = registration.id.clone();
         let spaces = &registration.namespaces;
+        let client = registration.url.as_deref().map(|url| {
+            app::Client(
+                matrix_api_runtime::client::Client::new(url.trim_end_matches('/'))
+                    .with_access_token(registration.hs_token.clone()),
+            )
+        });
         Ok(AppService {
+            client,
             sender: format!("@{}:{server_name}", registration.sender_localpart),
             users: namespaces(&spaces.users, &id, "users")?,
             aliases: namespaces(&spaces.aliases, &id, "aliases")?,
@@ -63,6 +73,17 @@ impl AppService {
 
     pub fn id(&self) -> &str {
         &self.registration.id
+    }
+
+    /// The application service API of the service, authenticated as this
+    /// homeserver; `None` for a service without a `url` (it is sent nothing).
+    pub fn client(&self) -> Option<&app::Client> {
+        self.client.as_ref()
+    }
+
+    /// Whether it asked for ephemeral data (`receive_ephemeral`).
+    pub fn receives_ephemeral(&self) -> bool {
+        self.registration.receive_ephemeral.unwrap_or(false)
     }
 
     /// Whether `user_id` is its sender or in its user namespaces.

@@ -5,29 +5,18 @@
 use super::AppService;
 use crate::api::Homeserver;
 use matrix_api::application_service::endpoints as app;
+use matrix_api::application_service::PingRequest;
 use std::time::Duration;
 
 /// How long a service may take to answer a query.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn client(service: &AppService) -> Option<app::Client> {
-    let url = service.registration.url.as_deref()?;
-    Some(app::Client(
-        matrix_api_runtime::client::Client::new(url.trim_end_matches('/'))
-            .with_access_token(service.registration.hs_token.clone()),
-    ))
-}
-
 /// Asks the services whose alias namespaces hold `alias` to make it;
 /// whether one did.
 pub async fn alias(hs: &Homeserver, alias: &str) -> bool {
     for service in hs.appservices.all().iter().filter(|s| s.owns_alias(alias)) {
-        let Some(client) = client(service) else { continue };
-        let Ok(request) = serde_json::from_value::<app::query_room_by_alias::Request>(serde_json::json!({
-            "path": { "roomAlias": alias }, "query": {}, "headers": {}, "body": {},
-        })) else {
-            continue;
-        };
+        let Some(client) = service.client() else { continue };
+        let request = app::query_room_by_alias::Request::new(alias.to_owned());
         match tokio::time::timeout(QUERY_TIMEOUT, client.query_room_by_alias(request)).await {
             Ok(Ok(_)) => return true,
             Ok(Err(e)) => tracing::debug!(appservice = service.id(), alias, "alias query: {e}"),
@@ -41,12 +30,8 @@ pub async fn alias(hs: &Homeserver, alias: &str) -> bool {
 /// whether one did.
 pub async fn user(hs: &Homeserver, user_id: &str) -> bool {
     for service in hs.appservices.all().iter().filter(|s| s.owns_user(user_id)) {
-        let Some(client) = client(service) else { continue };
-        let Ok(request) = serde_json::from_value::<app::query_user_by_id2::Request>(serde_json::json!({
-            "path": { "userId": user_id }, "query": {}, "headers": {}, "body": {},
-        })) else {
-            continue;
-        };
+        let Some(client) = service.client() else { continue };
+        let request = app::query_user_by_id2::Request::new(user_id.to_owned());
         match tokio::time::timeout(QUERY_TIMEOUT, client.query_user_by_id2(request)).await {
             Ok(Ok(_)) => return true,
             Ok(Err(e)) => tracing::debug!(appservice = service.id(), user_id, "user query: {e}"),
@@ -59,11 +44,8 @@ pub async fn user(hs: &Homeserver, user_id: &str) -> bool {
 /// Pings the service (`/ping`) with `transaction_id`; the error says what
 /// went wrong, as the client-server `/appservice/{id}/ping` reports it.
 pub async fn ping(service: &AppService, transaction_id: Option<String>) -> Result<Duration, PingFailure> {
-    let client = client(service).ok_or(PingFailure::NoUrl)?;
-    let request: app::ping::Request = serde_json::from_value(serde_json::json!({
-        "path": {}, "query": {}, "headers": {}, "body": { "transaction_id": transaction_id },
-    }))
-    .map_err(|e| PingFailure::Failed(e.to_string()))?;
+    let client = service.client().ok_or(PingFailure::NoUrl)?;
+    let request = app::ping::Request::new(PingRequest { transaction_id });
     let started = std::time::Instant::now();
     match tokio::time::timeout(QUERY_TIMEOUT, client.ping(request)).await {
         Err(_) => Err(PingFailure::Timeout),

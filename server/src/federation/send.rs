@@ -18,19 +18,18 @@
 
 use super::edus::MAX_EDUS;
 use super::Federation;
+use crate::retry::Backoff;
 use crate::store::Outbound;
 use matrix_api::server_server::endpoints::send_transaction;
 use matrix_api::server_server::{Edu, SendTransactionRequest};
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Notify;
 
 /// The most PDUs one transaction carries (the spec's limit).
 const BATCH: i64 = 50;
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-const LAST_RETRY: Duration = Duration::from_secs(600);
 /// How often the queue is looked at without being woken.
 const IDLE: Duration = Duration::from_secs(30);
 
@@ -102,16 +101,10 @@ impl EduQueue {
     }
 }
 
-/// A destination that failed: when to try again, and the delay after that.
-struct Backoff {
-    until: Instant,
-    next: Duration,
-}
-
 /// Sends queued PDUs and EDUs until the process ends; `wake` is notified
 /// whenever either is queued.
 pub async fn deliver(federation: Arc<Federation>, wake: Arc<Notify>) {
-    let mut backoff: HashMap<String, Backoff> = HashMap::new();
+    let mut backoff: Backoff<String> = Backoff::default();
     loop {
         let mut sleep = IDLE;
         let mut destinations: BTreeSet<String> = federation
@@ -123,9 +116,8 @@ pub async fn deliver(federation: Arc<Federation>, wake: Arc<Notify>) {
             .collect();
         destinations.extend(federation.hs.outbound_edus.destinations());
         for destination in destinations {
-            let now = Instant::now();
-            if let Some(b) = backoff.get(&destination).filter(|b| b.until > now) {
-                sleep = sleep.min(b.until - now);
+            if let Some(wait) = backoff.wait(&destination) {
+                sleep = sleep.min(wait);
                 continue;
             }
             let sent = match send_batch(&federation, &destination).await {
@@ -136,21 +128,14 @@ pub async fn deliver(federation: Arc<Federation>, wake: Arc<Notify>) {
             };
             match sent {
                 Ok(more) => {
-                    backoff.remove(&destination);
+                    backoff.succeeded(&destination);
                     if more {
                         sleep = Duration::ZERO;
                     }
                 }
                 Err(why) => {
-                    let next = backoff.get(&destination).map_or(FIRST_RETRY, |b| b.next);
+                    let next = backoff.failed(destination.clone());
                     tracing::warn!(%destination, retry_in = ?next, "federation delivery failed: {why}");
-                    backoff.insert(
-                        destination,
-                        Backoff {
-                            until: now + next,
-                            next: (next * 2).min(LAST_RETRY),
-                        },
-                    );
                     sleep = sleep.min(next);
                 }
             }

@@ -15,7 +15,7 @@ mod sqlite_state;
 pub mod sqlite_threepids;
 mod threepids;
 
-pub use appservices::{AppServiceStorage, PendingTransaction};
+pub use appservices::{AppServiceStorage, PendingTransaction, StreamPositions};
 pub use keys::{BackedUpKey, BackupVersion, KeyConflict, KeyStorage, NewToDevice, Replaces, ToDevice};
 pub use pushers::{Pusher, PusherStorage};
 pub use sqlite::SqliteStore;

@@ -118,10 +118,37 @@ const MIGRATIONS: &[&str] = &[
     super::sqlite_pushers::MIGRATION,
     // How far each application service has been sent, and its transaction in flight.
     super::sqlite_appservices::MIGRATION,
+    // Ephemeral data (receipts, presence) for the services that ask for it.
+    super::sqlite_appservices::EPHEMERAL_MIGRATION,
 ];
 
 fn err(e: rusqlite::Error) -> String {
     e.to_string()
+}
+
+/// The columns [`row_receipt`] reads, first in a `SELECT`.
+pub(super) const RECEIPT_COLUMNS: &str = "user_id, type, thread_id, event_id, ts";
+
+pub(super) fn row_receipt(row: &rusqlite::Row<'_>) -> rusqlite::Result<Receipt> {
+    Ok(Receipt {
+        user_id: row.get(0)?,
+        receipt_type: row.get(1)?,
+        thread_id: row.get(2)?,
+        event_id: row.get(3)?,
+        ts: row.get(4)?,
+    })
+}
+
+/// The columns [`row_presence`] reads, first in a `SELECT`.
+pub(super) const PRESENCE_COLUMNS: &str = "user_id, state, status_msg, last_active_ts";
+
+pub(super) fn row_presence(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Presence)> {
+    let presence = Presence {
+        state: row.get(1)?,
+        status_msg: row.get(2)?,
+        last_active_ts: row.get(3)?,
+    };
+    Ok((row.get(0)?, presence))
 }
 
 pub(super) fn row_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
@@ -813,18 +840,10 @@ impl Storage for SqliteStore {
     }
     fn receipts_since(&self, room_id: &str, after: i64) -> StoreResult<Vec<Receipt>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT user_id, type, thread_id, event_id, ts FROM receipts WHERE room_id = ?1 AND pos > ?2 ORDER BY pos",
-            )?;
-            let rows = st.query_map(params![room_id, after], |r| {
-                Ok(Receipt {
-                    user_id: r.get(0)?,
-                    receipt_type: r.get(1)?,
-                    thread_id: r.get(2)?,
-                    event_id: r.get(3)?,
-                    ts: r.get(4)?,
-                })
-            })?;
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE room_id = ?1 AND pos > ?2 ORDER BY pos"
+            ))?;
+            let rows = st.query_map(params![room_id, after], row_receipt)?;
             rows.collect()
         })
     }
@@ -904,19 +923,10 @@ impl Storage for SqliteStore {
     }
     fn presence_since(&self, after: i64) -> StoreResult<Vec<(String, Presence)>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT user_id, state, status_msg, last_active_ts FROM presence WHERE pos > ?1 ORDER BY pos",
-            )?;
-            let rows = st.query_map([after], |r| {
-                Ok((
-                    r.get(0)?,
-                    Presence {
-                        state: r.get(1)?,
-                        status_msg: r.get(2)?,
-                        last_active_ts: r.get(3)?,
-                    },
-                ))
-            })?;
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {PRESENCE_COLUMNS} FROM presence WHERE pos > ?1 ORDER BY pos"
+            ))?;
+            let rows = st.query_map([after], row_presence)?;
             rows.collect()
         })
     }

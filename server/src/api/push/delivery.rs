@@ -8,17 +8,15 @@
 //! spec asks.
 
 use super::super::{content_in, Homeserver};
+use crate::retry::{Backoff, FIRST_RETRY};
 use crate::store::{Notification, Pusher};
 use matrix_api::events::{RoomCanonicalAliasEventContent, RoomMemberEventContent, RoomNameEventContent};
 use matrix_api::push_gateway::endpoints as push;
 use matrix_api::push_gateway::{Counts, Device, NotifyRequest, NotifyRequestNotificationPrio, PusherData};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-const LAST_RETRY: Duration = Duration::from_secs(600);
 /// How long one gateway may take to answer.
 const GATEWAY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Notifications read from the store at once, per pusher.
@@ -29,7 +27,7 @@ type PusherId = (String, String, String);
 /// Runs for as long as the server: pushes what each pusher has not yet
 /// delivered whenever something changes (and each second, for retries).
 pub async fn run(hs: Arc<Homeserver>) {
-    let mut waiting: HashMap<PusherId, (Instant, Duration)> = HashMap::new();
+    let mut backoff: Backoff<PusherId> = Backoff::default();
     loop {
         let changed = hs.changes.notified();
         tokio::pin!(changed);
@@ -43,17 +41,14 @@ pub async fn run(hs: Arc<Homeserver>) {
         };
         for (user_id, pusher, delivered) in pushers {
             let id = (user_id.clone(), pusher.app_id.clone(), pusher.pushkey.clone());
-            if pusher.kind != "http" || waiting.get(&id).is_some_and(|(until, _)| *until > Instant::now()) {
+            if pusher.kind != "http" || backoff.wait(&id).is_some() {
                 continue;
             }
             match push_pending(&hs, &user_id, &pusher, delivered).await {
-                Ok(()) => {
-                    waiting.remove(&id);
-                }
+                Ok(()) => backoff.succeeded(&id),
                 Err(e) => {
-                    let delay = waiting.get(&id).map_or(FIRST_RETRY, |(_, d)| (*d * 2).min(LAST_RETRY));
+                    let delay = backoff.failed(id);
                     tracing::warn!(user_id, app_id = pusher.app_id, "push gateway: {e}; again in {delay:?}");
-                    waiting.insert(id, (Instant::now() + delay, delay));
                 }
             }
         }
