@@ -11,98 +11,65 @@
 
 use matrix_api::client_server::endpoints as cs;
 use matrix_api_runtime::client::{Client, ClientError};
+use matrix_api_tests::people::{eventually, register, Failing, Person};
 use matrix_api_tests::scenario::req;
 use matrix_api_tests::synapse::Synapse;
 use matrix_examples::bridge::{Bridge, BridgeConfig};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-struct Person {
-    token: String,
-    client: cs::Client,
-}
-
-async fn register(base: &str, name: &str) -> Person {
-    let body = json!({ "username": name, "password": format!("pw-{name}"), "auth": { "type": "m.login.dummy" } });
-    let cs::register::Response::Ok(r) = cs::Client::new(base)
-        .register(req(json!({}), json!({}), body))
+/// `(sender, body)` of the room's messages, oldest first, as `person` sees them.
+async fn messages(person: &Person, room: &str) -> Vec<(String, String)> {
+    let cs::get_room_events::Response::Ok(page) = person
+        .client
+        .get_room_events(req(
+            json!({ "roomId": room }),
+            json!({ "dir": "b", "limit": 50 }),
+            json!({}),
+        ))
         .await
-        .unwrap_or_else(|e| panic!("registering {name} at {base}: {e}"))
-    else {
-        panic!("registering {name} at {base}: more stages asked");
-    };
-    let token = r.access_token.unwrap();
-    Person {
-        client: cs::Client(Client::new(base).with_access_token(token.clone())),
-        token,
-    }
+        .unwrap();
+    let mut found: Vec<(String, String)> = serde_json::to_value(&page.chunk)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "m.room.message")
+        .map(|e| {
+            (
+                e["sender"].as_str().unwrap().to_owned(),
+                e["content"]["body"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    found.reverse();
+    found
 }
 
-/// Polls `check` for 30 s at most.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..150 {
-        if let Some(found) = check().await {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{what}: not within 30 s");
+async fn last_event_id(person: &Person, room: &str) -> String {
+    let cs::get_room_events::Response::Ok(page) = person
+        .client
+        .get_room_events(req(
+            json!({ "roomId": room }),
+            json!({ "dir": "b", "limit": 1 }),
+            json!({}),
+        ))
+        .await
+        .unwrap();
+    let chunk = serde_json::to_value(&page.chunk).unwrap();
+    chunk[0]["event_id"].as_str().unwrap().to_owned()
 }
 
-impl Person {
-    /// `(sender, body)` of the room's messages, oldest first.
-    async fn messages(&self, room: &str) -> Vec<(String, String)> {
-        let cs::get_room_events::Response::Ok(page) = self
-            .client
-            .get_room_events(req(
-                json!({ "roomId": room }),
-                json!({ "dir": "b", "limit": 50 }),
-                json!({}),
-            ))
-            .await
-            .unwrap();
-        let mut found: Vec<(String, String)> = serde_json::to_value(&page.chunk)
-            .unwrap()
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["type"] == "m.room.message")
-            .map(|e| {
-                (
-                    e["sender"].as_str().unwrap().to_owned(),
-                    e["content"]["body"].as_str().unwrap_or("").to_owned(),
-                )
-            })
-            .collect();
-        found.reverse();
-        found
-    }
-
-    async fn last_event_id(&self, room: &str) -> String {
-        let cs::get_room_events::Response::Ok(page) = self
-            .client
-            .get_room_events(req(
-                json!({ "roomId": room }),
-                json!({ "dir": "b", "limit": 1 }),
-                json!({}),
-            ))
-            .await
-            .unwrap();
-        let chunk = serde_json::to_value(&page.chunk).unwrap();
-        chunk[0]["event_id"].as_str().unwrap().to_owned()
-    }
-
-    async fn membership(&self, room: &str, user: &str) -> Option<String> {
-        let path = json!({ "roomId": room, "eventType": "m.room.member", "stateKey": user });
-        let cs::get_room_state_with_key::Response::Ok(content) = self
-            .client
-            .get_room_state_with_key(req(path, json!({}), json!({})))
-            .await
-            .ok()?;
-        serde_json::to_value(content).unwrap()["membership"]
-            .as_str()
-            .map(str::to_owned)
-    }
+async fn membership(person: &Person, room: &str, user: &str) -> Option<String> {
+    let path = json!({ "roomId": room, "eventType": "m.room.member", "stateKey": user });
+    let cs::get_room_state_with_key::Response::Ok(content) = person
+        .client
+        .get_room_state_with_key(req(path, json!({}), json!({})))
+        .await
+        .ok()?;
+    serde_json::to_value(content).unwrap()["membership"]
+        .as_str()
+        .map(str::to_owned)
 }
 
 async fn get_json(base: &str, token: &str, path_and_query: &str) -> Value {
@@ -170,7 +137,7 @@ async fn drives(base: &str, server: &str, bridge: &Bridge, bridge_url: &str, hs_
         .unwrap();
     let parrot = format!("@echo_parrot:{server}");
     eventually("the parrot's answer", async || {
-        let messages = alice.messages(&room).await;
+        let messages = messages(&alice, &room).await;
         messages
             .contains(&(parrot.clone(), "echo: hello bridge".to_owned()))
             .then_some(())
@@ -186,7 +153,7 @@ async fn drives(base: &str, server: &str, bridge: &Bridge, bridge_url: &str, hs_
         .set_typing(req(path, json!({}), json!({ "typing": true, "timeout": 30000 })))
         .await
         .unwrap();
-    let answer = alice.last_event_id(&room).await;
+    let answer = last_event_id(&alice, &room).await;
     let path = json!({ "roomId": room, "receiptType": "m.read", "eventId": answer });
     let cs::post_receipt::Response::Ok(_) = alice
         .client
@@ -217,7 +184,7 @@ async fn drives(base: &str, server: &str, bridge: &Bridge, bridge_url: &str, hs_
         .unwrap();
     let own = own.room_id.to_string();
     eventually("the puppet joining", async || {
-        (alice.membership(&own, &zed).await.as_deref() == Some("join")).then_some(())
+        (membership(&alice, &own, &zed).await.as_deref() == Some("join")).then_some(())
     })
     .await;
     assert!(bridge.activity().puppets.contains(&zed));
@@ -286,18 +253,19 @@ async fn against_synapse() -> Outcome {
     drives(&synapse.base_url, "localhost", &bridge, &bridge_url, &config.hs_token).await
 }
 
-/// Our homeserver in process with the bridge registered; the bridge's
-/// router is served through `wrap` (a test's faults).
+/// Our homeserver in process with the bridge registered; the bridge is
+/// served behind `faults`, which can make it answer transactions with `500`.
 struct Ours {
     base: String,
     name: String,
     bridge: Bridge,
+    faults: Failing,
     bridge_url: String,
     hs_token: String,
     _dir: tempfile::TempDir,
 }
 
-async fn start_ours(wrap: impl FnOnce(axum::Router) -> axum::Router) -> Ours {
+async fn start_ours() -> Ours {
     let dir = tempfile::tempdir().unwrap();
     let federation = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let name = federation.local_addr().unwrap().to_string();
@@ -317,11 +285,13 @@ async fn start_ours(wrap: impl FnOnce(axum::Router) -> axum::Router) -> Ours {
     let routers = server::routers(config).unwrap();
     tokio::spawn(matrix_api_runtime::server::serve(client, routers.client));
     let bridge = Bridge::start(bridge_config.clone());
-    tokio::spawn(matrix_api_runtime::server::serve(listener, wrap(bridge.router())));
+    let faults = Failing::new(bridge.router(), "/_matrix/app/v1/transactions/");
+    tokio::spawn(matrix_api_runtime::server::serve(listener, faults.router.clone()));
     Ours {
         base,
         name,
         bridge,
+        faults,
         bridge_url,
         hs_token: bridge_config.hs_token,
         _dir: dir,
@@ -329,7 +299,7 @@ async fn start_ours(wrap: impl FnOnce(axum::Router) -> axum::Router) -> Ours {
 }
 
 async fn against_ours() -> Outcome {
-    let ours = start_ours(|router| router).await;
+    let ours = start_ours().await;
     drives(&ours.base, &ours.name, &ours.bridge, &ours.bridge_url, &ours.hs_token).await
 }
 
@@ -350,29 +320,7 @@ async fn synapse_and_ours_drive_the_example_bridge_alike() {
 /// once the bridge answers, every message arrives, in order, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_bridge_gets_every_transaction_afterwards_in_order() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
-    let failing = Arc::new(AtomicBool::new(false));
-    let refused: Arc<Mutex<Vec<String>>> = Arc::default();
-    let (switch, log) = (failing.clone(), refused.clone());
-    let ours = start_ours(move |inner| {
-        axum::Router::new().fallback(move |request: axum::extract::Request| {
-            let (inner, switch, log) = (inner.clone(), switch.clone(), log.clone());
-            async move {
-                use axum::response::IntoResponse;
-                use tower::ServiceExt;
-                let path = request.uri().path().to_owned();
-                if let Some(txn) = path.strip_prefix("/_matrix/app/v1/transactions/") {
-                    if switch.load(Ordering::SeqCst) {
-                        log.lock().unwrap().push(txn.to_owned());
-                        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
-                    }
-                }
-                inner.oneshot(request).await.into_response()
-            }
-        })
-    })
-    .await;
+    let ours = start_ours().await;
     let alice = register(&ours.base, "alice").await;
     let alias = format!("#echo_lobby:{}", ours.name);
     let cs::join_room::Response::Ok(joined) = alice
@@ -385,7 +333,7 @@ async fn a_failing_bridge_gets_every_transaction_afterwards_in_order() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = ours.bridge.activity().transactions.len();
 
-    failing.store(true, Ordering::SeqCst);
+    ours.faults.fail(true);
     let said: Vec<String> = (0..5).map(|i| format!("message {i}")).collect();
     for (i, text) in said.iter().enumerate() {
         let path = json!({ "roomId": room, "eventType": "m.room.message", "txnId": format!("m{i}") });
@@ -396,14 +344,14 @@ async fn a_failing_bridge_gets_every_transaction_afterwards_in_order() {
             .unwrap();
     }
     eventually("two refused deliveries", async || {
-        (refused.lock().unwrap().len() >= 2).then_some(())
+        (ours.faults.refused().len() >= 2).then_some(())
     })
     .await;
-    let refused_ids: Vec<String> = refused.lock().unwrap().clone();
+    let refused_ids = ours.faults.refused();
     // Each retry is the same transaction.
     assert!(refused_ids.windows(2).all(|w| w[0] == w[1]), "{refused_ids:?}");
     assert_eq!(ours.bridge.activity().transactions.len(), before);
-    failing.store(false, Ordering::SeqCst);
+    ours.faults.fail(false);
 
     let echoes: Vec<String> = said.iter().map(|text| format!("echo: {text}")).collect();
     eventually("every echo", async || {
@@ -515,7 +463,7 @@ async fn a_bridge_down_for_a_while_gets_every_event_in_order_afterwards() {
 /// room, and not of a user who shares no room with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_homeserver_tells_the_bridge_of_presence_in_its_rooms_only() {
-    let ours = start_ours(|router| router).await;
+    let ours = start_ours().await;
     let alice = register(&ours.base, "alice").await;
     let bob = register(&ours.base, "bob").await;
     let alias = format!("#echo_lobby:{}", ours.name);

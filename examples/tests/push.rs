@@ -6,7 +6,7 @@
 //! two homeservers sent is compared.
 
 use matrix_api::client_server::endpoints as cs;
-use matrix_api_runtime::client::Client;
+use matrix_api_tests::people::{eventually, register, Failing, Person};
 use matrix_api_tests::scenario::req;
 use matrix_api_tests::synapse::Synapse;
 use matrix_examples::push_gateway::{Delivered, PushGateway};
@@ -27,50 +27,14 @@ struct Outcome {
     facts: Value,
 }
 
-struct Person {
-    id: String,
-    client: cs::Client,
-}
-
-async fn register(base: &str, name: &str) -> Person {
-    let body = json!({ "username": name, "password": format!("pw-{name}"), "auth": { "type": "m.login.dummy" } });
-    let cs::register::Response::Ok(r) = cs::Client::new(base)
-        .register(req(json!({}), json!({}), body))
+/// How many pushers `person` has.
+async fn pushers(person: &Person) -> usize {
+    let cs::get_pushers::Response::Ok(list) = person
+        .client
+        .get_pushers(cs::get_pushers::Request::new())
         .await
-        .unwrap_or_else(|e| panic!("registering {name} at {base}: {e}"))
-    else {
-        panic!("registering {name} at {base}: more stages asked");
-    };
-    Person {
-        id: r.user_id.to_string(),
-        client: cs::Client(Client::new(base).with_access_token(r.access_token.unwrap())),
-    }
-}
-
-impl Person {
-    async fn say(&self, room: &str, text: &str) -> String {
-        let path = json!({ "roomId": room, "eventType": "m.room.message", "txnId": text });
-        let body = json!({ "msgtype": "m.text", "body": text });
-        let cs::send_message::Response::Ok(sent) = self.client.send_message(req(path, json!({}), body)).await.unwrap();
-        sent.event_id.to_string()
-    }
-
-    async fn pushers(&self) -> usize {
-        let cs::get_pushers::Response::Ok(list) =
-            self.client.get_pushers(cs::get_pushers::Request::new()).await.unwrap();
-        list.pushers.unwrap_or_default().len()
-    }
-}
-
-/// Polls `check` for 30 s at most.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    for _ in 0..150 {
-        if let Some(found) = check().await {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{what}: not within 30 s");
+        .unwrap();
+    list.pushers.unwrap_or_default().len()
 }
 
 fn about(delivered: &[Delivered], event_id: &str) -> Vec<Delivered> {
@@ -91,7 +55,7 @@ async fn pushes(base: &str, gateway: &PushGateway, url: &str) -> Outcome {
         "device_display_name": "Bob's phone", "lang": "en", "data": { "url": url },
     });
     let cs::post_pusher::Response::Ok(_) = bob.client.post_pusher(req(json!({}), json!({}), pusher)).await.unwrap();
-    assert_eq!(bob.pushers().await, 1);
+    assert_eq!(pushers(&bob).await, 1);
 
     let cs::create_room::Response::Ok(room) = alice
         .client
@@ -136,7 +100,7 @@ async fn pushes(base: &str, gateway: &PushGateway, url: &str) -> Outcome {
     gateway.forget(APP_ID, PUSHKEY);
     let again = alice.say(&room, "are you there").await;
     eventually("the pusher's removal", async || {
-        (bob.pushers().await == 0).then_some(())
+        (pushers(&bob).await == 0).then_some(())
     })
     .await;
     assert!(about(&gateway.delivered(), &again).is_empty());
@@ -202,8 +166,6 @@ async fn synapse_and_ours_push_alike_to_the_example_gateway() {
 /// keeps where each pusher got to and retries with growing delays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_gateway_gets_every_notification_once_in_order_afterwards() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let federation = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let name = federation.local_addr().unwrap().to_string();
@@ -216,25 +178,11 @@ async fn a_failing_gateway_gets_every_notification_once_in_order_afterwards() {
 
     // The gateway behind a switch that answers 500 while it is on.
     let gateway = PushGateway::knowing(&[(APP_ID, PUSHKEY)]);
-    let failing = Arc::new(AtomicBool::new(true));
-    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let inner = gateway.router();
-    let (switch, count) = (failing.clone(), refused.clone());
-    let router = axum::Router::new().fallback(move |request: axum::extract::Request| {
-        let (inner, switch, count) = (inner.clone(), switch.clone(), count.clone());
-        async move {
-            use axum::response::IntoResponse;
-            use tower::ServiceExt;
-            if switch.load(Ordering::SeqCst) {
-                count.fetch_add(1, Ordering::SeqCst);
-                return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
-            }
-            inner.oneshot(request).await.into_response()
-        }
-    });
+    let faults = Failing::new(gateway.router(), "/_matrix/push/v1/notify");
+    faults.fail(true);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/_matrix/push/v1/notify", listener.local_addr().unwrap());
-    tokio::spawn(matrix_api_runtime::server::serve(listener, router));
+    tokio::spawn(matrix_api_runtime::server::serve(listener, faults.router.clone()));
 
     let alice = register(&base, "alice").await;
     let bob = register(&base, "bob").await;
@@ -263,11 +211,11 @@ async fn a_failing_gateway_gets_every_notification_once_in_order_afterwards() {
         sent.push(alice.say(&room, &format!("message {i}")).await);
     }
     eventually("the gateway refusing twice", async || {
-        (refused.load(Ordering::SeqCst) >= 2).then_some(())
+        (faults.refused().len() >= 2).then_some(())
     })
     .await;
     assert!(gateway.delivered().is_empty());
-    failing.store(false, Ordering::SeqCst);
+    faults.fail(false);
 
     let last = sent.last().unwrap().clone();
     eventually("the last message pushed", async || {

@@ -11,6 +11,7 @@
 use matrix_api::client_server::endpoints as cs;
 use matrix_api::identity::endpoints as is;
 use matrix_api_runtime::client::{Client, ClientError};
+use matrix_api_tests::people::{register, Person};
 use matrix_api_tests::scenario::req;
 use matrix_api_tests::smtp::SmtpSink;
 use serde_json::{json, Value};
@@ -123,70 +124,45 @@ async fn start_identity(dir: &std::path::Path, smtp: std::net::SocketAddr) -> St
     name
 }
 
-struct Person {
-    id: String,
-    hs: cs::Client,
+/// An account at the identity server, from an OpenID token of the homeserver.
+async fn identity_account(person: &Person, identity: &str) -> (is::Client, String) {
+    let cs::request_open_id_token::Response::Ok(openid) = person
+        .client
+        .request_open_id_token(req(json!({ "userId": person.id }), json!({}), json!({})))
+        .await
+        .unwrap();
+    let anonymous = is::Client(identity_client(identity));
+    let is::register_account::Response::Ok(account) = anonymous
+        .register_account(is::register_account::Request::new(openid))
+        .await
+        .unwrap();
+    let client = is::Client(identity_client(identity).with_access_token(account.token.clone()));
+    (client, account.token)
 }
 
-async fn register(base: &str, name: &str) -> Person {
-    let cs::register::Response::Ok(r) = cs::Client::new(base)
-        .register(req(
+async fn membership(person: &Person, room: &str, user: &str) -> Option<String> {
+    let cs::get_room_state_with_key::Response::Ok(content) = person
+        .client
+        .get_room_state_with_key(req(
+            json!({ "roomId": room, "eventType": "m.room.member", "stateKey": user }),
             json!({}),
             json!({}),
-            json!({ "username": name, "password": "pw", "auth": { "type": "m.login.dummy" } }),
         ))
         .await
-        .unwrap()
-    else {
-        panic!("registering {name}");
-    };
-    Person {
-        id: r.user_id.to_string(),
-        hs: cs::Client(Client::new(base).with_access_token(r.access_token.unwrap())),
-    }
+        .ok()?;
+    serde_json::to_value(content).unwrap()["membership"]
+        .as_str()
+        .map(str::to_owned)
 }
 
-impl Person {
-    /// An account at the identity server, from an OpenID token of the homeserver.
-    async fn identity_account(&self, identity: &str) -> (is::Client, String) {
-        let cs::request_open_id_token::Response::Ok(openid) = self
-            .hs
-            .request_open_id_token(req(json!({ "userId": self.id }), json!({}), json!({})))
-            .await
-            .unwrap();
-        let anonymous = is::Client(identity_client(identity));
-        let is::register_account::Response::Ok(account) = anonymous
-            .register_account(is::register_account::Request::new(openid))
-            .await
-            .unwrap();
-        let client = is::Client(identity_client(identity).with_access_token(account.token.clone()));
-        (client, account.token)
-    }
-
-    async fn membership(&self, room: &str, user: &str) -> Option<String> {
-        let cs::get_room_state_with_key::Response::Ok(content) = self
-            .hs
-            .get_room_state_with_key(req(
-                json!({ "roomId": room, "eventType": "m.room.member", "stateKey": user }),
-                json!({}),
-                json!({}),
-            ))
-            .await
-            .ok()?;
-        serde_json::to_value(content).unwrap()["membership"]
-            .as_str()
-            .map(str::to_owned)
-    }
-
-    async fn waits_for_membership(&self, room: &str, user: &str, wanted: &str) {
-        for _ in 0..150 {
-            if self.membership(room, user).await.as_deref() == Some(wanted) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+async fn waits_for_membership(person: &Person, room: &str, user: &str, wanted: &str) {
+    for _ in 0..150 {
+        if membership(person, room, user).await.as_deref() == Some(wanted) {
+            return;
         }
-        panic!("{user} never became {wanted} in {room}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    panic!("{user} never became {wanted} in {room}");
 }
 
 /// The value after `label` on its line of a mail.
@@ -395,7 +371,7 @@ async fn an_address_is_bound_and_unbound_at_sydent_through_the_homeserver() {
 async fn bind_and_unbind_through_homeserver(hs_base: &str, identity: &str, smtp: &SmtpSink, refusals: Refusals) {
     let bob = register(hs_base, "bob").await;
     let eve = register(hs_base, "eve").await;
-    let (bob_is, bob_token) = bob.identity_account(identity).await;
+    let (bob_is, bob_token) = identity_account(&bob, identity).await;
     let request = json!({ "client_secret": "secret", "email": "bob@example.net", "send_attempt": 1 });
     let is::email_request_token_v2::Response::Ok(sid) = bob_is
         .email_request_token_v2(req(json!({}), json!({}), request))
@@ -414,7 +390,7 @@ async fn bind_and_unbind_through_homeserver(hs_base: &str, identity: &str, smtp:
     let bind = |token: &str| {
         let body =
             json!({ "sid": sid.sid, "client_secret": "secret", "id_server": identity, "id_access_token": token });
-        bob.hs.bind3_pid(req(json!({}), json!({}), body))
+        bob.client.bind3_pid(req(json!({}), json!({}), body))
     };
     let wrong = bind("wrong").await.map(drop);
     match refusals {
@@ -429,7 +405,7 @@ async fn bind_and_unbind_through_homeserver(hs_base: &str, identity: &str, smtp:
     // Eve's homeserver signs for Eve, whose address it is not.
     let address = json!({ "medium": "email", "address": "bob@example.net", "id_server": identity });
     let by_eve = eve
-        .hs
+        .client
         .unbind3pid_from_account(req(json!({}), json!({}), address.clone()))
         .await;
     if refusals == Refusals::Exact {
@@ -440,7 +416,7 @@ async fn bind_and_unbind_through_homeserver(hs_base: &str, identity: &str, smtp:
     // Bob's homeserver remembers where he bound it.
     let unbind = || {
         let body = json!({ "medium": "email", "address": "bob@example.net" });
-        bob.hs.unbind3pid_from_account(req(json!({}), json!({}), body))
+        bob.client.unbind3pid_from_account(req(json!({}), json!({}), body))
     };
     if refusals == Refusals::Any {
         // Sydent, whose check of the signature fails (see above): twice,
@@ -492,7 +468,7 @@ async fn seeds_flow(
     };
 
     let alice = register(&alice_home.base, "alice").await;
-    let (alice_is, alice_token) = alice.identity_account(identity).await;
+    let (alice_is, alice_token) = identity_account(&alice, identity).await;
     let is::get_account::Response::Ok(account) = alice_is.get_account(is::get_account::Request::new()).await.unwrap();
     assert_eq!(account.user_id, alice.id);
 
@@ -511,7 +487,7 @@ async fn seeds_flow(
 
     // Alice invites an address nobody has bound.
     let cs::create_room::Response::Ok(room) = alice
-        .hs
+        .client
         .create_room(req(
             json!({}),
             json!({}),
@@ -523,14 +499,14 @@ async fn seeds_flow(
     let invite_body =
         json!({ "id_server": identity, "id_access_token": alice_token, "medium": "email", "address": address });
     let cs::invite_by3_pid::Response::Ok(_) = alice
-        .hs
+        .client
         .invite_by3_pid(req(json!({ "roomId": room }), json!({}), invite_body))
         .await
         .unwrap();
     let invitation = smtp.wait_for(address, "invited you").await;
     let token = field(&invitation, "Invite token:");
     let cs::get_room_state_with_key::Response::Ok(pending) = alice
-        .hs
+        .client
         .get_room_state_with_key(req(
             json!({ "roomId": room, "eventType": "m.room.third_party_invite", "stateKey": token }),
             json!({}),
@@ -552,7 +528,7 @@ async fn seeds_flow(
 
     // Bob registers, proves the address and binds it.
     let bob = register(&bob_home.base, "bob").await;
-    let (bob_is, _) = bob.identity_account(identity).await;
+    let (bob_is, _) = identity_account(&bob, identity).await;
     // Before binding (an identity server may drop an invite's token once it is
     // delivered): the invite's own key is valid, and signs for its invitee.
     let ephemeral = pending["public_keys"][1]["public_key"].as_str().unwrap().to_owned();
@@ -653,9 +629,9 @@ async fn seeds_flow(
     assert!(valid.valid, "the server's key is valid");
 
     // The identity server hands the invite to the homeserver; Bob joins.
-    alice.waits_for_membership(&room, &bob.id, "invite").await;
+    waits_for_membership(&alice, &room, &bob.id, "invite").await;
     let cs::join_room::Response::Ok(_) = bob
-        .hs
+        .client
         .join_room(req(
             json!({ "roomIdOrAlias": room }),
             json!({ "via": [alice_home.name], "server_name": [alice_home.name] }),
@@ -663,7 +639,7 @@ async fn seeds_flow(
         ))
         .await
         .unwrap();
-    alice.waits_for_membership(&room, &bob.id, "join").await;
+    waits_for_membership(&alice, &room, &bob.id, "join").await;
 
     // Alice finds Bob by his address; after Bob unbinds, she does not.
     assert_eq!(lookup(&alice_is, address).await.as_deref(), Some(bob.id.as_str()));

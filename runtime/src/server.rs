@@ -72,12 +72,34 @@ pub struct ServerConfig {
     /// Limits for the operations the spec documents with a `429`; `None`
     /// serves them unlimited.
     pub rate_limit: Option<RateLimit>,
-    /// Access tokens no limit applies to (application services registered
-    /// with `rate_limited: false`).
-    pub rate_limit_exempt: Vec<String>,
+    /// The application services' access tokens, and whose requests made
+    /// with them the limits spare.
+    pub appservice_limits: Vec<AppServiceLimits>,
     /// A request body not received within this time gets `408`: a client
     /// that announces a body and never sends it holds nothing for long.
     pub body_read_timeout: Duration,
+}
+
+/// How rate limits treat one application service, as its registration
+/// says: requests as its own user (`sender`, asserted or not) are never
+/// limited, the spec's "the sender is excluded"; requests acting as its
+/// other users (`user_id`, the identity assertion) are limited unless it
+/// is registered with `rate_limited: false`, each user by itself.
+#[derive(Clone)]
+pub struct AppServiceLimits {
+    pub access_token: String,
+    pub sender: String,
+    pub rate_limited: bool,
+}
+
+impl std::fmt::Debug for AppServiceLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token is a secret.
+        f.debug_struct("AppServiceLimits")
+            .field("sender", &self.sender)
+            .field("rate_limited", &self.rate_limited)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -88,7 +110,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("server_name", &self.server_name)
             .field("verifies_signatures", &self.keys.is_some())
             .field("rate_limit", &self.rate_limit)
-            .field("rate_limit_exempt", &self.rate_limit_exempt.len())
+            .field("appservice_limits", &self.appservice_limits.len())
             .field("body_read_timeout", &self.body_read_timeout)
             .finish()
     }
@@ -102,7 +124,7 @@ impl Default for ServerConfig {
             server_name: None,
             keys: None,
             rate_limit: None,
-            rate_limit_exempt: Vec::new(),
+            appservice_limits: Vec::new(),
             body_read_timeout: Duration::from_secs(30),
         }
     }
@@ -127,13 +149,28 @@ impl Incoming {
         self.uri.query().unwrap_or_default()
     }
 
-    /// Who a rate limit counts this request against: the access token,
-    /// else the peer's address.
-    fn requester(&self) -> String {
-        match (&self.credentials.access_token, self.peer) {
-            (Some(token), _) => format!("token:{token}"),
-            (None, Some(peer)) => format!("ip:{}", peer.ip()),
-            (None, None) => "unknown".to_owned(),
+    /// Who a rate limit counts this request against (the access token,
+    /// and for an application service the user it acts as; else the
+    /// peer's address), or `None` when no limit applies to it.
+    fn limited_requester(&self) -> Option<String> {
+        let Some(token) = &self.credentials.access_token else {
+            return Some(match self.peer {
+                Some(peer) => format!("ip:{}", peer.ip()),
+                None => "unknown".to_owned(),
+            });
+        };
+        let service = self
+            .settings
+            .appservice_limits
+            .iter()
+            .find(|s| s.access_token == *token);
+        match (service, &self.credentials.user_id) {
+            (None, _) => Some(format!("token:{token}")),
+            (Some(service), Some(user)) if *user != service.sender => {
+                service.rate_limited.then(|| format!("token:{token} as:{user}"))
+            }
+            // The service as its own user.
+            (Some(_), _) => None,
         }
     }
 }
@@ -146,7 +183,7 @@ struct Settings {
     server_name: Option<String>,
     keys: Option<Arc<dyn KeyLookup>>,
     limiter: Option<Limiter>,
-    rate_limit_exempt: Vec<String>,
+    appservice_limits: Vec<AppServiceLimits>,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
@@ -403,13 +440,8 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
             Box::pin(async move {
                 let meta = E::METADATA;
                 if let (true, Some(limiter)) = (meta.rate_limited, &incoming.settings.limiter) {
-                    let exempt = incoming
-                        .credentials
-                        .access_token
-                        .as_ref()
-                        .is_some_and(|token| incoming.settings.rate_limit_exempt.contains(token));
-                    if !exempt {
-                        if let Err(wait) = limiter.take(meta.operation_id, &incoming.requester()) {
+                    if let Some(requester) = incoming.limited_requester() {
+                        if let Err(wait) = limiter.take(meta.operation_id, &requester) {
                             return Outcome::Done(error_response(MatrixError::limit_exceeded(wait)));
                         }
                     }
@@ -477,7 +509,7 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
             server_name: self.config.server_name.clone(),
             keys: self.config.keys.clone(),
             limiter: self.config.rate_limit.map(Limiter::new),
-            rate_limit_exempt: self.config.rate_limit_exempt.clone(),
+            appservice_limits: self.config.appservice_limits.clone(),
         });
         for (route, methods) in self.routes {
             let mut method_router: MethodRouter = MethodRouter::new();

@@ -12,7 +12,7 @@ pub mod server_name;
 pub mod store;
 pub mod threepid;
 
-use matrix_api_runtime::server::{RateLimit, ServerConfig};
+use matrix_api_runtime::server::{AppServiceLimits, RateLimit, ServerConfig};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -187,12 +187,15 @@ pub fn routers(config: Config) -> Result<Routers, String> {
     let server_config = ServerConfig {
         body_limit: api::MAX_UPLOAD_BYTES,
         rate_limit: config.rate_limit,
-        rate_limit_exempt: server
+        appservice_limits: server
             .appservices
             .all()
             .iter()
-            .filter(|service| !service.rate_limited())
-            .map(|service| service.registration.as_token.clone())
+            .map(|service| AppServiceLimits {
+                access_token: service.registration.as_token.clone(),
+                sender: service.sender.clone(),
+                rate_limited: service.rate_limited(),
+            })
             .collect(),
         body_read_timeout: config.body_read_timeout,
         ..ServerConfig::default()

@@ -4,6 +4,7 @@ pub mod bot;
 pub mod crates;
 pub mod dns;
 pub mod history;
+pub mod people;
 pub mod process;
 pub mod python;
 pub mod scenario;
