@@ -146,6 +146,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         store: store.clone(),
         media_dir: config.media_dir,
         changes: Arc::new(tokio::sync::Notify::new()),
+        pushes: tokio::sync::Notify::new(),
         typing: api::Typing::default(),
         appending: std::sync::Mutex::new(()),
         uia: api::UiaSessions::default(),

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 pub const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// The longest delay, however often it failed.
 pub const LAST_RETRY: Duration = Duration::from_secs(600);
+/// How long a delivery loop with nothing to retry sleeps unless woken: a
+/// bound on what a missed wake-up could delay.
+pub const IDLE: Duration = Duration::from_secs(30);
 
 /// The failing targets, each with when it may be tried again.
 #[derive(Debug)]
@@ -31,6 +34,13 @@ impl<K: Eq + Hash> Backoff<K> {
     pub fn wait(&self, target: &K) -> Option<Duration> {
         let (until, _) = self.waiting.get(target)?;
         until.checked_duration_since(Instant::now()).filter(|d| !d.is_zero())
+    }
+
+    /// How long until the first failing target may be tried again, if any.
+    pub fn soonest(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let until = self.waiting.values().map(|(until, _)| *until).min()?;
+        Some(until.saturating_duration_since(now))
     }
 
     pub fn succeeded(&mut self, target: &K) {
@@ -60,9 +70,11 @@ mod tests {
         assert_eq!(delays[..3], [FIRST_RETRY, FIRST_RETRY * 2, FIRST_RETRY * 4]);
         assert_eq!(delays[11], LAST_RETRY);
         assert!(backoff.wait(&"a").is_some_and(|d| d <= LAST_RETRY));
+        assert!(backoff.soonest().is_some_and(|d| d <= LAST_RETRY));
         assert_eq!(backoff.wait(&"b"), None, "targets are apart");
         backoff.succeeded(&"a");
         assert_eq!(backoff.wait(&"a"), None);
+        assert_eq!(backoff.soonest(), None);
         assert_eq!(backoff.failed("a"), FIRST_RETRY);
     }
 }

@@ -30,9 +30,32 @@ struct TypingState {
     rooms: HashMap<String, (i64, BTreeMap<String, Instant>)>,
 }
 
+impl TypingState {
+    /// Drops the typing that ran out; each room with one changed.
+    fn expire(&mut self, now: Instant) {
+        for (changed, users) in self.rooms.values_mut() {
+            if users.values().any(|t| *t <= now) {
+                users.retain(|_, t| *t > now);
+                self.serial += 1;
+                *changed = self.serial;
+            }
+        }
+    }
+}
+
 impl Typing {
+    /// The serial as of now (expiries count as changes).
     pub fn serial(&self) -> i64 {
-        self.state.lock().map(|s| s.serial).unwrap_or(0)
+        let Ok(mut state) = self.state.lock() else { return 0 };
+        state.expire(Instant::now());
+        state.serial
+    }
+
+    /// How long until someone's typing runs out, if anyone types.
+    pub fn next_expiry(&self) -> Option<Duration> {
+        let state = self.state.lock().ok()?;
+        let soonest = state.rooms.values().flat_map(|(_, users)| users.values()).min()?;
+        Some(soonest.saturating_duration_since(Instant::now()))
     }
 
     pub(crate) fn set(&self, room_id: &str, user_id: &str, until: Option<Instant>) {
@@ -74,15 +97,7 @@ impl Typing {
         let Ok(mut state) = self.state.lock() else {
             return (since, Vec::new());
         };
-        let now = Instant::now();
-        let state = &mut *state;
-        for (changed, users) in state.rooms.values_mut() {
-            if users.values().any(|t| *t <= now) {
-                users.retain(|_, t| *t > now);
-                state.serial += 1;
-                *changed = state.serial;
-            }
-        }
+        state.expire(Instant::now());
         let mut rooms: Vec<(String, Vec<String>)> = state
             .rooms
             .iter()

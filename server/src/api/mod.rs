@@ -64,6 +64,9 @@ pub struct Homeserver {
     pub media_dir: PathBuf,
     /// Woken on every change a `/sync` could return, for long-polling.
     pub changes: Arc<Notify>,
+    /// Woken when notifications are stored or a pusher is set: what the
+    /// push delivery waits for (not every change, as `changes`).
+    pub pushes: Notify,
     /// Typing notifications (ephemeral: never stored).
     pub typing: Typing,
     /// Held from the room-rules check to the append, so that two events
@@ -574,6 +577,9 @@ impl Homeserver {
             })
             .map_err(internal)?;
         self.changes.notify_waiters();
+        if !notifications.is_empty() {
+            self.pushes.notify_waiters();
+        }
         if !destinations.is_empty() {
             self.outbound.notify_one();
         }

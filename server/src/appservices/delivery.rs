@@ -25,7 +25,7 @@
 use super::AppService;
 use crate::api::ephemeral::{receipts_content, typing_content};
 use crate::api::Homeserver;
-use crate::retry::{Backoff, FIRST_RETRY};
+use crate::retry::{Backoff, IDLE};
 use crate::store::{PendingTransaction, Receipt, StoredEvent, StreamPositions};
 use matrix_api::application_service::endpoints as app;
 use matrix_api::application_service::SendTransactionRequest;
@@ -46,18 +46,29 @@ pub async fn run(hs: Arc<Homeserver>) {
     let mut backoff: Backoff<String> = Backoff::default();
     // Per service: the typing serial it has been sent up to.
     let mut typing_sent: HashMap<String, i64> = HashMap::new();
+    // Per service: the streams as they were when it was last up to date,
+    // so that a change elsewhere (a sync, a login) costs it nothing.
+    let mut up_to_date: HashMap<String, (i64, i64, i64)> = HashMap::new();
     loop {
         let changed = hs.changes.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
+        let streams = (
+            hs.store.max_stream().unwrap_or(i64::MAX),
+            hs.store.max_side_stream().unwrap_or(i64::MAX),
+            hs.typing.serial(),
+        );
         for service in hs.appservices.all() {
             let id = service.id().to_owned();
-            if service.client().is_none() || backoff.wait(&id).is_some() {
+            if service.client().is_none() || backoff.wait(&id).is_some() || up_to_date.get(&id) == Some(&streams) {
                 continue;
             }
             let typing = typing_sent.entry(id.clone()).or_insert(0);
             match send_pending(&hs, service, typing).await {
-                Ok(()) => backoff.succeeded(&id),
+                Ok(()) => {
+                    backoff.succeeded(&id);
+                    up_to_date.insert(id, streams);
+                }
                 Err(e) => {
                     let delay = backoff.failed(id.clone());
                     tracing::warn!(appservice = id, "transaction: {e}; again in {delay:?}");
@@ -66,7 +77,8 @@ pub async fn run(hs: Arc<Homeserver>) {
         }
         tokio::select! {
             _ = changed => {}
-            _ = tokio::time::sleep(FIRST_RETRY) => {}
+            // A service may have to be told that someone stopped typing.
+            _ = tokio::time::sleep(backoff.soonest().into_iter().chain(hs.typing.next_expiry()).min().unwrap_or(IDLE)) => {}
         }
     }
 }

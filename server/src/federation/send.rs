@@ -18,7 +18,7 @@
 
 use super::edus::MAX_EDUS;
 use super::Federation;
-use crate::retry::Backoff;
+use crate::retry::{Backoff, IDLE};
 use crate::store::Outbound;
 use matrix_api::server_server::endpoints::send_transaction;
 use matrix_api::server_server::{Edu, SendTransactionRequest};
@@ -30,8 +30,6 @@ use tokio::sync::Notify;
 
 /// The most PDUs one transaction carries (the spec's limit).
 const BATCH: i64 = 50;
-/// How often the queue is looked at without being woken.
-const IDLE: Duration = Duration::from_secs(30);
 
 /// EDUs kept for an unreachable destination at most: typing and receipts
 /// are superseded quickly, so older ones are worth little.

@@ -126,6 +126,21 @@ fn err(e: rusqlite::Error) -> String {
     e.to_string()
 }
 
+/// The columns [`row_notification`] reads, first in a `SELECT`.
+pub(super) const NOTIFICATION_COLUMNS: &str = "stream, room_id, event_id, actions, highlight, ts";
+
+pub(super) fn row_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
+    let actions: String = row.get(3)?;
+    Ok(Notification {
+        stream: row.get(0)?,
+        room_id: row.get(1)?,
+        event_id: row.get(2)?,
+        actions: serde_json::from_str(&actions).unwrap_or(Value::Null),
+        highlight: row.get(4)?,
+        ts: row.get(5)?,
+    })
+}
+
 /// The columns [`row_receipt`] reads, first in a `SELECT`.
 pub(super) const RECEIPT_COLUMNS: &str = "user_id, type, thread_id, event_id, ts";
 
@@ -855,23 +870,13 @@ impl Storage for SqliteStore {
         highlights_only: bool,
     ) -> StoreResult<Vec<Notification>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT stream, room_id, event_id, actions, highlight, ts FROM notifications
-                 WHERE user_id = ?1 AND stream < ?2 AND (highlight OR NOT ?3) ORDER BY stream DESC LIMIT ?4",
-            )?;
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {NOTIFICATION_COLUMNS} FROM notifications
+                 WHERE user_id = ?1 AND stream < ?2 AND (highlight OR NOT ?3) ORDER BY stream DESC LIMIT ?4"
+            ))?;
             let rows = st.query_map(
                 params![user_id, before.unwrap_or(i64::MAX), highlights_only, limit],
-                |r| {
-                    let actions: String = r.get(3)?;
-                    Ok(Notification {
-                        stream: r.get(0)?,
-                        room_id: r.get(1)?,
-                        event_id: r.get(2)?,
-                        actions: serde_json::from_str(&actions).unwrap_or(Value::Null),
-                        highlight: r.get(4)?,
-                        ts: r.get(5)?,
-                    })
-                },
+                row_notification,
             )?;
             rows.collect()
         })

@@ -1,7 +1,7 @@
 //! [`PusherStorage`] on SQLite.
 
 use super::pushers::{Pusher, PusherStorage};
-use super::sqlite::SqliteStore;
+use super::sqlite::{row_notification, SqliteStore, NOTIFICATION_COLUMNS};
 use super::{Notification, StoreResult};
 use rusqlite::params;
 use serde_json::Value;
@@ -119,21 +119,10 @@ impl PusherStorage for SqliteStore {
 
     fn notifications_after(&self, user_id: &str, after: i64, limit: i64) -> StoreResult<Vec<Notification>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT stream, room_id, event_id, actions, highlight, ts FROM notifications
-                 WHERE user_id = ?1 AND stream > ?2 ORDER BY stream LIMIT ?3",
-            )?;
-            let rows = st.query_map(params![user_id, after, limit], |r| {
-                let actions: String = r.get(3)?;
-                Ok(Notification {
-                    stream: r.get(0)?,
-                    room_id: r.get(1)?,
-                    event_id: r.get(2)?,
-                    actions: serde_json::from_str(&actions).unwrap_or(Value::Null),
-                    highlight: r.get(4)?,
-                    ts: r.get(5)?,
-                })
-            })?;
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = ?1 AND stream > ?2 ORDER BY stream LIMIT ?3"
+            ))?;
+            let rows = st.query_map(params![user_id, after, limit], row_notification)?;
             rows.collect()
         })
     }

@@ -25,6 +25,7 @@ mod limits;
 mod presence;
 mod public_rooms;
 mod push;
+mod push_delivery;
 mod room_rules;
 mod srv;
 mod synapse;

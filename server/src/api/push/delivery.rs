@@ -8,7 +8,7 @@
 //! spec asks.
 
 use super::super::{content_in, Homeserver};
-use crate::retry::{Backoff, FIRST_RETRY};
+use crate::retry::{Backoff, IDLE};
 use crate::store::{Notification, Pusher};
 use matrix_api::events::{RoomCanonicalAliasEventContent, RoomMemberEventContent, RoomNameEventContent};
 use matrix_api::push_gateway::endpoints as push;
@@ -25,11 +25,12 @@ const BATCH: i64 = 20;
 type PusherId = (String, String, String);
 
 /// Runs for as long as the server: pushes what each pusher has not yet
-/// delivered whenever something changes (and each second, for retries).
+/// delivered whenever notifications are stored or a pusher is set, and
+/// when a failed gateway's delay is over.
 pub async fn run(hs: Arc<Homeserver>) {
     let mut backoff: Backoff<PusherId> = Backoff::default();
     loop {
-        let changed = hs.changes.notified();
+        let changed = hs.pushes.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
         let pushers = match hs.store.all_pushers() {
@@ -54,7 +55,7 @@ pub async fn run(hs: Arc<Homeserver>) {
         }
         tokio::select! {
             _ = changed => {}
-            _ = tokio::time::sleep(FIRST_RETRY) => {}
+            _ = tokio::time::sleep(backoff.soonest().unwrap_or(IDLE)) => {}
         }
     }
 }

@@ -35,7 +35,7 @@ pub(in crate::api) fn set(
             let append = body.append.unwrap_or(false);
             let pusher = http_pusher(body)?;
             hs.store.set_pusher(&user_id, &pusher, append).map_err(internal)?;
-            hs.changes.notify_waiters();
+            hs.pushes.notify_waiters();
         }
         Some(other) => {
             return Err(MatrixError::invalid_param(format!(
