@@ -210,7 +210,7 @@ impl Client {
         }
         let encoded = E::encode_body(&body).map_err(ClientError::Request)?;
         if let Some(ct) = &encoded.content_type {
-            builder = builder.header(reqwest::header::CONTENT_TYPE, ct);
+            builder = builder.header(reqwest::header::CONTENT_TYPE, ct.as_ref());
         }
         if encoded.content_type.is_some() || !encoded.bytes.is_empty() {
             builder = builder.body(encoded.bytes.clone());
@@ -268,7 +268,10 @@ impl Client {
         let http = HttpResponse {
             status,
             headers,
-            body: crate::endpoint::Encoded { content_type, bytes },
+            body: crate::endpoint::Encoded {
+                content_type: content_type.map(std::borrow::Cow::Owned),
+                bytes,
+            },
         };
         // A documented non-error body (a user-interactive auth 401); a
         // Matrix error on that status (`M_UNKNOWN_TOKEN`) is still one.

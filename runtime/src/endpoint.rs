@@ -44,12 +44,16 @@ pub struct Metadata {
     /// Names of the query parameters (to tell apart operations documented
     /// twice on one method and path).
     pub query_params: &'static [&'static str],
+    /// Names of the header parameters (none: the server reads no header
+    /// into the typed request).
+    pub header_params: &'static [&'static str],
 }
 
 /// An encoded body: content type and bytes, or nothing.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Encoded {
-    pub content_type: Option<String>,
+    /// Borrowed for the types an encoder names itself (`application/json`).
+    pub content_type: Option<std::borrow::Cow<'static, str>>,
     pub bytes: Bytes,
 }
 
@@ -145,7 +149,7 @@ pub mod body {
     pub fn to_json<T: Serialize>(value: &T) -> Result<Encoded, String> {
         let bytes = serde_json::to_vec(value).map_err(|e| e.to_string())?;
         Ok(Encoded {
-            content_type: Some("application/json".into()),
+            content_type: Some(std::borrow::Cow::Borrowed("application/json")),
             bytes: bytes.into(),
         })
     }
@@ -160,7 +164,7 @@ pub mod body {
 
     pub fn from_raw(body: &RawBody) -> Encoded {
         Encoded {
-            content_type: body.content_type.clone(),
+            content_type: body.content_type.clone().map(std::borrow::Cow::Owned),
             bytes: Bytes::from(body.data.clone()),
         }
     }
@@ -184,7 +188,12 @@ pub mod body {
                 .map(|(_, v)| v.clone())
         };
         RawBody {
-            content_type: response.body.content_type.clone().or_else(|| header("content-type")),
+            content_type: response
+                .body
+                .content_type
+                .as_deref()
+                .map(str::to_owned)
+                .or_else(|| header("content-type")),
             content_disposition: header("content-disposition"),
             data: response.body.bytes.to_vec(),
         }

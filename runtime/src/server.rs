@@ -137,7 +137,7 @@ struct Incoming {
     uri: axum::http::Uri,
     settings: Arc<Settings>,
     path_values: Vec<String>,
-    headers: Vec<(String, String)>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
     credentials: Credentials,
     /// The peer, when the server was started by [`serve`].
@@ -236,17 +236,19 @@ pub fn error_response(err: MatrixError) -> Response {
     response
 }
 
+const JSON: &str = "application/json";
+
 fn http_response(r: HttpResponse) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
     let mut response = Response::new(Body::from(r.body.bytes));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    if let Some(ct) = r
-        .body
-        .content_type
-        .as_deref()
-        .and_then(|c| HeaderValue::from_str(c).ok())
-    {
+    let content_type = match r.body.content_type.as_deref() {
+        // What almost every answer is: no parsing, no copy.
+        Some(JSON) => Some(HeaderValue::from_static(JSON)),
+        other => other.and_then(|c| HeaderValue::from_str(c).ok()),
+    };
+    if let Some(ct) = content_type {
         headers.insert(axum::http::header::CONTENT_TYPE, ct);
     }
     for (k, v) in r.headers {
@@ -281,15 +283,14 @@ fn query_pairs(query: &str) -> Vec<(String, String)> {
     serde_html_form::from_str(query).unwrap_or_default()
 }
 
-fn credentials(headers: &[(String, String)], query: &str) -> Credentials {
+fn credentials(headers: &axum::http::HeaderMap, query: &str) -> Credentials {
     let mut c = Credentials::default();
-    for (k, v) in headers {
-        if k.eq_ignore_ascii_case("authorization") {
-            if let Some(token) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
-                c.access_token = Some(token.trim().to_owned());
-            } else if let Some(params) = v.strip_prefix("X-Matrix ") {
-                c.x_matrix = XMatrix::parse(params);
-            }
+    for value in headers.get_all(axum::http::header::AUTHORIZATION) {
+        let Ok(v) = value.to_str() else { continue };
+        if let Some(token) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+            c.access_token = Some(token.trim().to_owned());
+        } else if let Some(params) = v.strip_prefix("X-Matrix ") {
+            c.x_matrix = XMatrix::parse(params);
         }
     }
     // Parsed only when it can hold something (the common request has a
@@ -400,16 +401,44 @@ fn parse<E: Endpoint>(incoming: &Incoming) -> Result<E, (MatrixError, bool)> {
         serde::de::value::Error,
     >::new(pairs))
     .map_err(|e| (param_error(e), false))?;
-    let query: E::Query = serde_html_form::from_str(incoming.query()).map_err(|e| (param_error(e), false))?;
-    let headers: E::Headers =
-        crate::endpoint::headers::decode(&incoming.headers).map_err(|e| (param_error(e), false))?;
+    let query: E::Query = if meta.query_params.is_empty() {
+        empty()
+    } else {
+        serde_html_form::from_str(incoming.query())
+    }
+    .map_err(|e| (param_error(e), false))?;
+    let headers: E::Headers = if meta.header_params.is_empty() {
+        empty()
+    } else {
+        decode_headers(&incoming.headers)
+    }
+    .map_err(|e| (param_error(e), false))?;
     let content_type = incoming
         .headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        .map(|(_, v)| v.as_str());
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     let body = E::decode_body(content_type, incoming.body.clone()).map_err(|e| (e, true))?;
     Ok(E::from_parts(path, query, headers, body))
+}
+
+/// A parameters struct without fields, from nothing: what an operation
+/// without query (or header) parameters gets, without the request's query
+/// (or headers) being read at all.
+fn empty<T: serde::de::DeserializeOwned, E: serde::de::Error>() -> Result<T, E> {
+    T::deserialize(serde::de::value::MapDeserializer::new(
+        std::iter::empty::<(&str, &str)>(),
+    ))
+}
+
+/// A typed headers struct (lowercase field names) from a request's
+/// headers, read in place: a header sent twice counts once (the last), as
+/// in a map; one that is not text is left out.
+fn decode_headers<T: serde::de::DeserializeOwned>(map: &axum::http::HeaderMap) -> Result<T, serde::de::value::Error> {
+    let pairs = map.keys().filter_map(|name| {
+        let value = map.get_all(name).iter().next_back()?.to_str().ok()?;
+        Some((name.as_str(), crate::endpoint::Text(value)))
+    });
+    T::deserialize(serde::de::value::MapDeserializer::new(pairs))
 }
 
 impl<S: Send + Sync + 'static> RouterBuilder<S> {
@@ -587,13 +616,8 @@ async fn dispatch<S: Send + Sync + 'static>(
             Err(_) => return error_response(MatrixError::body_timeout(settings.body_read_timeout)),
         }
     };
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_owned(), v.to_owned())))
-        .collect();
     let query = parts.uri.query().unwrap_or_default();
-    let credentials = credentials(&headers, query);
+    let credentials = credentials(&parts.headers, query);
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
@@ -603,7 +627,7 @@ async fn dispatch<S: Send + Sync + 'static>(
         uri: parts.uri,
         settings,
         path_values,
-        headers,
+        headers: parts.headers,
         body: bytes,
         credentials,
         peer,

@@ -245,12 +245,15 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
     let changed_in = op.changed_in.iter().map(|(v, _)| v.as_str());
     let path_params = path_param_names(path);
     let path_param_strs = path_params.iter().map(String::as_str);
-    let query_param_strs: Vec<&str> = op
-        .params
-        .iter()
-        .filter(|p| p.place == ParamIn::Query)
-        .map(|p| p.name.as_str())
-        .collect();
+    let param_names = |place: ParamIn| -> Vec<&str> {
+        op.params
+            .iter()
+            .filter(|p| p.place == place)
+            .map(|p| p.name.as_str())
+            .collect()
+    };
+    let query_param_strs = param_names(ParamIn::Query);
+    let header_param_strs = param_names(ParamIn::Header);
 
     let request_kind = body_kind(op.request.as_ref().map(|b| b.content.as_slice()).unwrap_or(&[]));
     let raw_request = matches!(request_kind, BodyKind::Raw);
@@ -492,6 +495,7 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
             changed_in: &[#(#changed_in),*],
             path_params: &[#(#path_param_strs),*],
             query_params: &[#(#query_param_strs),*],
+            header_params: &[#(#header_param_strs),*],
         };
 
         /// Path parameters.

@@ -1,6 +1,8 @@
 //! server: requests per second and p99 latency of one endpoint served
 //! through the generated router and trait, against the same handler written
-//! directly in axum, under wrk (Debian's package) on loopback, time-bounded.
+//! directly in axum, under wrk (Debian's package) on loopback, time-bounded;
+//! and the same two routers called in process, without the network, whose
+//! time per request is the routers' own work alone.
 
 use super::{tools, Context, Row};
 use anyhow::{bail, Context as _, Result};
@@ -145,11 +147,49 @@ fn compare(exe: &std::path::Path, pair: [&str; 2], rounds: usize, seconds: u32) 
     }))
 }
 
+/// Nanoseconds per request of each variant called in process, as `serve
+/// in-process N` prints them (`VARIANT NS` lines).
+fn in_process(exe: &std::path::Path, requests: u32) -> Result<std::collections::BTreeMap<String, f64>> {
+    let output = tools::run(
+        Command::new(exe).args(["in-process", &requests.to_string()]),
+        "serve in-process",
+    )?;
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| {
+            let (variant, ns) = line.split_once(' ').context("odd `serve in-process` line")?;
+            Ok((variant.to_owned(), ns.trim().parse::<f64>()?))
+        })
+        .collect()
+}
+
 pub fn run(cx: &Context) -> Result<Vec<Row>> {
     let exe = tools::bench_binary(cx, "serve", &[])?;
     let (rounds, seconds) = if cx.quick { (1, 2) } else { (5, 4) };
     let method = format!("wrk, 32 connections, median of {rounds} × {seconds} s");
     let mut rows = Vec::new();
+    let requests = if cx.quick { 2_000 } else { 200_000 };
+    let ns = in_process(&exe, requests)?;
+    for (ours, theirs, what) in [
+        ("generated", "axum-cors", "with CORS"),
+        ("generated-no-cors", "axum", "without CORS"),
+    ] {
+        rows.push(Row {
+            benchmark: "server",
+            measurement: format!(
+                "GET profile field, {what}: time per request in process, no network (median of 5 × {requests})"
+            ),
+            ours: ns[ours],
+            baseline_name: format!("the same handler written directly in axum, {what}"),
+            baseline: ns[theirs],
+            unit: "ns",
+            higher_is_better: false,
+            goal: Some(1.02),
+            note: "both decode the same typed values (a checked UserId); the routers' own work, which wrk's \
+                   figures share with the kernel's"
+                .into(),
+        });
+    }
     // With CORS on both sides is what a Matrix server really runs; without,
     // the router's own cost shows alone.
     for (ours, theirs, what) in [

@@ -16,6 +16,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     changed_in: &[],
     path_params: &["userId", "type"],
     query_params: &[],
+    header_params: &[],
 };
 /// Path parameters.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

@@ -27,6 +27,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     changed_in: &[],
     path_params: &["serverName", "mediaId"],
     query_params: &["allow_remote", "timeout_ms", "allow_redirect"],
+    header_params: &[],
 };
 /// Path parameters.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

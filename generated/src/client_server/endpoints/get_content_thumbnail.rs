@@ -38,6 +38,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
         "allow_redirect",
         "animated",
     ],
+    header_params: &[],
 };
 /// Path parameters.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

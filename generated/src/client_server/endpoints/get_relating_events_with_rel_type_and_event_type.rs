@@ -24,6 +24,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     changed_in: &[],
     path_params: &["roomId", "eventId", "relType", "eventType"],
     query_params: &["from", "to", "limit", "dir", "recurse"],
+    header_params: &[],
 };
 /// Path parameters.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

@@ -31,6 +31,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     changed_in: &[],
     path_params: &["roomIdOrAlias"],
     query_params: &["via"],
+    header_params: &[],
 };
 /// Path parameters.
 #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

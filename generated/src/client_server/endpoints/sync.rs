@@ -43,6 +43,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
         "timeout",
         "use_state_after",
     ],
+    header_params: &[],
 };
 /// Path parameters.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

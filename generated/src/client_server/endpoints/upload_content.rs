@@ -13,6 +13,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     changed_in: &[],
     path_params: &[],
     query_params: &["filename"],
+    header_params: &["Content-Type"],
 };
 /// Path parameters.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]

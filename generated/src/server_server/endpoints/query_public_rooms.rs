@@ -22,6 +22,7 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     changed_in: &[],
     path_params: &[],
     query_params: &[],
+    header_params: &[],
 };
 /// Path parameters.
 #[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
