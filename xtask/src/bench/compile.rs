@@ -1,8 +1,21 @@
-//! compile: a clean debug build of the generated crate with every family's
-//! client and server features, against Ruma (crates.io) with the features
-//! covering the same families, each a fresh project with a fresh target
-//! folder and the same (default) profile; dependencies are fetched before
-//! the clock starts. Also the size of the source each side compiles.
+//! compile: clean debug builds of programs that use the generated crate,
+//! against the same programs on Ruma (crates.io), each a fresh project with
+//! a fresh target folder and the same (default) profile; dependencies are
+//! fetched before the clock starts.
+//!
+//! Each program is a binary making one request value and printing it, so
+//! the build links what a user's program links. Ruma's API crates stop at
+//! `http` types, so its programs also depend on the HTTP stack a Ruma user
+//! adds to get what the generated crate brings (axum, tower-http, tokio for
+//! a server; reqwest for a client; the same versions and features as ours),
+//! and both sides compile the same kind of program:
+//! - every family, client and server;
+//! - a typical client: the client-server API with its HTTP client;
+//! - a typical server: the client-server API with its router;
+//! - a rebuild of the typical client after its own `main.rs` changed, what
+//!   a developer waits for all day.
+//!
+//! Also the size of the source each side compiles.
 
 use super::{tools, Context, Row};
 use anyhow::{Context as _, Result};
@@ -23,95 +36,214 @@ const RUMA_FEATURES: &[&str] = &[
     "push-gateway-api-s",
 ];
 
+/// The HTTP client of the generated crate (`matrix-api-runtime`'s).
+const REQWEST: (&str, &str) = (
+    "reqwest",
+    r#"{ version = "0.13", default-features = false, features = ["http2"] }"#,
+);
+/// The server stack of the generated crate.
+const SERVER_STACK: &[(&str, &str)] = &[
+    (
+        "axum",
+        r#"{ version = "0.8", default-features = false, features = ["http1", "tokio", "query"] }"#,
+    ),
+    ("tower-http", r#"{ version = "0.7", features = ["cors"] }"#),
+    ("tokio", r#"{ version = "1", features = ["net", "rt", "time"] }"#),
+];
+
+/// What a program of the comparison depends on, on each side.
+struct Program {
+    name: &'static str,
+    what: &'static str,
+    ours_features: &'static [&'static str],
+    ruma_features: &'static [&'static str],
+    ruma_stack: Vec<(&'static str, &'static str)>,
+    goal: f64,
+}
+
+fn programs() -> Vec<Program> {
+    let mut everything = vec![REQWEST];
+    everything.extend_from_slice(SERVER_STACK);
+    vec![
+        Program {
+            name: "all",
+            what: "every family, client + server",
+            ours_features: &["full", "server", "client"],
+            ruma_features: RUMA_FEATURES,
+            ruma_stack: everything,
+            goal: 0.6,
+        },
+        Program {
+            name: "client",
+            what: "a typical client: client-server API + HTTP client",
+            ours_features: &["client-server", "client"],
+            ruma_features: &["client-api-c"],
+            ruma_stack: vec![REQWEST],
+            goal: 0.5,
+        },
+        Program {
+            name: "server",
+            what: "a typical server: client-server API + router",
+            ours_features: &["client-server", "server"],
+            ruma_features: &["client-api-s"],
+            ruma_stack: SERVER_STACK.to_vec(),
+            goal: 0.6,
+        },
+    ]
+}
+
+/// The user's program: one request value, made and printed.
+const OURS_MAIN: &str = "fn main() {
+    let request = matrix_api::client_server::endpoints::get_capabilities::Request::new();
+    println!(\"{request:?}\");
+}
+";
+const RUMA_MAIN: &str = "fn main() {
+    let request = ruma::api::client::discovery::get_capabilities::v3::Request::new();
+    println!(\"{request:?}\");
+}
+";
+
 pub fn run(cx: &Context) -> Result<Vec<Row>> {
     if cx.quick {
-        eprintln!("bench: compile skipped in --quick (two clean builds take minutes)");
+        eprintln!("bench: compile skipped in --quick (clean builds take minutes)");
         return Ok(Vec::new());
     }
     let dir = cx.out.join("compile");
     let generated = cx.root.join("generated");
-    let ours = project(
-        &dir.join("ours"),
-        "matrix-api",
-        ("path", &generated.display().to_string()),
-        &["full", "server", "client"],
-        "pub use matrix_api;\n",
-    )?;
-    let ruma = project(
-        &dir.join("ruma"),
-        "ruma",
-        ("version", RUMA_VERSION),
-        RUMA_FEATURES,
-        "pub use ruma;\n",
-    )?;
-    let (ours_time, ours_own) = clean_build(&ours, "matrix-api")?;
-    let (ruma_time, ruma_own) = clean_build(&ruma, "ruma")?;
-    let ours_size = source_lines(&[generated.join("src")]);
-    let ruma_size = source_lines(&ruma_sources(&ruma)?);
-    Ok(vec![
-        Row {
+    let ours_dependency = format!(
+        "{{ path = {:?}, features = FEATURES }}",
+        generated.display().to_string()
+    );
+    let ruma_dependency = format!("{{ version = {RUMA_VERSION:?}, features = FEATURES }}");
+    let mut rows = Vec::new();
+    let ruma_name = format!("Ruma {}", RUMA_VERSION.trim_start_matches('='));
+    for program in programs() {
+        let ours = project(
+            &dir.join(format!("ours-{}", program.name)),
+            &[(
+                "matrix-api",
+                &ours_dependency.replace("FEATURES", &toml_list(program.ours_features)),
+            )],
+            OURS_MAIN,
+        )?;
+        let ruma_main_dependency = ruma_dependency.replace("FEATURES", &toml_list(program.ruma_features));
+        let mut ruma_dependencies = vec![("ruma", ruma_main_dependency.as_str())];
+        ruma_dependencies.extend(program.ruma_stack.iter().copied());
+        let ruma = project(
+            &dir.join(format!("ruma-{}", program.name)),
+            &ruma_dependencies,
+            RUMA_MAIN,
+        )?;
+        // In turns, so that a slow phase of the machine hits both alike.
+        let (ours_time, ours_own) = clean_build(&ours, "matrix-api")?;
+        let (ruma_time, ruma_own) = clean_build(&ruma, "ruma")?;
+        let stack: Vec<&str> = program.ruma_stack.iter().map(|(name, _)| *name).collect();
+        rows.push(Row {
             benchmark: "compile",
-            measurement: "clean debug build, every family, client + server".into(),
+            measurement: format!("clean debug build: {}", program.what),
             ours: ours_time,
             baseline_name: format!(
-                "Ruma {} ({})",
-                RUMA_VERSION.trim_start_matches('='),
-                RUMA_FEATURES.len()
+                "{ruma_name} ({}) + {}",
+                program.ruma_features.join(", "),
+                stack.join(", ")
             ),
             baseline: ruma_time,
             unit: "s",
             higher_is_better: false,
-            goal: Some(0.6),
-            note: "dependencies included, fetched beforehand; ours brings axum, reqwest and tower-http, Ruma's -c/-s features no HTTP stack".into(),
-        },
-        Row {
+            goal: Some(program.goal),
+            note: "a binary making and printing one request; dependencies fetched beforehand".into(),
+        });
+        rows.push(Row {
             benchmark: "compile",
-            measurement: "the API crates alone: matrix-api + matrix-api-runtime vs ruma-* (seconds of their units in cargo --timings)".into(),
+            measurement: format!(
+                "… {}: the API crates' own units (matrix-api + runtime vs ruma-*, seconds in cargo --timings)",
+                program.name
+            ),
             ours: ours_own,
             baseline_name: "Ruma's ruma-* crates, macros and build scripts included".into(),
             baseline: ruma_own,
             unit: "s",
             higher_is_better: false,
             goal: None,
-            note: "the same two builds; units overlap on two cores, so these add up to more than their share of wall time".into(),
-        },
-        Row {
-            benchmark: "compile",
-            measurement: "lines of Rust compiled for the API types and endpoints".into(),
-            ours: ours_size as f64,
-            baseline_name: "Ruma's ruma-* crates (hand-written, macros)".into(),
-            baseline: ruma_size as f64,
-            unit: "lines",
-            higher_is_better: false,
-            goal: None,
-            note: "ours is generated; Ruma expands macros on top".into(),
-        },
-    ])
+            note: "units overlap on two cores, so these add up to more than their share of wall time".into(),
+        });
+        if program.name == "client" {
+            let ours_again = rebuild_after_edit(&ours)?;
+            let ruma_again = rebuild_after_edit(&ruma)?;
+            rows.push(Row {
+                benchmark: "compile",
+                measurement: "incremental rebuild of the typical client after its own main.rs changed".into(),
+                ours: ours_again,
+                baseline_name: format!("the same on {ruma_name} + reqwest"),
+                baseline: ruma_again,
+                unit: "s",
+                higher_is_better: false,
+                goal: Some(0.8),
+                note: "median of 3: compile main.rs and link the program".into(),
+            });
+        }
+        if program.name == "all" {
+            let ours_size = source_lines(&[generated.join("src")]);
+            let ruma_size = source_lines(&ruma_sources(&ruma)?);
+            rows.push(Row {
+                benchmark: "compile",
+                measurement: "lines of Rust compiled for the API types and endpoints".into(),
+                ours: ours_size as f64,
+                baseline_name: "Ruma's ruma-* crates (hand-written, macros)".into(),
+                baseline: ruma_size as f64,
+                unit: "lines",
+                higher_is_better: false,
+                goal: None,
+                note: "ours is generated; Ruma expands macros on top".into(),
+            });
+        }
+    }
+    Ok(rows)
 }
 
-/// A standalone project with one dependency (`source`: path or version).
-fn project(dir: &Path, name: &str, source: (&str, &str), features: &[&str], lib: &str) -> Result<PathBuf> {
-    use toml::{Table, Value};
+fn toml_list(items: &[&str]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("{i:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// A standalone binary project with these dependencies (name, TOML value).
+fn project(dir: &Path, dependencies: &[(&str, &str)], main: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(dir.join("src"))?;
-    let mut package = Table::new();
-    package.insert("name".into(), Value::from("compile-bench"));
-    package.insert("version".into(), Value::from("0.1.0"));
-    package.insert("edition".into(), Value::from("2021"));
-    package.insert("publish".into(), Value::from(false));
-    let mut dependency = Table::new();
-    dependency.insert(source.0.into(), Value::from(source.1));
-    dependency.insert("features".into(), Value::from(features.to_vec()));
-    let mut dependencies = Table::new();
-    dependencies.insert(name.into(), Value::Table(dependency));
-    let mut manifest = Table::new();
-    manifest.insert("package".into(), Value::Table(package));
-    manifest.insert("dependencies".into(), Value::Table(dependencies));
+    let mut manifest = String::from(
+        "[package]\nname = \"compile-bench\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\n",
+    );
+    for (name, value) in dependencies {
+        manifest.push_str(&format!("{name} = {value}\n"));
+    }
     // Its own workspace, not a member of ours.
-    manifest.insert("workspace".into(), Value::Table(Table::new()));
-    std::fs::write(dir.join("Cargo.toml"), toml::to_string(&manifest)?)?;
-    std::fs::write(dir.join("src/lib.rs"), lib)?;
+    manifest.push_str("\n[workspace]\n");
+    // Checked as TOML before cargo sees it.
+    manifest.parse::<toml::Table>().context("the benchmark's manifest")?;
+    std::fs::write(dir.join("Cargo.toml"), manifest)?;
+    std::fs::write(dir.join("src/main.rs"), main)?;
     tools::run(Command::new(env!("CARGO")).arg("fetch").current_dir(dir), "cargo fetch")?;
     Ok(dir.to_owned())
+}
+
+/// The median wall time of three rebuilds, each after `main.rs` changed
+/// (a line added), as a developer's edit does.
+fn rebuild_after_edit(dir: &Path) -> Result<f64> {
+    let main = dir.join("src/main.rs");
+    let original = std::fs::read_to_string(&main)?;
+    let mut times = Vec::new();
+    for i in 0..3 {
+        std::fs::write(&main, format!("{original}// edit {i}\n"))?;
+        times.push(tools::timed(
+            Command::new(env!("CARGO"))
+                .args(["build", "--offline", "--quiet", "--target-dir"])
+                .arg(dir.join("target"))
+                .current_dir(dir),
+            &format!("rebuilding {}", dir.display()),
+        )?);
+    }
+    std::fs::write(&main, original)?;
+    Ok(super::median(times))
 }
 
 /// Wall time of a clean build, and the seconds cargo's `--timings` report
