@@ -18,21 +18,24 @@ use matrix_examples::bridge::{Bridge, BridgeConfig};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-/// `(sender, body)` of the room's messages, oldest first, as `person` sees them.
-async fn messages(person: &Person, room: &str) -> Vec<(String, String)> {
+/// The room's newest `limit` events as `person` sees them, newest first.
+async fn newest(person: &Person, room: &str, limit: u32) -> Vec<Value> {
     let cs::get_room_events::Response::Ok(page) = person
         .client
         .get_room_events(req(
             json!({ "roomId": room }),
-            json!({ "dir": "b", "limit": 50 }),
+            json!({ "dir": "b", "limit": limit }),
             json!({}),
         ))
         .await
         .unwrap();
-    let mut found: Vec<(String, String)> = serde_json::to_value(&page.chunk)
-        .unwrap()
-        .as_array()
-        .unwrap()
+    serde_json::from_value(serde_json::to_value(&page.chunk).unwrap()).unwrap()
+}
+
+/// `(sender, body)` of the room's messages, oldest first, as `person` sees them.
+async fn messages(person: &Person, room: &str) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = newest(person, room, 50)
+        .await
         .iter()
         .filter(|e| e["type"] == "m.room.message")
         .map(|e| {
@@ -47,17 +50,10 @@ async fn messages(person: &Person, room: &str) -> Vec<(String, String)> {
 }
 
 async fn last_event_id(person: &Person, room: &str) -> String {
-    let cs::get_room_events::Response::Ok(page) = person
-        .client
-        .get_room_events(req(
-            json!({ "roomId": room }),
-            json!({ "dir": "b", "limit": 1 }),
-            json!({}),
-        ))
-        .await
-        .unwrap();
-    let chunk = serde_json::to_value(&page.chunk).unwrap();
-    chunk[0]["event_id"].as_str().unwrap().to_owned()
+    newest(person, room, 1).await[0]["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn membership(person: &Person, room: &str, user: &str) -> Option<String> {

@@ -27,18 +27,27 @@ pub struct Typing {
 struct TypingState {
     serial: i64,
     /// Per room: the serial of its last change, and typing users with expiry.
-    rooms: HashMap<String, (i64, BTreeMap<String, Instant>)>,
+    rooms: HashMap<String, RoomTyping>,
+}
+
+/// A room's typing: the serial of its last change, and who types until when.
+type RoomTyping = (i64, BTreeMap<String, Instant>);
+
+/// Drops the typing in one room that ran out; the room then changed, and
+/// takes the next serial.
+fn expire_room(serial: &mut i64, (changed, users): &mut RoomTyping, now: Instant) {
+    if users.values().any(|t| *t <= now) {
+        users.retain(|_, t| *t > now);
+        *serial += 1;
+        *changed = *serial;
+    }
 }
 
 impl TypingState {
-    /// Drops the typing that ran out; each room with one changed.
+    /// Drops the typing that ran out in every room.
     fn expire(&mut self, now: Instant) {
-        for (changed, users) in self.rooms.values_mut() {
-            if users.values().any(|t| *t <= now) {
-                users.retain(|_, t| *t > now);
-                self.serial += 1;
-                *changed = self.serial;
-            }
+        for room in self.rooms.values_mut() {
+            expire_room(&mut self.serial, room, now);
         }
     }
 }
@@ -74,20 +83,10 @@ impl Typing {
     /// (expiries count as changes).
     pub fn changed_since(&self, room_id: &str, since: i64) -> Option<Vec<String>> {
         let mut state = self.state.lock().ok()?;
-        let now = Instant::now();
-        let expired = state
-            .rooms
-            .get(room_id)
-            .is_some_and(|(_, users)| users.values().any(|t| *t <= now));
-        if expired {
-            state.serial += 1;
-            let serial = state.serial;
-            if let Some(room) = state.rooms.get_mut(room_id) {
-                room.1.retain(|_, t| *t > now);
-                room.0 = serial;
-            }
-        }
-        let (changed, users) = state.rooms.get(room_id)?;
+        let state = &mut *state;
+        let room = state.rooms.get_mut(room_id)?;
+        expire_room(&mut state.serial, room, Instant::now());
+        let (changed, users) = room;
         (*changed > since).then(|| users.keys().cloned().collect())
     }
 

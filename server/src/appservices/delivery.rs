@@ -43,6 +43,11 @@ const BATCH: i64 = 100;
 
 /// Runs for as long as the server.
 pub async fn run(hs: Arc<Homeserver>) {
+    // Services come from the registration files read at start-up: a server
+    // without any has nothing to watch the streams for.
+    if hs.appservices.all().iter().all(|service| service.client().is_none()) {
+        return;
+    }
     let mut backoff: Backoff<String> = Backoff::default();
     // Per service: the typing serial it has been sent up to.
     let mut typing_sent: HashMap<String, i64> = HashMap::new();
