@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS ephemeral_keys (public_key TEXT PRIMARY KEY, private_
 
 pub type Result<T> = std::result::Result<T, String>;
 
-use server::store::sqlite_threepids as sessions;
+use server::store::sql::{threepids as sessions, Conn};
 /// A validation session (`requestToken` → `submitToken`), kept as the
 /// homeserver keeps its own.
 pub use server::store::ValidationSession as Session;
@@ -78,6 +78,13 @@ impl Store {
         f(&mut connection).map_err(err)
     }
 
+    /// Runs the homeserver's statements on the sessions' table, which
+    /// this file shares with it.
+    fn with_shared<T>(&self, f: impl FnOnce(Conn<'_>) -> server::store::sql::DbResult<T>) -> Result<T> {
+        let connection = self.connection.lock().unwrap_or_else(|p| p.into_inner());
+        f(Conn::Sqlite(&connection)).map_err(|e| format!("database: {e}"))
+    }
+
     /// A setting, made by `make` and kept the first time it is asked for.
     pub fn setting(&self, key: &str, make: impl FnOnce() -> String) -> Result<String> {
         self.with(|c| {
@@ -123,16 +130,16 @@ impl Store {
     /// there is none; whether the email must be sent (a new session, or a
     /// new attempt).
     pub fn session_for(&self, new: Session, now: i64) -> Result<(Session, bool)> {
-        self.with(|c| sessions::session_for(c, new, now))
+        self.with_shared(|c| sessions::session_for(c, new, now))
     }
 
     pub fn session(&self, sid: &str) -> Result<Option<Session>> {
-        self.with(|c| sessions::session(c, sid))
+        self.with_shared(|c| sessions::session(&c, sid))
     }
 
     /// Marks the session validated (the first time only); when it was.
     pub fn validate_session(&self, sid: &str, now: i64) -> Result<Option<i64>> {
-        self.with(|c| sessions::validate_session(c, sid, now))
+        self.with_shared(|c| sessions::validate_session(&c, sid, now))
     }
 
     /// Binds the address to `mxid`, replacing an earlier binding.

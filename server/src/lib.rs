@@ -122,7 +122,7 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         &config.signing_key,
         &config.server_name,
     )?);
-    let store: Arc<dyn store::Storage> = Arc::new(store::SqliteStore::open(&config.db)?);
+    let store: Arc<dyn store::Storage> = Arc::new(store::SqlStore::open(&config.db)?);
     let discovery = Arc::new(federation::discovery::Discovery::new(
         config.dns_server,
         config.verify_remote_certificates,

@@ -5,6 +5,7 @@ pub mod crates;
 pub mod dns;
 pub mod history;
 pub mod people;
+pub mod postgres;
 pub mod process;
 pub mod python;
 pub mod scenario;

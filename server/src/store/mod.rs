@@ -1,24 +1,16 @@
 //! Storage: a narrow trait (what the homeserver needs, nothing SQL-shaped),
-//! and its SQLite implementation. Kept narrow so that another database
-//! (PostgreSQL, say) could back the same homeserver.
+//! and its implementation on SQL, over SQLite or PostgreSQL (`sql`).
 
 mod appservices;
 mod keys;
 mod pushers;
-mod sqlite;
-mod sqlite_appservices;
-mod sqlite_cached;
-mod sqlite_durable;
-mod sqlite_keys;
-mod sqlite_pushers;
-mod sqlite_state;
-pub mod sqlite_threepids;
+pub mod sql;
 mod threepids;
 
 pub use appservices::{AppServiceStorage, PendingTransaction, StreamPositions};
 pub use keys::{BackedUpKey, BackupVersion, KeyConflict, KeyStorage, NewToDevice, Replaces, ToDevice};
 pub use pushers::{Pusher, PusherStorage};
-pub use sqlite::SqliteStore;
+pub use sql::{is_postgres_url, SqlStore};
 pub use threepids::{Threepid, ThreepidStorage, ValidationSession};
 
 use serde_json::{Map, Value};

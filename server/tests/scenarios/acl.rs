@@ -33,8 +33,8 @@ async fn a_denied_server_is_refused_and_its_events_and_edus_are_ignored() {
             key: identity.signing_key().clone(),
         }),
     );
-    let a_store = server::store::SqliteStore::open(&a.db).unwrap();
-    let b_store = server::store::SqliteStore::open(&b.db).unwrap();
+    let a_store = server::store::SqlStore::open(&a.db).unwrap();
+    let b_store = server::store::SqlStore::open(&b.db).unwrap();
 
     // Allowed while there is no ACL: the same requests that are refused below.
     let before = bob.say(&room, "before the ACL").await;

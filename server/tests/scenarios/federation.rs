@@ -162,7 +162,7 @@ async fn appended_events_are_signed_pdus_of_their_room_version() {
             .await
             .unwrap();
 
-        let store = server::store::SqliteStore::open(&db).unwrap();
+        let store = server::store::SqlStore::open(&db).unwrap();
         let rules = VersionRules::of(version).unwrap();
         let events = store.events_between(&room_id, 0, store.max_stream().unwrap()).unwrap();
         let mut previous: Option<(String, i64)> = None;
@@ -356,7 +356,7 @@ async fn fetched_keys_are_kept_across_restarts_until_they_expire() {
     use matrix_api_runtime::server::KeyLookup;
     use server::federation::discovery::Discovery;
     use server::federation::keys::RemoteKeys;
-    use server::store::{ServerKey, SqliteStore, Storage};
+    use server::store::{ServerKey, SqlStore, Storage};
     let now_ms = || {
         let since_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -372,7 +372,7 @@ async fn fetched_keys_are_kept_across_restarts_until_they_expire() {
     let db = dir.path().join("observer.db");
     let key_id = signer_of(&a_config, "observer").key_id;
 
-    let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqliteStore::open(&db).unwrap());
+    let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqlStore::open(&db).unwrap());
     let discovery = |verify| std::sync::Arc::new(Discovery::new(None, verify).unwrap());
     let first = RemoteKeys::new(own("observer"), discovery(false), store);
     assert!(first.key(&a_name, &key_id).is_none(), "not known before it is fetched");
@@ -382,7 +382,7 @@ async fn fetched_keys_are_kept_across_restarts_until_they_expire() {
     // A new process: nothing in memory, and an HTTP client that cannot
     // reach anything, as it refuses self-signed certificates (`key` never
     // fetches).
-    let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqliteStore::open(&db).unwrap());
+    let store: std::sync::Arc<dyn Storage> = std::sync::Arc::new(SqlStore::open(&db).unwrap());
     let stored = store.server_key(&a_name, &key_id).unwrap().expect("stored");
     assert!(stored.valid_until_ts > now_ms());
     let restarted = RemoteKeys::new(own("observer"), discovery(true), store.clone());
@@ -578,7 +578,7 @@ async fn a_remote_user_joins_a_room_here_through_make_join_and_send_join() {
         .collect();
     assert!(joined_members.contains(&bob.as_str()), "{joined_members:?}");
     let store =
-        server::store::SqliteStore::open(&dir.path().join(format!("{}.db", a_name.replace([':', '.'], "_")))).unwrap();
+        server::store::SqlStore::open(&dir.path().join(format!("{}.db", a_name.replace([':', '.'], "_")))).unwrap();
     // (The forged join had the same event ID: signatures are not hashed.)
     assert_eq!(forged_id, event_id);
     assert_eq!(store.event(&event_id).unwrap().unwrap().sender, bob);
@@ -1043,7 +1043,7 @@ async fn events_here_are_delivered_to_the_servers_in_the_room() {
             .all(|p| p["sender"] != json!(bob)),
         "B is not sent its own join back"
     );
-    let store = server::store::SqliteStore::open(&a_config.db).unwrap();
+    let store = server::store::SqlStore::open(&a_config.db).unwrap();
     for _ in 0..50 {
         if store.outbound_destinations().unwrap().is_empty() {
             break;
@@ -1122,7 +1122,7 @@ async fn events_here_are_delivered_to_the_servers_in_the_room() {
 
     // B sends a message whose previous event A never got: A asks B for the
     // gap (`/get_missing_events`) and takes both, oldest first.
-    let store = server::store::SqliteStore::open(&a_config.db).unwrap();
+    let store = server::store::SqlStore::open(&a_config.db).unwrap();
     let state_id =
         |event_type: &str, key: &str| store.state_event(&room_id, event_type, key).unwrap().unwrap().event_id;
     let auth = vec![
@@ -1255,7 +1255,7 @@ async fn a_user_here_joins_a_room_of_another_server_and_both_sides_talk() {
     send(&alice, "t1", "before bob").await;
 
     let bob = register(&b_client, "bob").await;
-    let b_store = server::store::SqliteStore::open(&b_config.db).unwrap();
+    let b_store = server::store::SqlStore::open(&b_config.db).unwrap();
     let nowhere = bob
         .join_room(req(
             json!({ "roomIdOrAlias": "!nowhere:127.0.0.1:1" }),
@@ -1307,7 +1307,7 @@ async fn a_user_here_joins_a_room_of_another_server_and_both_sides_talk() {
         .unwrap();
     assert_eq!(joined.room_id.as_str(), room_id);
     let bob_id = format!("@bob:{}", b_config.server_name);
-    let a_store = server::store::SqliteStore::open(&a_config.db).unwrap();
+    let a_store = server::store::SqlStore::open(&a_config.db).unwrap();
     assert_eq!(a_store.membership(&room_id, &bob_id).unwrap().as_deref(), Some("join"));
     assert_eq!(b_store.membership(&room_id, &bob_id).unwrap().as_deref(), Some("join"));
     let name = b_store
@@ -1511,7 +1511,7 @@ async fn a_joined_rooms_state_is_checked_before_it_is_stored() {
     serve_stand_in(room.clone(), listener, dir.path());
     let honest = room.state.lock().unwrap().clone();
     let bob = register(&b_client, "bob").await;
-    let b_store = server::store::SqliteStore::open(&b_config.db).unwrap();
+    let b_store = server::store::SqlStore::open(&b_config.db).unwrap();
     let join = || {
         let bob = bob.clone();
         let request = req(json!({ "roomIdOrAlias": room.room_id }), json!({}), json!({}));
@@ -1647,7 +1647,7 @@ async fn branches_meet_by_state_resolution_and_soft_failure() {
         .join_room(req(json!({ "roomIdOrAlias": room.room_id }), json!({}), json!({})))
         .await
         .unwrap();
-    let b_store = server::store::SqliteStore::open(&b_config.db).unwrap();
+    let b_store = server::store::SqlStore::open(&b_config.db).unwrap();
     let room_id = room.room_id.clone();
     let extremities = || {
         let mut ids: Vec<String> = b_store
@@ -1801,7 +1801,7 @@ async fn users_of_other_servers_are_invited_through_their_server() {
         let alice = alice.clone();
         async move { alice.invite_user(request).await }
     };
-    let store = server::store::SqliteStore::open(&a_config.db).unwrap();
+    let store = server::store::SqlStore::open(&a_config.db).unwrap();
 
     let bob = format!("@bob:{b_name}");
     let cs::invite_user::Response::Ok(_) = invite(&bob).await.unwrap();
@@ -1869,8 +1869,8 @@ async fn invites_between_servers_are_countersigned_seen_joined_and_rejected() {
         let alice = alice.clone();
         async move { alice.invite_user(request).await }
     };
-    let a_store = server::store::SqliteStore::open(&a_config.db).unwrap();
-    let b_store = server::store::SqliteStore::open(&b_config.db).unwrap();
+    let a_store = server::store::SqlStore::open(&a_config.db).unwrap();
+    let b_store = server::store::SqlStore::open(&b_config.db).unwrap();
 
     let nobody = format!("@nobody:{b_name}");
     let Err(matrix_api_runtime::client::ClientError::Matrix(error)) = invite(&nobody).await else {

@@ -189,7 +189,7 @@ async fn forged_events_enter_neither_room(ours: &Ours, synapse: &Synapse, room: 
     // Bob's last message as ours stored it: a real PDU to build on.
     let genuine = bob.say(room, "genuine before").await;
     alice.sees_message(room, "genuine before").await;
-    let store = server::store::SqliteStore::open(&ours.db).unwrap();
+    let store = server::store::SqlStore::open(&ours.db).unwrap();
     let template = store.pdu(&genuine).unwrap().expect("ours keeps Bob's PDU");
     let version = store.room_info(room).unwrap().unwrap().version;
     let rules = VersionRules::of(&version).unwrap();

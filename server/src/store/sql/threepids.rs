@@ -1,11 +1,11 @@
-//! [`ThreepidStorage`] on SQLite. The validation sessions' statements are
+//! [`ThreepidStorage`] on SQL. The validation sessions' statements are
 //! public: the identity server (`identity/`) keeps its sessions in the same
 //! table and works them with these.
 
-use super::sqlite::SqliteStore;
-use super::threepids::{Threepid, ThreepidStorage, ValidationSession};
-use super::StoreResult;
-use rusqlite::{params, Connection, OptionalExtension};
+use super::conn::{params, Conn, DbResult, Optional};
+use super::SqlStore;
+use crate::store::threepids::{Threepid, ThreepidStorage, ValidationSession};
+use crate::store::StoreResult;
 
 /// The validation sessions' table.
 pub const SESSIONS_TABLE: &str = "
@@ -29,31 +29,20 @@ pub(super) const MIGRATION: &str = "
 ";
 
 /// See [`ThreepidStorage::validation_session_for`].
-pub fn session_for(
-    c: &mut Connection,
-    new: ValidationSession,
-    now: i64,
-) -> rusqlite::Result<(ValidationSession, bool)> {
+pub fn session_for(c: Conn<'_>, new: ValidationSession, now: i64) -> DbResult<(ValidationSession, bool)> {
     let tx = c.transaction()?;
     let found = tx
-        .query_row(
+        .row(
             "SELECT sid, token, send_attempt, validated_ts FROM threepid_sessions
              WHERE client_secret = ?1 AND medium = ?2 AND address = ?3",
             params![new.client_secret, new.medium, new.address],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, i64>(2)?,
-                    r.get(3)?,
-                ))
-            },
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<i64>(2)?, r.get(3)?)),
         )
         .optional()?;
     let outcome =
         match found {
             None => {
-                tx.execute(
+                tx.run(
                 "INSERT INTO threepid_sessions (sid, client_secret, medium, address, token, send_attempt, created_ts)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![new.sid, new.client_secret, new.medium, new.address, new.token, new.send_attempt, now],
@@ -63,7 +52,7 @@ pub fn session_for(
             Some((sid, token, attempt, validated_ts)) => {
                 let again = new.send_attempt > attempt;
                 if again {
-                    tx.execute(
+                    tx.run(
                         "UPDATE threepid_sessions SET send_attempt = ?2 WHERE sid = ?1",
                         params![sid, new.send_attempt],
                     )?;
@@ -83,11 +72,11 @@ pub fn session_for(
 }
 
 /// See [`ThreepidStorage::validation_session`].
-pub fn session(c: &Connection, sid: &str) -> rusqlite::Result<Option<ValidationSession>> {
-    c.query_row(
+pub fn session(c: &Conn<'_>, sid: &str) -> DbResult<Option<ValidationSession>> {
+    c.row(
         "SELECT sid, client_secret, medium, address, token, send_attempt, validated_ts
          FROM threepid_sessions WHERE sid = ?1",
-        [sid],
+        params![sid],
         |r| {
             Ok(ValidationSession {
                 sid: r.get(0)?,
@@ -104,40 +93,40 @@ pub fn session(c: &Connection, sid: &str) -> rusqlite::Result<Option<ValidationS
 }
 
 /// See [`ThreepidStorage::validate_session`].
-pub fn validate_session(c: &Connection, sid: &str, now: i64) -> rusqlite::Result<Option<i64>> {
-    c.execute(
+pub fn validate_session(c: &Conn<'_>, sid: &str, now: i64) -> DbResult<Option<i64>> {
+    c.run(
         "UPDATE threepid_sessions SET validated_ts = coalesce(validated_ts, ?2) WHERE sid = ?1",
         params![sid, now],
     )?;
-    c.query_row(
+    c.row(
         "SELECT validated_ts FROM threepid_sessions WHERE sid = ?1",
-        [sid],
+        params![sid],
         |r| r.get(0),
     )
     .optional()
     .map(Option::flatten)
 }
 
-impl ThreepidStorage for SqliteStore {
+impl ThreepidStorage for SqlStore {
     fn validation_session_for(&self, new: ValidationSession, now: i64) -> StoreResult<(ValidationSession, bool)> {
         self.with(|c| session_for(c, new, now))
     }
 
     fn validation_session(&self, sid: &str) -> StoreResult<Option<ValidationSession>> {
-        self.with(|c| session(c, sid))
+        self.with(|c| session(&c, sid))
     }
 
     fn validate_session(&self, sid: &str, now: i64) -> StoreResult<Option<i64>> {
-        self.with(|c| validate_session(c, sid, now))
+        self.with(|c| validate_session(&c, sid, now))
     }
 
     fn add_threepid(&self, user_id: &str, threepid: &Threepid) -> StoreResult<bool> {
         self.with(|c| {
-            let changed = c.execute(
+            let changed = c.run(
                 "INSERT INTO user_threepids (medium, address, user_id, validated_at, added_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (medium, address) DO UPDATE SET validated_at = excluded.validated_at
-                 WHERE user_id = excluded.user_id",
+                 WHERE user_threepids.user_id = excluded.user_id",
                 params![
                     threepid.medium,
                     threepid.address,
@@ -152,25 +141,25 @@ impl ThreepidStorage for SqliteStore {
 
     fn threepids(&self, user_id: &str) -> StoreResult<Vec<Threepid>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
+            c.rows(
                 "SELECT medium, address, validated_at, added_at FROM user_threepids
                  WHERE user_id = ?1 ORDER BY added_at, medium, address",
-            )?;
-            let rows = st.query_map([user_id], |r| {
-                Ok(Threepid {
-                    medium: r.get(0)?,
-                    address: r.get(1)?,
-                    validated_at: r.get(2)?,
-                    added_at: r.get(3)?,
-                })
-            })?;
-            rows.collect()
+                params![user_id],
+                |r| {
+                    Ok(Threepid {
+                        medium: r.get(0)?,
+                        address: r.get(1)?,
+                        validated_at: r.get(2)?,
+                        added_at: r.get(3)?,
+                    })
+                },
+            )
         })
     }
 
     fn threepid_owner(&self, medium: &str, address: &str) -> StoreResult<Option<String>> {
         self.with(|c| {
-            c.query_row(
+            c.row(
                 "SELECT user_id FROM user_threepids WHERE medium = ?1 AND address = ?2",
                 params![medium, address],
                 |r| r.get(0),
@@ -181,7 +170,7 @@ impl ThreepidStorage for SqliteStore {
 
     fn remove_threepid(&self, user_id: &str, medium: &str, address: &str) -> StoreResult<bool> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "DELETE FROM user_threepids WHERE user_id = ?1 AND medium = ?2 AND address = ?3",
                 params![user_id, medium, address],
             )
@@ -191,9 +180,9 @@ impl ThreepidStorage for SqliteStore {
 
     fn add_threepid_binding(&self, user_id: &str, medium: &str, address: &str, id_server: &str) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
-                "INSERT OR IGNORE INTO user_threepid_bindings (user_id, medium, address, id_server)
-                 VALUES (?1, ?2, ?3, ?4)",
+            c.run(
+                "INSERT INTO user_threepid_bindings (user_id, medium, address, id_server)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 params![user_id, medium, address, id_server],
             )
             .map(drop)
@@ -202,18 +191,18 @@ impl ThreepidStorage for SqliteStore {
 
     fn threepid_bindings(&self, user_id: &str, medium: &str, address: &str) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
+            c.rows(
                 "SELECT id_server FROM user_threepid_bindings
                  WHERE user_id = ?1 AND medium = ?2 AND address = ?3 ORDER BY id_server",
-            )?;
-            let rows = st.query_map(params![user_id, medium, address], |r| r.get(0))?;
-            rows.collect()
+                params![user_id, medium, address],
+                |r| r.get(0),
+            )
         })
     }
 
     fn remove_threepid_binding(&self, user_id: &str, medium: &str, address: &str, id_server: &str) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "DELETE FROM user_threepid_bindings
                  WHERE user_id = ?1 AND medium = ?2 AND address = ?3 AND id_server = ?4",
                 params![user_id, medium, address, id_server],
@@ -226,12 +215,7 @@ impl ThreepidStorage for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn store() -> (tempfile::TempDir, SqliteStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("hs.db")).unwrap();
-        (dir, store)
-    }
+    use crate::store::sql::testing::on_each_database;
 
     fn session(sid: &str, attempt: i64) -> ValidationSession {
         ValidationSession {
@@ -247,68 +231,71 @@ mod tests {
 
     #[test]
     fn a_session_is_made_once_and_sent_again_on_a_new_attempt() {
-        let (_dir, store) = store();
-        let (first, send) = store.validation_session_for(session("s1", 1), 10).unwrap();
-        assert!(send);
-        // The same attempt: the same session, nothing sent.
-        let (again, send) = store.validation_session_for(session("s2", 1), 11).unwrap();
-        assert_eq!((again.sid.as_str(), send), ("s1", false));
-        assert_eq!(again.token, first.token);
-        let (_, send) = store.validation_session_for(session("s3", 2), 12).unwrap();
-        assert!(send);
-        assert_eq!(store.validate_session("s1", 20).unwrap(), Some(20));
-        // Validated once: the first time stands.
-        assert_eq!(store.validate_session("s1", 30).unwrap(), Some(20));
-        assert_eq!(store.validate_session("nope", 30).unwrap(), None);
-        assert_eq!(store.validation_session("s1").unwrap().unwrap().validated_ts, Some(20));
+        on_each_database("a_session_is_made_once_and_sent_again_on_a_new_attempt", |store| {
+            let (first, send) = store.validation_session_for(session("s1", 1), 10).unwrap();
+            assert!(send);
+            // The same attempt: the same session, nothing sent.
+            let (again, send) = store.validation_session_for(session("s2", 1), 11).unwrap();
+            assert_eq!((again.sid.as_str(), send), ("s1", false));
+            assert_eq!(again.token, first.token);
+            let (_, send) = store.validation_session_for(session("s3", 2), 12).unwrap();
+            assert!(send);
+            assert_eq!(store.validate_session("s1", 20).unwrap(), Some(20));
+            // Validated once: the first time stands.
+            assert_eq!(store.validate_session("s1", 30).unwrap(), Some(20));
+            assert_eq!(store.validate_session("nope", 30).unwrap(), None);
+            assert_eq!(store.validation_session("s1").unwrap().unwrap().validated_ts, Some(20));
+        });
     }
 
     #[test]
     fn an_address_belongs_to_one_account() {
-        let (_dir, store) = store();
-        let bob = Threepid {
-            medium: "email".into(),
-            address: "bob@example.org".into(),
-            validated_at: 1,
-            added_at: 2,
-        };
-        assert!(store.add_threepid("@bob:hs", &bob).unwrap());
-        assert!(!store.add_threepid("@eve:hs", &bob).unwrap());
-        // Adding it again to the same account is not a conflict.
-        assert!(store.add_threepid("@bob:hs", &bob).unwrap());
-        assert_eq!(store.threepids("@bob:hs").unwrap(), vec![bob.clone()]);
-        assert!(store.threepids("@eve:hs").unwrap().is_empty());
-        assert_eq!(
-            store.threepid_owner("email", "bob@example.org").unwrap().as_deref(),
-            Some("@bob:hs")
-        );
-        assert!(!store.remove_threepid("@eve:hs", "email", "bob@example.org").unwrap());
-        assert!(store.remove_threepid("@bob:hs", "email", "bob@example.org").unwrap());
-        assert!(store.add_threepid("@eve:hs", &bob).unwrap());
+        on_each_database("an_address_belongs_to_one_account", |store| {
+            let bob = Threepid {
+                medium: "email".into(),
+                address: "bob@example.org".into(),
+                validated_at: 1,
+                added_at: 2,
+            };
+            assert!(store.add_threepid("@bob:hs", &bob).unwrap());
+            assert!(!store.add_threepid("@eve:hs", &bob).unwrap());
+            // Adding it again to the same account is not a conflict.
+            assert!(store.add_threepid("@bob:hs", &bob).unwrap());
+            assert_eq!(store.threepids("@bob:hs").unwrap(), vec![bob.clone()]);
+            assert!(store.threepids("@eve:hs").unwrap().is_empty());
+            assert_eq!(
+                store.threepid_owner("email", "bob@example.org").unwrap().as_deref(),
+                Some("@bob:hs")
+            );
+            assert!(!store.remove_threepid("@eve:hs", "email", "bob@example.org").unwrap());
+            assert!(store.remove_threepid("@bob:hs", "email", "bob@example.org").unwrap());
+            assert!(store.add_threepid("@eve:hs", &bob).unwrap());
+        });
     }
 
     #[test]
     fn bindings_are_remembered_per_identity_server() {
-        let (_dir, store) = store();
-        store
-            .add_threepid_binding("@bob:hs", "email", "b@x.org", "is.one")
-            .unwrap();
-        store
-            .add_threepid_binding("@bob:hs", "email", "b@x.org", "is.two")
-            .unwrap();
-        store
-            .add_threepid_binding("@bob:hs", "email", "b@x.org", "is.one")
-            .unwrap();
-        assert_eq!(
-            store.threepid_bindings("@bob:hs", "email", "b@x.org").unwrap(),
-            vec!["is.one", "is.two"]
-        );
-        store
-            .remove_threepid_binding("@bob:hs", "email", "b@x.org", "is.one")
-            .unwrap();
-        assert_eq!(
-            store.threepid_bindings("@bob:hs", "email", "b@x.org").unwrap(),
-            vec!["is.two"]
-        );
+        on_each_database("bindings_are_remembered_per_identity_server", |store| {
+            store
+                .add_threepid_binding("@bob:hs", "email", "b@x.org", "is.one")
+                .unwrap();
+            store
+                .add_threepid_binding("@bob:hs", "email", "b@x.org", "is.two")
+                .unwrap();
+            store
+                .add_threepid_binding("@bob:hs", "email", "b@x.org", "is.one")
+                .unwrap();
+            assert_eq!(
+                store.threepid_bindings("@bob:hs", "email", "b@x.org").unwrap(),
+                vec!["is.one", "is.two"]
+            );
+            store
+                .remove_threepid_binding("@bob:hs", "email", "b@x.org", "is.one")
+                .unwrap();
+            assert_eq!(
+                store.threepid_bindings("@bob:hs", "email", "b@x.org").unwrap(),
+                vec!["is.two"]
+            );
+        });
     }
 }

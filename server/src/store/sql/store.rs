@@ -1,135 +1,18 @@
-//! The SQLite implementation of [`Storage`]: migrations run at open, WAL
-//! mode with group commit (`sqlite_durable`), one connection behind a
-//! mutex (SQLite serialises writers anyway).
+//! The core of [`Storage`] on SQL: accounts, rooms and their events,
+//! the side stream, and what hangs off them.
 
-use super::sqlite_cached::Cached;
-use super::{
+use super::conn::{params, Conn, DbResult, Optional, Row};
+use super::SqlStore;
+use crate::store::{
     AccountData, Device, MediaInfo, NewEvent, Notification, Outbound, Presence, Receipt, RoomInfo, ServerKey, StateIds,
     Storage, StoreResult, StoredEvent,
 };
-use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{Map, Value};
-use std::path::Path;
-use std::sync::Mutex;
-
-pub struct SqliteStore {
-    conn: Mutex<Connection>,
-    durable: super::sqlite_durable::GroupSync,
-}
-
-const MIGRATIONS: &[&str] = &[
-    "CREATE TABLE users (user_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL);
-     CREATE TABLE tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, device_id TEXT NOT NULL);
-     CREATE TABLE rooms (room_id TEXT PRIMARY KEY, creator TEXT NOT NULL, version TEXT NOT NULL);
-     CREATE TABLE events (
-         stream INTEGER PRIMARY KEY AUTOINCREMENT,
-         event_id TEXT NOT NULL UNIQUE,
-         room_id TEXT NOT NULL,
-         sender TEXT NOT NULL,
-         type TEXT NOT NULL,
-         state_key TEXT,
-         content TEXT NOT NULL,
-         origin_server_ts INTEGER NOT NULL,
-         txn_key TEXT UNIQUE
-     );
-     CREATE INDEX events_room ON events (room_id, stream);
-     CREATE TABLE room_state (
-         room_id TEXT NOT NULL, type TEXT NOT NULL, state_key TEXT NOT NULL, stream INTEGER NOT NULL,
-         PRIMARY KEY (room_id, type, state_key)
-     );",
-    "ALTER TABLE events ADD COLUMN redacted_because TEXT;
-     CREATE INDEX room_state_by_key ON room_state (type, state_key);
-     CREATE TABLE profile (user_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (user_id, key));
-     CREATE TABLE forgotten (user_id TEXT NOT NULL, room_id TEXT NOT NULL, PRIMARY KEY (user_id, room_id));
-     CREATE TABLE side_stream (pos INTEGER PRIMARY KEY AUTOINCREMENT);
-     CREATE TABLE account_data (
-         user_id TEXT NOT NULL, room_id TEXT NOT NULL, type TEXT NOT NULL, content TEXT NOT NULL, pos INTEGER NOT NULL,
-         PRIMARY KEY (user_id, room_id, type)
-     );
-     CREATE TABLE receipts (
-         room_id TEXT NOT NULL, user_id TEXT NOT NULL, type TEXT NOT NULL, thread_id TEXT NOT NULL,
-         event_id TEXT NOT NULL, ts INTEGER NOT NULL, pos INTEGER NOT NULL,
-         PRIMARY KEY (room_id, user_id, type, thread_id)
-     );
-     CREATE TABLE filters (filter_id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, definition TEXT NOT NULL);
-     CREATE TABLE aliases (alias TEXT PRIMARY KEY, room_id TEXT NOT NULL, creator TEXT NOT NULL);
-     CREATE TABLE published (room_id TEXT PRIMARY KEY);
-     CREATE TABLE media (
-         media_id TEXT PRIMARY KEY, uploader TEXT NOT NULL, content_type TEXT, filename TEXT, size INTEGER NOT NULL
-     );",
-    "CREATE TABLE devices (
-         user_id TEXT NOT NULL, device_id TEXT NOT NULL, display_name TEXT, last_seen_ts INTEGER,
-         PRIMARY KEY (user_id, device_id)
-     );
-     INSERT INTO devices (user_id, device_id) SELECT DISTINCT user_id, device_id FROM tokens;
-     CREATE INDEX tokens_by_device ON tokens (user_id, device_id);
-     CREATE TABLE notifications (
-         user_id TEXT NOT NULL, stream INTEGER NOT NULL, room_id TEXT NOT NULL, event_id TEXT NOT NULL,
-         actions TEXT NOT NULL, highlight INTEGER NOT NULL, ts INTEGER NOT NULL,
-         PRIMARY KEY (user_id, stream)
-     );
-     CREATE INDEX notifications_by_room ON notifications (user_id, room_id, stream);",
-    super::sqlite_keys::MIGRATION,
-    "CREATE TABLE presence (
-         user_id TEXT PRIMARY KEY, state TEXT NOT NULL, status_msg TEXT, last_active_ts INTEGER NOT NULL,
-         pos INTEGER NOT NULL
-     );
-     CREATE INDEX presence_by_pos ON presence (pos);",
-    // Events as PDUs: depth, the signed PDU, and each room's forward
-    // extremities. Events stored before have no PDU; their depth is their
-    // place in the room, and each room's last event is its extremity.
-    "ALTER TABLE events ADD COLUMN depth INTEGER NOT NULL DEFAULT 0;
-     ALTER TABLE events ADD COLUMN pdu TEXT;
-     UPDATE events SET depth = placed.n FROM
-         (SELECT stream, ROW_NUMBER() OVER (PARTITION BY room_id ORDER BY stream) AS n FROM events) AS placed
-         WHERE placed.stream = events.stream;
-     CREATE TABLE forward_extremities (
-         room_id TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (room_id, event_id)
-     );
-     INSERT INTO forward_extremities (room_id, event_id)
-         SELECT room_id, event_id FROM events WHERE stream IN (SELECT MAX(stream) FROM events GROUP BY room_id);",
-    // PDUs waiting for other servers, queued with the event itself.
-    "CREATE TABLE outbound_pdus (
-         id INTEGER PRIMARY KEY AUTOINCREMENT, destination TEXT NOT NULL, pdu TEXT NOT NULL
-     );
-     CREATE INDEX outbound_by_destination ON outbound_pdus (destination, id);",
-    // Other servers' verify keys, so that a restart need not fetch them again.
-    "CREATE TABLE server_keys (
-         server_name TEXT NOT NULL, key_id TEXT NOT NULL, key TEXT NOT NULL, valid_until_ts INTEGER NOT NULL,
-         PRIMARY KEY (server_name, key_id)
-     );",
-    // Other servers' key answers as they signed them, for notary queries.
-    "CREATE TABLE server_key_answers (
-         server_name TEXT PRIMARY KEY, answer TEXT NOT NULL, valid_until_ts INTEGER NOT NULL
-     );",
-    // The state after each event, and events kept out of the timeline.
-    super::sqlite_state::MIGRATION,
-    // EDUs that must not be lost (to-device messages) wait in the same
-    // queue as PDUs, in order with them.
-    "ALTER TABLE outbound_pdus ADD COLUMN edu INTEGER NOT NULL DEFAULT 0;",
-    // OpenID tokens: a user's proof of identity for identity servers and
-    // other services, which they check with `/openid/userinfo`.
-    "CREATE TABLE openid_tokens (token TEXT PRIMARY KEY, user_id TEXT NOT NULL, expires_ts INTEGER NOT NULL);",
-    // Addresses on accounts, the sessions that validate them, and the
-    // identity servers they were bound at.
-    super::sqlite_threepids::SESSIONS_TABLE,
-    super::sqlite_threepids::MIGRATION,
-    // Pushers, and how far each delivered its user's notifications.
-    super::sqlite_pushers::MIGRATION,
-    // How far each application service has been sent, and its transaction in flight.
-    super::sqlite_appservices::MIGRATION,
-    // Ephemeral data (receipts, presence) for the services that ask for it.
-    super::sqlite_appservices::EPHEMERAL_MIGRATION,
-];
-
-fn err(e: rusqlite::Error) -> String {
-    e.to_string()
-}
 
 /// The columns [`row_notification`] reads, first in a `SELECT`.
 pub(super) const NOTIFICATION_COLUMNS: &str = "stream, room_id, event_id, actions, highlight, ts";
 
-pub(super) fn row_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
+pub(super) fn row_notification(row: &Row) -> DbResult<Notification> {
     let actions: String = row.get(3)?;
     Ok(Notification {
         stream: row.get(0)?,
@@ -144,7 +27,7 @@ pub(super) fn row_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Noti
 /// The columns [`row_receipt`] reads, first in a `SELECT`.
 pub(super) const RECEIPT_COLUMNS: &str = "user_id, type, thread_id, event_id, ts";
 
-pub(super) fn row_receipt(row: &rusqlite::Row<'_>) -> rusqlite::Result<Receipt> {
+pub(super) fn row_receipt(row: &Row) -> DbResult<Receipt> {
     Ok(Receipt {
         user_id: row.get(0)?,
         receipt_type: row.get(1)?,
@@ -157,7 +40,7 @@ pub(super) fn row_receipt(row: &rusqlite::Row<'_>) -> rusqlite::Result<Receipt> 
 /// The columns [`row_presence`] reads, first in a `SELECT`.
 pub(super) const PRESENCE_COLUMNS: &str = "user_id, state, status_msg, last_active_ts";
 
-pub(super) fn row_presence(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String, Presence)> {
+pub(super) fn row_presence(row: &Row) -> DbResult<(String, Presence)> {
     let presence = Presence {
         state: row.get(1)?,
         status_msg: row.get(2)?,
@@ -166,7 +49,7 @@ pub(super) fn row_presence(row: &rusqlite::Row<'_>) -> rusqlite::Result<(String,
     Ok((row.get(0)?, presence))
 }
 
-pub(super) fn row_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+pub(super) fn row_event(row: &Row) -> DbResult<StoredEvent> {
     let content: String = row.get(6)?;
     Ok(StoredEvent {
         stream: row.get(0)?,
@@ -178,7 +61,7 @@ pub(super) fn row_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent
         content: serde_json::from_str(&content).unwrap_or(Value::Null),
         origin_server_ts: row.get(7)?,
         redacted_because: row
-            .get::<_, Option<String>>(8)?
+            .get::<Option<String>>(8)?
             .and_then(|s| serde_json::from_str(&s).ok()),
     })
 }
@@ -191,16 +74,16 @@ pub(super) fn row_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent
 /// of the room's state, extremities and timeline. Without, it is an event
 /// imported with a joined room's state or an invite's, which count as the
 /// room's state as they come.
-fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, in_graph: bool) -> rusqlite::Result<i64> {
+fn insert_event(tx: &Conn<'_>, e: &NewEvent<'_>, in_graph: bool) -> DbResult<i64> {
     let state_group = if in_graph {
-        Some(super::sqlite_state::group_after(tx, e)?)
+        Some(super::state::group_after(tx, e)?)
     } else {
         None
     };
-    tx.run(
+    let stream: i64 = tx.row(
         "INSERT INTO events (event_id, room_id, sender, type, state_key, content, origin_server_ts, txn_key,
                                      depth, pdu, state_group, soft_failed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING stream",
         params![
             e.event_id,
             e.room_id,
@@ -215,8 +98,8 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, in_graph: bool
             state_group,
             e.soft_failed,
         ],
+        |r| r.get(0),
     )?;
-    let stream = tx.last_insert_rowid();
     if e.soft_failed {
         return Ok(stream);
     }
@@ -255,7 +138,7 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, in_graph: bool
         )?;
     }
     match (&e.fork, state_group) {
-        (Some(fork), Some(after)) => super::sqlite_state::replace_current(tx, e.room_id, fork.current_after, after)?,
+        (Some(fork), Some(after)) => super::state::replace_current(tx, e.room_id, fork.current_after, after)?,
         _ => {
             if let Some(key) = e.state_key {
                 tx.run(
@@ -278,52 +161,15 @@ fn insert_event(tx: &rusqlite::Transaction<'_>, e: &NewEvent<'_>, in_graph: bool
 pub(super) const EVENT_COLUMNS: &str =
     "stream, event_id, room_id, sender, type, state_key, content, origin_server_ts, redacted_because";
 
-impl SqliteStore {
-    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
-        let conn = Connection::open(path).map_err(err)?;
-        conn.set_prepared_statement_cache_capacity(super::sqlite_cached::CAPACITY);
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        // Commits do not wait for the disk; answers do (`sqlite_durable`).
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(err)?;
-        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            conn.execute_batch(&format!("BEGIN; {migration}; PRAGMA user_version = {}; COMMIT;", i + 1))
-                .map_err(err)?;
-        }
-        let durable = super::sqlite_durable::GroupSync::new(path)
-            .map_err(|e| format!("syncing the folder of {}: {e}", path.display()))?;
-        // The migrations are on disk before the first request.
-        durable.wait(1, || Ok(conn.total_changes()))?;
-        Ok(SqliteStore {
-            conn: Mutex::new(conn),
-            durable,
-        })
-    }
-
-    /// How many times the WAL was synced to disk (see `sqlite_durable`).
-    #[cfg(test)]
-    pub(super) fn flushes(&self) -> u64 {
-        self.durable.flushes()
-    }
-
-    pub(super) fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let mut conn = self.conn.lock().map_err(|_| "storage lock poisoned".to_owned())?;
-        f(&mut conn).map_err(err)
-    }
-}
-
-impl Storage for SqliteStore {
+impl Storage for SqlStore {
     fn wait_durable(&self) -> StoreResult<()> {
-        let changes = || self.with(|c| Ok(c.total_changes()));
-        self.durable.wait(changes()?, changes)
+        SqlStore::wait_durable(self)
     }
 
     fn create_user(&self, user_id: &str, password_hash: &str) -> StoreResult<bool> {
         self.with(|c| {
             c.run(
-                "INSERT OR IGNORE INTO users (user_id, password_hash) VALUES (?1, ?2)",
+                "INSERT INTO users (user_id, password_hash) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![user_id, password_hash],
             )
             .map(|n| n == 1)
@@ -331,16 +177,18 @@ impl Storage for SqliteStore {
     }
     fn user_exists(&self, user_id: &str) -> StoreResult<bool> {
         self.with(|c| {
-            c.row("SELECT 1 FROM users WHERE user_id = ?1", [user_id], |_| Ok(()))
+            c.row("SELECT 1 FROM users WHERE user_id = ?1", params![user_id], |_| Ok(()))
                 .optional()
                 .map(|r| r.is_some())
         })
     }
     fn password_hash(&self, user_id: &str) -> StoreResult<Option<String>> {
         self.with(|c| {
-            c.row("SELECT password_hash FROM users WHERE user_id = ?1", [user_id], |r| {
-                r.get(0)
-            })
+            c.row(
+                "SELECT password_hash FROM users WHERE user_id = ?1",
+                params![user_id],
+                |r| r.get(0),
+            )
             .optional()
         })
     }
@@ -359,7 +207,7 @@ impl Storage for SqliteStore {
             tx.run(
                 "INSERT INTO devices (user_id, device_id, display_name, last_seen_ts) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (user_id, device_id) DO UPDATE SET last_seen_ts = excluded.last_seen_ts,
-                     display_name = coalesce(excluded.display_name, display_name)",
+                     display_name = coalesce(excluded.display_name, devices.display_name)",
                 params![user_id, device.device_id, device.display_name, device.last_seen_ts],
             )?;
             tx.run(
@@ -371,9 +219,11 @@ impl Storage for SqliteStore {
     }
     fn token_owner(&self, token: &str) -> StoreResult<Option<(String, String)>> {
         self.with(|c| {
-            c.row("SELECT user_id, device_id FROM tokens WHERE token = ?1", [token], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            c.row(
+                "SELECT user_id, device_id FROM tokens WHERE token = ?1",
+                params![token],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
         })
     }
@@ -404,17 +254,17 @@ impl Storage for SqliteStore {
     }
     fn devices(&self, user_id: &str) -> StoreResult<Vec<Device>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
+            c.rows(
                 "SELECT device_id, display_name, last_seen_ts FROM devices WHERE user_id = ?1 ORDER BY device_id",
-            )?;
-            let rows = st.query_map([user_id], |r| {
-                Ok(Device {
-                    device_id: r.get(0)?,
-                    display_name: r.get(1)?,
-                    last_seen_ts: r.get(2)?,
-                })
-            })?;
-            rows.collect()
+                params![user_id],
+                |r| {
+                    Ok(Device {
+                        device_id: r.get(0)?,
+                        display_name: r.get(1)?,
+                        last_seen_ts: r.get(2)?,
+                    })
+                },
+            )
         })
     }
     fn set_device_name(&self, user_id: &str, device_id: &str, name: Option<&str>) -> StoreResult<bool> {
@@ -438,10 +288,10 @@ impl Storage for SqliteStore {
                     "DELETE FROM devices WHERE user_id = ?1 AND device_id = ?2",
                     params![user_id, device_id],
                 )?;
-                super::sqlite_keys::forget_device(&tx, user_id, device_id)?;
+                super::keys::forget_device(&tx, user_id, device_id)?;
             }
             if !device_ids.is_empty() {
-                super::sqlite_keys::device_list_changed(&tx, user_id)?;
+                super::keys::device_list_changed(&tx, user_id)?;
             }
             tx.commit()
         })
@@ -459,7 +309,7 @@ impl Storage for SqliteStore {
         self.with(|c| {
             c.row(
                 "SELECT creator, version FROM rooms WHERE room_id = ?1",
-                [room_id],
+                params![room_id],
                 |r| {
                     Ok(RoomInfo {
                         creator: r.get(0)?,
@@ -475,9 +325,11 @@ impl Storage for SqliteStore {
             let tx = c.transaction()?;
             if let Some(key) = e.txn_key {
                 let earlier: Option<(String, i64)> = tx
-                    .row("SELECT event_id, stream FROM events WHERE txn_key = ?1", [key], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
+                    .row(
+                        "SELECT event_id, stream FROM events WHERE txn_key = ?1",
+                        params![key],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
                     .optional()?;
                 if let Some(earlier) = earlier {
                     return Ok(earlier);
@@ -494,9 +346,11 @@ impl Storage for SqliteStore {
             let mut last = 0;
             for event in events {
                 let known: Option<i64> = tx
-                    .row("SELECT stream FROM events WHERE event_id = ?1", [event.event_id], |r| {
-                        r.get(0)
-                    })
+                    .row(
+                        "SELECT stream FROM events WHERE event_id = ?1",
+                        params![event.event_id],
+                        |r| r.get(0),
+                    )
                     .optional()?;
                 last = match known {
                     Some(stream) => stream,
@@ -522,8 +376,8 @@ impl Storage for SqliteStore {
             )?;
             // What an invite left of the room (its stripped state, the
             // invite) gives way to the room's real state.
-            tx.run("DELETE FROM room_state WHERE room_id = ?1", [room_id])?;
-            tx.run("DELETE FROM events WHERE room_id = ?1", [room_id])?;
+            tx.run("DELETE FROM room_state WHERE room_id = ?1", params![room_id])?;
+            tx.run("DELETE FROM events WHERE room_id = ?1", params![room_id])?;
             for event in events {
                 insert_event(&tx, event, false)?;
             }
@@ -547,11 +401,11 @@ impl Storage for SqliteStore {
     }
     fn current_state(&self, room_id: &str) -> StoreResult<Vec<StoredEvent>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
+            c.rows(
+                &format!(
                 "SELECT {EVENT_COLUMNS} FROM events WHERE stream IN (SELECT stream FROM room_state WHERE room_id = ?1) ORDER BY stream"
-            ))?;
-            let rows = st.query_map([room_id], row_event)?;
-            rows.collect()
+            ), params![room_id], row_event,
+            )
         })
     }
     fn membership(&self, room_id: &str, user_id: &str) -> StoreResult<Option<String>> {
@@ -561,12 +415,14 @@ impl Storage for SqliteStore {
     }
     fn rooms_of(&self, user_id: &str) -> StoreResult<Vec<(String, String)>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE stream IN
-                 (SELECT stream FROM room_state WHERE type = 'm.room.member' AND state_key = ?1) ORDER BY stream"
-            ))?;
-            let rows = st.query_map([user_id], row_event)?;
-            let events: Vec<StoredEvent> = rows.collect::<rusqlite::Result<_>>()?;
+            let events: Vec<StoredEvent> = c.rows(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE stream IN
+                     (SELECT stream FROM room_state WHERE type = 'm.room.member' AND state_key = ?1) ORDER BY stream"
+                ),
+                params![user_id],
+                row_event,
+            )?;
             Ok(events
                 .into_iter()
                 .map(|e| {
@@ -584,32 +440,36 @@ impl Storage for SqliteStore {
     }
     fn events_between(&self, room_id: &str, after: i64, upto: i64) -> StoreResult<Vec<StoredEvent>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events
+            c.rows(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events
                  WHERE room_id = ?1 AND stream > ?2 AND stream <= ?3 AND NOT soft_failed ORDER BY stream"
-            ))?;
-            let rows = st.query_map(params![room_id, after, upto], row_event)?;
-            rows.collect()
+                ),
+                params![room_id, after, upto],
+                row_event,
+            )
         })
     }
     fn events_before(&self, room_id: &str, before: i64, limit: i64) -> StoreResult<Vec<StoredEvent>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events
+            c.rows(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events
                  WHERE room_id = ?1 AND stream < ?2 AND NOT soft_failed ORDER BY stream DESC LIMIT ?3"
-            ))?;
-            let rows = st.query_map(params![room_id, before, limit], row_event)?;
-            rows.collect()
+                ),
+                params![room_id, before, limit],
+                row_event,
+            )
         })
     }
     fn max_stream(&self) -> StoreResult<i64> {
-        self.with(|c| c.row("SELECT COALESCE(MAX(stream), 0) FROM events", [], |r| r.get(0)))
+        self.with(|c| c.row("SELECT COALESCE(MAX(stream), 0) FROM events", params![], |r| r.get(0)))
     }
     fn event(&self, event_id: &str) -> StoreResult<Option<StoredEvent>> {
         self.with(|c| {
             c.row(
                 &format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?1"),
-                [event_id],
+                params![event_id],
                 row_event,
             )
             .optional()
@@ -618,32 +478,37 @@ impl Storage for SqliteStore {
     fn pdu(&self, event_id: &str) -> StoreResult<Option<Map<String, Value>>> {
         self.with(|c| {
             let text: Option<Option<String>> = c
-                .row("SELECT pdu FROM events WHERE event_id = ?1", [event_id], |r| r.get(0))
+                .row("SELECT pdu FROM events WHERE event_id = ?1", params![event_id], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             Ok(text.flatten().and_then(|text| serde_json::from_str(&text).ok()))
         })
     }
     fn outbound_destinations(&self) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.prepare_cached("SELECT DISTINCT destination FROM outbound_pdus ORDER BY destination")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            rows.collect()
+            c.rows(
+                "SELECT DISTINCT destination FROM outbound_pdus ORDER BY destination",
+                params![],
+                |r| r.get(0),
+            )
         })
     }
     fn outbound_batch(&self, destination: &str, limit: i64) -> StoreResult<Vec<(i64, Outbound)>> {
         self.with(|c| {
-            let mut st =
-                c.prepare_cached("SELECT id, pdu, edu FROM outbound_pdus WHERE destination = ?1 ORDER BY id LIMIT ?2")?;
-            let rows = st.query_map(params![destination, limit], |r| {
-                let text: String = r.get(1)?;
-                let item = if r.get::<_, bool>(2)? {
-                    Outbound::Edu(serde_json::from_str(&text).unwrap_or_default())
-                } else {
-                    Outbound::Pdu(serde_json::from_str(&text).unwrap_or_default())
-                };
-                Ok((r.get(0)?, item))
-            })?;
-            rows.collect()
+            c.rows(
+                "SELECT id, pdu, edu FROM outbound_pdus WHERE destination = ?1 ORDER BY id LIMIT ?2",
+                params![destination, limit],
+                |r| {
+                    let text: String = r.get(1)?;
+                    let item = if r.get::<bool>(2)? {
+                        Outbound::Edu(serde_json::from_str(&text).unwrap_or_default())
+                    } else {
+                        Outbound::Pdu(serde_json::from_str(&text).unwrap_or_default())
+                    };
+                    Ok((r.get(0)?, item))
+                },
+            )
         })
     }
     fn outbound_delivered(&self, destination: &str, upto: i64) -> StoreResult<()> {
@@ -685,7 +550,7 @@ impl Storage for SqliteStore {
         self.with(|c| {
             c.row(
                 "SELECT answer, valid_until_ts FROM server_key_answers WHERE server_name = ?1",
-                [server_name],
+                params![server_name],
                 |r| {
                     let text: String = r.get(0)?;
                     Ok((serde_json::from_str(&text).unwrap_or(Value::Null), r.get(1)?))
@@ -705,16 +570,16 @@ impl Storage for SqliteStore {
         })
     }
     fn state_after(&self, event_id: &str) -> StoreResult<Option<StateIds>> {
-        self.with(|c| super::sqlite_state::state_after(c, event_id))
+        self.with(|c| super::state::state_after(&c, event_id))
     }
     fn forward_extremities(&self, room_id: &str) -> StoreResult<Vec<(String, i64)>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
+            c.rows(
                 "SELECT f.event_id, e.depth FROM forward_extremities AS f JOIN events AS e ON e.event_id = f.event_id
                  WHERE f.room_id = ?1 ORDER BY e.stream",
-            )?;
-            let rows = st.query_map([room_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
+                params![room_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
         })
     }
     fn redact(
@@ -736,7 +601,7 @@ impl Storage for SqliteStore {
     fn forget(&self, user_id: &str, room_id: &str) -> StoreResult<()> {
         self.with(|c| {
             c.run(
-                "INSERT OR IGNORE INTO forgotten (user_id, room_id) VALUES (?1, ?2)",
+                "INSERT INTO forgotten (user_id, room_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![user_id, room_id],
             )
             .map(|_| ())
@@ -764,14 +629,14 @@ impl Storage for SqliteStore {
     }
     fn profile(&self, user_id: &str) -> StoreResult<Map<String, Value>> {
         self.with(|c| {
-            let mut st = c.prepare_cached("SELECT key, value FROM profile WHERE user_id = ?1 ORDER BY key")?;
-            let rows = st.query_map([user_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            let mut profile = Map::new();
-            for row in rows {
-                let (key, value) = row?;
-                profile.insert(key, serde_json::from_str(&value).unwrap_or(Value::Null));
-            }
-            Ok(profile)
+            c.rows(
+                "SELECT key, value FROM profile WHERE user_id = ?1 ORDER BY key",
+                params![user_id],
+                |r| {
+                    let value: String = r.get(1)?;
+                    Ok((r.get(0)?, serde_json::from_str(&value).unwrap_or(Value::Null)))
+                },
+            )
         })
     }
     fn set_profile_field(&self, user_id: &str, key: &str, value: Option<&Value>) -> StoreResult<()> {
@@ -791,7 +656,7 @@ impl Storage for SqliteStore {
         })
     }
     fn max_side_stream(&self) -> StoreResult<i64> {
-        self.with(|c| c.row("SELECT COALESCE(MAX(pos), 0) FROM side_stream", [], |r| r.get(0)))
+        self.with(|c| c.row("SELECT COALESCE(MAX(pos), 0) FROM side_stream", params![], |r| r.get(0)))
     }
     fn set_account_data(&self, user_id: &str, room_id: &str, data_type: &str, content: &Value) -> StoreResult<()> {
         self.with(|c| {
@@ -810,7 +675,7 @@ impl Storage for SqliteStore {
             c.row(
                 "SELECT content FROM account_data WHERE user_id = ?1 AND room_id = ?2 AND type = ?3",
                 params![user_id, room_id, data_type],
-                |r| r.get::<_, String>(0),
+                |r| r.get::<String>(0),
             )
             .optional()
             .map(|s| s.and_then(|s| serde_json::from_str(&s).ok()))
@@ -818,17 +683,17 @@ impl Storage for SqliteStore {
     }
     fn account_data_since(&self, user_id: &str, after: i64) -> StoreResult<Vec<AccountData>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
+            c.rows(
                 "SELECT room_id, type, content FROM account_data WHERE user_id = ?1 AND pos > ?2 ORDER BY pos",
-            )?;
-            let rows = st.query_map(params![user_id, after], |r| {
-                Ok(AccountData {
-                    room_id: r.get(0)?,
-                    data_type: r.get(1)?,
-                    content: serde_json::from_str(&r.get::<_, String>(2)?).unwrap_or(Value::Null),
-                })
-            })?;
-            rows.collect()
+                params![user_id, after],
+                |r| {
+                    Ok(AccountData {
+                        room_id: r.get(0)?,
+                        data_type: r.get(1)?,
+                        content: serde_json::from_str(&r.get::<String>(2)?).unwrap_or(Value::Null),
+                    })
+                },
+            )
         })
     }
     fn set_receipt(&self, room_id: &str, receipt: &Receipt) -> StoreResult<()> {
@@ -855,11 +720,11 @@ impl Storage for SqliteStore {
     }
     fn receipts_since(&self, room_id: &str, after: i64) -> StoreResult<Vec<Receipt>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {RECEIPT_COLUMNS} FROM receipts WHERE room_id = ?1 AND pos > ?2 ORDER BY pos"
-            ))?;
-            let rows = st.query_map(params![room_id, after], row_receipt)?;
-            rows.collect()
+            c.rows(
+                &format!("SELECT {RECEIPT_COLUMNS} FROM receipts WHERE room_id = ?1 AND pos > ?2 ORDER BY pos"),
+                params![room_id, after],
+                row_receipt,
+            )
         })
     }
     fn notifications(
@@ -870,21 +735,20 @@ impl Storage for SqliteStore {
         highlights_only: bool,
     ) -> StoreResult<Vec<Notification>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {NOTIFICATION_COLUMNS} FROM notifications
+            c.rows(
+                &format!(
+                    "SELECT {NOTIFICATION_COLUMNS} FROM notifications
                  WHERE user_id = ?1 AND stream < ?2 AND (highlight OR NOT ?3) ORDER BY stream DESC LIMIT ?4"
-            ))?;
-            let rows = st.query_map(
+                ),
                 params![user_id, before.unwrap_or(i64::MAX), highlights_only, limit],
                 row_notification,
-            )?;
-            rows.collect()
+            )
         })
     }
     fn notification_counts(&self, user_id: &str, room_id: &str, after: i64) -> StoreResult<(i64, i64)> {
         self.with(|c| {
             c.row(
-                "SELECT count(*), coalesce(sum(highlight), 0) FROM notifications
+                "SELECT count(*), count(*) FILTER (WHERE highlight) FROM notifications
                  WHERE user_id = ?1 AND room_id = ?2 AND stream > ?3",
                 params![user_id, room_id, after],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -914,7 +778,7 @@ impl Storage for SqliteStore {
         self.with(|c| {
             c.row(
                 "SELECT state, status_msg, last_active_ts FROM presence WHERE user_id = ?1",
-                [user_id],
+                params![user_id],
                 |r| {
                     Ok(Presence {
                         state: r.get(0)?,
@@ -928,20 +792,20 @@ impl Storage for SqliteStore {
     }
     fn presence_since(&self, after: i64) -> StoreResult<Vec<(String, Presence)>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {PRESENCE_COLUMNS} FROM presence WHERE pos > ?1 ORDER BY pos"
-            ))?;
-            let rows = st.query_map([after], row_presence)?;
-            rows.collect()
+            c.rows(
+                &format!("SELECT {PRESENCE_COLUMNS} FROM presence WHERE pos > ?1 ORDER BY pos"),
+                params![after],
+                row_presence,
+            )
         })
     }
     fn add_filter(&self, user_id: &str, definition: &Value) -> StoreResult<i64> {
         self.with(|c| {
-            c.run(
-                "INSERT INTO filters (user_id, definition) VALUES (?1, ?2)",
+            c.row(
+                "INSERT INTO filters (user_id, definition) VALUES (?1, ?2) RETURNING filter_id",
                 params![user_id, definition.to_string()],
-            )?;
-            Ok(c.last_insert_rowid())
+                |r| r.get(0),
+            )
         })
     }
     fn filter(&self, user_id: &str, filter_id: i64) -> StoreResult<Option<Value>> {
@@ -949,7 +813,7 @@ impl Storage for SqliteStore {
             c.row(
                 "SELECT definition FROM filters WHERE user_id = ?1 AND filter_id = ?2",
                 params![user_id, filter_id],
-                |r| r.get::<_, String>(0),
+                |r| r.get::<String>(0),
             )
             .optional()
             .map(|s| s.and_then(|s| serde_json::from_str(&s).ok()))
@@ -958,7 +822,7 @@ impl Storage for SqliteStore {
     fn add_alias(&self, alias: &str, room_id: &str, creator: &str) -> StoreResult<bool> {
         self.with(|c| {
             c.run(
-                "INSERT OR IGNORE INTO aliases (alias, room_id, creator) VALUES (?1, ?2, ?3)",
+                "INSERT INTO aliases (alias, room_id, creator) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![alias, room_id, creator],
             )
             .map(|n| n == 1)
@@ -966,37 +830,47 @@ impl Storage for SqliteStore {
     }
     fn alias(&self, alias: &str) -> StoreResult<Option<(String, String)>> {
         self.with(|c| {
-            c.row("SELECT room_id, creator FROM aliases WHERE alias = ?1", [alias], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            c.row(
+                "SELECT room_id, creator FROM aliases WHERE alias = ?1",
+                params![alias],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
         })
     }
     fn delete_alias(&self, alias: &str) -> StoreResult<()> {
-        self.with(|c| c.run("DELETE FROM aliases WHERE alias = ?1", [alias]).map(|_| ()))
+        self.with(|c| {
+            c.run("DELETE FROM aliases WHERE alias = ?1", params![alias])
+                .map(|_| ())
+        })
     }
     fn aliases_of(&self, room_id: &str) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.prepare_cached("SELECT alias FROM aliases WHERE room_id = ?1 ORDER BY alias")?;
-            let rows = st.query_map([room_id], |r| r.get(0))?;
-            rows.collect()
+            c.rows(
+                "SELECT alias FROM aliases WHERE room_id = ?1 ORDER BY alias",
+                params![room_id],
+                |r| r.get(0),
+            )
         })
     }
     fn set_published(&self, room_id: &str, published: bool) -> StoreResult<()> {
         self.with(|c| {
             if published {
-                c.run("INSERT OR IGNORE INTO published (room_id) VALUES (?1)", [room_id])
+                c.run(
+                    "INSERT INTO published (room_id) VALUES (?1) ON CONFLICT DO NOTHING",
+                    params![room_id],
+                )
             } else {
-                c.run("DELETE FROM published WHERE room_id = ?1", [room_id])
+                c.run("DELETE FROM published WHERE room_id = ?1", params![room_id])
             }
             .map(|_| ())
         })
     }
     fn published_rooms(&self) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.prepare_cached("SELECT room_id FROM published ORDER BY room_id")?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            rows.collect()
+            c.rows("SELECT room_id FROM published ORDER BY room_id", params![], |r| {
+                r.get(0)
+            })
         })
     }
     fn add_media(&self, media_id: &str, info: &MediaInfo) -> StoreResult<()> {
@@ -1012,7 +886,7 @@ impl Storage for SqliteStore {
         self.with(|c| {
             c.row(
                 "SELECT uploader, content_type, filename, size FROM media WHERE media_id = ?1",
-                [media_id],
+                params![media_id],
                 |r| {
                     Ok(MediaInfo {
                         uploader: r.get(0)?,
@@ -1028,7 +902,8 @@ impl Storage for SqliteStore {
 }
 
 /// Takes the next position of the side stream (account data, receipts).
-pub(super) fn next_side_position(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
-    tx.run("INSERT INTO side_stream DEFAULT VALUES", [])?;
-    Ok(tx.last_insert_rowid())
+pub(super) fn next_side_position(tx: &Conn<'_>) -> DbResult<i64> {
+    tx.row("INSERT INTO side_stream DEFAULT VALUES RETURNING pos", params![], |r| {
+        r.get(0)
+    })
 }

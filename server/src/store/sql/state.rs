@@ -12,9 +12,8 @@
 //! gets its first group (a snapshot of its current state) at its next
 //! event, and the state at an older event is unknown (`None`).
 
-use super::sqlite_cached::Cached;
-use super::{NewEvent, StateIds};
-use rusqlite::{params, OptionalExtension, Transaction};
+use super::conn::{params, Conn, DbResult, Optional};
+use crate::store::{NewEvent, StateIds};
 
 pub(super) const MIGRATION: &str = "
     CREATE TABLE state_groups (
@@ -33,23 +32,25 @@ const SNAPSHOT_EVERY: i64 = 32;
 
 /// A new group: the changes `entries` on top of `prev` (a snapshot if `prev` is none).
 fn new_group<'a>(
-    tx: &Transaction<'_>,
+    tx: &Conn<'_>,
     prev: Option<i64>,
     entries: impl IntoIterator<Item = (&'a (String, String), &'a String)>,
-) -> rusqlite::Result<i64> {
+) -> DbResult<i64> {
     let hops = match prev {
         Some(prev) => {
-            tx.row("SELECT hops FROM state_groups WHERE group_id = ?1", [prev], |r| {
-                r.get::<_, i64>(0)
-            })? + 1
+            tx.row(
+                "SELECT hops FROM state_groups WHERE group_id = ?1",
+                params![prev],
+                |r| r.get::<i64>(0),
+            )? + 1
         }
         None => 0,
     };
-    tx.run(
-        "INSERT INTO state_groups (prev_group, hops) VALUES (?1, ?2)",
+    let group: i64 = tx.row(
+        "INSERT INTO state_groups (prev_group, hops) VALUES (?1, ?2) RETURNING group_id",
         params![prev, hops],
+        |r| r.get(0),
     )?;
-    let group = tx.last_insert_rowid();
     for ((event_type, state_key), event_id) in entries {
         tx.run(
             "INSERT INTO state_group_entries (group_id, type, state_key, event_id) VALUES (?1, ?2, ?3, ?4)",
@@ -60,19 +61,21 @@ fn new_group<'a>(
 }
 
 /// The state of `group`: its own entries over those of the groups before it.
-pub(super) fn read_group(conn: &rusqlite::Connection, group: i64) -> rusqlite::Result<StateIds> {
+pub(super) fn read_group(conn: &Conn<'_>, group: i64) -> DbResult<StateIds> {
     let mut state = StateIds::new();
     let mut next = Some(group);
     while let Some(group) = next {
-        let mut entries =
-            conn.prepare_cached("SELECT type, state_key, event_id FROM state_group_entries WHERE group_id = ?1")?;
-        for row in entries.query_map([group], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))? {
-            let (key, event_id) = row?;
+        let entries: Vec<((String, String), String)> = conn.rows(
+            "SELECT type, state_key, event_id FROM state_group_entries WHERE group_id = ?1",
+            params![group],
+            |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)),
+        )?;
+        for (key, event_id) in entries {
             state.entry(key).or_insert(event_id);
         }
         next = conn.row(
             "SELECT prev_group FROM state_groups WHERE group_id = ?1",
-            [group],
+            params![group],
             |r| r.get(0),
         )?;
     }
@@ -81,20 +84,21 @@ pub(super) fn read_group(conn: &rusqlite::Connection, group: i64) -> rusqlite::R
 
 /// The group of the room's current state, made from `room_state` the first
 /// time it is asked for.
-fn current_group(tx: &Transaction<'_>, room_id: &str) -> rusqlite::Result<i64> {
-    let known: Option<i64> = tx.row("SELECT state_group FROM rooms WHERE room_id = ?1", [room_id], |r| {
-        r.get(0)
-    })?;
+fn current_group(tx: &Conn<'_>, room_id: &str) -> DbResult<i64> {
+    let known: Option<i64> = tx.row(
+        "SELECT state_group FROM rooms WHERE room_id = ?1",
+        params![room_id],
+        |r| r.get(0),
+    )?;
     if let Some(group) = known {
         return Ok(group);
     }
-    let mut rows = tx.prepare_cached(
+    let state: StateIds = tx.rows(
         "SELECT s.type, s.state_key, e.event_id FROM room_state s JOIN events e ON e.stream = s.stream
          WHERE s.room_id = ?1",
+        params![room_id],
+        |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)),
     )?;
-    let state = rows
-        .query_map([room_id], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?
-        .collect::<rusqlite::Result<StateIds>>()?;
     let group = new_group(tx, None, &state)?;
     tx.run(
         "UPDATE rooms SET state_group = ?2 WHERE room_id = ?1",
@@ -106,7 +110,7 @@ fn current_group(tx: &Transaction<'_>, room_id: &str) -> rusqlite::Result<i64> {
 /// The group of the state after `e`, written as needed: the state before
 /// it (the room's current state, or the state its fork names) with `e`
 /// itself if it is a state event.
-pub(super) fn group_after(tx: &Transaction<'_>, e: &NewEvent<'_>) -> rusqlite::Result<i64> {
+pub(super) fn group_after(tx: &Conn<'_>, e: &NewEvent<'_>) -> DbResult<i64> {
     let before = match &e.fork {
         None => current_group(tx, e.room_id)?,
         Some(fork) => new_group(tx, None, fork.state_before)?,
@@ -116,9 +120,11 @@ pub(super) fn group_after(tx: &Transaction<'_>, e: &NewEvent<'_>) -> rusqlite::R
     };
     let key = (e.event_type.to_owned(), state_key.to_owned());
     let event_id = e.event_id.to_owned();
-    let hops: i64 = tx.row("SELECT hops FROM state_groups WHERE group_id = ?1", [before], |r| {
-        r.get(0)
-    })?;
+    let hops: i64 = tx.row(
+        "SELECT hops FROM state_groups WHERE group_id = ?1",
+        params![before],
+        |r| r.get(0),
+    )?;
     if hops + 1 < SNAPSHOT_EVERY {
         return new_group(tx, Some(before), [(&key, &event_id)]);
     }
@@ -129,13 +135,8 @@ pub(super) fn group_after(tx: &Transaction<'_>, e: &NewEvent<'_>) -> rusqlite::R
 
 /// Makes `state` the room's current state (after a fork met the room's
 /// other branches), with `after` the group of the event that joined them.
-pub(super) fn replace_current(
-    tx: &Transaction<'_>,
-    room_id: &str,
-    state: &StateIds,
-    after: i64,
-) -> rusqlite::Result<()> {
-    tx.run("DELETE FROM room_state WHERE room_id = ?1", [room_id])?;
+pub(super) fn replace_current(tx: &Conn<'_>, room_id: &str, state: &StateIds, after: i64) -> DbResult<()> {
+    tx.run("DELETE FROM room_state WHERE room_id = ?1", params![room_id])?;
     for ((event_type, state_key), event_id) in state {
         tx.run(
             "INSERT INTO room_state (room_id, type, state_key, stream)
@@ -156,11 +157,13 @@ pub(super) fn replace_current(
 }
 
 /// The state after `event_id`, if the event is known and has a group.
-pub(super) fn state_after(conn: &rusqlite::Connection, event_id: &str) -> rusqlite::Result<Option<StateIds>> {
+pub(super) fn state_after(conn: &Conn<'_>, event_id: &str) -> DbResult<Option<StateIds>> {
     let group: Option<Option<i64>> = conn
-        .row("SELECT state_group FROM events WHERE event_id = ?1", [event_id], |r| {
-            r.get(0)
-        })
+        .row(
+            "SELECT state_group FROM events WHERE event_id = ?1",
+            params![event_id],
+            |r| r.get(0),
+        )
         .optional()?;
     match group.flatten() {
         Some(group) => read_group(conn, group).map(Some),
@@ -170,12 +173,14 @@ pub(super) fn state_after(conn: &rusqlite::Connection, event_id: &str) -> rusqli
 
 #[cfg(test)]
 mod tests {
-    use super::super::sqlite_cached::Cached;
-    use super::super::{Fork, NewEvent, SqliteStore, StateIds, Storage};
+    use super::super::conn::params;
+    use super::super::testing::on_each_database;
+    use super::super::SqlStore;
+    use crate::store::{Fork, NewEvent, StateIds, Storage};
     use serde_json::{json, Map};
 
     /// Appends event `id` of type `t` (a state event if `key`) after `prev`.
-    fn append(store: &SqliteStore, id: &str, key: Option<&str>, prev: &[String], fork: Option<Fork<'_>>) {
+    fn append(store: &SqlStore, id: &str, key: Option<&str>, prev: &[String], fork: Option<Fork<'_>>) {
         let content = json!({});
         let pdu = Map::new();
         store
@@ -211,49 +216,49 @@ mod tests {
     /// share their predecessor's state, and a fork's state is what it names.
     #[test]
     fn the_state_after_each_event_is_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
-        store.create_room("!r:x", "@a:x", "10").unwrap();
-        let mut expected: Vec<(String, StateIds)> = Vec::new();
-        let mut current = StateIds::new();
-        let mut prev: Vec<String> = Vec::new();
-        for n in 0..(3 * super::SNAPSHOT_EVERY) {
-            let id = format!("$e{n}");
-            let key = (n % 5 != 4).then(|| format!("k{}", n % 7));
-            append(&store, &id, key.as_deref(), &prev, None);
-            if let Some(key) = key {
-                current.insert(("t".to_owned(), key), id.clone());
+        on_each_database("the_state_after_each_event_is_kept", |store| {
+            store.create_room("!r:x", "@a:x", "10").unwrap();
+            let mut expected: Vec<(String, StateIds)> = Vec::new();
+            let mut current = StateIds::new();
+            let mut prev: Vec<String> = Vec::new();
+            for n in 0..(3 * super::SNAPSHOT_EVERY) {
+                let id = format!("$e{n}");
+                let key = (n % 5 != 4).then(|| format!("k{}", n % 7));
+                append(store, &id, key.as_deref(), &prev, None);
+                if let Some(key) = key {
+                    current.insert(("t".to_owned(), key), id.clone());
+                }
+                expected.push((id.clone(), current.clone()));
+                prev = vec![id];
             }
-            expected.push((id.clone(), current.clone()));
-            prev = vec![id];
-        }
-        for (id, state) in &expected {
-            assert_eq!(store.state_after(id).unwrap().as_ref(), Some(state), "after {id}");
-        }
-        let hops: i64 = store
-            .with(|c| c.row("SELECT MAX(hops) FROM state_groups", [], |r| r.get(0)))
-            .unwrap();
-        assert!(hops < super::SNAPSHOT_EVERY, "{hops}");
+            for (id, state) in &expected {
+                assert_eq!(store.state_after(id).unwrap().as_ref(), Some(state), "after {id}");
+            }
+            let hops: i64 = store
+                .with(|c| c.row("SELECT MAX(hops) FROM state_groups", params![], |r| r.get(0)))
+                .unwrap();
+            assert!(hops < super::SNAPSHOT_EVERY, "{hops}");
 
-        // A fork: its own state before it, the room's resolved state after.
-        let before = state(&[("k0", "$e0")]);
-        let resolved = state(&[("k0", "$e0"), ("k9", "$fork")]);
-        let fork = Fork {
-            state_before: &before,
-            current_after: &resolved,
-        };
-        append(&store, "$fork", Some("k9"), &["$e0".to_owned()], Some(fork));
-        assert_eq!(
-            store.state_after("$fork").unwrap(),
-            Some(state(&[("k0", "$e0"), ("k9", "$fork")]))
-        );
-        let now: StateIds = store
-            .current_state("!r:x")
-            .unwrap()
-            .into_iter()
-            .map(|e| ((e.event_type, e.state_key.unwrap()), e.event_id))
-            .collect();
-        assert_eq!(now, resolved);
-        assert_eq!(store.state_after("$unknown").unwrap(), None);
+            // A fork: its own state before it, the room's resolved state after.
+            let before = state(&[("k0", "$e0")]);
+            let resolved = state(&[("k0", "$e0"), ("k9", "$fork")]);
+            let fork = Fork {
+                state_before: &before,
+                current_after: &resolved,
+            };
+            append(store, "$fork", Some("k9"), &["$e0".to_owned()], Some(fork));
+            assert_eq!(
+                store.state_after("$fork").unwrap(),
+                Some(state(&[("k0", "$e0"), ("k9", "$fork")]))
+            );
+            let now: StateIds = store
+                .current_state("!r:x")
+                .unwrap()
+                .into_iter()
+                .map(|e| ((e.event_type, e.state_key.unwrap()), e.event_id))
+                .collect();
+            assert_eq!(now, resolved);
+            assert_eq!(store.state_after("$unknown").unwrap(), None);
+        });
     }
 }

@@ -1,10 +1,10 @@
-//! [`KeyStorage`] on SQLite: the tables of migration 4.
+//! [`KeyStorage`] on SQL: the tables of SQLite's migration 4.
 
-use super::keys::{BackedUpKey, BackupVersion, KeyConflict, KeyStorage, NewToDevice, Replaces, ToDevice};
-use super::sqlite::{next_side_position, SqliteStore};
-use super::sqlite_cached::Cached;
-use super::{OutboundEdu, StoreResult};
-use rusqlite::{params, OptionalExtension, Transaction};
+use super::conn::{params, Conn, DbError, DbResult, Optional};
+use super::store::next_side_position;
+use super::SqlStore;
+use crate::store::keys::{BackedUpKey, BackupVersion, KeyConflict, KeyStorage, NewToDevice, Replaces, ToDevice};
+use crate::store::{OutboundEdu, StoreResult};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -44,34 +44,29 @@ pub(super) const MIGRATION: &str = "
     );";
 
 /// The `(etag, count)` of a version after a change: the etag moves on.
-fn bump_etag(tx: &Transaction<'_>, version: i64) -> rusqlite::Result<(i64, i64)> {
+fn bump_etag(tx: &Conn<'_>, version: i64) -> DbResult<(i64, i64)> {
     tx.run(
         "UPDATE backup_versions SET etag = etag + 1 WHERE version = ?1",
-        [version],
+        params![version],
     )?;
-    let etag = tx.row("SELECT etag FROM backup_versions WHERE version = ?1", [version], |r| {
-        r.get(0)
-    })?;
-    let count = tx.row("SELECT count(*) FROM backup_keys WHERE version = ?1", [version], |r| {
-        r.get(0)
-    })?;
+    let etag = tx.row(
+        "SELECT etag FROM backup_versions WHERE version = ?1",
+        params![version],
+        |r| r.get(0),
+    )?;
+    let count = tx.row(
+        "SELECT count(*) FROM backup_keys WHERE version = ?1",
+        params![version],
+        |r| r.get(0),
+    )?;
     Ok((etag, count))
 }
 
-/// `AND room_id = ?` / `AND session_id = ?` for what is given.
-fn key_scope(room_id: Option<&str>, session_id: Option<&str>) -> String {
-    let mut scope = String::new();
-    if room_id.is_some() {
-        scope.push_str(" AND room_id = ?2");
-    }
-    if session_id.is_some() {
-        scope.push_str(" AND session_id = ?3");
-    }
-    scope
-}
+/// The keys of one room (`?2`) and session (`?3`), or of all where `NULL`.
+const KEY_SCOPE: &str = "(CAST(?2 AS TEXT) IS NULL OR room_id = ?2) AND (CAST(?3 AS TEXT) IS NULL OR session_id = ?3)";
 
 /// Notes that a user's devices or keys changed, at a new side position.
-pub(super) fn device_list_changed(tx: &Transaction<'_>, user_id: &str) -> rusqlite::Result<()> {
+pub(super) fn device_list_changed(tx: &Conn<'_>, user_id: &str) -> DbResult<()> {
     let pos = next_side_position(tx)?;
     tx.run(
         "INSERT INTO device_list_changes (user_id, pos) VALUES (?1, ?2)
@@ -82,7 +77,7 @@ pub(super) fn device_list_changed(tx: &Transaction<'_>, user_id: &str) -> rusqli
 }
 
 /// Removes everything end-to-end encryption kept for a device.
-pub(super) fn forget_device(tx: &Transaction<'_>, user_id: &str, device_id: &str) -> rusqlite::Result<()> {
+pub(super) fn forget_device(tx: &Conn<'_>, user_id: &str, device_id: &str) -> DbResult<()> {
     for table in ["device_keys", "one_time_keys", "fallback_keys", "to_device"] {
         tx.run(
             &format!("DELETE FROM {table} WHERE user_id = ?1 AND device_id = ?2"),
@@ -100,7 +95,7 @@ fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
-impl KeyStorage for SqliteStore {
+impl KeyStorage for SqlStore {
     fn upload_keys(
         &self,
         user_id: &str,
@@ -135,9 +130,9 @@ impl KeyStorage for SqliteStore {
             for (key_id, key) in fallback_keys {
                 tx.run(
                     "INSERT INTO fallback_keys (user_id, device_id, algorithm, key_id, key, used)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 0)
+                     VALUES (?1, ?2, ?3, ?4, ?5, FALSE)
                      ON CONFLICT (user_id, device_id, algorithm)
-                     DO UPDATE SET key_id = excluded.key_id, key = excluded.key, used = 0",
+                     DO UPDATE SET key_id = excluded.key_id, key = excluded.key, used = FALSE",
                     params![user_id, device_id, algorithm_of(key_id), key_id, key.to_string()],
                 )?;
             }
@@ -166,29 +161,33 @@ impl KeyStorage for SqliteStore {
 
     fn one_time_key_counts(&self, user_id: &str, device_id: &str) -> StoreResult<BTreeMap<String, i64>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
+            c.rows(
+
                 "SELECT algorithm, count(*) FROM one_time_keys WHERE user_id = ?1 AND device_id = ?2 GROUP BY algorithm",
-            )?;
-            let rows = st.query_map(params![user_id, device_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect()
+
+                params![user_id, device_id], |r| Ok((r.get(0)?, r.get(1)?)),
+            )
         })
     }
 
     fn unused_fallback_key_types(&self, user_id: &str, device_id: &str) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
+            c.rows(
+
                 "SELECT algorithm FROM fallback_keys WHERE user_id = ?1 AND device_id = ?2 AND NOT used ORDER BY algorithm",
-            )?;
-            let rows = st.query_map(params![user_id, device_id], |r| r.get(0))?;
-            rows.collect()
+
+                params![user_id, device_id], |r| r.get(0),
+            )
         })
     }
 
     fn device_keys(&self, user_id: &str) -> StoreResult<BTreeMap<String, Value>> {
         self.with(|c| {
-            let mut st = c.prepare_cached("SELECT device_id, keys FROM device_keys WHERE user_id = ?1")?;
-            let rows = st.query_map([user_id], |r| Ok((r.get(0)?, json(&r.get::<_, String>(1)?))))?;
-            rows.collect()
+            c.rows(
+                "SELECT device_id, keys FROM device_keys WHERE user_id = ?1",
+                params![user_id],
+                |r| Ok((r.get(0)?, json(&r.get::<String>(1)?))),
+            )
         })
     }
 
@@ -233,7 +232,7 @@ impl KeyStorage for SqliteStore {
                         .optional()?;
                     if fallback.is_some() {
                         tx.run(
-                            "UPDATE fallback_keys SET used = 1 WHERE user_id = ?1 AND device_id = ?2 AND algorithm = ?3",
+                            "UPDATE fallback_keys SET used = TRUE WHERE user_id = ?1 AND device_id = ?2 AND algorithm = ?3",
                             params![user_id, device_id, algorithm],
                         )?;
                     }
@@ -247,9 +246,11 @@ impl KeyStorage for SqliteStore {
 
     fn cross_signing_keys(&self, user_id: &str) -> StoreResult<BTreeMap<String, Value>> {
         self.with(|c| {
-            let mut st = c.prepare_cached("SELECT key_type, key FROM cross_signing_keys WHERE user_id = ?1")?;
-            let rows = st.query_map([user_id], |r| Ok((r.get(0)?, json(&r.get::<_, String>(1)?))))?;
-            rows.collect()
+            c.rows(
+                "SELECT key_type, key FROM cross_signing_keys WHERE user_id = ?1",
+                params![user_id],
+                |r| Ok((r.get(0)?, json(&r.get::<String>(1)?))),
+            )
         })
     }
 
@@ -278,9 +279,11 @@ impl KeyStorage for SqliteStore {
 
     fn device_list_changes_since(&self, after: i64) -> StoreResult<Vec<String>> {
         self.with(|c| {
-            let mut st = c.prepare_cached("SELECT user_id FROM device_list_changes WHERE pos > ?1 ORDER BY user_id")?;
-            let rows = st.query_map([after], |r| r.get(0))?;
-            rows.collect()
+            c.rows(
+                "SELECT user_id FROM device_list_changes WHERE pos > ?1 ORDER BY user_id",
+                params![after],
+                |r| r.get(0),
+            )
         })
     }
 
@@ -296,7 +299,7 @@ impl KeyStorage for SqliteStore {
         self.with(|c| {
             let tx = c.transaction()?;
             let new = tx.run(
-                "INSERT OR IGNORE INTO to_device_txns (sender, sender_device, txn_id) VALUES (?1, ?2, ?3)",
+                "INSERT INTO to_device_txns (sender, sender_device, txn_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![sender, sender_device, txn_id],
             )? == 1;
             if new {
@@ -310,7 +313,7 @@ impl KeyStorage for SqliteStore {
                 }
                 for r in remote {
                     tx.run(
-                        "INSERT INTO outbound_pdus (destination, pdu, edu) VALUES (?1, ?2, 1)",
+                        "INSERT INTO outbound_pdus (destination, pdu, edu) VALUES (?1, ?2, TRUE)",
                         params![r.destination, r.edu.to_string()],
                     )?;
                 }
@@ -327,18 +330,18 @@ impl KeyStorage for SqliteStore {
                 params![user_id, device_id, acknowledged],
             )?;
             let inbox = {
-                let mut st = tx.prepare_cached(
+                tx.rows(
                     "SELECT pos, sender, type, content FROM to_device WHERE user_id = ?1 AND device_id = ?2 ORDER BY pos",
-                )?;
-                let rows = st.query_map(params![user_id, device_id], |r| {
-                    Ok(ToDevice {
-                        pos: r.get(0)?,
-                        sender: r.get(1)?,
-                        event_type: r.get(2)?,
-                        content: json(&r.get::<_, String>(3)?),
-                    })
-                })?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
+                    params![user_id, device_id],
+                    |r| {
+                        Ok(ToDevice {
+                            pos: r.get(0)?,
+                            sender: r.get(1)?,
+                            event_type: r.get(2)?,
+                            content: json(&r.get::<String>(3)?),
+                        })
+                    },
+                )?
             };
             tx.commit()?;
             Ok(inbox)
@@ -347,11 +350,12 @@ impl KeyStorage for SqliteStore {
 
     fn create_backup(&self, user_id: &str, algorithm: &str, auth_data: &Value) -> StoreResult<i64> {
         self.with(|c| {
-            c.run(
-                "INSERT INTO backup_versions (user_id, algorithm, auth_data, etag, deleted) VALUES (?1, ?2, ?3, 0, 0)",
+            c.row(
+                "INSERT INTO backup_versions (user_id, algorithm, auth_data, etag, deleted)
+                 VALUES (?1, ?2, ?3, 0, FALSE) RETURNING version",
                 params![user_id, algorithm, auth_data.to_string()],
-            )?;
-            Ok(c.last_insert_rowid())
+                |r| r.get(0),
+            )
         })
     }
 
@@ -361,14 +365,14 @@ impl KeyStorage for SqliteStore {
                 "SELECT v.version, v.algorithm, v.auth_data, v.etag,
                         (SELECT count(*) FROM backup_keys k WHERE k.version = v.version)
                  FROM backup_versions v
-                 WHERE v.user_id = ?1 AND NOT v.deleted AND (?2 IS NULL OR v.version = ?2)
+                 WHERE v.user_id = ?1 AND NOT v.deleted AND (CAST(?2 AS BIGINT) IS NULL OR v.version = ?2)
                  ORDER BY v.version DESC LIMIT 1",
                 params![user_id, version],
                 |r| {
                     Ok(BackupVersion {
                         version: r.get(0)?,
                         algorithm: r.get(1)?,
-                        auth_data: json(&r.get::<_, String>(2)?),
+                        auth_data: json(&r.get::<String>(2)?),
                         etag: r.get(3)?,
                         count: r.get(4)?,
                     })
@@ -392,11 +396,11 @@ impl KeyStorage for SqliteStore {
         self.with(|c| {
             let tx = c.transaction()?;
             let deleted = tx.run(
-                "UPDATE backup_versions SET deleted = 1 WHERE user_id = ?1 AND version = ?2 AND NOT deleted",
+                "UPDATE backup_versions SET deleted = TRUE WHERE user_id = ?1 AND version = ?2 AND NOT deleted",
                 params![user_id, version],
             )? == 1;
             if deleted {
-                tx.run("DELETE FROM backup_keys WHERE version = ?1", [version])?;
+                tx.run("DELETE FROM backup_keys WHERE version = ?1", params![version])?;
             }
             tx.commit()?;
             Ok(deleted)
@@ -414,16 +418,14 @@ impl KeyStorage for SqliteStore {
             let sql = format!(
                 "SELECT k.room_id, k.session_id, k.data FROM backup_keys k
                  JOIN backup_versions v ON v.version = k.version
-                 WHERE k.version = ?1 AND v.user_id = ?4{} ORDER BY k.room_id, k.session_id",
-                key_scope(room_id, session_id)
+                 WHERE k.version = ?1 AND v.user_id = ?4 AND {} ORDER BY k.room_id, k.session_id",
+                KEY_SCOPE
                     .replace("room_id", "k.room_id")
                     .replace("session_id", "k.session_id")
             );
-            let mut st = c.prepare_cached(&sql)?;
-            let rows = st.query_map(params![version, room_id, session_id, user_id], |r| {
-                Ok((r.get(0)?, r.get(1)?, json(&r.get::<_, String>(2)?)))
-            })?;
-            rows.collect()
+            c.rows(&sql, params![version, room_id, session_id, user_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, json(&r.get::<String>(2)?)))
+            })
         })
     }
 
@@ -439,12 +441,12 @@ impl KeyStorage for SqliteStore {
             let owner: Option<String> = tx
                 .row(
                     "SELECT user_id FROM backup_versions WHERE version = ?1",
-                    [version],
+                    params![version],
                     |r| r.get(0),
                 )
                 .optional()?;
             if owner.as_deref() != Some(user_id) {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
+                return Err(DbError::Failed(format!("{user_id} has no backup version {version}")));
             }
             for (room_id, session_id, data) in keys {
                 let old: Option<String> = tx
@@ -479,8 +481,7 @@ impl KeyStorage for SqliteStore {
             let tx = c.transaction()?;
             let sql = format!(
                 "DELETE FROM backup_keys WHERE version = ?1
-                 AND ?4 = (SELECT user_id FROM backup_versions WHERE version = ?1){}",
-                key_scope(room_id, session_id)
+                 AND ?4 = (SELECT user_id FROM backup_versions WHERE version = ?1) AND {KEY_SCOPE}"
             );
             tx.run(&sql, params![version, room_id, session_id, user_id])?;
             let answer = bump_etag(&tx, version)?;

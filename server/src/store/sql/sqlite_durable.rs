@@ -71,14 +71,15 @@ impl GroupSync {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{SqliteStore, Storage};
+    use super::super::SqlStore;
+    use crate::store::Storage;
 
     /// A wait after a write syncs once; a wait with nothing new written,
     /// or for writes an earlier sync already covered, does not sync again.
     #[test]
     fn a_sync_covers_what_was_written_before_it_and_no_more_is_done() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("db")).unwrap();
+        let store = SqlStore::sqlite(&dir.path().join("db")).unwrap();
         let opened = store.flushes();
         assert_eq!(opened, 1, "the migrations are synced when the store opens");
 

@@ -1,9 +1,10 @@
-//! [`PusherStorage`] on SQLite.
+//! [`PusherStorage`] on SQL.
 
-use super::pushers::{Pusher, PusherStorage};
-use super::sqlite::{row_notification, SqliteStore, NOTIFICATION_COLUMNS};
-use super::{Notification, StoreResult};
-use rusqlite::params;
+use super::conn::{params, DbResult, Row};
+use super::store::{row_notification, NOTIFICATION_COLUMNS};
+use super::SqlStore;
+use crate::store::pushers::{Pusher, PusherStorage};
+use crate::store::{Notification, StoreResult};
 use serde_json::Value;
 
 pub(super) const MIGRATION: &str = "
@@ -19,7 +20,7 @@ pub(super) const MIGRATION: &str = "
 const COLUMNS: &str =
     "app_id, pushkey, kind, app_display_name, device_display_name, profile_tag, lang, data, pushkey_ts";
 
-fn row_pusher(r: &rusqlite::Row<'_>) -> rusqlite::Result<Pusher> {
+fn row_pusher(r: &Row) -> DbResult<Pusher> {
     let data: String = r.get(7)?;
     Ok(Pusher {
         app_id: r.get(0)?,
@@ -34,22 +35,22 @@ fn row_pusher(r: &rusqlite::Row<'_>) -> rusqlite::Result<Pusher> {
     })
 }
 
-impl PusherStorage for SqliteStore {
+impl PusherStorage for SqlStore {
     fn set_pusher(&self, user_id: &str, p: &Pusher, append: bool) -> StoreResult<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             if !append {
-                tx.execute(
+                tx.run(
                     "DELETE FROM pushers WHERE app_id = ?1 AND pushkey = ?2 AND user_id != ?3",
                     params![p.app_id, p.pushkey, user_id],
                 )?;
             }
-            let newest: i64 = tx.query_row(
+            let newest: i64 = tx.row(
                 "SELECT coalesce(max(stream), 0) FROM notifications WHERE user_id = ?1",
-                [user_id],
+                params![user_id],
                 |r| r.get(0),
             )?;
-            tx.execute(
+            tx.run(
                 &format!(
                     "INSERT INTO pushers (user_id, {COLUMNS}, delivered_stream)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -78,7 +79,7 @@ impl PusherStorage for SqliteStore {
 
     fn delete_pusher(&self, user_id: &str, app_id: &str, pushkey: &str) -> StoreResult<bool> {
         self.with(|c| {
-            c.execute(
+            c.run(
                 "DELETE FROM pushers WHERE user_id = ?1 AND app_id = ?2 AND pushkey = ?3",
                 params![user_id, app_id, pushkey],
             )
@@ -88,28 +89,28 @@ impl PusherStorage for SqliteStore {
 
     fn pushers(&self, user_id: &str) -> StoreResult<Vec<Pusher>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM pushers WHERE user_id = ?1 ORDER BY pushkey_ts, app_id, pushkey"
-            ))?;
-            let rows = st.query_map([user_id], row_pusher)?;
-            rows.collect()
+            c.rows(
+                &format!("SELECT {COLUMNS} FROM pushers WHERE user_id = ?1 ORDER BY pushkey_ts, app_id, pushkey"),
+                params![user_id],
+                row_pusher,
+            )
         })
     }
 
     fn all_pushers(&self) -> StoreResult<Vec<(String, Pusher, i64)>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {COLUMNS}, user_id, delivered_stream FROM pushers ORDER BY user_id, app_id, pushkey"
-            ))?;
-            let rows = st.query_map([], |r| Ok((r.get(9)?, row_pusher(r)?, r.get(10)?)))?;
-            rows.collect()
+            c.rows(
+                &format!("SELECT {COLUMNS}, user_id, delivered_stream FROM pushers ORDER BY user_id, app_id, pushkey"),
+                params![],
+                |r| Ok((r.get(9)?, row_pusher(r)?, r.get(10)?)),
+            )
         })
     }
 
     fn pusher_delivered(&self, user_id: &str, app_id: &str, pushkey: &str, stream: i64) -> StoreResult<()> {
         self.with(|c| {
-            c.execute(
-                "UPDATE pushers SET delivered_stream = max(delivered_stream, ?4)
+            c.run(
+                "UPDATE pushers SET delivered_stream = CASE WHEN ?4 > delivered_stream THEN ?4 ELSE delivered_stream END
                  WHERE user_id = ?1 AND app_id = ?2 AND pushkey = ?3",
                 params![user_id, app_id, pushkey, stream],
             )
@@ -119,11 +120,12 @@ impl PusherStorage for SqliteStore {
 
     fn notifications_after(&self, user_id: &str, after: i64, limit: i64) -> StoreResult<Vec<Notification>> {
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
+            c.rows(
+                &format!(
                 "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE user_id = ?1 AND stream > ?2 ORDER BY stream LIMIT ?3"
-            ))?;
-            let rows = st.query_map(params![user_id, after, limit], row_notification)?;
-            rows.collect()
+            ),
+                params![user_id, after, limit], row_notification,
+            )
         })
     }
 }
@@ -131,6 +133,7 @@ impl PusherStorage for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sql::testing::on_each_database;
 
     fn pusher(app_id: &str, pushkey: &str) -> Pusher {
         Pusher {
@@ -148,21 +151,21 @@ mod tests {
 
     #[test]
     fn a_pushkey_moves_between_users_unless_appended() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("hs.db")).unwrap();
-        store.set_pusher("@a:hs", &pusher("app", "key"), false).unwrap();
-        store.set_pusher("@b:hs", &pusher("app", "key"), true).unwrap();
-        assert_eq!(store.pushers("@a:hs").unwrap().len(), 1);
-        assert_eq!(store.pushers("@b:hs").unwrap(), vec![pusher("app", "key")]);
-        store.set_pusher("@c:hs", &pusher("app", "key"), false).unwrap();
-        assert!(store.pushers("@a:hs").unwrap().is_empty());
-        assert!(store.pushers("@b:hs").unwrap().is_empty());
-        let all = store.all_pushers().unwrap();
-        assert_eq!(all, vec![("@c:hs".to_owned(), pusher("app", "key"), 0)]);
-        store.pusher_delivered("@c:hs", "app", "key", 7).unwrap();
-        store.pusher_delivered("@c:hs", "app", "key", 3).unwrap();
-        assert_eq!(store.all_pushers().unwrap()[0].2, 7);
-        assert!(store.delete_pusher("@c:hs", "app", "key").unwrap());
-        assert!(!store.delete_pusher("@c:hs", "app", "key").unwrap());
+        on_each_database("a_pushkey_moves_between_users_unless_appended", |store| {
+            store.set_pusher("@a:hs", &pusher("app", "key"), false).unwrap();
+            store.set_pusher("@b:hs", &pusher("app", "key"), true).unwrap();
+            assert_eq!(store.pushers("@a:hs").unwrap().len(), 1);
+            assert_eq!(store.pushers("@b:hs").unwrap(), vec![pusher("app", "key")]);
+            store.set_pusher("@c:hs", &pusher("app", "key"), false).unwrap();
+            assert!(store.pushers("@a:hs").unwrap().is_empty());
+            assert!(store.pushers("@b:hs").unwrap().is_empty());
+            let all = store.all_pushers().unwrap();
+            assert_eq!(all, vec![("@c:hs".to_owned(), pusher("app", "key"), 0)]);
+            store.pusher_delivered("@c:hs", "app", "key", 7).unwrap();
+            store.pusher_delivered("@c:hs", "app", "key", 3).unwrap();
+            assert_eq!(store.all_pushers().unwrap()[0].2, 7);
+            assert!(store.delete_pusher("@c:hs", "app", "key").unwrap());
+            assert!(!store.delete_pusher("@c:hs", "app", "key").unwrap());
+        });
     }
 }
