@@ -21,7 +21,7 @@ use std::sync::Arc;
 pub struct Config {
     /// The server name in user and room IDs.
     pub server_name: String,
-    /// The SQLite database file.
+    /// The database: a SQLite file, or a PostgreSQL URL (`postgres://...`).
     pub db: PathBuf,
     /// The folder of uploaded files (created if missing).
     pub media_dir: PathBuf,
@@ -63,10 +63,24 @@ pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
 };
 
 impl Config {
-    /// Defaults for a database file: media beside it in `<db>.media/`.
+    /// Defaults for a SQLite database file: the server's files beside it
+    /// (media in `<db>.media/`, the signing key in `<db>.signing.key`, ...).
     pub fn new(server_name: &str, db: &Path) -> Config {
+        Config::with_files(server_name, db, db)
+    }
+
+    /// Defaults for a PostgreSQL database (`url`): the server's files in
+    /// `folder` (`homeserver.media/`, `homeserver.signing.key`, ...). Every
+    /// process serving the same database must be given the same folder
+    /// (one signing key, one media store).
+    pub fn postgres(server_name: &str, url: &str, folder: &Path) -> Config {
+        Config::with_files(server_name, Path::new(url), &folder.join("homeserver"))
+    }
+
+    /// The database `db`, with the server's files named `<files>.media`, ...
+    fn with_files(server_name: &str, db: &Path, files: &Path) -> Config {
         let beside_db = |suffix: &str| {
-            let mut path = db.as_os_str().to_owned();
+            let mut path = files.as_os_str().to_owned();
             path.push(suffix);
             PathBuf::from(path)
         };

@@ -2,7 +2,7 @@
 
 use anyhow::{anyhow, Context};
 use clap::Parser;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(about = "A small Matrix homeserver built on the generated stubs")]
@@ -32,9 +32,15 @@ struct Args {
     /// records [default: the system's].
     #[arg(long, env = "MATRIX_DNS_SERVER")]
     dns_server: Option<std::net::SocketAddr>,
-    /// SQLite database file (created, migrated at start).
+    /// The database, migrated at start: a SQLite file (created if
+    /// missing), or a PostgreSQL URL (`postgres://user@host:port/name`).
     #[arg(long, env = "MATRIX_DB", default_value = "homeserver.db")]
     db: PathBuf,
+    /// With PostgreSQL, the folder of the server's files (media, signing
+    /// key, TLS pair), which every process on the same database must share
+    /// [default: the current folder]. With SQLite they are beside the file.
+    #[arg(long, env = "MATRIX_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     /// Folder for uploaded media [default: `<db>.media` beside the database].
     #[arg(long, env = "MATRIX_MEDIA_DIR")]
     media_dir: Option<PathBuf>,
@@ -95,7 +101,19 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr()?;
-    let mut config = server::Config::new(&args.server_name, &args.db);
+    let mut config = match args.db.to_str().filter(|db| server::store::is_postgres_url(db)) {
+        Some(url) => server::Config::postgres(
+            &args.server_name,
+            url,
+            args.data_dir.as_deref().unwrap_or(Path::new(".")),
+        ),
+        None if args.data_dir.is_some() => {
+            return Err(anyhow!(
+                "--data-dir is for PostgreSQL; with SQLite the files are beside the database"
+            ))
+        }
+        None => server::Config::new(&args.server_name, &args.db),
+    };
     if let Some(dir) = args.media_dir {
         config.media_dir = dir;
     }
@@ -128,7 +146,8 @@ async fn main() -> anyhow::Result<()> {
         }),
         _ => return Err(anyhow!("--turn-uri and --turn-secret go together")),
     };
-    let routers = server::routers(config).map_err(|e| anyhow!("opening {}: {e}", args.db.display()))?;
+    let routers =
+        server::routers(config).map_err(|e| anyhow!("opening {}: {e}", server::store::sql::shown(&args.db)))?;
     eprintln!("serving {} on http://{address}", args.server_name);
     let (Some(federation_address), Some(tls)) = (args.federation_listen, tls) else {
         matrix_api_runtime::server::serve(listener, routers.client).await?;

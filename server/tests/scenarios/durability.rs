@@ -20,12 +20,13 @@ impl Drop for Server {
 
 /// Starts the binary on a port the OS picks and returns it with its base URL
 /// (read from the line it prints), so no other process can take the port first.
-fn spawn(db: &std::path::Path) -> (Server, String) {
+/// The server's database is the one of `dir` (the same again after a restart).
+fn spawn(dir: &std::path::Path) -> (Server, String) {
     use std::io::BufRead;
     let mut server = Server(
         Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--server-name", "test.local", "--listen", "127.0.0.1:0", "--db"])
-            .arg(db)
+            .args(["--server-name", "test.local", "--listen", "127.0.0.1:0"])
+            .args(crate::common::database_args(dir))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -67,8 +68,8 @@ async fn messages(client: &cs::Client, room: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_messages_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hs.db");
-    let (mut server, base) = spawn(&db);
+    let db = dir.path();
+    let (mut server, base) = spawn(db);
     let alice = register(&base, "alice").await;
     let cs::create_room::Response::Ok(room) = alice.create_room(req(json!({}), json!({}), json!({}))).await.unwrap();
     alice
@@ -82,7 +83,7 @@ async fn acknowledged_messages_survive_sigkill() {
     // SIGKILL: no shutdown of any kind.
     server.0.kill().unwrap();
     server.0.wait().unwrap();
-    let (_server, base) = spawn(&db);
+    let (_server, base) = spawn(db);
     let alice = cs::Client(alice.0.clone().with_base_url(&base));
     assert_eq!(messages(&alice, &room.room_id).await, ["durable"]);
 }
@@ -93,8 +94,8 @@ async fn acknowledged_messages_survive_sigkill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_keys_and_to_device_messages_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("hs.db");
-    let (mut server, base) = spawn(&db);
+    let db = dir.path();
+    let (mut server, base) = spawn(db);
     let alice = register(&base, "alice").await;
     let bob = register(&base, "bob").await;
     let cs::get_token_owner::Response::Ok(me) = alice
@@ -127,7 +128,7 @@ async fn acknowledged_keys_and_to_device_messages_survive_sigkill() {
     server.0.kill().unwrap();
     server.0.wait().unwrap();
 
-    let (_server, base) = spawn(&db);
+    let (_server, base) = spawn(db);
     let alice = cs::Client(alice.0.clone().with_base_url(&base));
     let bob = cs::Client(bob.0.clone().with_base_url(&base));
     let query = json!({ "device_keys": { "@alice:test.local": [] } });
@@ -149,7 +150,7 @@ async fn acknowledged_keys_and_to_device_messages_survive_sigkill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_senders_all_arrive_once_in_one_order() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, base) = spawn(&dir.path().join("hs.db"));
+    let (_server, base) = spawn(dir.path());
     let owner = register(&base, "owner").await;
     let cs::create_room::Response::Ok(room) = owner
         .create_room(req(json!({}), json!({}), json!({ "preset": "public_chat" })))
@@ -245,7 +246,7 @@ async fn concurrent_senders_all_arrive_once_in_one_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_to_device_messages_arrive_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, base) = spawn(&dir.path().join("hs.db"));
+    let (_server, base) = spawn(dir.path());
     let alice = register(&base, "alice").await;
     let cs::get_token_owner::Response::Ok(me) = alice
         .get_token_owner(req(json!({}), json!({}), json!({})))

@@ -6,8 +6,8 @@ use matrix_api::client_server::endpoints as cs;
 use matrix_api_runtime::client::ClientError;
 use serde_json::{json, Value};
 
-async fn start(db: &std::path::Path) -> String {
-    let router = server::router("test.local", db).unwrap();
+async fn start(dir: &std::path::Path) -> String {
+    let router = server::router_with(crate::common::config("test.local", dir)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(matrix_api_runtime::server::serve(listener, router));
@@ -45,7 +45,7 @@ fn bodies(sync: &Value, room: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_users_chat_and_see_each_other_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let base = start(&dir.path().join("hs.db")).await;
+    let base = start(dir.path()).await;
     let alice = register(&base, "alice").await;
     let bob = register(&base, "bob").await;
 
@@ -185,7 +185,7 @@ async fn two_users_chat_and_see_each_other_exactly_once() {
 #[tokio::test]
 async fn mistakes_get_the_right_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let base = start(&dir.path().join("hs.db")).await;
+    let base = start(dir.path()).await;
     let alice = register(&base, "alice").await;
     let eve = register(&base, "eve").await;
     let plain = cs::Client::new(&base);

@@ -4,6 +4,10 @@
 //! use and link time down; `cargo test -p server --test scenarios <module>::`
 //! runs one subject.
 
+/// The database of this binary's homeservers; `scenarios_postgres` runs
+/// the scenarios that depend on the database again on PostgreSQL.
+const DATABASE: common::Database = common::Database::Sqlite;
+
 mod common;
 mod peers;
 mod raw;

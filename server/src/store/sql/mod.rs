@@ -43,7 +43,8 @@ impl SqlStore {
 
     /// Connects to a PostgreSQL database (`postgres://user@host:port/name`).
     pub fn postgres(url: &str) -> StoreResult<SqlStore> {
-        let db = postgres::PgDb::open(url, migrations::POSTGRES).map_err(|e| format!("PostgreSQL at {url}: {e}"))?;
+        let db = postgres::PgDb::open(url, migrations::POSTGRES)
+            .map_err(|e| format!("PostgreSQL at {}: {e}", shown(Path::new(url))))?;
         Ok(SqlStore {
             db: Database::Postgres(db),
         })
@@ -96,6 +97,21 @@ impl SqlStore {
 /// Whether a `--db` value is a PostgreSQL URL rather than a file's path.
 pub fn is_postgres_url(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// A database's location as it may be logged: a URL's password is hidden.
+pub fn shown(location: &Path) -> String {
+    let text = location.display().to_string();
+    let Some((scheme, rest)) = text.split_once("://").filter(|_| is_postgres_url(&text)) else {
+        return text;
+    };
+    match rest.split_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split_once(':').map_or(user, |(name, _)| name);
+            format!("{scheme}://{name}:***@{host}")
+        }
+        _ => text,
+    }
 }
 
 #[cfg(test)]

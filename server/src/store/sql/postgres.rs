@@ -252,7 +252,12 @@ impl PgDb {
 /// under the write lock: two processes starting at once migrate once.
 fn migrate(c: Conn<'_>, migrations: &[&str]) -> DbResult<()> {
     let tx = c.transaction()?;
-    tx.batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+    // No notice that the table exists: the server's first line of output
+    // is where it listens.
+    tx.batch(
+        "SET LOCAL client_min_messages = warning;
+         CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
+    )?;
     let version: i64 = tx.row("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[], |r| {
         r.get(0)
     })?;

@@ -498,3 +498,15 @@ fn concurrent_writers_keep_transaction_ids_and_stream_order() {
         );
     });
 }
+
+#[test]
+fn a_logged_location_hides_the_password() {
+    use super::shown;
+    use std::path::Path;
+    assert_eq!(
+        shown(Path::new("postgres://hs:secret@db:5432/matrix")),
+        "postgres://hs:***@db:5432/matrix"
+    );
+    assert_eq!(shown(Path::new("postgres://hs@db/matrix")), "postgres://hs@db/matrix");
+    assert_eq!(shown(Path::new("/srv/hs.db")), "/srv/hs.db");
+}

@@ -3,6 +3,51 @@
 use matrix_api::client_server::endpoints as cs;
 use matrix_api_runtime::client::Client;
 use serde_json::{json, Value};
+use std::ffi::OsString;
+use std::path::Path;
+
+/// The database the homeservers of a scenario binary store into.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Database {
+    /// A file in the test's folder.
+    Sqlite,
+    /// A new database on the tests' own PostgreSQL server, the server's
+    /// files in the test's folder.
+    Postgres,
+}
+
+/// The configuration of a homeserver named `name` whose files are in
+/// `dir`, on this binary's database ([`crate::DATABASE`]). The same `dir`
+/// again is the same database, as a restart would use it.
+pub fn config(name: &str, dir: &Path) -> server::Config {
+    match crate::DATABASE {
+        Database::Sqlite => server::Config::new(name, &dir.join("hs.db")),
+        Database::Postgres => server::Config::postgres(name, &postgres_database(dir), dir),
+    }
+}
+
+/// The PostgreSQL database of the homeserver in `dir`, made the first time.
+fn postgres_database(dir: &Path) -> String {
+    static MADE: std::sync::Mutex<Vec<(std::path::PathBuf, String)>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, url)) = made.iter().find(|(d, _)| d == dir) {
+        return url.clone();
+    }
+    let url = matrix_api_tests::postgres::database("scenario");
+    made.push((dir.to_owned(), url.clone()));
+    url
+}
+
+/// The server binary's arguments for the database of `dir`: `--db` (and
+/// `--data-dir` for PostgreSQL).
+pub fn database_args(dir: &Path) -> Vec<OsString> {
+    let config = config("test.local", dir);
+    let mut args = vec!["--db".into(), config.db.into_os_string()];
+    if crate::DATABASE == Database::Postgres {
+        args.extend(["--data-dir".into(), dir.as_os_str().to_owned()]);
+    }
+    args
+}
 
 /// A generated request from its parts as JSON.
 pub fn req<R: serde::de::DeserializeOwned>(path: Value, query: Value, body: Value) -> R {

@@ -21,7 +21,7 @@ pub fn serve_with(
     timeouts: ConnectionTimeouts,
 ) -> (tokio::runtime::Runtime, String) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let mut config = server::Config::new("test.local", &dir.join("hs.db"));
+    let mut config = crate::common::config("test.local", dir);
     configure(&mut config);
     let addr = runtime.block_on(async {
         let router = server::router_with(config).unwrap();
