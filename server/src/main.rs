@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(about = "A small Matrix homeserver built on the generated stubs")]
+#[command(args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
     /// The server name in user and room IDs.
     #[arg(long, env = "MATRIX_SERVER_NAME", default_value = "localhost")]
     server_name: String,
@@ -72,6 +75,81 @@ struct Args {
     appservices: Vec<PathBuf>,
 }
 
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Copies a SQLite database (also one a server is running on) into an
+    /// empty PostgreSQL database, checks every table's row count and
+    /// checksum on both, and commits only if they agree.
+    MigrateDb {
+        /// The SQLite database file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The PostgreSQL database (`postgres://user@host:port/name`), which must hold no rows.
+        #[arg(long)]
+        to: String,
+        /// Where the server on PostgreSQL will keep its files (its
+        /// `--data-dir`): the media, signing key and TLS pair beside the
+        /// SQLite file are copied there.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+/// `migrate-db`: the database (in one transaction), then the server's
+/// files, once it is known that none would be overwritten.
+fn migrate_db(from: &Path, to: &str, data_dir: &Path) -> anyhow::Result<()> {
+    // The server name does not place any file.
+    let (old, new) = (
+        server::Config::new("-", from),
+        server::Config::postgres("-", to, data_dir),
+    );
+    let files = [
+        (&old.media_dir, &new.media_dir),
+        (&old.signing_key, &new.signing_key),
+        (&old.tls.certificate, &new.tls.certificate),
+        (&old.tls.key, &new.tls.key),
+    ];
+    for (_, target) in files.iter().filter(|(source, _)| source.exists()) {
+        if target.exists() {
+            return Err(anyhow!("{} exists already: nothing was copied", target.display()));
+        }
+    }
+    let copied = server::store::sql::migrate::sqlite_to_postgres(from, to).map_err(|e| {
+        anyhow!(
+            "copying {} to {}: {e}",
+            from.display(),
+            server::store::sql::shown(Path::new(to))
+        )
+    })?;
+    for (table, sum) in &copied.tables {
+        println!("{table:<28} {:>9} rows  checksum {:016x}", sum.rows, sum.checksum);
+    }
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    for (source, target) in files.iter().filter(|(source, _)| source.exists()) {
+        copy_all(source, target).with_context(|| format!("copying {} to {}", source.display(), target.display()))?;
+        println!("copied {} to {}", source.display(), target.display());
+    }
+    let rows: u64 = copied.tables.values().map(|t| t.rows).sum();
+    println!(
+        "copied {rows} rows in {} tables; counts and checksums agree",
+        copied.tables.len()
+    );
+    Ok(())
+}
+
+/// Copies a file, or a folder with everything in it.
+fn copy_all(from: &Path, to: &Path) -> std::io::Result<()> {
+    if !from.is_dir() {
+        return std::fs::copy(from, to).map(drop);
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        copy_all(&entry.path(), &to.join(entry.file_name()))?;
+    }
+    Ok(())
+}
+
 fn rate_limit(text: &str) -> anyhow::Result<Option<matrix_api_runtime::server::RateLimit>> {
     if text == "off" {
         return Ok(None);
@@ -88,6 +166,9 @@ fn rate_limit(text: &str) -> anyhow::Result<Option<matrix_api_runtime::server::R
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Command::MigrateDb { from, to, data_dir }) = &args.command {
+        return migrate_db(from, to, data_dir);
+    }
     // What the server noticed but could not answer for (a dropped EDU, a
     // failed delivery), on stderr; `RUST_LOG` chooses how much (`info` by default).
     tracing_subscriber::fmt()

@@ -26,6 +26,7 @@ mod forks;
 mod homeserver;
 mod key_backup;
 mod limits;
+mod migrate_db;
 mod presence;
 mod public_rooms;
 mod push;

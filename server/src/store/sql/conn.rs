@@ -140,6 +140,17 @@ pub enum Field {
     Text(String),
 }
 
+impl ToArg for Field {
+    fn arg(&self) -> Arg<'_> {
+        match self {
+            Field::Null => Arg::Null,
+            Field::Int(n) => Arg::Int(*n),
+            Field::Bool(b) => Arg::Bool(*b),
+            Field::Text(text) => Arg::Text(text),
+        }
+    }
+}
+
 /// What a column's value can be read as.
 pub trait FromField: Sized {
     fn from_field(field: &Field) -> DbResult<Self>;
@@ -195,6 +206,11 @@ impl<T: FromField> FromField for Option<T> {
 pub struct Row(pub(super) Vec<Field>);
 
 impl Row {
+    /// Every column, in the order selected.
+    pub fn fields(&self) -> &[Field] {
+        &self.0
+    }
+
     /// Column `index` (from 0) as a `T`.
     pub fn get<T: FromField>(&self, index: usize) -> DbResult<T> {
         match self.0.get(index) {

@@ -8,6 +8,7 @@
 mod appservices;
 mod conn;
 mod keys;
+pub mod migrate;
 mod migrations;
 pub(crate) mod postgres;
 mod pushers;
@@ -17,7 +18,7 @@ mod state;
 mod store;
 pub mod threepids;
 
-pub use conn::{Conn, DbError, DbResult, Optional, Row, ToArg, Tx};
+pub use conn::{Conn, DbError, DbResult, Field, Optional, Row, ToArg, Tx};
 
 use super::StoreResult;
 use std::path::Path;
