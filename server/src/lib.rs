@@ -9,6 +9,7 @@ mod glob;
 pub mod mail;
 mod retry;
 pub mod server_name;
+pub mod signals;
 pub mod store;
 pub mod threepid;
 
@@ -153,14 +154,17 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         // Its sender exists from the start, as the spec has it.
         store.create_user(&service.sender, "")?;
     }
-    let outbound = Arc::new(tokio::sync::Notify::new());
+    let outbound = Arc::new(signals::Signal::waking_one("outbound", store.clone()));
+    // Known before any request: with one process (SQLite) at once.
+    let sending = store.claim_senders()?;
     let server = Arc::new(api::Homeserver {
         server_name: config.server_name.clone(),
         public_url: config.public_url,
         store: store.clone(),
         media_dir: config.media_dir,
-        changes: Arc::new(tokio::sync::Notify::new()),
-        pushes: tokio::sync::Notify::new(),
+        changes: Arc::new(signals::Signal::waking_all("changes", store.clone())),
+        pushes: signals::Signal::waking_all("pushes", store.clone()),
+        sending: sending.into(),
         typing: api::Typing::default(),
         appending: std::sync::Mutex::new(()),
         uia: api::UiaSessions::default(),
@@ -190,6 +194,8 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         runtime.spawn(federation::send::deliver(federation.clone(), outbound));
         runtime.spawn(api::push_delivery(server.clone()));
         runtime.spawn(appservices::delivery::run(server.clone()));
+        runtime.spawn(signals::listen(server.clone()));
+        runtime.spawn(signals::claim_senders(server.clone()));
     }
     let federation = matrix_api::server_server::endpoints::router_shared(
         federation,

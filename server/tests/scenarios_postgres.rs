@@ -1,7 +1,8 @@
 //! The scenarios whose outcome rests on the database, run again with the
 //! homeserver on PostgreSQL (the `scenarios` binary runs them on SQLite):
 //! two users' conversation and its errors, SIGKILL after acknowledgement,
-//! twenty senders at once, and bad input that must store nothing. The
+//! twenty senders at once, and bad input that must store nothing; and,
+//! for PostgreSQL only, two server processes on one database. The
 //! modules are the same files; `DATABASE` is what differs. A failure here
 //! and not there is PostgreSQL's.
 
@@ -22,3 +23,6 @@ mod bad_input;
 mod durability;
 #[path = "scenarios/homeserver.rs"]
 mod homeserver;
+/// Only here: SQLite has one process.
+#[path = "scenarios/two_processes.rs"]
+mod two_processes;

@@ -162,6 +162,7 @@ pub(super) fn set_typing(
         Instant::now() + timeout.min(MAX_TYPING)
     });
     hs.typing.set(&p.room_id, &user_id, until);
+    hs.store.publish(&crate::signals::typing(&p.room_id, &user_id, until));
     hs.changes.notify_waiters();
     let notification = ss::TypingNotification::new(p.room_id.to_string(), user_id, until.is_some());
     share_edu(hs, &p.room_id, &ss::Typing::new(notification))?;

@@ -36,6 +36,7 @@ mod visibility;
 mod voip;
 
 use crate::federation::build::{Built, Draft, Extremity};
+use crate::signals::Signal;
 use crate::store::{NewEvent, RoomInfo, Storage};
 use matrix_api::client_server::endpoints::{self as cs, ClientServerApi};
 use matrix_api::events::RoomPowerLevelsEventContent;
@@ -45,7 +46,6 @@ use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-use tokio::sync::Notify;
 
 pub use ephemeral::Typing;
 pub use media::MAX_UPLOAD_BYTES;
@@ -63,15 +63,17 @@ pub struct Homeserver {
     /// Uploaded files, one per media ID.
     pub media_dir: PathBuf,
     /// Woken on every change a `/sync` could return, for long-polling.
-    pub changes: Arc<Notify>,
+    pub changes: Arc<Signal>,
     /// Woken when notifications are stored or a pusher is set: what the
     /// push delivery waits for (not every change, as `changes`).
-    pub pushes: Notify,
+    pub pushes: Signal,
     /// Typing notifications (ephemeral: never stored).
     pub typing: Typing,
     /// Held from the room-rules check to the append, so that two events
     /// checked against the same state cannot both be stored (two bans of
-    /// each other, two changes of one power level).
+    /// each other, two changes of one power level); taken through
+    /// [`Homeserver::lock_appends`], with the store's lock for the other
+    /// processes on the same database.
     pub appending: std::sync::Mutex<()>,
     /// User-interactive authentication sessions in progress.
     pub uia: UiaSessions,
@@ -82,7 +84,11 @@ pub struct Homeserver {
     /// The key every event this server creates is signed with.
     pub identity: Arc<crate::federation::SigningIdentity>,
     /// Woken when PDUs or EDUs are queued for other servers.
-    pub outbound: Arc<Notify>,
+    pub outbound: Arc<Signal>,
+    /// Whether this process sends the stored queues (PDUs, pushes,
+    /// application-service transactions): with several processes on one
+    /// database, one does (`signals::claim_senders`).
+    pub sending: std::sync::atomic::AtomicBool,
     /// Typing notifications and receipts waiting for other servers.
     pub outbound_edus: crate::federation::send::EduQueue,
     /// The federation side, for what a client asks of other servers
@@ -96,6 +102,19 @@ pub struct Homeserver {
 }
 
 impl Homeserver {
+    /// Holds the lock of appends, in this process and (through the store)
+    /// in the others on the same database, until the value is dropped.
+    pub(crate) fn lock_appends(&self) -> Result<(std::sync::MutexGuard<'_, ()>, crate::store::Held)> {
+        let here = self.appending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let everywhere = self.store.lock_appends().map_err(internal)?;
+        Ok((here, everywhere))
+    }
+
+    /// Whether this process sends the stored queues (see `sending`).
+    pub(crate) fn is_sending(&self) -> bool {
+        self.sending.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The federation side, if this server has one running.
     pub(crate) fn federation(&self) -> Option<Arc<crate::federation::Federation>> {
         self.federation.get().and_then(std::sync::Weak::upgrade)
@@ -450,7 +469,7 @@ impl Homeserver {
             content,
         } = event;
         let version = self.room(room_id)?.version;
-        let _appending = self.appending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _appending = self.lock_appends()?;
         let proposed = auth::Proposed {
             event_type,
             state_key,

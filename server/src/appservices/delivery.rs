@@ -58,6 +58,11 @@ pub async fn run(hs: Arc<Homeserver>) {
         let changed = hs.changes.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
+        if !hs.is_sending() {
+            // Another process on the database sends the transactions.
+            changed.await;
+            continue;
+        }
         let streams = (
             hs.store.max_stream().unwrap_or(i64::MAX),
             hs.store.max_side_stream().unwrap_or(i64::MAX),

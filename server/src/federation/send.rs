@@ -19,6 +19,7 @@
 use super::edus::MAX_EDUS;
 use super::Federation;
 use crate::retry::{Backoff, IDLE};
+use crate::signals::Signal;
 use crate::store::Outbound;
 use matrix_api::server_server::endpoints::send_transaction;
 use matrix_api::server_server::{Edu, SendTransactionRequest};
@@ -26,7 +27,6 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// The most PDUs one transaction carries (the spec's limit).
 const BATCH: i64 = 50;
@@ -101,24 +101,34 @@ impl EduQueue {
 
 /// Sends queued PDUs and EDUs until the process ends; `wake` is notified
 /// whenever either is queued.
-pub async fn deliver(federation: Arc<Federation>, wake: Arc<Notify>) {
+pub async fn deliver(federation: Arc<Federation>, wake: Arc<Signal>) {
     let mut backoff: Backoff<String> = Backoff::default();
     loop {
         let mut sleep = IDLE;
-        let mut destinations: BTreeSet<String> = federation
-            .hs
-            .store
-            .outbound_destinations()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        // The stored queue is sent by one process of those on the database;
+        // each sends the EDUs it holds in memory itself.
+        let stored = federation.hs.is_sending();
+        let mut destinations: BTreeSet<String> = match stored {
+            true => federation
+                .hs
+                .store
+                .outbound_destinations()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            false => BTreeSet::new(),
+        };
         destinations.extend(federation.hs.outbound_edus.destinations());
         for destination in destinations {
             if let Some(wait) = backoff.wait(&destination) {
                 sleep = sleep.min(wait);
                 continue;
             }
-            let sent = match send_batch(&federation, &destination).await {
+            let batch = match stored {
+                true => send_batch(&federation, &destination).await,
+                false => Ok(false),
+            };
+            let sent = match batch {
                 Ok(more) => send_edus(&federation, &destination)
                     .await
                     .map(|more_edus| more || more_edus),

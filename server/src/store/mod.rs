@@ -175,6 +175,9 @@ pub struct ServerKey {
 
 pub type StoreResult<T> = Result<T, String>;
 
+/// Something held until dropped (a lock).
+pub type Held = Box<dyn Send>;
+
 /// What the homeserver stores.
 ///
 /// Two stream positions order everything a `/sync` can return: the event
@@ -184,6 +187,20 @@ pub trait Storage: KeyStorage + ThreepidStorage + PusherStorage + AppServiceStor
     /// answer waits for it (`crate::durable`), so that nothing reported
     /// to a client or a server is lost, even by a machine losing power.
     fn wait_durable(&self) -> StoreResult<()>;
+
+    // Several processes on one database (PostgreSQL; SQLite has one).
+    /// Holds, until the returned value is dropped, the lock under which an
+    /// event is checked against its room's state and appended, across every
+    /// process (within one, the homeserver's mutex is taken first).
+    fn lock_appends(&self) -> StoreResult<Held>;
+    /// Whether this process is the one that sends the stored queues (PDUs,
+    /// pushes, application-service transactions): it is, or it becomes it
+    /// now if no live process is. Asked again, it says whether it still is.
+    fn claim_senders(&self) -> StoreResult<bool>;
+    /// Tells the other processes `signal` (one line, see [`sql::EVERYTHING`]).
+    fn publish(&self, signal: &str);
+    /// The other processes' signals (none with only one process).
+    fn subscribe(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>>;
 
     // Users, passwords, tokens.
     fn create_user(&self, user_id: &str, password_hash: &str) -> StoreResult<bool>;

@@ -4,67 +4,11 @@
 //! SQLite did, and serves the same media. A second copy into the same
 //! database is refused.
 
+use crate::common::http::{json_of, User};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
-
-/// A user's calls, raw JSON in and out.
-struct User {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl User {
-    async fn register(base: &str, name: &str) -> User {
-        let http = reqwest::Client::new();
-        let body = json!({ "username": name, "password": "pw", "auth": { "type": "m.login.dummy" } });
-        let answer = json_of(
-            http.post(format!("{base}/_matrix/client/v3/register"))
-                .header("content-type", "application/json")
-                .body(body.to_string()),
-        )
-        .await;
-        User {
-            http,
-            base: base.to_owned(),
-            token: answer["access_token"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .http
-            .request(method, format!("{}/_matrix/{path}", self.base))
-            .bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
-        }
-        json_of(request).await
-    }
-
-    /// The same user on another server (the same token).
-    fn on(&self, base: &str) -> User {
-        User {
-            http: self.http.clone(),
-            base: base.to_owned(),
-            token: self.token.clone(),
-        }
-    }
-}
-
-/// Sends a request; its JSON answer, which must be a success.
-async fn json_of(request: reqwest::RequestBuilder) -> Value {
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let bytes = response.bytes().await.unwrap();
-    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    assert!(status.is_success(), "{status} {}", String::from_utf8_lossy(&bytes));
-    answer
-}
 
 async fn serve(config: server::Config) -> String {
     let router = server::router_with(config).unwrap();

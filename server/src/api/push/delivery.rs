@@ -33,6 +33,12 @@ pub async fn run(hs: Arc<Homeserver>) {
         let changed = hs.pushes.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
+        if !hs.is_sending() {
+            // Another process on the database pushes; this one waits to
+            // be woken when it takes over.
+            changed.await;
+            continue;
+        }
         let pushers = match hs.store.all_pushers() {
             Ok(pushers) => pushers,
             Err(e) => {

@@ -50,6 +50,15 @@ impl RuleCache {
             .unwrap_or_else(|p| p.into_inner())
             .insert(user_id.to_owned(), rules);
     }
+
+    /// Forgets a user's rules, changed by another process.
+    pub fn forget(&self, user_id: &str) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(user_id);
+    }
+
+    pub fn forget_all(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
 }
 
 impl Homeserver {
@@ -83,13 +92,14 @@ impl Homeserver {
             .set_account_data(user_id, "", rules::ACCOUNT_DATA_TYPE, &content)
             .map_err(internal)?;
         self.push_cache.put(user_id, Arc::new(rules.clone()));
+        self.store.publish(&format!("{}{user_id}", crate::signals::RULES));
         self.changes.notify_waiters();
         Ok(())
     }
 
     /// Reads, edits and stores the caller's rule set in one step.
     fn edit_push_rules<T>(&self, user_id: &str, edit: impl FnOnce(&mut PushRuleset) -> Result<T>) -> Result<T> {
-        let _one_at_a_time = self.appending.lock().unwrap_or_else(|p| p.into_inner());
+        let _one_at_a_time = self.lock_appends()?;
         let mut rules = self.push_rules(user_id)?;
         let out = edit(&mut rules)?;
         self.set_push_rules(user_id, &rules)?;

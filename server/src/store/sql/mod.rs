@@ -11,6 +11,7 @@ mod keys;
 pub mod migrate;
 mod migrations;
 pub(crate) mod postgres;
+mod processes;
 mod pushers;
 mod sqlite;
 mod sqlite_durable;
@@ -19,6 +20,7 @@ mod store;
 pub mod threepids;
 
 pub use conn::{Conn, DbError, DbResult, Field, Optional, Row, ToArg, Tx};
+pub use processes::EVERYTHING;
 
 use super::StoreResult;
 use std::path::Path;
@@ -30,7 +32,7 @@ pub struct SqlStore {
 
 enum Database {
     Sqlite(sqlite::SqliteDb),
-    Postgres(postgres::PgDb),
+    Postgres(Box<postgres::PgDb>),
 }
 
 impl SqlStore {
@@ -47,7 +49,7 @@ impl SqlStore {
         let db = postgres::PgDb::open(url, migrations::POSTGRES)
             .map_err(|e| format!("PostgreSQL at {}: {e}", shown(Path::new(url))))?;
         Ok(SqlStore {
-            db: Database::Postgres(db),
+            db: Database::Postgres(Box::new(db)),
         })
     }
 
@@ -82,6 +84,35 @@ impl SqlStore {
             Database::Sqlite(db) => db.wait_durable(),
             // A commit PostgreSQL acknowledged is on its disk.
             Database::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// See [`Storage::lock_appends`](super::Storage::lock_appends).
+    fn lock_appends(&self) -> StoreResult<super::Held> {
+        match &self.db {
+            // One process: the homeserver's own mutex is all there is to hold.
+            Database::Sqlite(_) => Ok(Box::new(())),
+            Database::Postgres(db) => Ok(Box::new(db.lock_appends().map_err(|e| e.to_string())?)),
+        }
+    }
+
+    fn claim_senders(&self) -> StoreResult<bool> {
+        match &self.db {
+            Database::Sqlite(_) => Ok(true),
+            Database::Postgres(db) => db.claim_senders().map_err(|e| e.to_string()),
+        }
+    }
+
+    fn publish(&self, signal: &str) {
+        if let Database::Postgres(db) = &self.db {
+            db.processes().publish(signal);
+        }
+    }
+
+    fn subscribe(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        match &self.db {
+            Database::Sqlite(_) => None,
+            Database::Postgres(db) => Some(db.processes().subscribe()),
         }
     }
 

@@ -10,6 +10,7 @@
 //! waits for anything more.
 
 use super::conn::{Arg, Conn, DbError, DbResult, Field, Row, ToArg};
+use super::processes::{AppendLock, Processes};
 use bytes::BytesMut;
 use futures_executor::block_on;
 use std::cell::RefCell;
@@ -66,6 +67,11 @@ impl PgConn {
 
     pub(super) fn batch(&self, sql: &str) -> DbResult<()> {
         Ok(block_on(self.client.batch_execute(sql))?)
+    }
+
+    /// Whether the connection has ended (the server went away).
+    pub(super) fn is_closed(&self) -> bool {
+        self.client.is_closed()
     }
 
     /// `BEGIN`, then the write lock (see [`Conn::transaction`]).
@@ -177,7 +183,8 @@ impl Drop for Driver {
 }
 
 /// Makes the pool's connections.
-struct Connector {
+#[derive(Clone)]
+pub(super) struct Connector {
     url: String,
     driver: tokio::runtime::Handle,
 }
@@ -216,6 +223,9 @@ impl r2d2::ManageConnection for Connector {
 /// One PostgreSQL database, through a pool of connections.
 pub(super) struct PgDb {
     pool: r2d2::Pool<Connector>,
+    /// For the connections outside the pool (the senders' claim).
+    connector: Connector,
+    processes: Processes,
     // Dropped after the pool, whose connections it drives.
     _driver: Driver,
 }
@@ -231,19 +241,43 @@ impl PgDb {
         };
         let first = r2d2::ManageConnection::connect(&connector)?;
         migrate(Conn::Postgres(&first), migrations)?;
+        let processes = Processes::start(url, driver.handle.clone());
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
             .test_on_check_out(false)
-            .build_unchecked(connector);
-        Ok(PgDb { pool, _driver: driver })
+            .build_unchecked(connector.clone());
+        Ok(PgDb {
+            pool,
+            connector,
+            processes,
+            _driver: driver,
+        })
+    }
+
+    fn pooled(&self) -> DbResult<r2d2::PooledConnection<Connector>> {
+        self.pool
+            .get()
+            .map_err(|e| DbError::Failed(format!("no PostgreSQL connection: {e}")))
+    }
+
+    /// See [`Processes`]: the signals other processes hear.
+    pub(super) fn processes(&self) -> &Processes {
+        &self.processes
+    }
+
+    /// Holds the append lock of every process until the lock is dropped.
+    pub(super) fn lock_appends(&self) -> DbResult<AppendLock> {
+        AppendLock::take(self.pooled()?)
+    }
+
+    /// Whether this process sends the stored queues (see [`Processes`]).
+    pub(super) fn claim_senders(&self) -> DbResult<bool> {
+        self.processes.claim_senders(&self.connector)
     }
 
     pub(super) fn with<T>(&self, f: impl FnOnce(&PgConn) -> DbResult<T>) -> DbResult<T> {
-        let conn = self
-            .pool
-            .get()
-            .map_err(|e| DbError::Failed(format!("no PostgreSQL connection: {e}")))?;
+        let conn = self.pooled()?;
         f(&conn)
     }
 }

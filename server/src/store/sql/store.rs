@@ -165,6 +165,18 @@ impl Storage for SqlStore {
     fn wait_durable(&self) -> StoreResult<()> {
         SqlStore::wait_durable(self)
     }
+    fn lock_appends(&self) -> StoreResult<crate::store::Held> {
+        SqlStore::lock_appends(self)
+    }
+    fn claim_senders(&self) -> StoreResult<bool> {
+        SqlStore::claim_senders(self)
+    }
+    fn publish(&self, signal: &str) {
+        SqlStore::publish(self, signal)
+    }
+    fn subscribe(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        SqlStore::subscribe(self)
+    }
 
     fn create_user(&self, user_id: &str, password_hash: &str) -> StoreResult<bool> {
         self.with(|c| {

@@ -1,5 +1,7 @@
 //! Helpers shared by the homeserver's tests.
 
+pub mod http;
+
 use matrix_api::client_server::endpoints as cs;
 use matrix_api_runtime::client::Client;
 use serde_json::{json, Value};
