@@ -8,7 +8,7 @@ use matrix_api::RoomId;
 use matrix_api_runtime::client::Client;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// CPU seconds (user + system) a process has used, from `/proc/PID/stat`.
 pub fn cpu_seconds(pid: u32) -> Result<f64> {
@@ -88,12 +88,17 @@ pub async fn page_back(
 
 /// Each member sends `count(i)` messages (`"<i>-<j>"`, member `i`) into the
 /// room, all members at once; returns when every one is acknowledged.
-pub async fn send_concurrently(members: &[cs::Client], room_id: &RoomId, count: impl Fn(usize) -> usize) -> Result<()> {
+pub async fn send_concurrently(
+    members: &[cs::Client],
+    room_id: &RoomId,
+    count: impl Fn(usize) -> usize,
+) -> Result<Vec<Duration>> {
     let mut senders = Vec::new();
     for (i, member) in members.iter().cloned().enumerate() {
         let room_id = room_id.clone();
         let messages = count(i);
         senders.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(messages);
             for j in 0..messages {
                 let content = Map::from_iter([
                     ("msgtype".to_owned(), json!("m.text")),
@@ -101,15 +106,28 @@ pub async fn send_concurrently(members: &[cs::Client], room_id: &RoomId, count: 
                 ]);
                 let send =
                     cs::send_message::Request::new(room_id.clone(), "m.room.message".into(), format!("t{j}"), content);
+                let started = std::time::Instant::now();
                 member.send_message(send).await?;
+                latencies.push(started.elapsed());
             }
-            anyhow::Ok(())
+            anyhow::Ok(latencies)
         }));
     }
+    let mut latencies = Vec::new();
     for sender in senders {
-        sender.await??;
+        latencies.extend(sender.await??);
     }
-    Ok(())
+    Ok(latencies)
+}
+
+/// The `q` quantile (0..=1) of some durations, in milliseconds.
+pub fn quantile_ms(durations: &[Duration], q: f64) -> f64 {
+    let mut sorted = durations.to_vec();
+    sorted.sort();
+    match sorted.len() {
+        0 => 0.0,
+        n => sorted[((n - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0,
+    }
 }
 
 /// The message bodies a member sees in `/sync` from `since` (filling gaps

@@ -25,12 +25,24 @@ struct Cluster {
 }
 
 static CLUSTER: OnceLock<Result<Cluster, String>> = OnceLock::new();
+static DURABLE: OnceLock<Result<Cluster, String>> = OnceLock::new();
 static DATABASES: AtomicU32 = AtomicU32::new(0);
 
 /// The URL of a new, empty database named after `purpose` (letters,
-/// digits and `_` are kept), on this process's server.
+/// digits and `_` are kept), on this process's server, which does not
+/// flush to disk (`fsync=off`: nothing in it outlives the machine).
 pub fn database(purpose: &str) -> String {
-    let cluster = match CLUSTER.get_or_init(start) {
+    new_database(&CLUSTER, false, purpose)
+}
+
+/// [`database`] on a server that flushes each commit to disk, as a
+/// deployed one does: what a benchmark measures.
+pub fn durable_database(purpose: &str) -> String {
+    new_database(&DURABLE, true, purpose)
+}
+
+fn new_database(cluster: &OnceLock<Result<Cluster, String>>, durable: bool, purpose: &str) -> String {
+    let cluster = match cluster.get_or_init(|| start(durable)) {
         Ok(cluster) => cluster,
         Err(e) => panic!("starting PostgreSQL for the tests: {e}"),
     };
@@ -113,7 +125,7 @@ fn remove_stale(root: &Path) {
         let alive = entry
             .file_name()
             .to_str()
-            .and_then(|pid| pid.parse::<u32>().ok())
+            .and_then(|name| name.split('-').next()?.parse::<u32>().ok())
             .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
         if !alive {
             let _ = std::fs::remove_dir_all(entry.path());
@@ -129,12 +141,15 @@ fn running(pid: u32) -> bool {
         .unwrap_or(false)
 }
 
-fn start() -> Result<Cluster, String> {
+fn start(durable: bool) -> Result<Cluster, String> {
     let bin = bin_dir()?;
     let user = server_user()?;
     let root = workspace_root().join("target/postgres");
     remove_stale(&root);
-    let dir = root.join(std::process::id().to_string());
+    let dir = root.join(match durable {
+        true => format!("{}-durable", std::process::id()),
+        false => std::process::id().to_string(),
+    });
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     if let Some((uid, gid)) = user {
         std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(|e| format!("chown {}: {e}", dir.display()))?;
@@ -177,6 +192,10 @@ fn start() -> Result<Cluster, String> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
+    if !durable {
+        // A test server: nothing in it outlives the machine.
+        server.args(["-c", "fsync=off", "-c", "full_page_writes=off"]);
+    }
     // SAFETY: prctl is async-signal-safe; it only sets the child's own
     // parent-death signal (after its uid changed, which would clear it).
     unsafe {

@@ -1,16 +1,21 @@
 //! The send benchmark's load, against one homeserver: `send ours
-//! <server binary> <clients> <messages>` or `send synapse <clients>
-//! <messages>`. Registers the clients, puts them in one room, has each send
-//! its messages while the others do too, then reads every message back
-//! from every member's `/sync` (a `limited` timeline filled from
-//! `/messages`, as clients do). Prints one JSON line: messages, lost, the
-//! seconds sending and reading back took, and the server's CPU seconds
-//! over both (from `/proc`). Rate limits are off (ours) or raised (Synapse,
-//! as the interop test configures it), so both do the same work.
+//! <server binary> <clients> <messages>` (on SQLite), `send ours-postgres
+//! <server binary> <processes> <clients> <messages>` (on a new database of
+//! a PostgreSQL server of its own that flushes commits as deployed ones do, with one or more server processes, the
+//! clients spread over them) or `send synapse <clients> <messages>`.
+//! Registers the clients, puts them in one room, has each send its
+//! messages while the others do too, then reads every message back from
+//! every member's `/sync` (a `limited` timeline filled from `/messages`, as
+//! clients do). Prints one JSON line: messages, lost, the seconds sending
+//! and reading back took, the median and 99th percentile of one send's
+//! latency, and the server processes' CPU seconds over both (from
+//! `/proc`; PostgreSQL's own processes are not counted). Rate limits are
+//! off (ours) or raised (Synapse, as the interop test configures it), so
+//! all do the same work.
 
 use anyhow::{bail, Context as _, Result};
 use matrix_api::client_server::endpoints as cs;
-use matrix_bench::load::{cpu_seconds, next_batch, read_back, register, request, send_concurrently};
+use matrix_bench::load::{cpu_seconds, next_batch, quantile_ms, read_back, register, request, send_concurrently};
 use serde_json::{json, Value};
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -26,7 +31,8 @@ impl Drop for Ours {
     }
 }
 
-fn start_ours(binary: &str, dir: &std::path::Path) -> Result<(Ours, String, u32)> {
+/// Starts our server on the database `db` (`--db` and more arguments).
+fn start_ours(binary: &str, db: &[std::ffi::OsString]) -> Result<(Ours, String, u32)> {
     let mut child = Command::new(binary)
         .args([
             "--server-name",
@@ -35,9 +41,8 @@ fn start_ours(binary: &str, dir: &std::path::Path) -> Result<(Ours, String, u32)
             "127.0.0.1:0",
             "--rate-limit",
             "off",
-            "--db",
         ])
-        .arg(dir.join("hs.db"))
+        .args(db)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -45,8 +50,16 @@ fn start_ours(binary: &str, dir: &std::path::Path) -> Result<(Ours, String, u32)
     let stderr = child.stderr.take().context("no stderr")?;
     let pid = child.id();
     let ours = Ours(child);
+    let mut reader = std::io::BufReader::new(stderr);
     let mut line = String::new();
-    std::io::BufReader::new(stderr).read_line(&mut line)?;
+    while !line.contains("serving") {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            bail!("the server ended before saying where it listens");
+        }
+    }
+    // Its later output is not read; drained so that it never blocks.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let base = line.rsplit(' ').next().unwrap_or_default().trim().to_owned();
     if !base.starts_with("http://") {
         bail!("the server did not say where it listens: {line}");
@@ -54,11 +67,13 @@ fn start_ours(binary: &str, dir: &std::path::Path) -> Result<(Ours, String, u32)
     Ok((ours, base, pid))
 }
 
-async fn load(base: &str, clients: usize, messages: usize, pid: u32) -> Result<Value> {
+/// The load on servers at `bases` (the clients spread over them), whose
+/// processes are `pids`.
+async fn load(bases: &[String], clients: usize, messages: usize, pids: &[u32]) -> Result<Value> {
     let run = format!("r{}", std::process::id());
     let mut members = Vec::new();
     for i in 0..clients {
-        members.push(register(base, &format!("{run}u{i}")).await?);
+        members.push(register(&bases[i % bases.len()], &format!("{run}u{i}")).await?);
     }
     let create = request::<cs::create_room::Request>(json!({}), json!({}), json!({ "preset": "public_chat" }))?;
     let cs::create_room::Response::Ok(room) = members[0].create_room(create).await?;
@@ -73,9 +88,10 @@ async fn load(base: &str, clients: usize, messages: usize, pid: u32) -> Result<V
         tokens.push(next_batch(member).await?);
     }
 
-    let cpu_before = cpu_seconds(pid)?;
+    let cpu = || -> Result<f64> { pids.iter().map(|pid| cpu_seconds(*pid)).sum() };
+    let cpu_before = cpu()?;
     let started = Instant::now();
-    send_concurrently(&members, &room_id, |_| messages).await?;
+    let latencies = send_concurrently(&members, &room_id, |_| messages).await?;
     let sending = started.elapsed().as_secs_f64();
 
     let total = clients * messages;
@@ -90,33 +106,47 @@ async fn load(base: &str, clients: usize, messages: usize, pid: u32) -> Result<V
         lost += total - reader.await??;
     }
     let reading = reading_started.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(pid)? - cpu_before;
+    let cpu = cpu()? - cpu_before;
     Ok(json!({
         "messages": total, "lost": lost, "send_seconds": sending, "read_seconds": reading, "cpu_seconds": cpu,
+        "p50_ms": quantile_ms(&latencies, 0.5), "p99_ms": quantile_ms(&latencies, 0.99),
     }))
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let number = |i: usize| -> Result<usize> {
-        args.get(i)
-            .context("usage: send ours <server binary> <clients> <messages> | send synapse <clients> <messages>")?
-            .parse()
-            .context("a count")
-    };
+    let number = |i: usize| -> Result<usize> { args.get(i).context(USAGE)?.parse().context("a count") };
+    const USAGE: &str = "usage: send ours <server binary> <clients> <messages> \
+                         | send ours-postgres <server binary> <processes> <clients> <messages> \
+                         | send synapse <clients> <messages>";
     let result = match args.first().map(String::as_str) {
         Some("ours") => {
             let dir = tempfile::tempdir()?;
             let binary = args.get(1).context("the server binary")?;
-            let (_ours, base, pid) = start_ours(binary, dir.path())?;
-            load(&base, number(2)?, number(3)?, pid).await?
+            let db = ["--db".into(), dir.path().join("hs.db").into_os_string()];
+            let (_ours, base, pid) = start_ours(binary, &db)?;
+            load(&[base], number(2)?, number(3)?, &[pid]).await?
+        }
+        Some("ours-postgres") => {
+            let dir = tempfile::tempdir()?;
+            let binary = args.get(1).context("the server binary")?;
+            let url = matrix_api_tests::postgres::durable_database("bench_send");
+            let db = ["--db".into(), url.into(), "--data-dir".into(), dir.path().into()];
+            let mut servers = Vec::new();
+            // One after the other: the first makes the signing key the others read.
+            for _ in 0..number(2)? {
+                servers.push(start_ours(binary, &db)?);
+            }
+            let bases: Vec<String> = servers.iter().map(|(_, base, _)| base.clone()).collect();
+            let pids: Vec<u32> = servers.iter().map(|(_, _, pid)| *pid).collect();
+            load(&bases, number(3)?, number(4)?, &pids).await?
         }
         Some("synapse") => {
             let synapse = matrix_api_tests::synapse::Synapse::start();
-            load(&synapse.base_url, number(1)?, number(2)?, synapse.pid()).await?
+            load(&[synapse.base_url.clone()], number(1)?, number(2)?, &[synapse.pid()]).await?
         }
-        _ => bail!("usage: send ours <server binary> <clients> <messages> | send synapse <clients> <messages>"),
+        _ => bail!(USAGE),
     };
     println!("{result}");
     Ok(())
