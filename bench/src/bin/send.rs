@@ -144,7 +144,13 @@ async fn main() -> Result<()> {
         }
         Some("synapse") => {
             let synapse = matrix_api_tests::synapse::Synapse::start();
-            load(std::slice::from_ref(&synapse.base_url), number(1)?, number(2)?, &[synapse.pid()]).await?
+            load(
+                std::slice::from_ref(&synapse.base_url),
+                number(1)?,
+                number(2)?,
+                &[synapse.pid()],
+            )
+            .await?
         }
         _ => bail!(USAGE),
     };

@@ -1,43 +1,15 @@
 //! A message acknowledged with 200 survives SIGKILL of the server process;
 //! many clients sending at once each see every message exactly once, in one order.
 
-use crate::common::{register, req};
+use crate::common::{register, req, start_binary, ServerProcess};
 
 use matrix_api::client_server::endpoints as cs;
 
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
 
-/// Kills the server when dropped, also when the test fails.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary on a port the OS picks and returns it with its base URL
-/// (read from the line it prints), so no other process can take the port first.
-/// The server's database is the one of `dir` (the same again after a restart).
-fn spawn(dir: &std::path::Path) -> (Server, String) {
-    use std::io::BufRead;
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(["--server-name", "test.local", "--listen", "127.0.0.1:0"])
-            .args(crate::common::database_args(dir))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = server.0.stderr.take().unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(stderr).read_line(&mut line).unwrap();
-    let base = line.rsplit(' ').next().unwrap().trim().to_owned();
-    assert!(base.starts_with("http://127.0.0.1:"), "unexpected start line: {line}");
-    (server, base)
+/// Starts the binary on the database of `dir` (the same again after a restart).
+fn spawn(dir: &std::path::Path) -> (ServerProcess, String) {
+    start_binary(dir, &[])
 }
 
 async fn messages(client: &cs::Client, room: &str) -> Vec<String> {

@@ -7,55 +7,15 @@
 //! answer for, to the other process, makes each message once.
 
 use crate::common::http::User;
+use crate::common::{start_binary, ServerProcess};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 
-/// One server process, killed when dropped (also when the test fails).
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary on the database of `dir`; its base URL, once it listens.
-fn start(dir: &Path) -> (Process, String) {
-    use std::io::BufRead;
-    let mut process = Process(
-        Command::new(env!("CARGO_BIN_EXE_server"))
-            .args([
-                "--server-name",
-                "test.local",
-                "--listen",
-                "127.0.0.1:0",
-                "--rate-limit",
-                "off",
-            ])
-            .args(crate::common::database_args(dir))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let stderr = process.0.stderr.take().unwrap();
-    let mut reader = std::io::BufReader::new(stderr);
-    let mut line = String::new();
-    while !line.contains("serving") {
-        line.clear();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "the server ended before listening"
-        );
-    }
-    // The rest of its output is not read again: drain it so it never blocks.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let base = line.rsplit(' ').next().unwrap().trim().to_owned();
-    (process, base)
+/// A server process on the database of `dir`; its base URL once it listens.
+fn start(dir: &Path) -> (ServerProcess, String) {
+    start_binary(dir, &["--rate-limit", "off"])
 }
 
 /// The bodies of the room's messages in the order of `user`'s syncs, from

@@ -7,6 +7,7 @@ use matrix_api_runtime::client::Client;
 use serde_json::{json, Value};
 use std::ffi::OsString;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 
 /// The database the homeservers of a scenario binary store into.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -70,4 +71,46 @@ pub async fn register(base: &str, user: &str) -> cs::Client {
         panic!("registering {user}: the dummy stage did not complete");
     };
     cs::Client(Client::new(base).with_access_token(r.access_token.unwrap()))
+}
+
+/// The server binary, killed when dropped (also when the test fails).
+pub struct ServerProcess(pub Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the server binary on the database of `dir` (the same again after
+/// a restart), on a port the OS picks, with `args` besides; its base URL,
+/// read from the line it prints once it listens (so no other process can
+/// take the port first).
+pub fn start_binary(dir: &Path, args: &[&str]) -> (ServerProcess, String) {
+    use std::io::BufRead;
+    let mut server = ServerProcess(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--server-name", "test.local", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .args(database_args(dir))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stderr = std::io::BufReader::new(server.0.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("serving") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the server ended before listening"
+        );
+    }
+    // Its later output is not read: drained so that it never blocks.
+    std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+    let base = line.rsplit(' ').next().unwrap().trim().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "unexpected start line: {line}");
+    (server, base)
 }
