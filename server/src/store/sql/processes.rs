@@ -39,8 +39,8 @@ pub(super) struct Processes {
     url: String,
     driver: tokio::runtime::Handle,
     publish: UnboundedSender<String>,
-    /// The connection holding the senders' claim, once this process has it.
-    senders: Mutex<Option<PgConn>>,
+    /// The connection of the senders' claim, and whether it holds it.
+    senders: Mutex<Option<(PgConn, bool)>>,
 }
 
 impl Processes {
@@ -71,21 +71,24 @@ impl Processes {
     }
 
     /// Whether this process sends the stored queues: it holds the claim, or
-    /// takes it now if no live process holds it.
+    /// takes it now if no live process holds it. The claim lives with one
+    /// connection of its own, which also serves the next attempts.
     pub(super) fn claim_senders(&self, connector: &Connector) -> DbResult<bool> {
-        let mut held = self.senders.lock().unwrap_or_else(|p| p.into_inner());
-        if held.as_ref().is_some_and(|conn| !conn.is_closed()) {
-            return Ok(true);
+        let mut senders = self.senders.lock().unwrap_or_else(|p| p.into_inner());
+        match senders.as_ref() {
+            Some((conn, holds)) if !conn.is_closed() => {
+                if *holds {
+                    return Ok(true);
+                }
+            }
+            // None yet, or a lost connection, which lost the claim with it.
+            _ => *senders = Some((r2d2::ManageConnection::connect(connector)?, false)),
         }
-        // A lost connection lost the claim with it.
-        *held = None;
-        let conn = r2d2::ManageConnection::connect(connector)?;
-        let claimed: bool =
-            Conn::Postgres(&conn).row("SELECT pg_try_advisory_lock(?1)", params![SENDERS_LOCK], |r| r.get(0))?;
-        if claimed {
-            *held = Some(conn);
-        }
-        Ok(claimed)
+        let Some((conn, holds)) = senders.as_mut() else {
+            return Ok(false);
+        };
+        *holds = Conn::Postgres(conn).row("SELECT pg_try_advisory_lock(?1)", params![SENDERS_LOCK], |r| r.get(0))?;
+        Ok(*holds)
     }
 }
 

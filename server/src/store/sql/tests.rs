@@ -510,3 +510,78 @@ fn a_logged_location_hides_the_password() {
     assert_eq!(shown(Path::new("postgres://hs@db/matrix")), "postgres://hs@db/matrix");
     assert_eq!(shown(Path::new("/srv/hs.db")), "/srv/hs.db");
 }
+
+/// Two stores on one PostgreSQL database stand for two processes: they
+/// hear each other's signals and not their own, one at a time holds the
+/// append lock, and one holds the senders' claim until it is gone.
+#[test]
+fn processes_on_one_postgres_database_coordinate() {
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let url = matrix_api_tests::postgres::database("processes");
+    let first = SqlStore::postgres(&url).unwrap();
+    let second = SqlStore::postgres(&url).unwrap();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mut heard_by_second = second.subscribe().expect("PostgreSQL has signals");
+    let mut heard_by_first = first.subscribe().unwrap();
+    let next = |heard: &mut tokio::sync::mpsc::UnboundedReceiver<String>, wait: Duration| {
+        runtime
+            .block_on(async { tokio::time::timeout(wait, heard.recv()).await })
+            .ok()
+            .flatten()
+    };
+    // A listener misses what comes before it listens: a signal is sent
+    // again (a bounded number of times) until it is heard.
+    let until_heard = |from: &SqlStore, heard: &mut tokio::sync::mpsc::UnboundedReceiver<String>, signal: &str| {
+        for _ in 0..50 {
+            from.publish(signal);
+            if let Some(got) = next(heard, Duration::from_millis(200)) {
+                return got;
+            }
+        }
+        panic!("{signal} was never heard");
+    };
+    assert_eq!(until_heard(&first, &mut heard_by_second, "changes"), "changes");
+    assert_eq!(until_heard(&second, &mut heard_by_first, "rules @a:hs"), "rules @a:hs");
+    // Drain repeats of those, then: nobody hears itself, so the next thing
+    // the first hears is the second's.
+    while next(&mut heard_by_first, Duration::from_millis(300)).is_some() {}
+    // Nobody hears itself: the next thing the first hears is the second's.
+    first.publish("pushes");
+    second.publish("outbound");
+    assert_eq!(
+        next(&mut heard_by_first, Duration::from_secs(10)).as_deref(),
+        Some("outbound")
+    );
+
+    // The append lock: the second waits for the first to let go.
+    let held = first.lock_appends().unwrap();
+    let (order, events) = mpsc::channel();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let _mine = second.lock_appends().unwrap();
+            order.send("second has it").unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        order.send("first lets go").unwrap();
+        drop(held);
+    });
+    let order: Vec<&str> = events.try_iter().collect();
+    assert_eq!(order, ["first lets go", "second has it"]);
+
+    // The senders' claim: one holder, taken over when it is gone.
+    assert!(first.claim_senders().unwrap());
+    assert!(first.claim_senders().unwrap(), "asked again, it still holds it");
+    assert!(!second.claim_senders().unwrap());
+    drop(first);
+    let mut taken = false;
+    for _ in 0..50 {
+        taken = second.claim_senders().unwrap();
+        if taken {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(taken, "the claim passed to the second once the first was gone");
+}
