@@ -303,7 +303,10 @@ impl<'c> Deref for Tx<'c> {
 impl Tx<'_> {
     pub fn commit(mut self) -> DbResult<()> {
         self.open = false;
-        self.conn.batch("COMMIT")
+        match self.conn {
+            Conn::Sqlite(c) => Ok(c.execute_batch("COMMIT")?),
+            Conn::Postgres(c) => c.commit(),
+        }
     }
 }
 

@@ -72,7 +72,10 @@ pub fn sqlite_to_postgres(from: &Path, to: &str) -> Result<Copied, String> {
     let source = SqlStore::sqlite(from)?;
     let target = SqlStore::postgres(to)?;
     let failed = |e: String| DbError::Failed(e);
-    source.with(|sqlite| target.with(|postgres| copy(sqlite, postgres)).map_err(failed))
+    let copied = source.with(|sqlite| target.with(|postgres| copy(sqlite, postgres)).map_err(failed))?;
+    // Reported once it is on PostgreSQL's disk.
+    target.wait_durable()?;
+    Ok(copied)
 }
 
 /// PostgreSQL's tables (but its own `schema_version`) and their columns.

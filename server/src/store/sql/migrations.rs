@@ -262,4 +262,7 @@ pub(super) const POSTGRES: &[&str] = &["
         pending_txn TEXT, pending_upto BIGINT, pending_events TEXT,
         sent_side BIGINT NOT NULL DEFAULT 0, pending_side BIGINT, pending_ephemeral TEXT
     );
-"];
+",
+    // PostgreSQL only: the row a flush writes (see `PgDb::wait_durable`).
+    "CREATE TABLE flushes (n BIGINT NOT NULL); INSERT INTO flushes (n) VALUES (0);",
+];

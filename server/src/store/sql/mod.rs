@@ -82,8 +82,7 @@ impl SqlStore {
     fn wait_durable(&self) -> StoreResult<()> {
         match &self.db {
             Database::Sqlite(db) => db.wait_durable(),
-            // A commit PostgreSQL acknowledged is on its disk.
-            Database::Postgres(_) => Ok(()),
+            Database::Postgres(db) => db.wait_durable().map_err(|e| e.to_string()),
         }
     }
 

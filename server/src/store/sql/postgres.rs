@@ -5,9 +5,9 @@
 //! PostgreSQL client is asynchronous: each connection's socket is driven
 //! by a task on a small runtime of the store's own, on its own thread, and
 //! a store call waits for its answers where it is, as it waits for
-//! SQLite's. Commits are durable when PostgreSQL acknowledges them
-//! (`synchronous_commit` as PostgreSQL ships it), so nothing acknowledged
-//! waits for anything more.
+//! SQLite's. Write transactions commit without waiting for the disk, and
+//! every answer waits for a flush that covers them, shared by the answers
+//! waiting at once ([`PgDb::wait_durable`]), as on SQLite.
 
 use super::conn::{Arg, Conn, DbError, DbResult, Field, Row, ToArg};
 use super::processes::{AppendLock, Processes};
@@ -16,6 +16,8 @@ use futures_executor::block_on;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::error::Error;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
@@ -30,6 +32,9 @@ pub struct PgConn {
     client: Client,
     /// Prepared statements by their SQL as the store writes it.
     statements: RefCell<HashMap<String, Statement>>,
+    /// Write transactions committed through any connection of the pool
+    /// (see [`PgDb::wait_durable`]).
+    commits: Arc<AtomicU64>,
 }
 
 impl PgConn {
@@ -75,8 +80,21 @@ impl PgConn {
     }
 
     /// `BEGIN`, then the write lock (see [`Conn::transaction`]).
+    ///
+    /// The commit does not wait for the disk (`synchronous_commit = off`
+    /// for this transaction), so the lock is not held through a flush;
+    /// answers wait for one instead ([`PgDb::wait_durable`]).
     pub(super) fn begin_locked(&self) -> DbResult<()> {
-        self.batch(&format!("BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
+        self.batch(&format!(
+            "BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+        ))
+    }
+
+    /// `COMMIT` of a transaction [`begin_locked`](Self::begin_locked) began.
+    pub(super) fn commit(&self) -> DbResult<()> {
+        self.batch("COMMIT")?;
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 }
 
@@ -187,6 +205,8 @@ impl Drop for Driver {
 pub(super) struct Connector {
     url: String,
     driver: tokio::runtime::Handle,
+    /// Shared by every connection made: see [`PgConn::commits`].
+    commits: Arc<AtomicU64>,
 }
 
 impl r2d2::ManageConnection for Connector {
@@ -208,6 +228,7 @@ impl r2d2::ManageConnection for Connector {
         Ok(PgConn {
             client,
             statements: RefCell::new(HashMap::new()),
+            commits: self.commits.clone(),
         })
     }
 
@@ -225,6 +246,8 @@ pub(super) struct PgDb {
     pool: r2d2::Pool<Connector>,
     /// For the connections outside the pool (the senders' claim).
     connector: Connector,
+    /// The commits the last flush covered (see [`PgDb::wait_durable`]).
+    synced: Mutex<u64>,
     processes: Processes,
     // Dropped after the pool, whose connections it drives.
     _driver: Driver,
@@ -238,6 +261,7 @@ impl PgDb {
         let connector = Connector {
             url: url.to_owned(),
             driver: driver.handle.clone(),
+            commits: Arc::new(AtomicU64::new(0)),
         };
         let first = r2d2::ManageConnection::connect(&connector)?;
         migrate(Conn::Postgres(&first), migrations)?;
@@ -250,6 +274,7 @@ impl PgDb {
         Ok(PgDb {
             pool,
             connector,
+            synced: Mutex::new(0),
             processes,
             _driver: driver,
         })
@@ -259,6 +284,26 @@ impl PgDb {
         self.pool
             .get()
             .map_err(|e| DbError::Failed(format!("no PostgreSQL connection: {e}")))
+    }
+
+    /// Returns once every write transaction this process committed before
+    /// the call is on PostgreSQL's disk: group commit, as SQLite's store
+    /// does it. Commits do not wait for the disk (see `begin_locked`);
+    /// an answer waits here, and the answers waiting at once share one
+    /// flush: a small synchronous transaction that writes one row (a
+    /// transaction that writes nothing is not flushed), whose commit
+    /// PostgreSQL flushes the log up to, past every commit before it.
+    /// Nothing to do when nothing was committed since.
+    pub(super) fn wait_durable(&self) -> DbResult<()> {
+        let written = self.connector.commits.load(Ordering::SeqCst);
+        let mut synced = self.synced.lock().unwrap_or_else(|p| p.into_inner());
+        if *synced >= written {
+            return Ok(());
+        }
+        let covered = self.connector.commits.load(Ordering::SeqCst);
+        self.with(|c| c.batch("UPDATE flushes SET n = n + 1"))?;
+        *synced = covered;
+        Ok(())
     }
 
     /// See [`Processes`]: the signals other processes hear.

@@ -122,21 +122,7 @@ fn insert_event(tx: &Conn<'_>, e: &NewEvent<'_>, in_graph: bool) -> DbResult<i64
             params![destination, pdu],
         )?;
     }
-    for n in e.notifications {
-        tx.run(
-            "INSERT INTO notifications (user_id, stream, room_id, event_id, actions, highlight, ts)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                n.user_id,
-                stream,
-                e.room_id,
-                e.event_id,
-                n.actions.to_string(),
-                n.highlight,
-                e.origin_server_ts
-            ],
-        )?;
-    }
+    insert_notifications(tx, e, stream)?;
     match (&e.fork, state_group) {
         (Some(fork), Some(after)) => super::state::replace_current(tx, e.room_id, fork.current_after, after)?,
         _ => {
@@ -156,6 +142,35 @@ fn insert_event(tx: &Conn<'_>, e: &NewEvent<'_>, in_graph: bool) -> DbResult<i64
         }
     }
     Ok(stream)
+}
+
+/// Notification rows written by one statement at most: a message in a
+/// room of many members notifies each of them, and one statement per row
+/// is one round trip per row on PostgreSQL. Chunks of a fixed size keep
+/// the distinct statements (each prepared once per connection) few.
+const NOTIFICATIONS_AT_ONCE: usize = 16;
+
+/// The event's notifications, [`NOTIFICATIONS_AT_ONCE`] rows a statement.
+fn insert_notifications(tx: &Conn<'_>, e: &NewEvent<'_>, stream: i64) -> DbResult<()> {
+    for chunk in e.notifications.chunks(NOTIFICATIONS_AT_ONCE) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let first = 5 + 3 * i;
+                format!("(?{}, ?1, ?2, ?3, ?{}, ?{}, ?4)", first, first + 1, first + 2)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO notifications (user_id, stream, room_id, event_id, actions, highlight, ts) VALUES {}",
+            rows.join(", ")
+        );
+        let actions: Vec<String> = chunk.iter().map(|n| n.actions.to_string()).collect();
+        let mut args: Vec<&dyn super::ToArg> = vec![&stream, &e.room_id, &e.event_id, &e.origin_server_ts];
+        for (n, actions) in chunk.iter().zip(&actions) {
+            args.extend([&n.user_id as &dyn super::ToArg, actions, &n.highlight]);
+        }
+        tx.run(&sql, &args)?;
+    }
+    Ok(())
 }
 
 pub(super) const EVENT_COLUMNS: &str =

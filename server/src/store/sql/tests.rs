@@ -1,6 +1,7 @@
 //! The store's behaviour, the same on both databases: each test runs on a
 //! fresh SQLite file and a fresh PostgreSQL database (`testing`).
 
+use super::conn::params;
 use super::testing::on_each_database;
 use super::SqlStore;
 use crate::store::{
@@ -584,4 +585,70 @@ fn processes_on_one_postgres_database_coordinate() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(taken, "the claim passed to the second once the first was gone");
+}
+
+/// A message in a room of many members notifies each (the rows go in
+/// chunks of several a statement).
+#[test]
+fn every_member_gets_its_notification() {
+    on_each_database("notifications", |store| {
+        store.create_room("!big:hs", "@alice:hs", "10").unwrap();
+        let members: Vec<String> = (0..37).map(|n| format!("@m{n}:hs")).collect();
+        let notifications: Vec<NewNotification> = members
+            .iter()
+            .enumerate()
+            .map(|(n, user_id)| NewNotification {
+                user_id: user_id.clone(),
+                actions: json!(["notify", {"n": n}]),
+                highlight: n % 5 == 0,
+            })
+            .collect();
+        let start = store.max_stream().unwrap();
+        append_with(
+            store,
+            "!big:hs",
+            "$many",
+            None,
+            json!({"body": "all"}),
+            None,
+            &notifications,
+            &[],
+        );
+        for (n, user_id) in members.iter().enumerate() {
+            let highlight = i64::from(n % 5 == 0);
+            assert_eq!(
+                store.notification_counts(user_id, "!big:hs", start).unwrap(),
+                (1, highlight)
+            );
+            let found = store.notifications(user_id, None, 5, false).unwrap();
+            assert_eq!(found[0].actions, json!(["notify", {"n": n}]), "{user_id}");
+        }
+    });
+}
+
+/// On PostgreSQL a write transaction commits without waiting for the disk;
+/// `wait_durable` returns once the log is flushed past it.
+#[test]
+fn postgres_answers_wait_for_the_flush_of_what_they_wrote() {
+    let store = SqlStore::postgres(&matrix_api_tests::postgres::database("flush")).unwrap();
+    store.create_room("!r:hs", "@alice:hs", "10").unwrap();
+    append(&store, "!r:hs", "$e", None, json!({"body": "kept"}), None);
+    let written: String = store
+        .with(|c| {
+            c.row("SELECT CAST(pg_current_wal_insert_lsn() AS TEXT)", params![], |r| {
+                r.get(0)
+            })
+        })
+        .unwrap();
+    store.wait_durable().unwrap();
+    let flushed: bool = store
+        .with(|c| {
+            c.row(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_flush_lsn(), CAST(CAST(?1 AS TEXT) AS pg_lsn)) >= 0",
+                params![written],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert!(flushed, "the log is flushed past the append once the wait returns");
 }
