@@ -3,26 +3,17 @@
 //! and `/version` names the implementation. Over the federation listener of
 //! the real binary (`--federation-listen`).
 
+use crate::common::ServerProcess;
 use matrix_api::server_server::endpoints as ss;
 use matrix_api_runtime::signing::verify_json;
 use serde_json::json;
 use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
-
-/// Kills the server when dropped, also when the test fails.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::{Command, Stdio};
 
 /// Starts the binary with both listeners on ports the OS picks; returns the
 /// federation base URL (from the second line it prints).
-fn spawn(db: &std::path::Path) -> (Server, String) {
-    let mut server = Server(
+fn spawn(db: &std::path::Path) -> (ServerProcess, String) {
+    let mut server = ServerProcess(
         Command::new(env!("CARGO_BIN_EXE_server"))
             .args(["--server-name", "fed.test", "--listen", "127.0.0.1:0"])
             .args(["--federation-listen", "127.0.0.1:0", "--db"])
