@@ -167,7 +167,6 @@ pub fn routers(config: Config) -> Result<Routers, String> {
         sending: sending.into(),
         typing: api::Typing::default(),
         appending: std::sync::Mutex::new(()),
-        uia: api::UiaSessions::default(),
         push_cache: api::RuleCache::default(),
         turn: config.turn,
         identity: identity.clone(),

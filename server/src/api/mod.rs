@@ -51,7 +51,6 @@ pub use ephemeral::Typing;
 pub use media::MAX_UPLOAD_BYTES;
 pub use push::delivery::run as push_delivery;
 pub use push::RuleCache;
-pub use uia::UiaSessions;
 pub use voip::TurnConfig;
 
 /// The homeserver: configuration, storage and what lives only in memory.
@@ -75,8 +74,6 @@ pub struct Homeserver {
     /// [`Homeserver::lock_appends`], with the store's lock for the other
     /// processes on the same database.
     pub appending: std::sync::Mutex<()>,
-    /// User-interactive authentication sessions in progress.
-    pub uia: UiaSessions,
     /// Push rule sets read so far (the store has the same).
     pub push_cache: push::RuleCache,
     /// The TURN server whose credentials `/voip/turnServer` hands out.

@@ -6,26 +6,16 @@
 //! session; the client repeats it with `auth` carrying the session and the
 //! password. A wrong password is `401 M_FORBIDDEN` with the flow again. A
 //! session serves one operation of one user and expires after ten minutes.
+//! Sessions are stored, so that with several processes on one database the
+//! next step may go to any of them.
 
-use super::{internal, random_id, Homeserver, Result};
+use super::{internal, now_ms, random_id, Homeserver, Result};
 use matrix_api::client_server::{AuthData, AuthResponse, FlowInformation};
 use matrix_api_runtime::{ErrorCode, MatrixError};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 const PASSWORD_STAGE: &str = "m.login.password";
-const SESSION_LIFETIME: Duration = Duration::from_secs(600);
-
-/// Sessions handed out and not yet used: session ID → (user, operation, issued).
-#[derive(Default)]
-pub struct UiaSessions(Mutex<HashMap<String, Session>>);
-
-struct Session {
-    user_id: String,
-    operation: &'static str,
-    issued: Instant,
-}
+/// How long a session may be used (ms).
+const SESSION_LIFETIME_MS: i64 = 600_000;
 
 /// What the caller must do before the operation runs.
 pub(super) enum Reauthentication {
@@ -35,29 +25,24 @@ pub(super) enum Reauthentication {
     Required(AuthResponse),
 }
 
-impl UiaSessions {
-    fn issue(&self, user_id: &str, operation: &'static str) -> String {
+impl Homeserver {
+    /// A new session for `user_id`'s `operation` (the expired ones go).
+    fn issue_uia(&self, user_id: &str, operation: &'static str) -> Result<String> {
         let session = random_id(24);
-        let mut sessions = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        sessions.retain(|_, s| s.issued.elapsed() < SESSION_LIFETIME);
-        sessions.insert(
-            session.clone(),
-            Session {
-                user_id: user_id.to_owned(),
-                operation,
-                issued: Instant::now(),
-            },
-        );
-        session
+        let now = now_ms();
+        self.store
+            .add_uia_session(&session, user_id, operation, now, now - SESSION_LIFETIME_MS)
+            .map_err(internal)?;
+        Ok(session)
     }
 
     /// Whether `session` was issued to this user for this operation (and is
     /// still fresh); it is used up either way.
-    fn take(&self, session: &str, user_id: &str, operation: &'static str) -> bool {
-        let mut sessions = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        sessions
-            .remove(session)
-            .is_some_and(|s| s.user_id == user_id && s.operation == operation && s.issued.elapsed() < SESSION_LIFETIME)
+    fn take_uia(&self, session: &str, user_id: &str, operation: &'static str) -> Result<bool> {
+        let taken = self.store.take_uia_session(session).map_err(internal)?;
+        Ok(taken.is_some_and(|(user, op, issued)| {
+            user == user_id && op == operation && now_ms() - issued < SESSION_LIFETIME_MS
+        }))
     }
 }
 
@@ -102,18 +87,18 @@ impl Homeserver {
     ) -> Result<Reauthentication> {
         let Some(auth) = auth else {
             return Ok(Reauthentication::Required(challenge(
-                self.uia.issue(user_id, operation),
+                self.issue_uia(user_id, operation)?,
             )));
         };
         // A session this server did not issue for this (or one that ran
         // out): start over, as if no `auth` had been sent.
-        let session_ok = auth
-            .session
-            .as_deref()
-            .is_some_and(|s| self.uia.take(s, user_id, operation));
+        let session_ok = match auth.session.as_deref() {
+            Some(session) => self.take_uia(session, user_id, operation)?,
+            None => false,
+        };
         if !session_ok {
             return Ok(Reauthentication::Required(challenge(
-                self.uia.issue(user_id, operation),
+                self.issue_uia(user_id, operation)?,
             )));
         }
         if auth.r#type.as_deref() != Some(PASSWORD_STAGE) {
@@ -143,7 +128,10 @@ impl Homeserver {
 
     /// `401 M_FORBIDDEN` with the flow and a fresh session to try again.
     fn failed(&self, user_id: &str, operation: &'static str, why: &str) -> MatrixError {
-        let retry = challenge(self.uia.issue(user_id, operation));
+        let retry = match self.issue_uia(user_id, operation) {
+            Ok(session) => challenge(session),
+            Err(e) => return e,
+        };
         with_challenge(MatrixError::new(401, ErrorCode::Forbidden, why), retry)
     }
 }

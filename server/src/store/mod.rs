@@ -217,6 +217,21 @@ pub trait Storage: KeyStorage + ThreepidStorage + PusherStorage + AppServiceStor
     /// The user of an OpenID token that still holds at `now_ts`.
     fn openid_token_owner(&self, token: &str, now_ts: i64) -> StoreResult<Option<String>>;
 
+    // User-interactive authentication sessions: stored so that any process
+    // of several on one database can take the next step.
+    /// Stores a session for `user_id`'s `operation`, issued at `now_ts`;
+    /// sessions issued before `expired_before` go.
+    fn add_uia_session(
+        &self,
+        session: &str,
+        user_id: &str,
+        operation: &str,
+        now_ts: i64,
+        expired_before: i64,
+    ) -> StoreResult<()>;
+    /// Removes a session and says whose it was: `(user, operation, issued_ts)`.
+    fn take_uia_session(&self, session: &str) -> StoreResult<Option<(String, String, i64)>>;
+
     // Devices.
     fn devices(&self, user_id: &str) -> StoreResult<Vec<Device>>;
     /// False when the user has no such device.

@@ -2,6 +2,7 @@
 //! spread over both: every member sees every message exactly once and in
 //! one order, whichever process it was sent to and whichever it syncs
 //! from; a `/sync` waiting on one process is woken by a message sent to
+//! the other; a password change challenged by one process is completed on
 //! the other; and after one process is killed with SIGKILL, nothing it
 //! acknowledged is lost, and a client that sends again what it got no
 //! answer for, to the other process, makes each message once.
@@ -137,6 +138,25 @@ async fn two_processes_share_one_database() {
         .expect("the sync on B was not woken by A's message")
         .unwrap();
     assert_eq!(woken[0]["content"]["body"], "hello", "{woken}");
+
+    // User-interactive authentication: the session A hands out is good on B.
+    let change = |auth: Value| json!({ "new_password": "pw2", "logout_devices": false, "auth": auth });
+    let challenge = members[0]
+        .try_call(Method::POST, "client/v3/account/password", Some(change(Value::Null)))
+        .await
+        .expect_err("a password change asks for the password first");
+    assert!(challenge.starts_with("401"), "{challenge}");
+    let session: Value = serde_json::from_str(&challenge[challenge.find('{').unwrap()..]).unwrap();
+    let auth = json!({
+        "type": "m.login.password",
+        "session": session["session"],
+        "identifier": { "type": "m.id.user", "user": "user0" },
+        "password": "pw",
+    });
+    members[0]
+        .on(&b)
+        .call(Method::POST, "client/v3/account/password", Some(change(auth)))
+        .await;
 
     // Everyone sends at once, each to its own process.
     let sending: Vec<_> = members

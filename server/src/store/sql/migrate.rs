@@ -78,24 +78,28 @@ pub fn sqlite_to_postgres(from: &Path, to: &str) -> Result<Copied, String> {
     Ok(copied)
 }
 
-/// PostgreSQL's tables (but its own `schema_version`) and their columns.
-fn tables(postgres: &Conn<'_>) -> DbResult<BTreeMap<String, Vec<String>>> {
+/// The tables both databases have, with PostgreSQL's columns: those that
+/// only PostgreSQL has are its own (`schema_version`, `flushes`).
+fn tables(sqlite: &Conn<'_>, postgres: &Conn<'_>) -> DbResult<BTreeMap<String, Vec<String>>> {
+    let in_sqlite: std::collections::BTreeSet<String> =
+        sqlite.rows("SELECT name FROM sqlite_master WHERE type = 'table'", params![], |r| {
+            r.get(0)
+        })?;
     let columns: Vec<(String, String)> = postgres.rows(
         "SELECT table_name, column_name FROM information_schema.columns
-         WHERE table_schema = current_schema() AND table_name <> 'schema_version'
-         ORDER BY table_name, ordinal_position",
+         WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
         params![],
         |r| Ok((r.get(0)?, r.get(1)?)),
     )?;
     let mut tables: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (table, column) in columns {
+    for (table, column) in columns.into_iter().filter(|(table, _)| in_sqlite.contains(table)) {
         tables.entry(table).or_default().push(column);
     }
     Ok(tables)
 }
 
 fn copy(sqlite: Conn<'_>, postgres: Conn<'_>) -> DbResult<Copied> {
-    let tables = tables(&postgres)?;
+    let tables = tables(&sqlite, &postgres)?;
     for table in tables.keys() {
         let rows: Vec<i64> = postgres.rows(&format!("SELECT 1 FROM {table} LIMIT 1"), params![], |r| r.get(0))?;
         if !rows.is_empty() {

@@ -112,7 +112,14 @@ pub(super) const SQLITE: &[&str] = &[
     super::appservices::MIGRATION,
     // Ephemeral data (receipts, presence) for the services that ask for it.
     super::appservices::EPHEMERAL_MIGRATION,
+    // User-interactive authentication sessions, stored (not in one process's memory).
+    UIA_SESSIONS,
 ];
+
+/// Both databases' table of user-interactive authentication sessions.
+const UIA_SESSIONS: &str = "CREATE TABLE uia_sessions (
+    session TEXT PRIMARY KEY, user_id TEXT NOT NULL, operation TEXT NOT NULL, issued_ts BIGINT NOT NULL
+);";
 
 /// PostgreSQL's migrations, run by the `schema_version` table.
 pub(super) const POSTGRES: &[&str] = &["
@@ -265,4 +272,5 @@ pub(super) const POSTGRES: &[&str] = &["
 ",
     // PostgreSQL only: the row a flush writes (see `PgDb::wait_durable`).
     "CREATE TABLE flushes (n BIGINT NOT NULL); INSERT INTO flushes (n) VALUES (0);",
+    UIA_SESSIONS,
 ];

@@ -279,6 +279,34 @@ impl Storage for SqlStore {
             .optional()
         })
     }
+    fn add_uia_session(
+        &self,
+        session: &str,
+        user_id: &str,
+        operation: &str,
+        now_ts: i64,
+        expired_before: i64,
+    ) -> StoreResult<()> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.run("DELETE FROM uia_sessions WHERE issued_ts < ?1", params![expired_before])?;
+            tx.run(
+                "INSERT INTO uia_sessions (session, user_id, operation, issued_ts) VALUES (?1, ?2, ?3, ?4)",
+                params![session, user_id, operation, now_ts],
+            )?;
+            tx.commit()
+        })
+    }
+    fn take_uia_session(&self, session: &str) -> StoreResult<Option<(String, String, i64)>> {
+        self.with(|c| {
+            c.row(
+                "DELETE FROM uia_sessions WHERE session = ?1 RETURNING user_id, operation, issued_ts",
+                params![session],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+        })
+    }
     fn devices(&self, user_id: &str) -> StoreResult<Vec<Device>> {
         self.with(|c| {
             c.rows(

@@ -652,3 +652,27 @@ fn postgres_answers_wait_for_the_flush_of_what_they_wrote() {
         .unwrap();
     assert!(flushed, "the log is flushed past the append once the wait returns");
 }
+
+/// A user-interactive authentication session is taken once; old ones go
+/// when a new one is issued.
+#[test]
+fn uia_sessions_are_taken_once_and_expire() {
+    on_each_database("uia", |store| {
+        store
+            .add_uia_session("s1", "@a:hs", "change_password", 1_000, 0)
+            .unwrap();
+        assert_eq!(
+            store.take_uia_session("s1").unwrap(),
+            Some(("@a:hs".to_owned(), "change_password".to_owned(), 1_000))
+        );
+        assert_eq!(store.take_uia_session("s1").unwrap(), None, "used up");
+        store
+            .add_uia_session("old", "@a:hs", "delete_devices", 1_000, 0)
+            .unwrap();
+        store
+            .add_uia_session("new", "@a:hs", "delete_devices", 700_000, 100_000)
+            .unwrap();
+        assert_eq!(store.take_uia_session("old").unwrap(), None, "expired and removed");
+        assert!(store.take_uia_session("new").unwrap().is_some());
+    });
+}

@@ -33,7 +33,8 @@ impl User {
         json_of(self.request(method, path, body)).await
     }
 
-    /// [`User::call`] where the server may be gone or fail: what went wrong.
+    /// [`User::call`] where the server may be gone or fail: what went wrong
+    /// (`<status> <body>` for an answer that is not a success).
     // Only the PostgreSQL binary's `two_processes` kills a server mid-call.
     #[allow(dead_code)]
     pub async fn try_call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, String> {
