@@ -1,8 +1,8 @@
 //! Every answer waits until what was written before it is on disk.
 //!
-//! The store commits without waiting for the disk and syncs its WAL once
-//! for all the answers waiting at that moment (group commit,
-//! `store::sqlite_durable`). This layer is where the waiting happens: after
+//! The store commits without waiting for the disk and flushes its log once
+//! for all the answers waiting at that moment (group commit: SQLite's
+//! `store::sql::sqlite_durable`, PostgreSQL's `PgDb::wait_durable`). This layer is where the waiting happens: after
 //! the handler, before the response leaves, off the async workers. Reads
 //! wait too, so that nothing a client has been shown (another client's
 //! message in `/sync`, say) can be lost after it was shown.

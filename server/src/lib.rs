@@ -7,6 +7,7 @@ mod durable;
 pub mod federation;
 mod glob;
 pub mod mail;
+mod nul;
 mod retry;
 pub mod server_name;
 pub mod signals;
@@ -225,7 +226,9 @@ pub fn routers(config: Config) -> Result<Routers, String> {
     // the homeserver.
     let client = api::account_threepids::submit_token_routes(server).fallback_service(client);
     Ok(Routers {
-        client: durable::answers_after_sync(client, store.clone()),
-        federation: federation::quirks::accept(durable::answers_after_sync(federation, store)),
+        client: nul::refused_in_paths(durable::answers_after_sync(client, store.clone())),
+        federation: nul::refused_in_paths(federation::quirks::accept(durable::answers_after_sync(
+            federation, store,
+        ))),
     })
 }

@@ -208,6 +208,27 @@ fn mistakes_get_their_errcodes_and_store_nothing() {
         let answer = http(a, "PUT", &path, Some(&alice), b"", "");
         assert_eq!(code(&answer), (400, "M_NOT_JSON"), "{what}: {}", answer.1);
     }
+    // A NUL character in a path parameter (here a state key): refused on
+    // either database, and nothing stored.
+    let answer = http(
+        a,
+        "PUT",
+        &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.topic/a%00b"),
+        Some(&alice),
+        &json_body(json!({ "topic": "nul" })),
+        "",
+    );
+    assert_eq!(
+        code(&answer),
+        (400, "M_INVALID_PARAM"),
+        "a NUL in a state key: {}",
+        answer.1
+    );
+    let (_, state) = get(&format!("/_matrix/client/v3/rooms/{room_id}/state"), Some(&alice));
+    assert!(
+        !state.as_array().unwrap().iter().any(|e| e["type"] == "m.room.topic"),
+        "a topic was stored: {state}"
+    );
     let (_, topic) = get(
         &format!("/_matrix/client/v3/rooms/{room_id}/state/m.room.topic/"),
         Some(&alice),
