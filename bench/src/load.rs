@@ -20,10 +20,18 @@ pub fn cpu_seconds(pid: u32) -> Result<f64> {
     Ok(ticks / 100.0)
 }
 
-pub fn request<R: serde::de::DeserializeOwned>(path: Value, query: Value, body: Value) -> Result<R> {
-    Ok(serde_json::from_value(
-        json!({ "path": path, "query": query, "headers": {}, "body": body }),
-    )?)
+/// A generated request from its parts as JSON (no headers).
+pub fn request<R>(path: Value, query: Value, body: Value) -> Result<R>
+where
+    R: matrix_api_runtime::ServerEndpoint,
+    R::Body: serde::de::DeserializeOwned,
+{
+    Ok(R::from_parts(
+        serde_json::from_value(path)?,
+        serde_json::from_value(query)?,
+        serde_json::from_value(json!({}))?,
+        serde_json::from_value(body)?,
+    ))
 }
 
 /// Registers `name` through user-interactive auth with the dummy stage.

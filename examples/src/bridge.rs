@@ -27,12 +27,21 @@ use matrix_api::application_service::{
     FieldType, Location, Namespace, Namespaces, Protocol, Registration, SendTransactionRequest, User,
 };
 use matrix_api::client_server::endpoints as cs;
-use matrix_api::events::{AnyEphemeralRoomEvent, AnyRoomMessageEventContent, AnyTimelineEvent, Event, PresenceEvent};
+use matrix_api::client_server::{
+    CreateRoomRequest, CreateRoomRequestPreset, CreateRoomRequestVisibility, JoinRoomByIdRequest,
+    PingAppserviceRequest, RegisterKind, RegisterRequest,
+};
+use matrix_api::constants::MLoginApplicationService;
+use matrix_api::events::{
+    AnyEphemeralRoomEvent, AnyRoomMessageEventContent, AnyTimelineEvent, Event, PresenceEvent,
+    RoomMessageNoticeEventContent,
+};
+use matrix_api::identifiers::RoomId;
 use matrix_api_runtime::client::{Client, ClientError};
 use matrix_api_runtime::server::Credentials;
 use matrix_api_runtime::Raw;
 use matrix_api_runtime::{ErrorCode, MatrixError};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
@@ -239,11 +248,13 @@ impl Bridge {
         if self.lock().puppets.contains(&user_id) {
             return Ok(user_id);
         }
-        let body = json!({ "type": "m.login.application_service", "username": localpart, "inhibit_login": true });
-        let request: cs::register::Request = serde_json::from_value(json!({
-            "path": {}, "query": { "kind": "user" }, "headers": {}, "body": body,
-        }))
-        .map_err(|e| ClientError::Request(e.to_string()))?;
+        let mut request = cs::register::Request::new(RegisterRequest {
+            r#type: Some(MLoginApplicationService),
+            username: Some(localpart.to_owned()),
+            inhibit_login: Some(true),
+            ..RegisterRequest::default()
+        });
+        request.query.kind = Some(RegisterKind::User);
         match self.homeserver(None).register(request).await {
             Ok(_) => {}
             Err(ClientError::Matrix(e)) if e.errcode().as_str() == "M_USER_IN_USE" => {}
@@ -255,14 +266,13 @@ impl Bridge {
 
     /// Makes the portal room `#echo_<name>`, as the bridge bot.
     async fn create_portal(&self, alias: &str, name: &str) -> Result<String, ClientError> {
-        let body = json!({
-            "room_alias_name": format!("{PREFIX}{name}"), "name": format!("Echo: {name}"),
-            "preset": "public_chat", "visibility": "private",
+        let request = cs::create_room::Request::new(CreateRoomRequest {
+            room_alias_name: Some(format!("{PREFIX}{name}")),
+            name: Some(format!("Echo: {name}")),
+            preset: Some(CreateRoomRequestPreset::PublicChat),
+            visibility: Some(CreateRoomRequestVisibility::Private),
+            ..CreateRoomRequest::default()
         });
-        let request: cs::create_room::Request = serde_json::from_value(json!({
-            "path": {}, "query": {}, "headers": {}, "body": body,
-        }))
-        .map_err(|e| ClientError::Request(e.to_string()))?;
         let cs::create_room::Response::Ok(created) = self.homeserver(None).create_room(request).await?;
         let room_id = created.room_id.to_string();
         self.lock().rooms.insert(alias.to_owned(), room_id.clone());
@@ -301,11 +311,10 @@ impl Bridge {
         let parrot = self.register_puppet(PARROT).await?;
         self.join(&parrot, &room_id).await?;
         let echo = format!("echo: {body}");
-        let send: cs::send_message::Request = serde_json::from_value(json!({
-            "path": { "roomId": room_id, "eventType": "m.room.message", "txnId": message.event_id.to_string() },
-            "query": {}, "headers": {}, "body": { "msgtype": "m.notice", "body": echo },
-        }))
-        .map_err(|e| ClientError::Request(e.to_string()))?;
+        let notice = AnyRoomMessageEventContent::Notice(RoomMessageNoticeEventContent::new(echo.clone()));
+        let send =
+            cs::send_message::Request::with_content(message.room_id.clone(), message.event_id.to_string(), &notice)
+                .map_err(|e| ClientError::Request(e.to_string()))?;
         self.homeserver(Some(&parrot)).send_message(send).await?;
         self.lock().echoed.push(echo);
         Ok(())
@@ -313,21 +322,20 @@ impl Bridge {
 
     /// The puppet joins the room (joined already is fine).
     async fn join(&self, puppet: &str, room_id: &str) -> Result<(), ClientError> {
-        let join: cs::join_room_by_id::Request = serde_json::from_value(json!({
-            "path": { "roomId": room_id }, "query": {}, "headers": {}, "body": {},
-        }))
-        .map_err(|e| ClientError::Request(e.to_string()))?;
+        let room_id: RoomId = room_id.parse().map_err(|e| ClientError::Request(format!("{e}")))?;
+        let join = cs::join_room_by_id::Request::new(room_id, JoinRoomByIdRequest::default());
         self.homeserver(Some(puppet)).join_room_by_id(join).await.map(drop)
     }
 
     /// Asks the homeserver to ping the bridge (`/appservice/{id}/ping`):
     /// how long the round trip took, in milliseconds.
     pub async fn ping_homeserver(&self, transaction_id: &str) -> Result<i64, ClientError> {
-        let request: cs::ping_appservice::Request = serde_json::from_value(json!({
-            "path": { "appserviceId": "echo" }, "query": {}, "headers": {},
-            "body": { "transaction_id": transaction_id },
-        }))
-        .map_err(|e| ClientError::Request(e.to_string()))?;
+        let request = cs::ping_appservice::Request::new(
+            "echo".to_owned(),
+            PingAppserviceRequest {
+                transaction_id: Some(transaction_id.to_owned()),
+            },
+        );
         let cs::ping_appservice::Response::Ok(pong) = self.homeserver(None).ping_appservice(request).await?;
         Ok(pong.duration_ms)
     }

@@ -4,7 +4,7 @@
 //! timeout is set by default, so long-polling `/sync` works; set one with
 //! [`Client::with_http`] if you want it.
 
-use crate::endpoint::{AuthScheme, Endpoint, EndpointResponse, HttpResponse, Metadata};
+use crate::endpoint::{AuthScheme, ClientEndpoint, ClientResponse, EndpointResponse, HttpResponse, Metadata};
 use crate::error::{ErrorBody, MatrixError};
 use std::fmt;
 
@@ -180,7 +180,7 @@ impl Client {
     }
 
     /// Sends one request and decodes the response.
-    pub async fn send<E: Endpoint>(&self, request: E) -> Result<E::Response, ClientError> {
+    pub async fn send<E: ClientEndpoint>(&self, request: E) -> Result<E::Response, ClientError> {
         let meta = E::METADATA;
         let (path, query, headers, body) = request.into_parts();
         let path = serde_json::to_value(&path).map_err(|e| ClientError::Request(e.to_string()))?;
@@ -305,16 +305,16 @@ impl Client {
 }
 
 /// The fields of the JSON body `received` that `decoded` (decoded from it)
-/// does not keep: `decoded` is copied through serde (responses need not be
-/// `Clone`) and encoded again as a server would send it.
-fn dropped_by<R: crate::endpoint::EndpointResponse>(decoded: &R, received: &[u8]) -> Vec<String> {
+/// does not keep: a copy of `decoded` is encoded again as a server would
+/// send it.
+fn dropped_by<R: EndpointResponse>(decoded: &R, received: &[u8]) -> Vec<String> {
     let Ok(received) = serde_json::from_slice::<serde_json::Value>(received) else {
         return Vec::new();
     };
-    let reencoded = serde_json::to_value(decoded)
+    let reencoded = decoded
+        .clone()
+        .into_http()
         .ok()
-        .and_then(|copy| serde_json::from_value::<R>(copy).ok())
-        .and_then(|copy| copy.into_http().ok())
         .and_then(|http| serde_json::from_slice::<serde_json::Value>(&http.body.bytes).ok());
     match reencoded {
         Some(reencoded) => crate::unmodeled::dropped_fields(&received, &reencoded),

@@ -68,17 +68,35 @@ pub struct RawBody {
 }
 
 /// One operation's request. Implemented by every generated `Request`.
-pub trait Endpoint: Sized + Send + Debug + PartialEq + Serialize + DeserializeOwned + 'static {
+///
+/// What travels on the wire is split by side, so that a program compiles
+/// only the direction it uses: [`ClientEndpoint`] (feature `client` of the
+/// generated crate) encodes requests and decodes responses,
+/// [`ServerEndpoint`] (feature `server`) decodes requests. Every response
+/// can be encoded ([`EndpointResponse::into_http`]): servers send them, and
+/// clients use it to check what a decoded response kept.
+pub trait Endpoint: Sized + Send + Debug + PartialEq + 'static {
     const METADATA: Metadata;
-    type Path: Serialize + DeserializeOwned + Send;
-    type Query: Serialize + DeserializeOwned + Send;
-    type Headers: Serialize + DeserializeOwned + Send;
+    type Path: Send;
+    type Query: Send;
+    type Headers: Send;
     type Body: Send;
     type Response: EndpointResponse;
 
     fn from_parts(path: Self::Path, query: Self::Query, headers: Self::Headers, body: Self::Body) -> Self;
     fn into_parts(self) -> (Self::Path, Self::Query, Self::Headers, Self::Body);
+}
+
+/// The server's half of an operation: its request read from the wire.
+pub trait ServerEndpoint: Endpoint<Path: DeserializeOwned, Query: DeserializeOwned, Headers: DeserializeOwned> {
     fn decode_body(content_type: Option<&str>, bytes: Bytes) -> Result<Self::Body, MatrixError>;
+}
+
+/// The client's half of an operation: its request written to the wire,
+/// its response read back.
+pub trait ClientEndpoint:
+    Endpoint<Path: Serialize, Query: Serialize, Headers: Serialize, Response: ClientResponse>
+{
     fn encode_body(body: &Self::Body) -> Result<Encoded, String>;
 }
 
@@ -92,11 +110,15 @@ pub struct HttpResponse {
 
 /// One operation's successful response: an enum with a case per documented
 /// non-error status. Errors travel as [`MatrixError`].
-pub trait EndpointResponse: Sized + Send + Debug + PartialEq + Serialize + DeserializeOwned + 'static {
+pub trait EndpointResponse: Sized + Send + Debug + PartialEq + Clone + 'static {
     /// Error statuses whose documented body is not a Matrix error (the
     /// user-interactive auth 401): they decode into a case of the response.
     const TYPED_ERRORS: &'static [u16] = &[];
     fn into_http(self) -> Result<HttpResponse, String>;
+}
+
+/// A response the client reads from the wire.
+pub trait ClientResponse: EndpointResponse {
     fn from_http(response: HttpResponse) -> Result<Self, String>;
 }
 

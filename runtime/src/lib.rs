@@ -28,7 +28,10 @@ pub mod strict;
 mod text;
 pub mod unmodeled;
 
-pub use endpoint::{AuthScheme, Empty, Encoded, Endpoint, EndpointResponse, HttpResponse, Metadata, RawBody};
+pub use endpoint::{
+    AuthScheme, ClientEndpoint, ClientResponse, Empty, Encoded, Endpoint, EndpointResponse, HttpResponse, Metadata,
+    RawBody, ServerEndpoint,
+};
 pub use error::{ErrorCode, MatrixError};
 pub use raw::Raw;
 
@@ -37,6 +40,14 @@ pub use raw::Raw;
 /// for every operation of a family (tests, documentation, proxies).
 pub trait EndpointVisitor {
     fn visit<E: Endpoint>(&mut self);
+}
+
+/// An [`EndpointVisitor`] for operations with both sides compiled (the
+/// generated crate's features `client` and `server`): given to the generated
+/// `visit_round_trips` functions (a client and a server of one program,
+/// such as a loopback test).
+pub trait RoundTripVisitor {
+    fn visit<E: ClientEndpoint + ServerEndpoint>(&mut self);
 }
 
 /// A parsed `Authorization: X-Matrix origin=…,destination=…,key=…,sig=…` header.

@@ -4,7 +4,7 @@
 //! and turning results into HTTP responses. Bad input never reaches a
 //! handler and never becomes a 500.
 
-use crate::endpoint::{AuthScheme, Endpoint, EndpointResponse, HttpResponse};
+use crate::endpoint::{AuthScheme, EndpointResponse, HttpResponse, ServerEndpoint};
 use crate::error::MatrixError;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
@@ -381,7 +381,7 @@ async fn authenticate(auth: AuthScheme, incoming: &Incoming) -> Result<bool, Mat
     }
 }
 
-fn parse<E: Endpoint>(incoming: &Incoming) -> Result<E, (MatrixError, bool)> {
+fn parse<E: ServerEndpoint>(incoming: &Incoming) -> Result<E, (MatrixError, bool)> {
     let meta = E::METADATA;
     match meta.auth {
         AuthScheme::AccessToken if incoming.credentials.access_token.is_none() => {
@@ -459,7 +459,7 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
     /// Registers operation `E`, served by `call`.
     pub fn add<E, F, Fut>(&mut self, call: F)
     where
-        E: Endpoint,
+        E: ServerEndpoint,
         F: Fn(Arc<S>, E, Credentials) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<E::Response, MatrixError>> + Send + 'static,
     {
@@ -660,7 +660,7 @@ async fn dispatch<S: Send + Sync + 'static>(
 /// An implementation of every operation at once, generically: what the
 /// generated `Dynamic` adapters forward to (used for proxies and tests).
 pub trait AnyHandler: Send + Sync + 'static {
-    fn handle<E: Endpoint>(
+    fn handle<E: ServerEndpoint>(
         &self,
         request: E,
         credentials: Credentials,

@@ -8,7 +8,8 @@
 
 use matrix_api::client_server::endpoints as cs;
 use matrix_api_runtime::client::{Client, ClientError};
-use matrix_api_runtime::{Endpoint, RawBody};
+use matrix_api_runtime::{ClientEndpoint, RawBody, ServerEndpoint};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -63,10 +64,22 @@ pub struct TimelineCounts {
     pub failed: Vec<String>,
 }
 
-/// A generated request from its parts as JSON.
-pub fn req<R: serde::de::DeserializeOwned>(path: Value, query: Value, body: Value) -> R {
-    serde_json::from_value(json!({ "path": path, "query": query, "headers": {}, "body": body }))
-        .unwrap_or_else(|e| panic!("building a {} request: {e}", std::any::type_name::<R>()))
+/// A generated request from its parts as JSON (no headers).
+pub fn req<R>(path: Value, query: Value, body: Value) -> R
+where
+    R: ServerEndpoint,
+    R::Body: DeserializeOwned,
+{
+    fn part<T: DeserializeOwned, R>(what: &str, value: Value) -> T {
+        serde_json::from_value(value)
+            .unwrap_or_else(|e| panic!("building a {} request's {what}: {e}", std::any::type_name::<R>()))
+    }
+    R::from_parts(
+        part::<_, R>("path", path),
+        part::<_, R>("query", query),
+        part::<_, R>("headers", json!({})),
+        part::<_, R>("body", body),
+    )
 }
 
 fn raw_body(content_type: &str, data: &[u8]) -> Value {
@@ -106,7 +119,11 @@ impl Session {
     }
 
     /// Sends a request and records the operation and any unmodeled fields.
-    pub async fn call<E: Endpoint>(&mut self, token: Option<&str>, request: E) -> Result<E::Response, ClientError> {
+    pub async fn call<E: ClientEndpoint>(
+        &mut self,
+        token: Option<&str>,
+        request: E,
+    ) -> Result<E::Response, ClientError> {
         let result = self.client(token).send(request).await;
         self.unmodeled.append(&mut self.found.lock().unwrap());
         self.operations.insert(E::METADATA.operation_id.to_owned());
@@ -114,7 +131,7 @@ impl Session {
     }
 
     /// A call that must succeed.
-    pub async fn ok<E: Endpoint>(&mut self, token: Option<&str>, request: E) -> E::Response {
+    pub async fn ok<E: ClientEndpoint>(&mut self, token: Option<&str>, request: E) -> E::Response {
         let what = E::METADATA.operation_id;
         self.call(token, request)
             .await
@@ -122,7 +139,7 @@ impl Session {
     }
 
     /// A call that must fail with a Matrix error; records its errcode as `mistake`.
-    pub async fn mistake<E: Endpoint>(&mut self, mistake: &str, token: Option<&str>, request: E) {
+    pub async fn mistake<E: ClientEndpoint>(&mut self, mistake: &str, token: Option<&str>, request: E) {
         let what = E::METADATA.operation_id;
         let code = match self.call(token, request).await {
             Err(ClientError::Matrix(e)) => e.errcode().as_str().to_owned(),

@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use matrix_api::client_server::endpoints::sync;
-use matrix_api_runtime::{Encoded, EndpointResponse, HttpResponse};
+use matrix_api_runtime::{ClientResponse, Encoded, EndpointResponse, HttpResponse};
 use serde_json::json;
 use std::hint::black_box;
 use std::time::Instant;

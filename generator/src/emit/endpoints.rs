@@ -112,7 +112,19 @@ fn is_map_param(p: &Param) -> bool {
 }
 
 /// A struct of parameters (path, query or headers), fields named by `snake`.
-fn param_struct(api: &Api, name: &str, params: &[&Param], ctx: &DocContext, header_names: bool) -> TokenStream {
+///
+/// It is always encodable (`Serialize`); `Deserialize` is derived only with
+/// the feature of the side that reads it (`decoded_by`: `server` for a
+/// request's parameters, `client` for a response's headers), so that the
+/// other side does not compile a decoder it never calls.
+fn param_struct(
+    api: &Api,
+    name: &str,
+    params: &[&Param],
+    ctx: &DocContext,
+    header_names: bool,
+    decoded_by: &str,
+) -> TokenStream {
     let name = format_ident!("{}", name);
     let mut all_optional = true;
     let names = param_field_names(params);
@@ -144,7 +156,8 @@ fn param_struct(api: &Api, name: &str, params: &[&Param], ctx: &DocContext, head
         quote! {}
     };
     quote! {
-        #[derive(Clone, Debug, #default PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        #[derive(Clone, Debug, #default PartialEq, ::serde::Serialize)]
+        #[cfg_attr(feature = #decoded_by, derive(::serde::Deserialize))]
         pub struct #name { #(#fields)* }
     }
 }
@@ -267,9 +280,9 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
     // Path parameters in the order of the template.
     let mut path_list: Vec<&Param> = by_place(ParamIn::Path);
     path_list.sort_by_key(|p| path_params.iter().position(|n| *n == p.name).unwrap_or(usize::MAX));
-    let path_struct = param_struct(api, "Path", &path_list, ctx, false);
-    let query_struct = param_struct(api, "Query", &by_place(ParamIn::Query), ctx, false);
-    let header_struct = param_struct(api, "Headers", &by_place(ParamIn::Header), ctx, true);
+    let path_struct = param_struct(api, "Path", &path_list, ctx, false, "server");
+    let query_struct = param_struct(api, "Query", &by_place(ParamIn::Query), ctx, false, "server");
+    let header_struct = param_struct(api, "Headers", &by_place(ParamIn::Header), ctx, true, "server");
 
     let body_ty = body_type(api, &request_kind);
     let mut taken = Vec::new();
@@ -438,7 +451,7 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
         } else {
             let hname = format!("{}Headers", variant_name(&r.status));
             let hident = format_ident!("{}", hname);
-            header_structs.push(param_struct(api, &hname, &headers, ctx, true));
+            header_structs.push(param_struct(api, &hname, &headers, ctx, true, "client"));
             variants.push(quote! { #vdoc #vname { headers: #hident, body: #bty }, });
             into_arms.push(quote! {
                 Response::#vname { headers, body } => {
@@ -507,7 +520,7 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
         #(#header_structs)*
 
         /// The request: parameters and body.
-        #[derive(Clone, Debug, #request_default PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        #[derive(Clone, Debug, #request_default PartialEq)]
         pub struct Request {
             pub path: Path,
             pub query: Query,
@@ -532,7 +545,7 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
 
         /// A successful response, by status, and the error statuses whose
         /// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
-        #[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+        #[derive(Clone, Debug, PartialEq)]
         pub enum Response {
             #(#variants)*
         }
@@ -551,12 +564,20 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
             fn into_parts(self) -> (Path, Query, Headers, #body_ty) {
                 (self.path, self.query, self.headers, self.body)
             }
+        }
+
+        #[cfg(feature = "server")]
+        impl ::matrix_api_runtime::ServerEndpoint for Request {
             fn decode_body(
                 content_type: ::std::option::Option<&str>,
                 bytes: ::matrix_api_runtime::__private::Bytes,
             ) -> ::std::result::Result<#body_ty, ::matrix_api_runtime::MatrixError> {
                 #decode
             }
+        }
+
+        #[cfg(feature = "client")]
+        impl ::matrix_api_runtime::ClientEndpoint for Request {
             fn encode_body(body: &#body_ty) -> ::std::result::Result<::matrix_api_runtime::Encoded, ::std::string::String> {
                 #encode
             }
@@ -567,6 +588,10 @@ pub fn operation_module(api: &Api, op: &Operation, ctx: &DocContext) -> TokenStr
             fn into_http(self) -> ::std::result::Result<::matrix_api_runtime::HttpResponse, ::std::string::String> {
                 #into_body
             }
+        }
+
+        #[cfg(feature = "client")]
+        impl ::matrix_api_runtime::ClientResponse for Response {
             fn from_http(response: ::matrix_api_runtime::HttpResponse) -> ::std::result::Result<Self, ::std::string::String> {
                 match response.status {
                     #(#from_arms)*
@@ -693,6 +718,12 @@ pub fn family_module(api: &Api, family: Family, ops: &[&Operation], ctx: &DocCon
 
         /// Calls `visitor.visit::<Request>()` for every operation of the family.
         pub fn visit_all<V: ::matrix_api_runtime::EndpointVisitor>(visitor: &mut V) {
+            #( visitor.visit::<#mods::Request>(); )*
+        }
+
+        /// [`visit_all`] with both sides of every operation compiled.
+        #[cfg(all(feature = "client", feature = "server"))]
+        pub fn visit_round_trips<V: ::matrix_api_runtime::RoundTripVisitor>(visitor: &mut V) {
             #( visitor.visit::<#mods::Request>(); )*
         }
     }

@@ -6,6 +6,7 @@
 
 use matrix_api::client_server::endpoints as cs;
 use matrix_api_runtime::client::Client;
+use matrix_api_tests::scenario::req;
 use matrix_api_tests::{python, release_dir, serve};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -68,19 +69,17 @@ async fn schemathesis_finds_no_server_errors_and_no_schema_violations() {
     let task = tokio::spawn(serve(listener, server::router_with(config).unwrap()));
 
     // A user, and a room it is in, so that some generated requests land.
-    let register: cs::register::Request = serde_json::from_value(json!({
-        "path": {}, "query": {}, "headers": {},
-        "body": { "username": "fuzzer", "password": "pw", "auth": { "type": "m.login.dummy" } },
-    }))
-    .unwrap();
+    let register: cs::register::Request = req(
+        json!({}),
+        json!({}),
+        json!({ "username": "fuzzer", "password": "pw", "auth": { "type": "m.login.dummy" } }),
+    );
     let cs::register::Response::Ok(user) = cs::Client::new(&base).register(register).await.unwrap() else {
         panic!("registration with the dummy stage did not complete");
     };
     let token = user.access_token.unwrap();
     let client = cs::Client(Client::new(&base).with_access_token(token.clone()));
-    let create: cs::create_room::Request =
-        serde_json::from_value(json!({ "path": {}, "query": {}, "headers": {}, "body": { "name": "target" } }))
-            .unwrap();
+    let create: cs::create_room::Request = req(json!({}), json!({}), json!({ "name": "target" }));
     let cs::create_room::Response::Ok(room) = client.create_room(create).await.unwrap();
 
     // Path parameters naming the user and its room, so requests reach the

@@ -8,22 +8,28 @@
 use matrix_api::{application_service, client_server, identity, push_gateway, server_server};
 use matrix_api_runtime::client::Client;
 use matrix_api_runtime::server::{AnyHandler, Credentials, Dynamic};
-use matrix_api_runtime::{Endpoint, EndpointVisitor, MatrixError};
+use matrix_api_runtime::{
+    ClientEndpoint, ClientResponse, Encoded, HttpResponse, MatrixError, RawBody, RoundTripVisitor, ServerEndpoint,
+};
 use matrix_api_tests::release_dir;
 use matrix_codegen::emit::endpoints::variant_name;
 use matrix_codegen::family::Family;
 use matrix_codegen::ir::{Api, ExampleKind, Operation, Ty, TypeKind};
 use matrix_codegen::load::api::ParamIn;
 use serde_json::{json, Map, Value};
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
+/// A typed request and the typed response to answer it with.
+type Expected = (Box<dyn Any + Send>, Box<dyn Any + Send>);
+
 /// What the server should receive and answer, per operationId.
 #[derive(Default)]
 struct Expectations {
-    current: Mutex<BTreeMap<String, (Value, Value)>>,
+    current: Mutex<BTreeMap<String, Expected>>,
     /// Requests that arrived different from what was sent.
     mismatches: Mutex<Vec<String>>,
 }
@@ -31,27 +37,35 @@ struct Expectations {
 struct Canned(Arc<Expectations>);
 
 impl AnyHandler for Canned {
-    fn handle<E: Endpoint>(
+    fn handle<E: ServerEndpoint>(
         &self,
         request: E,
         _: Credentials,
     ) -> impl Future<Output = Result<E::Response, MatrixError>> + Send {
-        let state = self.0.clone();
-        async move {
-            let id = E::METADATA.operation_id;
-            let Some((expected, response)) = state.current.lock().unwrap().get(id).cloned() else {
-                return Err(MatrixError::not_found(format!("no expectation for {id}")));
-            };
-            let got = serde_json::to_value(&request).unwrap();
-            if got != expected {
-                state
-                    .mismatches
-                    .lock()
-                    .unwrap()
-                    .push(format!("{id}: server got {got}, client sent {expected}"));
+        let id = E::METADATA.operation_id;
+        let current = self.0.current.lock().unwrap();
+        let answer = match current.get(id) {
+            None => Err(MatrixError::not_found(format!("no expectation for {id}"))),
+            Some((expected, response)) => {
+                match (expected.downcast_ref::<E>(), response.downcast_ref::<E::Response>()) {
+                    (Some(expected), Some(response)) => {
+                        if *expected != request {
+                            self.0
+                                .mismatches
+                                .lock()
+                                .unwrap()
+                                .push(format!("{id}: server got {request:?}, client sent {expected:?}"));
+                        }
+                        Ok(response.clone())
+                    }
+                    _ => Err(MatrixError::not_found(format!(
+                        "the expectation for {id} is of other types"
+                    ))),
+                }
             }
-            serde_json::from_value(response).map_err(MatrixError::bad_json)
-        }
+        };
+        drop(current);
+        async move { answer }
     }
 }
 
@@ -248,8 +262,8 @@ struct Ctx {
 
 struct Collect(Vec<(String, Check)>);
 
-impl EndpointVisitor for Collect {
-    fn visit<E: Endpoint>(&mut self) {
+impl RoundTripVisitor for Collect {
+    fn visit<E: ClientEndpoint + ServerEndpoint>(&mut self) {
         self.0.push((
             E::METADATA.operation_id.to_owned(),
             Box::new(|ctx| Box::pin(check::<E>(ctx))),
@@ -257,8 +271,74 @@ impl EndpointVisitor for Collect {
     }
 }
 
+/// The request `request_json` describes (its path, query, headers and body
+/// as JSON), each part decoded as the server would decode it.
+fn request_from_json<E: ServerEndpoint>(op: &Operation, request_json: &Value) -> Result<E, String> {
+    fn part<T: serde::de::DeserializeOwned>(request_json: &Value, name: &str) -> Result<T, String> {
+        serde_json::from_value(request_json[name].clone()).map_err(|e| format!("{name}: {e}"))
+    }
+    let body = &request_json["body"];
+    let body = match op.request.as_ref().and_then(|b| b.content.first()) {
+        None => E::decode_body(None, Default::default()),
+        Some(c) if !is_json(&c.content_type) => {
+            let raw: RawBody = serde_json::from_value(body.clone()).map_err(|e| format!("raw body: {e}"))?;
+            E::decode_body(raw.content_type.as_deref(), raw.data.into())
+        }
+        Some(_) => E::decode_body(Some("application/json"), serde_json::to_vec(body).unwrap().into()),
+    }
+    .map_err(|e| format!("body: {e:?}"))?;
+    Ok(E::from_parts(
+        part(request_json, "path")?,
+        part(request_json, "query")?,
+        part(request_json, "headers")?,
+        body,
+    ))
+}
+
+/// The response `response_json` describes (`{ Variant: body }` or
+/// `{ Variant: { headers, body } }`), read as the client reads it.
+fn response_from_json<R: ClientResponse>(op: &Operation, response_json: &Value) -> Result<R, String> {
+    let r = op
+        .responses
+        .iter()
+        .find(|r| r.status.parse::<u16>().is_ok_and(|s| s < 400))
+        .ok_or("no success status")?;
+    let value = &response_json[variant_name(&r.status)];
+    let (header_values, body) = match value.get("headers") {
+        Some(headers) => (headers.as_object().cloned().unwrap_or_default(), &value["body"]),
+        None => (Map::new(), value),
+    };
+    let mut headers: Vec<(String, String)> = header_values
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => (k, s),
+            other => (k, other.to_string()),
+        })
+        .collect();
+    let body = match r.content.first() {
+        None => Encoded::default(),
+        Some(c) if !is_json(&c.content_type) => {
+            let raw: RawBody = serde_json::from_value(body.clone()).map_err(|e| format!("raw body: {e}"))?;
+            headers.extend(raw.content_disposition.map(|d| ("content-disposition".to_owned(), d)));
+            Encoded {
+                content_type: raw.content_type.map(Into::into),
+                bytes: raw.data.into(),
+            }
+        }
+        Some(_) => Encoded {
+            content_type: Some("application/json".into()),
+            bytes: serde_json::to_vec(body).unwrap().into(),
+        },
+    };
+    R::from_http(HttpResponse {
+        status: r.status.parse().unwrap(),
+        headers,
+        body,
+    })
+}
+
 /// One operation end to end; says which bodies came from spec examples.
-async fn check<E: Endpoint>(ctx: Arc<Ctx>) -> Result<(bool, bool), String> {
+async fn check<E: ClientEndpoint + ServerEndpoint>(ctx: Arc<Ctx>) -> Result<(bool, bool), String> {
     let id = E::METADATA.operation_id;
     let op = ctx
         .spec
@@ -269,7 +349,7 @@ async fn check<E: Endpoint>(ctx: Arc<Ctx>) -> Result<(bool, bool), String> {
         .ok_or_else(|| format!("{id}: not in the IR"))?;
     let (mut request_json, mut response_json, (mut from_example, mut response_from_example)) = plan(&ctx.spec, op);
     // An example that does not fit its own schema (see tests/examples.rs) gives way to a built value.
-    let request: E = match serde_json::from_value(request_json.clone()) {
+    let request: E = match request_from_json(op, &request_json) {
         Ok(r) => r,
         Err(_) => {
             request_json["body"] = synth(
@@ -278,10 +358,10 @@ async fn check<E: Endpoint>(ctx: Arc<Ctx>) -> Result<(bool, bool), String> {
                 0,
             );
             from_example = false;
-            serde_json::from_value(request_json.clone()).map_err(|e| format!("{id}: request {request_json}: {e}"))?
+            request_from_json(op, &request_json).map_err(|e| format!("{id}: request {request_json}: {e}"))?
         }
     };
-    let expected_response: E::Response = match serde_json::from_value(response_json.clone()) {
+    let expected_response: E::Response = match response_from_json(op, &response_json) {
         Ok(r) => r,
         Err(_) => {
             response_from_example = false;
@@ -296,15 +376,16 @@ async fn check<E: Endpoint>(ctx: Arc<Ctx>) -> Result<(bool, bool), String> {
                 Some(h) => response_json[&variant] = json!({ "headers": h, "body": body }),
                 None => response_json[&variant] = body,
             }
-            serde_json::from_value(response_json.clone()).map_err(|e| format!("{id}: response {response_json}: {e}"))?
+            response_from_json(op, &response_json).map_err(|e| format!("{id}: response {response_json}: {e}"))?
         }
     };
-    let sent = serde_json::to_value(&request).unwrap();
+    // What the server must receive: the same request, built again.
+    let sent: E = request_from_json(op, &request_json)?;
     ctx.expectations
         .current
         .lock()
         .unwrap()
-        .insert(id.to_owned(), (sent, serde_json::to_value(&expected_response).unwrap()));
+        .insert(id.to_owned(), (Box::new(sent), Box::new(expected_response.clone())));
     let got = ctx.client.send(request).await.map_err(|e| format!("{id}: {e}"))?;
     if got != expected_response {
         return Err(format!(
@@ -344,11 +425,11 @@ async fn every_operation_round_trips_over_loopback() {
         let mut collect = Collect(Vec::new());
         let base = match family {
             Family::ClientServer => {
-                client_server::endpoints::visit_all(&mut collect);
+                client_server::endpoints::visit_round_trips(&mut collect);
                 serve(client_server::endpoints::router(canned())).await
             }
             Family::ServerServer => {
-                server_server::endpoints::visit_all(&mut collect);
+                server_server::endpoints::visit_round_trips(&mut collect);
                 // Every federation request is signed by the client and verified by the router.
                 let config = matrix_api_runtime::server::ServerConfig {
                     server_name: Some("dest.example".into()),
@@ -359,15 +440,15 @@ async fn every_operation_round_trips_over_loopback() {
                 serve(server_server::endpoints::router_with_config(canned(), config)).await
             }
             Family::Identity => {
-                identity::endpoints::visit_all(&mut collect);
+                identity::endpoints::visit_round_trips(&mut collect);
                 serve(identity::endpoints::router(canned())).await
             }
             Family::ApplicationService => {
-                application_service::endpoints::visit_all(&mut collect);
+                application_service::endpoints::visit_round_trips(&mut collect);
                 serve(application_service::endpoints::router(canned())).await
             }
             Family::PushGateway => {
-                push_gateway::endpoints::visit_all(&mut collect);
+                push_gateway::endpoints::visit_round_trips(&mut collect);
                 serve(push_gateway::endpoints::router(canned())).await
             }
         };

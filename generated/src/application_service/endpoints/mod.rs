@@ -458,3 +458,16 @@ pub fn visit_all<V: ::matrix_api_runtime::EndpointVisitor>(visitor: &mut V) {
     visitor.visit::<query_user_by_id2::Request>();
     visitor.visit::<send_transaction::Request>();
 }
+/// [`visit_all`] with both sides of every operation compiled.
+#[cfg(all(feature = "client", feature = "server"))]
+pub fn visit_round_trips<V: ::matrix_api_runtime::RoundTripVisitor>(visitor: &mut V) {
+    visitor.visit::<ping::Request>();
+    visitor.visit::<get_protocol_metadata::Request>();
+    visitor.visit::<query_user_by_protocol::Request>();
+    visitor.visit::<query_location_by_protocol::Request>();
+    visitor.visit::<query_location_by_alias::Request>();
+    visitor.visit::<query_user_by_id::Request>();
+    visitor.visit::<query_room_by_alias::Request>();
+    visitor.visit::<query_user_by_id2::Request>();
+    visitor.visit::<send_transaction::Request>();
+}

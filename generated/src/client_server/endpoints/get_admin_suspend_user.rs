@@ -25,7 +25,8 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     header_params: &[],
 };
 /// Path parameters.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Path {
     /// The user to look up.
     ///
@@ -35,13 +36,15 @@ pub struct Path {
     pub user_id: crate::identifiers::UserId,
 }
 /// Query parameters.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Query {}
 /// Request headers.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Headers {}
 /// The request: parameters and body.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     pub path: Path,
     pub query: Query,
@@ -63,7 +66,7 @@ impl Request {
 }
 /// A successful response, by status, and the error statuses whose
 /// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Response {
     /// Status 200: The lookup was successful.
     Ok(crate::client_server::GetAdminSuspendUserResponse),
@@ -91,6 +94,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
     fn into_parts(self) -> (Path, Query, Headers, ::matrix_api_runtime::Empty) {
         (self.path, self.query, self.headers, self.body)
     }
+}
+#[cfg(feature = "server")]
+impl ::matrix_api_runtime::ServerEndpoint for Request {
     fn decode_body(
         content_type: ::std::option::Option<&str>,
         bytes: ::matrix_api_runtime::__private::Bytes,
@@ -101,6 +107,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
         let _ = (content_type, bytes);
         ::std::result::Result::Ok(::matrix_api_runtime::Empty {})
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientEndpoint for Request {
     fn encode_body(
         body: &::matrix_api_runtime::Empty,
     ) -> ::std::result::Result<::matrix_api_runtime::Encoded, ::std::string::String> {
@@ -129,6 +138,9 @@ impl ::matrix_api_runtime::EndpointResponse for Response {
             }
         }
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientResponse for Response {
     fn from_http(
         response: ::matrix_api_runtime::HttpResponse,
     ) -> ::std::result::Result<Self, ::std::string::String> {

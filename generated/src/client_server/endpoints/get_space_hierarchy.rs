@@ -26,14 +26,16 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     header_params: &[],
 };
 /// Path parameters.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Path {
     /// The room ID of the space to get a hierarchy for.
     #[serde(rename = "roomId")]
     pub room_id: ::std::string::String,
 }
 /// Query parameters.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Query {
     /// Optional (default `false`) flag to indicate whether or not the server should only consider
     /// suggested rooms. Suggested rooms are annotated in their [`m.space.child`](https://spec.matrix.org/v1.19/client-server-api/#mspacechild)
@@ -59,10 +61,11 @@ pub struct Query {
     pub from: ::std::option::Option<::std::string::String>,
 }
 /// Request headers.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Headers {}
 /// The request: parameters and body.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     pub path: Path,
     pub query: Query,
@@ -89,7 +92,7 @@ impl Request {
 }
 /// A successful response, by status, and the error statuses whose
 /// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Response {
     /// Status 200: A portion of the space tree, starting at the provided room ID.
     Ok(crate::client_server::GetSpaceHierarchyResponse),
@@ -117,6 +120,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
     fn into_parts(self) -> (Path, Query, Headers, ::matrix_api_runtime::Empty) {
         (self.path, self.query, self.headers, self.body)
     }
+}
+#[cfg(feature = "server")]
+impl ::matrix_api_runtime::ServerEndpoint for Request {
     fn decode_body(
         content_type: ::std::option::Option<&str>,
         bytes: ::matrix_api_runtime::__private::Bytes,
@@ -127,6 +133,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
         let _ = (content_type, bytes);
         ::std::result::Result::Ok(::matrix_api_runtime::Empty {})
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientEndpoint for Request {
     fn encode_body(
         body: &::matrix_api_runtime::Empty,
     ) -> ::std::result::Result<::matrix_api_runtime::Encoded, ::std::string::String> {
@@ -155,6 +164,9 @@ impl ::matrix_api_runtime::EndpointResponse for Response {
             }
         }
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientResponse for Response {
     fn from_http(
         response: ::matrix_api_runtime::HttpResponse,
     ) -> ::std::result::Result<Self, ::std::string::String> {

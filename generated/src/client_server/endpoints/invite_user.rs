@@ -31,7 +31,8 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     header_params: &[],
 };
 /// Path parameters.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Path {
     /// The room identifier (not alias) to which to invite the user.
     ///
@@ -41,13 +42,15 @@ pub struct Path {
     pub room_id: crate::identifiers::RoomId,
 }
 /// Query parameters.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Query {}
 /// Request headers.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Headers {}
 /// The request: parameters and body.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     pub path: Path,
     pub query: Query,
@@ -72,7 +75,7 @@ impl Request {
 }
 /// A successful response, by status, and the error statuses whose
 /// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Response {
     /// Status 200: The user has been invited to join the room, or was already invited to the room.
     Ok(::serde_json::Map<::std::string::String, ::serde_json::Value>),
@@ -102,6 +105,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
     ) -> (Path, Query, Headers, crate::client_server::InviteUserRequest) {
         (self.path, self.query, self.headers, self.body)
     }
+}
+#[cfg(feature = "server")]
+impl ::matrix_api_runtime::ServerEndpoint for Request {
     fn decode_body(
         content_type: ::std::option::Option<&str>,
         bytes: ::matrix_api_runtime::__private::Bytes,
@@ -112,6 +118,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
         let _ = content_type;
         ::matrix_api_runtime::endpoint::body::json(&bytes)
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientEndpoint for Request {
     fn encode_body(
         body: &crate::client_server::InviteUserRequest,
     ) -> ::std::result::Result<::matrix_api_runtime::Encoded, ::std::string::String> {
@@ -139,6 +148,9 @@ impl ::matrix_api_runtime::EndpointResponse for Response {
             }
         }
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientResponse for Response {
     fn from_http(
         response: ::matrix_api_runtime::HttpResponse,
     ) -> ::std::result::Result<Self, ::std::string::String> {

@@ -25,10 +25,12 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     header_params: &[],
 };
 /// Path parameters.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Path {}
 /// Query parameters.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Query {
     /// URI to which the user will be redirected after the homeserver has
     /// authenticated the user with SSO.
@@ -45,16 +47,18 @@ pub struct Query {
     pub action: ::std::option::Option<crate::client_server::RedirectToSsoAction>,
 }
 /// Request headers.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Headers {}
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "client", derive(::serde::Deserialize))]
 pub struct FoundHeaders {
     /// `Location`
     #[serde(default, skip_serializing_if = "::std::option::Option::is_none")]
     pub location: ::std::option::Option<::std::string::String>,
 }
 /// The request: parameters and body.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     pub path: Path,
     pub query: Query,
@@ -79,7 +83,7 @@ impl Request {
 }
 /// A successful response, by status, and the error statuses whose
 /// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Response {
     /// Status 302: A redirect to the SSO interface.
     Found { headers: FoundHeaders, body: ::matrix_api_runtime::Empty },
@@ -107,6 +111,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
     fn into_parts(self) -> (Path, Query, Headers, ::matrix_api_runtime::Empty) {
         (self.path, self.query, self.headers, self.body)
     }
+}
+#[cfg(feature = "server")]
+impl ::matrix_api_runtime::ServerEndpoint for Request {
     fn decode_body(
         content_type: ::std::option::Option<&str>,
         bytes: ::matrix_api_runtime::__private::Bytes,
@@ -117,6 +124,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
         let _ = (content_type, bytes);
         ::std::result::Result::Ok(::matrix_api_runtime::Empty {})
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientEndpoint for Request {
     fn encode_body(
         body: &::matrix_api_runtime::Empty,
     ) -> ::std::result::Result<::matrix_api_runtime::Encoded, ::std::string::String> {
@@ -148,6 +158,9 @@ impl ::matrix_api_runtime::EndpointResponse for Response {
             }
         }
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientResponse for Response {
     fn from_http(
         response: ::matrix_api_runtime::HttpResponse,
     ) -> ::std::result::Result<Self, ::std::string::String> {

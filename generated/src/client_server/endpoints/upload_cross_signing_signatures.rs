@@ -24,16 +24,19 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     header_params: &[],
 };
 /// Path parameters.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Path {}
 /// Query parameters.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Query {}
 /// Request headers.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Headers {}
 /// The request: parameters and body.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     pub path: Path,
     pub query: Query,
@@ -69,7 +72,7 @@ impl Request {
 }
 /// A successful response, by status, and the error statuses whose
 /// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Response {
     /// Status 200: The provided signatures were processed.
     Ok(crate::client_server::UploadCrossSigningSignaturesResponse),
@@ -122,6 +125,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
     ) {
         (self.path, self.query, self.headers, self.body)
     }
+}
+#[cfg(feature = "server")]
+impl ::matrix_api_runtime::ServerEndpoint for Request {
     fn decode_body(
         content_type: ::std::option::Option<&str>,
         bytes: ::matrix_api_runtime::__private::Bytes,
@@ -138,6 +144,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
         let _ = content_type;
         ::matrix_api_runtime::endpoint::body::json_required(&bytes)
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientEndpoint for Request {
     fn encode_body(
         body: &::std::collections::BTreeMap<
             crate::identifiers::UserId,
@@ -171,6 +180,9 @@ impl ::matrix_api_runtime::EndpointResponse for Response {
             }
         }
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientResponse for Response {
     fn from_http(
         response: ::matrix_api_runtime::HttpResponse,
     ) -> ::std::result::Result<Self, ::std::string::String> {

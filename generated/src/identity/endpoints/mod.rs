@@ -1088,3 +1088,30 @@ pub fn visit_all<V: ::matrix_api_runtime::EndpointVisitor>(visitor: &mut V) {
     visitor.visit::<agree_to_terms::Request>();
     visitor.visit::<get_versions::Request>();
 }
+/// [`visit_all`] with both sides of every operation compiled.
+#[cfg(all(feature = "client", feature = "server"))]
+pub fn visit_round_trips<V: ::matrix_api_runtime::RoundTripVisitor>(visitor: &mut V) {
+    visitor.visit::<get_validated3pid_v2::Request>();
+    visitor.visit::<bind_v2::Request>();
+    visitor.visit::<unbind_v2::Request>();
+    visitor.visit::<register_account::Request>();
+    visitor.visit::<get_account::Request>();
+    visitor.visit::<logout::Request>();
+    visitor.visit::<email_request_token_v2::Request>();
+    visitor.visit::<email_submit_token_post_v2::Request>();
+    visitor.visit::<email_submit_token_get_v2::Request>();
+    visitor.visit::<blindly_sign_stuff_v2::Request>();
+    visitor.visit::<get_hash_details::Request>();
+    visitor.visit::<lookup_users_v2::Request>();
+    visitor.visit::<msisdn_request_token_v2::Request>();
+    visitor.visit::<msisdn_submit_token_post_v2::Request>();
+    visitor.visit::<msisdn_submit_token_get_v2::Request>();
+    visitor.visit::<ping_v2::Request>();
+    visitor.visit::<get_pub_key_v2::Request>();
+    visitor.visit::<is_pub_key_valid_v2::Request>();
+    visitor.visit::<is_ephemeral_pub_key_valid_v2::Request>();
+    visitor.visit::<store_invite_v2::Request>();
+    visitor.visit::<get_terms::Request>();
+    visitor.visit::<agree_to_terms::Request>();
+    visitor.visit::<get_versions::Request>();
+}

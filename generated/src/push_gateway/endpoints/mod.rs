@@ -100,3 +100,8 @@ impl Client {
 pub fn visit_all<V: ::matrix_api_runtime::EndpointVisitor>(visitor: &mut V) {
     visitor.visit::<notify::Request>();
 }
+/// [`visit_all`] with both sides of every operation compiled.
+#[cfg(all(feature = "client", feature = "server"))]
+pub fn visit_round_trips<V: ::matrix_api_runtime::RoundTripVisitor>(visitor: &mut V) {
+    visitor.visit::<notify::Request>();
+}

@@ -1672,3 +1672,43 @@ pub fn visit_all<V: ::matrix_api_runtime::EndpointVisitor>(visitor: &mut V) {
     visitor.visit::<get_version::Request>();
     visitor.visit::<get_well_known::Request>();
 }
+/// [`visit_all`] with both sides of every operation compiled.
+#[cfg(all(feature = "client", feature = "server"))]
+pub fn visit_round_trips<V: ::matrix_api_runtime::RoundTripVisitor>(visitor: &mut V) {
+    visitor.visit::<backfill_room::Request>();
+    visitor.visit::<get_missing_previous_events::Request>();
+    visitor.visit::<get_content::Request>();
+    visitor.visit::<get_content_thumbnail::Request>();
+    visitor.visit::<get_event_auth::Request>();
+    visitor.visit::<get_room_state::Request>();
+    visitor.visit::<get_room_state_ids::Request>();
+    visitor.visit::<get_event::Request>();
+    visitor.visit::<get_event_by_timestamp::Request>();
+    visitor.visit::<send_invite_v1::Request>();
+    visitor.visit::<send_invite_v2::Request>();
+    visitor.visit::<make_join::Request>();
+    visitor.visit::<send_join_v2::Request>();
+    visitor.visit::<perspectives_key_query::Request>();
+    visitor.visit::<bulk_perspectives_key_query::Request>();
+    visitor.visit::<get_server_key::Request>();
+    visitor.visit::<make_knock::Request>();
+    visitor.visit::<send_knock::Request>();
+    visitor.visit::<make_leave::Request>();
+    visitor.visit::<send_leave_v2::Request>();
+    visitor.visit::<exchange_open_id_token::Request>();
+    visitor.visit::<get_public_rooms::Request>();
+    visitor.visit::<query_public_rooms::Request>();
+    visitor.visit::<query_info::Request>();
+    visitor.visit::<query_room_directory::Request>();
+    visitor.visit::<query_profile::Request>();
+    visitor.visit::<ask_policy_server_to_sign::Request>();
+    visitor.visit::<get_space_hierarchy::Request>();
+    visitor.visit::<exchange_third_party_invite::Request>();
+    visitor.visit::<on_bind_third_party_identifier::Request>();
+    visitor.visit::<send_transaction::Request>();
+    visitor.visit::<get_user_devices::Request>();
+    visitor.visit::<claim_user_encryption_keys::Request>();
+    visitor.visit::<query_user_encryption_keys::Request>();
+    visitor.visit::<get_version::Request>();
+    visitor.visit::<get_well_known::Request>();
+}

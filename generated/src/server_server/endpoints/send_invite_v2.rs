@@ -59,7 +59,8 @@ pub const METADATA: ::matrix_api_runtime::Metadata = ::matrix_api_runtime::Metad
     header_params: &[],
 };
 /// Path parameters.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Path {
     /// The room ID that the user is being invited to.
     #[serde(rename = "roomId")]
@@ -69,13 +70,15 @@ pub struct Path {
     pub event_id: ::std::string::String,
 }
 /// Query parameters.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Query {}
 /// Request headers.
-#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, ::serde::Serialize)]
+#[cfg_attr(feature = "server", derive(::serde::Deserialize))]
 pub struct Headers {}
 /// The request: parameters and body.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Request {
     pub path: Path,
     pub query: Query,
@@ -101,7 +104,7 @@ impl Request {
 }
 /// A successful response, by status, and the error statuses whose
 /// documented body is not a Matrix error. Other errors arrive as `MatrixError`.
-#[derive(Clone, Debug, PartialEq, ::serde::Serialize, ::serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Response {
     /// Status 200: The event with the invited server's signature added. All other fields of the events
     /// should remain untouched. Note that events have a different format depending on the
@@ -133,6 +136,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
     ) -> (Path, Query, Headers, crate::server_server::SendInviteV2Request) {
         (self.path, self.query, self.headers, self.body)
     }
+}
+#[cfg(feature = "server")]
+impl ::matrix_api_runtime::ServerEndpoint for Request {
     fn decode_body(
         content_type: ::std::option::Option<&str>,
         bytes: ::matrix_api_runtime::__private::Bytes,
@@ -143,6 +149,9 @@ impl ::matrix_api_runtime::Endpoint for Request {
         let _ = content_type;
         ::matrix_api_runtime::endpoint::body::json(&bytes)
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientEndpoint for Request {
     fn encode_body(
         body: &crate::server_server::SendInviteV2Request,
     ) -> ::std::result::Result<::matrix_api_runtime::Encoded, ::std::string::String> {
@@ -170,6 +179,9 @@ impl ::matrix_api_runtime::EndpointResponse for Response {
             }
         }
     }
+}
+#[cfg(feature = "client")]
+impl ::matrix_api_runtime::ClientResponse for Response {
     fn from_http(
         response: ::matrix_api_runtime::HttpResponse,
     ) -> ::std::result::Result<Self, ::std::string::String> {

@@ -4,7 +4,7 @@ pub mod http;
 
 use matrix_api::client_server::endpoints as cs;
 use matrix_api_runtime::client::Client;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -52,10 +52,7 @@ pub fn database_args(dir: &Path) -> Vec<OsString> {
     args
 }
 
-/// A generated request from its parts as JSON.
-pub fn req<R: serde::de::DeserializeOwned>(path: Value, query: Value, body: Value) -> R {
-    serde_json::from_value(json!({ "path": path, "query": query, "headers": {}, "body": body })).unwrap()
-}
+pub use matrix_api_tests::scenario::req;
 
 /// Registers `user` (password `pw`) and returns a client holding its token.
 pub async fn register(base: &str, user: &str) -> cs::Client {
