@@ -136,7 +136,8 @@ struct Incoming {
     /// Path and query, as sent (what an X-Matrix signature covers).
     uri: axum::http::Uri,
     settings: Arc<Settings>,
-    path_values: Vec<String>,
+    /// The path's parameters, percent-decoded, in the order of the template.
+    path_params: RawPathParams,
     headers: axum::http::HeaderMap,
     body: Bytes,
     credentials: Credentials,
@@ -145,6 +146,11 @@ struct Incoming {
 }
 
 impl Incoming {
+    /// The `i`th parameter of the path (`""` when absent).
+    fn path_value(&self, i: usize) -> &str {
+        self.path_params.iter().nth(i).map_or("", |(_, value)| value)
+    }
+
     fn query(&self) -> &str {
         self.uri.query().unwrap_or_default()
     }
@@ -188,14 +194,26 @@ struct Settings {
 
 type BoxFuture = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
-/// A handler's result; `BodyMismatch` lets the next operation sharing the
-/// same method and path try (the spec documents some endpoints twice).
+/// A handler's result; `BodyMismatch` hands the request back, so that the
+/// next operation sharing the same method and path can try it (the spec
+/// documents some endpoints twice).
 enum Outcome {
     Done(Response),
-    BodyMismatch(Response),
+    BodyMismatch(Response, Box<Incoming>),
 }
 
-type Handler<S> = Arc<dyn Fn(Arc<S>, Arc<Incoming>) -> BoxFuture + Send + Sync>;
+/// What a handler does at once: decoding a request needs no waiting (unless
+/// a signature's key must be fetched), so a request that does not decode is
+/// answered without a future, and the future that is boxed holds the
+/// operation's own work rather than the request's raw parts.
+enum Step {
+    Ready(Outcome),
+    Pending(BoxFuture),
+}
+
+/// One operation's handler: it owns the request (no shared copy per
+/// request); only a body that does not fit gives it back.
+type Handler<S> = Arc<dyn Fn(Arc<S>, Incoming) -> Step + Send + Sync>;
 
 /// One operation on a route.
 struct Entry<S> {
@@ -361,6 +379,31 @@ async fn verify_signature(incoming: &Incoming, audience: crate::signing::Audienc
     .map_err(|e| MatrixError::unauthorized(format!("Invalid X-Matrix signature: {e}")))
 }
 
+/// Whether `auth` asks for an X-Matrix signature on this request (checked
+/// by [`authenticate`]); every other scheme is checked without waiting.
+fn needs_signature(auth: AuthScheme, credentials: &Credentials) -> bool {
+    match auth {
+        AuthScheme::ServerSignature => true,
+        AuthScheme::AccessTokenOrServerSignature => credentials.access_token.is_none(),
+        _ => false,
+    }
+}
+
+/// The HTTP response of a handler's answer.
+fn respond<R: EndpointResponse>(answer: Result<R, MatrixError>) -> Response {
+    match answer {
+        Ok(response) => match response.into_http() {
+            Ok(http) => http_response(http),
+            Err(e) => error_response(MatrixError::new(
+                500,
+                crate::error::ErrorCode::Unknown,
+                format!("response could not be encoded: {e}"),
+            )),
+        },
+        Err(err) => error_response(err),
+    }
+}
+
 /// Checks the credentials `auth` asks for before the request is decoded;
 /// `Ok(true)` when an X-Matrix signature was checked (the handler sees
 /// `x_matrix` only then).
@@ -390,12 +433,11 @@ fn parse<E: ServerEndpoint>(incoming: &Incoming) -> Result<E, (MatrixError, bool
         _ => {}
     }
     // Path parameters straight into the typed struct, by name.
-    let pairs = meta.path_params.iter().enumerate().map(|(i, name)| {
-        (
-            *name,
-            crate::endpoint::Text(incoming.path_values.get(i).map_or("", String::as_str)),
-        )
-    });
+    let pairs = meta
+        .path_params
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (*name, crate::endpoint::Text(incoming.path_value(i))));
     let path = <E::Path as serde::Deserialize>::deserialize(serde::de::value::MapDeserializer::<
         _,
         serde::de::value::Error,
@@ -464,42 +506,40 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
         Fut: Future<Output = Result<E::Response, MatrixError>> + Send + 'static,
     {
         let call = Arc::new(call);
-        let handler: Handler<S> = Arc::new(move |api: Arc<S>, incoming: Arc<Incoming>| {
-            let call = call.clone();
-            Box::pin(async move {
-                let meta = E::METADATA;
-                if let (true, Some(limiter)) = (meta.rate_limited, &incoming.settings.limiter) {
-                    if let Some(requester) = incoming.limited_requester() {
-                        if let Err(wait) = limiter.take(meta.operation_id, &requester) {
-                            return Outcome::Done(error_response(MatrixError::limit_exceeded(wait)));
-                        }
+        let handler: Handler<S> = Arc::new(move |api: Arc<S>, incoming: Incoming| {
+            let meta = E::METADATA;
+            if let (true, Some(limiter)) = (meta.rate_limited, &incoming.settings.limiter) {
+                if let Some(requester) = incoming.limited_requester() {
+                    if let Err(wait) = limiter.take(meta.operation_id, &requester) {
+                        return Step::Ready(Outcome::Done(error_response(MatrixError::limit_exceeded(wait))));
                     }
                 }
-                let signed = match authenticate(meta.auth, &incoming).await {
-                    Ok(signed) => signed,
-                    Err(err) => return Outcome::Done(error_response(err)),
-                };
-                let request = match parse::<E>(&incoming) {
-                    Ok(r) => r,
-                    Err((err, true)) => return Outcome::BodyMismatch(error_response(err)),
-                    Err((err, false)) => return Outcome::Done(error_response(err)),
-                };
-                let mut credentials = incoming.credentials.clone();
-                if !signed {
-                    credentials.x_matrix = None;
-                }
-                Outcome::Done(match call(api, request, credentials).await {
-                    Ok(response) => match response.into_http() {
-                        Ok(http) => http_response(http),
-                        Err(e) => error_response(MatrixError::new(
-                            500,
-                            crate::error::ErrorCode::Unknown,
-                            format!("response could not be encoded: {e}"),
-                        )),
-                    },
-                    Err(err) => error_response(err),
-                })
-            })
+            }
+            if needs_signature(meta.auth, &incoming.credentials) {
+                // The signing key may have to be fetched: all in the future.
+                let call = call.clone();
+                return Step::Pending(Box::pin(async move {
+                    if let Err(err) = authenticate(meta.auth, &incoming).await {
+                        return Outcome::Done(error_response(err));
+                    }
+                    match parse::<E>(&incoming) {
+                        Ok(request) => Outcome::Done(respond(call(api, request, incoming.credentials).await)),
+                        Err((err, true)) => Outcome::BodyMismatch(error_response(err), Box::new(incoming)),
+                        Err((err, false)) => Outcome::Done(error_response(err)),
+                    }
+                }));
+            }
+            // Otherwise the request is decoded here, and only the handler's
+            // own future is boxed (not the request it was decoded from).
+            let request = match parse::<E>(&incoming) {
+                Ok(r) => r,
+                Err((err, true)) => return Step::Ready(Outcome::BodyMismatch(error_response(err), Box::new(incoming))),
+                Err((err, false)) => return Step::Ready(Outcome::Done(error_response(err))),
+            };
+            let mut credentials = incoming.credentials;
+            credentials.x_matrix = None;
+            let answer = call(api, request, credentials);
+            Step::Pending(Box::pin(async move { Outcome::Done(respond(answer.await)) }))
         });
         let meta = E::METADATA;
         let entry = Entry {
@@ -589,9 +629,9 @@ async fn dispatch<S: Send + Sync + 'static>(
     settings: Arc<Settings>,
 ) -> Response {
     let (mut parts, body) = req.into_parts();
-    let path_values: Vec<String> = match RawPathParams::from_request_parts(&mut parts, &()).await {
-        Ok(params) => params.iter().map(|(_, v)| v.to_owned()).collect(),
-        Err(_) => return error_response(MatrixError::invalid_param("path is not valid UTF-8")),
+    let path_params = match path_params(&mut parts) {
+        Some(params) => params,
+        None => return error_response(MatrixError::invalid_param("path is not valid UTF-8")),
     };
     let limit = settings.body_limit;
     // A body announced as too large is refused before it is read: the client
@@ -609,11 +649,9 @@ async fn dispatch<S: Send + Sync + 'static>(
     let bytes = if axum::body::HttpBody::size_hint(&body).exact() == Some(0) {
         Bytes::new()
     } else {
-        let read = Box::pin(axum::body::to_bytes(body, limit));
-        match tokio::time::timeout(settings.body_read_timeout, read).await {
-            Ok(Ok(b)) => b,
-            Ok(Err(_)) => return error_response(MatrixError::too_large(limit)),
-            Err(_) => return error_response(MatrixError::body_timeout(settings.body_read_timeout)),
+        match Box::pin(read_body(body, limit, settings.body_read_timeout)).await {
+            Ok(bytes) => bytes,
+            Err(response) => return response,
         }
     };
     let query = parts.uri.query().unwrap_or_default();
@@ -622,24 +660,56 @@ async fn dispatch<S: Send + Sync + 'static>(
         .extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    let incoming = Arc::new(Incoming {
+    let incoming = Incoming {
         method: parts.method,
         uri: parts.uri,
         settings,
-        path_values,
+        path_params,
         headers: parts.headers,
         body: bytes,
         credentials,
         peer,
-    });
+    };
     if let [only] = entries.as_slice() {
-        return match (only.handler)(api, incoming).await {
-            Outcome::Done(response) | Outcome::BodyMismatch(response) => response,
+        // The handler is called here rather than in a future of its own, so
+        // that this future holds only the handler's (boxed) one across the wait.
+        let outcome = match (only.handler)(api, incoming) {
+            Step::Ready(outcome) => outcome,
+            Step::Pending(future) => future.await,
+        };
+        return match outcome {
+            Outcome::Done(response) | Outcome::BodyMismatch(response, _) => response,
         };
     }
-    // Operations documented twice on one method and path: those that declare
-    // every query parameter present go first, then spec order; a body that
-    // does not fit passes the request on to the next.
+    Box::pin(dispatch_among(api, &entries, incoming)).await
+}
+
+/// The request's path parameters (`None` when one is not UTF-8). axum's
+/// extractor is async but never waits: polled once here, so that the
+/// request's parts are not held across an await point for it.
+fn path_params(parts: &mut axum::http::request::Parts) -> Option<RawPathParams> {
+    let extract = std::pin::pin!(RawPathParams::from_request_parts(parts, &()));
+    match extract.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(result) => result.ok(),
+        std::task::Poll::Pending => None,
+    }
+}
+
+/// A body of at most `limit` bytes, received within `timeout`. Boxed by its
+/// caller: the timer it holds would otherwise enlarge every request's future,
+/// which is moved a few times on its way through axum.
+async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, Response> {
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(error_response(MatrixError::too_large(limit))),
+        Err(_) => Err(error_response(MatrixError::body_timeout(timeout))),
+    }
+}
+
+/// Operations documented twice on one method and path: those that declare
+/// every query parameter present go first, then spec order; a body that
+/// does not fit passes the request on to the next.
+async fn dispatch_among<S>(api: Arc<S>, entries: &[Entry<S>], mut incoming: Incoming) -> Response {
     let present: Vec<String> = query_pairs(incoming.query())
         .into_iter()
         .map(|(k, _)| k)
@@ -649,12 +719,23 @@ async fn dispatch<S: Send + Sync + 'static>(
     ordered.sort_by_key(|e| !present.iter().all(|k| e.query_params.contains(&k.as_str())));
     let mut last = None;
     for entry in ordered {
-        match (entry.handler)(api.clone(), incoming.clone()).await {
+        match run(&entry.handler, api.clone(), incoming).await {
             Outcome::Done(response) => return response,
-            Outcome::BodyMismatch(response) => last = Some(response),
+            Outcome::BodyMismatch(response, back) => {
+                last = Some(response);
+                incoming = *back;
+            }
         }
     }
     last.unwrap_or_else(|| error_response(MatrixError::unrecognized()))
+}
+
+/// Runs one operation's handler on `incoming`.
+async fn run<S>(handler: &Handler<S>, api: Arc<S>, incoming: Incoming) -> Outcome {
+    match handler(api, incoming) {
+        Step::Ready(outcome) => outcome,
+        Step::Pending(future) => future.await,
+    }
 }
 
 /// An implementation of every operation at once, generically: what the
