@@ -2,29 +2,44 @@
 
 //! Types of the Application Service API ([spec](https://spec.matrix.org/v1.19/application-service-api/)).
 //!
-//! Enabled by the `application-service` feature.
+//! Enabled by the `application-service` feature; other families' features compile the types they use.
 mod definitions_location;
 pub use definitions_location::*;
 mod definitions_location_batch;
 pub use definitions_location_batch::*;
+#[cfg(feature = "application-service")]
 mod definitions_namespace_list;
+#[cfg(feature = "application-service")]
 pub use definitions_namespace_list::*;
+#[cfg(feature = "application-service")]
 mod definitions_protocol;
+#[cfg(feature = "application-service")]
 pub use definitions_protocol::*;
 mod definitions_protocol_base;
 pub use definitions_protocol_base::*;
+#[cfg(feature = "application-service")]
 mod definitions_protocol_instance;
+#[cfg(feature = "application-service")]
 pub use definitions_protocol_instance::*;
+#[cfg(feature = "application-service")]
 mod definitions_registration;
+#[cfg(feature = "application-service")]
 pub use definitions_registration::*;
 mod definitions_user;
 pub use definitions_user::*;
 mod definitions_user_batch;
 pub use definitions_user_batch::*;
+#[cfg(feature = "application-service")]
 mod ping;
+#[cfg(feature = "application-service")]
 pub use ping::*;
+#[cfg(feature = "application-service")]
 mod transactions;
+#[cfg(feature = "application-service")]
 pub use transactions::*;
-#[cfg(feature = "endpoints")]
-#[cfg_attr(docsrs, doc(cfg(feature = "endpoints")))]
+#[cfg(all(feature = "endpoints", feature = "application-service"))]
+#[cfg_attr(
+    docsrs,
+    doc(cfg(all(feature = "endpoints", feature = "application-service")))
+)]
 pub mod endpoints;

@@ -2,235 +2,547 @@
 
 //! Types of the Client-Server API ([spec](https://spec.matrix.org/v1.19/client-server-api/)).
 //!
-//! Enabled by the `client-server` feature.
+//! Enabled by the `client-server` feature; other families' features compile the types they use.
+#[cfg(feature = "client-server")]
 mod account_deactivation;
+#[cfg(feature = "client-server")]
 pub use account_deactivation::*;
+#[cfg(feature = "client-server")]
 mod admin;
+#[cfg(feature = "client-server")]
 pub use admin::*;
+#[cfg(feature = "client-server")]
 mod administrative_contact;
+#[cfg(feature = "client-server")]
 pub use administrative_contact::*;
+#[cfg(feature = "client-server")]
 mod appservice_ping;
+#[cfg(feature = "client-server")]
 pub use appservice_ping::*;
+#[cfg(feature = "client-server")]
 mod appservice_room_directory;
+#[cfg(feature = "client-server")]
 pub use appservice_room_directory::*;
+#[cfg(feature = "client-server")]
 mod authed_content_repo;
+#[cfg(feature = "client-server")]
 pub use authed_content_repo::*;
+#[cfg(feature = "client-server")]
 mod banning;
+#[cfg(feature = "client-server")]
 pub use banning::*;
+#[cfg(feature = "client-server")]
 mod capabilities;
+#[cfg(feature = "client-server")]
 pub use capabilities::*;
+#[cfg(feature = "client-server")]
 mod content_repo;
+#[cfg(feature = "client-server")]
 pub use content_repo::*;
+#[cfg(feature = "client-server")]
 mod create_room;
+#[cfg(feature = "client-server")]
 pub use create_room::*;
+#[cfg(feature = "client-server")]
 mod cross_signing;
+#[cfg(feature = "client-server")]
 pub use cross_signing::*;
+#[cfg(feature = "client-server")]
 mod definitions_auth_data;
+#[cfg(feature = "client-server")]
 pub use definitions_auth_data::*;
+#[cfg(feature = "client-server")]
 mod definitions_auth_response;
+#[cfg(feature = "client-server")]
 pub use definitions_auth_response::*;
+#[cfg(feature = "client-server")]
 mod definitions_client_device;
+#[cfg(feature = "client-server")]
 pub use definitions_client_device::*;
+#[cfg(any(feature = "client-server", feature = "application-service"))]
 mod definitions_client_event;
+#[cfg(any(feature = "client-server", feature = "application-service"))]
 pub use definitions_client_event::*;
+#[cfg(feature = "client-server")]
 mod definitions_client_event_without_room_id;
+#[cfg(feature = "client-server")]
 pub use definitions_client_event_without_room_id::*;
+#[cfg(any(feature = "client-server", feature = "server-server"))]
 mod definitions_cross_signing_key;
+#[cfg(any(feature = "client-server", feature = "server-server"))]
 pub use definitions_cross_signing_key::*;
+#[cfg(any(feature = "client-server", feature = "server-server"))]
 mod definitions_device_keys;
+#[cfg(any(feature = "client-server", feature = "server-server"))]
 pub use definitions_device_keys::*;
+#[cfg(feature = "client-server")]
 mod definitions_encrypted_file;
+#[cfg(feature = "client-server")]
 pub use definitions_encrypted_file::*;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "identity",
+        feature = "application-service"
+    )
+)]
 mod definitions_errors_error;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "identity",
+        feature = "application-service"
+    )
+)]
 pub use definitions_errors_error::*;
+#[cfg(any(feature = "client-server", feature = "server-server"))]
 mod definitions_errors_rate_limited;
+#[cfg(any(feature = "client-server", feature = "server-server"))]
 pub use definitions_errors_rate_limited::*;
+#[cfg(feature = "client-server")]
 mod definitions_event_batch;
+#[cfg(feature = "client-server")]
 pub use definitions_event_batch::*;
+#[cfg(feature = "client-server")]
 mod definitions_event_filter;
+#[cfg(feature = "client-server")]
 pub use definitions_event_filter::*;
+#[cfg(feature = "client-server")]
 mod definitions_invite_3pid;
+#[cfg(feature = "client-server")]
 pub use definitions_invite_3pid::*;
+#[cfg(feature = "client-server")]
 mod definitions_key_backup_auth_data;
+#[cfg(feature = "client-server")]
 pub use definitions_key_backup_auth_data::*;
+#[cfg(feature = "client-server")]
 mod definitions_key_backup_data;
+#[cfg(feature = "client-server")]
 pub use definitions_key_backup_data::*;
+#[cfg(feature = "client-server")]
 mod definitions_key_backup_session_data;
+#[cfg(feature = "client-server")]
 pub use definitions_key_backup_session_data::*;
+#[cfg(feature = "client-server")]
 mod definitions_m_login_terms_params;
+#[cfg(feature = "client-server")]
 pub use definitions_m_login_terms_params::*;
+#[cfg(feature = "client-server")]
 mod definitions_m_mentions;
+#[cfg(feature = "client-server")]
 pub use definitions_m_mentions::*;
+#[cfg(feature = "client-server")]
 mod definitions_m_oauth_params;
+#[cfg(feature = "client-server")]
 pub use definitions_m_oauth_params::*;
+#[cfg(feature = "client-server")]
 mod definitions_m_relates_to;
+#[cfg(feature = "client-server")]
 pub use definitions_m_relates_to::*;
+#[cfg(feature = "client-server")]
 mod definitions_megolm_export_session_data;
+#[cfg(feature = "client-server")]
 pub use definitions_megolm_export_session_data::*;
+#[cfg(feature = "client-server")]
 mod definitions_olm_payload;
+#[cfg(feature = "client-server")]
 pub use definitions_olm_payload::*;
+#[cfg(feature = "client-server")]
 mod definitions_one_time_keys;
+#[cfg(feature = "client-server")]
 pub use definitions_one_time_keys::*;
+#[cfg(any(feature = "client-server", feature = "identity"))]
 mod definitions_openid_token;
+#[cfg(any(feature = "client-server", feature = "identity"))]
 pub use definitions_openid_token::*;
+#[cfg(feature = "client-server")]
 mod definitions_protocol;
+#[cfg(feature = "client-server")]
 pub use definitions_protocol::*;
+#[cfg(any(feature = "client-server", feature = "server-server"))]
 mod definitions_public_rooms_chunk;
+#[cfg(any(feature = "client-server", feature = "server-server"))]
 pub use definitions_public_rooms_chunk::*;
+#[cfg(any(feature = "client-server", feature = "server-server"))]
 mod definitions_public_rooms_response;
+#[cfg(any(feature = "client-server", feature = "server-server"))]
 pub use definitions_public_rooms_response::*;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "application-service",
+        feature = "events"
+    )
+)]
 mod definitions_push_condition;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "application-service",
+        feature = "events"
+    )
+)]
 pub use definitions_push_condition::*;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "application-service",
+        feature = "events"
+    )
+)]
 mod definitions_push_rule;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "application-service",
+        feature = "events"
+    )
+)]
 pub use definitions_push_rule::*;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "application-service",
+        feature = "events"
+    )
+)]
 mod definitions_push_ruleset;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "application-service",
+        feature = "events"
+    )
+)]
 pub use definitions_push_ruleset::*;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "application-service",
+        feature = "events"
+    )
+)]
 mod definitions_recent_emoji;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "application-service",
+        feature = "events"
+    )
+)]
 pub use definitions_recent_emoji::*;
+#[cfg(feature = "client-server")]
 mod definitions_request_email_validation;
+#[cfg(feature = "client-server")]
 pub use definitions_request_email_validation::*;
+#[cfg(feature = "client-server")]
 mod definitions_request_msisdn_validation;
+#[cfg(feature = "client-server")]
 pub use definitions_request_msisdn_validation::*;
+#[cfg(feature = "client-server")]
 mod definitions_request_token_response;
+#[cfg(feature = "client-server")]
 pub use definitions_request_token_response::*;
+#[cfg(feature = "client-server")]
 mod definitions_room_event_filter;
+#[cfg(feature = "client-server")]
 pub use definitions_room_event_filter::*;
+#[cfg(feature = "client-server")]
 mod definitions_room_key_backup;
+#[cfg(feature = "client-server")]
 pub use definitions_room_key_backup::*;
+#[cfg(feature = "client-server")]
 mod definitions_room_key_bundle;
+#[cfg(feature = "client-server")]
 pub use definitions_room_key_bundle::*;
+#[cfg(feature = "client-server")]
 mod definitions_room_summary;
+#[cfg(feature = "client-server")]
 pub use definitions_room_summary::*;
+#[cfg(feature = "client-server")]
 mod definitions_sso_login_flow;
+#[cfg(feature = "client-server")]
 pub use definitions_sso_login_flow::*;
+#[cfg(feature = "client-server")]
 mod definitions_state_event_batch;
+#[cfg(feature = "client-server")]
 pub use definitions_state_event_batch::*;
+#[cfg(feature = "client-server")]
 mod definitions_sync_filter;
+#[cfg(feature = "client-server")]
 pub use definitions_sync_filter::*;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "application-service",
+        feature = "events"
+    )
+)]
 mod definitions_tag;
+#[cfg(
+    any(
+        feature = "client-server",
+        feature = "server-server",
+        feature = "application-service",
+        feature = "events"
+    )
+)]
 pub use definitions_tag::*;
+#[cfg(feature = "client-server")]
 mod definitions_third_party_signed;
+#[cfg(feature = "client-server")]
 pub use definitions_third_party_signed::*;
+#[cfg(feature = "client-server")]
 mod definitions_timeline_batch;
+#[cfg(feature = "client-server")]
 pub use definitions_timeline_batch::*;
+#[cfg(feature = "client-server")]
 mod definitions_user_identifier;
+#[cfg(feature = "client-server")]
 pub use definitions_user_identifier::*;
+#[cfg(feature = "client-server")]
 mod definitions_wellknown_full;
+#[cfg(feature = "client-server")]
 pub use definitions_wellknown_full::*;
+#[cfg(feature = "client-server")]
 mod definitions_wellknown_homeserver;
+#[cfg(feature = "client-server")]
 pub use definitions_wellknown_homeserver::*;
+#[cfg(feature = "client-server")]
 mod definitions_wellknown_identity_server;
+#[cfg(feature = "client-server")]
 pub use definitions_wellknown_identity_server::*;
+#[cfg(feature = "client-server")]
 mod device_management;
+#[cfg(feature = "client-server")]
 pub use device_management::*;
+#[cfg(feature = "client-server")]
 mod directory;
+#[cfg(feature = "client-server")]
 pub use directory::*;
+#[cfg(feature = "client-server")]
 mod event_context;
+#[cfg(feature = "client-server")]
 pub use event_context::*;
+#[cfg(feature = "client-server")]
 mod filter;
+#[cfg(feature = "client-server")]
 pub use filter::*;
+#[cfg(feature = "client-server")]
 mod inviting;
+#[cfg(feature = "client-server")]
 pub use inviting::*;
+#[cfg(feature = "client-server")]
 mod joining;
+#[cfg(feature = "client-server")]
 pub use joining::*;
+#[cfg(feature = "client-server")]
 mod key_backup;
+#[cfg(feature = "client-server")]
 pub use key_backup::*;
+#[cfg(feature = "client-server")]
 mod keys;
+#[cfg(feature = "client-server")]
 pub use keys::*;
+#[cfg(feature = "client-server")]
 mod kicking;
+#[cfg(feature = "client-server")]
 pub use kicking::*;
+#[cfg(feature = "client-server")]
 mod knocking;
+#[cfg(feature = "client-server")]
 pub use knocking::*;
+#[cfg(feature = "client-server")]
 mod leaving;
+#[cfg(feature = "client-server")]
 pub use leaving::*;
+#[cfg(feature = "client-server")]
 mod list_joined_rooms;
+#[cfg(feature = "client-server")]
 pub use list_joined_rooms::*;
+#[cfg(feature = "client-server")]
 mod list_public_rooms;
+#[cfg(feature = "client-server")]
 pub use list_public_rooms::*;
+#[cfg(feature = "client-server")]
 mod login;
+#[cfg(feature = "client-server")]
 pub use login::*;
+#[cfg(feature = "client-server")]
 mod login_token;
+#[cfg(feature = "client-server")]
 pub use login_token::*;
+#[cfg(feature = "client-server")]
 mod message_pagination;
+#[cfg(feature = "client-server")]
 pub use message_pagination::*;
+#[cfg(feature = "client-server")]
 mod mutual_rooms;
+#[cfg(feature = "client-server")]
 pub use mutual_rooms::*;
+#[cfg(feature = "client-server")]
 mod notifications;
+#[cfg(feature = "client-server")]
 pub use notifications::*;
+#[cfg(feature = "client-server")]
 mod oauth_server_metadata;
+#[cfg(feature = "client-server")]
 pub use oauth_server_metadata::*;
+#[cfg(feature = "client-server")]
 mod old_sync;
+#[cfg(feature = "client-server")]
 pub use old_sync::*;
+#[cfg(feature = "client-server")]
 mod password_management;
+#[cfg(feature = "client-server")]
 pub use password_management::*;
+#[cfg(feature = "client-server")]
 mod peeking_events;
+#[cfg(feature = "client-server")]
 pub use peeking_events::*;
+#[cfg(feature = "client-server")]
 mod policy_server;
+#[cfg(feature = "client-server")]
 pub use policy_server::*;
+#[cfg(feature = "client-server")]
 mod presence;
+#[cfg(feature = "client-server")]
 pub use presence::*;
+#[cfg(feature = "client-server")]
 mod profile;
+#[cfg(feature = "client-server")]
 pub use profile::*;
+#[cfg(feature = "client-server")]
 mod pusher;
+#[cfg(feature = "client-server")]
 pub use pusher::*;
+#[cfg(feature = "client-server")]
 mod pushrules;
+#[cfg(feature = "client-server")]
 pub use pushrules::*;
+#[cfg(feature = "client-server")]
 mod read_markers;
+#[cfg(feature = "client-server")]
 pub use read_markers::*;
+#[cfg(feature = "client-server")]
 mod receipts;
+#[cfg(feature = "client-server")]
 pub use receipts::*;
+#[cfg(feature = "client-server")]
 mod redaction;
+#[cfg(feature = "client-server")]
 pub use redaction::*;
+#[cfg(feature = "client-server")]
 mod refresh;
+#[cfg(feature = "client-server")]
 pub use refresh::*;
+#[cfg(feature = "client-server")]
 mod registration;
+#[cfg(feature = "client-server")]
 pub use registration::*;
+#[cfg(feature = "client-server")]
 mod registration_tokens;
+#[cfg(feature = "client-server")]
 pub use registration_tokens::*;
+#[cfg(feature = "client-server")]
 mod relations;
+#[cfg(feature = "client-server")]
 pub use relations::*;
+#[cfg(feature = "client-server")]
 mod report_content;
+#[cfg(feature = "client-server")]
 pub use report_content::*;
+#[cfg(feature = "client-server")]
 mod room_event_by_timestamp;
+#[cfg(feature = "client-server")]
 pub use room_event_by_timestamp::*;
+#[cfg(feature = "client-server")]
 mod room_initial_sync;
+#[cfg(feature = "client-server")]
 pub use room_initial_sync::*;
+#[cfg(feature = "client-server")]
 mod room_send;
+#[cfg(feature = "client-server")]
 pub use room_send::*;
+#[cfg(feature = "client-server")]
 mod room_state;
+#[cfg(feature = "client-server")]
 pub use room_state::*;
+#[cfg(feature = "client-server")]
 mod room_summary;
+#[cfg(feature = "client-server")]
 pub use room_summary::*;
+#[cfg(feature = "client-server")]
 mod room_upgrades;
+#[cfg(feature = "client-server")]
 pub use room_upgrades::*;
+#[cfg(feature = "client-server")]
 mod rooms;
+#[cfg(feature = "client-server")]
 pub use rooms::*;
+#[cfg(feature = "client-server")]
 mod search;
+#[cfg(feature = "client-server")]
 pub use search::*;
+#[cfg(feature = "client-server")]
 mod space_hierarchy;
+#[cfg(feature = "client-server")]
 pub use space_hierarchy::*;
+#[cfg(feature = "client-server")]
 mod sso_login_redirect;
+#[cfg(feature = "client-server")]
 pub use sso_login_redirect::*;
+#[cfg(feature = "client-server")]
 mod support;
+#[cfg(feature = "client-server")]
 pub use support::*;
+#[cfg(feature = "client-server")]
 mod sync;
+#[cfg(feature = "client-server")]
 pub use sync::*;
+#[cfg(feature = "client-server")]
 mod tags;
+#[cfg(feature = "client-server")]
 pub use tags::*;
+#[cfg(feature = "client-server")]
 mod threads_list;
+#[cfg(feature = "client-server")]
 pub use threads_list::*;
+#[cfg(feature = "client-server")]
 mod to_device;
+#[cfg(feature = "client-server")]
 pub use to_device::*;
+#[cfg(feature = "client-server")]
 mod typing;
+#[cfg(feature = "client-server")]
 pub use typing::*;
+#[cfg(feature = "client-server")]
 mod users;
+#[cfg(feature = "client-server")]
 pub use users::*;
+#[cfg(feature = "client-server")]
 mod versions;
+#[cfg(feature = "client-server")]
 pub use versions::*;
+#[cfg(feature = "client-server")]
 mod voip;
+#[cfg(feature = "client-server")]
 pub use voip::*;
+#[cfg(feature = "client-server")]
 mod whoami;
+#[cfg(feature = "client-server")]
 pub use whoami::*;
-#[cfg(feature = "endpoints")]
-#[cfg_attr(docsrs, doc(cfg(feature = "endpoints")))]
+#[cfg(all(feature = "endpoints", feature = "client-server"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "endpoints", feature = "client-server"))))]
 pub mod endpoints;

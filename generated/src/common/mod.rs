@@ -2,12 +2,18 @@
 
 //! Schemas shared by all APIs (the spec's top-level `schemas/` folder).
 //!
-//! Enabled by the `common` feature.
+//! Enabled by the `common` feature; other features compile the types they use.
+#[cfg(feature = "common")]
 mod oauth2_account_management_server_metadata;
+#[cfg(feature = "common")]
 pub use oauth2_account_management_server_metadata::*;
+#[cfg(feature = "common")]
 mod oauth2_account_management_url;
+#[cfg(feature = "common")]
 pub use oauth2_account_management_url::*;
+#[cfg(feature = "common")]
 mod oauth2_client_metadata;
+#[cfg(feature = "common")]
 pub use oauth2_client_metadata::*;
 mod server_signatures;
 pub use server_signatures::*;

@@ -2,7 +2,7 @@
 
 //! Event schemas: every event type the spec defines, with its content ([spec](https://spec.matrix.org/v1.19/client-server-api/#events)).
 //!
-//! Enabled by the `events` feature.
+//! Enabled by the `events` feature, and by the families whose types hold events.
 mod components_m_text_content_block;
 pub use components_m_text_content_block::*;
 mod components_room_key_withheld_content;

@@ -2,7 +2,7 @@
 
 //! Types of the Identity Service API ([spec](https://spec.matrix.org/v1.19/identity-service-api/)).
 //!
-//! Enabled by the `identity` feature.
+//! Enabled by the `identity` feature; other families' features compile the types they use.
 mod definitions_request_email_validation;
 pub use definitions_request_email_validation::*;
 mod definitions_request_msisdn_validation;
@@ -29,6 +29,6 @@ mod v2_terms;
 pub use v2_terms::*;
 mod versions;
 pub use versions::*;
-#[cfg(feature = "endpoints")]
-#[cfg_attr(docsrs, doc(cfg(feature = "endpoints")))]
+#[cfg(all(feature = "endpoints", feature = "identity"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "endpoints", feature = "identity"))))]
 pub mod endpoints;

@@ -2,9 +2,9 @@
 
 //! Types of the Push Gateway API ([spec](https://spec.matrix.org/v1.19/push-gateway-api/)).
 //!
-//! Enabled by the `push-gateway` feature.
+//! Enabled by the `push-gateway` feature; other families' features compile the types they use.
 mod push_notifier;
 pub use push_notifier::*;
-#[cfg(feature = "endpoints")]
-#[cfg_attr(docsrs, doc(cfg(feature = "endpoints")))]
+#[cfg(all(feature = "endpoints", feature = "push-gateway"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "endpoints", feature = "push-gateway"))))]
 pub mod endpoints;

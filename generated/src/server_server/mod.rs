@@ -2,7 +2,7 @@
 
 //! Types of the Server-Server (federation) API ([spec](https://spec.matrix.org/v1.19/server-server-api/)).
 //!
-//! Enabled by the `server-server` feature.
+//! Enabled by the `server-server` feature; other families' features compile the types they use.
 mod backfill;
 pub use backfill::*;
 mod content_repository;
@@ -99,6 +99,6 @@ mod version;
 pub use version::*;
 mod wellknown;
 pub use wellknown::*;
-#[cfg(feature = "endpoints")]
-#[cfg_attr(docsrs, doc(cfg(feature = "endpoints")))]
+#[cfg(all(feature = "endpoints", feature = "server-server"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "endpoints", feature = "server-server"))))]
 pub mod endpoints;

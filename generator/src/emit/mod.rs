@@ -6,6 +6,7 @@ pub mod doc;
 pub mod endpoints;
 pub mod event_enums;
 mod flat_de;
+pub mod gates;
 pub mod identifiers;
 pub mod models;
 pub mod registry;
@@ -61,15 +62,15 @@ pub fn generate(api: &Api, options: &Options) -> Result<Files> {
     );
     let mut files = Files::new();
     let mut jobs: Vec<(PathBuf, Job<'_>)> = Vec::new();
-    let mut modules = Vec::new();
-    for module in Module::all() {
+    let modules: Vec<Module> = Module::all()
+        .filter(|&module| api.types.iter().any(|t| t.module == module))
+        .collect();
+    let gates = gates::Gates::compute(api, &modules);
+    for &module in &modules {
         let ids: Vec<TypeId> = (0..api.types.len())
             .filter(|&i| api.types[i].module == module)
             .collect();
-        if ids.is_empty() {
-            continue;
-        }
-        modules.push(module);
+        let module_gate = gates.module(module);
         // One source file per spec file, so the layout mirrors the spec.
         let mut by_file: BTreeMap<String, Vec<TypeId>> = BTreeMap::new();
         for id in ids {
@@ -86,7 +87,15 @@ pub fn generate(api: &Api, options: &Options) -> Result<Files> {
                 Job::Types(ids),
             ));
             let sub_ident = format_ident!("{}", sub);
-            mod_items.push(quote! { mod #sub_ident; pub use #sub_ident::*; });
+            // A file that other features need too, or not all of them.
+            let file_gate = gates.file(module, &sub);
+            let cfg = if file_gate == module_gate {
+                quote! {}
+            } else {
+                let condition = gates::any_feature(&file_gate);
+                quote! { #[cfg(#condition)] }
+            };
+            mod_items.push(quote! { #cfg mod #sub_ident; #cfg pub use #sub_ident::*; });
         }
         if module == Module::Events && !api.events.is_empty() {
             jobs.push((PathBuf::from("src/events/kinds.rs"), Job::EventKinds));
@@ -104,9 +113,12 @@ pub fn generate(api: &Api, options: &Options) -> Result<Files> {
                     PathBuf::from(format!("src/{}/endpoints/mod.rs", module.rust_name())),
                     format_file(&header, tokens)?,
                 );
+                // Only with the family's own feature, not when another
+                // family's feature compiles a few of its types.
+                let feature = module.feature();
                 mod_items.push(quote! {
-                    #[cfg(feature = "endpoints")]
-                    #[cfg_attr(docsrs, doc(cfg(feature = "endpoints")))]
+                    #[cfg(all(feature = "endpoints", feature = #feature))]
+                    #[cfg_attr(docsrs, doc(cfg(all(feature = "endpoints", feature = #feature))))]
                     pub mod endpoints;
                 });
             }
@@ -130,9 +142,9 @@ pub fn generate(api: &Api, options: &Options) -> Result<Files> {
     jobs.push((PathBuf::from("src/registry.rs"), Job::Registry));
     files.insert(
         PathBuf::from("src/lib.rs"),
-        format_file(&header, lib_rs(api, &modules, options))?,
+        format_file(&header, lib_rs(api, &modules, &gates, options))?,
     );
-    files.insert(PathBuf::from("Cargo.toml"), cargo_toml(api, &modules, options));
+    files.insert(PathBuf::from("Cargo.toml"), cargo_toml(&modules, options));
     let run = |job: &Job<'_>| format_file(&header, job.tokens(api, &ctx));
     for (path, text) in jobs.iter().map(|(path, _)| path).zip(run_all(&jobs, run)) {
         files.insert(path.clone(), text?);
@@ -208,7 +220,7 @@ fn run_all<'a, T: Sync, R: Send>(jobs: &'a [(PathBuf, T)], run: impl Fn(&'a T) -
 fn module_doc(module: Module, ctx: &DocContext) -> String {
     match module {
         Module::Family(f) => format!(
-            "Types of the {} ([spec]({}/{}/)).\n\nEnabled by the `{}` feature.",
+            "Types of the {} ([spec]({}/{}/)).\n\nEnabled by the `{}` feature; other families' features compile the types they use.",
             f.title(),
             ctx.site,
             match f {
@@ -221,10 +233,10 @@ fn module_doc(module: Module, ctx: &DocContext) -> String {
             module.feature()
         ),
         Module::Events => format!(
-            "Event schemas: every event type the spec defines, with its content ([spec]({}/client-server-api/#events)).\n\nEnabled by the `events` feature.",
+            "Event schemas: every event type the spec defines, with its content ([spec]({}/client-server-api/#events)).\n\nEnabled by the `events` feature, and by the families whose types hold events.",
             ctx.site
         ),
-        Module::Common => "Schemas shared by all APIs (the spec's top-level `schemas/` folder).\n\nEnabled by the `common` feature.".into(),
+        Module::Common => "Schemas shared by all APIs (the spec's top-level `schemas/` folder).\n\nEnabled by the `common` feature; other features compile the types they use.".into(),
     }
 }
 
@@ -349,13 +361,13 @@ async fn chat() -> Result<(), Box<dyn std::error::Error>> {
         .to_owned()
 }
 
-fn lib_rs(api: &Api, modules: &[Module], options: &Options) -> TokenStream {
+fn lib_rs(api: &Api, modules: &[Module], gates: &gates::Gates, options: &Options) -> TokenStream {
     let mods = modules.iter().map(|m| {
-        let feature = m.feature();
+        let condition = gates::any_feature(&gates.module(*m));
         let name = format_ident!("{}", m.rust_name());
         quote! {
-            #[cfg(feature = #feature)]
-            #[cfg_attr(docsrs, doc(cfg(feature = #feature)))]
+            #[cfg(#condition)]
+            #[cfg_attr(docsrs, doc(cfg(#condition)))]
             #[rustfmt::skip]
             pub mod #name;
         }
@@ -373,7 +385,9 @@ fn lib_rs(api: &Api, modules: &[Module], options: &Options) -> TokenStream {
         .collect();
     let doc = format!(
         "Typed Rust models for the Matrix specification ({}), generated by `cargo xtask codegen`.\n\n\
-         Each API family is a module behind a Cargo feature of the same name; `full` enables all of them:\n\n{}\n\
+         Each API family is a module behind a Cargo feature of the same name; `full` enables all of them.\n\
+         A feature compiles its own module and, of the others, only the types its own types and\n\
+         operations use (with `identity`, the one client-server type it names, not the client-server API):\n\n{}\n\
          `registry` adds the `registry` module, which decodes JSON into a type named at run time.\n\
          `endpoints` adds, per family, one module per operation (metadata, typed request and response);\n\
          `server` adds, per family, a trait with one method per operation and an axum router\n\
@@ -425,19 +439,15 @@ fn lib_rs(api: &Api, modules: &[Module], options: &Options) -> TokenStream {
     }
 }
 
-fn cargo_toml(api: &Api, modules: &[Module], options: &Options) -> String {
+fn cargo_toml(modules: &[Module], options: &Options) -> String {
     let mut features = String::new();
     features.push_str("default = []\n");
     let all: Vec<String> = modules.iter().map(|m| format!("\"{}\"", m.feature())).collect();
     features.push_str(&format!("full = [{}]\n", all.join(", ")));
+    // No family enables another: each compiles what it uses of the others
+    // (see `gates`).
     for m in modules {
-        let deps: Vec<String> = api
-            .module_dependencies(*m)
-            .into_iter()
-            .filter(|d| modules.contains(d))
-            .map(|d| format!("\"{}\"", d.feature()))
-            .collect();
-        features.push_str(&format!("{} = [{}]\n", m.feature(), deps.join(", ")));
+        features.push_str(&format!("{} = []\n", m.feature()));
     }
     features.push_str("registry = []\n");
     features.push_str(

@@ -295,26 +295,6 @@ impl Api {
     pub fn ty(&self, id: TypeId) -> &TypeDef {
         &self.types[id]
     }
-
-    /// Modules whose types are referenced from `module` (for Cargo features).
-    pub fn module_dependencies(&self, module: Module) -> std::collections::BTreeSet<Module> {
-        let defs = self.types.iter().filter(|d| d.module == module);
-        let mut tys: Vec<&Ty> = defs.flat_map(TypeDef::tys).collect();
-        // A family's operations use types of other modules too.
-        if let Module::Family(family) = module {
-            tys.extend(
-                self.operations
-                    .iter()
-                    .filter(|o| o.family == family)
-                    .flat_map(Operation::tys),
-            );
-        }
-        tys.into_iter()
-            .flat_map(ty_refs)
-            .map(|id| self.types[id].module)
-            .filter(|m| *m != module)
-            .collect()
-    }
 }
 
 /// The generic event forms: the core event schemas whose `content` is any

@@ -29,6 +29,9 @@ const FEATURE_SETS: &[&str] = &[
     "push-gateway,server,client,registry",
     "events",
     "common",
+    // A family alone, without endpoints: only what its types name of the others.
+    "identity",
+    "server-server",
 ];
 
 #[test]
@@ -65,4 +68,49 @@ fn docs_build_without_warnings_for_every_feature_set() {
         ]);
         assert!(ok, "cargo doc --features {features}:\n{stderr}");
     }
+}
+
+/// Features narrow: a family's feature compiles, of the other families'
+/// modules, only the files holding what its own types and operations name.
+#[test]
+fn a_family_feature_compiles_only_what_it_uses_of_the_others() {
+    use matrix_codegen::emit::gates::Gates;
+    use matrix_codegen::family::{Family, Module};
+    let spec = matrix_codegen::load_spec(&matrix_api_tests::release_dir("v1.19")).unwrap();
+    let modules: Vec<Module> = Module::all().collect();
+    let gates = Gates::compute(&spec.api, &modules);
+    let client_server = Module::Family(Family::ClientServer);
+    let files = |feature: Module, module: Module| gates.files_for(feature, module);
+    // The identity service names an OpenID token and the standard error.
+    assert_eq!(
+        files(Module::Family(Family::Identity), client_server),
+        ["definitions_errors_error", "definitions_openid_token"]
+    );
+    // Events: the account data contents name push rules, tags and recent emoji.
+    assert_eq!(
+        files(Module::Events, client_server),
+        [
+            "definitions_push_condition",
+            "definitions_push_rule",
+            "definitions_push_ruleset",
+            "definitions_recent_emoji",
+            "definitions_tag"
+        ]
+    );
+    // The client-server API: the third-party lookup answers of application services.
+    assert_eq!(
+        files(client_server, Module::Family(Family::ApplicationService)),
+        [
+            "definitions_location",
+            "definitions_location_batch",
+            "definitions_protocol_base",
+            "definitions_user",
+            "definitions_user_batch"
+        ]
+    );
+    // A family's own module is compiled whole, and the events module is one unit.
+    let all_client_server = files(client_server, client_server);
+    assert!(all_client_server.len() > 60 && all_client_server.contains(&"sync"));
+    assert_eq!(files(Module::Family(Family::ServerServer), Module::Events), [""]);
+    assert!(files(Module::Family(Family::Identity), Module::Events).is_empty());
 }
