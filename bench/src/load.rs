@@ -26,12 +26,7 @@ where
     R: matrix_api_runtime::ServerEndpoint,
     R::Body: serde::de::DeserializeOwned,
 {
-    Ok(R::from_parts(
-        serde_json::from_value(path)?,
-        serde_json::from_value(query)?,
-        serde_json::from_value(json!({}))?,
-        serde_json::from_value(body)?,
-    ))
+    matrix_api_tests::scenario::try_req(path, query, body).map_err(anyhow::Error::msg)
 }
 
 /// Registers `name` through user-interactive auth with the dummy stage.

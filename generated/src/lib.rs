@@ -4,7 +4,7 @@
 //!
 //! Each API family is a module behind a Cargo feature of the same name; `full` enables all of them.
 //! A feature compiles its own module and, of the others, only the types its own types and
-//! operations use (with `identity`, the one client-server type it names, not the client-server API):
+//! operations use (with `identity`, the client-server types it names, not the client-server API):
 //!
 //! - `client-server`: [`client_server`](client_server/index.html)
 //! - `server-server`: [`server_server`](server_server/index.html)

@@ -211,6 +211,16 @@ enum Step {
     Pending(BoxFuture),
 }
 
+impl Step {
+    /// The outcome, waiting for it if need be.
+    async fn outcome(self) -> Outcome {
+        match self {
+            Step::Ready(outcome) => outcome,
+            Step::Pending(future) => future.await,
+        }
+    }
+}
+
 /// One operation's handler: it owns the request (no shared copy per
 /// request); only a body that does not fit gives it back.
 type Handler<S> = Arc<dyn Fn(Arc<S>, Incoming) -> Step + Send + Sync>;
@@ -404,23 +414,31 @@ fn respond<R: EndpointResponse>(answer: Result<R, MatrixError>) -> Response {
     }
 }
 
-/// Checks the credentials `auth` asks for before the request is decoded;
-/// `Ok(true)` when an X-Matrix signature was checked (the handler sees
-/// `x_matrix` only then).
-async fn authenticate(auth: AuthScheme, incoming: &Incoming) -> Result<bool, MatrixError> {
+/// Checks the X-Matrix signature `auth` asks for (when [`needs_signature`]
+/// says so) before the request is decoded.
+async fn authenticate(auth: AuthScheme, incoming: &Incoming) -> Result<(), MatrixError> {
     use crate::signing::Audience;
     let credentials = &incoming.credentials;
     match auth {
-        AuthScheme::ServerSignature => verify_signature(incoming, Audience::Homeserver).await.map(|()| true),
+        AuthScheme::ServerSignature => verify_signature(incoming, Audience::Homeserver).await,
         AuthScheme::AccessTokenOrServerSignature if credentials.access_token.is_none() => {
             if credentials.x_matrix.is_none() {
                 return Err(MatrixError::missing_token());
             }
-            verify_signature(incoming, Audience::IdentityServer)
-                .await
-                .map(|()| true)
+            verify_signature(incoming, Audience::IdentityServer).await
         }
-        _ => Ok(false),
+        _ => Ok(()),
+    }
+}
+
+/// The typed request and its credentials, or the answer when it does not
+/// decode: a body that does not fit hands the request back (see [`Outcome`]).
+/// The answer is boxed: it is the rare case, and keeps the result small.
+fn decode<E: ServerEndpoint>(incoming: Incoming) -> Result<(E, Credentials), Box<Outcome>> {
+    match parse::<E>(&incoming) {
+        Ok(request) => Ok((request, incoming.credentials)),
+        Err((err, true)) => Err(Box::new(Outcome::BodyMismatch(error_response(err), Box::new(incoming)))),
+        Err((err, false)) => Err(Box::new(Outcome::Done(error_response(err)))),
     }
 }
 
@@ -522,21 +540,19 @@ impl<S: Send + Sync + 'static> RouterBuilder<S> {
                     if let Err(err) = authenticate(meta.auth, &incoming).await {
                         return Outcome::Done(error_response(err));
                     }
-                    match parse::<E>(&incoming) {
-                        Ok(request) => Outcome::Done(respond(call(api, request, incoming.credentials).await)),
-                        Err((err, true)) => Outcome::BodyMismatch(error_response(err), Box::new(incoming)),
-                        Err((err, false)) => Outcome::Done(error_response(err)),
+                    match decode::<E>(incoming) {
+                        Ok((request, credentials)) => Outcome::Done(respond(call(api, request, credentials).await)),
+                        Err(outcome) => *outcome,
                     }
                 }));
             }
             // Otherwise the request is decoded here, and only the handler's
             // own future is boxed (not the request it was decoded from).
-            let request = match parse::<E>(&incoming) {
-                Ok(r) => r,
-                Err((err, true)) => return Step::Ready(Outcome::BodyMismatch(error_response(err), Box::new(incoming))),
-                Err((err, false)) => return Step::Ready(Outcome::Done(error_response(err))),
+            let (request, mut credentials) = match decode::<E>(incoming) {
+                Ok(decoded) => decoded,
+                Err(outcome) => return Step::Ready(*outcome),
             };
-            let mut credentials = incoming.credentials;
+            // No signature was checked: the handler must not see one.
             credentials.x_matrix = None;
             let answer = call(api, request, credentials);
             Step::Pending(Box::pin(async move { Outcome::Done(respond(answer.await)) }))
@@ -671,8 +687,8 @@ async fn dispatch<S: Send + Sync + 'static>(
         peer,
     };
     if let [only] = entries.as_slice() {
-        // The handler is called here rather than in a future of its own, so
-        // that this future holds only the handler's (boxed) one across the wait.
+        // Matched here rather than through `Step::outcome`, whose future would
+        // hold a whole `Step` (a response) in this one across the wait.
         let outcome = match (only.handler)(api, incoming) {
             Step::Ready(outcome) => outcome,
             Step::Pending(future) => future.await,
@@ -719,7 +735,7 @@ async fn dispatch_among<S>(api: Arc<S>, entries: &[Entry<S>], mut incoming: Inco
     ordered.sort_by_key(|e| !present.iter().all(|k| e.query_params.contains(&k.as_str())));
     let mut last = None;
     for entry in ordered {
-        match run(&entry.handler, api.clone(), incoming).await {
+        match (entry.handler)(api.clone(), incoming).outcome().await {
             Outcome::Done(response) => return response,
             Outcome::BodyMismatch(response, back) => {
                 last = Some(response);
@@ -728,14 +744,6 @@ async fn dispatch_among<S>(api: Arc<S>, entries: &[Entry<S>], mut incoming: Inco
         }
     }
     last.unwrap_or_else(|| error_response(MatrixError::unrecognized()))
-}
-
-/// Runs one operation's handler on `incoming`.
-async fn run<S>(handler: &Handler<S>, api: Arc<S>, incoming: Incoming) -> Outcome {
-    match handler(api, incoming) {
-        Step::Ready(outcome) => outcome,
-        Step::Pending(future) => future.await,
-    }
 }
 
 /// An implementation of every operation at once, generically: what the

@@ -64,22 +64,32 @@ pub struct TimelineCounts {
     pub failed: Vec<String>,
 }
 
-/// A generated request from its parts as JSON (no headers).
+/// A generated request from its parts as JSON (no headers); the error
+/// names the type and the part that did not decode.
+pub fn try_req<R>(path: Value, query: Value, body: Value) -> Result<R, String>
+where
+    R: ServerEndpoint,
+    R::Body: DeserializeOwned,
+{
+    fn part<T: DeserializeOwned, R>(what: &str, value: Value) -> Result<T, String> {
+        serde_json::from_value(value)
+            .map_err(|e| format!("building a {} request's {what}: {e}", std::any::type_name::<R>()))
+    }
+    Ok(R::from_parts(
+        part::<_, R>("path", path)?,
+        part::<_, R>("query", query)?,
+        part::<_, R>("headers", json!({}))?,
+        part::<_, R>("body", body)?,
+    ))
+}
+
+/// [`try_req`] for requests a test knows are right.
 pub fn req<R>(path: Value, query: Value, body: Value) -> R
 where
     R: ServerEndpoint,
     R::Body: DeserializeOwned,
 {
-    fn part<T: DeserializeOwned, R>(what: &str, value: Value) -> T {
-        serde_json::from_value(value)
-            .unwrap_or_else(|e| panic!("building a {} request's {what}: {e}", std::any::type_name::<R>()))
-    }
-    R::from_parts(
-        part::<_, R>("path", path),
-        part::<_, R>("query", query),
-        part::<_, R>("headers", json!({})),
-        part::<_, R>("body", body),
-    )
+    try_req(path, query, body).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn raw_body(content_type: &str, data: &[u8]) -> Value {

@@ -24,12 +24,17 @@ pub struct Gates {
     units: BTreeMap<Unit, BTreeSet<Module>>,
 }
 
+/// The unit of the file `file` of `module`.
+fn unit(module: Module, file: &str) -> Unit {
+    match module {
+        Module::Events => (Module::Events, String::new()),
+        module => (module, file.to_owned()),
+    }
+}
+
 fn unit_of(api: &Api, id: TypeId) -> Unit {
     let def = api.ty(id);
-    match def.module {
-        Module::Events => (Module::Events, String::new()),
-        module => (module, submodule_name(&def.origin.file)),
-    }
+    unit(def.module, &submodule_name(&def.origin.file))
 }
 
 impl Gates {
@@ -85,15 +90,9 @@ impl Gates {
 
     /// The features that compile the file `file` of `module`.
     pub fn file(&self, module: Module, file: &str) -> BTreeSet<Module> {
-        let key = match module {
-            Module::Events => (Module::Events, String::new()),
-            _ => (module, file.to_owned()),
-        };
-        self.units.get(&key).cloned().unwrap_or_default()
+        self.units.get(&unit(module, file)).cloned().unwrap_or_default()
     }
-}
 
-impl Gates {
     /// The files of `module` that `feature` compiles (`""`: the events module whole).
     pub fn files_for(&self, feature: Module, module: Module) -> Vec<&str> {
         self.units

@@ -14,7 +14,7 @@ use matrix_api_runtime::{
 use matrix_api_tests::release_dir;
 use matrix_codegen::emit::endpoints::variant_name;
 use matrix_codegen::family::Family;
-use matrix_codegen::ir::{Api, ExampleKind, Operation, Ty, TypeKind};
+use matrix_codegen::ir::{Api, Content, ExampleKind, Operation, Response, Ty, TypeKind};
 use matrix_codegen::load::api::ParamIn;
 use serde_json::{json, Map, Value};
 use std::any::Any;
@@ -140,6 +140,19 @@ fn is_json(ct: &str) -> bool {
     ct == "application/json" || ct.ends_with("+json")
 }
 
+/// A body that travels as raw bytes: the generated code's rule (any
+/// content type that is not JSON).
+fn is_raw(content: &[Content]) -> bool {
+    !content.is_empty() && !content.iter().all(|c| is_json(&c.content_type))
+}
+
+/// The response the test plans: the first documented success.
+fn success(op: &Operation) -> Option<&Response> {
+    op.responses
+        .iter()
+        .find(|r| r.status.parse::<u16>().is_ok_and(|s| s < 400))
+}
+
 /// The example for a body (request or one status's response), if the spec
 /// has one: a media-type example, or an `example` on the body schema itself.
 fn example_for(spec: &matrix_codegen::Spec, op: &Operation, kind: ExampleKind, status: Option<&str>) -> Option<Value> {
@@ -171,10 +184,7 @@ fn plan(spec: &matrix_codegen::Spec, op: &Operation) -> (Value, Value, (bool, bo
     for place in ["path", "query", "headers"] {
         parts.insert(place, Map::new());
     }
-    let raw_request = op
-        .request
-        .as_ref()
-        .is_some_and(|b| !b.content.is_empty() && !b.content.iter().all(|c| is_json(&c.content_type)));
+    let raw_request = op.request.as_ref().is_some_and(|b| is_raw(&b.content));
     for p in &op.params {
         let (place, key) = match p.place {
             ParamIn::Path => ("path", p.name.clone()),
@@ -208,14 +218,10 @@ fn plan(spec: &matrix_codegen::Spec, op: &Operation) -> (Value, Value, (bool, bo
     let request = json!({ "path": parts["path"], "query": parts["query"], "headers": parts["headers"], "body": body });
 
     let mut response_example = false;
-    let success = op
-        .responses
-        .iter()
-        .find(|r| r.status.parse::<u16>().is_ok_and(|s| s < 400));
-    let response = match success {
+    let response = match success(op) {
         None => Value::Null,
         Some(r) => {
-            let raw = !r.content.is_empty() && !r.content.iter().all(|c| is_json(&c.content_type));
+            let raw = is_raw(&r.content);
             let body = if r.content.is_empty() {
                 json!({})
             } else if raw {
@@ -278,13 +284,14 @@ fn request_from_json<E: ServerEndpoint>(op: &Operation, request_json: &Value) ->
         serde_json::from_value(request_json[name].clone()).map_err(|e| format!("{name}: {e}"))
     }
     let body = &request_json["body"];
-    let body = match op.request.as_ref().and_then(|b| b.content.first()) {
-        None => E::decode_body(None, Default::default()),
-        Some(c) if !is_json(&c.content_type) => {
-            let raw: RawBody = serde_json::from_value(body.clone()).map_err(|e| format!("raw body: {e}"))?;
-            E::decode_body(raw.content_type.as_deref(), raw.data.into())
-        }
-        Some(_) => E::decode_body(Some("application/json"), serde_json::to_vec(body).unwrap().into()),
+    let content = op.request.as_ref().map_or(&[][..], |b| &b.content);
+    let body = if content.is_empty() {
+        E::decode_body(None, Default::default())
+    } else if is_raw(content) {
+        let raw: RawBody = serde_json::from_value(body.clone()).map_err(|e| format!("raw body: {e}"))?;
+        E::decode_body(raw.content_type.as_deref(), raw.data.into())
+    } else {
+        E::decode_body(Some("application/json"), serde_json::to_vec(body).unwrap().into())
     }
     .map_err(|e| format!("body: {e:?}"))?;
     Ok(E::from_parts(
@@ -298,11 +305,7 @@ fn request_from_json<E: ServerEndpoint>(op: &Operation, request_json: &Value) ->
 /// The response `response_json` describes (`{ Variant: body }` or
 /// `{ Variant: { headers, body } }`), read as the client reads it.
 fn response_from_json<R: ClientResponse>(op: &Operation, response_json: &Value) -> Result<R, String> {
-    let r = op
-        .responses
-        .iter()
-        .find(|r| r.status.parse::<u16>().is_ok_and(|s| s < 400))
-        .ok_or("no success status")?;
+    let r = success(op).ok_or("no success status")?;
     let value = &response_json[variant_name(&r.status)];
     let (header_values, body) = match value.get("headers") {
         Some(headers) => (headers.as_object().cloned().unwrap_or_default(), &value["body"]),
@@ -315,20 +318,20 @@ fn response_from_json<R: ClientResponse>(op: &Operation, response_json: &Value) 
             other => (k, other.to_string()),
         })
         .collect();
-    let body = match r.content.first() {
-        None => Encoded::default(),
-        Some(c) if !is_json(&c.content_type) => {
-            let raw: RawBody = serde_json::from_value(body.clone()).map_err(|e| format!("raw body: {e}"))?;
-            headers.extend(raw.content_disposition.map(|d| ("content-disposition".to_owned(), d)));
-            Encoded {
-                content_type: raw.content_type.map(Into::into),
-                bytes: raw.data.into(),
-            }
+    let body = if r.content.is_empty() {
+        Encoded::default()
+    } else if is_raw(&r.content) {
+        let raw: RawBody = serde_json::from_value(body.clone()).map_err(|e| format!("raw body: {e}"))?;
+        headers.extend(raw.content_disposition.map(|d| ("content-disposition".to_owned(), d)));
+        Encoded {
+            content_type: raw.content_type.map(Into::into),
+            bytes: raw.data.into(),
         }
-        Some(_) => Encoded {
+    } else {
+        Encoded {
             content_type: Some("application/json".into()),
             bytes: serde_json::to_vec(body).unwrap().into(),
-        },
+        }
     };
     R::from_http(HttpResponse {
         status: r.status.parse().unwrap(),
@@ -365,11 +368,7 @@ async fn check<E: ClientEndpoint + ServerEndpoint>(ctx: Arc<Ctx>) -> Result<(boo
         Ok(r) => r,
         Err(_) => {
             response_from_example = false;
-            let r = op
-                .responses
-                .iter()
-                .find(|r| r.status.parse::<u16>().is_ok_and(|s| s < 400))
-                .unwrap();
+            let r = success(op).unwrap();
             let body = synth(&ctx.spec.api, &r.content[0].ty.clone().unwrap_or(Ty::Any), 0);
             let variant = variant_name(&r.status);
             match response_json[&variant].get("headers") {
